@@ -1,0 +1,16 @@
+//! linkledger: an SLA monitoring daemon for leased internet egress lines.
+//!
+//! See `DESIGN.md` for the words used here (line, tier, round, state,
+//! outage, unobserved) and the rules that keep the ledger true.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod contract;
+pub mod daemon;
+pub mod evaluator;
+pub mod http;
+pub mod ledger;
+pub mod line_task;
+pub mod metrics;
+pub mod rollup;

@@ -20,12 +20,16 @@ fn open() -> Option<Echoer> {
 #[tokio::test]
 async fn loopback_targets_all_answer_with_plausible_rtt() {
     let Some(echoer) = open() else { return };
-    let targets: Vec<IpAddr> = (1..=50).map(|i| format!("127.0.3.{i}").parse().unwrap()).collect();
+    let targets: Vec<IpAddr> = (1..=50)
+        .map(|i| format!("127.0.3.{i}").parse().unwrap())
+        .collect();
     let outcomes = echoer.round(&targets, Duration::from_millis(500)).await;
     assert_eq!(outcomes.len(), 50);
     for (t, o) in targets.iter().zip(&outcomes) {
         match o {
-            EchoOutcome::Reply { rtt } => assert!(*rtt < Duration::from_millis(500), "{t}: {rtt:?}"),
+            EchoOutcome::Reply { rtt } => {
+                assert!(*rtt < Duration::from_millis(500), "{t}: {rtt:?}")
+            }
             other => panic!("{t}: {other:?}"),
         }
     }
@@ -34,13 +38,21 @@ async fn loopback_targets_all_answer_with_plausible_rtt() {
 #[tokio::test]
 async fn ipv6_loopback_answers() {
     let Some(echoer) = open() else { return };
-    let outcomes = echoer.round(&["::1".parse().unwrap()], Duration::from_millis(500)).await;
-    assert!(matches!(outcomes[0], EchoOutcome::Reply { .. }), "{outcomes:?}");
+    let outcomes = echoer
+        .round(&["::1".parse().unwrap()], Duration::from_millis(500))
+        .await;
+    assert!(
+        matches!(outcomes[0], EchoOutcome::Reply { .. }),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]
 async fn unroutable_source_binding_is_a_clear_error() {
-    let binding = Binding { source: Some("198.18.250.250".parse().unwrap()), interface: None };
+    let binding = Binding {
+        source: Some("198.18.250.250".parse().unwrap()),
+        interface: None,
+    };
     match Echoer::open(&binding, true, false) {
         Err(IcmpError::BindSource { addr, .. }) => assert_eq!(addr.to_string(), "198.18.250.250"),
         Err(IcmpError::Permission { .. }) if std::env::var_os("CI").is_none() => {}

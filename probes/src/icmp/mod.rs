@@ -59,13 +59,27 @@ pub enum IcmpError {
          (setcap cap_net_raw+ep, or AmbientCapabilities=CAP_NET_RAW under systemd), \
          or allow unprivileged ping sockets with sysctl net.ipv4.ping_group_range"
     )]
-    Permission { family: &'static str, source: io::Error },
+    Permission {
+        family: &'static str,
+        source: io::Error,
+    },
     #[error("cannot open an ICMP{family} socket: {source}")]
-    Open { family: &'static str, source: io::Error },
+    Open {
+        family: &'static str,
+        source: io::Error,
+    },
     #[error("cannot bind the ICMP{family} socket to source {addr}: {source}")]
-    BindSource { family: &'static str, addr: IpAddr, source: io::Error },
+    BindSource {
+        family: &'static str,
+        addr: IpAddr,
+        source: io::Error,
+    },
     #[error("cannot bind the ICMP{family} socket to interface {interface:?}: {source}")]
-    BindInterface { family: &'static str, interface: String, source: io::Error },
+    BindInterface {
+        family: &'static str,
+        interface: String,
+        source: io::Error,
+    },
 }
 
 /// Counters of what the receive path saw that did not match a probe.
@@ -228,7 +242,10 @@ impl EchoSocket {
             Err(raw_err) => match Socket::new(domain, Type::DGRAM, Some(proto)) {
                 Ok(s) => (s, false),
                 Err(_) if raw_err.kind() == io::ErrorKind::PermissionDenied => {
-                    return Err(IcmpError::Permission { family, source: raw_err })
+                    return Err(IcmpError::Permission {
+                        family,
+                        source: raw_err,
+                    })
                 }
                 Err(e) => return Err(IcmpError::Open { family, source: e }),
             },
@@ -241,7 +258,11 @@ impl EchoSocket {
             if addr.is_ipv6() == v6 {
                 socket
                     .bind(&SocketAddr::new(addr, 0).into())
-                    .map_err(|source| IcmpError::BindSource { family, addr, source })?;
+                    .map_err(|source| IcmpError::BindSource {
+                        family,
+                        addr,
+                        source,
+                    })?;
             }
         }
         if let Some(interface) = &binding.interface {
@@ -253,9 +274,8 @@ impl EchoSocket {
                     source,
                 })?;
         }
-        let socket = Arc::new(
-            UdpSocket::from_std(std::net::UdpSocket::from(socket)).map_err(open_err)?,
-        );
+        let socket =
+            Arc::new(UdpSocket::from_std(std::net::UdpSocket::from(socket)).map_err(open_err)?);
         let shared = Arc::new(Shared {
             raw,
             v6,
@@ -282,7 +302,11 @@ impl EchoSocket {
         let nonce: u64 = rand::random();
         let mut seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         {
-            let mut inflight = self.shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            let mut inflight = self
+                .shared
+                .inflight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             // A sequence number still in flight to this target (only after
             // 65,536 probes to it within one timeout): take the next one.
             while inflight.contains_key(&(target, seq)) {
@@ -290,11 +314,20 @@ impl EchoSocket {
             }
             inflight.insert(
                 (target, seq),
-                Waiter { nonce, sent_at: Instant::now(), index, slots: slots.clone() },
+                Waiter {
+                    nonce,
+                    sent_at: Instant::now(),
+                    index,
+                    slots: slots.clone(),
+                },
             );
         }
         let packet = packet::echo_request(target, self.shared.ident, seq, nonce);
-        match self.socket.send_to(&packet, SocketAddr::new(target, 0)).await {
+        match self
+            .socket
+            .send_to(&packet, SocketAddr::new(target, 0))
+            .await
+        {
             Ok(_) => Ok(seq),
             Err(e) => {
                 self.forget(target, seq);
@@ -304,7 +337,11 @@ impl EchoSocket {
     }
 
     fn forget(&self, target: IpAddr, seq: u16) {
-        let mut inflight = self.shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inflight = self
+            .shared
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         inflight.remove(&(target, seq));
     }
 }
@@ -317,7 +354,11 @@ fn classify_send_error(e: &io::Error) -> EchoOutcome {
         K::NetworkDown => "network down",
         K::AddrNotAvailable => "source address not available",
         K::PermissionDenied => "refused by a local firewall rule",
-        _ => return EchoOutcome::Failed { reason: format!("send failed: {e}") },
+        _ => {
+            return EchoOutcome::Failed {
+                reason: format!("send failed: {e}"),
+            }
+        }
     };
     EchoOutcome::Unreachable { reason }
 }
@@ -352,6 +393,8 @@ async fn receive_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         }
         let waiter = inflight.remove(&key).expect("present above");
         drop(inflight);
-        waiter.slots.reply(waiter.index, at.saturating_duration_since(waiter.sent_at));
+        waiter
+            .slots
+            .reply(waiter.index, at.saturating_duration_since(waiter.sent_at));
     }
 }

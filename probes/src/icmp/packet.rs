@@ -117,10 +117,19 @@ mod tests {
 
     #[test]
     fn reply_round_trips_ident_seq_nonce() {
-        let reply = as_reply(echo_request("198.18.0.1".parse().unwrap(), 9, 65535, u64::MAX - 3));
+        let reply = as_reply(echo_request(
+            "198.18.0.1".parse().unwrap(),
+            9,
+            65535,
+            u64::MAX - 3,
+        ));
         assert_eq!(
             parse_reply(&reply, false, false),
-            Some(EchoReply { ident: 9, seq: 65535, nonce: u64::MAX - 3 })
+            Some(EchoReply {
+                ident: 9,
+                seq: 65535,
+                nonce: u64::MAX - 3
+            })
         );
     }
 

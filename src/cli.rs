@@ -1,0 +1,246 @@
+//! Command-line interface: `run`, `check-config`, `outages`, `gaps`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::contract::ContractYear;
+use crate::ledger::{self, read};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "linkledger",
+    version,
+    about = "SLA monitoring daemon for leased internet egress lines"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon.
+    Run {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Parse and validate a config file, and print what it configures.
+    CheckConfig {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// List outages from the ledger (works while the daemon runs).
+    Outages {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this line.
+        #[arg(long, value_name = "ID")]
+        line: Option<String>,
+        /// Only outages still going at or after this date (YYYY-MM-DD in the
+        /// contract's time zone, or an RFC 3339 time).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the gaps in observation (daemon not running, probes failing).
+    Gaps {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    fn config_path(&self) -> &PathBuf {
+        match self {
+            Command::Run { config } | Command::CheckConfig { config } => config,
+            Command::Outages { config, .. } | Command::Gaps { config, .. } => config,
+        }
+    }
+}
+
+/// Runs the command; config errors exit with status 2, other failures 1.
+pub fn main(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.command.config_path()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run { .. } => crate::daemon::run(config).await,
+            Command::CheckConfig { .. } => {
+                print!("{}", describe(&config));
+                Ok(())
+            }
+            Command::Outages {
+                line, since, json, ..
+            } => outages(&config, line, since, json).await,
+            Command::Gaps { json, .. } => gaps(&config, json).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn describe(c: &Config) -> String {
+    let now = Utc::now();
+    let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
+    let mut s = format!(
+        "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {:?}, timeout {:?}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
+        c.path.display(),
+        c.contract.name,
+        year.number,
+        year.start.with_timezone(&c.daemon.timezone).date_naive(),
+        year.end.with_timezone(&c.daemon.timezone).date_naive(),
+        humantime::format_duration(c.contract.annual_downtime_cap),
+        c.probe.interval,
+        c.probe.timeout,
+        c.probe.down_after,
+        c.probe.up_after,
+        c.daemon.database.display(),
+        c.daemon.listen,
+    );
+    for l in &c.lines {
+        s += &format!(
+            "line {}: {} ({}), {} Mbit/s, local {}, gateway {}, upstream {} (quorum {})\n",
+            l.id,
+            l.carrier,
+            l.role,
+            l.bandwidth_mbps,
+            l.local.len(),
+            l.gateway.len(),
+            l.upstream.len(),
+            l.upstream_quorum
+        );
+    }
+    s
+}
+
+fn parse_since(c: &Config, s: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        UsageError(format!("--since {s:?}: write a date as YYYY-MM-DD or a time as RFC 3339 (2025-01-01T08:00:00+08:00)"))
+    })?;
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight");
+    c.daemon
+        .timezone
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| UsageError(format!("--since {s:?}: no such local time")).into())
+}
+
+async fn outages(
+    c: &Config,
+    line: Option<String>,
+    since: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    if let Some(id) = &line {
+        if !c.lines.iter().any(|l| &l.id == id) {
+            let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
+            return Err(UsageError(format!(
+                "--line {id:?}: no such line in {}; lines are {ids:?}",
+                c.path.display()
+            ))
+            .into());
+        }
+    }
+    let since = since.map(|s| parse_since(c, &s)).transpose()?;
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = read::outages(&pool, line.as_deref(), since, Utc::now())
+        .await
+        .context("reading outages")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    println!(
+        "{:<12} {:<25} {:<25} {:>10} {:>10}  cause",
+        "line", "start", "end", "duration", "charged"
+    );
+    for o in list {
+        let fmt = |t: DateTime<Utc>| {
+            t.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string()
+        };
+        println!(
+            "{:<12} {:<25} {:<25} {:>9.1}s {:>9.1}s  {}",
+            o.line,
+            fmt(o.start),
+            o.end.map(fmt).unwrap_or_else(|| "(open)".into()),
+            o.duration_s,
+            o.charged_s,
+            o.cause
+        );
+    }
+    Ok(())
+}
+
+async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = read::gaps(&pool).await.context("reading gaps")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    println!(
+        "{:<12} {:<25} {:<25} {:>10}  reason",
+        "line", "start", "end", "duration"
+    );
+    for g in list {
+        let fmt = |t: DateTime<Utc>| {
+            t.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string()
+        };
+        println!(
+            "{:<12} {:<25} {:<25} {:>9.1}s  {}",
+            g.line.as_deref().unwrap_or("(all)"),
+            fmt(g.start),
+            fmt(g.end),
+            g.duration_s,
+            g.reason
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The run clock: ledger timestamps derived from the monotonic clock.
+//!
+//! At start the wall clock is read once; every later timestamp is that
+//! reading plus monotonic time elapsed, so a wall-clock step while running
+//! (NTP, an operator) cannot shorten or lengthen a recorded duration. The
+//! step is noticed by [`RunClock::wall_offset`] and logged by the daemon.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    wall0: DateTime<Utc>,
+    mono0: Instant,
+}
+
+impl RunClock {
+    pub fn start() -> Self {
+        Self {
+            wall0: Utc::now(),
+            mono0: Instant::now(),
+        }
+    }
+
+    /// Now, on this run's timeline.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.at(Instant::now())
+    }
+
+    /// A monotonic instant placed on this run's timeline.
+    pub fn at(&self, instant: Instant) -> DateTime<Utc> {
+        let elapsed = instant.saturating_duration_since(self.mono0);
+        self.wall0 + TimeDelta::from_std(elapsed).unwrap_or(TimeDelta::MAX)
+    }
+
+    /// How far the wall clock has moved away from this run's timeline.
+    pub fn wall_offset(&self) -> TimeDelta {
+        Utc::now() - self.now()
+    }
+}
+
+/// A ledger timestamp: UTC with milliseconds, fixed width so it sorts.
+pub fn ledger_ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses a ledger timestamp back.
+pub fn parse_ledger_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}

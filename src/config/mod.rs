@@ -1,0 +1,308 @@
+//! Configuration: the TOML file parsed strictly ([`raw`]) and validated into
+//! the typed values the daemon runs on. Every error names the file and either
+//! the line and column or the key, and says what would be valid.
+
+pub mod raw;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use ipnet::IpNet;
+use linkledger_probes::Binding;
+
+pub use raw::Role;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub daemon: Daemon,
+    pub contract: Contract,
+    pub probe: Probe,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    pub database: PathBuf,
+    pub listen: SocketAddr,
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub name: String,
+    pub start: NaiveDate,
+    pub annual_downtime_cap: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub down_after: u32,
+    pub up_after: u32,
+}
+
+/// One carrier's circuit and its probe targets, tier by tier.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Line {
+    pub id: String,
+    pub carrier: String,
+    pub role: Role,
+    pub bandwidth_mbps: u64,
+    pub ip_blocks: Vec<IpNet>,
+    pub source: Option<IpAddr>,
+    pub interface: Option<String>,
+    pub local: Vec<IpAddr>,
+    pub gateway: Vec<IpAddr>,
+    pub upstream: Vec<IpAddr>,
+    pub upstream_quorum: usize,
+}
+
+impl Line {
+    /// Where this line's probes leave from.
+    pub fn binding(&self) -> Binding {
+        Binding {
+            source: self.source,
+            interface: self.interface.clone(),
+        }
+    }
+}
+
+/// A configuration error, located in the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {place}{message}")]
+pub struct ConfigError {
+    pub file: String,
+    /// "12:5: " (line and column) or "line[1].upstream_quorum: " (key), or empty.
+    pub place: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            place: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` is used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|span| {
+                    let (line, col) = line_col(text, span.start);
+                    format!("{line}:{col}: ")
+                })
+                .unwrap_or_default();
+            ConfigError {
+                file: file.clone(),
+                place,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        validate(path, raw).map_err(|(key, message)| ConfigError {
+            file,
+            place: if key.is_empty() {
+                String::new()
+            } else {
+                format!("{key}: ")
+            },
+            message,
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+type Invalid = (String, String);
+
+fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
+    let err = |key: &str, msg: String| Err((key.to_string(), msg));
+    let p = &raw.probe;
+    if p.interval.0 < Duration::from_millis(100) {
+        return err(
+            "probe.interval",
+            format!("{:?} is too short; use at least 100ms", p.interval.0),
+        );
+    }
+    if p.timeout.0.is_zero() || p.timeout.0 >= p.interval.0 {
+        return err(
+            "probe.timeout",
+            format!(
+                "{:?} must be more than 0 and less than probe.interval ({:?}), so that a round ends before the next begins",
+                p.timeout.0, p.interval.0
+            ),
+        );
+    }
+    for (key, v) in [
+        ("probe.down_after", p.down_after),
+        ("probe.up_after", p.up_after),
+    ] {
+        if v == 0 {
+            return err(key, "must be at least 1 (a number of rounds)".into());
+        }
+    }
+    if raw.contract.annual_downtime_cap.0.is_zero() {
+        return err(
+            "contract.annual_downtime_cap",
+            "must be more than 0, e.g. \"4h\"".into(),
+        );
+    }
+    if raw.contract.name.trim().is_empty() {
+        return err("contract.name", "must not be empty".into());
+    }
+    if raw.lines.is_empty() {
+        return err(
+            "",
+            "no [[line]] is configured; add at least one line to watch".into(),
+        );
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, l) in raw.lines.into_iter().enumerate() {
+        let key = |k: &str| format!("line[{i}] (id {:?}).{k}", l.id);
+        if l.id.is_empty()
+            || !l
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            return err(
+                &format!("line[{i}].id"),
+                format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", l.id),
+            );
+        }
+        if lines.iter().any(|o| o.id == l.id) {
+            return err(
+                &format!("line[{i}].id"),
+                format!("duplicate line id {:?}; every line needs its own id", l.id),
+            );
+        }
+        if l.bandwidth_mbps == 0 {
+            return err(
+                &key("bandwidth_mbps"),
+                "must be the contracted bandwidth in Mbit/s, more than 0".into(),
+            );
+        }
+        if l.upstream.is_empty() {
+            return err(
+                &key("upstream"),
+                "at least one upstream anchor is needed to tell whether the line is up".into(),
+            );
+        }
+        let n = l.upstream.len();
+        if l.upstream_quorum == 0 || l.upstream_quorum as usize > n {
+            return err(
+                &key("upstream_quorum"),
+                format!(
+                    "{} is not possible with {n} upstream target(s); use 1..={n}",
+                    l.upstream_quorum
+                ),
+            );
+        }
+        if let Some(iface) = &l.interface {
+            if iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ']) {
+                return err(
+                    &key("interface"),
+                    format!("{iface:?} is not a valid interface name"),
+                );
+            }
+        }
+        let ips = |v: &[raw::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+        let (local, gateway, upstream) = (ips(&l.local), ips(&l.gateway), ips(&l.upstream));
+        let mut seen: Vec<(IpAddr, &str)> = Vec::new();
+        for (tier, list) in [
+            ("local", &local),
+            ("gateway", &gateway),
+            ("upstream", &upstream),
+        ] {
+            for ip in list.iter() {
+                if let Some((_, other)) = seen.iter().find(|(s, _)| s == ip) {
+                    return err(&key(tier), format!("{ip} is listed twice (also in {other}); each target belongs to one tier once"));
+                }
+                seen.push((*ip, tier));
+                if let Some(src) = l.source.map(|s| s.0) {
+                    if src.is_ipv4() != ip.is_ipv4() {
+                        return err(
+                            &key(tier),
+                            format!("{ip} is not of the same address family as source {src}"),
+                        );
+                    }
+                }
+            }
+        }
+        lines.push(Line {
+            id: l.id,
+            carrier: l.carrier,
+            role: l.role,
+            bandwidth_mbps: l.bandwidth_mbps,
+            ip_blocks: l.ip_blocks.iter().map(|b| b.0).collect(),
+            source: l.source.map(|s| s.0),
+            interface: l.interface,
+            local,
+            gateway,
+            upstream,
+            upstream_quorum: l.upstream_quorum as usize,
+        });
+    }
+    check_block_overlaps(&lines)?;
+    let start = raw.contract.start.0;
+    let _ = path;
+    Ok(Config {
+        path: path.to_path_buf(),
+        daemon: Daemon {
+            database: raw.daemon.database,
+            listen: raw.daemon.listen.0,
+            timezone: raw.daemon.timezone.0,
+        },
+        contract: Contract {
+            name: raw.contract.name,
+            start,
+            annual_downtime_cap: raw.contract.annual_downtime_cap.0,
+        },
+        probe: Probe {
+            interval: p.interval.0,
+            timeout: p.timeout.0,
+            down_after: p.down_after,
+            up_after: p.up_after,
+        },
+        lines,
+    })
+}
+
+fn check_block_overlaps(lines: &[Line]) -> Result<(), Invalid> {
+    let all: Vec<(&str, usize, IpNet)> = lines
+        .iter()
+        .flat_map(|l| {
+            l.ip_blocks
+                .iter()
+                .enumerate()
+                .map(move |(j, b)| (l.id.as_str(), j, *b))
+        })
+        .collect();
+    for (a, (la, ja, na)) in all.iter().enumerate() {
+        for (lb, _, nb) in &all[a + 1..] {
+            if na.contains(nb) || nb.contains(na) {
+                return Err((
+                    format!("line {la:?}.ip_blocks[{ja}]"),
+                    format!("{na} overlaps {nb} of line {lb:?}; public IP blocks must not overlap"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

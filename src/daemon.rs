@@ -1,0 +1,315 @@
+//! The daemon: open the ledger, begin a run, start one task per line, serve
+//! HTTP, and wait for signals. SIGTERM/SIGINT drain and stop; SIGHUP reloads
+//! the config and keeps the old one when the new one is invalid.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use linkledger_probes::{Binding, Echoer};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, RwLock};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::clock::{ledger_ts, RunClock};
+use crate::config::Config;
+use crate::evaluator::Evaluator;
+use crate::http::{router, HttpState};
+use crate::ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use crate::ledger::{self, run};
+use crate::line_task::{LineTask, Shared};
+use crate::metrics::Metrics;
+
+const GRACE: Duration = Duration::from_secs(3);
+
+/// The running line tasks and the sockets they share.
+struct Lines {
+    cancel: CancellationToken,
+    tasks: Vec<(String, JoinHandle<Evaluator>)>,
+    echoers: HashMap<Binding, Arc<Echoer>>,
+}
+
+impl Lines {
+    fn start(
+        config: &Config,
+        shared: &Shared,
+        mut evaluators: HashMap<String, Evaluator>,
+        echoers: HashMap<Binding, Arc<Echoer>>,
+    ) -> anyhow::Result<Self> {
+        let echoers = open_echoers(config, echoers)?;
+        let cancel = CancellationToken::new();
+        let n = config.lines.len().max(1) as u32;
+        let mut tasks = Vec::new();
+        for (i, line) in config.lines.iter().enumerate() {
+            let mut evaluator = evaluators
+                .remove(&line.id)
+                .unwrap_or_else(|| Evaluator::new(config.probe.down_after, config.probe.up_after));
+            evaluator.set_thresholds(config.probe.down_after, config.probe.up_after);
+            let task = LineTask {
+                line: line.clone(),
+                probe: config.probe,
+                echoer: echoers[&line.binding()].clone(),
+                evaluator,
+                phase: config.probe.interval * i as u32 / n,
+            };
+            let span = tracing::info_span!("line", line = %line.id);
+            let handle = tokio::spawn(tracing::Instrument::instrument(
+                task.run(shared.clone(), cancel.child_token()),
+                span,
+            ));
+            tasks.push((line.id.clone(), handle));
+        }
+        Ok(Self {
+            cancel,
+            tasks,
+            echoers,
+        })
+    }
+
+    /// Stops every line task and returns their evaluators.
+    async fn stop(self) -> (HashMap<String, Evaluator>, HashMap<Binding, Arc<Echoer>>) {
+        self.cancel.cancel();
+        let mut out = HashMap::new();
+        for (id, handle) in self.tasks {
+            match tokio::time::timeout(GRACE, handle).await {
+                Ok(Ok(ev)) => {
+                    out.insert(id, ev);
+                }
+                Ok(Err(e)) => error!(line = id, error = %e, "line task failed"),
+                Err(_) => error!(line = id, "line task did not stop within the grace period"),
+            }
+        }
+        (out, self.echoers)
+    }
+}
+
+/// Opens one echoer per binding, reusing those already open.
+fn open_echoers(
+    config: &Config,
+    mut existing: HashMap<Binding, Arc<Echoer>>,
+) -> anyhow::Result<HashMap<Binding, Arc<Echoer>>> {
+    let mut out = HashMap::new();
+    for line in &config.lines {
+        let binding = line.binding();
+        if out.contains_key(&binding) {
+            continue;
+        }
+        let same: Vec<_> = config
+            .lines
+            .iter()
+            .filter(|l| l.binding() == binding)
+            .collect();
+        let all = || {
+            same.iter()
+                .flat_map(|l| l.local.iter().chain(&l.gateway).chain(&l.upstream))
+        };
+        let (v4, v6) = (all().any(|a| a.is_ipv4()), all().any(|a| a.is_ipv6()));
+        let echoer = match existing.remove(&binding) {
+            Some(e) => e,
+            None => Arc::new(
+                Echoer::open(&binding, v4, v6)
+                    .with_context(|| format!("cannot start probing for line {:?}", line.id))?,
+            ),
+        };
+        out.insert(binding, echoer);
+    }
+    Ok(out)
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let clock = RunClock::start();
+    let pool = ledger::open(&config.daemon.database).await?;
+    let interval_ms = config.probe.interval.as_millis() as i64;
+    let start = run::begin(
+        &pool,
+        clock.now(),
+        &config.path.display().to_string(),
+        interval_ms,
+        &config.lines,
+    )
+    .await?;
+    if let Some(hb) = start.previous_heartbeat {
+        let gap = (clock.now() - hb).num_milliseconds() as f64 / 1000.0;
+        warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
+    }
+    let mut evaluators = HashMap::new();
+    let seen_until = start.previous_heartbeat.unwrap_or_else(|| clock.now());
+    for (line, since) in &start.open_outages {
+        info!(line, since = %ledger_ts(*since), "resuming the outage left open by the previous run");
+        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
+        ev.resume_outage(seen_until);
+        evaluators.insert(line.clone(), ev);
+    }
+    for line in &start.open_local_faults {
+        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
+        ev.resume_local_fault(seen_until);
+        evaluators.insert(line.clone(), ev);
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    for line in &config.lines {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = ?")
+            .bind(&line.id)
+            .fetch_one(&pool)
+            .await?;
+        metrics
+            .outages
+            .with_label_values(&[&line.id])
+            .inc_by(n as u64);
+        metrics.set_state(&line.id, "unobserved");
+    }
+
+    let status = Arc::new(WriterStatus::default());
+    let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(run_writer(
+        pool.clone(),
+        start.run_id,
+        interval_ms,
+        ledger_rx,
+        status.clone(),
+        GRACE,
+    ));
+    let shared = Shared {
+        clock,
+        ledger: ledger_tx.clone(),
+        metrics: metrics.clone(),
+        last_round_ms: Arc::new(AtomicI64::new(0)),
+    };
+    let config_cell = Arc::new(RwLock::new(config.clone()));
+
+    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
+    let http_cancel = CancellationToken::new();
+    let app = router(HttpState {
+        metrics: metrics.clone(),
+        pool: pool.clone(),
+        config: config_cell.clone(),
+        clock,
+        writer: status.clone(),
+        last_round_ms: shared.last_round_ms.clone(),
+    });
+    let http_stop = http_cancel.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(http_stop.cancelled_owned())
+            .await
+    });
+
+    let mut lines = Lines::start(&config, &shared, evaluators, HashMap::new())?;
+    info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.database.display(), run = start.run_id, "linkledger running");
+
+    let heartbeat_cancel = CancellationToken::new();
+    let heartbeat = tokio::spawn(heartbeat(
+        clock,
+        ledger_tx.clone(),
+        config.probe.interval,
+        heartbeat_cancel.clone(),
+    ));
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut current = config;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = hup.recv() => {
+                match Config::load(&current.path) {
+                    Err(e) => error!(error = %e, "config reload rejected; the running config stays in force"),
+                    Ok(new) => {
+                        if new.daemon.database != current.daemon.database || new.daemon.listen != current.daemon.listen {
+                            warn!("daemon.database and daemon.listen changes take effect only after a restart");
+                        }
+                        let (mut evs, echoers) = lines.stop().await;
+                        close_removed_lines(&new, &mut evs, &shared);
+                        let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
+                        match Lines::start(&new, &shared, evs, echoers) {
+                            Ok(l) => {
+                                lines = l;
+                                *config_cell.write().await = new.clone();
+                                current = new;
+                                info!(lines = current.lines.len(), "config reloaded");
+                            }
+                            Err(e) => {
+                                error!(error = %format!("{e:#}"), "config reload failed; restarting with the previous config");
+                                lines = Lines::start(&current, &shared, HashMap::new(), HashMap::new())?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let _ = lines.stop().await;
+    heartbeat_cancel.cancel();
+    let _ = heartbeat.await;
+    let _ = ledger_tx.send(LedgerWrite::Stopped { at: clock.now() });
+    drop(ledger_tx);
+    drop(shared);
+    if tokio::time::timeout(GRACE * 2, writer).await.is_err() {
+        error!("the ledger writer did not finish within the grace period");
+    }
+    http_cancel.cancel();
+    let _ = tokio::time::timeout(GRACE, http).await;
+    pool.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Lines removed by a reload end their open outage or local fault now.
+fn close_removed_lines(new: &Config, evaluators: &mut HashMap<String, Evaluator>, shared: &Shared) {
+    let now = shared.clock.now();
+    evaluators.retain(|id, ev| {
+        if new.lines.iter().any(|l| &l.id == id) {
+            return true;
+        }
+        let line = id.clone();
+        if ev.in_outage() {
+            let _ = shared.ledger.send(LedgerWrite::OutageClosed {
+                line,
+                end: now,
+                end_after: now,
+            });
+        } else if ev.in_local_fault() {
+            let _ = shared.ledger.send(LedgerWrite::LocalFaultClosed {
+                line,
+                end: now,
+                end_after: now,
+            });
+        }
+        false
+    });
+}
+
+/// Records that the daemon is alive every interval, and notices the wall
+/// clock stepping away from the run's monotonic timeline.
+async fn heartbeat(
+    clock: RunClock,
+    ledger: crate::ledger::write::LedgerTx,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(every);
+    let mut reported_offset_ms: i64 = 0;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let _ = ledger.send(LedgerWrite::Heartbeat { at: clock.now() });
+        let offset = clock.wall_offset().num_milliseconds();
+        if (offset - reported_offset_ms).abs() > 1000 {
+            warn!(
+                offset_ms = offset,
+                "the wall clock stepped; ledger times stay on the monotonic timeline of this run"
+            );
+            reported_offset_ms = offset;
+        }
+    }
+}

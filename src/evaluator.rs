@@ -1,0 +1,282 @@
+//! The evaluator: from one line's rounds to its state and its outages.
+//!
+//! Pure: no sockets, no clocks. Each round's tier results and its timestamp
+//! are arguments; what comes out are ledger events. See `DESIGN.md`:
+//! an outage is declared after `down_after` failed rounds and ends after
+//! `up_after` good rounds, but its recorded start is the first failed round
+//! and its end the first good round, each with a bound (the last round of
+//! the other kind), so hysteresis does not bias durations.
+
+use chrono::{DateTime, Utc};
+
+pub type Ts = DateTime<Utc>;
+
+/// Results of one tier in one round.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TierResult {
+    /// Targets configured in the tier.
+    pub targets: usize,
+    /// Probes that produced evidence (answered, timed out, or refused by the
+    /// network). A probe that could not be sent at all is no evidence.
+    pub observed: usize,
+    /// Probes answered.
+    pub answered: usize,
+}
+
+/// Why the carrier is blamed for a down round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The carrier's edge answers, the anchors beyond it do not.
+    UpstreamUnreachable,
+    /// The carrier's edge does not answer either.
+    GatewayUnreachable,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::UpstreamUnreachable => "upstream_unreachable",
+            Cause::GatewayUnreachable => "gateway_unreachable",
+        }
+    }
+}
+
+/// The state of a line in one round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundState {
+    Up,
+    Down(Cause),
+    LocalFault,
+    Unobserved,
+}
+
+impl RoundState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RoundState::Up => "up",
+            RoundState::Down(_) => "down",
+            RoundState::LocalFault => "local_fault",
+            RoundState::Unobserved => "unobserved",
+        }
+    }
+}
+
+/// Decides a round's state from its tiers.
+///
+/// `up` needs `quorum` upstream answers. Without them the line is
+/// `local_fault` when our own side (a configured local tier) answered
+/// nothing, else `down`. A tier with no evidence at all makes the round
+/// `unobserved`, except that an upstream quorum is always `up`.
+pub fn classify(
+    local: TierResult,
+    gateway: TierResult,
+    upstream: TierResult,
+    quorum: usize,
+) -> RoundState {
+    if upstream.answered >= quorum {
+        return RoundState::Up;
+    }
+    let blind = |t: TierResult| t.targets > 0 && t.observed == 0;
+    if blind(local) || blind(gateway) || blind(upstream) {
+        return RoundState::Unobserved;
+    }
+    if local.targets > 0 && local.answered == 0 {
+        return RoundState::LocalFault;
+    }
+    if gateway.targets > 0 && gateway.answered == 0 {
+        RoundState::Down(Cause::GatewayUnreachable)
+    } else {
+        RoundState::Down(Cause::UpstreamUnreachable)
+    }
+}
+
+/// What the ledger must record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `start` is the first failed round; `start_after` the last good round
+    /// before it (None when nothing was known before).
+    OutageOpened {
+        start: Ts,
+        start_after: Option<Ts>,
+        cause: Cause,
+    },
+    /// `end` is the first good round; `end_after` the last failed round.
+    OutageClosed {
+        end: Ts,
+        end_after: Ts,
+    },
+    LocalFaultOpened {
+        start: Ts,
+        start_after: Option<Ts>,
+    },
+    LocalFaultClosed {
+        end: Ts,
+        end_after: Ts,
+    },
+    /// The line was unobserved from `start` (first blind round) to `end`
+    /// (first round with evidence again).
+    Unobserved {
+        start: Ts,
+        end: Ts,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Unknown,
+    Up,
+    Outage,
+    LocalFault,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    condition: Condition,
+    first: Ts,
+    rounds: u32,
+    cause: Option<Cause>,
+    /// The round with evidence just before `first`: the bound of the edge.
+    before: Option<Ts>,
+}
+
+/// One line's hysteresis state machine.
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    down_after: u32,
+    up_after: u32,
+    confirmed: Condition,
+    /// Time of the latest round with evidence (any state but unobserved).
+    prev_round: Option<Ts>,
+    candidate: Option<Candidate>,
+    unobserved_since: Option<Ts>,
+    last_state: RoundState,
+}
+
+impl Evaluator {
+    pub fn new(down_after: u32, up_after: u32) -> Self {
+        Self {
+            down_after: down_after.max(1),
+            up_after: up_after.max(1),
+            confirmed: Condition::Unknown,
+            prev_round: None,
+            candidate: None,
+            unobserved_since: None,
+            last_state: RoundState::Unobserved,
+        }
+    }
+
+    /// Continues an outage the ledger holds open from before a restart;
+    /// `seen_until` is the last time the previous run saw the line down.
+    pub fn resume_outage(&mut self, seen_until: Ts) {
+        self.confirmed = Condition::Outage;
+        self.prev_round = Some(seen_until);
+        self.candidate = None;
+    }
+
+    /// Continues a local fault the ledger holds open from before a restart.
+    pub fn resume_local_fault(&mut self, seen_until: Ts) {
+        self.confirmed = Condition::LocalFault;
+        self.prev_round = Some(seen_until);
+        self.candidate = None;
+    }
+
+    /// Takes the thresholds of a reloaded config, keeping the state.
+    pub fn set_thresholds(&mut self, down_after: u32, up_after: u32) {
+        self.down_after = down_after.max(1);
+        self.up_after = up_after.max(1);
+    }
+
+    /// The state of the latest round.
+    pub fn state(&self) -> RoundState {
+        self.last_state
+    }
+
+    /// Whether an outage is open (declared and not yet over).
+    pub fn in_outage(&self) -> bool {
+        self.confirmed == Condition::Outage
+    }
+
+    /// Whether a local fault is open.
+    pub fn in_local_fault(&self) -> bool {
+        self.confirmed == Condition::LocalFault
+    }
+
+    /// Feeds one round; returns what the ledger must record, in order.
+    pub fn observe(&mut self, state: RoundState, at: Ts) -> Vec<Event> {
+        self.last_state = state;
+        let mut events = Vec::new();
+        let (condition, cause) = match state {
+            RoundState::Unobserved => {
+                self.unobserved_since.get_or_insert(at);
+                return events;
+            }
+            RoundState::Up => (Condition::Up, None),
+            RoundState::Down(c) => (Condition::Outage, Some(c)),
+            RoundState::LocalFault => (Condition::LocalFault, None),
+        };
+        if let Some(start) = self.unobserved_since.take() {
+            events.push(Event::Unobserved { start, end: at });
+        }
+        let before = self.prev_round.replace(at);
+        if condition == self.confirmed {
+            self.candidate = None;
+            return events;
+        }
+        let candidate = match self.candidate {
+            Some(mut c) if c.condition == condition => {
+                c.rounds += 1;
+                c
+            }
+            _ => Candidate {
+                condition,
+                first: at,
+                rounds: 1,
+                cause,
+                before,
+            },
+        };
+        let needed = if condition == Condition::Up {
+            self.up_after
+        } else {
+            self.down_after
+        };
+        if candidate.rounds < needed {
+            self.candidate = Some(candidate);
+            return events;
+        }
+        // Confirmed: close what was, open what is, both at the candidate's
+        // first round, bounded by the round with evidence before it.
+        let first = candidate.first;
+        match (self.confirmed, candidate.before) {
+            (Condition::Outage, Some(end_after)) => events.push(Event::OutageClosed {
+                end: first,
+                end_after,
+            }),
+            (Condition::LocalFault, Some(end_after)) => events.push(Event::LocalFaultClosed {
+                end: first,
+                end_after,
+            }),
+            _ => {}
+        }
+        let start_after = candidate.before;
+        match condition {
+            Condition::Outage => events.push(Event::OutageOpened {
+                start: candidate.first,
+                start_after,
+                cause: candidate.cause.unwrap_or(Cause::UpstreamUnreachable),
+            }),
+            Condition::LocalFault => events.push(Event::LocalFaultOpened {
+                start: candidate.first,
+                start_after,
+            }),
+            Condition::Up | Condition::Unknown => {}
+        }
+        self.confirmed = condition;
+        self.candidate = None;
+        events
+    }
+}
+
+#[cfg(test)]
+#[path = "evaluator_tests.rs"]
+mod tests;

@@ -1,0 +1,278 @@
+//! Evaluator tests with synthetic timestamps, one round per second.
+
+use super::*;
+use chrono::TimeZone;
+
+const UP: RoundState = RoundState::Up;
+const DOWN: RoundState = RoundState::Down(Cause::UpstreamUnreachable);
+const LOCAL: RoundState = RoundState::LocalFault;
+const BLIND: RoundState = RoundState::Unobserved;
+
+fn t(s: i64) -> Ts {
+    Utc.timestamp_opt(1_750_000_000 + s, 0).unwrap()
+}
+
+/// Feeds `states` at t(0), t(1), ... and returns every event with its round.
+fn run(ev: &mut Evaluator, from: i64, states: &[RoundState]) -> Vec<(i64, Event)> {
+    let mut out = Vec::new();
+    for (i, s) in states.iter().enumerate() {
+        let at = from + i as i64;
+        out.extend(ev.observe(*s, t(at)).into_iter().map(|e| (at, e)));
+    }
+    out
+}
+
+fn tier(targets: usize, answered: usize) -> TierResult {
+    TierResult {
+        targets,
+        observed: targets,
+        answered,
+    }
+}
+
+#[test]
+fn outage_is_declared_late_but_recorded_from_the_first_failed_round() {
+    let mut ev = Evaluator::new(3, 2);
+    let mut states = vec![UP; 5];
+    states.extend([DOWN; 10]);
+    states.extend([UP; 4]);
+    let events = run(&mut ev, 0, &states);
+    assert_eq!(
+        events,
+        vec![
+            // declared in round 7 (third failure), backdated to round 5
+            (
+                7,
+                Event::OutageOpened {
+                    start: t(5),
+                    start_after: Some(t(4)),
+                    cause: Cause::UpstreamUnreachable
+                }
+            ),
+            // declared in round 16 (second good round), backdated to round 15
+            (
+                16,
+                Event::OutageClosed {
+                    end: t(15),
+                    end_after: t(14)
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn fewer_failures_than_down_after_is_no_outage() {
+    let mut ev = Evaluator::new(3, 2);
+    let states = [UP, DOWN, DOWN, UP, DOWN, UP, UP, DOWN, DOWN, UP];
+    assert_eq!(run(&mut ev, 0, &states), vec![]);
+    assert!(!ev.in_outage());
+}
+
+#[test]
+fn flapping_during_an_outage_keeps_one_outage() {
+    let mut ev = Evaluator::new(3, 2);
+    let mut states = vec![UP, UP, DOWN, DOWN, DOWN];
+    // single good rounds between failures do not end it
+    for _ in 0..10 {
+        states.extend([UP, DOWN, DOWN]);
+    }
+    states.extend([UP, UP]);
+    let events = run(&mut ev, 0, &states);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(matches!(events[0].1, Event::OutageOpened { start, .. } if start == t(2)));
+    let end = states.len() as i64 - 2;
+    assert_eq!(
+        events[1].1,
+        Event::OutageClosed {
+            end: t(end),
+            end_after: t(end - 1)
+        }
+    );
+}
+
+#[test]
+fn quorum_decides_up() {
+    let none = tier(0, 0);
+    assert_eq!(
+        classify(tier(1, 1), tier(1, 1), tier(3, 2), 2),
+        RoundState::Up
+    );
+    assert_eq!(
+        classify(tier(1, 1), tier(1, 1), tier(3, 1), 2),
+        RoundState::Down(Cause::UpstreamUnreachable)
+    );
+    assert_eq!(
+        classify(tier(1, 1), tier(1, 0), tier(3, 1), 2),
+        RoundState::Down(Cause::GatewayUnreachable)
+    );
+    // no local or gateway tier configured: the upstream alone decides
+    assert_eq!(
+        classify(none, none, tier(2, 0), 1),
+        RoundState::Down(Cause::UpstreamUnreachable)
+    );
+}
+
+#[test]
+fn our_side_failing_is_a_local_fault_not_an_outage() {
+    assert_eq!(
+        classify(tier(2, 0), tier(1, 0), tier(2, 0), 1),
+        RoundState::LocalFault
+    );
+    let mut ev = Evaluator::new(3, 2);
+    let mut states = vec![UP; 3];
+    states.extend([LOCAL; 6]);
+    states.extend([UP; 2]);
+    let events = run(&mut ev, 0, &states);
+    assert_eq!(
+        events,
+        vec![
+            (
+                5,
+                Event::LocalFaultOpened {
+                    start: t(3),
+                    start_after: Some(t(2))
+                }
+            ),
+            (
+                10,
+                Event::LocalFaultClosed {
+                    end: t(9),
+                    end_after: t(8)
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn no_evidence_is_unobserved_not_down() {
+    let blind = TierResult {
+        targets: 2,
+        observed: 0,
+        answered: 0,
+    };
+    assert_eq!(
+        classify(tier(1, 1), tier(1, 1), blind, 1),
+        RoundState::Unobserved
+    );
+    // but a quorum of answers is up whatever else failed to send
+    assert_eq!(classify(blind, tier(1, 1), tier(2, 1), 1), RoundState::Up);
+}
+
+#[test]
+fn unobserved_rounds_neither_confirm_nor_break_an_outage() {
+    let mut ev = Evaluator::new(3, 2);
+    let mut states = vec![UP, DOWN, DOWN, DOWN];
+    states.extend([BLIND; 5]);
+    states.extend([DOWN, UP, UP]);
+    let events = run(&mut ev, 0, &states);
+    assert_eq!(
+        events,
+        vec![
+            (
+                3,
+                Event::OutageOpened {
+                    start: t(1),
+                    start_after: Some(t(0)),
+                    cause: Cause::UpstreamUnreachable
+                }
+            ),
+            (
+                9,
+                Event::Unobserved {
+                    start: t(4),
+                    end: t(9)
+                }
+            ),
+            (
+                11,
+                Event::OutageClosed {
+                    end: t(10),
+                    end_after: t(9)
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn first_rounds_after_start_have_no_lower_bound() {
+    let mut ev = Evaluator::new(3, 2);
+    let events = run(&mut ev, 0, &[DOWN, DOWN, DOWN]);
+    assert_eq!(
+        events,
+        vec![(
+            2,
+            Event::OutageOpened {
+                start: t(0),
+                start_after: None,
+                cause: Cause::UpstreamUnreachable
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_round_straddling_a_restart_continues_the_open_outage() {
+    // The previous run saw the line down until t(10), then was killed; the
+    // new run starts at t(20) and the line is still down, later up.
+    let mut ev = Evaluator::new(3, 2);
+    ev.resume_outage(t(10));
+    let events = run(&mut ev, 20, &[DOWN, DOWN, DOWN, UP, UP]);
+    assert_eq!(
+        events,
+        vec![(
+            24,
+            Event::OutageClosed {
+                end: t(23),
+                end_after: t(22)
+            }
+        )]
+    );
+}
+
+#[test]
+fn an_outage_over_during_the_restart_is_closed_with_honest_bounds() {
+    let mut ev = Evaluator::new(3, 2);
+    ev.resume_outage(t(10));
+    let events = run(&mut ev, 20, &[UP, UP]);
+    // It ended somewhere between t(10) (last seen down) and t(20).
+    assert_eq!(
+        events,
+        vec![(
+            21,
+            Event::OutageClosed {
+                end: t(20),
+                end_after: t(10)
+            }
+        )]
+    );
+}
+
+#[test]
+fn carrier_outage_turning_into_a_local_fault_closes_the_outage() {
+    let mut ev = Evaluator::new(3, 2);
+    let mut states = vec![UP, DOWN, DOWN, DOWN, DOWN];
+    states.extend([LOCAL; 3]);
+    let events = run(&mut ev, 0, &states);
+    assert_eq!(
+        events[1..],
+        [
+            (
+                7,
+                Event::OutageClosed {
+                    end: t(5),
+                    end_after: t(4)
+                }
+            ),
+            (
+                7,
+                Event::LocalFaultOpened {
+                    start: t(5),
+                    start_after: Some(t(4))
+                }
+            ),
+        ]
+    );
+}

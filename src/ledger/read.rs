@@ -1,0 +1,218 @@
+//! Reading the ledger: outages and gaps as the CLI shows them, and the
+//! contract figures (charged downtime, unobserved time) for a period.
+//!
+//! Charged downtime is outage time minus the unobserved time inside it: the
+//! design's rule is that unobserved time is never up and never down.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use super::{query_err, LedgerError};
+use crate::clock::{ledger_ts, parse_ledger_ts};
+
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// An outage as the CLI and reports present it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageView {
+    pub id: i64,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    /// Last round with evidence before the start (the start's lower bound).
+    pub start_after: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// Last failed round (the end's lower bound).
+    pub end_after: Option<DateTime<Utc>>,
+    /// End (or now, while open) minus start.
+    pub duration_s: f64,
+    /// Unobserved time inside the outage.
+    pub unobserved_s: f64,
+    /// Duration minus unobserved time: what the carrier is charged.
+    pub charged_s: f64,
+    pub cause: String,
+    pub interval_s: f64,
+}
+
+/// A gap in observation.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapView {
+    pub line: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub duration_s: f64,
+    pub reason: String,
+}
+
+fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+    row.get::<Option<String>, _>(i)
+        .as_deref()
+        .and_then(parse_ledger_ts)
+}
+
+fn secs(d: TimeDelta) -> f64 {
+    d.num_milliseconds().max(0) as f64 / 1000.0
+}
+
+/// Outages, oldest first; `since` keeps those still going at or after it.
+pub async fn outages(
+    pool: &SqlitePool,
+    line: Option<&str>,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutageView>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT id, line, start_at, start_after, end_at, end_after, cause, interval_ms FROM outages \
+         WHERE (?1 IS NULL OR line = ?1) AND (?2 IS NULL OR end_at IS NULL OR end_at >= ?2) ORDER BY start_at, id",
+    )
+    .bind(line)
+    .bind(since.map(ledger_ts))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read outages"))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let line: String = row.get(1);
+        let start = ts(&row, 2).unwrap_or(now);
+        let end = ts(&row, 4);
+        let span = (start, end.unwrap_or(now).max(start));
+        let gaps = unobserved_spans(pool, &line, span).await?;
+        let unobserved: TimeDelta = gaps.iter().map(|(a, b)| *b - *a).sum();
+        let duration = span.1 - span.0;
+        out.push(OutageView {
+            id: row.get(0),
+            line,
+            start,
+            start_after: ts(&row, 3),
+            end,
+            end_after: ts(&row, 5),
+            duration_s: secs(duration),
+            unobserved_s: secs(unobserved),
+            charged_s: secs(duration - unobserved),
+            cause: row.get(6),
+            interval_s: row.get::<i64, _>(7) as f64 / 1000.0,
+        });
+    }
+    Ok(out)
+}
+
+/// Every gap in observation, oldest first.
+pub async fn gaps(pool: &SqlitePool) -> Result<Vec<GapView>, LedgerError> {
+    let rows = sqlx::query("SELECT line, start_at, end_at, reason FROM gaps ORDER BY start_at, id")
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read gaps"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let (start, end) = (ts(row, 1)?, ts(row, 2)?);
+            Some(GapView {
+                line: row.get(0),
+                start,
+                end,
+                duration_s: secs(end - start),
+                reason: row.get(3),
+            })
+        })
+        .collect())
+}
+
+/// The unobserved parts of `span` for a line (daemon gaps and the line's
+/// own), merged so that nothing is counted twice.
+pub async fn unobserved_spans(
+    pool: &SqlitePool,
+    line: &str,
+    span: Span,
+) -> Result<Vec<Span>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT start_at, end_at FROM gaps WHERE (line IS NULL OR line = ?) AND end_at > ? AND start_at < ? ORDER BY start_at",
+    )
+    .bind(line)
+    .bind(ledger_ts(span.0))
+    .bind(ledger_ts(span.1))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read gaps"))?;
+    let clipped = rows.iter().filter_map(|r| {
+        let (a, b) = (ts(r, 0)?.max(span.0), ts(r, 1)?.min(span.1));
+        (a < b).then_some((a, b))
+    });
+    Ok(merge(clipped))
+}
+
+/// Merges spans (sorted or not) into disjoint ones.
+pub fn merge(spans: impl IntoIterator<Item = Span>) -> Vec<Span> {
+    let mut v: Vec<Span> = spans.into_iter().collect();
+    v.sort();
+    let mut out: Vec<Span> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// A line's contract figures over a period.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PeriodFigures {
+    pub charged_s: f64,
+    pub unobserved_s: f64,
+}
+
+/// Charged downtime and unobserved time of a line in `[from, to)`; an open
+/// outage counts up to `to`. Time before the line was first configured in
+/// this ledger is unobserved.
+pub async fn period_figures(
+    pool: &SqlitePool,
+    line: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<PeriodFigures, LedgerError> {
+    if to <= from {
+        return Ok(PeriodFigures::default());
+    }
+    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?)")
+        .bind(line)
+        .bind(ledger_ts(to))
+        .bind(ledger_ts(from))
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read outages"))?;
+    let mut gaps = unobserved_spans(pool, line, (from, to)).await?;
+    let first_seen: Option<String> =
+        sqlx::query_scalar("SELECT min(valid_from) FROM line_configs WHERE line = ?")
+            .bind(line)
+            .fetch_one(pool)
+            .await
+            .map_err(query_err("read line history"))?;
+    let first_seen = first_seen
+        .as_deref()
+        .and_then(parse_ledger_ts)
+        .unwrap_or(to);
+    if first_seen > from {
+        gaps.push((from, first_seen.min(to)));
+        gaps = merge(gaps);
+    }
+    let outage_spans = merge(rows.iter().filter_map(|r| {
+        let a = ts(r, 0)?.max(from);
+        let b = ts(r, 1).unwrap_or(to).min(to);
+        (a < b).then_some((a, b))
+    }));
+    let mut charged = TimeDelta::zero();
+    for (a, b) in &outage_spans {
+        charged += *b - *a;
+        for (g0, g1) in &gaps {
+            let (x, y) = ((*a).max(*g0), (*b).min(*g1));
+            if x < y {
+                charged -= y - x;
+            }
+        }
+    }
+    let unobserved: TimeDelta = gaps.iter().map(|(a, b)| *b - *a).sum();
+    Ok(PeriodFigures {
+        charged_s: secs(charged),
+        unobserved_s: secs(unobserved),
+    })
+}

@@ -1,0 +1,136 @@
+//! The start of a daemon run: the run row, the gap since the previous run,
+//! and the outages and local faults left open by it.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqlitePool};
+
+use super::{query_err, LedgerError};
+use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::config::Line;
+
+/// What a new run inherits from the ledger.
+#[derive(Debug, Default)]
+pub struct RunStart {
+    pub run_id: i64,
+    /// When the previous run was last seen alive, and the gap recorded since.
+    pub previous_heartbeat: Option<DateTime<Utc>>,
+    /// Lines with an outage still open, with its start.
+    pub open_outages: Vec<(String, DateTime<Utc>)>,
+    /// Lines with a local fault still open.
+    pub open_local_faults: Vec<String>,
+}
+
+/// Records a new run in one transaction: the run row, the daemon gap since
+/// the previous run's last heartbeat, the configured lines (a new history
+/// row when one changed), and closes open outages of lines no longer
+/// configured at the previous run's last heartbeat.
+pub async fn begin(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    config_path: &str,
+    interval_ms: i64,
+    lines: &[Line],
+) -> Result<RunStart, LedgerError> {
+    let mut tx = pool.begin().await.map_err(query_err("begin run"))?;
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT heartbeat_at FROM runs ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err("read previous run"))?;
+    let previous_heartbeat = prev.as_deref().and_then(parse_ledger_ts);
+    let now_s = ledger_ts(now);
+    let run_id: i64 = sqlx::query_scalar(
+        "INSERT INTO runs (started_at, heartbeat_at, version, config_path, interval_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&now_s)
+    .bind(&now_s)
+    .bind(env!("CARGO_PKG_VERSION"))
+    .bind(config_path)
+    .bind(interval_ms)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(query_err("insert run"))?;
+    if let Some(hb) = previous_heartbeat.filter(|hb| *hb < now) {
+        sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, ?, ?, 'daemon_not_running', ?)")
+            .bind(ledger_ts(hb))
+            .bind(&now_s)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("insert daemon gap"))?;
+    }
+    record_line_configs(&mut tx, lines, &now_s, run_id).await?;
+    let configured = |id: &str| lines.iter().any(|l| l.id == id);
+    let mut start = RunStart {
+        run_id,
+        previous_heartbeat,
+        ..Default::default()
+    };
+    for table in ["outages", "local_faults"] {
+        let rows = sqlx::query(&format!(
+            "SELECT line, start_at FROM {table} WHERE end_at IS NULL"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(query_err("read open episodes"))?;
+        for row in rows {
+            let line: String = row.get(0);
+            let since: String = row.get(1);
+            if configured(&line) {
+                if table == "outages" {
+                    start
+                        .open_outages
+                        .push((line, parse_ledger_ts(&since).unwrap_or(now)));
+                } else {
+                    start.open_local_faults.push(line);
+                }
+                continue;
+            }
+            // The line was removed from the config while this was open: it
+            // ends where observation of it ended.
+            let at = ledger_ts(previous_heartbeat.unwrap_or(now));
+            sqlx::query(&format!(
+                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL"
+            ))
+            .bind(&at)
+            .bind(&at)
+            .bind(run_id)
+            .bind(&line)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("close episode of removed line"))?;
+        }
+    }
+    tx.commit().await.map_err(query_err("commit run start"))?;
+    Ok(start)
+}
+
+/// Appends a line's configuration when it differs from the latest recorded.
+pub async fn record_line_configs(
+    conn: &mut sqlx::SqliteConnection,
+    lines: &[Line],
+    now: &str,
+    run_id: i64,
+) -> Result<(), LedgerError> {
+    for line in lines {
+        let json = serde_json::to_string(line).expect("a line serializes");
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT config_json FROM line_configs WHERE line = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&line.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(query_err("read line config"))?;
+        if latest.as_deref() != Some(json.as_str()) {
+            sqlx::query("INSERT INTO line_configs (line, config_json, valid_from, run_id) VALUES (?, ?, ?, ?)")
+                .bind(&line.id)
+                .bind(&json)
+                .bind(now)
+                .bind(run_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(query_err("insert line config"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! The ledger writer: one task applies writes in order, each in its own
+//! transaction. When the database refuses (disk full, read-only, locked),
+//! the error is logged loudly, the write stays queued with everything after
+//! it, probing goes on, and the queue is written once the database accepts
+//! writes again.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
+
+use crate::clock::ledger_ts;
+
+/// One thing to record.
+#[derive(Debug, Clone)]
+pub enum LedgerWrite {
+    OutageOpened {
+        line: String,
+        start: DateTime<Utc>,
+        start_after: Option<DateTime<Utc>>,
+        cause: &'static str,
+    },
+    OutageClosed {
+        line: String,
+        end: DateTime<Utc>,
+        end_after: DateTime<Utc>,
+    },
+    LocalFaultOpened {
+        line: String,
+        start: DateTime<Utc>,
+        start_after: Option<DateTime<Utc>>,
+    },
+    LocalFaultClosed {
+        line: String,
+        end: DateTime<Utc>,
+        end_after: DateTime<Utc>,
+    },
+    Gap {
+        line: Option<String>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        reason: &'static str,
+    },
+    Heartbeat {
+        at: DateTime<Utc>,
+    },
+    ProbeMinutes(Vec<MinuteRow>),
+    Stopped {
+        at: DateTime<Utc>,
+    },
+    /// The configured lines after a reload (history rows where changed).
+    LineConfigs(Vec<crate::config::Line>),
+}
+
+/// One target's probes over one minute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinuteRow {
+    pub line: String,
+    pub tier: &'static str,
+    pub target: String,
+    pub minute: DateTime<Utc>,
+    pub sent: u32,
+    pub received: u32,
+    pub rtt_min_us: Option<u64>,
+    pub rtt_max_us: Option<u64>,
+    pub rtt_sum_us: u64,
+    pub jitter_sum_us: u64,
+    pub jitter_n: u32,
+    pub rtt_hist: String,
+}
+
+/// What the writer is up to, for metrics and health.
+#[derive(Debug, Default)]
+pub struct WriterStatus {
+    pub pending: AtomicUsize,
+    pub failures: AtomicU64,
+}
+
+pub type LedgerTx = mpsc::UnboundedSender<LedgerWrite>;
+
+/// Runs until every sender is dropped and the queue is written, or, once
+/// senders are gone, until `give_up` passes with the database still refusing.
+pub async fn run_writer(
+    pool: SqlitePool,
+    run_id: i64,
+    interval_ms: i64,
+    mut rx: mpsc::UnboundedReceiver<LedgerWrite>,
+    status: Arc<WriterStatus>,
+    give_up: Duration,
+) {
+    let mut queue: VecDeque<LedgerWrite> = VecDeque::new();
+    let mut closed = false;
+    let mut closed_at: Option<tokio::time::Instant> = None;
+    let mut failing = false;
+    loop {
+        while let Ok(w) = rx.try_recv() {
+            enqueue(&mut queue, w);
+        }
+        status.pending.store(queue.len(), Ordering::Relaxed);
+        let Some(next) = queue.front() else {
+            if closed {
+                break;
+            }
+            match rx.recv().await {
+                Some(w) => enqueue(&mut queue, w),
+                None => closed = true,
+            }
+            continue;
+        };
+        match apply(&pool, run_id, interval_ms, next).await {
+            Ok(()) => {
+                if failing {
+                    tracing::warn!(
+                        backlog = queue.len() - 1,
+                        "ledger accepts writes again; writing the backlog"
+                    );
+                    failing = false;
+                }
+                queue.pop_front();
+            }
+            Err(e) if is_permanent(&e) => {
+                tracing::error!(error = %e, write = ?next, "ledger write rejected by a constraint; skipped");
+                status.failures.fetch_add(1, Ordering::Relaxed);
+                queue.pop_front();
+            }
+            Err(e) => {
+                status.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    error = %e, backlog = queue.len(),
+                    "LEDGER WRITE FAILED: state changes are queued in memory and probing goes on; they are written when the database accepts writes again"
+                );
+                failing = true;
+                if closed {
+                    let since = *closed_at.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= give_up {
+                        tracing::error!(lost = queue.len(), writes = ?queue, "shutting down with ledger writes that could not be made");
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    w = rx.recv() => match w {
+                        Some(w) => enqueue(&mut queue, w),
+                        None => closed = true,
+                    },
+                }
+            }
+        }
+    }
+    status.pending.store(queue.len(), Ordering::Relaxed);
+}
+
+/// Queues a write; consecutive heartbeats collapse into the latest.
+fn enqueue(queue: &mut VecDeque<LedgerWrite>, w: LedgerWrite) {
+    if let (LedgerWrite::Heartbeat { .. }, Some(LedgerWrite::Heartbeat { .. })) = (&w, queue.back())
+    {
+        if queue.len() > 1 {
+            queue.pop_back();
+        }
+    }
+    queue.push_back(w);
+}
+
+fn is_permanent(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation())
+        || matches!(e, sqlx::Error::Database(d) if d.message().contains("never"))
+}
+
+async fn apply(
+    pool: &SqlitePool,
+    run_id: i64,
+    interval_ms: i64,
+    w: &LedgerWrite,
+) -> Result<(), sqlx::Error> {
+    let ts = |t: &DateTime<Utc>| ledger_ts(*t);
+    let opt = |t: &Option<DateTime<Utc>>| t.map(ledger_ts);
+    match w {
+        LedgerWrite::OutageOpened {
+            line,
+            start,
+            start_after,
+            cause,
+        } => {
+            sqlx::query("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(line).bind(ts(start)).bind(opt(start_after)).bind(cause).bind(interval_ms).bind(run_id)
+                .execute(pool).await?;
+        }
+        LedgerWrite::LocalFaultOpened {
+            line,
+            start,
+            start_after,
+        } => {
+            sqlx::query("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?)")
+                .bind(line).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
+                .execute(pool).await?;
+        }
+        LedgerWrite::OutageClosed {
+            line,
+            end,
+            end_after,
+        }
+        | LedgerWrite::LocalFaultClosed {
+            line,
+            end,
+            end_after,
+        } => {
+            let table = if matches!(w, LedgerWrite::OutageClosed { .. }) {
+                "outages"
+            } else {
+                "local_faults"
+            };
+            let done = sqlx::query(&format!(
+                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL"
+            ))
+            .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line)
+            .execute(pool).await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(
+                    line,
+                    table,
+                    "asked to close an episode that is not open in the ledger"
+                );
+            }
+        }
+        LedgerWrite::Gap {
+            line,
+            start,
+            end,
+            reason,
+        } => {
+            sqlx::query(
+                "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(line)
+            .bind(ts(start))
+            .bind(ts(end))
+            .bind(reason)
+            .bind(run_id)
+            .execute(pool)
+            .await?;
+        }
+        LedgerWrite::Heartbeat { at } => {
+            sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ?")
+                .bind(ts(at))
+                .bind(run_id)
+                .execute(pool)
+                .await?;
+        }
+        LedgerWrite::Stopped { at } => {
+            sqlx::query("UPDATE runs SET heartbeat_at = ?, stopped_at = ? WHERE id = ?")
+                .bind(ts(at))
+                .bind(ts(at))
+                .bind(run_id)
+                .execute(pool)
+                .await?;
+        }
+        LedgerWrite::LineConfigs(lines) => {
+            let mut conn = pool.acquire().await?;
+            super::run::record_line_configs(&mut conn, lines, &ledger_ts(Utc::now()), run_id)
+                .await
+                .map_err(|e| match e {
+                    super::LedgerError::Query { source, .. } => source,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?;
+        }
+        LedgerWrite::ProbeMinutes(rows) => {
+            let mut tx = pool.begin().await?;
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO probe_minutes (line, tier, target, minute, sent, received, rtt_min_us, rtt_max_us, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (line, tier, target, minute) DO UPDATE SET sent = sent + excluded.sent, received = received + excluded.received, \
+                     rtt_min_us = min(coalesce(rtt_min_us, excluded.rtt_min_us), coalesce(excluded.rtt_min_us, rtt_min_us)), \
+                     rtt_max_us = max(coalesce(rtt_max_us, excluded.rtt_max_us), coalesce(excluded.rtt_max_us, rtt_max_us)), \
+                     rtt_sum_us = rtt_sum_us + excluded.rtt_sum_us, jitter_sum_us = jitter_sum_us + excluded.jitter_sum_us, \
+                     jitter_n = jitter_n + excluded.jitter_n, rtt_hist = rtt_hist || ',' || excluded.rtt_hist",
+                )
+                .bind(&r.line).bind(r.tier).bind(&r.target).bind(ledger_ts(r.minute))
+                .bind(r.sent).bind(r.received)
+                .bind(r.rtt_min_us.map(|v| v as i64)).bind(r.rtt_max_us.map(|v| v as i64))
+                .bind(r.rtt_sum_us as i64).bind(r.jitter_sum_us as i64).bind(r.jitter_n).bind(&r.rtt_hist)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! One line's probing loop: every interval a round over all its targets,
+//! fed to the line's evaluator, with what comes out sent to the ledger and
+//! the metrics. The task owns the round deadline; the echoer owns sockets.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use linkledger_probes::{EchoOutcome, Echoer};
+use prometheus::{Histogram, IntCounter};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::clock::RunClock;
+use crate::config::{Line, Probe};
+use crate::evaluator::{classify, Evaluator, Event, TierResult};
+use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
+use crate::metrics::Metrics;
+use crate::rollup::MinuteRollup;
+
+const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
+
+struct TargetSlot {
+    tier: usize,
+    addr: IpAddr,
+    label: String,
+    rtt: Histogram,
+    sent: IntCounter,
+    received: IntCounter,
+    minute: MinuteRollup,
+}
+
+/// Everything a line task needs from the daemon.
+#[derive(Clone)]
+pub struct Shared {
+    pub clock: RunClock,
+    pub ledger: LedgerTx,
+    pub metrics: Arc<Metrics>,
+    /// Unix milliseconds of the latest completed round of any line.
+    pub last_round_ms: Arc<AtomicI64>,
+}
+
+pub struct LineTask {
+    pub line: Line,
+    pub probe: Probe,
+    pub echoer: Arc<Echoer>,
+    pub evaluator: Evaluator,
+    /// Offset of this line's rounds within the interval, to spread sends.
+    pub phase: Duration,
+}
+
+impl LineTask {
+    /// Runs rounds until cancelled; returns the evaluator so a reload can
+    /// hand it to the line's next task.
+    pub async fn run(mut self, shared: Shared, cancel: CancellationToken) -> Evaluator {
+        let m = &shared.metrics;
+        let id = self.line.id.clone();
+        let tiers = [&self.line.local, &self.line.gateway, &self.line.upstream];
+        let mut slots: Vec<TargetSlot> = Vec::new();
+        for (tier, addrs) in tiers.iter().enumerate() {
+            for addr in addrs.iter() {
+                let label = addr.to_string();
+                let l = [id.as_str(), TIERS[tier], label.as_str()];
+                slots.push(TargetSlot {
+                    tier,
+                    addr: *addr,
+                    rtt: m.probe_rtt.with_label_values(&l),
+                    sent: m.probe_sent.with_label_values(&l),
+                    received: m.probe_received.with_label_values(&l),
+                    label,
+                    minute: MinuteRollup::default(),
+                });
+            }
+        }
+        let addrs: Vec<IpAddr> = slots.iter().map(|s| s.addr).collect();
+        let counts = [
+            self.line.local.len(),
+            self.line.gateway.len(),
+            self.line.upstream.len(),
+        ];
+        let mut ticker = tokio::time::interval_at(Instant::now() + self.phase, self.probe.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            let tick = tokio::select! {
+                _ = cancel.cancelled() => break,
+                t = ticker.tick() => t,
+            };
+            let at = shared.clock.at(tick);
+            let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
+            let mut tier = [TierResult::default(); 3];
+            for (i, n) in counts.iter().enumerate() {
+                tier[i].targets = *n;
+            }
+            let mut rows: Vec<MinuteRow> = Vec::new();
+            for (slot, outcome) in slots.iter_mut().zip(&outcomes) {
+                let t = &mut tier[slot.tier];
+                let rtt = match outcome {
+                    EchoOutcome::Reply { rtt } => {
+                        t.observed += 1;
+                        t.answered += 1;
+                        slot.rtt.observe(rtt.as_secs_f64());
+                        slot.received.inc();
+                        Some(*rtt)
+                    }
+                    EchoOutcome::Lost | EchoOutcome::Unreachable { .. } => {
+                        t.observed += 1;
+                        None
+                    }
+                    EchoOutcome::Failed { reason } => {
+                        tracing::debug!(line = %id, target = %slot.addr, %reason, "probe not sent");
+                        continue;
+                    }
+                };
+                slot.sent.inc();
+                let key = (id.as_str(), TIERS[slot.tier], slot.label.as_str());
+                rows.extend(slot.minute.record(at, rtt, key));
+            }
+            if !rows.is_empty() {
+                let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
+            }
+            let state = classify(tier[0], tier[1], tier[2], self.line.upstream_quorum);
+            for event in self.evaluator.observe(state, at) {
+                self.record(&shared, event);
+            }
+            m.set_state(&id, state.name());
+            let done = shared.clock.now();
+            m.last_round.set(done.timestamp_millis() as f64 / 1000.0);
+            shared
+                .last_round_ms
+                .store(done.timestamp_millis(), Ordering::Relaxed);
+        }
+        let rows: Vec<MinuteRow> = slots
+            .iter_mut()
+            .filter_map(|s| {
+                s.minute
+                    .take((id.as_str(), TIERS[s.tier], s.label.as_str()))
+            })
+            .collect();
+        if !rows.is_empty() {
+            let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
+        }
+        self.evaluator
+    }
+
+    fn record(&self, shared: &Shared, event: Event) {
+        let line = self.line.id.clone();
+        let write = match event {
+            Event::OutageOpened {
+                start,
+                start_after,
+                cause,
+            } => {
+                warn!(line, %start, cause = cause.as_str(), "outage declared");
+                shared.metrics.outages.with_label_values(&[&line]).inc();
+                LedgerWrite::OutageOpened {
+                    line,
+                    start,
+                    start_after,
+                    cause: cause.as_str(),
+                }
+            }
+            Event::OutageClosed { end, end_after } => {
+                info!(line, %end, "outage over");
+                LedgerWrite::OutageClosed {
+                    line,
+                    end,
+                    end_after,
+                }
+            }
+            Event::LocalFaultOpened { start, start_after } => {
+                warn!(line, %start, "local fault: our own side does not answer; not charged to the carrier");
+                LedgerWrite::LocalFaultOpened {
+                    line,
+                    start,
+                    start_after,
+                }
+            }
+            Event::LocalFaultClosed { end, end_after } => {
+                info!(line, %end, "local fault over");
+                LedgerWrite::LocalFaultClosed {
+                    line,
+                    end,
+                    end_after,
+                }
+            }
+            Event::Unobserved { start, end } => {
+                warn!(line, %start, %end, "line was unobserved: probes could not be sent");
+                LedgerWrite::Gap {
+                    line: Some(line),
+                    start,
+                    end,
+                    reason: "probe_failed",
+                }
+            }
+        };
+        let _ = shared.ledger.send(write);
+    }
+}

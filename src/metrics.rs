@@ -1,0 +1,100 @@
+//! Prometheus metrics. Probe and state metrics are set by the line tasks as
+//! rounds complete; contract figures (downtime, budget, unobserved) are read
+//! from the ledger at scrape time, so they always agree with it.
+
+use prometheus::{
+    Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry,
+};
+
+pub const STATES: [&str; 4] = ["up", "down", "local_fault", "unobserved"];
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub line_up: IntGaugeVec,
+    pub line_state: IntGaugeVec,
+    pub probe_rtt: HistogramVec,
+    pub probe_sent: IntCounterVec,
+    pub probe_received: IntCounterVec,
+    pub outages: IntCounterVec,
+    pub downtime: GaugeVec,
+    pub budget: GaugeVec,
+    pub budget_remaining: GaugeVec,
+    pub unobserved: GaugeVec,
+    pub stray_replies: IntCounter,
+    pub ledger_pending: IntGauge,
+    pub ledger_write_failures: IntCounter,
+    pub last_round: Gauge,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    r.register(Box::new(c.clone()))
+        .expect("metric names are unique");
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let line = &["line"];
+        let target = &["line", "tier", "target"];
+        let period = &["line", "period"];
+        let build = reg(
+            &r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "linkledger_build_info",
+                    "Build of the running linkledger, value 1.",
+                ),
+                &["version"],
+            )
+            .unwrap(),
+        );
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        Self {
+            line_up: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_up", "1 if the line's latest round was up, else 0."), line).unwrap()),
+            line_state: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_state", "The line's state in its latest round, one-hot over up, down, local_fault, unobserved."), &["line", "state"]).unwrap()),
+            probe_rtt: reg(&r, HistogramVec::new(
+                HistogramOpts::new("linkledger_probe_rtt_seconds", "ICMP echo round-trip time of answered probes.")
+                    .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+                target).unwrap()),
+            probe_sent: reg(&r, IntCounterVec::new(Opts::new("linkledger_probe_sent_total", "ICMP echo requests sent (or refused by the network on sending)."), target).unwrap()),
+            probe_received: reg(&r, IntCounterVec::new(Opts::new("linkledger_probe_received_total", "Matching ICMP echo replies received in time."), target).unwrap()),
+            outages: reg(&r, IntCounterVec::new(Opts::new("linkledger_outages_total", "Outages in the ledger for the line, since the ledger began."), line).unwrap()),
+            downtime: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_seconds", "Charged downtime (outage time minus unobserved time) in the period, an open outage included."), period).unwrap()),
+            budget: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_seconds", "Annual downtime cap of the contract."), line).unwrap()),
+            budget_remaining: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_remaining_seconds", "Downtime budget left in the current contract year (negative when exceeded)."), line).unwrap()),
+            unobserved: reg(&r, GaugeVec::new(Opts::new("linkledger_unobserved_seconds", "Time without observation of the line in the period."), period).unwrap()),
+            stray_replies: reg(&r, IntCounter::new("linkledger_probe_stray_replies_total", "Echo replies that matched a probe's address and sequence but not its nonce or identifier.").unwrap()),
+            ledger_pending: reg(&r, IntGauge::new("linkledger_ledger_pending_writes", "Ledger writes queued and not yet committed.").unwrap()),
+            ledger_write_failures: reg(&r, IntCounter::new("linkledger_ledger_write_failures_total", "Ledger write attempts that failed.").unwrap()),
+            last_round: reg(&r, Gauge::new("linkledger_last_round_timestamp_seconds", "Unix time of the latest completed probe round.").unwrap()),
+            registry: r,
+        }
+    }
+
+    /// Sets the one-hot state gauges of a line.
+    pub fn set_state(&self, line: &str, state: &str) {
+        self.line_up
+            .with_label_values(&[line])
+            .set(i64::from(state == "up"));
+        for s in STATES {
+            self.line_state
+                .with_label_values(&[line, s])
+                .set(i64::from(s == state));
+        }
+    }
+
+    /// The exposition text.
+    pub fn encode(&self) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
