@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use linkledger_probes::{Binding, Echoer};
+use linkledger_probes::{Binding, Echoer, ReceiveStats};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, RwLock};
 use tokio::task::JoinHandle;
@@ -40,7 +40,7 @@ impl Lines {
         mut evaluators: HashMap<String, Evaluator>,
         echoers: HashMap<Binding, Arc<Echoer>>,
     ) -> anyhow::Result<Self> {
-        let echoers = open_echoers(config, echoers)?;
+        let echoers = open_echoers(config, echoers, &shared.receive_stats)?;
         let cancel = CancellationToken::new();
         let n = config.lines.len().max(1) as u32;
         let mut tasks = Vec::new();
@@ -91,6 +91,7 @@ impl Lines {
 fn open_echoers(
     config: &Config,
     mut existing: HashMap<Binding, Arc<Echoer>>,
+    stats: &Arc<ReceiveStats>,
 ) -> anyhow::Result<HashMap<Binding, Arc<Echoer>>> {
     let mut out = HashMap::new();
     for line in &config.lines {
@@ -111,7 +112,7 @@ fn open_echoers(
         let echoer = match existing.remove(&binding) {
             Some(e) => e,
             None => Arc::new(
-                Echoer::open(&binding, v4, v6)
+                Echoer::open_with_stats(&binding, v4, v6, stats.clone())
                     .with_context(|| format!("cannot start probing for line {:?}", line.id))?,
             ),
         };
@@ -178,6 +179,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ledger: ledger_tx.clone(),
         metrics: metrics.clone(),
         last_round_ms: Arc::new(AtomicI64::new(0)),
+        receive_stats: Arc::default(),
     };
     let config_cell = Arc::new(RwLock::new(config.clone()));
 
@@ -192,6 +194,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         clock,
         writer: status.clone(),
         last_round_ms: shared.last_round_ms.clone(),
+        receive_stats: shared.receive_stats.clone(),
     });
     let http_stop = http_cancel.clone();
     let http = tokio::spawn(async move {

@@ -26,6 +26,7 @@ pub struct HttpState {
     pub clock: RunClock,
     pub writer: Arc<WriterStatus>,
     pub last_round_ms: Arc<AtomicI64>,
+    pub receive_stats: Arc<linkledger_probes::ReceiveStats>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -71,6 +72,9 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     s.metrics
         .ledger_write_failures
         .inc_by(failures.saturating_sub(seen));
+    let stray = s.receive_stats.mismatched.load(Ordering::Relaxed);
+    let seen = s.metrics.stray_replies.get();
+    s.metrics.stray_replies.inc_by(stray.saturating_sub(seen));
     (
         [(
             header::CONTENT_TYPE,

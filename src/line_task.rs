@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use linkledger_probes::{EchoOutcome, Echoer};
+use linkledger_probes::{EchoOutcome, Echoer, ReceiveStats};
 use prometheus::{Histogram, IntCounter};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -40,6 +40,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Unix milliseconds of the latest completed round of any line.
     pub last_round_ms: Arc<AtomicI64>,
+    /// What every echoer's receive path discarded.
+    pub receive_stats: Arc<ReceiveStats>,
 }
 
 pub struct LineTask {

@@ -9,4 +9,4 @@
 
 pub mod icmp;
 
-pub use icmp::{Binding, EchoOutcome, Echoer, IcmpError};
+pub use icmp::{Binding, EchoOutcome, Echoer, IcmpError, ReceiveStats};

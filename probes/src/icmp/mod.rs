@@ -101,7 +101,16 @@ impl Echoer {
     /// Opens the sockets for the families asked for. Must be called inside a
     /// tokio runtime (it spawns one receive task per socket).
     pub fn open(binding: &Binding, v4: bool, v6: bool) -> Result<Self, IcmpError> {
-        let stats = Arc::new(ReceiveStats::default());
+        Self::open_with_stats(binding, v4, v6, Arc::default())
+    }
+
+    /// Like [`open`](Self::open), counting into `stats` shared with other echoers.
+    pub fn open_with_stats(
+        binding: &Binding,
+        v4: bool,
+        v6: bool,
+        stats: Arc<ReceiveStats>,
+    ) -> Result<Self, IcmpError> {
         let v4 = v4
             .then(|| EchoSocket::open(binding, false, stats.clone()))
             .transpose()?;
@@ -376,6 +385,7 @@ async fn receive_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         let at = Instant::now();
         let with_ip_header = shared.raw && !shared.v6;
         let Some(reply) = packet::parse_reply(&buf[..len], shared.v6, with_ip_header) else {
+            tracing::trace!(from = %from, len, "not an echo reply of ours");
             continue;
         };
         let source = from.ip();
@@ -388,6 +398,7 @@ async fn receive_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         let ident_ok = !shared.raw || reply.ident == shared.ident;
         if !ident_ok || reply.nonce != waiter.nonce {
             // Keep waiting: the genuine reply may still come.
+            tracing::debug!(%source, seq = reply.seq, "stray echo reply with a wrong identifier or nonce discarded");
             shared.stats.mismatched.fetch_add(1, Ordering::Relaxed);
             continue;
         }

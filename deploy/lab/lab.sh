@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# linkledger network lab: four network namespaces in a chain, for trying
+# linkledger out and for its tests. Root only. Addresses are from the
+# benchmarking range 198.18.0.0/15 and ULA fd00::/8; nothing leaves the lab.
+#
+#   <p>-mon  ── 198.18.0.1 | fd00:0::1     the monitor (linkledger runs here)
+#      │
+#   <p>-fw   ── 198.18.0.2 | fd00:0::2     our firewall / CPE      (tier local)
+#      │        198.18.1.2 | fd00:1::2
+#   <p>-pe   ── 198.18.1.1 | fd00:1::1     the carrier's edge      (tier gateway)
+#      │        198.19.0.1 | fd00:2::1
+#   <p>-up   ── 198.19.0.2 | fd00:2::2     beyond the carrier, anchors on lo:
+#               198.19.100.1, 198.19.100.6, fd00:100::1   (tier upstream)
+#
+# Usage:
+#   lab.sh up PREFIX                    build the lab (PREFIX: short, e.g. "ll1")
+#   lab.sh down PREFIX                  remove it (safe to repeat)
+#   lab.sh fault PREFIX blackhole on|off    carrier drops all traffic to the anchors
+#   lab.sh fault PREFIX cut-local on|off    our firewall's inside link goes down
+#   lab.sh fault PREFIX loss N|off          N % random loss of ICMP into the monitor
+#   lab.sh fault PREFIX silent-anchors on|off  anchors stay reachable but ignore echo
+#   lab.sh exec PREFIX NS CMD...        run CMD in namespace NS (mon, fw, pe, up)
+#   lab.sh config PREFIX DB LISTEN      print a linkledger config for this lab
+set -euo pipefail
+
+die() { echo "lab.sh: $*" >&2; exit 2; }
+[ $# -ge 2 ] || die "usage: lab.sh up|down|fault|exec|config PREFIX ..."
+cmd=$1 p=$2
+shift 2
+[[ $p =~ ^[a-z0-9]{1,10}$ ]] || die "PREFIX must be 1-10 lowercase letters or digits, got '$p'"
+n() { ip netns exec "$p-$1" "${@:2}"; }
+
+up() {
+    for ns in mon fw pe up; do ip netns add "$p-$ns"; done
+    ip link add eth0 netns "$p-mon" type veth peer name in0 netns "$p-fw"
+    ip link add out0 netns "$p-fw" type veth peer name in0 netns "$p-pe"
+    ip link add out0 netns "$p-pe" type veth peer name in0 netns "$p-up"
+    for ns in mon fw pe up; do
+        n $ns ip link set lo up
+        n $ns sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+        # Keep IPv6 addresses over a link flap, as IPv4 does.
+        n $ns sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1
+    done
+    n mon ip addr add 198.18.0.1/24 dev eth0; n mon ip addr add fd00:0::1/64 dev eth0 nodad
+    n fw ip addr add 198.18.0.2/24 dev in0;   n fw ip addr add fd00:0::2/64 dev in0 nodad
+    n fw ip addr add 198.18.1.2/24 dev out0;  n fw ip addr add fd00:1::2/64 dev out0 nodad
+    n pe ip addr add 198.18.1.1/24 dev in0;   n pe ip addr add fd00:1::1/64 dev in0 nodad
+    n pe ip addr add 198.19.0.1/24 dev out0;  n pe ip addr add fd00:2::1/64 dev out0 nodad
+    n up ip addr add 198.19.0.2/24 dev in0;   n up ip addr add fd00:2::2/64 dev in0 nodad
+    n up ip addr add 198.19.100.1/32 dev lo; n up ip addr add 198.19.100.6/32 dev lo
+    n up ip addr add fd00:100::1/128 dev lo
+    n mon ip link set eth0 up; n fw ip link set in0 up; n fw ip link set out0 up
+    n pe ip link set in0 up; n pe ip link set out0 up; n up ip link set in0 up
+    for ns in fw pe; do n $ns sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1; done
+    n mon ip route add default via 198.18.0.2;  n mon ip -6 route add default via fd00:0::2
+    n fw ip route add default via 198.18.1.1;   n fw ip -6 route add default via fd00:1::1
+    n pe ip route add 198.18.0.0/24 via 198.18.1.2; n pe ip -6 route add fd00:0::/64 via fd00:1::2
+    n pe ip route add 198.19.100.0/24 via 198.19.0.2; n pe ip -6 route add fd00:100::/64 via fd00:2::2
+    n up ip route add default via 198.19.0.1;   n up ip -6 route add default via fd00:2::1
+}
+
+down() {
+    for ns in mon fw pe up; do
+        # Processes left in a namespace (a daemon, a spoofer) go with it.
+        for pid in $(ip netns pids "$p-$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+        ip netns del "$p-$ns" 2>/dev/null || true
+    done
+}
+
+fault() {
+    local what=${1:-} arg=${2:-}
+    case "$what/$arg" in
+        blackhole/on)  n pe nft -f - <<'NFT'
+table inet llab_blackhole {
+    chain forward { type filter hook forward priority 0; policy accept;
+        ip daddr 198.19.100.0/24 drop
+        ip6 daddr fd00:100::/64 drop
+    }
+}
+NFT
+        ;;
+        blackhole/off) n pe nft delete table inet llab_blackhole ;;
+        cut-local/on)  n fw ip link set in0 down ;;
+        cut-local/off) n fw ip link set in0 up ;;
+        loss/off)      n mon nft delete table inet llab_loss ;;
+        loss/*)        [[ $arg =~ ^[0-9]{1,2}$ ]] || die "loss takes a percentage 0-99 or off"
+                       n mon nft -f - <<NFT
+table inet llab_loss {
+    chain input { type filter hook input priority 0; policy accept;
+        meta l4proto { icmp, ipv6-icmp } numgen random mod 100 < $arg drop
+    }
+}
+NFT
+        ;;
+        silent-anchors/on)  n up sysctl -qw net.ipv4.icmp_echo_ignore_all=1 ;;
+        silent-anchors/off) n up sysctl -qw net.ipv4.icmp_echo_ignore_all=0 ;;
+        *) die "unknown fault '$what $arg'" ;;
+    esac
+}
+
+config() {
+    local db=${1:?DB path} listen=${2:?listen address}
+    cat <<TOML
+# linkledger config for lab "$p" (generated by deploy/lab/lab.sh)
+[daemon]
+database = "$db"
+listen = "$listen"
+timezone = "Asia/Shanghai"
+
+[contract]
+name = "Lab egress lease"
+start = "2024-07-01"
+annual_downtime_cap = "4h"
+
+[probe]
+interval = "1s"
+timeout = "800ms"
+down_after = 3
+up_after = 2
+
+[[line]]
+id = "telecom"
+carrier = "China Telecom"
+role = "lead"
+bandwidth_mbps = 1000
+ip_blocks = ["198.19.100.0/29"]
+source = "198.18.0.1"
+local = ["198.18.0.2"]
+gateway = ["198.18.1.1"]
+upstream = ["198.19.100.1", "198.19.100.6"]
+upstream_quorum = 1
+
+[[line]]
+id = "telecom6"
+carrier = "China Telecom (IPv6)"
+role = "lead"
+bandwidth_mbps = 1000
+ip_blocks = ["fd00:100::/64"]
+local = ["fd00:0::2"]
+gateway = ["fd00:1::1"]
+upstream = ["fd00:100::1"]
+upstream_quorum = 1
+TOML
+}
+
+case "$cmd" in
+    up) down; up ;;
+    down) down ;;
+    fault) fault "$@" ;;
+    exec) ns=${1:?namespace}; shift; n "$ns" "$@" ;;
+    config) config "$@" ;;
+    *) die "unknown command '$cmd'" ;;
+esac

@@ -1,0 +1,254 @@
+//! Test harness: the namespace lab (deploy/lab/lab.sh) and a linkledger
+//! daemon running inside it, both removed on drop, also when a test fails.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when the tests may create namespaces. Outside CI, a non-root run
+/// skips with a message; in CI (env CI set) it fails instead.
+pub fn can_use_netns(test: &str) -> bool {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if uid.unwrap_or(false) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: network namespace tests need root in CI"
+    );
+    eprintln!("skipping {test}: needs root to create network namespaces");
+    false
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// One lab; its namespaces are named `<prefix>-mon` etc.
+pub struct Lab {
+    pub prefix: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn up(prefix: &str) -> Lab {
+        let lab = Lab {
+            prefix: prefix.to_string(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        lab.script(&["up"]);
+        lab
+    }
+
+    pub fn script(&self, args: &[&str]) -> Output {
+        let script = repo().join("deploy/lab/lab.sh");
+        let (cmd, rest) = args.split_first().unwrap();
+        run(Command::new(script).arg(cmd).arg(&self.prefix).args(rest))
+    }
+
+    pub fn fault(&self, what: &str, arg: &str) {
+        self.script(&["fault", what, arg]);
+    }
+
+    /// Writes the lab's linkledger config into the lab's directory.
+    pub fn config(&self) -> PathBuf {
+        let db = self.dir.path().join("ledger.db");
+        let out = self.script(&["config", db.to_str().unwrap(), "127.0.0.1:9798"]);
+        let path = self.dir.path().join("linkledger.toml");
+        std::fs::write(&path, out.stdout).unwrap();
+        path
+    }
+
+    /// Starts the daemon in the monitor namespace.
+    pub fn start_daemon(&self, config: &Path) -> Daemon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &format!("{}-mon", self.prefix),
+                BIN,
+                "run",
+                "-c",
+            ])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start linkledger");
+        Daemon {
+            child: Some(child),
+            ns: format!("{}-mon", self.prefix),
+            config: config.to_path_buf(),
+            log: self.dir.path().join("daemon.log"),
+        }
+    }
+
+    /// Runs a command in one of the lab's namespaces, in the background.
+    pub fn spawn_in(&self, ns: &str, program: &str, args: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &format!("{}-{ns}", self.prefix), program])
+            .args(args)
+            .spawn()
+            .expect("spawn in namespace")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let script = repo().join("deploy/lab/lab.sh");
+        let _ = Command::new(script).args(["down", &self.prefix]).status();
+        if std::thread::panicking() {
+            if let Ok(log) = std::fs::read_to_string(self.dir.path().join("daemon.log")) {
+                eprintln!("--- daemon log ({}) ---\n{log}", self.prefix);
+            }
+        }
+    }
+}
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    child: Option<Child>,
+    ns: String,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends a signal and waits for the process to exit.
+    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        run(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not exit within 10 s of SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// GET a path from the daemon's listener (inside its namespace).
+    pub fn get(&self, path: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "curl", "-s", "-m", "2"])
+            .arg(format!("http://127.0.0.1:9798{path}"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The value of one metric sample, e.g. `linkledger_line_up{line="telecom"}`.
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        metric_value(&self.get("/metrics"), sample)
+    }
+
+    /// Waits until every listed line is up (the lab has settled).
+    pub fn wait_up(&self, lines: &[&str], within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = self.get("/metrics");
+            if lines.iter().all(|l| {
+                metric_value(&text, &format!("linkledger_line_up{{line=\"{l}\"}}")) == Some(1.0)
+            }) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lines {lines:?} not up within {within:?}; metrics:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn metric_value(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+}
+
+/// Runs `linkledger outages --json` (or `gaps --json`) and parses the list.
+pub fn ledger_json(config: &Path, command: &str, extra: &[&str]) -> Vec<Value> {
+    let out = run(Command::new(BIN)
+        .arg(command)
+        .arg("-c")
+        .arg(config)
+        .arg("--json")
+        .args(extra));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Outages of one line.
+pub fn outages(config: &Path, line: &str) -> Vec<Value> {
+    ledger_json(config, "outages", &["--line", line])
+}
+
+/// RFC 3339 of a JSON field, as seconds since the epoch.
+pub fn epoch(v: &Value) -> f64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis() as f64
+        / 1000.0
+}
+
+pub fn now_epoch() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+/// Runs a SQL query against the ledger with sqlite through the daemon's own
+/// reader: here via python3's sqlite3 module, which every CI machine has.
+pub fn sql(db: &Path, query: &str) -> String {
+    let out = run(Command::new("python3").args([
+        "-c",
+        "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\\n'.join('|'.join(str(x) for x in r) for r in c.execute(sys.argv[2])))",
+        db.to_str().unwrap(),
+        query,
+    ]));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

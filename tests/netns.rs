@@ -1,0 +1,314 @@
+//! Real ICMP across network namespaces with real faults (root only; see
+//! tests/common). Each test builds its own lab and removes it on drop.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const SETTLE: Duration = Duration::from_secs(15);
+
+fn sleep(s: f64) {
+    std::thread::sleep(Duration::from_secs_f64(s));
+}
+
+#[test]
+fn upstream_blackholed_for_10s_is_exactly_one_outage_of_10s() {
+    if !can_use_netns("blackhole") {
+        return;
+    }
+    let lab = Lab::up("llbh");
+    let config = lab.config();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    sleep(2.0);
+
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(10.0);
+    let restored = now_epoch();
+    lab.fault("blackhole", "off");
+    sleep(4.0);
+    // While it ran, the metrics showed the charged downtime.
+    let charged_metric = daemon
+        .metric("linkledger_downtime_seconds{line=\"telecom\",period=\"contract_year\"}")
+        .unwrap();
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    for line in ["telecom", "telecom6"] {
+        let list = outages(&config, line);
+        assert_eq!(list.len(), 1, "{line}: exactly one outage, got {list:#?}");
+        let o = &list[0];
+        let (start, end) = (epoch(&o["start"]), epoch(&o["end"]));
+        let duration = o["duration_s"].as_f64().unwrap();
+        assert!(
+            (duration - 10.0).abs() <= 1.0 + 0.1,
+            "{line}: duration {duration} s, want 10 s ± 1 interval"
+        );
+        assert!(
+            (start - cut).abs() <= 1.1,
+            "{line}: start {start} vs fault at {cut}"
+        );
+        assert!(
+            (end - restored).abs() <= 1.1,
+            "{line}: end {end} vs restored at {restored}"
+        );
+        // Each edge has its bound, at most one interval before it.
+        let start_after = epoch(&o["start_after"]);
+        let end_after = epoch(&o["end_after"]);
+        assert!(
+            start - start_after > 0.0 && start - start_after <= 1.05,
+            "{o}"
+        );
+        assert!(end - end_after > 0.0 && end - end_after <= 1.05, "{o}");
+        assert_eq!(o["cause"], "upstream_unreachable", "gateway still answered");
+        assert_eq!(
+            o["charged_s"].as_f64().unwrap(),
+            duration,
+            "no unobserved time inside"
+        );
+    }
+    let first = outages(&config, "telecom")[0]["charged_s"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (charged_metric - first).abs() < 0.01,
+        "metric {charged_metric} vs ledger {first}"
+    );
+}
+
+#[test]
+fn five_percent_random_loss_for_60s_is_no_outage() {
+    if !can_use_netns("loss") {
+        return;
+    }
+    let lab = Lab::up("llloss");
+    let config = lab.config();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let sent_before = daemon.metric("linkledger_probe_sent_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap();
+    let recv_before = daemon.metric("linkledger_probe_received_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap();
+    lab.fault("loss", "5");
+    sleep(60.0);
+    lab.fault("loss", "off");
+    let sent = daemon.metric("linkledger_probe_sent_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap() - sent_before;
+    let recv = daemon.metric("linkledger_probe_received_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap() - recv_before;
+    assert!(daemon.signal_and_wait("TERM").success());
+    // The loss was real (some replies were dropped) ...
+    assert!(
+        sent >= 55.0 && recv < sent,
+        "sent {sent}, received {recv}: no loss was injected"
+    );
+    // ... and it did not make an outage on any line.
+    assert_eq!(
+        ledger_json(&config, "outages", &[]),
+        Vec::<serde_json::Value>::new()
+    );
+}
+
+#[test]
+fn our_side_cut_off_is_a_local_fault_not_charged() {
+    if !can_use_netns("local") {
+        return;
+    }
+    let lab = Lab::up("llloc");
+    let config = lab.config();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    lab.fault("cut-local", "on");
+    sleep(4.0);
+    let state = daemon.metric("linkledger_line_state{line=\"telecom\",state=\"local_fault\"}");
+    sleep(4.0);
+    lab.fault("cut-local", "off");
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    sleep(2.5); // up_after good rounds end the local fault
+    let charged =
+        daemon.metric("linkledger_downtime_seconds{line=\"telecom\",period=\"contract_year\"}");
+    assert!(daemon.signal_and_wait("TERM").success());
+    assert_eq!(state, Some(1.0), "line state during the cut");
+    assert_eq!(charged, Some(0.0), "nothing charged to the carrier");
+    assert_eq!(
+        ledger_json(&config, "outages", &[]),
+        Vec::<serde_json::Value>::new()
+    );
+    let db = lab.dir.path().join("ledger.db");
+    let faults = sql(&db, "SELECT line, (julianday(end_at) - julianday(start_at)) * 86400 FROM local_faults ORDER BY line");
+    let rows: Vec<&str> = faults.lines().collect();
+    assert_eq!(rows.len(), 2, "one local fault per line: {faults}");
+    for row in rows {
+        let secs: f64 = row
+            .split('|')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("local fault not closed: {row}"));
+        assert!(
+            (secs - 8.0).abs() <= 1.5,
+            "local fault lasted {secs} s, cut was 8 s: {row}"
+        );
+    }
+}
+
+#[test]
+fn sigkill_in_an_outage_and_restart_keeps_one_outage_and_records_the_gap() {
+    if !can_use_netns("restart") {
+        return;
+    }
+    let lab = Lab::up("llkill");
+    let config = lab.config();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    sleep(1.0);
+
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(5.0);
+    let killed = now_epoch();
+    daemon.signal_and_wait("KILL");
+    sleep(5.0);
+    let restarted = now_epoch();
+    let mut daemon = lab.start_daemon(&config);
+    sleep(5.0);
+    let restored = now_epoch();
+    lab.fault("blackhole", "off");
+    sleep(4.0);
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    let gaps = ledger_json(&config, "gaps", &[]);
+    let daemon_gaps: Vec<_> = gaps
+        .iter()
+        .filter(|g| g["reason"] == "daemon_not_running")
+        .collect();
+    assert_eq!(daemon_gaps.len(), 1, "{gaps:#?}");
+    let gap = daemon_gaps[0];
+    let gap_s = gap["duration_s"].as_f64().unwrap();
+    assert!(
+        (gap_s - (restarted - killed)).abs() <= 1.5,
+        "gap {gap_s} s, daemon was away {} s",
+        restarted - killed
+    );
+
+    for line in ["telecom", "telecom6"] {
+        let list = outages(&config, line);
+        assert_eq!(
+            list.len(),
+            1,
+            "{line}: still one outage after the restart: {list:#?}"
+        );
+        let o = &list[0];
+        let (start, end) = (epoch(&o["start"]), epoch(&o["end"]));
+        assert!(
+            (start - cut).abs() <= 1.1,
+            "{line}: start {start} vs cut {cut}"
+        );
+        assert!(
+            (end - restored).abs() <= 1.1,
+            "{line}: end {end} vs restored {restored}"
+        );
+        let (duration, charged, unobserved) = (
+            o["duration_s"].as_f64().unwrap(),
+            o["charged_s"].as_f64().unwrap(),
+            o["unobserved_s"].as_f64().unwrap(),
+        );
+        assert!(
+            (unobserved - gap_s).abs() < 0.01,
+            "{line}: the whole gap lies inside the outage"
+        );
+        assert!(
+            (charged - (duration - gap_s)).abs() < 0.01,
+            "{line}: charged = duration - gap"
+        );
+        // Within bounds: what was observed down, give or take one interval per edge.
+        let observed_down = (killed - cut) + (restored - restarted);
+        assert!(
+            charged <= observed_down + 2.2 && charged >= observed_down - 2.2,
+            "{line}: charged {charged} s, observed down {observed_down} s"
+        );
+    }
+}
+
+/// A spoofer in the anchors' namespace answers every echo request itself,
+/// either with the request's payload (a perfect forgery, the control) or
+/// with a wrong nonce (a stray reply).
+const SPOOFER: &str = r#"
+import socket, struct, sys
+mode = sys.argv[1]
+rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+tx = {}
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+while True:
+    pkt, (src, _) = rx.recvfrom(2048)
+    ihl = (pkt[0] & 15) * 4
+    dst = socket.inet_ntoa(pkt[16:20])
+    icmp = pkt[ihl:]
+    if icmp[0] != 8 or not dst.startswith('198.19.100.'):
+        continue
+    payload = bytearray(icmp[8:])
+    if mode == 'stray':
+        payload[0] ^= 0xff
+    reply = bytearray(b'\0\0\0\0' + icmp[4:8] + payload)
+    struct.pack_into('!H', reply, 2, csum(bytes(reply)))
+    if dst not in tx:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        s.bind((dst, 0))
+        tx[dst] = s
+    tx[dst].sendto(bytes(reply), (src, 0))
+"#;
+
+#[test]
+fn a_stray_reply_with_the_wrong_nonce_does_not_make_a_dead_line_look_up() {
+    if !can_use_netns("stray") {
+        return;
+    }
+    let lab = Lab::up("llstray");
+    let config = lab.config();
+    let daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom"], SETTLE);
+    // The anchors stop answering; the kernel ignores echo requests there.
+    lab.fault("silent-anchors", "on");
+    sleep(5.0);
+    assert_eq!(
+        daemon.metric("linkledger_line_up{line=\"telecom\"}"),
+        Some(0.0),
+        "silent anchors: line down"
+    );
+
+    // Control: a forger that copies the payload is (correctly) indistinguishable.
+    let mut forger = lab.spawn_in("up", "python3", &["-c", SPOOFER, "copy"]);
+    sleep(4.0);
+    let up_with_copies = daemon.metric("linkledger_line_up{line=\"telecom\"}");
+    let _ = forger.kill();
+    let _ = forger.wait();
+    assert_eq!(
+        up_with_copies,
+        Some(1.0),
+        "the spoofer's replies reach the daemon"
+    );
+
+    // Replies from the right source, with the right sequence, wrong nonce.
+    let stray_before = daemon
+        .metric("linkledger_probe_stray_replies_total")
+        .unwrap();
+    let mut stray = lab.spawn_in("up", "python3", &["-c", SPOOFER, "stray"]);
+    sleep(5.0);
+    let up = daemon.metric("linkledger_line_up{line=\"telecom\"}");
+    let stray_after = daemon
+        .metric("linkledger_probe_stray_replies_total")
+        .unwrap();
+    let _ = stray.kill();
+    let _ = stray.wait();
+    assert_eq!(
+        up,
+        Some(0.0),
+        "stray replies must not make the line look up"
+    );
+    assert!(
+        stray_after - stray_before >= 4.0,
+        "stray replies were seen and discarded: {stray_before} -> {stray_after}"
+    );
+}
