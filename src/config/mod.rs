@@ -209,7 +209,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             return err(
                 &key("upstream_quorum"),
                 format!(
-                    "{} is not possible with {n} upstream target(s); use 1..={n}",
+                    "{} is not possible with {n} upstream target(s); use 1 to {n}",
                     l.upstream_quorum
                 ),
             );
@@ -285,20 +285,21 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
 }
 
 fn check_block_overlaps(lines: &[Line]) -> Result<(), Invalid> {
-    let all: Vec<(&str, usize, IpNet)> = lines
+    let all: Vec<(usize, &str, usize, IpNet)> = lines
         .iter()
-        .flat_map(|l| {
+        .enumerate()
+        .flat_map(|(i, l)| {
             l.ip_blocks
                 .iter()
                 .enumerate()
-                .map(move |(j, b)| (l.id.as_str(), j, *b))
+                .map(move |(j, b)| (i, l.id.as_str(), j, *b))
         })
         .collect();
-    for (a, (la, ja, na)) in all.iter().enumerate() {
-        for (lb, _, nb) in &all[a + 1..] {
+    for (a, (i, la, ja, na)) in all.iter().enumerate() {
+        for (_, lb, _, nb) in &all[a + 1..] {
             if na.contains(nb) || nb.contains(na) {
                 return Err((
-                    format!("line {la:?}.ip_blocks[{ja}]"),
+                    format!("line[{i}] (id {la:?}).ip_blocks[{ja}]"),
                     format!("{na} overlaps {nb} of line {lb:?}; public IP blocks must not overlap"),
                 ));
             }

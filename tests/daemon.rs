@@ -1,0 +1,276 @@
+//! The daemon on loopback (every 127.x address answers ICMP): metrics and
+//! health over real HTTP, SIGHUP reloads, SIGTERM stops cleanly, and the CLI
+//! reads the ledger while the daemon runs.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{metric_value, BIN};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &Path, port: u16, extra_line: bool) -> PathBuf {
+    let demo = std::fs::read_to_string("config/demo.toml").unwrap();
+    let mut text = demo
+        .replace(
+            "database = \"linkledger-demo.db\"",
+            &format!("database = {:?}", dir.join("ledger.db")),
+        )
+        .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"));
+    if extra_line {
+        text += "\n[[line]]\nid = \"mobile\"\ncarrier = \"China Mobile\"\nrole = \"member\"\nbandwidth_mbps = 300\nupstream = [\"127.0.4.1\"]\n";
+    }
+    let path = dir.join("linkledger.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let code = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Running(Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &Path, log: &Path) -> Running {
+    let log = std::fs::File::create(log).unwrap();
+    Running(
+        Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn signal(child: &Child, sig: &str) {
+    assert!(Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+fn can_ping() -> bool {
+    // Raw sockets (root, CAP_NET_RAW) or the kernel's ping sockets.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let open = range
+        .split_whitespace()
+        .map(|v| v.parse::<i64>().unwrap_or(0))
+        .collect::<Vec<_>>();
+    let allowed = open.len() == 2 && open[0] <= open[1];
+    if root || allowed || std::env::var_os("CI").is_some() {
+        return true;
+    }
+    eprintln!("skipping: no permission to send ICMP");
+    false
+}
+
+#[test]
+fn metrics_health_reload_and_clean_stop() {
+    if !can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port, false);
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start(&config, &log);
+    wait_for("both lines up", Duration::from_secs(10), || {
+        let (_, m) = get(port, "/metrics");
+        ["telecom", "unicom"]
+            .iter()
+            .all(|l| metric_value(&m, &format!("linkledger_line_up{{line=\"{l}\"}}")) == Some(1.0))
+    });
+    let (code, health) = get(port, "/healthz");
+    assert_eq!(code, 200, "{health}");
+
+    let (_, m) = get(port, "/metrics");
+    for family in [
+        "linkledger_line_up",
+        "linkledger_line_state",
+        "linkledger_probe_rtt_seconds",
+        "linkledger_probe_sent_total",
+        "linkledger_probe_received_total",
+        "linkledger_outages_total",
+        "linkledger_downtime_seconds",
+        "linkledger_downtime_budget_seconds",
+        "linkledger_downtime_budget_remaining_seconds",
+        "linkledger_unobserved_seconds",
+        "linkledger_build_info",
+    ] {
+        assert!(
+            m.contains(&format!("# TYPE {family} ")),
+            "{family} missing from /metrics"
+        );
+    }
+    let one_hot: f64 = ["up", "down", "local_fault", "unobserved"]
+        .iter()
+        .map(|s| {
+            metric_value(
+                &m,
+                &format!("linkledger_line_state{{line=\"telecom\",state=\"{s}\"}}"),
+            )
+            .unwrap()
+        })
+        .sum();
+    assert_eq!(one_hot, 1.0);
+    assert_eq!(
+        metric_value(&m, "linkledger_downtime_budget_seconds{line=\"telecom\"}"),
+        Some(14400.0)
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "linkledger_downtime_seconds{line=\"telecom\",period=\"contract_year\"}"
+        ),
+        Some(0.0)
+    );
+    let rtt_count = metric_value(
+        &m,
+        "linkledger_probe_rtt_seconds_count{line=\"unicom\",target=\"::1\",tier=\"upstream\"}",
+    );
+    assert!(
+        rtt_count.unwrap_or(0.0) >= 1.0,
+        "IPv6 loopback probed: {rtt_count:?}"
+    );
+
+    // The CLI reads the ledger while the daemon runs.
+    let out = Command::new(BIN)
+        .args(["outages", "--json", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+
+    // An invalid config on SIGHUP is rejected; the old one keeps serving.
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, good.replace("down_after = 3", "down_after = 0")).unwrap();
+    signal(&daemon.0, "HUP");
+    wait_for("the rejection in the log", Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("config reload rejected")
+    });
+    assert_eq!(get(port, "/healthz").0, 200);
+
+    // A valid one with a new line is taken.
+    write_config(dir.path(), port, true);
+    signal(&daemon.0, "HUP");
+    wait_for("the new line up", Duration::from_secs(10), || {
+        metric_value(
+            &get(port, "/metrics").1,
+            "linkledger_line_up{line=\"mobile\"}",
+        ) == Some(1.0)
+    });
+    assert_eq!(
+        metric_value(
+            &get(port, "/metrics").1,
+            "linkledger_line_up{line=\"telecom\"}"
+        ),
+        Some(1.0)
+    );
+
+    let stopping = Instant::now();
+    signal(&daemon.0, "TERM");
+    let status = daemon.0.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        stopping.elapsed()
+    );
+    // A clean stop is recorded, and the new line's configuration is in the history.
+    let db = dir.path().join("ledger.db");
+    assert_eq!(
+        common::sql(
+            &db,
+            "SELECT count(*) FROM runs WHERE stopped_at IS NOT NULL"
+        ),
+        "1"
+    );
+    assert_eq!(
+        common::sql(
+            &db,
+            "SELECT count(*) FROM line_configs WHERE line = 'mobile'"
+        ),
+        "1"
+    );
+}
+
+#[test]
+fn an_address_already_in_use_is_a_clear_error() {
+    if !can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = write_config(dir.path(), busy.local_addr().unwrap().port(), false);
+    let out = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot listen on 127.0.0.1:") && stderr.contains("daemon.listen"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,217 @@
+//! The ledger on a real SQLite file: writes that the database refuses are
+//! kept and written later; rows are never deleted or rewritten; charged
+//! downtime leaves out unobserved time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use linkledger::config::Config;
+use linkledger::ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger::ledger::{self, read, run};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn demo_lines() -> Vec<linkledger::config::Line> {
+    Config::load(std::path::Path::new("config/demo.toml"))
+        .unwrap()
+        .lines
+}
+
+async fn fresh(dir: &tempfile::TempDir) -> (SqlitePool, i64) {
+    let path = dir.path().join("ledger.db");
+    let pool = ledger::open(&path).await.unwrap();
+    let start = run::begin(
+        &pool,
+        t("2026-01-01T00:00:00Z"),
+        "test.toml",
+        1000,
+        &demo_lines(),
+    )
+    .await
+    .unwrap();
+    (pool, start.run_id)
+}
+
+#[tokio::test]
+async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pool, run_id) = fresh(&dir).await;
+    pool.close().await;
+    // One connection, so the test and the writer share its read-only switch.
+    let opts = SqliteConnectOptions::new().filename(dir.path().join("ledger.db"));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA query_only = ON")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let status = Arc::new(WriterStatus::default());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(run_writer(
+        pool.clone(),
+        run_id,
+        1000,
+        rx,
+        status.clone(),
+        Duration::from_secs(10),
+    ));
+    tx.send(LedgerWrite::OutageOpened {
+        line: "telecom".into(),
+        start: t("2026-01-01T01:00:00Z"),
+        start_after: Some(t("2026-01-01T00:59:59Z")),
+        cause: "upstream_unreachable",
+    })
+    .unwrap();
+    tx.send(LedgerWrite::OutageClosed {
+        line: "telecom".into(),
+        end: t("2026-01-01T01:00:10Z"),
+        end_after: t("2026-01-01T01:00:09Z"),
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        status.failures.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "the refusal was noticed"
+    );
+    assert_eq!(
+        status.pending.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "both writes still queued"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+
+    sqlx::query("PRAGMA query_only = OFF")
+        .execute(&pool)
+        .await
+        .unwrap();
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .unwrap()
+        .unwrap();
+    let list = read::outages(&pool, None, None, t("2026-01-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].duration_s, 10.0);
+    assert_eq!(list[0].end, Some(t("2026-01-01T01:00:10Z")));
+}
+
+#[tokio::test]
+async fn ledger_rows_are_never_deleted_or_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pool, run_id) = fresh(&dir).await;
+    sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', 'upstream_unreachable', 1000, ?)")
+        .bind(run_id).execute(&pool).await.unwrap();
+    // Closing an open outage is allowed, once.
+    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:10.000Z', end_after = '2026-01-01T01:00:09.000Z'").execute(&pool).await.unwrap();
+    let rewrite = sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:05.000Z'")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(rewrite.to_string().contains("never rewritten"), "{rewrite}");
+    let delete = sqlx::query("DELETE FROM outages")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(delete.to_string().contains("never deleted"), "{delete}");
+    sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, '2026-01-01T02:00:00.000Z', '2026-01-01T02:00:05.000Z', 'daemon_not_running', ?)")
+        .bind(run_id).execute(&pool).await.unwrap();
+    let delete_gap = sqlx::query("DELETE FROM gaps")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        delete_gap.to_string().contains("never deleted"),
+        "{delete_gap}"
+    );
+    // Only one outage may be open per line.
+    for _ in 0..2 {
+        let _ = sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('unicom', '2026-01-02T00:00:00.000Z', 'upstream_unreachable', 1000, ?)")
+            .bind(run_id).execute(&pool).await;
+    }
+    let open: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = 'unicom' AND end_at IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(open, 1);
+}
+
+#[tokio::test]
+async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pool, _) = fresh(&dir).await;
+    // First run seen alive until 01:00:05, during an outage opened at 01:00:00.
+    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:05.000Z'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', '2026-01-01T00:59:59.000Z', 'upstream_unreachable', 1000, 1)")
+        .execute(&pool).await.unwrap();
+    // The daemon comes back at 01:00:15: the gap is recorded, the outage resumed.
+    let second = run::begin(
+        &pool,
+        t("2026-01-01T01:00:15Z"),
+        "test.toml",
+        1000,
+        &demo_lines(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.previous_heartbeat, Some(t("2026-01-01T01:00:05Z")));
+    assert_eq!(
+        second.open_outages,
+        vec![("telecom".to_string(), t("2026-01-01T01:00:00Z"))]
+    );
+    let gaps = read::gaps(&pool).await.unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        (gaps[0].duration_s, gaps[0].reason.as_str()),
+        (10.0, "daemon_not_running")
+    );
+    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(&pool).await.unwrap();
+
+    let o = &read::outages(&pool, Some("telecom"), None, t("2026-01-02T00:00:00Z"))
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (o.duration_s, o.unobserved_s, o.charged_s),
+        (20.0, 10.0, 10.0)
+    );
+    // Over a period that cuts the outage in half, only the part inside counts.
+    let f = read::period_figures(
+        &pool,
+        "telecom",
+        t("2026-01-01T01:00:10Z"),
+        t("2026-01-01T02:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.charged_s, 5.0, "01:00:15-01:00:20 observed down");
+    assert_eq!(f.unobserved_s, 5.0, "01:00:10-01:00:15 of the gap");
+    // Before the line was first configured, time is unobserved, not up.
+    let before = read::period_figures(
+        &pool,
+        "telecom",
+        t("2025-12-31T00:00:00Z"),
+        t("2026-01-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(before.unobserved_s, TimeDelta::days(1).num_seconds() as f64);
+}
