@@ -77,6 +77,7 @@ impl LineTask {
             }
         }
         let addrs: Vec<IpAddr> = slots.iter().map(|s| s.addr).collect();
+        let state_gauges = m.state_gauges(&id);
         let counts = [
             self.line.local.len(),
             self.line.gateway.len(),
@@ -126,7 +127,7 @@ impl LineTask {
             for event in self.evaluator.observe(state, at) {
                 self.record(&shared, event);
             }
-            m.set_state(&id, state.name());
+            state_gauges.set(state.name());
             let done = shared.clock.now();
             m.last_round.set(done.timestamp_millis() as f64 / 1000.0);
             shared

@@ -75,13 +75,14 @@ impl Metrics {
 
     /// Sets the one-hot state gauges of a line.
     pub fn set_state(&self, line: &str, state: &str) {
-        self.line_up
-            .with_label_values(&[line])
-            .set(i64::from(state == "up"));
-        for s in STATES {
-            self.line_state
-                .with_label_values(&[line, s])
-                .set(i64::from(s == state));
+        self.state_gauges(line).set(state);
+    }
+
+    /// The state gauges of one line, looked up once.
+    pub fn state_gauges(&self, line: &str) -> StateGauges {
+        StateGauges {
+            up: self.line_up.with_label_values(&[line]),
+            states: STATES.map(|s| self.line_state.with_label_values(&[line, s])),
         }
     }
 
@@ -96,5 +97,20 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A line's `linkledger_line_up` and one-hot `linkledger_line_state` gauges.
+pub struct StateGauges {
+    up: prometheus::IntGauge,
+    states: [prometheus::IntGauge; 4],
+}
+
+impl StateGauges {
+    pub fn set(&self, state: &str) {
+        self.up.set(i64::from(state == "up"));
+        for (gauge, name) in self.states.iter().zip(STATES) {
+            gauge.set(i64::from(name == state));
+        }
     }
 }

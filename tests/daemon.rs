@@ -2,6 +2,8 @@
 //! health over real HTTP, SIGHUP reloads, SIGTERM stops cleanly, and the CLI
 //! reads the ledger while the daemon runs.
 
+#![allow(clippy::disallowed_types)] // real-time orchestration of a child process
+
 mod common;
 
 use std::net::TcpListener;

@@ -93,21 +93,31 @@ pub async fn run_writer(
     give_up: Duration,
 ) {
     let mut queue: VecDeque<LedgerWrite> = VecDeque::new();
+    let mut minutes = MinuteBatch::default();
     let mut closed = false;
     let mut closed_at: Option<tokio::time::Instant> = None;
     let mut failing = false;
     loop {
         while let Ok(w) = rx.try_recv() {
-            enqueue(&mut queue, w);
+            minutes.accept(&mut queue, w);
         }
-        status.pending.store(queue.len(), Ordering::Relaxed);
+        if minutes.due(closed) {
+            queue.push_back(LedgerWrite::ProbeMinutes(std::mem::take(&mut minutes.rows)));
+            minutes.since = None;
+        }
+        status
+            .pending
+            .store(queue.len() + minutes.rows.len(), Ordering::Relaxed);
         let Some(next) = queue.front() else {
             if closed {
                 break;
             }
-            match rx.recv().await {
-                Some(w) => enqueue(&mut queue, w),
-                None => closed = true,
+            tokio::select! {
+                w = rx.recv() => match w {
+                    Some(w) => minutes.accept(&mut queue, w),
+                    None => closed = true,
+                },
+                _ = minutes.wait() => {}
             }
             continue;
         };
@@ -146,7 +156,7 @@ pub async fn run_writer(
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     w = rx.recv() => match w {
-                        Some(w) => enqueue(&mut queue, w),
+                        Some(w) => minutes.accept(&mut queue, w),
                         None => closed = true,
                     },
                 }
@@ -154,6 +164,42 @@ pub async fn run_writer(
         }
     }
     status.pending.store(queue.len(), Ordering::Relaxed);
+}
+
+/// Per-minute probe rows, which every line hands over at the turn of the
+/// minute, are gathered for a second and written in one transaction.
+#[derive(Default)]
+struct MinuteBatch {
+    rows: Vec<MinuteRow>,
+    since: Option<tokio::time::Instant>,
+}
+
+impl MinuteBatch {
+    const HOLD: Duration = Duration::from_secs(1);
+
+    fn accept(&mut self, queue: &mut VecDeque<LedgerWrite>, w: LedgerWrite) {
+        match w {
+            LedgerWrite::ProbeMinutes(rows) => {
+                self.rows.extend(rows);
+                self.since.get_or_insert_with(tokio::time::Instant::now);
+            }
+            other => enqueue(queue, other),
+        }
+    }
+
+    fn due(&self, closed: bool) -> bool {
+        !self.rows.is_empty()
+            && (closed
+                || self.rows.len() >= 50_000
+                || self.since.is_some_and(|s| s.elapsed() >= Self::HOLD))
+    }
+
+    async fn wait(&self) {
+        match self.since {
+            Some(s) => tokio::time::sleep_until(s + Self::HOLD).await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// Queues a write; consecutive heartbeats collapse into the latest.

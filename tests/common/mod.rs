@@ -1,6 +1,8 @@
 //! Test harness: the namespace lab (deploy/lab/lab.sh) and a linkledger
 //! daemon running inside it, both removed on drop, also when a test fails.
 #![allow(dead_code)]
+// These tests drive external processes in real time; tokio's clock is not involved.
+#![allow(clippy::disallowed_types)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

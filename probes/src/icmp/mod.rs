@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -283,12 +283,21 @@ impl EchoSocket {
                     source,
                 })?;
         }
+        let ident: u16 = rand::random();
+        if raw {
+            // A raw socket sees every ICMP packet of the host (on loopback
+            // even our own requests): let the kernel pass only echo replies
+            // carrying our identifier.
+            socket
+                .attach_filter(&reply_filter(v6, ident))
+                .map_err(open_err)?;
+        }
         let socket =
             Arc::new(UdpSocket::from_std(std::net::UdpSocket::from(socket)).map_err(open_err)?);
         let shared = Arc::new(Shared {
             raw,
             v6,
-            ident: rand::random(),
+            ident,
             inflight: Mutex::new(HashMap::new()),
             stats,
         });
@@ -352,6 +361,39 @@ impl EchoSocket {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         inflight.remove(&(target, seq));
+    }
+}
+
+/// Classic BPF: accept ICMP echo replies with identifier `ident`, drop the
+/// rest. Raw IPv4 sockets see the IP header first; raw IPv6 ones do not.
+fn reply_filter(v6: bool, ident: u16) -> Vec<SockFilter> {
+    const LDXB_MSH: u16 = 0xb1; // X = 4 * (pkt[k] & 0xf)
+    const LDB_IND: u16 = 0x50; // A = pkt[X + k]
+    const LDH_IND: u16 = 0x48; // A = be16(pkt[X + k])
+    const LDB_ABS: u16 = 0x30; // A = pkt[k]
+    const LDH_ABS: u16 = 0x28; // A = be16(pkt[k])
+    const JEQ: u16 = 0x15;
+    const RET: u16 = 0x06;
+    let ident = u32::from(ident);
+    if v6 {
+        vec![
+            SockFilter::new(LDB_ABS, 0, 0, 0),
+            SockFilter::new(JEQ, 0, 3, 129),
+            SockFilter::new(LDH_ABS, 0, 0, 4),
+            SockFilter::new(JEQ, 0, 1, ident),
+            SockFilter::new(RET, 0, 0, 0xffff),
+            SockFilter::new(RET, 0, 0, 0),
+        ]
+    } else {
+        vec![
+            SockFilter::new(LDXB_MSH, 0, 0, 0),
+            SockFilter::new(LDB_IND, 0, 0, 0),
+            SockFilter::new(JEQ, 0, 3, 0),
+            SockFilter::new(LDH_IND, 0, 0, 4),
+            SockFilter::new(JEQ, 0, 1, ident),
+            SockFilter::new(RET, 0, 0, 0xffff),
+            SockFilter::new(RET, 0, 0, 0),
+        ]
     }
 }
 
