@@ -114,18 +114,8 @@ async fn bench(n: usize, secs: u64) {
     // Warm up (sockets, metric children, first rollups), then measure.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let totals = |m: &Metrics| {
-        let fams = m.registry.gather();
-        let sum = |name: &str| -> f64 {
-            fams.iter()
-                .filter(|f| f.get_name() == name)
-                .flat_map(|f| f.get_metric())
-                .map(|m| m.get_counter().get_value())
-                .sum()
-        };
-        (
-            sum("linkledger_probe_sent_total"),
-            sum("linkledger_probe_received_total"),
-        )
+        let (s, r) = m.probes.totals();
+        (s as f64, r as f64)
     };
     let (sent0, recv0) = totals(&metrics);
     let cpu0 = cpu_ticks();
@@ -168,11 +158,21 @@ fn main() {
         Ok(s) => s.split(',').filter_map(|v| v.trim().parse().ok()).collect(),
         Err(_) => vec![1_000, 10_000],
     };
+    if ns.len() > 1 {
+        // One fresh process per N, so that memory figures do not mix.
+        for n in ns {
+            let exe = std::env::current_exe().unwrap();
+            let status = std::process::Command::new(exe)
+                .env("LINKLEDGER_BENCH_N", n.to_string())
+                .status()
+                .unwrap();
+            assert!(status.success(), "bench for N={n} failed");
+        }
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    for n in ns {
-        rt.block_on(bench(n, secs));
-    }
+    rt.block_on(bench(ns[0], secs));
 }

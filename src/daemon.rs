@@ -237,6 +237,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                                 lines = l;
                                 *config_cell.write().await = new.clone();
                                 current = new;
+                                let lines = current.lines.clone();
+                                metrics.probes.retain(|id, tier, addr| {
+                                    lines.iter().any(|l| l.id == id && l.targets(tier).contains(&addr))
+                                });
                                 info!(lines = current.lines.len(), "config reloaded");
                             }
                             Err(e) => {

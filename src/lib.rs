@@ -13,4 +13,5 @@ pub mod http;
 pub mod ledger;
 pub mod line_task;
 pub mod metrics;
+pub mod probe_series;
 pub mod rollup;

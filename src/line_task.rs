@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use linkledger_probes::{EchoOutcome, Echoer, ReceiveStats};
-use prometheus::{Histogram, IntCounter};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -18,6 +17,7 @@ use crate::config::{Line, Probe};
 use crate::evaluator::{classify, Evaluator, Event, TierResult};
 use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 use crate::metrics::Metrics;
+use crate::probe_series::TargetSeries;
 use crate::rollup::MinuteRollup;
 
 const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
@@ -26,9 +26,7 @@ struct TargetSlot {
     tier: usize,
     addr: IpAddr,
     label: String,
-    rtt: Histogram,
-    sent: IntCounter,
-    received: IntCounter,
+    series: Arc<TargetSeries>,
     minute: MinuteRollup,
 }
 
@@ -59,18 +57,16 @@ impl LineTask {
     pub async fn run(mut self, shared: Shared, cancel: CancellationToken) -> Evaluator {
         let m = &shared.metrics;
         let id = self.line.id.clone();
+        let line_label: Arc<str> = Arc::from(id.as_str());
         let tiers = [&self.line.local, &self.line.gateway, &self.line.upstream];
         let mut slots: Vec<TargetSlot> = Vec::new();
         for (tier, addrs) in tiers.iter().enumerate() {
             for addr in addrs.iter() {
                 let label = addr.to_string();
-                let l = [id.as_str(), TIERS[tier], label.as_str()];
                 slots.push(TargetSlot {
                     tier,
                     addr: *addr,
-                    rtt: m.probe_rtt.with_label_values(&l),
-                    sent: m.probe_sent.with_label_values(&l),
-                    received: m.probe_received.with_label_values(&l),
+                    series: m.probes.target(&line_label, TIERS[tier], *addr),
                     label,
                     minute: MinuteRollup::default(),
                 });
@@ -103,8 +99,7 @@ impl LineTask {
                     EchoOutcome::Reply { rtt } => {
                         t.observed += 1;
                         t.answered += 1;
-                        slot.rtt.observe(rtt.as_secs_f64());
-                        slot.received.inc();
+                        slot.series.received(*rtt);
                         Some(*rtt)
                     }
                     EchoOutcome::Lost | EchoOutcome::Unreachable { .. } => {
@@ -116,7 +111,7 @@ impl LineTask {
                         continue;
                     }
                 };
-                slot.sent.inc();
+                slot.series.sent();
                 let key = (id.as_str(), TIERS[slot.tier], slot.label.as_str());
                 rows.extend(slot.minute.record(at, rtt, key));
             }

@@ -2,9 +2,9 @@
 //! rounds complete; contract figures (downtime, budget, unobserved) are read
 //! from the ledger at scrape time, so they always agree with it.
 
+use crate::probe_series::ProbeSeries;
 use prometheus::{
-    Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry,
+    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 pub const STATES: [&str; 4] = ["up", "down", "local_fault", "unobserved"];
@@ -13,9 +13,8 @@ pub struct Metrics {
     pub registry: Registry,
     pub line_up: IntGaugeVec,
     pub line_state: IntGaugeVec,
-    pub probe_rtt: HistogramVec,
-    pub probe_sent: IntCounterVec,
-    pub probe_received: IntCounterVec,
+    /// Per-target probe series, rendered by their own encoder.
+    pub probes: ProbeSeries,
     pub outages: IntCounterVec,
     pub downtime: GaugeVec,
     pub budget: GaugeVec,
@@ -37,7 +36,6 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         let line = &["line"];
-        let target = &["line", "tier", "target"];
         let period = &["line", "period"];
         let build = reg(
             &r,
@@ -54,12 +52,7 @@ impl Metrics {
         Self {
             line_up: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_up", "1 if the line's latest round was up, else 0."), line).unwrap()),
             line_state: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_state", "The line's state in its latest round, one-hot over up, down, local_fault, unobserved."), &["line", "state"]).unwrap()),
-            probe_rtt: reg(&r, HistogramVec::new(
-                HistogramOpts::new("linkledger_probe_rtt_seconds", "ICMP echo round-trip time of answered probes.")
-                    .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
-                target).unwrap()),
-            probe_sent: reg(&r, IntCounterVec::new(Opts::new("linkledger_probe_sent_total", "ICMP echo requests sent (or refused by the network on sending)."), target).unwrap()),
-            probe_received: reg(&r, IntCounterVec::new(Opts::new("linkledger_probe_received_total", "Matching ICMP echo replies received in time."), target).unwrap()),
+            probes: ProbeSeries::default(),
             outages: reg(&r, IntCounterVec::new(Opts::new("linkledger_outages_total", "Outages in the ledger for the line, since the ledger began."), line).unwrap()),
             downtime: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_seconds", "Charged downtime (outage time minus unobserved time) in the period, an open outage included."), period).unwrap()),
             budget: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_seconds", "Annual downtime cap of the contract."), line).unwrap()),
@@ -88,9 +81,11 @@ impl Metrics {
 
     /// The exposition text.
     pub fn encode(&self) -> String {
-        prometheus::TextEncoder::new()
+        let mut out = prometheus::TextEncoder::new()
             .encode_to_string(&self.registry.gather())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.probes.encode(&mut out);
+        out
     }
 }
 

@@ -63,6 +63,16 @@ pub struct Line {
 }
 
 impl Line {
+    /// The targets of a tier by name: local, gateway or upstream.
+    pub fn targets(&self, tier: &str) -> &[IpAddr] {
+        match tier {
+            "local" => &self.local,
+            "gateway" => &self.gateway,
+            "upstream" => &self.upstream,
+            _ => &[],
+        }
+    }
+
     /// Where this line's probes leave from.
     pub fn binding(&self) -> Binding {
         Binding {
