@@ -123,6 +123,13 @@ fn open_echoers(
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let clock = RunClock::start();
+    // What can fail for want of permission or a free port fails before a run
+    // is recorded: the listener and the ICMP sockets.
+    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
+    let receive_stats: Arc<ReceiveStats> = Arc::default();
+    let echoers = open_echoers(&config, HashMap::new(), &receive_stats)?;
     let pool = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
     let start = run::begin(
@@ -179,13 +186,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ledger: ledger_tx.clone(),
         metrics: metrics.clone(),
         last_round_ms: Arc::new(AtomicI64::new(0)),
-        receive_stats: Arc::default(),
+        receive_stats,
     };
     let config_cell = Arc::new(RwLock::new(config.clone()));
 
-    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
     let http_cancel = CancellationToken::new();
     let app = router(HttpState {
         metrics: metrics.clone(),
@@ -203,7 +207,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await
     });
 
-    let mut lines = Lines::start(&config, &shared, evaluators, HashMap::new())?;
+    let mut lines = Lines::start(&config, &shared, evaluators, echoers)?;
     info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.database.display(), run = start.run_id, "linkledger running");
 
     let heartbeat_cancel = CancellationToken::new();

@@ -12,7 +12,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::RunClock;
+use crate::clock::{ledger_ts, RunClock};
 use crate::config::{Line, Probe};
 use crate::evaluator::{classify, Evaluator, Event, TierResult};
 use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
@@ -150,7 +150,7 @@ impl LineTask {
                 start_after,
                 cause,
             } => {
-                warn!(line, %start, cause = cause.as_str(), "outage declared");
+                warn!(line, start = %ledger_ts(start), cause = cause.as_str(), "outage declared");
                 shared.metrics.outages.with_label_values(&[&line]).inc();
                 LedgerWrite::OutageOpened {
                     line,
@@ -160,7 +160,7 @@ impl LineTask {
                 }
             }
             Event::OutageClosed { end, end_after } => {
-                info!(line, %end, "outage over");
+                info!(line, end = %ledger_ts(end), "outage over");
                 LedgerWrite::OutageClosed {
                     line,
                     end,
@@ -168,7 +168,7 @@ impl LineTask {
                 }
             }
             Event::LocalFaultOpened { start, start_after } => {
-                warn!(line, %start, "local fault: our own side does not answer; not charged to the carrier");
+                warn!(line, start = %ledger_ts(start), "local fault: our own side does not answer; not charged to the carrier");
                 LedgerWrite::LocalFaultOpened {
                     line,
                     start,
@@ -176,7 +176,7 @@ impl LineTask {
                 }
             }
             Event::LocalFaultClosed { end, end_after } => {
-                info!(line, %end, "local fault over");
+                info!(line, end = %ledger_ts(end), "local fault over");
                 LedgerWrite::LocalFaultClosed {
                     line,
                     end,
@@ -184,7 +184,7 @@ impl LineTask {
                 }
             }
             Event::Unobserved { start, end } => {
-                warn!(line, %start, %end, "line was unobserved: probes could not be sent");
+                warn!(line, start = %ledger_ts(start), end = %ledger_ts(end), "line was unobserved: probes could not be sent");
                 LedgerWrite::Gap {
                     line: Some(line),
                     start,

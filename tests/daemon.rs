@@ -275,4 +275,8 @@ fn an_address_already_in_use_is_a_clear_error() {
         stderr.contains("cannot listen on 127.0.0.1:") && stderr.contains("daemon.listen"),
         "{stderr}"
     );
+    assert!(
+        !dir.path().join("ledger.db").exists(),
+        "no run is recorded when start-up fails"
+    );
 }
