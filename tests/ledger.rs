@@ -193,6 +193,10 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         (o.duration_s, o.unobserved_s, o.charged_s),
         (20.0, 10.0, 10.0)
     );
+    // --since keeps outages still going at or after the date.
+    let since = |at: &str| read::outages(&pool, None, Some(t(at)), t("2026-01-02T00:00:00Z"));
+    assert_eq!(since("2026-01-01T01:00:20Z").await.unwrap().len(), 1);
+    assert_eq!(since("2026-01-01T01:00:21Z").await.unwrap().len(), 0);
     // Over a period that cuts the outage in half, only the part inside counts.
     let f = read::period_figures(
         &pool,

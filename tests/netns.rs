@@ -1,6 +1,8 @@
 //! Real ICMP across network namespaces with real faults (root only; see
 //! tests/common). Each test builds its own lab and removes it on drop.
 
+#![allow(clippy::disallowed_types)] // real-time orchestration of child processes
+
 mod common;
 
 use std::time::Duration;
@@ -87,17 +89,18 @@ fn five_percent_random_loss_for_60s_is_no_outage() {
     let config = lab.config();
     let mut daemon = lab.start_daemon(&config);
     daemon.wait_up(&["telecom", "telecom6"], SETTLE);
-    let sent_before = daemon.metric("linkledger_probe_sent_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap();
-    let recv_before = daemon.metric("linkledger_probe_received_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap();
+    let sent_before = daemon.metric_sum("linkledger_probe_sent_total{");
+    let recv_before = daemon.metric_sum("linkledger_probe_received_total{");
     lab.fault("loss", "5");
     sleep(60.0);
     lab.fault("loss", "off");
-    let sent = daemon.metric("linkledger_probe_sent_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap() - sent_before;
-    let recv = daemon.metric("linkledger_probe_received_total{line=\"telecom\",target=\"198.19.100.1\",tier=\"upstream\"}").unwrap() - recv_before;
+    let sent = daemon.metric_sum("linkledger_probe_sent_total{") - sent_before;
+    let recv = daemon.metric_sum("linkledger_probe_received_total{") - recv_before;
     assert!(daemon.signal_and_wait("TERM").success());
-    // The loss was real (some replies were dropped) ...
+    // The loss was real (some replies were dropped): every target of both
+    // lines counts, so P(no reply lost among ~420) is about 1e-9 ...
     assert!(
-        sent >= 55.0 && recv < sent,
+        sent >= 400.0 && recv < sent,
         "sent {sent}, received {recv}: no loss was injected"
     );
     // ... and it did not make an outage on any line.
@@ -184,7 +187,7 @@ fn sigkill_in_an_outage_and_restart_keeps_one_outage_and_records_the_gap() {
     let gap = daemon_gaps[0];
     let gap_s = gap["duration_s"].as_f64().unwrap();
     assert!(
-        (gap_s - (restarted - killed)).abs() <= 1.5,
+        (gap_s - (restarted - killed)).abs() <= 2.0,
         "gap {gap_s} s, daemon was away {} s",
         restarted - killed
     );
@@ -311,4 +314,113 @@ fn a_stray_reply_with_the_wrong_nonce_does_not_make_a_dead_line_look_up() {
         stray_after - stray_before >= 4.0,
         "stray replies were seen and discarded: {stray_before} -> {stray_after}"
     );
+}
+
+/// A tmpfs mounted for one test, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount tmpfs at {}", at.display());
+        SmallDisk(at)
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) {
+        let _ = std::process::Command::new("dd")
+            .args(["if=/dev/zero", "bs=4k"])
+            .arg(format!("of={}", self.0.join("filler").display()))
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
+    if !can_use_netns("disk full") {
+        return;
+    }
+    let lab = Lab::up("llfull");
+    let disk = SmallDisk::mount(lab.dir.path().join("disk"), "2m");
+    let config = lab.config();
+    let db = disk.0.join("ledger.db");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let old_db = lab.dir.path().join("ledger.db");
+    std::fs::write(
+        &config,
+        text.replace(old_db.to_str().unwrap(), db.to_str().unwrap()),
+    )
+    .unwrap();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+
+    disk.fill();
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(6.0);
+    let restored = now_epoch();
+    lab.fault("blackhole", "off");
+    sleep(3.0);
+    let pending = daemon.metric("linkledger_ledger_pending_writes").unwrap();
+    let failures = daemon
+        .metric("linkledger_ledger_write_failures_total")
+        .unwrap();
+    let line_up = daemon.metric("linkledger_line_up{line=\"telecom\"}");
+    let log = std::fs::read_to_string(&daemon.log).unwrap();
+    assert!(
+        log.contains("LEDGER WRITE FAILED"),
+        "the refusal is logged loudly:\n{log}"
+    );
+    assert!(
+        pending >= 2.0 && failures >= 1.0,
+        "writes queued: pending {pending}, failures {failures}"
+    );
+    assert_eq!(
+        line_up,
+        Some(1.0),
+        "probing went on while the disk was full"
+    );
+
+    disk.free();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while daemon.metric("linkledger_ledger_pending_writes") != Some(0.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backlog not written after the disk was freed"
+        );
+        sleep(0.2);
+    }
+    assert!(daemon.signal_and_wait("TERM").success());
+    assert!(std::fs::read_to_string(&daemon.log)
+        .unwrap()
+        .contains("ledger accepts writes again"));
+    for line in ["telecom", "telecom6"] {
+        let list = outages(&config, line);
+        assert_eq!(list.len(), 1, "{line}: {list:#?}");
+        let (start, end) = (epoch(&list[0]["start"]), epoch(&list[0]["end"]));
+        assert!(
+            (start - cut).abs() <= 1.1 && (end - restored).abs() <= 1.1,
+            "{line}: {start}..{end} vs {cut}..{restored}"
+        );
+    }
 }

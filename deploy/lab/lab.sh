@@ -136,6 +136,7 @@ carrier = "China Telecom (IPv6)"
 role = "lead"
 bandwidth_mbps = 1000
 ip_blocks = ["fd00:100::/64"]
+interface = "eth0"
 local = ["fd00:0::2"]
 gateway = ["fd00:1::1"]
 upstream = ["fd00:100::1"]

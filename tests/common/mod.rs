@@ -177,6 +177,15 @@ impl Daemon {
         metric_value(&self.get("/metrics"), sample)
     }
 
+    /// The sum of every sample whose name and labels start with `prefix`.
+    pub fn metric_sum(&self, prefix: &str) -> f64 {
+        self.get("/metrics")
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// Waits until every listed line is up (the lab has settled).
     pub fn wait_up(&self, lines: &[&str], within: Duration) {
         let deadline = Instant::now() + within;

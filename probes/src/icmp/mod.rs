@@ -55,30 +55,30 @@ pub enum EchoOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum IcmpError {
     #[error(
-        "cannot open an ICMP{family} socket: {source}; run as root, grant CAP_NET_RAW \
+        "cannot open an ICMP{family} socket: {error}; run as root, grant CAP_NET_RAW \
          (setcap cap_net_raw+ep, or AmbientCapabilities=CAP_NET_RAW under systemd), \
          or allow unprivileged ping sockets with sysctl net.ipv4.ping_group_range"
     )]
     Permission {
         family: &'static str,
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("cannot open an ICMP{family} socket: {source}")]
+    #[error("cannot open an ICMP{family} socket: {error}")]
     Open {
         family: &'static str,
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("cannot bind the ICMP{family} socket to source {addr}: {source}")]
+    #[error("cannot bind the ICMP{family} socket to source {addr}: {error}")]
     BindSource {
         family: &'static str,
         addr: IpAddr,
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("cannot bind the ICMP{family} socket to interface {interface:?}: {source}")]
+    #[error("cannot bind the ICMP{family} socket to interface {interface:?}: {error}")]
     BindInterface {
         family: &'static str,
         interface: String,
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -253,13 +253,13 @@ impl EchoSocket {
                 Err(_) if raw_err.kind() == io::ErrorKind::PermissionDenied => {
                     return Err(IcmpError::Permission {
                         family,
-                        source: raw_err,
+                        error: raw_err,
                     })
                 }
-                Err(e) => return Err(IcmpError::Open { family, source: e }),
+                Err(e) => return Err(IcmpError::Open { family, error: e }),
             },
         };
-        let open_err = |source| IcmpError::Open { family, source };
+        let open_err = |error| IcmpError::Open { family, error };
         socket.set_nonblocking(true).map_err(open_err)?;
         // Replies to a burst arrive together; give them room.
         let _ = socket.set_recv_buffer_size(4 << 20);
@@ -267,20 +267,20 @@ impl EchoSocket {
             if addr.is_ipv6() == v6 {
                 socket
                     .bind(&SocketAddr::new(addr, 0).into())
-                    .map_err(|source| IcmpError::BindSource {
+                    .map_err(|error| IcmpError::BindSource {
                         family,
                         addr,
-                        source,
+                        error,
                     })?;
             }
         }
         if let Some(interface) = &binding.interface {
             socket
                 .bind_device(Some(interface.as_bytes()))
-                .map_err(|source| IcmpError::BindInterface {
+                .map_err(|error| IcmpError::BindInterface {
                     family,
                     interface: interface.clone(),
-                    source,
+                    error,
                 })?;
         }
         let ident: u16 = rand::random();
