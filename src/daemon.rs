@@ -257,10 +257,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     }
-    let _ = lines.stop().await;
+    let (evaluators, _) = lines.stop().await;
+    let stopped_at = clock.now();
+    for (line, ev) in evaluators {
+        // A line unobserved right up to the stop: its gap ends here.
+        if let Some(start) = ev.unobserved_since() {
+            let _ = ledger_tx.send(LedgerWrite::Gap {
+                line: Some(line),
+                start,
+                end: stopped_at,
+                reason: "probe_failed",
+            });
+        }
+    }
     heartbeat_cancel.cancel();
     let _ = heartbeat.await;
-    let _ = ledger_tx.send(LedgerWrite::Stopped { at: clock.now() });
+    let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
     drop(ledger_tx);
     drop(shared);
     if tokio::time::timeout(GRACE * 2, writer).await.is_err() {

@@ -196,6 +196,11 @@ impl Evaluator {
         self.confirmed == Condition::Outage
     }
 
+    /// Since when the line has been unobserved, if it is now.
+    pub fn unobserved_since(&self) -> Option<Ts> {
+        self.unobserved_since
+    }
+
     /// Whether a local fault is open.
     pub fn in_local_fault(&self) -> bool {
         self.confirmed == Condition::LocalFault

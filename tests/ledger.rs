@@ -184,6 +184,25 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         (gaps[0].duration_s, gaps[0].reason.as_str()),
         (10.0, "daemon_not_running")
     );
+    // While the second run is away (killed at 01:00:17 with the outage open),
+    // the open outage is not charged beyond what was seen.
+    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:17.000Z' WHERE id = ?")
+        .bind(second.run_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let open = &read::outages(&pool, Some("telecom"), None, t("2026-01-01T02:00:00Z"))
+        .await
+        .unwrap()[0];
+    assert_eq!(open.end, None);
+    assert_eq!(
+        (open.duration_s, open.charged_s),
+        (3600.0, 7.0),
+        "01:00:00-01:00:05 and 01:00:15-01:00:17"
+    );
+    // The run did in fact see it end at 01:00:20 and stopped cleanly later.
+    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:30.000Z', stopped_at = '2026-01-01T01:00:30.000Z' WHERE id = ?")
+        .bind(second.run_id).execute(&pool).await.unwrap();
     sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(&pool).await.unwrap();
 
     let o = &read::outages(&pool, Some("telecom"), None, t("2026-01-02T00:00:00Z"))
@@ -207,7 +226,11 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
     .await
     .unwrap();
     assert_eq!(f.charged_s, 5.0, "01:00:15-01:00:20 observed down");
-    assert_eq!(f.unobserved_s, 5.0, "01:00:10-01:00:15 of the gap");
+    assert_eq!(
+        f.unobserved_s,
+        5.0 + 3570.0,
+        "01:00:10-01:00:15 of the gap, and after the clean stop at 01:00:30"
+    );
     // Before the line was first configured, time is unobserved, not up.
     let before = read::period_figures(
         &pool,

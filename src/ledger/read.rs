@@ -133,11 +133,40 @@ pub async fn unobserved_spans(
     .fetch_all(pool)
     .await
     .map_err(query_err("read gaps"))?;
-    let clipped = rows.iter().filter_map(|r| {
-        let (a, b) = (ts(r, 0)?.max(span.0), ts(r, 1)?.min(span.1));
-        (a < b).then_some((a, b))
-    });
-    Ok(merge(clipped))
+    let mut spans: Vec<Span> = rows
+        .iter()
+        .filter_map(|r| {
+            let (a, b) = (ts(r, 0)?.max(span.0), ts(r, 1)?.min(span.1));
+            (a < b).then_some((a, b))
+        })
+        .collect();
+    // The time since the daemon was last seen is unobserved too, although
+    // its gap row is written only when the daemon starts again.
+    if let Some(away) = away_since(pool).await? {
+        let a = away.max(span.0);
+        if a < span.1 {
+            spans.push((a, span.1));
+        }
+    }
+    Ok(merge(spans))
+}
+
+/// When the latest run stopped, or was last seen alive if its heartbeat is
+/// stale (killed, or a machine that went down); None while it is running.
+pub async fn away_since(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let row = sqlx::query(
+        "SELECT heartbeat_at, stopped_at, interval_ms FROM runs ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(query_err("read latest run"))?;
+    let Some(row) = row else { return Ok(None) };
+    let Some(heartbeat) = ts(&row, 0) else {
+        return Ok(None);
+    };
+    let stopped = row.get::<Option<String>, _>(1).is_some();
+    let stale_after = TimeDelta::milliseconds(3 * row.get::<i64, _>(2)) + TimeDelta::seconds(2);
+    Ok((stopped || Utc::now() - heartbeat > stale_after).then_some(heartbeat))
 }
 
 /// Merges spans (sorted or not) into disjoint ones.
