@@ -20,6 +20,7 @@ use linkledger::evaluator::Evaluator;
 use linkledger::ledger::{self, run, write};
 use linkledger::line_task::{LineTask, Shared};
 use linkledger::metrics::Metrics;
+use linkledger::probe_runtime::ProbeRuntime;
 use linkledger_probes::{Binding, Echoer};
 use tokio_util::sync::CancellationToken;
 
@@ -88,7 +89,13 @@ async fn bench(n: usize, secs: u64) {
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats: Arc::default(),
     };
-    let echoer = Arc::new(Echoer::open(&Binding::default(), true, false).expect("ICMP socket"));
+    // As in the daemon: line tasks and sockets on the probing thread.
+    let probe_rt = ProbeRuntime::start().unwrap();
+    let echoer = Arc::new(
+        probe_rt
+            .enter(|| Echoer::open(&Binding::default(), true, false))
+            .expect("ICMP socket"),
+    );
     let probe = Probe {
         interval: Duration::from_secs(1),
         timeout: Duration::from_millis(800),
@@ -108,7 +115,7 @@ async fn bench(n: usize, secs: u64) {
                 evaluator: Evaluator::new(3, 2),
                 phase: probe.interval * i as u32 / count,
             };
-            tokio::spawn(task.run(shared.clone(), cancel.child_token()))
+            probe_rt.spawn(task.run(shared.clone(), cancel.child_token()))
         })
         .collect();
     // Warm up (sockets, metric children, first rollups), then measure.

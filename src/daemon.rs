@@ -23,6 +23,7 @@ use crate::ledger::write::{run_writer, LedgerWrite, WriterStatus};
 use crate::ledger::{self, run};
 use crate::line_task::{LineTask, Shared};
 use crate::metrics::Metrics;
+use crate::probe_runtime::ProbeRuntime;
 
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -39,8 +40,9 @@ impl Lines {
         shared: &Shared,
         mut evaluators: HashMap<String, Evaluator>,
         echoers: HashMap<Binding, Arc<Echoer>>,
+        probe: &ProbeRuntime,
     ) -> anyhow::Result<Self> {
-        let echoers = open_echoers(config, echoers, &shared.receive_stats)?;
+        let echoers = probe.enter(|| open_echoers(config, echoers, &shared.receive_stats))?;
         let cancel = CancellationToken::new();
         let n = config.lines.len().max(1) as u32;
         let mut tasks = Vec::new();
@@ -57,7 +59,7 @@ impl Lines {
                 phase: config.probe.interval * i as u32 / n,
             };
             let span = tracing::info_span!("line", line = %line.id);
-            let handle = tokio::spawn(tracing::Instrument::instrument(
+            let handle = probe.spawn(tracing::Instrument::instrument(
                 task.run(shared.clone(), cancel.child_token()),
                 span,
             ));
@@ -129,7 +131,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
     let receive_stats: Arc<ReceiveStats> = Arc::default();
-    let echoers = open_echoers(&config, HashMap::new(), &receive_stats)?;
+    let probe = ProbeRuntime::start().context("cannot start the probing thread")?;
+    let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let pool = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
     let start = run::begin(
@@ -207,7 +210,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await
     });
 
-    let mut lines = Lines::start(&config, &shared, evaluators, echoers)?;
+    let mut lines = Lines::start(&config, &shared, evaluators, echoers, &probe)?;
     info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.database.display(), run = start.run_id, "linkledger running");
 
     let heartbeat_cancel = CancellationToken::new();
@@ -236,7 +239,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         let (mut evs, echoers) = lines.stop().await;
                         close_removed_lines(&new, &mut evs, &shared);
                         let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
-                        match Lines::start(&new, &shared, evs, echoers) {
+                        match Lines::start(&new, &shared, evs, echoers, &probe) {
                             Ok(l) => {
                                 lines = l;
                                 *config_cell.write().await = new.clone();
@@ -249,7 +252,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                             }
                             Err(e) => {
                                 error!(error = %format!("{e:#}"), "config reload failed; restarting with the previous config");
-                                lines = Lines::start(&current, &shared, HashMap::new(), HashMap::new())?;
+                                lines = Lines::start(&current, &shared, HashMap::new(), HashMap::new(), &probe)?;
                             }
                         }
                     }
@@ -257,7 +260,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     }
-    let (evaluators, _) = lines.stop().await;
+    let (evaluators, echoers) = lines.stop().await;
+    drop(echoers);
+    // Joins the probing thread, which blocks: not on a runtime worker.
+    let _ = tokio::task::spawn_blocking(move || drop(probe)).await;
     let stopped_at = clock.now();
     for (line, ev) in evaluators {
         // A line unobserved right up to the stop: its gap ends here.

@@ -13,5 +13,6 @@ pub mod http;
 pub mod ledger;
 pub mod line_task;
 pub mod metrics;
+pub mod probe_runtime;
 pub mod probe_series;
 pub mod rollup;

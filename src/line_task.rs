@@ -18,7 +18,7 @@ use crate::evaluator::{classify, Evaluator, Event, TierResult};
 use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
-use crate::rollup::MinuteRollup;
+use crate::rollup::{minute_of, MinuteRollup};
 
 const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
 
@@ -88,6 +88,7 @@ impl LineTask {
             };
             let at = shared.clock.at(tick);
             let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
+            let minute = minute_of(at);
             let mut tier = [TierResult::default(); 3];
             for (i, n) in counts.iter().enumerate() {
                 tier[i].targets = *n;
@@ -113,7 +114,7 @@ impl LineTask {
                 };
                 slot.series.sent();
                 let key = (id.as_str(), TIERS[slot.tier], slot.label.as_str());
-                rows.extend(slot.minute.record(at, rtt, key));
+                rows.extend(slot.minute.record(minute, rtt, key));
             }
             if !rows.is_empty() {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));

@@ -18,6 +18,11 @@ pub fn rtt_bucket(rtt_us: u64) -> u8 {
         .clamp(0.0, 80.0) as u8
 }
 
+/// The minute a round's timestamp falls in.
+pub fn minute_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at)
+}
+
 /// One target's current minute.
 #[derive(Debug, Default)]
 pub struct MinuteRollup {
@@ -34,15 +39,14 @@ pub struct MinuteRollup {
 }
 
 impl MinuteRollup {
-    /// Records one probe at `at`. When `at` is in a new minute, the finished
-    /// previous minute is returned.
+    /// Records one probe of the round in `minute` (see [`minute_of`]). When
+    /// that is a new minute, the finished previous minute is returned.
     pub fn record(
         &mut self,
-        at: DateTime<Utc>,
+        minute: DateTime<Utc>,
         rtt: Option<Duration>,
         key: (&str, &'static str, &str),
     ) -> Option<MinuteRow> {
-        let minute = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
         let done = match self.minute {
             Some(m) if m != minute => self.take(key),
             _ => None,
@@ -109,18 +113,22 @@ mod tests {
         let mut r = MinuteRollup::default();
         let t0: DateTime<Utc> = "2026-01-01T00:00:10Z".parse().unwrap();
         let key = ("telecom", "upstream", "198.19.100.1");
-        assert!(r.record(t0, Some(Duration::from_millis(10)), key).is_none());
-        assert!(r.record(t0 + TimeDelta::seconds(1), None, key).is_none());
+        assert!(r
+            .record(minute_of(t0), Some(Duration::from_millis(10)), key)
+            .is_none());
+        assert!(r
+            .record(minute_of(t0 + TimeDelta::seconds(1)), None, key)
+            .is_none());
         assert!(r
             .record(
-                t0 + TimeDelta::seconds(2),
+                minute_of(t0 + TimeDelta::seconds(2)),
                 Some(Duration::from_millis(14)),
                 key
             )
             .is_none());
         let row = r
             .record(
-                t0 + TimeDelta::seconds(50),
+                minute_of(t0 + TimeDelta::seconds(50)),
                 Some(Duration::from_millis(12)),
                 key,
             )
