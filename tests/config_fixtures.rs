@@ -94,3 +94,15 @@ fn the_demo_config_parses_and_probes_only_loopback() {
         "demo ledger lives in the working directory"
     );
 }
+
+#[test]
+fn the_config_from_the_measurement_core_issue_loads_unchanged() {
+    // tests/fixtures/valid/issue-example.toml is the issue's text, byte for byte.
+    let c = Config::load(Path::new("tests/fixtures/valid/issue-example.toml")).unwrap();
+    assert_eq!(c.contract.name, "Qingyang e-government egress lease");
+    assert_eq!(c.contract.start.to_string(), "2024-07-01");
+    assert_eq!(c.daemon.timezone, chrono_tz::Asia::Shanghai);
+    assert_eq!(c.lines.len(), 1);
+    assert_eq!(c.lines[0].gateway[0].to_string(), "198.18.1.1");
+    assert_eq!(c.lines[0].interface, None);
+}
