@@ -231,6 +231,57 @@ fn sigkill_in_an_outage_and_restart_keeps_one_outage_and_records_the_gap() {
     }
 }
 
+#[test]
+fn a_line_back_up_while_the_daemon_was_away_closes_with_honest_bounds() {
+    if !can_use_netns("restart up") {
+        return;
+    }
+    let lab = Lab::up("llkup");
+    let config = lab.config();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    sleep(1.0);
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(5.0);
+    let killed = now_epoch();
+    daemon.signal_and_wait("KILL");
+    sleep(2.0);
+    lab.fault("blackhole", "off"); // back while nobody watches
+    sleep(3.0);
+    let restarted = now_epoch();
+    let mut daemon = lab.start_daemon(&config);
+    sleep(4.0);
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    let list = outages(&config, "telecom");
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let o = &list[0];
+    let (start, end, end_after) = (epoch(&o["start"]), epoch(&o["end"]), epoch(&o["end_after"]));
+    assert!((start - cut).abs() <= 1.1, "start {start} vs cut {cut}");
+    // It ended somewhere in [last seen down, first good round after the restart].
+    assert!(
+        end_after <= killed + 0.1 && end_after >= killed - 1.5,
+        "end_after {end_after}, killed at {killed}"
+    );
+    assert!(
+        end >= restarted && end <= restarted + 2.5,
+        "end {end}, restarted at {restarted}"
+    );
+    // Only what was observed down is charged; the time away is not.
+    let charged = o["charged_s"].as_f64().unwrap();
+    assert!(
+        (charged - (killed - cut)).abs() <= 2.2,
+        "charged {charged}, observed down {}",
+        killed - cut
+    );
+    let unobserved = o["unobserved_s"].as_f64().unwrap();
+    assert!(
+        (unobserved - (restarted - killed)).abs() <= 2.0,
+        "unobserved {unobserved}"
+    );
+}
+
 /// A spoofer in the anchors' namespace answers every echo request itself,
 /// either with the request's payload (a perfect forgery, the control) or
 /// with a wrong nonce (a stray reply).
