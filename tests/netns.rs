@@ -11,6 +11,15 @@ use common::*;
 
 const SETTLE: Duration = Duration::from_secs(15);
 
+/// A lab with the daemon running in it and both lines up.
+fn settled_lab(prefix: &str) -> (Lab, std::path::PathBuf, Daemon) {
+    let lab = Lab::up(prefix);
+    let config = lab.config();
+    let daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    (lab, config, daemon)
+}
+
 fn sleep(s: f64) {
     std::thread::sleep(Duration::from_secs_f64(s));
 }
@@ -20,10 +29,7 @@ fn upstream_blackholed_for_10s_is_exactly_one_outage_of_10s() {
     if !can_use_netns("blackhole") {
         return;
     }
-    let lab = Lab::up("llbh");
-    let config = lab.config();
-    let mut daemon = lab.start_daemon(&config);
-    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let (lab, config, mut daemon) = settled_lab("llbh");
     sleep(2.0);
 
     let cut = now_epoch();
@@ -85,10 +91,7 @@ fn five_percent_random_loss_for_60s_is_no_outage() {
     if !can_use_netns("loss") {
         return;
     }
-    let lab = Lab::up("llloss");
-    let config = lab.config();
-    let mut daemon = lab.start_daemon(&config);
-    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let (lab, config, mut daemon) = settled_lab("llloss");
     let sent_before = daemon.metric_sum("linkledger_probe_sent_total{");
     let recv_before = daemon.metric_sum("linkledger_probe_received_total{");
     lab.fault("loss", "5");
@@ -115,10 +118,7 @@ fn our_side_cut_off_is_a_local_fault_not_charged() {
     if !can_use_netns("local") {
         return;
     }
-    let lab = Lab::up("llloc");
-    let config = lab.config();
-    let mut daemon = lab.start_daemon(&config);
-    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let (lab, config, mut daemon) = settled_lab("llloc");
     lab.fault("cut-local", "on");
     sleep(4.0);
     let state = daemon.metric("linkledger_line_state{line=\"telecom\",state=\"local_fault\"}");
@@ -158,10 +158,7 @@ fn sigkill_in_an_outage_and_restart_keeps_one_outage_and_records_the_gap() {
     if !can_use_netns("restart") {
         return;
     }
-    let lab = Lab::up("llkill");
-    let config = lab.config();
-    let mut daemon = lab.start_daemon(&config);
-    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let (lab, config, mut daemon) = settled_lab("llkill");
     sleep(1.0);
 
     let cut = now_epoch();
@@ -236,10 +233,7 @@ fn a_line_back_up_while_the_daemon_was_away_closes_with_honest_bounds() {
     if !can_use_netns("restart up") {
         return;
     }
-    let lab = Lab::up("llkup");
-    let config = lab.config();
-    let mut daemon = lab.start_daemon(&config);
-    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let (lab, config, mut daemon) = settled_lab("llkup");
     sleep(1.0);
     let cut = now_epoch();
     lab.fault("blackhole", "on");
