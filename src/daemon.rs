@@ -148,7 +148,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
     }
     let mut evaluators = HashMap::new();
-    let seen_until = start.previous_heartbeat.unwrap_or_else(|| clock.now());
+    // The last failed round of an open outage lies at most `up_after` (or
+    // `down_after`, for a local fault turning into an outage)
+    // intervals before the previous run's last heartbeat (a recovery it had
+    // begun to see but not yet confirmed), so the resumed lower bound of the
+    // end is taken that far back; never later than now, should the wall
+    // clock have gone back between runs.
+    let now = clock.now();
+    let unconfirmed = chrono::TimeDelta::from_std(
+        config.probe.interval * config.probe.up_after.max(config.probe.down_after),
+    )
+    .unwrap_or(chrono::TimeDelta::zero());
+    let seen_until = start
+        .previous_heartbeat
+        .map_or(now, |hb| hb.min(now) - unconfirmed);
     for (line, since) in &start.open_outages {
         info!(line, since = %ledger_ts(*since), "resuming the outage left open by the previous run");
         let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
