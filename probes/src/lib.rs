@@ -4,9 +4,11 @@
 //! observation. It knows nothing of lines, contracts or storage: the caller
 //! (the daemon's scheduler) owns deadlines, state and metrics.
 //!
-//! Today it has one probe kind, ICMP echo ([`icmp`]), built for many targets
-//! on one shared socket per address family and binding.
+//! Probe kinds: ICMP echo ([`icmp`]), built for many targets on one shared
+//! socket per address family and binding, and SNMP ([`snmp`]) for the
+//! interface that terminates a line.
 
 pub mod icmp;
+pub mod snmp;
 
 pub use icmp::{Binding, EchoOutcome, Echoer, IcmpError, ReceiveStats};
