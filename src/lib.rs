@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod probe_runtime;
 pub mod probe_series;
 pub mod rollup;
+pub mod traffic;

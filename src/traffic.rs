@@ -1,0 +1,197 @@
+//! Traffic arithmetic (pure): rates from 64-bit interface counters under the
+//! reset rules, and the 95th percentile of 5-minute samples.
+//!
+//! A sample is discarded — never turned into a rate — when the agent
+//! restarted (sysUpTime went back, or SNMPv3 engine boots changed), when a
+//! counter went back (reset), or when the rate would exceed the interface
+//! speed. Rates resume from the next sample, so a reset never invents a spike.
+
+/// One poll of an interface's counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CounterSample {
+    /// When it was polled, on the monotonic clock, in milliseconds.
+    pub at_ms: u64,
+    /// sysUpTime, hundredths of a second.
+    pub sys_uptime: u32,
+    /// snmpEngineBoots, for v3 agents.
+    pub engine_boots: Option<u32>,
+    pub in_octets: u64,
+    pub out_octets: u64,
+    /// Interface speed in bit/s (ifHighSpeed × 10⁶); 0 when unknown.
+    pub speed_bps: u64,
+}
+
+/// Why a pair of samples gave no rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discard {
+    AgentRestarted,
+    EngineRebooted,
+    CounterWentBack,
+    AboveInterfaceSpeed,
+    NoTimeElapsed,
+}
+
+impl Discard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Discard::AgentRestarted => "agent_restarted",
+            Discard::EngineRebooted => "engine_rebooted",
+            Discard::CounterWentBack => "counter_went_back",
+            Discard::AboveInterfaceSpeed => "above_interface_speed",
+            Discard::NoTimeElapsed => "no_time_elapsed",
+        }
+    }
+}
+
+/// Average rates between two samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub in_bps: f64,
+    pub out_bps: f64,
+    pub seconds: f64,
+}
+
+/// The rates from `prev` to `cur`, or why there are none.
+pub fn rates(prev: &CounterSample, cur: &CounterSample) -> Result<Rates, Discard> {
+    if let (Some(a), Some(b)) = (prev.engine_boots, cur.engine_boots) {
+        if a != b {
+            return Err(Discard::EngineRebooted);
+        }
+    }
+    if cur.sys_uptime < prev.sys_uptime {
+        return Err(Discard::AgentRestarted);
+    }
+    if cur.at_ms <= prev.at_ms {
+        return Err(Discard::NoTimeElapsed);
+    }
+    let (Some(d_in), Some(d_out)) = (
+        cur.in_octets.checked_sub(prev.in_octets),
+        cur.out_octets.checked_sub(prev.out_octets),
+    ) else {
+        return Err(Discard::CounterWentBack);
+    };
+    let seconds = (cur.at_ms - prev.at_ms) as f64 / 1000.0;
+    let r = Rates {
+        in_bps: d_in as f64 * 8.0 / seconds,
+        out_bps: d_out as f64 * 8.0 / seconds,
+        seconds,
+    };
+    let speed = cur.speed_bps.max(prev.speed_bps) as f64;
+    if speed > 0.0 && (r.in_bps > speed || r.out_bps > speed) {
+        return Err(Discard::AboveInterfaceSpeed);
+    }
+    Ok(r)
+}
+
+/// The 95th percentile by the billing convention: sort the samples, drop
+/// the top 5 % (rounded down), take the next. Missing samples (`None`) and
+/// NaN are left out: the percentile is of the samples that exist. `None`
+/// when there are none.
+pub fn percentile_95(samples: &[Option<f64>]) -> Option<f64> {
+    let mut present: Vec<f64> = samples
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .collect();
+    if present.is_empty() {
+        return None;
+    }
+    present.sort_by(|a, b| b.total_cmp(a)); // highest first
+    let drop = present.len() * 5 / 100;
+    Some(present[drop])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(at_s: u64, uptime: u32, in_o: u64, out_o: u64) -> CounterSample {
+        CounterSample {
+            at_ms: at_s * 1000,
+            sys_uptime: uptime,
+            engine_boots: None,
+            in_octets: in_o,
+            out_octets: out_o,
+            speed_bps: 1_000_000_000,
+        }
+    }
+
+    #[test]
+    fn rate_is_octets_times_8_over_the_polled_interval() {
+        let r = rates(
+            &sample(0, 100, 1_000, 0),
+            &sample(10, 1_100, 1_251_000, 2_500_000),
+        )
+        .unwrap();
+        assert_eq!(
+            (r.in_bps, r.out_bps, r.seconds),
+            (1_000_000.0, 2_000_000.0, 10.0)
+        );
+    }
+
+    #[test]
+    fn a_reset_or_restart_discards_the_sample_and_rates_resume_after() {
+        let a = sample(0, 5_000, 10_000_000, 10_000_000);
+        let reset = sample(10, 6_000, 500, 10_000_500);
+        assert_eq!(rates(&a, &reset), Err(Discard::CounterWentBack));
+        let restarted = sample(10, 20, 20_000_000, 20_000_000);
+        assert_eq!(rates(&a, &restarted), Err(Discard::AgentRestarted));
+        // From the reset sample on, rates are real again.
+        let after = sample(20, 7_000, 1_250_500, 10_000_500);
+        assert_eq!(rates(&reset, &after).unwrap().in_bps, 1_000_000.0);
+    }
+
+    #[test]
+    fn engine_boots_change_discards_even_if_counters_look_fine() {
+        let mut a = sample(0, 100, 0, 0);
+        let mut b = sample(10, 200, 1_000, 1_000);
+        a.engine_boots = Some(3);
+        b.engine_boots = Some(4);
+        assert_eq!(rates(&a, &b), Err(Discard::EngineRebooted));
+        b.engine_boots = Some(3);
+        assert!(rates(&a, &b).is_ok());
+    }
+
+    #[test]
+    fn never_a_rate_above_the_interface_speed() {
+        // 2 Gbit/s on a 1 Gbit/s port: a counter glitch, not traffic.
+        let b = sample(10, 200, 2_500_000_000, 0);
+        assert_eq!(
+            rates(&sample(0, 100, 0, 0), &b),
+            Err(Discard::AboveInterfaceSpeed)
+        );
+        // exactly line rate is allowed
+        let full = sample(10, 200, 1_250_000_000, 0);
+        assert_eq!(rates(&sample(0, 100, 0, 0), &full).unwrap().in_bps, 1e9);
+        assert_eq!(rates(&full, &full), Err(Discard::NoTimeElapsed));
+    }
+
+    #[test]
+    fn percentile_95_drops_the_top_5_percent_and_takes_the_next() {
+        // 1..=100: drop 100..96, take 95.
+        let v: Vec<Option<f64>> = (1..=100).map(|i| Some(f64::from(i))).collect();
+        assert_eq!(percentile_95(&v), Some(95.0));
+        // 20 samples: drop 1 (the 20), take 19.
+        let v: Vec<Option<f64>> = (1..=20).map(|i| Some(f64::from(i))).collect();
+        assert_eq!(percentile_95(&v), Some(19.0));
+        // 19 samples: 5 % of 19 rounds down to 0, so the maximum.
+        let v: Vec<Option<f64>> = (1..=19).map(|i| Some(f64::from(i))).collect();
+        assert_eq!(percentile_95(&v), Some(19.0));
+    }
+
+    #[test]
+    fn percentile_95_with_ties_and_missing_samples() {
+        // 40 samples, the top three tied at 900: drop 2 (5 % of 40), the next is still 900.
+        let mut v: Vec<Option<f64>> = vec![Some(100.0); 37];
+        v.extend([Some(900.0); 3]);
+        assert_eq!(percentile_95(&v), Some(900.0));
+        // A day of 288 slots with only 100 samples (the rest missing): the
+        // percentile is of the 100 present, 1..=100 → 95.
+        let mut day: Vec<Option<f64>> = vec![None; 188];
+        day.extend((1..=100).map(|i| Some(f64::from(i))));
+        assert_eq!(percentile_95(&day), Some(95.0));
+        assert_eq!(percentile_95(&[None, None]), None);
+        assert_eq!(percentile_95(&[Some(f64::NAN), Some(3.0)]), Some(3.0));
+    }
+}
