@@ -58,6 +58,7 @@ fn lines(n: usize) -> Vec<Line> {
             gateway: vec![],
             upstream: (l * 10..((l + 1) * 10).min(n)).map(target).collect(),
             upstream_quorum: 1,
+            snmp: None,
         })
         .collect()
 }

@@ -146,6 +146,9 @@ fn describe(c: &Config) -> String {
             l.upstream.len(),
             l.upstream_quorum
         );
+        if let Some(snmp) = &l.snmp {
+            s += &format!("  snmp: {}\n", snmp.describe());
+        }
     }
     s
 }

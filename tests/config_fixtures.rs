@@ -106,3 +106,62 @@ fn the_config_from_the_measurement_core_issue_loads_unchanged() {
     assert_eq!(c.lines[0].gateway[0].to_string(), "198.18.1.1");
     assert_eq!(c.lines[0].interface, None);
 }
+
+#[test]
+fn snmp_secrets_from_file_and_environment_never_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let community_file = dir.path().join("community");
+    std::fs::write(&community_file, "file-s3cret-community\n").unwrap();
+    let base = std::fs::read_to_string("config/linkledger.example.toml").unwrap();
+    let text = format!(
+        "{base}\n[line.snmp]\nagent = \"198.18.0.2\"\nversion = \"2c\"\ncommunity_file = {:?}\nif_name = \"eth1\"\n\n\
+         [[line]]\nid = \"unicom\"\ncarrier = \"China Unicom\"\nrole = \"member\"\nbandwidth_mbps = 500\nupstream = [\"198.19.101.1\"]\n\
+         [line.snmp]\nagent = \"198.18.0.3:1161\"\nversion = \"3\"\nuser = \"noc\"\nauth = \"sha256\"\n\
+         auth_password_env = \"LL_TEST_AUTH\"\nprivacy_password_env = \"LL_TEST_PRIV\"\nif_alias = \"CT-WAN\"\ninterval = \"30s\"\n",
+        community_file.display()
+    );
+    let path = dir.path().join("linkledger.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_linkledger"))
+        .args(["check-config", "-c"])
+        .arg(&path)
+        .env("LL_TEST_AUTH", "env-auth-s3cret")
+        .env("LL_TEST_PRIV", "env-priv-s3cret")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("snmp: 198.18.0.2:161 v2c, interface with ifName \"eth1\", every 10s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("snmp: 198.18.0.3:1161 v3 user \"noc\" authPriv, interface with ifAlias \"CT-WAN\", every 30s"), "{stdout}");
+
+    // The values were read (the config carries them) ...
+    std::env::set_var("LL_TEST_AUTH", "env-auth-s3cret");
+    std::env::set_var("LL_TEST_PRIV", "env-priv-s3cret");
+    let c = Config::load(&path).unwrap();
+    use linkledger_probes::snmp::Credentials;
+    assert_eq!(
+        c.lines[0].snmp.as_ref().unwrap().credentials,
+        Credentials::V2c {
+            community: "file-s3cret-community".into()
+        }
+    );
+    // ... and they appear nowhere a person or the ledger would see them.
+    let history = serde_json::to_string(&c.lines).unwrap();
+    let debug = format!("{:?}", c.lines);
+    for secret in [
+        "file-s3cret-community",
+        "env-auth-s3cret",
+        "env-priv-s3cret",
+    ] {
+        assert!(!stdout.contains(secret), "check-config shows {secret}");
+        assert!(!history.contains(secret), "line history holds {secret}");
+        assert!(!debug.contains(secret), "Debug shows {secret}");
+    }
+}

@@ -3,6 +3,7 @@
 //! the line and column or the key, and says what would be valid.
 
 pub mod raw;
+pub mod snmp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,8 @@ pub struct Line {
     pub gateway: Vec<IpAddr>,
     pub upstream: Vec<IpAddr>,
     pub upstream_quorum: usize,
+    /// The line's interface polled by SNMP, if configured.
+    pub snmp: Option<snmp::LineSnmp>,
 }
 
 impl Line {
@@ -255,6 +258,12 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
                 }
             }
         }
+        let snmp = match l.snmp {
+            None => None,
+            Some(raw) => {
+                Some(snmp::validate(raw).map_err(|(k, m)| (key(&format!("snmp.{k}")), m))?)
+            }
+        };
         lines.push(Line {
             id: l.id,
             carrier: l.carrier,
@@ -267,6 +276,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             gateway,
             upstream,
             upstream_quorum: l.upstream_quorum as usize,
+            snmp,
         });
     }
     check_block_overlaps(&lines)?;

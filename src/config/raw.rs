@@ -84,6 +84,7 @@ pub struct RawLine {
     pub upstream: Vec<Target>,
     #[serde(default = "default_quorum")]
     pub upstream_quorum: u32,
+    pub snmp: Option<super::snmp::RawSnmp>,
 }
 
 /// A line's place in the consortium.
