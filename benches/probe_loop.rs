@@ -114,6 +114,7 @@ async fn bench(n: usize, secs: u64) {
                 probe,
                 echoer: echoer.clone(),
                 evaluator: Evaluator::new(3, 2),
+                evidence: None,
                 phase: probe.interval * i as u32 / count,
             };
             probe_rt.spawn(task.run(shared.clone(), cancel.child_token()))

@@ -24,6 +24,7 @@ use crate::ledger::{self, run};
 use crate::line_task::{LineTask, Shared};
 use crate::metrics::Metrics;
 use crate::probe_runtime::ProbeRuntime;
+use crate::snmp_task::{InterfaceEvidence, SnmpPoller};
 
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -31,6 +32,7 @@ const GRACE: Duration = Duration::from_secs(3);
 struct Lines {
     cancel: CancellationToken,
     tasks: Vec<(String, JoinHandle<Evaluator>)>,
+    pollers: Vec<(String, JoinHandle<()>)>,
     echoers: HashMap<Binding, Arc<Echoer>>,
 }
 
@@ -46,6 +48,7 @@ impl Lines {
         let cancel = CancellationToken::new();
         let n = config.lines.len().max(1) as u32;
         let mut tasks = Vec::new();
+        let mut pollers = Vec::new();
         for (i, line) in config.lines.iter().enumerate() {
             let mut evaluator = evaluators
                 .remove(&line.id)
@@ -57,7 +60,31 @@ impl Lines {
                 echoer: echoers[&line.binding()].clone(),
                 evaluator,
                 phase: config.probe.interval * i as u32 / n,
+                evidence: None,
             };
+            let mut task = task;
+            if let Some(snmp) = &line.snmp {
+                // SNMP polls are few: they run on the main runtime.
+                let evidence = Arc::new(InterfaceEvidence::default());
+                task.evidence = Some(evidence.clone());
+                let poller = SnmpPoller {
+                    line: line.id.clone(),
+                    bandwidth_mbps: line.bandwidth_mbps,
+                    snmp: snmp.clone(),
+                    evidence,
+                };
+                let span = tracing::info_span!("snmp", line = %line.id, agent = %snmp.agent);
+                let run = poller.run(
+                    shared.clock,
+                    shared.ledger.clone(),
+                    shared.metrics.clone(),
+                    cancel.child_token(),
+                );
+                pollers.push((
+                    line.id.clone(),
+                    tokio::spawn(tracing::Instrument::instrument(run, span)),
+                ));
+            }
             let span = tracing::info_span!("line", line = %line.id);
             let handle = probe.spawn(tracing::Instrument::instrument(
                 task.run(shared.clone(), cancel.child_token()),
@@ -68,6 +95,7 @@ impl Lines {
         Ok(Self {
             cancel,
             tasks,
+            pollers,
             echoers,
         })
     }
@@ -83,6 +111,14 @@ impl Lines {
                 }
                 Ok(Err(e)) => error!(line = id, error = %e, "line task failed"),
                 Err(_) => error!(line = id, "line task did not stop within the grace period"),
+            }
+        }
+        for (id, handle) in self.pollers {
+            if tokio::time::timeout(GRACE, handle).await.is_err() {
+                error!(
+                    line = id,
+                    "SNMP poller did not stop within the grace period"
+                );
             }
         }
         (out, self.echoers)

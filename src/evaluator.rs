@@ -30,13 +30,25 @@ pub enum Cause {
     UpstreamUnreachable,
     /// The carrier's edge does not answer either.
     GatewayUnreachable,
+    /// SNMP: the line's interface is operationally down while admin up.
+    InterfaceDown,
+    /// SNMP: the line's interface is administratively down (a deliberate
+    /// shutdown, to be classified by the contract rules).
+    AdminDown,
 }
 
 impl Cause {
+    /// Evidence from the interface itself (SNMP), not inferred from probes.
+    pub fn is_interface(self) -> bool {
+        matches!(self, Cause::InterfaceDown | Cause::AdminDown)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::UpstreamUnreachable => "upstream_unreachable",
             Cause::GatewayUnreachable => "gateway_unreachable",
+            Cause::InterfaceDown => "interface_down",
+            Cause::AdminDown => "admin_down",
         }
     }
 }
@@ -230,6 +242,9 @@ impl Evaluator {
         let candidate = match self.candidate {
             Some(mut c) if c.condition == condition => {
                 c.rounds += 1;
+                if cause.is_some_and(Cause::is_interface) {
+                    c.cause = cause; // the most specific evidence names the cause
+                }
                 c
             }
             _ => Candidate {
@@ -242,6 +257,8 @@ impl Evaluator {
         };
         let needed = if condition == Condition::Up {
             self.up_after
+        } else if candidate.cause.is_some_and(Cause::is_interface) {
+            1 // the interface's own status is seen at once, no hysteresis
         } else {
             self.down_after
         };

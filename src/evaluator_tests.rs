@@ -276,3 +276,45 @@ fn carrier_outage_turning_into_a_local_fault_closes_the_outage() {
         ]
     );
 }
+
+#[test]
+fn interface_down_from_snmp_declares_the_outage_at_once_from_the_first_failed_round() {
+    let mut ev = Evaluator::new(3, 2);
+    let iface = RoundState::Down(Cause::InterfaceDown);
+    // One ICMP failure, then SNMP sees the port down: declared in that round,
+    // backdated to the first failure, with the interface as the cause.
+    let events = run(&mut ev, 0, &[UP, UP, DOWN, iface, iface, UP, UP]);
+    assert_eq!(
+        events,
+        vec![
+            (
+                3,
+                Event::OutageOpened {
+                    start: t(2),
+                    start_after: Some(t(1)),
+                    cause: Cause::InterfaceDown
+                }
+            ),
+            (
+                6,
+                Event::OutageClosed {
+                    end: t(5),
+                    end_after: t(4)
+                }
+            ),
+        ]
+    );
+    let mut ev = Evaluator::new(3, 2);
+    let admin = RoundState::Down(Cause::AdminDown);
+    assert_eq!(
+        run(&mut ev, 0, &[UP, admin]),
+        vec![(
+            1,
+            Event::OutageOpened {
+                start: t(1),
+                start_after: Some(t(0)),
+                cause: Cause::AdminDown
+            }
+        )]
+    );
+}

@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod probe_runtime;
 pub mod probe_series;
 pub mod rollup;
+pub mod snmp_task;
 pub mod traffic;

@@ -14,11 +14,12 @@ use tracing::{info, warn};
 
 use crate::clock::{ledger_ts, RunClock};
 use crate::config::{Line, Probe};
-use crate::evaluator::{classify, Evaluator, Event, TierResult};
+use crate::evaluator::{classify, Evaluator, Event, RoundState, TierResult};
 use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
 use crate::rollup::{minute_of, MinuteRollup};
+use crate::snmp_task::InterfaceEvidence;
 
 const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
 
@@ -49,6 +50,8 @@ pub struct LineTask {
     pub evaluator: Evaluator,
     /// Offset of this line's rounds within the interval, to spread sends.
     pub phase: Duration,
+    /// What SNMP says of the line's interface, when it is polled.
+    pub evidence: Option<Arc<InterfaceEvidence>>,
 }
 
 impl LineTask {
@@ -119,7 +122,11 @@ impl LineTask {
             if !rows.is_empty() {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
             }
-            let state = classify(tier[0], tier[1], tier[2], self.line.upstream_quorum);
+            // The interface's own status, when SNMP sees it down, decides.
+            let state = match self.evidence.as_ref().and_then(|e| e.cause()) {
+                Some(cause) => RoundState::Down(cause),
+                None => classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
+            };
             for event in self.evaluator.observe(state, at) {
                 self.record(&shared, event);
             }

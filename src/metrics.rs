@@ -4,7 +4,8 @@
 
 use crate::probe_series::ProbeSeries;
 use prometheus::{
-    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry,
 };
 
 pub const STATES: [&str; 4] = ["up", "down", "local_fault", "unobserved"];
@@ -24,6 +25,7 @@ pub struct Metrics {
     pub ledger_pending: IntGauge,
     pub ledger_write_failures: IntCounter,
     pub last_round: Gauge,
+    pub interface: InterfaceMetrics,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -62,6 +64,7 @@ impl Metrics {
             ledger_pending: reg(&r, IntGauge::new("linkledger_ledger_pending_writes", "Ledger writes queued and not yet committed.").unwrap()),
             ledger_write_failures: reg(&r, IntCounter::new("linkledger_ledger_write_failures_total", "Ledger write attempts that failed.").unwrap()),
             last_round: reg(&r, Gauge::new("linkledger_last_round_timestamp_seconds", "Unix time of the latest completed probe round.").unwrap()),
+            interface: InterfaceMetrics::new(&r),
             registry: r,
         }
     }
@@ -106,6 +109,36 @@ impl StateGauges {
         self.up.set(i64::from(state == "up"));
         for (gauge, name) in self.states.iter().zip(STATES) {
             gauge.set(i64::from(name == state));
+        }
+    }
+}
+
+/// SNMP interface metrics of the lines that have a `[line.snmp]`.
+pub struct InterfaceMetrics {
+    pub oper_up: IntGaugeVec,
+    pub bits_per_second: GaugeVec,
+    pub utilization: GaugeVec,
+    pub speed: GaugeVec,
+    pub errors: IntCounterVec,
+    pub poll_errors: IntCounterVec,
+    pub poll_duration: HistogramVec,
+}
+
+impl InterfaceMetrics {
+    fn new(r: &Registry) -> Self {
+        let line = &["line"];
+        let dir = &["line", "direction"];
+        Self {
+            oper_up: reg(r, IntGaugeVec::new(Opts::new("linkledger_interface_oper_up", "1 if the line's interface is operationally up (SNMP ifOperStatus), else 0."), line).unwrap()),
+            bits_per_second: reg(r, GaugeVec::new(Opts::new("linkledger_interface_bits_per_second", "Traffic on the line's interface between the last two valid polls."), dir).unwrap()),
+            utilization: reg(r, GaugeVec::new(Opts::new("linkledger_interface_utilization_ratio", "Traffic against the contracted bandwidth (bandwidth_mbps)."), dir).unwrap()),
+            speed: reg(r, GaugeVec::new(Opts::new("linkledger_interface_speed_bits_per_second", "Interface speed reported by the agent (ifHighSpeed)."), line).unwrap()),
+            errors: reg(r, IntCounterVec::new(Opts::new("linkledger_interface_errors_total", "Interface errors counted by the agent while polled (ifInErrors, ifOutErrors)."), dir).unwrap()),
+            poll_errors: reg(r, IntCounterVec::new(Opts::new("linkledger_snmp_poll_errors_total", "SNMP polls that gave no valid reading, by reason (timeout, auth, malformed, not_found, counter_went_back, agent_restarted, ...)."), &["line", "reason"]).unwrap()),
+            poll_duration: reg(r, HistogramVec::new(
+                HistogramOpts::new("linkledger_snmp_poll_duration_seconds", "Time one SNMP poll of the line's interface took.")
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+                line).unwrap()),
         }
     }
 }

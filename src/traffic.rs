@@ -6,6 +6,8 @@
 //! counter went back (reset), or when the rate would exceed the interface
 //! speed. Rates resume from the next sample, so a reset never invents a spike.
 
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
 /// One poll of an interface's counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CounterSample {
@@ -102,6 +104,75 @@ pub fn percentile_95(samples: &[Option<f64>]) -> Option<f64> {
     Some(present[drop])
 }
 
+/// Five minutes of one line's traffic, as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficSample {
+    pub line: String,
+    pub start: DateTime<Utc>,
+    /// Seconds of the five minutes covered by valid rates.
+    pub seconds: f64,
+    pub avg_in_bps: f64,
+    pub avg_out_bps: f64,
+    pub max_in_bps: f64,
+    pub max_out_bps: f64,
+    /// In errors, out errors, in discards, out discards.
+    pub errors: [u64; 4],
+}
+
+/// Gathers a line's rates into 5-minute samples (aligned to the clock).
+#[derive(Debug, Default)]
+pub struct FiveMinutes {
+    current: Option<TrafficSample>,
+}
+
+fn five_minute_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::minutes(5)).unwrap_or(at)
+}
+
+impl FiveMinutes {
+    /// Adds the rates measured up to `at`; returns the previous sample when
+    /// `at` begins a new five minutes.
+    pub fn add(
+        &mut self,
+        line: &str,
+        at: DateTime<Utc>,
+        r: &Rates,
+        errors: [u64; 4],
+    ) -> Option<TrafficSample> {
+        let start = five_minute_start(at);
+        let done = match &self.current {
+            Some(c) if c.start != start => self.take(),
+            _ => None,
+        };
+        let c = self.current.get_or_insert_with(|| TrafficSample {
+            line: line.to_string(),
+            start,
+            seconds: 0.0,
+            avg_in_bps: 0.0,
+            avg_out_bps: 0.0,
+            max_in_bps: 0.0,
+            max_out_bps: 0.0,
+            errors: [0; 4],
+        });
+        // Running time-weighted averages.
+        let total = c.seconds + r.seconds;
+        c.avg_in_bps = (c.avg_in_bps * c.seconds + r.in_bps * r.seconds) / total;
+        c.avg_out_bps = (c.avg_out_bps * c.seconds + r.out_bps * r.seconds) / total;
+        c.seconds = total;
+        c.max_in_bps = c.max_in_bps.max(r.in_bps);
+        c.max_out_bps = c.max_out_bps.max(r.out_bps);
+        for (sum, e) in c.errors.iter_mut().zip(errors) {
+            *sum += e;
+        }
+        done
+    }
+
+    /// The sample in progress, if any (at shutdown).
+    pub fn take(&mut self) -> Option<TrafficSample> {
+        self.current.take()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +264,51 @@ mod tests {
         assert_eq!(percentile_95(&day), Some(95.0));
         assert_eq!(percentile_95(&[None, None]), None);
         assert_eq!(percentile_95(&[Some(f64::NAN), Some(3.0)]), Some(3.0));
+    }
+}
+
+#[cfg(test)]
+mod five_minute_tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_time_weighted_into_clock_aligned_five_minutes() {
+        let mut f = FiveMinutes::default();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let r = |i: f64, o: f64, s: f64| Rates {
+            in_bps: i,
+            out_bps: o,
+            seconds: s,
+        };
+        assert!(f
+            .add(
+                "telecom",
+                t("2026-01-01T00:00:10Z"),
+                &r(100.0, 10.0, 10.0),
+                [1, 0, 0, 0]
+            )
+            .is_none());
+        assert!(f
+            .add(
+                "telecom",
+                t("2026-01-01T00:04:50Z"),
+                &r(400.0, 40.0, 30.0),
+                [0, 2, 0, 0]
+            )
+            .is_none());
+        let done = f
+            .add(
+                "telecom",
+                t("2026-01-01T00:05:00Z"),
+                &r(1.0, 1.0, 10.0),
+                [0; 4],
+            )
+            .unwrap();
+        assert_eq!(done.start, t("2026-01-01T00:00:00Z"));
+        assert_eq!(done.seconds, 40.0);
+        assert_eq!((done.avg_in_bps, done.avg_out_bps), (325.0, 32.5)); // (100*10 + 400*30) / 40
+        assert_eq!((done.max_in_bps, done.max_out_bps), (400.0, 40.0));
+        assert_eq!(done.errors, [1, 2, 0, 0]);
+        assert_eq!(f.take().unwrap().start, t("2026-01-01T00:05:00Z"));
     }
 }

@@ -19,6 +19,8 @@
 #   lab.sh fault PREFIX cut-local on|off    our firewall's inside link goes down
 #   lab.sh fault PREFIX loss N|off          N % random loss of ICMP into the monitor
 #   lab.sh fault PREFIX silent-anchors on|off  anchors stay reachable but ignore echo
+#   lab.sh fault PREFIX carrier-port on|off    the carrier's port facing our firewall goes
+#                                       down: the firewall's out0 is oper down, admin up
 #   lab.sh exec PREFIX NS CMD...        run CMD in namespace NS (mon, fw, pe, up)
 #   lab.sh config PREFIX DB LISTEN      print a linkledger config for this lab
 set -euo pipefail
@@ -92,6 +94,10 @@ table inet llab_loss {
 }
 NFT
         ;;
+        carrier-port/on)  n pe ip link set in0 down ;;
+        carrier-port/off) n pe ip link set in0 up
+                          n pe ip route replace 198.18.0.0/24 via 198.18.1.2
+                          n pe ip -6 route replace fd00:0::/64 via fd00:1::2 ;;
         silent-anchors/on)  n up sysctl -qw net.ipv4.icmp_echo_ignore_all=1 ;;
         silent-anchors/off) n up sysctl -qw net.ipv4.icmp_echo_ignore_all=0 ;;
         *) die "unknown fault '$what $arg'" ;;

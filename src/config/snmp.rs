@@ -165,12 +165,14 @@ pub fn validate(raw: RawSnmp) -> Result<LineSnmp, (String, String)> {
             let auth = match raw.auth.as_deref().unwrap_or("sha") {
                 "sha" | "sha1" => V3Auth::Sha1,
                 "sha256" => V3Auth::Sha256,
-                other => return err(
-                    "auth",
-                    format!(
+                other => {
+                    return err(
+                        "auth",
+                        format!(
                         "{other:?} is not supported; use \"sha\" or \"sha256\" (privacy is AES)"
                     ),
-                ),
+                    )
+                }
             };
             let auth_password = secret(
                 "auth_password",

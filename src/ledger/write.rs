@@ -54,6 +54,8 @@ pub enum LedgerWrite {
     },
     /// The configured lines after a reload (history rows where changed).
     LineConfigs(Vec<crate::config::Line>),
+    /// Five minutes of a line's interface traffic.
+    TrafficSample(crate::traffic::TrafficSample),
 }
 
 /// One target's probes over one minute.
@@ -314,6 +316,25 @@ async fn apply(
                     super::LedgerError::Query { source, .. } => source,
                     other => sqlx::Error::Protocol(other.to_string()),
                 })?;
+        }
+        LedgerWrite::TrafficSample(t) => {
+            sqlx::query(
+                "INSERT INTO traffic_samples (line, start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps, \
+                 in_errors, out_errors, in_discards, out_discards) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&t.line)
+            .bind(ledger_ts(t.start))
+            .bind(t.seconds)
+            .bind(t.avg_in_bps)
+            .bind(t.avg_out_bps)
+            .bind(t.max_in_bps)
+            .bind(t.max_out_bps)
+            .bind(t.errors[0] as i64)
+            .bind(t.errors[1] as i64)
+            .bind(t.errors[2] as i64)
+            .bind(t.errors[3] as i64)
+            .execute(pool)
+            .await?;
         }
         LedgerWrite::ProbeMinutes(rows) => {
             let mut tx = pool.begin().await?;

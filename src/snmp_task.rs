@@ -1,0 +1,216 @@
+//! One line's SNMP poller: finds the interface (again after the agent
+//! restarts, because indexes move), polls it every interval, turns counters
+//! into rates under the reset rules, keeps 5-minute samples in the ledger,
+//! sets the interface metrics, and tells the line's evaluator what the
+//! interface itself says (operationally down, administratively down).
+//!
+//! An agent that does not answer is unobserved for SNMP: the evidence is
+//! withdrawn, never turned into "interface down".
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use linkledger_probes::snmp::interface::{
+    find_interface, read_interface, IfStatus, InterfaceReading,
+};
+use linkledger_probes::snmp::{Agent, SnmpClient, SnmpError};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::clock::RunClock;
+use crate::config::snmp::LineSnmp;
+use crate::evaluator::Cause;
+use crate::ledger::write::{LedgerTx, LedgerWrite};
+use crate::metrics::Metrics;
+use crate::traffic::{rates, CounterSample, Discard, FiveMinutes};
+
+/// What the interface says, shared with the line's probing task.
+#[derive(Debug, Default)]
+pub struct InterfaceEvidence(AtomicU8);
+
+const NONE: u8 = 0;
+const UP: u8 = 1;
+const OPER_DOWN: u8 = 2;
+const ADMIN_DOWN: u8 = 3;
+
+impl InterfaceEvidence {
+    /// The cause the interface gives for the line being down, if any.
+    pub fn cause(&self) -> Option<Cause> {
+        match self.0.load(Ordering::Relaxed) {
+            OPER_DOWN => Some(Cause::InterfaceDown),
+            ADMIN_DOWN => Some(Cause::AdminDown),
+            _ => None,
+        }
+    }
+
+    fn set(&self, v: u8) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+}
+
+pub struct SnmpPoller {
+    pub line: String,
+    pub bandwidth_mbps: u64,
+    pub snmp: LineSnmp,
+    pub evidence: Arc<InterfaceEvidence>,
+}
+
+struct State {
+    client: Option<SnmpClient>,
+    if_index: Option<u32>,
+    last: Option<(CounterSample, [u32; 4])>,
+    five: FiveMinutes,
+}
+
+impl SnmpPoller {
+    pub async fn run(
+        self,
+        clock: RunClock,
+        ledger: LedgerTx,
+        metrics: Arc<Metrics>,
+        cancel: CancellationToken,
+    ) {
+        let m = &metrics.interface;
+        let line = self.line.as_str();
+        let mut state = State {
+            client: None,
+            if_index: None,
+            last: None,
+            five: FiveMinutes::default(),
+        };
+        let mut ticker = tokio::time::interval(self.snmp.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let started = Instant::now();
+            let result = self.poll(&mut state).await;
+            m.poll_duration
+                .with_label_values(&[line])
+                .observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok((reading, at_ms)) => {
+                    self.record(&mut state, &reading, at_ms, &clock, &ledger, &metrics)
+                }
+                Err(e) => {
+                    m.poll_errors.with_label_values(&[line, e.reason()]).inc();
+                    warn!(line, error = %e, "SNMP poll failed; the interface is unobserved until the agent answers");
+                    self.evidence.set(NONE);
+                    // A new session next time (a v3 engine may have rebooted).
+                    state.client = None;
+                    if matches!(e, SnmpError::NotFound { .. }) {
+                        state.if_index = None;
+                    }
+                }
+            }
+        }
+        self.evidence.set(NONE);
+        if let Some(sample) = state.five.take() {
+            let _ = ledger.send(LedgerWrite::TrafficSample(sample));
+        }
+    }
+
+    async fn poll(&self, state: &mut State) -> Result<(InterfaceReading, u64), SnmpError> {
+        if state.client.is_none() {
+            let agent = Agent {
+                address: self.snmp.agent,
+                credentials: self.snmp.credentials.clone(),
+                timeout: self.snmp.timeout,
+                retries: self.snmp.retries,
+            };
+            state.client = Some(SnmpClient::connect(agent).await?);
+        }
+        let client = state.client.as_mut().expect("connected above");
+        let index = match state.if_index {
+            Some(i) => i,
+            None => {
+                let i = find_interface(client, &self.snmp.interface).await?;
+                info!(line = %self.line, if_index = i, interface = %self.snmp.interface, "SNMP interface found");
+                state.if_index = Some(i);
+                i
+            }
+        };
+        let reading = read_interface(client, index).await?;
+        Ok((reading, tokio_ms()))
+    }
+
+    fn record(
+        &self,
+        state: &mut State,
+        r: &InterfaceReading,
+        at_ms: u64,
+        clock: &RunClock,
+        ledger: &LedgerTx,
+        metrics: &Metrics,
+    ) {
+        let m = &metrics.interface;
+        let line = self.line.as_str();
+        self.evidence.set(match (r.admin, r.oper) {
+            (IfStatus::Down, _) => ADMIN_DOWN,
+            (_, IfStatus::Down) => OPER_DOWN,
+            _ => UP,
+        });
+        m.oper_up
+            .with_label_values(&[line])
+            .set(i64::from(r.oper == IfStatus::Up));
+        let speed_bps = u64::from(r.high_speed_mbps) * 1_000_000;
+        m.speed.with_label_values(&[line]).set(speed_bps as f64);
+        let sample = CounterSample {
+            at_ms,
+            sys_uptime: r.sys_uptime,
+            engine_boots: r.engine_boots,
+            in_octets: r.in_octets,
+            out_octets: r.out_octets,
+            speed_bps,
+        };
+        let counters = [r.in_errors, r.out_errors, r.in_discards, r.out_discards];
+        if let Some((prev, prev_counters)) = state.last.replace((sample, counters)) {
+            match rates(&prev, &sample) {
+                Ok(rate) => {
+                    let contracted = (self.bandwidth_mbps * 1_000_000) as f64;
+                    for (dir, bps) in [("in", rate.in_bps), ("out", rate.out_bps)] {
+                        m.bits_per_second.with_label_values(&[line, dir]).set(bps);
+                        m.utilization
+                            .with_label_values(&[line, dir])
+                            .set(bps / contracted);
+                    }
+                    let delta: Vec<u64> = counters
+                        .iter()
+                        .zip(prev_counters)
+                        .map(|(now, before)| u64::from(now.wrapping_sub(before)))
+                        .collect();
+                    m.errors.with_label_values(&[line, "in"]).inc_by(delta[0]);
+                    m.errors.with_label_values(&[line, "out"]).inc_by(delta[1]);
+                    let errors = [delta[0], delta[1], delta[2], delta[3]];
+                    if let Some(done) = state.five.add(line, clock.now(), &rate, errors) {
+                        let _ = ledger.send(LedgerWrite::TrafficSample(done));
+                    }
+                }
+                Err(discard) => {
+                    m.poll_errors
+                        .with_label_values(&[line, discard.as_str()])
+                        .inc();
+                    warn!(
+                        line,
+                        reason = discard.as_str(),
+                        "SNMP sample discarded; rates resume from the next poll"
+                    );
+                    if matches!(discard, Discard::AgentRestarted | Discard::EngineRebooted) {
+                        state.if_index = None; // indexes may have moved
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Monotonic milliseconds (tokio's clock).
+fn tokio_ms() -> u64 {
+    use std::sync::OnceLock;
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    Instant::now().saturating_duration_since(origin).as_millis() as u64
+}

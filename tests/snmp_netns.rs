@@ -1,0 +1,220 @@
+//! SNMP end to end (root): Debian's snmpd runs on our firewall/CPE in the
+//! namespace lab and linkledger polls its WAN interface (`out0`, facing the
+//! carrier) by name. The carrier's port going down is seen as the interface
+//! going operationally down, making the line `down` with cause
+//! `interface_down`; traffic sent across the link shows as its rate.
+#![allow(clippy::disallowed_types)] // real-time orchestration of child processes
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const COMMUNITY: &str = "lab-c0mmunity";
+
+fn sleep(s: f64) {
+    std::thread::sleep(Duration::from_secs_f64(s));
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn snmpd_installed() -> bool {
+    if Command::new("snmpd")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "snmpd is not installed (apt-get install snmpd)"
+    );
+    eprintln!("skipping: snmpd is not installed");
+    false
+}
+
+/// The lab with snmpd on the firewall and the daemon polling `out0` every 6 s:
+/// snmpd refreshes interface counters on a ~3 s grid, so a poll interval that
+/// is a multiple of 3 s makes every counter delta span whole refresh periods
+/// (with 5 s, a delta spans 3 or 6 s of traffic and a rate is off by up to 20 %).
+fn lab_with_snmp(prefix: &str) -> (Lab, std::path::PathBuf, Daemon, Killed) {
+    let lab = Lab::up(prefix);
+    let conf = lab.dir.path().join("snmpd.conf");
+    std::fs::write(
+        &conf,
+        format!("agentAddress udp:198.18.0.2:161\nrocommunity {COMMUNITY} 198.18.0.0/24\n"),
+    )
+    .unwrap();
+    let persist = lab.dir.path().join("snmp-persist");
+    let snmpd = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{prefix}-fw"),
+            "snmpd",
+            "-f",
+            "-Ln",
+            "-C",
+            "-M",
+            "/nonexistent",
+            "-m",
+            "",
+            "-c",
+        ])
+        .arg(&conf)
+        .arg(format!("--persistentDir={}", persist.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start snmpd in the firewall namespace");
+    let config = lab.config();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let snmp = format!(
+        "\n[line.snmp]\nagent = \"198.18.0.2\"\nversion = \"2c\"\ncommunity = \"{COMMUNITY}\"\nif_name = \"out0\"\n\
+         interval = \"6s\"\ntimeout = \"1s\"\nretries = 1\n"
+    );
+    let at = text
+        .find("\n[[line]]\nid = \"telecom6\"")
+        .expect("second line");
+    std::fs::write(&config, format!("{}{snmp}{}", &text[..at], &text[at..])).unwrap();
+    let daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
+    (lab, config, daemon, Killed(snmpd))
+}
+
+fn wait_metric(daemon: &Daemon, sample: &str, want: f64, within: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs_f64(within);
+    while daemon.metric(sample) != Some(want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sample} did not become {want}: {:?}",
+            daemon.metric(sample)
+        );
+        sleep(0.25);
+    }
+}
+
+#[test]
+fn the_carrier_port_going_down_is_an_interface_down_outage() {
+    if !can_use_netns("snmp interface down") || !snmpd_installed() {
+        return;
+    }
+    let (lab, config, mut daemon, _snmpd) = lab_with_snmp("llsnmp");
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        1.0,
+        15.0,
+    );
+    let speed = daemon.metric("linkledger_interface_speed_bits_per_second{line=\"telecom\"}");
+    assert!(speed.is_some(), "speed reported");
+
+    let cut = now_epoch();
+    lab.fault("carrier-port", "on");
+    // SNMP sees it within a poll (6 s) and snmpd's cache (about 3 s).
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        0.0,
+        12.0,
+    );
+    sleep(1.5);
+    let up_during = daemon.metric("linkledger_line_up{line=\"telecom\"}");
+    let restored = now_epoch();
+    lab.fault("carrier-port", "off");
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        1.0,
+        12.0,
+    );
+    daemon.wait_up(&["telecom"], Duration::from_secs(10));
+    sleep(2.5);
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    assert_eq!(up_during, Some(0.0));
+    let list = outages(&config, "telecom");
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let o = &list[0];
+    assert_eq!(o["cause"], "interface_down", "{o}");
+    let (start, end) = (epoch(&o["start"]), epoch(&o["end"]));
+    // ICMP failed from the cut; the outage starts at its first failed round.
+    assert!((start - cut).abs() <= 1.1, "start {start} vs cut {cut}");
+    assert!(
+        end >= restored - 0.5 && end <= restored + 10.0,
+        "end {end} vs restored {restored}"
+    );
+}
+
+/// Sends UDP datagrams of `payload` bytes at `pps` for `secs` from the
+/// monitor to the carrier's edge (across the firewall's out0), paced on an
+/// absolute schedule. Prints the bytes on the wire and the seconds taken.
+const SENDER: &str = r#"
+import socket, sys, time
+pps, secs, payload = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+data = b'x' * payload
+n, start = 0, time.monotonic()
+while True:
+    now = time.monotonic() - start
+    if now >= secs:
+        break
+    due = int(now * pps) + 1
+    while n < due:
+        s.sendto(data, ('198.18.1.1', 9))
+        n += 1
+    time.sleep(0.001)
+print(n * (payload + 8 + 20 + 14), time.monotonic() - start)
+"#;
+
+#[test]
+fn traffic_across_the_link_shows_as_its_rate_within_5_percent() {
+    if !can_use_netns("snmp traffic") || !snmpd_installed() {
+        return;
+    }
+    let (lab, _config, daemon, _snmpd) = lab_with_snmp("lltraf");
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        1.0,
+        15.0,
+    );
+    let (pps, secs, payload) = (1500, 22.0, 1000);
+    let sender = Command::new("ip")
+        .args(["netns", "exec", "lltraf-mon", "python3", "-c", SENDER])
+        .args([pps.to_string(), secs.to_string(), payload.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // At least two polls fully inside the burst: read the rate 17 s in.
+    sleep(17.0);
+    let out_bps = daemon
+        .metric("linkledger_interface_bits_per_second{direction=\"out\",line=\"telecom\"}")
+        .unwrap();
+    let util = daemon
+        .metric("linkledger_interface_utilization_ratio{direction=\"out\",line=\"telecom\"}")
+        .unwrap();
+    let output = sender.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().unwrap());
+    let (bytes, took) = (fields.next().unwrap(), fields.next().unwrap());
+    let sent_bps = bytes * 8.0 / took;
+    assert!(
+        (out_bps - sent_bps).abs() <= 0.05 * sent_bps,
+        "interface out {out_bps:.0} bit/s, sent {sent_bps:.0} bit/s"
+    );
+    // Against the contracted 1000 Mbit/s.
+    assert!((util - out_bps / 1e9).abs() < 1e-9, "utilization {util}");
+    drop(lab);
+}
