@@ -49,6 +49,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Traffic per line from the 5-minute SNMP samples: average, maximum and
+    /// 95th percentile per direction, utilisation, symmetry, upgrade advice.
+    Traffic {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this line.
+        #[arg(long, value_name = "ID")]
+        line: Option<String>,
+        /// Start (YYYY-MM-DD in the contract's time zone, or RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        /// End, exclusive.
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the gaps in observation (daemon not running, probes failing).
     Gaps {
         #[arg(short, long, value_name = "FILE")]
@@ -63,6 +80,7 @@ impl Command {
         match self {
             Command::Run { config } | Command::CheckConfig { config } => config,
             Command::Outages { config, .. } | Command::Gaps { config, .. } => config,
+            Command::Traffic { config, .. } => config,
         }
     }
 }
@@ -97,6 +115,13 @@ pub fn main(cli: Cli) -> ExitCode {
                 line, since, json, ..
             } => outages(&config, line, since, json).await,
             Command::Gaps { json, .. } => gaps(&config, json).await,
+            Command::Traffic {
+                line,
+                from,
+                to,
+                json,
+                ..
+            } => traffic(&config, line, &from, &to, json).await,
         }
     });
     match result {
@@ -153,12 +178,12 @@ fn describe(c: &Config) -> String {
     s
 }
 
-fn parse_since(c: &Config, s: &str) -> anyhow::Result<DateTime<Utc>> {
+fn parse_date(c: &Config, flag: &str, s: &str) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
     let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        UsageError(format!("--since {s:?}: write a date as YYYY-MM-DD or a time as RFC 3339 (2025-01-01T08:00:00+08:00)"))
+        UsageError(format!("{flag} {s:?}: write a date as YYYY-MM-DD or a time as RFC 3339 (2025-01-01T08:00:00+08:00)"))
     })?;
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight");
     c.daemon
@@ -166,7 +191,7 @@ fn parse_since(c: &Config, s: &str) -> anyhow::Result<DateTime<Utc>> {
         .from_local_datetime(&midnight)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| UsageError(format!("--since {s:?}: no such local time")).into())
+        .ok_or_else(|| UsageError(format!("{flag} {s:?}: no such local time")).into())
 }
 
 async fn outages(
@@ -175,17 +200,8 @@ async fn outages(
     since: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    if let Some(id) = &line {
-        if !c.lines.iter().any(|l| &l.id == id) {
-            let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
-            return Err(UsageError(format!(
-                "--line {id:?}: no such line in {}; lines are {ids:?}",
-                c.path.display()
-            ))
-            .into());
-        }
-    }
-    let since = since.map(|s| parse_since(c, &s)).transpose()?;
+    check_line(c, line.as_deref())?;
+    let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
     let list = read::outages(&pool, line.as_deref(), since, Utc::now())
         .await
@@ -243,6 +259,86 @@ async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
             fmt(g.end),
             g.duration_s,
             g.reason
+        );
+    }
+    Ok(())
+}
+
+fn check_line(c: &Config, line: Option<&str>) -> anyhow::Result<()> {
+    if let Some(id) = line {
+        if !c.lines.iter().any(|l| l.id == id) {
+            let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
+            return Err(UsageError(format!(
+                "--line {id:?}: no such line in {}; lines are {ids:?}",
+                c.path.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn traffic(
+    c: &Config,
+    line: Option<String>,
+    from: &str,
+    to: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    check_line(c, line.as_deref())?;
+    let (from, to) = (parse_date(c, "--from", from)?, parse_date(c, "--to", to)?);
+    if to <= from {
+        return Err(UsageError("--to must be after --from".into()).into());
+    }
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let mut out = Vec::new();
+    for l in c
+        .lines
+        .iter()
+        .filter(|l| line.as_deref().is_none_or(|id| id == l.id))
+    {
+        let samples = read::traffic_samples(&pool, &l.id, from, to)
+            .await
+            .context("reading traffic")?;
+        let contracted = l.bandwidth_mbps as f64 * 1e6;
+        out.push(crate::traffic::summarize(
+            &l.id,
+            &samples,
+            contracted,
+            c.contract.upgrade_advice_share,
+        ));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let mbps = |b: f64| b / 1e6;
+    println!(
+        "{:<12} {:<4} {:>10} {:>10} {:>10} {:>8}  (Mbit/s; p95 against contract)",
+        "line", "dir", "average", "maximum", "p95", "p95 %"
+    );
+    for s in &out {
+        for (dir, d) in [("in", &s.inbound), ("out", &s.outbound)] {
+            println!(
+                "{:<12} {:<4} {:>10.2} {:>10.2} {:>10.2} {:>7.1}%",
+                s.line,
+                dir,
+                mbps(d.avg_bps),
+                mbps(d.max_bps),
+                mbps(d.p95_bps),
+                d.p95_utilization * 100.0
+            );
+        }
+        println!(
+            "{:<12} {} samples, {:.1} h covered, symmetry {}{}",
+            "",
+            s.samples,
+            s.seconds_covered / 3600.0,
+            s.symmetry,
+            s.advice
+                .as_ref()
+                .map(|a| format!("; advice: {a}"))
+                .unwrap_or_default()
         );
     }
     Ok(())

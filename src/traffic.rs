@@ -173,6 +173,138 @@ impl FiveMinutes {
     }
 }
 
+/// One direction of a line over a period.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DirectionSummary {
+    /// Time-weighted average of the 5-minute samples, bit/s.
+    pub avg_bps: f64,
+    /// Highest polled rate, bit/s.
+    pub max_bps: f64,
+    /// 95th percentile of the 5-minute averages, bit/s.
+    pub p95_bps: f64,
+    /// p95 against the contracted bandwidth.
+    pub p95_utilization: f64,
+}
+
+/// A line's traffic over a period, from its 5-minute samples.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrafficSummary {
+    pub line: String,
+    pub contracted_bps: f64,
+    pub samples: usize,
+    /// Seconds covered by valid rates.
+    pub seconds_covered: f64,
+    #[serde(rename = "in")]
+    pub inbound: DirectionSummary,
+    #[serde(rename = "out")]
+    pub outbound: DirectionSummary,
+    /// "confirmed" when both directions were seen carrying at least 90 % of
+    /// the contracted bandwidth; "untested" otherwise (capacity can only be
+    /// confirmed by traffic that uses it).
+    pub symmetry: &'static str,
+    /// Plain-language upgrade advice when a 95th percentile is above the
+    /// configured share of the contracted bandwidth.
+    pub advice: Option<String>,
+}
+
+/// Summarises 5-minute samples; `advice_share` is the share of the
+/// contracted bandwidth above which the p95 calls for an upgrade.
+pub fn summarize(
+    line: &str,
+    samples: &[TrafficSample],
+    contracted_bps: f64,
+    advice_share: f64,
+) -> TrafficSummary {
+    let direction = |avg: fn(&TrafficSample) -> f64, max: fn(&TrafficSample) -> f64| {
+        let secs: f64 = samples.iter().map(|s| s.seconds).sum();
+        let weighted: f64 = samples.iter().map(|s| avg(s) * s.seconds).sum();
+        let p95 =
+            percentile_95(&samples.iter().map(|s| Some(avg(s))).collect::<Vec<_>>()).unwrap_or(0.0);
+        DirectionSummary {
+            avg_bps: if secs > 0.0 { weighted / secs } else { 0.0 },
+            max_bps: samples.iter().map(max).fold(0.0, f64::max),
+            p95_bps: p95,
+            p95_utilization: p95 / contracted_bps,
+        }
+    };
+    let inbound = direction(|s| s.avg_in_bps, |s| s.max_in_bps);
+    let outbound = direction(|s| s.avg_out_bps, |s| s.max_out_bps);
+    let symmetry =
+        if inbound.max_bps >= 0.9 * contracted_bps && outbound.max_bps >= 0.9 * contracted_bps {
+            "confirmed"
+        } else {
+            "untested"
+        };
+    let busiest = if inbound.p95_utilization >= outbound.p95_utilization {
+        ("inbound", &inbound)
+    } else {
+        ("outbound", &outbound)
+    };
+    let advice = (busiest.1.p95_utilization > advice_share).then(|| {
+        format!(
+            "the 95th percentile of {} traffic is {:.0} % of the contracted {:.0} Mbit/s, above the {:.0} % threshold: consider a bandwidth upgrade",
+            busiest.0,
+            busiest.1.p95_utilization * 100.0,
+            contracted_bps / 1e6,
+            advice_share * 100.0
+        )
+    });
+    TrafficSummary {
+        line: line.to_string(),
+        contracted_bps,
+        samples: samples.len(),
+        seconds_covered: samples.iter().map(|s| s.seconds).sum(),
+        inbound,
+        outbound,
+        symmetry,
+        advice,
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    fn sample(i: i64, avg_in: f64, avg_out: f64) -> TrafficSample {
+        TrafficSample {
+            line: "telecom".into(),
+            start: DateTime::from_timestamp(i * 300, 0).unwrap(),
+            seconds: 300.0,
+            avg_in_bps: avg_in,
+            avg_out_bps: avg_out,
+            max_in_bps: avg_in * 1.5,
+            max_out_bps: avg_out * 1.5,
+            errors: [0; 4],
+        }
+    }
+
+    #[test]
+    fn p95_average_maximum_and_advice_of_a_busy_line() {
+        // 100 samples: inbound 1..=100 Mbit/s, outbound a flat 10 Mbit/s, on 100 Mbit/s.
+        let samples: Vec<_> = (1..=100).map(|i| sample(i, i as f64 * 1e6, 10e6)).collect();
+        let s = summarize("telecom", &samples, 100e6, 0.7);
+        assert_eq!(s.inbound.p95_bps, 95e6);
+        assert_eq!(s.inbound.avg_bps, 50.5e6);
+        assert_eq!(s.inbound.max_bps, 150e6);
+        assert_eq!(s.outbound.p95_bps, 10e6);
+        assert_eq!(s.symmetry, "untested");
+        assert_eq!(
+            s.advice.as_deref(),
+            Some("the 95th percentile of inbound traffic is 95 % of the contracted 100 Mbit/s, above the 70 % threshold: consider a bandwidth upgrade")
+        );
+        assert_eq!(
+            summarize("telecom", &samples, 1e9, 0.7).advice,
+            None,
+            "9.5 % of 1 Gbit/s"
+        );
+        let empty = summarize("telecom", &[], 1e9, 0.7);
+        assert_eq!(
+            (empty.samples, empty.inbound.p95_bps, empty.advice),
+            (0, 0.0, None)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

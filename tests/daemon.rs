@@ -280,3 +280,103 @@ fn an_address_already_in_use_is_a_clear_error() {
         "no run is recorded when start-up fails"
     );
 }
+
+#[test]
+fn traffic_report_from_five_minute_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), free_port(), false);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = linkledger::ledger::open(&dir.path().join("ledger.db"))
+            .await
+            .unwrap();
+        // 40 samples on the 1000 Mbit/s line: inbound 20, 40, ... 800 Mbit/s.
+        for i in 1..=40i64 {
+            let start = chrono::DateTime::from_timestamp(1_767_225_600 + i * 300, 0).unwrap(); // from 2026-01-01T00:05Z
+            sqlx::query(
+                "INSERT INTO traffic_samples VALUES ('telecom', ?, 300, ?, ?, ?, ?, 0, 0, 0, 0)",
+            )
+            .bind(linkledger::clock::ledger_ts(start))
+            .bind(i as f64 * 20e6)
+            .bind(5e6)
+            .bind(i as f64 * 25e6)
+            .bind(6e6)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    });
+    let out = Command::new(BIN)
+        .args([
+            "traffic",
+            "--line",
+            "telecom",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+            "--json",
+            "-c",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v[0];
+    assert_eq!(s["samples"], 40);
+    // Sort, drop the top 5 % (2 of 40), take the next: 760 Mbit/s.
+    assert_eq!(s["in"]["p95_bps"].as_f64(), Some(760e6));
+    assert_eq!(s["in"]["max_bps"].as_f64(), Some(1000e6));
+    assert_eq!(s["in"]["avg_bps"].as_f64(), Some(410e6));
+    assert_eq!(s["out"]["p95_bps"].as_f64(), Some(5e6));
+    assert_eq!(s["symmetry"], "untested");
+    let advice = s["advice"].as_str().unwrap();
+    assert!(
+        advice.contains(
+            "inbound traffic is 76 % of the contracted 1000 Mbit/s, above the 70 % threshold"
+        ),
+        "{advice}"
+    );
+    // The table form, and a bad date.
+    let table = Command::new(BIN)
+        .args([
+            "traffic",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+            "-c",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("telecom      in       410.00    1000.00     760.00    76.0%"),
+        "{text}"
+    );
+    let bad = Command::new(BIN)
+        .args([
+            "traffic",
+            "--from",
+            "2026-13-01",
+            "--to",
+            "2026-01-02",
+            "-c",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("--from \"2026-13-01\": write a date as YYYY-MM-DD"));
+}

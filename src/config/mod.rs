@@ -37,6 +37,9 @@ pub struct Contract {
     pub name: String,
     pub start: NaiveDate,
     pub annual_downtime_cap: Duration,
+    /// Share of the contracted bandwidth above which a 95th percentile
+    /// calls for upgrade advice.
+    pub upgrade_advice_share: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,6 +173,15 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             return err(key, "must be at least 1 (a number of rounds)".into());
         }
     }
+    let share = raw.contract.upgrade_advice_share;
+    if !(share > 0.0 && share <= 1.0) {
+        return err(
+            "contract.upgrade_advice_share",
+            format!(
+                "{share} is not a share; use a number above 0 and at most 1, e.g. 0.7 for 70 %"
+            ),
+        );
+    }
     if raw.contract.annual_downtime_cap.0.is_zero() {
         return err(
             "contract.annual_downtime_cap",
@@ -293,6 +305,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             name: raw.contract.name,
             start,
             annual_downtime_cap: raw.contract.annual_downtime_cap.0,
+            upgrade_advice_share: raw.contract.upgrade_advice_share,
         },
         probe: Probe {
             interval: p.interval.0,

@@ -39,6 +39,8 @@ pub struct RawContract {
     pub start: Date,
     #[serde(default = "default_cap")]
     pub annual_downtime_cap: Dur,
+    #[serde(default = "default_advice_share")]
+    pub upgrade_advice_share: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +111,9 @@ fn default_timezone() -> TimeZone {
 }
 fn default_cap() -> Dur {
     Dur(Duration::from_secs(4 * 3600))
+}
+fn default_advice_share() -> f64 {
+    0.7
 }
 fn default_interval() -> Dur {
     Dur(Duration::from_secs(1))

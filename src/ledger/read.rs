@@ -245,3 +245,37 @@ pub async fn period_figures(
         unobserved_s: secs(unobserved),
     })
 }
+
+/// A line's 5-minute traffic samples starting in `[from, to)`, oldest first.
+pub async fn traffic_samples(
+    pool: &SqlitePool,
+    line: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<crate::traffic::TrafficSample>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps, in_errors, out_errors, \
+         in_discards, out_discards FROM traffic_samples WHERE line = ? AND start_at >= ? AND start_at < ? ORDER BY start_at",
+    )
+    .bind(line)
+    .bind(ledger_ts(from))
+    .bind(ledger_ts(to))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read traffic samples"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(crate::traffic::TrafficSample {
+                line: line.to_string(),
+                start: ts(r, 0)?,
+                seconds: r.get(1),
+                avg_in_bps: r.get(2),
+                avg_out_bps: r.get(3),
+                max_in_bps: r.get(4),
+                max_out_bps: r.get(5),
+                errors: [6, 7, 8, 9].map(|i| r.get::<i64, _>(i).max(0) as u64),
+            })
+        })
+        .collect())
+}
