@@ -380,3 +380,76 @@ fn traffic_report_from_five_minute_samples() {
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("--from \"2026-13-01\": write a date as YYYY-MM-DD"));
 }
+
+#[test]
+fn misbehaving_snmp_agents_are_counted_and_change_nothing_else() {
+    if !can_ping() {
+        return;
+    }
+    // One agent answers garbage, the other never answers.
+    let garbage = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (garbage_port, silent_port) = (
+        garbage.local_addr().unwrap().port(),
+        silent.local_addr().unwrap().port(),
+    );
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = garbage.recv_from(&mut buf) {
+            let _ = garbage.send_to(&buf[..n / 2], from); // truncated
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port, false);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let snmp = |p: u16| {
+        format!("[line.snmp]\nagent = \"127.0.0.1:{p}\"\nversion = \"2c\"\ncommunity = \"x\"\nif_name = \"lo\"\ninterval = \"1s\"\ntimeout = \"200ms\"\nretries = 0\n\n")
+    };
+    let at = text.find("[[line]]\nid = \"unicom\"").unwrap();
+    let text = format!(
+        "{}{}{}\n{}",
+        &text[..at],
+        snmp(garbage_port),
+        &text[at..],
+        snmp(silent_port)
+    );
+    std::fs::write(&config, text).unwrap();
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start(&config, &log);
+    wait_for(
+        "SNMP errors counted for both agents",
+        Duration::from_secs(10),
+        || {
+            let (_, m) = get(port, "/metrics");
+            metric_value(
+                &m,
+                "linkledger_snmp_poll_errors_total{line=\"telecom\",reason=\"malformed\"}",
+            )
+            .unwrap_or(0.0)
+                >= 2.0
+                && metric_value(
+                    &m,
+                    "linkledger_snmp_poll_errors_total{line=\"unicom\",reason=\"timeout\"}",
+                )
+                .unwrap_or(0.0)
+                    >= 2.0
+        },
+    );
+    // ICMP still decides: both lines up, no interface evidence, healthy.
+    let (_, m) = get(port, "/metrics");
+    assert_eq!(
+        metric_value(&m, "linkledger_line_up{line=\"telecom\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_value(&m, "linkledger_line_up{line=\"unicom\"}"),
+        Some(1.0)
+    );
+    assert_eq!(get(port, "/healthz").0, 200);
+    signal(&daemon.0, "TERM");
+    assert!(daemon.0.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("SNMP poll failed"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
