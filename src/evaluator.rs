@@ -112,6 +112,12 @@ pub enum Event {
         start_after: Option<Ts>,
         cause: Cause,
     },
+    /// Evidence of the open outage's cause seen after it was declared: the
+    /// interface's own status (SNMP).
+    OutageCause {
+        at: Ts,
+        cause: Cause,
+    },
     /// `end` is the first good round; `end_after` the last failed round.
     OutageClosed {
         end: Ts,
@@ -162,6 +168,8 @@ pub struct Evaluator {
     candidate: Option<Candidate>,
     unobserved_since: Option<Ts>,
     last_state: RoundState,
+    /// The interface evidence already recorded for the open outage.
+    outage_interface_cause: Option<Cause>,
 }
 
 impl Evaluator {
@@ -174,6 +182,7 @@ impl Evaluator {
             candidate: None,
             unobserved_since: None,
             last_state: RoundState::Unobserved,
+            outage_interface_cause: None,
         }
     }
 
@@ -237,6 +246,14 @@ impl Evaluator {
         let before = self.prev_round.replace(at);
         if condition == self.confirmed {
             self.candidate = None;
+            // The interface's own status arriving after the outage was
+            // declared (SNMP polls less often than ICMP rounds) is recorded.
+            if let Some(c) = cause.filter(|c| c.is_interface()) {
+                if self.outage_interface_cause != Some(c) {
+                    self.outage_interface_cause = Some(c);
+                    events.push(Event::OutageCause { at, cause: c });
+                }
+            }
             return events;
         }
         let candidate = match self.candidate {
@@ -293,6 +310,10 @@ impl Evaluator {
             }),
             Condition::Up | Condition::Unknown => {}
         }
+        self.outage_interface_cause = match condition {
+            Condition::Outage => candidate.cause.filter(|c| c.is_interface()),
+            _ => None,
+        };
         self.confirmed = condition;
         self.candidate = None;
         events

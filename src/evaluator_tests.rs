@@ -318,3 +318,38 @@ fn interface_down_from_snmp_declares_the_outage_at_once_from_the_first_failed_ro
         )]
     );
 }
+
+#[test]
+fn interface_evidence_after_an_icmp_declared_outage_is_recorded_once() {
+    let mut ev = Evaluator::new(3, 2);
+    let gw = RoundState::Down(Cause::GatewayUnreachable);
+    let iface = RoundState::Down(Cause::InterfaceDown);
+    let events = run(&mut ev, 0, &[UP, gw, gw, gw, gw, iface, iface, gw, UP, UP]);
+    assert_eq!(
+        events,
+        vec![
+            (
+                3,
+                Event::OutageOpened {
+                    start: t(1),
+                    start_after: Some(t(0)),
+                    cause: Cause::GatewayUnreachable
+                }
+            ),
+            (
+                5,
+                Event::OutageCause {
+                    at: t(5),
+                    cause: Cause::InterfaceDown
+                }
+            ),
+            (
+                9,
+                Event::OutageClosed {
+                    end: t(8),
+                    end_after: t(7)
+                }
+            ),
+        ]
+    );
+}

@@ -167,6 +167,14 @@ impl LineTask {
                     cause: cause.as_str(),
                 }
             }
+            Event::OutageCause { at, cause } => {
+                warn!(line, at = %ledger_ts(at), cause = cause.as_str(), "the interface itself confirms the outage");
+                LedgerWrite::OutageCause {
+                    line,
+                    at,
+                    cause: cause.as_str(),
+                }
+            }
             Event::OutageClosed { end, end_after } => {
                 info!(line, end = %ledger_ts(end), "outage over");
                 LedgerWrite::OutageClosed {

@@ -53,7 +53,10 @@ fn lab_with_snmp(prefix: &str) -> (Lab, std::path::PathBuf, Daemon, Killed) {
     let conf = lab.dir.path().join("snmpd.conf");
     std::fs::write(
         &conf,
-        format!("agentAddress udp:198.18.0.2:161\nrocommunity {COMMUNITY} 198.18.0.0/24\n"),
+        format!(
+            "agentAddress udp:198.18.0.2:161\nrocommunity {COMMUNITY} 198.18.0.0/24\n\
+             createUser labv3 SHA \"lab-auth-pass\" AES \"lab-priv-pass\"\nrouser labv3 priv\n"
+        ),
     )
     .unwrap();
     let persist = lab.dir.path().join("snmp-persist");
@@ -87,7 +90,22 @@ fn lab_with_snmp(prefix: &str) -> (Lab, std::path::PathBuf, Daemon, Killed) {
     let at = text
         .find("\n[[line]]\nid = \"telecom6\"")
         .expect("second line");
-    std::fs::write(&config, format!("{}{snmp}{}", &text[..at], &text[at..])).unwrap();
+    // The IPv6 line is polled with SNMPv3 authPriv (SHA + AES): the
+    // authentication password from the environment, the privacy one from a file.
+    let privacy_file = lab.dir.path().join("priv");
+    std::fs::write(&privacy_file, "lab-priv-pass\n").unwrap();
+    std::env::set_var("LAB_SNMP_AUTH", "lab-auth-pass");
+    let snmp_v3 = format!(
+        "\n[line.snmp]\nagent = \"198.18.0.2\"\nversion = \"3\"\nuser = \"labv3\"\nauth = \"sha\"\n\
+         auth_password_env = \"LAB_SNMP_AUTH\"\nprivacy_password_file = {:?}\nif_name = \"out0\"\n\
+         interval = \"6s\"\ntimeout = \"1s\"\nretries = 1\n",
+        privacy_file.display()
+    );
+    std::fs::write(
+        &config,
+        format!("{}{snmp}{}{snmp_v3}", &text[..at], &text[at..]),
+    )
+    .unwrap();
     let daemon = lab.start_daemon(&config);
     daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
     (lab, config, daemon, Killed(snmpd))
@@ -117,6 +135,12 @@ fn the_carrier_port_going_down_is_an_interface_down_outage() {
         1.0,
         15.0,
     );
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom6\"}",
+        1.0,
+        15.0,
+    ); // over v3
     let speed = daemon.metric("linkledger_interface_speed_bits_per_second{line=\"telecom\"}");
     assert!(speed.is_some(), "speed reported");
 
@@ -147,7 +171,20 @@ fn the_carrier_port_going_down_is_an_interface_down_outage() {
     let list = outages(&config, "telecom");
     assert_eq!(list.len(), 1, "{list:#?}");
     let o = &list[0];
+    // The interface's own status names the cause, whether SNMP saw it before
+    // ICMP declared the outage or only after (then appended as evidence).
     assert_eq!(o["cause"], "interface_down", "{o}");
+    let declared = o["declared_cause"].as_str().unwrap();
+    assert!(
+        ["interface_down", "gateway_unreachable"].contains(&declared),
+        "{o}"
+    );
+    let v3 = outages(&config, "telecom6");
+    assert_eq!(v3.len(), 1, "{v3:#?}");
+    assert_eq!(
+        v3[0]["cause"], "interface_down",
+        "the v3-polled line too: {v3:#?}"
+    );
     let (start, end) = (epoch(&o["start"]), epoch(&o["end"]));
     // ICMP failed from the cut; the outage starts at its first failed round.
     assert!((start - cut).abs() <= 1.1, "start {start} vs cut {cut}");

@@ -30,7 +30,11 @@ pub struct OutageView {
     pub unobserved_s: f64,
     /// Duration minus unobserved time: what the carrier is charged.
     pub charged_s: f64,
+    /// The most specific cause known: the interface's own status (SNMP)
+    /// when it was seen during the outage, else the cause it was declared with.
     pub cause: String,
+    /// The cause the outage was declared with (from the probes, or SNMP).
+    pub declared_cause: String,
     pub interval_s: f64,
 }
 
@@ -62,8 +66,10 @@ pub async fn outages(
     now: DateTime<Utc>,
 ) -> Result<Vec<OutageView>, LedgerError> {
     let rows = sqlx::query(
-        "SELECT id, line, start_at, start_after, end_at, end_after, cause, interval_ms FROM outages \
-         WHERE (?1 IS NULL OR line = ?1) AND (?2 IS NULL OR end_at IS NULL OR end_at >= ?2) ORDER BY start_at, id",
+        "SELECT o.id, o.line, o.start_at, o.start_after, o.end_at, o.end_after, \
+         coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
+         o.interval_ms, o.cause FROM outages o \
+         WHERE (?1 IS NULL OR o.line = ?1) AND (?2 IS NULL OR o.end_at IS NULL OR o.end_at >= ?2) ORDER BY o.start_at, o.id",
     )
     .bind(line)
     .bind(since.map(ledger_ts))
@@ -90,6 +96,7 @@ pub async fn outages(
             unobserved_s: secs(unobserved),
             charged_s: secs(duration - unobserved),
             cause: row.get(6),
+            declared_cause: row.get(8),
             interval_s: row.get::<i64, _>(7) as f64 / 1000.0,
         });
     }

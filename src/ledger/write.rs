@@ -24,6 +24,12 @@ pub enum LedgerWrite {
         start_after: Option<DateTime<Utc>>,
         cause: &'static str,
     },
+    /// Later evidence of the open outage's cause (appended to outage_causes).
+    OutageCause {
+        line: String,
+        at: DateTime<Utc>,
+        cause: &'static str,
+    },
     OutageClosed {
         line: String,
         end: DateTime<Utc>,
@@ -273,6 +279,22 @@ async fn apply(
                     line,
                     table,
                     "asked to close an episode that is not open in the ledger"
+                );
+            }
+        }
+        LedgerWrite::OutageCause { line, at, cause } => {
+            let done = sqlx::query(
+                "INSERT INTO outage_causes (outage_id, seen_at, cause) SELECT id, ?, ? FROM outages WHERE line = ? AND end_at IS NULL",
+            )
+            .bind(ts(at))
+            .bind(cause)
+            .bind(line)
+            .execute(pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(
+                    line,
+                    "cause evidence for an outage that is not open in the ledger"
                 );
             }
         }
