@@ -180,7 +180,7 @@ impl SnmpPoller {
                     let delta: Vec<u64> = counters
                         .iter()
                         .zip(prev_counters)
-                        .map(|(now, before)| u64::from(now.wrapping_sub(before)))
+                        .map(|(now, before)| error_delta(*now, before))
                         .collect();
                     m.errors.with_label_values(&[line, "in"]).inc_by(delta[0]);
                     m.errors.with_label_values(&[line, "out"]).inc_by(delta[1]);
@@ -207,10 +207,28 @@ impl SnmpPoller {
     }
 }
 
+/// Errors/discards since the previous poll. These are Counter32s: a value
+/// lower than before is taken as a cleared counter (0), not as a wrap, so a
+/// reset never invents errors.
+fn error_delta(now: u32, before: u32) -> u64 {
+    u64::from(now.saturating_sub(before))
+}
+
 /// Monotonic milliseconds (tokio's clock).
 fn tokio_ms() -> u64 {
     use std::sync::OnceLock;
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     let origin = *ORIGIN.get_or_init(Instant::now);
     Instant::now().saturating_duration_since(origin).as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_delta;
+
+    #[test]
+    fn a_cleared_error_counter_adds_nothing() {
+        assert_eq!(error_delta(15, 10), 5);
+        assert_eq!(error_delta(3, 4_000_000_000), 0);
+    }
 }
