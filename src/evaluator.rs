@@ -102,6 +102,18 @@ pub fn classify(
     }
 }
 
+/// Combines a round's probe verdict with what SNMP says of the line's
+/// interface: the interface being down (operationally or administratively)
+/// makes the round `down` with that cause — unless our own side did not
+/// answer, in which case the agent (on our side too) is no better evidence
+/// than the local tier, and the round stays a local fault.
+pub fn with_interface_evidence(probed: RoundState, interface: Option<Cause>) -> RoundState {
+    match (probed, interface) {
+        (RoundState::LocalFault, _) | (_, None) => probed,
+        (_, Some(cause)) => RoundState::Down(cause),
+    }
+}
+
 /// What the ledger must record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

@@ -353,3 +353,22 @@ fn interface_evidence_after_an_icmp_declared_outage_is_recorded_once() {
         ]
     );
 }
+
+#[test]
+fn interface_evidence_decides_except_when_our_side_is_silent() {
+    let iface = Some(Cause::InterfaceDown);
+    assert_eq!(
+        with_interface_evidence(UP, iface),
+        RoundState::Down(Cause::InterfaceDown)
+    );
+    assert_eq!(
+        with_interface_evidence(DOWN, iface),
+        RoundState::Down(Cause::InterfaceDown)
+    );
+    assert_eq!(
+        with_interface_evidence(BLIND, iface),
+        RoundState::Down(Cause::InterfaceDown)
+    );
+    assert_eq!(with_interface_evidence(LOCAL, iface), LOCAL);
+    assert_eq!(with_interface_evidence(DOWN, None), DOWN);
+}

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::clock::{ledger_ts, RunClock};
 use crate::config::{Line, Probe};
-use crate::evaluator::{classify, Evaluator, Event, RoundState, TierResult};
+use crate::evaluator::{classify, with_interface_evidence, Evaluator, Event, TierResult};
 use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
@@ -123,10 +123,10 @@ impl LineTask {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
             }
             // The interface's own status, when SNMP sees it down, decides.
-            let state = match self.evidence.as_ref().and_then(|e| e.cause()) {
-                Some(cause) => RoundState::Down(cause),
-                None => classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
-            };
+            let state = with_interface_evidence(
+                classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
+                self.evidence.as_ref().and_then(|e| e.cause()),
+            );
             for event in self.evaluator.observe(state, at) {
                 self.record(&shared, event);
             }
