@@ -216,11 +216,7 @@ async fn outages(
         "line", "start", "end", "duration", "charged"
     );
     for o in list {
-        let fmt = |t: DateTime<Utc>| {
-            t.with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M:%S%.3f")
-                .to_string()
-        };
+        let fmt = |t| local_time(tz, t);
         println!(
             "{:<12} {:<25} {:<25} {:>9.1}s {:>9.1}s  {}",
             o.line,
@@ -247,11 +243,7 @@ async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
         "line", "start", "end", "duration"
     );
     for g in list {
-        let fmt = |t: DateTime<Utc>| {
-            t.with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M:%S%.3f")
-                .to_string()
-        };
+        let fmt = |t| local_time(tz, t);
         println!(
             "{:<12} {:<25} {:<25} {:>9.1}s  {}",
             g.line.as_deref().unwrap_or("(all)"),
@@ -342,4 +334,11 @@ async fn traffic(
         );
     }
     Ok(())
+}
+
+/// A ledger time as the contract's zone shows it, with milliseconds.
+fn local_time(tz: chrono_tz::Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
 }

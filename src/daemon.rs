@@ -54,24 +54,14 @@ impl Lines {
                 .remove(&line.id)
                 .unwrap_or_else(|| Evaluator::new(config.probe.down_after, config.probe.up_after));
             evaluator.set_thresholds(config.probe.down_after, config.probe.up_after);
-            let task = LineTask {
-                line: line.clone(),
-                probe: config.probe,
-                echoer: echoers[&line.binding()].clone(),
-                evaluator,
-                phase: config.probe.interval * i as u32 / n,
-                evidence: None,
-            };
-            let mut task = task;
-            if let Some(snmp) = &line.snmp {
+            let evidence = line.snmp.as_ref().map(|snmp| {
                 // SNMP polls are few: they run on the main runtime.
                 let evidence = Arc::new(InterfaceEvidence::default());
-                task.evidence = Some(evidence.clone());
                 let poller = SnmpPoller {
                     line: line.id.clone(),
                     bandwidth_mbps: line.bandwidth_mbps,
                     snmp: snmp.clone(),
-                    evidence,
+                    evidence: evidence.clone(),
                 };
                 let span = tracing::info_span!("snmp", line = %line.id, agent = %snmp.agent);
                 let run = poller.run(
@@ -84,7 +74,16 @@ impl Lines {
                     line.id.clone(),
                     tokio::spawn(tracing::Instrument::instrument(run, span)),
                 ));
-            }
+                evidence
+            });
+            let task = LineTask {
+                line: line.clone(),
+                probe: config.probe,
+                echoer: echoers[&line.binding()].clone(),
+                evaluator,
+                phase: config.probe.interval * i as u32 / n,
+                evidence,
+            };
             let span = tracing::info_span!("line", line = %line.id);
             let handle = probe.spawn(tracing::Instrument::instrument(
                 task.run(shared.clone(), cancel.child_token()),

@@ -76,13 +76,14 @@ pub async fn outages(
     .fetch_all(pool)
     .await
     .map_err(query_err("read outages"))?;
+    let away = away_since(pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let line: String = row.get(1);
         let start = ts(&row, 2).unwrap_or(now);
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
-        let gaps = unobserved_spans(pool, &line, span).await?;
+        let gaps = unobserved_spans_given(pool, &line, span, away).await?;
         let unobserved: TimeDelta = gaps.iter().map(|(a, b)| *b - *a).sum();
         let duration = span.1 - span.0;
         out.push(OutageView {
@@ -131,6 +132,18 @@ pub async fn unobserved_spans(
     line: &str,
     span: Span,
 ) -> Result<Vec<Span>, LedgerError> {
+    let away = away_since(pool).await?;
+    unobserved_spans_given(pool, line, span, away).await
+}
+
+/// [`unobserved_spans`] with the daemon's absence ([`away_since`]) already
+/// read, for callers that ask about many spans.
+async fn unobserved_spans_given(
+    pool: &SqlitePool,
+    line: &str,
+    span: Span,
+    away: Option<DateTime<Utc>>,
+) -> Result<Vec<Span>, LedgerError> {
     let rows = sqlx::query(
         "SELECT start_at, end_at FROM gaps WHERE (line IS NULL OR line = ?) AND end_at > ? AND start_at < ? ORDER BY start_at",
     )
@@ -149,7 +162,7 @@ pub async fn unobserved_spans(
         .collect();
     // The time since the daemon was last seen is unobserved too, although
     // its gap row is written only when the daemon starts again.
-    if let Some(away) = away_since(pool).await? {
+    if let Some(away) = away {
         let a = away.max(span.0);
         if a < span.1 {
             spans.push((a, span.1));
