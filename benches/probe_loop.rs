@@ -58,6 +58,7 @@ fn lines(n: usize) -> Vec<Line> {
             gateway: vec![],
             upstream: (l * 10..((l + 1) * 10).min(n)).map(target).collect(),
             upstream_quorum: 1,
+            rtt_threshold: None,
             snmp: None,
         })
         .collect()
@@ -78,6 +79,10 @@ async fn bench(n: usize, secs: u64) {
         pool.clone(),
         start.run_id,
         1000,
+        linkledger::ledger::faults::FaultRules {
+            classes: Default::default(),
+            lines: lines.iter().map(|l| l.id.clone()).collect(),
+        },
         rx,
         status,
         Duration::from_secs(5),

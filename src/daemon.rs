@@ -228,6 +228,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         pool.clone(),
         start.run_id,
         interval_ms,
+        config.fault_rules(),
         ledger_rx,
         status.clone(),
         GRACE,
@@ -287,6 +288,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         let (mut evs, echoers) = lines.stop().await;
                         close_removed_lines(&new, &mut evs, &shared);
                         let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
+                        let _ = ledger_tx.send(LedgerWrite::FaultRules(new.fault_rules()));
                         match Lines::start(&new, &shared, evs, echoers, &probe) {
                             Ok(l) => {
                                 lines = l;

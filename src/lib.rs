@@ -9,6 +9,7 @@ pub mod config;
 pub mod contract;
 pub mod daemon;
 pub mod evaluator;
+pub mod fault;
 pub mod http;
 pub mod ledger;
 pub mod line_task;

@@ -61,6 +61,10 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         pool.clone(),
         run_id,
         1000,
+        linkledger::ledger::faults::FaultRules {
+            classes: Default::default(),
+            lines: vec!["telecom".into()],
+        },
         rx,
         status.clone(),
         Duration::from_secs(10),

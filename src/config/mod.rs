@@ -4,6 +4,7 @@
 
 pub mod raw;
 pub mod snmp;
+pub mod terms;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use ipnet::IpNet;
 use linkledger_probes::Binding;
 
 pub use raw::Role;
+pub use terms::{ApiToken, Terms};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct Config {
     pub contract: Contract,
     pub probe: Probe,
     pub lines: Vec<Line>,
+    /// Operator API tokens; the API is off when there are none.
+    pub api_tokens: Vec<ApiToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +44,8 @@ pub struct Contract {
     /// Share of the contracted bandwidth above which a 95th percentile
     /// calls for upgrade advice.
     pub upgrade_advice_share: f64,
+    /// Fault deadlines, maintenance notice, degradation and class rules.
+    pub terms: Terms,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +70,9 @@ pub struct Line {
     pub gateway: Vec<IpAddr>,
     pub upstream: Vec<IpAddr>,
     pub upstream_quorum: usize,
+    /// RTT 95th percentile above which the line counts as degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_threshold: Option<Duration>,
     /// The line's interface polled by SNMP, if configured.
     pub snmp: Option<snmp::LineSnmp>,
 }
@@ -107,6 +116,14 @@ impl Config {
             message: format!("cannot read the config file: {e}"),
         })?;
         Self::parse(path, &text)
+    }
+
+    /// What the ledger writer needs to open and classify faults.
+    pub fn fault_rules(&self) -> crate::ledger::faults::FaultRules {
+        crate::ledger::faults::FaultRules {
+            classes: self.contract.terms.classes,
+            lines: self.lines.iter().map(|l| l.id.clone()).collect(),
+        }
     }
 
     /// Parses and validates config text; `path` is used in errors.
@@ -239,6 +256,12 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
                 ),
             );
         }
+        if l.rtt_threshold.is_some_and(|d| d.0.is_zero()) {
+            return err(
+                &key("rtt_threshold"),
+                "must be more than 0, e.g. \"80ms\"; leave it out for no latency threshold".into(),
+            );
+        }
         if let Some(iface) = &l.interface {
             if iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ']) {
                 return err(
@@ -288,12 +311,24 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             gateway,
             upstream,
             upstream_quorum: l.upstream_quorum as usize,
+            rtt_threshold: l.rtt_threshold.map(|d| d.0),
             snmp,
         });
     }
     check_block_overlaps(&lines)?;
     let start = raw.contract.start.0;
-    let _ = path;
+    let c = raw.contract;
+    let terms = terms::validate(
+        c.response,
+        c.on_site,
+        c.resolution,
+        c.repair_report,
+        c.maintenance_notice,
+        c.approved_maintenance_counts,
+        c.degradation,
+        c.classes,
+    )?;
+    let api_tokens = terms::validate_api(raw.api)?;
     Ok(Config {
         path: path.to_path_buf(),
         daemon: Daemon {
@@ -302,10 +337,11 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             timezone: raw.daemon.timezone.0,
         },
         contract: Contract {
-            name: raw.contract.name,
+            name: c.name,
             start,
-            annual_downtime_cap: raw.contract.annual_downtime_cap.0,
-            upgrade_advice_share: raw.contract.upgrade_advice_share,
+            annual_downtime_cap: c.annual_downtime_cap.0,
+            upgrade_advice_share: c.upgrade_advice_share,
+            terms,
         },
         probe: Probe {
             interval: p.interval.0,
@@ -314,6 +350,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             up_after: p.up_after,
         },
         lines,
+        api_tokens,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct RawConfig {
     pub probe: RawProbe,
     #[serde(default, rename = "line")]
     pub lines: Vec<RawLine>,
+    #[serde(default)]
+    pub api: super::terms::RawApi,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +43,22 @@ pub struct RawContract {
     pub annual_downtime_cap: Dur,
     #[serde(default = "default_advice_share")]
     pub upgrade_advice_share: f64,
+    #[serde(default = "super::terms::thirty")]
+    pub response: Dur,
+    #[serde(default = "super::terms::thirty")]
+    pub on_site: Dur,
+    #[serde(default)]
+    pub resolution: super::terms::RawResolution,
+    #[serde(default = "super::terms::eight_hours")]
+    pub repair_report: Dur,
+    #[serde(default = "super::terms::one_day")]
+    pub maintenance_notice: Dur,
+    #[serde(default = "super::terms::yes")]
+    pub approved_maintenance_counts: bool,
+    #[serde(default)]
+    pub degradation: super::terms::RawDegradation,
+    #[serde(default)]
+    pub classes: super::terms::RawClasses,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +104,8 @@ pub struct RawLine {
     pub upstream: Vec<Target>,
     #[serde(default = "default_quorum")]
     pub upstream_quorum: u32,
+    /// RTT 95th percentile above which the line is degraded.
+    pub rtt_threshold: Option<Dur>,
     pub snmp: Option<super::snmp::RawSnmp>,
 }
 

@@ -82,7 +82,7 @@ impl serde::Serialize for LineSnmp {
 }
 
 /// Resolves one secret given inline, by environment variable or by file.
-fn secret(
+pub(crate) fn secret(
     key: &str,
     inline: Option<String>,
     env: Option<String>,

@@ -101,6 +101,20 @@ pub async fn begin(
             .map_err(query_err("close episode of removed line"))?;
         }
     }
+    // Degradations need a window of fresh rounds to be judged again: those
+    // left open end where the previous run was last seen; faults whose
+    // causes are all over are resolved.
+    if let Some(hb) = previous_heartbeat {
+        sqlx::query("UPDATE degradations SET end_at = max(start_at, ?), run_closed = ? WHERE end_at IS NULL")
+            .bind(ledger_ts(hb))
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("close degradations of the previous run"))?;
+    }
+    super::faults::resolve_finished(&mut tx)
+        .await
+        .map_err(query_err("resolve finished faults"))?;
     tx.commit().await.map_err(query_err("commit run start"))?;
     Ok(start)
 }

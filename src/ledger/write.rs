@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
+use super::faults::{self, FaultRules};
 use crate::clock::ledger_ts;
 
 /// One thing to record.
@@ -62,6 +63,20 @@ pub enum LedgerWrite {
     LineConfigs(Vec<crate::config::Line>),
     /// Five minutes of a line's interface traffic.
     TrafficSample(crate::traffic::TrafficSample),
+    /// Quality crossed a degradation threshold (kind: loss, rtt, utilisation).
+    DegradationStarted {
+        line: String,
+        kind: &'static str,
+        start: DateTime<Utc>,
+        detail: String,
+    },
+    DegradationEnded {
+        line: String,
+        kind: &'static str,
+        end: DateTime<Utc>,
+    },
+    /// The fault class rules and configured lines after a reload.
+    FaultRules(super::faults::FaultRules),
 }
 
 /// One target's probes over one minute.
@@ -96,6 +111,7 @@ pub async fn run_writer(
     pool: SqlitePool,
     run_id: i64,
     interval_ms: i64,
+    mut rules: FaultRules,
     mut rx: mpsc::UnboundedReceiver<LedgerWrite>,
     status: Arc<WriterStatus>,
     give_up: Duration,
@@ -129,7 +145,17 @@ pub async fn run_writer(
             }
             continue;
         };
-        match apply(&pool, run_id, interval_ms, next).await {
+        if let LedgerWrite::FaultRules(r) = next {
+            rules = r.clone();
+            queue.pop_front();
+            continue;
+        }
+        let ctx = Ctx {
+            run_id,
+            interval_ms,
+            rules: &rules,
+        };
+        match apply(&pool, &ctx, next).await {
             Ok(()) => {
                 if failing {
                     tracing::warn!(
@@ -226,12 +252,39 @@ fn is_permanent(e: &sqlx::Error) -> bool {
         || matches!(e, sqlx::Error::Database(d) if d.message().contains("never"))
 }
 
-async fn apply(
-    pool: &SqlitePool,
+/// What every write is applied with.
+struct Ctx<'a> {
     run_id: i64,
     interval_ms: i64,
-    w: &LedgerWrite,
+    rules: &'a FaultRules,
+}
+
+/// The fault automation runs inside a savepoint of the write's transaction:
+/// a constraint it trips is logged and rolled back without losing the
+/// outage or degradation itself; any other error fails the whole write,
+/// which is then retried.
+async fn savepoint(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SAVEPOINT faults").execute(conn).await.map(|_| ())
+}
+
+async fn settle(
+    conn: &mut sqlx::SqliteConnection,
+    result: Result<(), sqlx::Error>,
+    what: &str,
 ) -> Result<(), sqlx::Error> {
+    match result {
+        Ok(()) => {}
+        Err(e) if is_permanent(&e) => {
+            tracing::error!(error = %e, what, "fault bookkeeping rejected by a constraint; the episode is recorded without it");
+            sqlx::query("ROLLBACK TO faults").execute(&mut *conn).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    sqlx::query("RELEASE faults").execute(conn).await.map(|_| ())
+}
+
+async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+    let (run_id, interval_ms) = (ctx.run_id, ctx.interval_ms);
     let ts = |t: &DateTime<Utc>| ledger_ts(*t);
     let opt = |t: &Option<DateTime<Utc>>| t.map(ledger_ts);
     match w {
@@ -241,10 +294,41 @@ async fn apply(
             start_after,
             cause,
         } => {
-            sqlx::query("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?, ?)")
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(cause).bind(interval_ms).bind(run_id)
-                .execute(pool).await?;
+                .fetch_one(&mut *tx).await?;
+            savepoint(&mut tx).await?;
+            let r = faults::outage_opened(&mut tx, ctx.rules, line, id, *start, run_id).await;
+            settle(&mut tx, r, "outage opened").await?;
+            tx.commit().await?;
         }
+        LedgerWrite::DegradationStarted {
+            line,
+            kind,
+            start,
+            detail,
+        } => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar("INSERT INTO degradations (line, kind, start_at, detail, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
+                .bind(line).bind(kind).bind(ts(start)).bind(detail).bind(run_id)
+                .fetch_one(&mut *tx).await?;
+            savepoint(&mut tx).await?;
+            let r = faults::degradation_started(&mut tx, ctx.rules, line, id, *start, run_id).await;
+            settle(&mut tx, r, "degradation started").await?;
+            tx.commit().await?;
+        }
+        LedgerWrite::DegradationEnded { line, kind, end } => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE degradations SET end_at = ?, run_closed = ? WHERE line = ? AND kind = ? AND end_at IS NULL")
+                .bind(ts(end)).bind(run_id).bind(line).bind(kind)
+                .execute(&mut *tx).await?;
+            savepoint(&mut tx).await?;
+            let r = faults::resolve_finished(&mut tx).await;
+            settle(&mut tx, r, "degradation ended").await?;
+            tx.commit().await?;
+        }
+        LedgerWrite::FaultRules(_) => {}
         LedgerWrite::LocalFaultOpened {
             line,
             start,
@@ -269,11 +353,18 @@ async fn apply(
             } else {
                 "local_faults"
             };
+            let mut tx = pool.begin().await?;
             let done = sqlx::query(&format!(
                 "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL"
             ))
             .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line)
-            .execute(pool).await?;
+            .execute(&mut *tx).await?;
+            if table == "outages" {
+                savepoint(&mut tx).await?;
+                let r = faults::resolve_finished(&mut tx).await;
+                settle(&mut tx, r, "outage closed").await?;
+            }
+            tx.commit().await?;
             if done.rows_affected() == 0 {
                 tracing::warn!(
                     line,

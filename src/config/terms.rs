@@ -1,0 +1,377 @@
+//! The contract's terms beyond the cap: fault deadlines, the maintenance
+//! notice, degradation thresholds and fault class rules (`[contract]`),
+//! and the operator API's tokens (`[api]`). Every number defaults to the
+//! value of the contract linkledger was first built for.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::raw::Dur;
+use crate::fault::{ClassRules, FaultClass};
+
+fn mins(m: u64) -> Dur {
+    Dur(Duration::from_secs(60 * m))
+}
+
+/// `[contract.resolution]`: time to resolve a fault, per class.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResolution {
+    #[serde(default = "thirty")]
+    pub general: Dur,
+    #[serde(default = "two_hours")]
+    pub serious: Dur,
+    #[serde(default = "two_hours")]
+    pub major: Dur,
+}
+
+impl Default for RawResolution {
+    fn default() -> Self {
+        Self {
+            general: thirty(),
+            serious: two_hours(),
+            major: two_hours(),
+        }
+    }
+}
+
+pub fn thirty() -> Dur {
+    mins(30)
+}
+fn two_hours() -> Dur {
+    mins(120)
+}
+pub fn eight_hours() -> Dur {
+    mins(480)
+}
+pub fn one_day() -> Dur {
+    mins(24 * 60)
+}
+pub fn yes() -> bool {
+    true
+}
+
+/// `[contract.degradation]`: when quality is bad enough to be a fault.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDegradation {
+    #[serde(default = "default_loss")]
+    pub loss_ratio: f64,
+    #[serde(default = "five_minutes")]
+    pub loss_window: Dur,
+    #[serde(default = "five_minutes")]
+    pub rtt_window: Dur,
+    #[serde(default = "default_utilisation")]
+    pub utilisation_ratio: f64,
+    #[serde(default = "fifteen_minutes")]
+    pub utilisation_window: Dur,
+}
+
+impl Default for RawDegradation {
+    fn default() -> Self {
+        Self {
+            loss_ratio: default_loss(),
+            loss_window: five_minutes(),
+            rtt_window: five_minutes(),
+            utilisation_ratio: default_utilisation(),
+            utilisation_window: fifteen_minutes(),
+        }
+    }
+}
+
+fn default_loss() -> f64 {
+    0.05
+}
+fn default_utilisation() -> f64 {
+    0.9
+}
+fn five_minutes() -> Dur {
+    mins(5)
+}
+fn fifteen_minutes() -> Dur {
+    mins(15)
+}
+
+/// `[contract.classes]`: the class each trigger gives a fault.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClasses {
+    #[serde(default = "general")]
+    pub degradation: FaultClass,
+    #[serde(default = "serious")]
+    pub line_down: FaultClass,
+    #[serde(default = "major")]
+    pub egress_down: FaultClass,
+    #[serde(default = "major")]
+    pub ip_block_unreachable: FaultClass,
+}
+
+impl Default for RawClasses {
+    fn default() -> Self {
+        let d = ClassRules::default();
+        Self {
+            degradation: d.degradation,
+            line_down: d.line_down,
+            egress_down: d.egress_down,
+            ip_block_unreachable: d.ip_block_unreachable,
+        }
+    }
+}
+
+fn general() -> FaultClass {
+    FaultClass::General
+}
+fn serious() -> FaultClass {
+    FaultClass::Serious
+}
+fn major() -> FaultClass {
+    FaultClass::Major
+}
+
+/// Validated degradation thresholds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Degradation {
+    pub loss_ratio: f64,
+    pub loss_window: Duration,
+    pub rtt_window: Duration,
+    pub utilisation_ratio: f64,
+    pub utilisation_window: Duration,
+}
+
+/// Validated fault deadlines and rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Terms {
+    pub response: Duration,
+    pub on_site: Duration,
+    /// Indexed by class: general, serious, major.
+    pub resolution: [Duration; 3],
+    pub repair_report: Duration,
+    pub maintenance_notice: Duration,
+    pub approved_maintenance_counts: bool,
+    pub degradation: Degradation,
+    pub classes: ClassRules,
+}
+
+impl Terms {
+    pub fn resolution_for(&self, class: FaultClass) -> Duration {
+        self.resolution[class as usize]
+    }
+}
+
+impl Default for Terms {
+    fn default() -> Self {
+        let r = RawResolution::default();
+        let d = RawDegradation::default();
+        Self {
+            response: thirty().0,
+            on_site: thirty().0,
+            resolution: [r.general.0, r.serious.0, r.major.0],
+            repair_report: eight_hours().0,
+            maintenance_notice: one_day().0,
+            approved_maintenance_counts: true,
+            degradation: Degradation {
+                loss_ratio: d.loss_ratio,
+                loss_window: d.loss_window.0,
+                rtt_window: d.rtt_window.0,
+                utilisation_ratio: d.utilisation_ratio,
+                utilisation_window: d.utilisation_window.0,
+            },
+            classes: ClassRules::default(),
+        }
+    }
+}
+
+/// Validates the terms; errors are (key, message).
+#[allow(clippy::too_many_arguments)]
+pub fn validate(
+    response: Dur,
+    on_site: Dur,
+    resolution: RawResolution,
+    repair_report: Dur,
+    maintenance_notice: Dur,
+    approved_maintenance_counts: bool,
+    degradation: RawDegradation,
+    classes: RawClasses,
+) -> Result<Terms, (String, String)> {
+    let positive = [
+        ("contract.response", response.0),
+        ("contract.on_site", on_site.0),
+        ("contract.resolution.general", resolution.general.0),
+        ("contract.resolution.serious", resolution.serious.0),
+        ("contract.resolution.major", resolution.major.0),
+        ("contract.repair_report", repair_report.0),
+        ("contract.degradation.loss_window", degradation.loss_window.0),
+        ("contract.degradation.rtt_window", degradation.rtt_window.0),
+        (
+            "contract.degradation.utilisation_window",
+            degradation.utilisation_window.0,
+        ),
+    ];
+    for (key, d) in positive {
+        if d.is_zero() {
+            return Err((key.into(), "must be more than 0, e.g. \"30m\"".into()));
+        }
+    }
+    for (key, d) in [
+        ("contract.degradation.loss_window", degradation.loss_window.0),
+        ("contract.degradation.rtt_window", degradation.rtt_window.0),
+        (
+            "contract.degradation.utilisation_window",
+            degradation.utilisation_window.0,
+        ),
+    ] {
+        if d < Duration::from_secs(60) {
+            return Err((
+                key.into(),
+                format!("{d:?} is too short to judge quality by; use at least 1m"),
+            ));
+        }
+    }
+    for (key, v) in [
+        ("contract.degradation.loss_ratio", degradation.loss_ratio),
+        (
+            "contract.degradation.utilisation_ratio",
+            degradation.utilisation_ratio,
+        ),
+    ] {
+        if !(v > 0.0 && v <= 1.0) {
+            return Err((
+                key.into(),
+                format!("{v} is not a share; use a number above 0 and at most 1, e.g. 0.05 for 5 %"),
+            ));
+        }
+    }
+    let classes = ClassRules {
+        degradation: classes.degradation,
+        line_down: classes.line_down,
+        egress_down: classes.egress_down,
+        ip_block_unreachable: classes.ip_block_unreachable,
+    };
+    if classes.egress_down < classes.line_down {
+        return Err((
+            "contract.classes.egress_down".into(),
+            format!(
+                "{} is below line_down ({}); the whole egress down cannot be a lesser fault than one line down",
+                classes.egress_down, classes.line_down
+            ),
+        ));
+    }
+    if classes.line_down < classes.degradation {
+        return Err((
+            "contract.classes.line_down".into(),
+            format!(
+                "{} is below degradation ({}); a line down cannot be a lesser fault than a degradation",
+                classes.line_down, classes.degradation
+            ),
+        ));
+    }
+    Ok(Terms {
+        response: response.0,
+        on_site: on_site.0,
+        resolution: [resolution.general.0, resolution.serious.0, resolution.major.0],
+        repair_report: repair_report.0,
+        maintenance_notice: maintenance_notice.0,
+        approved_maintenance_counts,
+        degradation: Degradation {
+            loss_ratio: degradation.loss_ratio,
+            loss_window: degradation.loss_window.0,
+            rtt_window: degradation.rtt_window.0,
+            utilisation_ratio: degradation.utilisation_ratio,
+            utilisation_window: degradation.utilisation_window.0,
+        },
+        classes,
+    })
+}
+
+/// `[api]`: the operator API, off unless a token is configured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<RawToken>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub name: String,
+    pub role: Role,
+    pub token: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// What a token may do; each role may do what the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read everything.
+    Viewer,
+    /// Record a fault's timeline: acknowledged, on site, repair report,
+    /// carrier ticket, notes; log drills.
+    Operator,
+    /// Exclusions, maintenance windows, reclassification.
+    Manager,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Manager => "manager",
+        }
+    }
+}
+
+/// A bearer token; its secret never appears in Debug output.
+#[derive(Clone, PartialEq)]
+pub struct ApiToken {
+    pub name: String,
+    pub role: Role,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
+}
+
+/// Validates `[api]`; errors are (key, message) and never show a secret.
+pub fn validate_api(raw: RawApi) -> Result<Vec<ApiToken>, (String, String)> {
+    let mut out: Vec<ApiToken> = Vec::new();
+    for (i, t) in raw.tokens.into_iter().enumerate() {
+        let key = |k: &str| format!("api.token[{i}].{k}");
+        if t.name.trim().is_empty() {
+            return Err((key("name"), "must not be empty; it names the token in the audit log".into()));
+        }
+        if out.iter().any(|o| o.name == t.name) {
+            return Err((key("name"), format!("duplicate token name {:?}", t.name)));
+        }
+        let secret = super::snmp::secret("token", t.token, t.token_env, t.token_file)
+            .map_err(|(k, m)| (key(&k), m))?
+            .ok_or_else(|| (key("token"), "give one of token, token_env and token_file".to_string()))?;
+        if secret.chars().count() < 16 || secret.chars().any(char::is_whitespace) {
+            return Err((
+                key("token"),
+                "a token needs at least 16 characters and no spaces (e.g. from `openssl rand -hex 24`)".into(),
+            ));
+        }
+        if out.iter().any(|o| o.secret == secret) {
+            return Err((key("token"), "the same token is given twice; each needs its own".into()));
+        }
+        out.push(ApiToken {
+            name: t.name,
+            role: t.role,
+            secret,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,241 @@
+//! Fault tickets opened, escalated and resolved by the ledger writer, in
+//! the same transaction as the outage or degradation that caused them, so
+//! a fault exists exactly when its cause does.
+//!
+//! - An outage on a line opens a fault of class `line_down` (serious), or
+//!   joins the line's open fault (a degradation) and escalates it.
+//! - When every configured line is down at once, an egress fault opens
+//!   (`egress_down`, major) and each line's open fault escalates to it.
+//! - A degradation opens a fault of class `degradation` (general), or
+//!   joins the line's open fault.
+//! - A line's fault is resolved when every outage and degradation linked
+//!   to it has ended, at the latest end; the egress fault when the first
+//!   line comes back. Classes only go up automatically; a lower class
+//!   takes an operator's reclassification with a reason.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection};
+
+use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::fault::{ClassRules, FaultClass, Trigger};
+
+/// What the writer needs to open and classify faults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRules {
+    pub classes: ClassRules,
+    /// The configured lines: the egress is down when all of them are.
+    pub lines: Vec<String>,
+}
+
+/// SQL giving a fault's current class (the latest class event, else the
+/// class it was opened with), for a fault aliased `f`.
+pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.class IS NOT NULL ORDER BY e.id DESC LIMIT 1), f.class)";
+
+async fn open_fault_of(
+    conn: &mut SqliteConnection,
+    line: Option<&str>,
+) -> Result<Option<(i64, FaultClass)>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT f.id, {CURRENT_CLASS} FROM faults f WHERE f.line IS ? AND f.resolved_at IS NULL"
+    ))
+    .bind(line)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| {
+        let class: String = r.get(1);
+        (r.get(0), FaultClass::parse(&class).unwrap_or(FaultClass::Major))
+    }))
+}
+
+async fn insert_fault(
+    conn: &mut SqliteConnection,
+    line: Option<&str>,
+    detected: DateTime<Utc>,
+    trigger: Trigger,
+    class: FaultClass,
+    run_id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO faults (line, detected_at, trigger, class, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(line)
+    .bind(ledger_ts(detected))
+    .bind(trigger.as_str())
+    .bind(class.as_str())
+    .bind(run_id)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+async fn link(
+    conn: &mut SqliteConnection,
+    fault: i64,
+    kind: &str,
+    ref_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT OR IGNORE INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (?, ?, ?, ?)")
+        .bind(fault)
+        .bind(kind)
+        .bind(ref_id)
+        .bind(ledger_ts(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends an automatic escalation when `to` is above the fault's class.
+async fn escalate(
+    conn: &mut SqliteConnection,
+    fault: (i64, FaultClass),
+    to: FaultClass,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    if to <= fault.1 {
+        return Ok(());
+    }
+    tracing::warn!(
+        fault = fault.0,
+        from = fault.1.as_str(),
+        to = to.as_str(),
+        reason,
+        "fault escalated"
+    );
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, text) VALUES (?, ?, ?, 'escalated', ?, ?)")
+        .bind(fault.0)
+        .bind(ledger_ts(at))
+        .bind(ledger_ts(Utc::now()))
+        .bind(to.as_str())
+        .bind(reason)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A line's outage was just inserted with id `outage`.
+pub async fn outage_opened(
+    conn: &mut SqliteConnection,
+    rules: &FaultRules,
+    line: &str,
+    outage: i64,
+    start: DateTime<Utc>,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    let class = rules.classes.class_of(Trigger::LineDown);
+    let fault = match open_fault_of(conn, Some(line)).await? {
+        Some(f) => {
+            escalate(conn, f, class, start, "the line went down (outage)").await?;
+            f.0
+        }
+        None => {
+            let id = insert_fault(conn, Some(line), start, Trigger::LineDown, class, run_id).await?;
+            tracing::warn!(line, fault = id, class = class.as_str(), "fault opened");
+            id
+        }
+    };
+    link(conn, fault, "outage", outage, start).await?;
+    egress_check(conn, rules, start, run_id).await
+}
+
+/// Opens the egress fault when every configured line has an open outage.
+async fn egress_check(
+    conn: &mut SqliteConnection,
+    rules: &FaultRules,
+    at: DateTime<Utc>,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    if rules.lines.is_empty() {
+        return Ok(());
+    }
+    let open = sqlx::query("SELECT id, line, start_at FROM outages WHERE end_at IS NULL")
+        .fetch_all(&mut *conn)
+        .await?;
+    let open: Vec<(i64, String, DateTime<Utc>)> = open
+        .iter()
+        .filter_map(|r| Some((r.get(0), r.get(1), parse_ledger_ts(&r.get::<String, _>(2))?)))
+        .filter(|(_, l, _)| rules.lines.contains(l))
+        .collect();
+    if !rules.lines.iter().all(|l| open.iter().any(|(_, o, _)| o == l)) {
+        return Ok(());
+    }
+    let class = rules.classes.class_of(Trigger::EgressDown);
+    // The egress went down when its last line did.
+    let since = open.iter().map(|o| o.2).max().unwrap_or(at);
+    let egress = match open_fault_of(conn, None).await? {
+        Some(f) => f.0,
+        None => {
+            let id = insert_fault(conn, None, since, Trigger::EgressDown, class, run_id).await?;
+            tracing::error!(fault = id, lines = rules.lines.len(), "the whole egress is down: fault opened");
+            id
+        }
+    };
+    let reason = format!("the whole egress is down (all {} lines)", rules.lines.len());
+    for (outage, line, _) in &open {
+        link(conn, egress, "outage", *outage, since).await?;
+        if let Some(f) = open_fault_of(conn, Some(line)).await? {
+            escalate(conn, f, class, since, &reason).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A degradation was just inserted with id `degradation`.
+pub async fn degradation_started(
+    conn: &mut SqliteConnection,
+    rules: &FaultRules,
+    line: &str,
+    degradation: i64,
+    start: DateTime<Utc>,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    let class = rules.classes.class_of(Trigger::Degradation);
+    let fault = match open_fault_of(conn, Some(line)).await? {
+        Some(f) => {
+            escalate(conn, f, class, start, "degradation").await?;
+            f.0
+        }
+        None => {
+            let id =
+                insert_fault(conn, Some(line), start, Trigger::Degradation, class, run_id).await?;
+            tracing::warn!(line, fault = id, class = class.as_str(), "fault opened");
+            id
+        }
+    };
+    link(conn, fault, "degradation", degradation, start).await
+}
+
+/// Resolves every open fault whose causes are over: a line's fault when all
+/// its linked outages and degradations have ended (at the latest end), the
+/// egress fault when any of its outages has (at the earliest end).
+pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT f.id, f.line IS NULL, \
+           sum(CASE WHEN coalesce(o.end_at, d.end_at) IS NULL THEN 1 ELSE 0 END), \
+           max(coalesce(o.end_at, d.end_at)), min(coalesce(o.end_at, d.end_at)) \
+         FROM faults f JOIN fault_links k ON k.fault_id = f.id \
+         LEFT JOIN outages o ON k.kind = 'outage' AND o.id = k.ref_id \
+         LEFT JOIN degradations d ON k.kind = 'degradation' AND d.id = k.ref_id \
+         WHERE f.resolved_at IS NULL GROUP BY f.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let (id, egress, still_open): (i64, bool, i64) = (r.get(0), r.get(1), r.get(2));
+        let (latest, earliest): (Option<String>, Option<String>) = (r.get(3), r.get(4));
+        let at = match (egress, still_open) {
+            (false, 0) => latest,
+            (true, _) => earliest,
+            _ => None,
+        };
+        if let Some(at) = at {
+            sqlx::query("UPDATE faults SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL")
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            tracing::info!(fault = id, resolved = at, "fault resolved");
+        }
+    }
+    Ok(())
+}
