@@ -3,6 +3,7 @@
 //! See `DESIGN.md` for the words used here (line, tier, round, state,
 //! outage, unobserved) and the rules that keep the ledger true.
 
+pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod config;
