@@ -270,6 +270,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         heartbeat_cancel.clone(),
     ));
 
+    let deadlines = tokio::spawn(crate::deadline_watch::run(
+        pool.clone(),
+        config_cell.clone(),
+        clock,
+        Duration::from_secs(5),
+        heartbeat_cancel.clone(),
+    ));
+
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -328,6 +336,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     heartbeat_cancel.cancel();
     let _ = heartbeat.await;
+    let _ = deadlines.await;
     let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
     drop(ledger_tx);
     drop(shared);

@@ -13,8 +13,11 @@ use tokio::sync::RwLock;
 
 use crate::clock::RunClock;
 use crate::config::Config;
-use crate::contract::ContractYear;
-use crate::ledger::read::period_figures;
+use crate::fault::FaultClass;
+use crate::ledger::budget;
+use crate::ledger::faults::CURRENT_CLASS;
+use crate::ledger::query_err;
+use sqlx::Row;
 use crate::ledger::write::WriterStatus;
 use crate::metrics::Metrics;
 
@@ -33,36 +36,15 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .merge(crate::api::routes())
         .with_state(state)
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let now = s.clock.now();
     let config = s.config.read().await.clone();
-    let year = ContractYear::containing(config.contract.start, config.daemon.timezone, now);
-    let cap = config.contract.annual_downtime_cap.as_secs_f64();
-    for line in &config.lines {
-        let id = line.id.as_str();
-        match period_figures(&s.pool, id, year.start, now.min(year.end)).await {
-            Ok(f) => {
-                s.metrics
-                    .downtime
-                    .with_label_values(&[id, "contract_year"])
-                    .set(f.charged_s);
-                s.metrics
-                    .unobserved
-                    .with_label_values(&[id, "contract_year"])
-                    .set(f.unobserved_s);
-                s.metrics
-                    .budget_remaining
-                    .with_label_values(&[id])
-                    .set(cap - f.charged_s);
-            }
-            Err(e) => {
-                tracing::warn!(line = id, error = %e, "cannot read contract figures for /metrics")
-            }
-        }
-        s.metrics.budget.with_label_values(&[id]).set(cap);
+    if let Err(e) = contract_metrics(&s, &config, now).await {
+        tracing::warn!(error = %e, "cannot read contract figures for /metrics");
     }
     s.metrics
         .ledger_pending
@@ -82,6 +64,64 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
         )],
         s.metrics.encode(),
     )
+}
+
+/// Budget and fault figures, read from the ledger at each scrape.
+async fn contract_metrics(
+    s: &HttpState,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::ledger::LedgerError> {
+    let m = &s.metrics;
+    let b = budget::budget(&s.pool, config, now).await?;
+    for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
+        let id = v.line.as_str();
+        m.downtime.with_label_values(&[id, "contract_year"]).set(v.charged_s);
+        m.unobserved.with_label_values(&[id, "contract_year"]).set(v.unobserved_s);
+        m.excluded.with_label_values(&[id, "force_majeure"]).set(v.excluded_force_majeure_s);
+        m.excluded.with_label_values(&[id, "maintenance"]).set(v.excluded_maintenance_s);
+        m.budget.with_label_values(&[id]).set(v.cap_s);
+        m.budget_remaining.with_label_values(&[id]).set(v.remaining_s);
+        match v.projected_breach {
+            Some(t) => m
+                .projected_breach
+                .with_label_values(&[id])
+                .set(t.timestamp_millis() as f64 / 1000.0),
+            None => {
+                let _ = m.projected_breach.remove_label_values(&[id]);
+            }
+        }
+    }
+    let open = sqlx::query(&format!(
+        "SELECT coalesce(f.line, 'egress'), {CURRENT_CLASS}, count(*) FROM faults f WHERE f.resolved_at IS NULL GROUP BY 1, 2"
+    ))
+    .fetch_all(&s.pool)
+    .await
+    .map_err(query_err("count open faults"))?;
+    let ids = b.lines.iter().map(|l| l.line.as_str()).chain(["egress"]);
+    for id in ids {
+        for class in FaultClass::ALL {
+            let n = open
+                .iter()
+                .find(|r| r.get::<String, _>(0) == id && r.get::<String, _>(1) == class.as_str())
+                .map_or(0, |r| r.get::<i64, _>(2));
+            m.faults_open.with_label_values(&[id, class.as_str()]).set(n);
+        }
+    }
+    let breaches = sqlx::query(
+        "SELECT coalesce(f.line, 'egress'), e.class, e.deadline, count(*) FROM fault_events e JOIN faults f ON f.id = e.fault_id \
+         WHERE e.kind = 'deadline_breached' GROUP BY 1, 2, 3",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .map_err(query_err("count deadline breaches"))?;
+    for r in breaches {
+        let labels = [r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)];
+        let c = m.deadline_breaches.with_label_values(&[&labels[0], &labels[1], &labels[2]]);
+        let n = r.get::<i64, _>(3).max(0) as u64;
+        c.inc_by(n.saturating_sub(c.get()));
+    }
+    Ok(())
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {

@@ -3,12 +3,14 @@
 //! See `DESIGN.md` for the words used here (line, tier, round, state,
 //! outage, unobserved) and the rules that keep the ledger true.
 
+pub mod api;
 pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod daemon;
+pub mod deadline_watch;
 pub mod evaluator;
 pub mod fault;
 pub mod http;

@@ -146,7 +146,7 @@ fn metrics_health_reload_and_clean_stop() {
         "linkledger_probe_sent_total",
         "linkledger_probe_received_total",
         "linkledger_outages_total",
-        "linkledger_downtime_seconds",
+        "linkledger_downtime_charged_seconds",
         "linkledger_downtime_budget_seconds",
         "linkledger_downtime_budget_remaining_seconds",
         "linkledger_unobserved_seconds",
@@ -175,7 +175,7 @@ fn metrics_health_reload_and_clean_stop() {
     assert_eq!(
         metric_value(
             &m,
-            "linkledger_downtime_seconds{line=\"telecom\",period=\"contract_year\"}"
+            "linkledger_downtime_charged_seconds{line=\"telecom\",period=\"contract_year\"}"
         ),
         Some(0.0)
     );

@@ -40,7 +40,7 @@ fn upstream_blackholed_for_10s_is_exactly_one_outage_of_10s() {
     sleep(4.0);
     // While it ran, the metrics showed the charged downtime.
     let charged_metric = daemon
-        .metric("linkledger_downtime_seconds{line=\"telecom\",period=\"contract_year\"}")
+        .metric("linkledger_downtime_charged_seconds{line=\"telecom\",period=\"contract_year\"}")
         .unwrap();
     assert!(daemon.signal_and_wait("TERM").success());
 
@@ -127,7 +127,7 @@ fn our_side_cut_off_is_a_local_fault_not_charged() {
     daemon.wait_up(&["telecom", "telecom6"], SETTLE);
     sleep(2.5); // up_after good rounds end the local fault
     let charged =
-        daemon.metric("linkledger_downtime_seconds{line=\"telecom\",period=\"contract_year\"}");
+        daemon.metric("linkledger_downtime_charged_seconds{line=\"telecom\",period=\"contract_year\"}");
     assert!(daemon.signal_and_wait("TERM").success());
     assert_eq!(state, Some(1.0), "line state during the cut");
     assert_eq!(charged, Some(0.0), "nothing charged to the carrier");

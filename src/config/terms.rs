@@ -297,7 +297,7 @@ pub struct RawApi {
 #[serde(deny_unknown_fields)]
 pub struct RawToken {
     pub name: String,
-    pub role: Role,
+    pub role: ApiRole,
     pub token: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -306,7 +306,7 @@ pub struct RawToken {
 /// What a token may do; each role may do what the ones below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum ApiRole {
     /// Read everything.
     Viewer,
     /// Record a fault's timeline: acknowledged, on site, repair report,
@@ -316,12 +316,12 @@ pub enum Role {
     Manager,
 }
 
-impl Role {
+impl ApiRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Manager => "manager",
+            ApiRole::Viewer => "viewer",
+            ApiRole::Operator => "operator",
+            ApiRole::Manager => "manager",
         }
     }
 }
@@ -330,7 +330,7 @@ impl Role {
 #[derive(Clone, PartialEq)]
 pub struct ApiToken {
     pub name: String,
-    pub role: Role,
+    pub role: ApiRole,
     pub secret: String,
 }
 

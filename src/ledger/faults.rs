@@ -29,7 +29,7 @@ pub struct FaultRules {
 
 /// SQL giving a fault's current class (the latest class event, else the
 /// class it was opened with), for a fault aliased `f`.
-pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.class IS NOT NULL ORDER BY e.id DESC LIMIT 1), f.class)";
+pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified') ORDER BY e.id DESC LIMIT 1), f.class)";
 
 async fn open_fault_of(
     conn: &mut SqliteConnection,
@@ -238,4 +238,45 @@ pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::E
         }
     }
     Ok(())
+}
+
+/// Appends a `deadline_breached` event for each breached deadline of the
+/// given faults not yet recorded (at the deadline's due time, with the
+/// class it was breached under). Returns the breaches newly recorded.
+pub async fn record_breaches(
+    pool: &sqlx::SqlitePool,
+    faults: &[super::records::FaultView],
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, &'static str)>, sqlx::Error> {
+    use crate::fault::deadline::DeadlineState;
+    let mut out = Vec::new();
+    for f in faults {
+        for d in f.deadlines.iter().filter(|d| d.state == DeadlineState::Breached) {
+            let Some(due) = d.due else { continue };
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \
+                 VALUES (?, ?, ?, 'deadline_breached', ?, ?, ?)",
+            )
+            .bind(f.id)
+            .bind(ledger_ts(due))
+            .bind(ledger_ts(now))
+            .bind(f.class.as_str())
+            .bind(d.kind.as_str())
+            .bind(format!("{} deadline passed", d.kind.as_str()))
+            .execute(pool)
+            .await?;
+            if done.rows_affected() > 0 {
+                tracing::warn!(
+                    fault = f.id,
+                    line = f.line.as_deref().unwrap_or("egress"),
+                    class = f.class.as_str(),
+                    deadline = d.kind.as_str(),
+                    due = %ledger_ts(due),
+                    "fault deadline breached"
+                );
+                out.push((f.id, d.kind.as_str()));
+            }
+        }
+    }
+    Ok(out)
 }

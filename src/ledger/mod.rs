@@ -5,8 +5,11 @@
 //! task ([`write`]) that retries until the database accepts them; reads
 //! ([`read`]) work beside a running daemon.
 
+pub mod budget;
 pub mod faults;
+pub mod operator;
 pub mod read;
+pub mod records;
 pub mod run;
 pub mod write;
 

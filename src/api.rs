@@ -1,0 +1,301 @@
+//! The operator API: JSON over HTTP under `/api/v1/` on the daemon's
+//! listener, off unless a token is configured. Bearer tokens carry a role
+//! (viewer < operator < manager), compared in constant time and never
+//! logged. Every request is checked in this order: token (401), role
+//! (403), body size (413), body shape (400), and the action against the
+//! ledger (404, 409, 422); a rejected request writes nothing.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::terms::ApiRole;
+use crate::config::Config;
+use crate::fault::FaultClass;
+use crate::http::HttpState;
+use crate::ledger::operator::{self, Action, ActionError, Actor, Step};
+use crate::ledger::records::{self, FaultFilter};
+use crate::ledger::{budget, LedgerError};
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/api/v1/faults", get(list_faults))
+        .route("/api/v1/faults/:id", get(one_fault))
+        .route("/api/v1/faults/:id/:action", post(fault_action))
+        .route("/api/v1/exclusions", get(list_exclusions).post(new_exclusion))
+        .route("/api/v1/exclusions/:id/withdraw", post(withdraw_exclusion))
+        .route("/api/v1/maintenance", get(list_maintenance).post(new_maintenance))
+        .route("/api/v1/maintenance/:id/withdraw", post(withdraw_maintenance))
+        .route("/api/v1/drills", get(list_drills).post(new_drill))
+        .route("/api/v1/budget", get(get_budget))
+        .route("/api/v1/audit", get(get_audit))
+        .fallback(not_found)
+}
+
+/// An API error: a status and a message saying what is wrong.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        tracing::error!(error = %e, "API request failed in the ledger");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            ActionError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+            ActionError::Invalid(m) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, m),
+            ActionError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such API endpoint; see the README (Operator API)".into())
+}
+
+/// Equal in constant time for equal lengths; the length itself is not secret.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The caller's token name if it may act with `needed`.
+fn authorize(config: &Config, headers: &HeaderMap, needed: ApiRole) -> Result<String, ApiError> {
+    if config.api_tokens.is_empty() {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "the operator API is off: configure at least one [[api.token]]".into(),
+        ));
+    }
+    let unauthorized = |m: &str| ApiError(StatusCode::UNAUTHORIZED, m.into());
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
+    let given = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
+    // Every token is compared, so the time taken does not say which matched.
+    let mut found = None;
+    for t in &config.api_tokens {
+        if same(t.secret.as_bytes(), given.trim().as_bytes()) {
+            found = Some(t);
+        }
+    }
+    let token = found.ok_or_else(|| unauthorized("unknown token"))?;
+    if token.role < needed {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {:?} has role {}; this needs {} or above",
+                token.name,
+                token.role.as_str(),
+                needed.as_str()
+            ),
+        ));
+    }
+    Ok(token.name.clone())
+}
+
+async fn config_of(s: &HttpState) -> Config {
+    s.config.read().await.clone()
+}
+
+fn ok<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultQuery {
+    line: Option<String>,
+    class: Option<String>,
+    state: Option<String>,
+    since: Option<DateTime<Utc>>,
+}
+
+async fn list_faults(State(s): State<HttpState>, headers: HeaderMap, q: Result<Query<FaultQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let c = config_of(&s).await;
+    authorize(&c, &headers, ApiRole::Viewer)?;
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let class = match q.class.as_deref() {
+        None => None,
+        Some(v) => Some(FaultClass::parse(v).ok_or_else(|| {
+            ApiError(StatusCode::BAD_REQUEST, format!("class {v:?}: use general, serious or major"))
+        })?),
+    };
+    let open = match q.state.as_deref() {
+        None => None,
+        Some("open") => Some(true),
+        Some("resolved") => Some(false),
+        Some(v) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("state {v:?}: use open or resolved"))),
+    };
+    let filter = FaultFilter { line: q.line, class, open, since: q.since };
+    ok(records::faults(&s.pool, &filter, &c.contract.terms, s.clock.now()).await?)
+}
+
+async fn one_fault(State(s): State<HttpState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
+    let c = config_of(&s).await;
+    authorize(&c, &headers, ApiRole::Viewer)?;
+    let id = parse_id(&id)?;
+    match records::fault(&s.pool, id, &c.contract.terms, s.clock.now()).await? {
+        Some(f) => ok(f),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no fault {id}"))),
+    }
+}
+
+fn parse_id(s: &str) -> Result<i64, ApiError> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("{s:?} is not an id (a positive integer)")))
+}
+
+/// Reads and parses a JSON body after the caller is authorized.
+async fn body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is over {} KiB", MAX_BODY / 1024))
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+/// Authorizes, reads the body, and applies the action.
+async fn act<T: DeserializeOwned>(
+    s: &HttpState,
+    headers: &HeaderMap,
+    raw: Body,
+    needed: ApiRole,
+    make: impl FnOnce(T) -> Action,
+) -> ApiResult {
+    let c = config_of(s).await;
+    let token = authorize(&c, headers, needed)?;
+    let action = make(body::<T>(raw).await?);
+    debug_assert!(action.role() <= needed);
+    let actor = Actor { via: format!("api:{token}") };
+    let outcome = operator::apply(&s.pool, &c, &actor, action, s.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(outcome)).into_response())
+}
+
+async fn fault_action(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    raw: Body,
+) -> ApiResult {
+    let step = match action.as_str() {
+        "ack" => Some(Step::Acknowledged),
+        "on-site" => Some(Step::OnSite),
+        "repair-report" => Some(Step::RepairReport),
+        "carrier-ticket" => Some(Step::CarrierTicket),
+        "note" => Some(Step::Note),
+        "reclassify" => None,
+        other => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no fault action {other:?}; use ack, on-site, repair-report, carrier-ticket, note or reclassify"),
+            ))
+        }
+    };
+    match step {
+        Some(step) => {
+            // The id is checked after the token, so a stranger learns nothing.
+            let c = config_of(&s).await;
+            authorize(&c, &headers, ApiRole::Operator)?;
+            let id = parse_id(&id)?;
+            act(&s, &headers, raw, ApiRole::Operator, |body| Action::Fault { id, step, body }).await
+        }
+        None => {
+            let c = config_of(&s).await;
+            authorize(&c, &headers, ApiRole::Manager)?;
+            let id = parse_id(&id)?;
+            act(&s, &headers, raw, ApiRole::Manager, |body| Action::Reclassify { id, body }).await
+        }
+    }
+}
+
+async fn list_exclusions(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
+    ok(records::exclusions(&s.pool).await?)
+}
+
+async fn new_exclusion(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
+    act(&s, &headers, raw, ApiRole::Manager, Action::Exclude).await
+}
+
+async fn withdraw_exclusion(State(s): State<HttpState>, headers: HeaderMap, Path(id): Path<String>, raw: Body) -> ApiResult {
+    authorize(&config_of(&s).await, &headers, ApiRole::Manager)?;
+    let id = parse_id(&id)?;
+    act(&s, &headers, raw, ApiRole::Manager, |body| Action::WithdrawExclusion { id, body }).await
+}
+
+async fn list_maintenance(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    let c = config_of(&s).await;
+    authorize(&c, &headers, ApiRole::Viewer)?;
+    let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    ok(budget::maintenance(&s.pool, None, all, c.contract.terms.maintenance_notice).await?)
+}
+
+async fn new_maintenance(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
+    act(&s, &headers, raw, ApiRole::Manager, Action::Maintenance).await
+}
+
+async fn withdraw_maintenance(State(s): State<HttpState>, headers: HeaderMap, Path(id): Path<String>, raw: Body) -> ApiResult {
+    authorize(&config_of(&s).await, &headers, ApiRole::Manager)?;
+    let id = parse_id(&id)?;
+    act(&s, &headers, raw, ApiRole::Manager, |body| Action::WithdrawMaintenance { id, body }).await
+}
+
+async fn list_drills(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
+    ok(records::drills(&s.pool).await?)
+}
+
+async fn new_drill(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
+    act(&s, &headers, raw, ApiRole::Operator, Action::Drill).await
+}
+
+async fn get_budget(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    let c = config_of(&s).await;
+    authorize(&c, &headers, ApiRole::Viewer)?;
+    ok(budget::budget(&s.pool, &c, s.clock.now()).await?)
+}
+
+async fn get_audit(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
+    ok(records::audit_log(&s.pool).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(super::same(b"abcdefgh12345678", b"abcdefgh12345678"));
+        assert!(!super::same(b"abcdefgh12345678", b"abcdefgh12345679"));
+        assert!(!super::same(b"abcdefgh12345678", b"abcdefgh1234567"));
+    }
+}

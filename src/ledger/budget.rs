@@ -1,0 +1,253 @@
+//! The downtime budget read from the ledger: per line and for the egress,
+//! for the contract year containing `now`. The arithmetic is in
+//! [`crate::budget`]; this gathers its spans (outages, unobserved time,
+//! exclusions and maintenance windows in force) from the ledger.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use super::read::unobserved_spans;
+use super::{query_err, LedgerError};
+use crate::budget::{self, secs, total, Downtime, LineRecords, Span};
+use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::config::Config;
+use crate::contract::ContractYear;
+
+/// The burn rate is measured over this window.
+pub const BURN_WINDOW_DAYS: i64 = 30;
+
+/// A maintenance window and what the contract makes of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenanceView {
+    pub id: i64,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub notice_at: DateTime<Utc>,
+    pub consented: bool,
+    pub reference: String,
+    /// approved (notice in time and consented) | late_notice |
+    /// not_consented: only approved windows can be excluded, and only
+    /// when `approved_maintenance_counts = false`.
+    pub status: &'static str,
+    /// Withdrawn by a later record: no longer in force.
+    pub withdrawn: bool,
+}
+
+impl MaintenanceView {
+    pub fn approved(&self) -> bool {
+        self.status == "approved" && !self.withdrawn
+    }
+}
+
+/// One line's (or the egress's) budget in the current contract year.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetView {
+    /// A line id, or "egress".
+    pub line: String,
+    pub cap_s: f64,
+    pub down_s: f64,
+    pub charged_s: f64,
+    pub excluded_force_majeure_s: f64,
+    pub excluded_maintenance_s: f64,
+    pub unobserved_s: f64,
+    pub remaining_s: f64,
+    pub used_share: f64,
+    /// Charged seconds per day over the last 30 days.
+    pub burn_rate_s_per_day: f64,
+    pub breached: bool,
+    /// When the cap was crossed (breached) or would be at the burn rate,
+    /// if within this contract year.
+    pub projected_breach: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub contract: String,
+    pub contract_year: i32,
+    pub year_start: DateTime<Utc>,
+    pub year_end: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub approved_maintenance_counts: bool,
+    pub lines: Vec<BudgetView>,
+    pub egress: BudgetView,
+}
+
+fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+    row.get::<Option<String>, _>(i)
+        .as_deref()
+        .and_then(parse_ledger_ts)
+}
+
+/// Maintenance windows of a line (or of every line) overlapping `period`.
+pub async fn maintenance(
+    pool: &SqlitePool,
+    line: Option<&str>,
+    period: Span,
+    notice: std::time::Duration,
+) -> Result<Vec<MaintenanceView>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.line, m.start_at, m.end_at, m.notice_at, m.consented, m.reference, \
+         EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'maintenance' AND w.record_id = m.id) \
+         FROM maintenance m WHERE (?1 IS NULL OR m.line = ?1) AND m.start_at < ?2 AND m.end_at > ?3 ORDER BY m.start_at, m.id",
+    )
+    .bind(line)
+    .bind(ledger_ts(period.1))
+    .bind(ledger_ts(period.0))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read maintenance windows"))?;
+    let notice = TimeDelta::from_std(notice).unwrap_or(TimeDelta::MAX);
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let (start, end, notice_at) = (ts(r, 2)?, ts(r, 3)?, ts(r, 4)?);
+            let consented: bool = r.get(5);
+            let status = if !consented {
+                "not_consented"
+            } else if notice_at > start - notice {
+                "late_notice"
+            } else {
+                "approved"
+            };
+            Some(MaintenanceView {
+                id: r.get(0),
+                line: r.get(1),
+                start,
+                end,
+                notice_at,
+                consented,
+                reference: r.get(6),
+                status,
+                withdrawn: r.get(7),
+            })
+        })
+        .collect())
+}
+
+/// Everything the budget arithmetic needs about one line in `period`; an
+/// open outage runs to the period's end. Time before the line was first
+/// configured in this ledger is unobserved.
+pub async fn line_records(
+    pool: &SqlitePool,
+    line: &str,
+    period: Span,
+    maintenance_notice: std::time::Duration,
+) -> Result<LineRecords, LedgerError> {
+    let (from, to) = period;
+    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?)")
+        .bind(line)
+        .bind(ledger_ts(to))
+        .bind(ledger_ts(from))
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read outages"))?;
+    let outages = rows
+        .iter()
+        .filter_map(|r| Some((ts(r, 0)?, ts(r, 1).unwrap_or(to))))
+        .collect();
+    let mut unobserved = unobserved_spans(pool, line, period).await?;
+    let first_seen: Option<String> =
+        sqlx::query_scalar("SELECT min(valid_from) FROM line_configs WHERE line = ?")
+            .bind(line)
+            .fetch_one(pool)
+            .await
+            .map_err(query_err("read line history"))?;
+    let first_seen = first_seen.as_deref().and_then(parse_ledger_ts).unwrap_or(to);
+    if first_seen > from {
+        unobserved.push((from, first_seen.min(to)));
+    }
+    let rows = sqlx::query(
+        "SELECT e.start_at, e.end_at FROM exclusions e WHERE (e.line IS NULL OR e.line = ?) AND e.start_at < ? AND e.end_at > ? \
+         AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'exclusion' AND w.record_id = e.id)",
+    )
+    .bind(line)
+    .bind(ledger_ts(to))
+    .bind(ledger_ts(from))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read exclusions"))?;
+    let force_majeure = rows
+        .iter()
+        .filter_map(|r| Some((ts(r, 0)?, ts(r, 1)?)))
+        .collect();
+    let approved_maintenance = maintenance(pool, Some(line), period, maintenance_notice)
+        .await?
+        .iter()
+        .filter(|m| m.approved())
+        .map(|m| (m.start, m.end))
+        .collect();
+    Ok(LineRecords {
+        outages,
+        unobserved,
+        force_majeure,
+        approved_maintenance,
+    })
+}
+
+fn view(name: &str, year: &Downtime, window: &Downtime, cap: TimeDelta, now: DateTime<Utc>, year_end: DateTime<Utc>) -> BudgetView {
+    let charged = total(&year.charged);
+    let burn = budget::burn(
+        &year.charged,
+        cap,
+        total(&window.charged),
+        TimeDelta::days(BURN_WINDOW_DAYS),
+        now,
+        year_end,
+    );
+    BudgetView {
+        line: name.to_string(),
+        cap_s: secs(cap),
+        down_s: secs(total(&year.down)),
+        charged_s: secs(charged),
+        excluded_force_majeure_s: secs(total(&year.excluded_force_majeure)),
+        excluded_maintenance_s: secs(total(&year.excluded_maintenance)),
+        unobserved_s: secs(total(&year.unobserved)),
+        remaining_s: (charged - cap).num_milliseconds() as f64 / -1000.0,
+        used_share: secs(charged) / secs(cap).max(f64::MIN_POSITIVE),
+        burn_rate_s_per_day: burn.rate_s_per_day,
+        breached: burn.breached,
+        projected_breach: burn.breach_at,
+    }
+}
+
+/// The budget of every configured line and of the egress, in the contract
+/// year containing `now`, counted up to `now`.
+pub async fn budget(pool: &SqlitePool, c: &Config, now: DateTime<Utc>) -> Result<Budget, LedgerError> {
+    let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
+    let cap = TimeDelta::from_std(c.contract.annual_downtime_cap).unwrap_or(TimeDelta::MAX);
+    let terms = &c.contract.terms;
+    let until = now.min(year.end).max(year.start);
+    let window = (now - TimeDelta::days(BURN_WINDOW_DAYS), now);
+    let read_from = year.start.min(window.0);
+    let mut in_year = Vec::new();
+    let mut in_window = Vec::new();
+    let mut lines = Vec::new();
+    for l in &c.lines {
+        let r = line_records(pool, &l.id, (read_from, now.max(until)), terms.maintenance_notice).await?;
+        let y = Downtime::of_line(&r, (year.start, until), terms.approved_maintenance_counts);
+        let w = Downtime::of_line(&r, window, terms.approved_maintenance_counts);
+        lines.push(view(&l.id, &y, &w, cap, now, year.end));
+        in_year.push(y);
+        in_window.push(w);
+    }
+    let egress = view(
+        "egress",
+        &Downtime::of_egress(&in_year),
+        &Downtime::of_egress(&in_window),
+        cap,
+        now,
+        year.end,
+    );
+    Ok(Budget {
+        contract: c.contract.name.clone(),
+        contract_year: year.number,
+        year_start: year.start,
+        year_end: year.end,
+        now,
+        approved_maintenance_counts: terms.approved_maintenance_counts,
+        lines,
+        egress,
+    })
+}

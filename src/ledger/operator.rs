@@ -1,0 +1,491 @@
+//! What people record: a fault's timeline (acknowledged, on site, repair
+//! report received, carrier ticket, notes), reclassification, exclusions,
+//! maintenance windows, withdrawals and drills. The API and the CLI both
+//! come here. Each action is checked against the ledger as it stands and,
+//! if accepted, written in one transaction together with its audit-log
+//! row; a rejected action writes nothing.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::records::{fault_on, FaultView};
+use super::{query_err, LedgerError};
+use crate::clock::ledger_ts;
+use crate::config::terms::ApiRole;
+use crate::config::Config;
+use crate::fault::FaultClass;
+
+/// How the acting person came in: `api:<token name>` or `cli:<user>`
+/// (the person is the request's `by`).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub via: String,
+}
+
+/// A step in a fault's timeline recorded by a person.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    pub by: String,
+    /// When it happened; default now.
+    pub at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    /// The carrier's ticket number (carrier_ticket) or the report's
+    /// reference (repair_report).
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reclassify {
+    pub by: String,
+    pub class: FaultClass,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExclusion {
+    pub by: String,
+    /// A line id; absent for the whole egress (and every line).
+    pub line: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub evidence: String,
+    pub approved_by: String,
+    /// Default now.
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMaintenance {
+    pub by: String,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// When the carrier gave notice.
+    pub notice_at: DateTime<Utc>,
+    pub consented: bool,
+    #[serde(default)]
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdraw {
+    pub by: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDrill {
+    pub by: String,
+    /// YYYY-MM-DD.
+    pub held_on: NaiveDate,
+    pub scenario: String,
+    pub participants: Vec<String>,
+    pub result: String,
+}
+
+/// The fault timeline steps an operator records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Acknowledged,
+    OnSite,
+    RepairReport,
+    CarrierTicket,
+    Note,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Acknowledged => "acknowledged",
+            Step::OnSite => "on_site",
+            Step::RepairReport => "repair_report",
+            Step::CarrierTicket => "carrier_ticket",
+            Step::Note => "note",
+        }
+    }
+}
+
+/// One operator action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Fault { id: i64, step: Step, body: FaultStep },
+    Reclassify { id: i64, body: Reclassify },
+    Exclude(NewExclusion),
+    WithdrawExclusion { id: i64, body: Withdraw },
+    Maintenance(NewMaintenance),
+    WithdrawMaintenance { id: i64, body: Withdraw },
+    Drill(NewDrill),
+}
+
+impl Action {
+    /// The least role allowed to take it.
+    pub fn role(&self) -> ApiRole {
+        match self {
+            Action::Fault { .. } | Action::Drill(_) => ApiRole::Operator,
+            _ => ApiRole::Manager,
+        }
+    }
+}
+
+/// Why an action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    NotFound(String),
+    /// Refused by the state of the ledger (the contract does not allow it).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+fn invalid<T>(msg: impl Into<String>) -> Result<T, ActionError> {
+    Err(ActionError::Invalid(msg.into()))
+}
+
+fn conflict<T>(msg: impl Into<String>) -> Result<T, ActionError> {
+    Err(ActionError::Conflict(msg.into()))
+}
+
+const MAX_TEXT: usize = 4000;
+/// How far in the future a reported time may be (clock skew).
+const SKEW: TimeDelta = TimeDelta::minutes(2);
+
+fn text(field: &str, v: &str, required: bool) -> Result<(), ActionError> {
+    if required && v.trim().is_empty() {
+        return invalid(format!("{field} must not be empty"));
+    }
+    if v.chars().count() > MAX_TEXT {
+        return invalid(format!("{field} is longer than {MAX_TEXT} characters"));
+    }
+    Ok(())
+}
+
+fn not_future(field: &str, t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ActionError> {
+    if t > now + SKEW {
+        return invalid(format!("{field} {} is in the future", ledger_ts(t)));
+    }
+    Ok(())
+}
+
+fn span(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), ActionError> {
+    if end <= start {
+        return invalid(format!(
+            "the time range ends ({}) before it starts ({})",
+            ledger_ts(end),
+            ledger_ts(start)
+        ));
+    }
+    Ok(())
+}
+
+fn known_line(c: &Config, line: &str) -> Result<(), ActionError> {
+    if c.lines.iter().any(|l| l.id == line) {
+        return Ok(());
+    }
+    let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
+    invalid(format!("line {line:?} is not configured; lines are {ids:?}"))
+}
+
+/// What an accepted action produced.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Fault(Box<FaultView>),
+    Created { id: i64 },
+}
+
+/// Checks and records an action with its audit-log row, in one transaction.
+pub async fn apply(
+    pool: &SqlitePool,
+    c: &Config,
+    actor: &Actor,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ActionError> {
+    let mut tx = pool.begin().await.map_err(query_err("begin operator action"))?;
+    let (name, subject, details, by, reason, outcome) = match &action {
+        Action::Fault { id, step, body } => {
+            fault_step(&mut tx, c, *id, *step, body, now).await?;
+            let view = fault_on(&mut tx, *id, &c.contract.terms, now).await?.expect("checked");
+            (step.as_str(), format!("fault/{id}"), serde_json::to_value(body), &body.by, body.note.clone(), Outcome::Fault(Box::new(view)))
+        }
+        Action::Reclassify { id, body } => {
+            reclassify(&mut tx, *id, body, now).await?;
+            let view = fault_on(&mut tx, *id, &c.contract.terms, now).await?.expect("checked");
+            ("reclassify", format!("fault/{id}"), serde_json::to_value(body), &body.by, Some(body.reason.clone()), Outcome::Fault(Box::new(view)))
+        }
+        Action::Exclude(e) => {
+            let id = exclude(&mut tx, c, e, now).await?;
+            ("exclude", format!("exclusion/{id}"), serde_json::to_value(e), &e.by, Some(e.reason.clone()), Outcome::Created { id })
+        }
+        Action::Maintenance(m) => {
+            let id = maintenance(&mut tx, c, m, now).await?;
+            ("maintenance", format!("maintenance/{id}"), serde_json::to_value(m), &m.by, None, Outcome::Created { id })
+        }
+        Action::WithdrawExclusion { id, body } | Action::WithdrawMaintenance { id, body } => {
+            let record = if matches!(action, Action::WithdrawExclusion { .. }) { "exclusion" } else { "maintenance" };
+            let wid = withdraw(&mut tx, record, *id, body, now).await?;
+            ("withdraw", format!("{record}/{id}"), serde_json::to_value(body), &body.by, Some(body.reason.clone()), Outcome::Created { id: wid })
+        }
+        Action::Drill(d) => {
+            let id = drill(&mut tx, c, d, now).await?;
+            ("drill", format!("drill/{id}"), serde_json::to_value(d), &d.by, None, Outcome::Created { id })
+        }
+    };
+    text("by", by, true)?;
+    sqlx::query("INSERT INTO audit_log (at, actor, via, action, subject, details, reason) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(ledger_ts(now))
+        .bind(by)
+        .bind(&actor.via)
+        .bind(name)
+        .bind(&subject)
+        .bind(details.map(|v| v.to_string()).unwrap_or_default())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("append to the audit log"))?;
+    tx.commit().await.map_err(query_err("commit operator action"))?;
+    tracing::info!(action = name, subject, by, via = actor.via, "operator action recorded");
+    Ok(outcome)
+}
+
+async fn fault_step(
+    conn: &mut SqliteConnection,
+    c: &Config,
+    id: i64,
+    step: Step,
+    body: &FaultStep,
+    now: DateTime<Utc>,
+) -> Result<(), ActionError> {
+    let Some(f) = fault_on(conn, id, &c.contract.terms, now).await? else {
+        return Err(ActionError::NotFound(format!("no fault {id}")));
+    };
+    let at = body.at.unwrap_or(now);
+    not_future("at", at, now)?;
+    text("note", body.note.as_deref().unwrap_or(""), step == Step::Note)?;
+    let reference = body.reference.as_deref().unwrap_or("");
+    text("reference", reference, step == Step::CarrierTicket)?;
+    if at < f.detected_at {
+        return invalid(format!(
+            "at {} is before the fault was detected ({})",
+            ledger_ts(at),
+            ledger_ts(f.detected_at)
+        ));
+    }
+    let already = |t: Option<DateTime<Utc>>, what: &str| match t {
+        Some(t) => conflict(format!("fault {id} was already {what} at {}", ledger_ts(t))),
+        None => Ok(()),
+    };
+    match step {
+        Step::Acknowledged | Step::OnSite => {
+            let what = if step == Step::OnSite { "on site" } else { "acknowledged" };
+            already(if step == Step::OnSite { f.on_site_at } else { f.acknowledged_at }, what)?;
+            if let Some(r) = f.resolved_at.filter(|r| at > *r) {
+                return conflict(format!(
+                    "fault {id} was resolved at {}; it cannot be {what} after that ({})",
+                    ledger_ts(r),
+                    ledger_ts(at)
+                ));
+            }
+        }
+        Step::RepairReport => {
+            already(f.repair_report_at, "given its repair report")?;
+            match f.resolved_at {
+                None => return conflict(format!("fault {id} is still open; a repair report is received after the fault is resolved")),
+                Some(r) if at < r => {
+                    return conflict(format!(
+                        "a repair report at {} would precede the fault's resolution at {}",
+                        ledger_ts(at),
+                        ledger_ts(r)
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Step::CarrierTicket | Step::Note => {}
+    }
+    let text = match step {
+        Step::CarrierTicket => Some(reference.to_string()),
+        Step::RepairReport if !reference.is_empty() => Some(match &body.note {
+            Some(n) => format!("{reference}: {n}"),
+            None => reference.to_string(),
+        }),
+        _ => body.note.clone(),
+    };
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(ledger_ts(at))
+        .bind(ledger_ts(now))
+        .bind(step.as_str())
+        .bind(&body.by)
+        .bind(text)
+        .execute(&mut *conn)
+        .await
+        .map_err(query_err("record fault event"))?;
+    Ok(())
+}
+
+async fn reclassify(
+    conn: &mut SqliteConnection,
+    id: i64,
+    body: &Reclassify,
+    now: DateTime<Utc>,
+) -> Result<(), ActionError> {
+    text("reason", &body.reason, true)?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM faults f WHERE f.id = ?",
+        super::faults::CURRENT_CLASS
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(query_err("read fault"))?;
+    let Some(row) = row else {
+        return Err(ActionError::NotFound(format!("no fault {id}")));
+    };
+    let current: String = row.get(0);
+    if current == body.class.as_str() {
+        return conflict(format!("fault {id} is already {current}"));
+    }
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, actor, text) VALUES (?, ?, ?, 'reclassified', ?, ?, ?)")
+        .bind(id)
+        .bind(ledger_ts(now))
+        .bind(ledger_ts(now))
+        .bind(body.class.as_str())
+        .bind(&body.by)
+        .bind(&body.reason)
+        .execute(&mut *conn)
+        .await
+        .map_err(query_err("record reclassification"))?;
+    Ok(())
+}
+
+async fn exclude(
+    conn: &mut SqliteConnection,
+    c: &Config,
+    e: &NewExclusion,
+    now: DateTime<Utc>,
+) -> Result<i64, ActionError> {
+    if let Some(l) = &e.line {
+        known_line(c, l)?;
+    }
+    span(e.start, e.end)?;
+    text("reason", &e.reason, true)?;
+    text("evidence", &e.evidence, true)?;
+    text("approved_by", &e.approved_by, true)?;
+    let approved_at = e.approved_at.unwrap_or(now);
+    not_future("approved_at", approved_at, now)?;
+    sqlx::query_scalar("INSERT INTO exclusions (line, start_at, end_at, reason, evidence, approved_by, approved_at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+        .bind(&e.line)
+        .bind(ledger_ts(e.start))
+        .bind(ledger_ts(e.end))
+        .bind(&e.reason)
+        .bind(&e.evidence)
+        .bind(&e.approved_by)
+        .bind(ledger_ts(approved_at))
+        .bind(&e.by)
+        .bind(ledger_ts(now))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_err("record exclusion")(e).into())
+}
+
+async fn maintenance(
+    conn: &mut SqliteConnection,
+    c: &Config,
+    m: &NewMaintenance,
+    now: DateTime<Utc>,
+) -> Result<i64, ActionError> {
+    known_line(c, &m.line)?;
+    span(m.start, m.end)?;
+    not_future("notice_at", m.notice_at, now)?;
+    text("reference", &m.reference, false)?;
+    sqlx::query_scalar("INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+        .bind(&m.line)
+        .bind(ledger_ts(m.start))
+        .bind(ledger_ts(m.end))
+        .bind(ledger_ts(m.notice_at))
+        .bind(m.consented)
+        .bind(&m.reference)
+        .bind(&m.by)
+        .bind(ledger_ts(now))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_err("record maintenance window")(e).into())
+}
+
+async fn withdraw(
+    conn: &mut SqliteConnection,
+    record: &str,
+    id: i64,
+    w: &Withdraw,
+    now: DateTime<Utc>,
+) -> Result<i64, ActionError> {
+    text("reason", &w.reason, true)?;
+    let table = if record == "exclusion" { "exclusions" } else { "maintenance" };
+    let exists: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(query_err("read record"))?;
+    if exists.is_none() {
+        return Err(ActionError::NotFound(format!("no {record} {id}")));
+    }
+    let done: Option<String> = sqlx::query_scalar("SELECT at FROM withdrawals WHERE record = ? AND record_id = ?")
+        .bind(record)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(query_err("read withdrawals"))?;
+    if let Some(at) = done {
+        return conflict(format!("{record} {id} was already withdrawn at {at}"));
+    }
+    sqlx::query_scalar("INSERT INTO withdrawals (record, record_id, actor, at, reason) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        .bind(record)
+        .bind(id)
+        .bind(&w.by)
+        .bind(ledger_ts(now))
+        .bind(&w.reason)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_err("record withdrawal")(e).into())
+}
+
+async fn drill(
+    conn: &mut SqliteConnection,
+    c: &Config,
+    d: &NewDrill,
+    now: DateTime<Utc>,
+) -> Result<i64, ActionError> {
+    text("scenario", &d.scenario, true)?;
+    text("result", &d.result, true)?;
+    if d.participants.iter().all(|p| p.trim().is_empty()) {
+        return invalid("participants must name at least one person");
+    }
+    let today = now.with_timezone(&c.daemon.timezone).date_naive();
+    if d.held_on > today {
+        return invalid(format!("held_on {} is in the future; log a drill once it is held", d.held_on));
+    }
+    sqlx::query_scalar("INSERT INTO drills (held_on, scenario, participants, result, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
+        .bind(d.held_on.to_string())
+        .bind(&d.scenario)
+        .bind(d.participants.join(", "))
+        .bind(&d.result)
+        .bind(&d.by)
+        .bind(ledger_ts(now))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_err("record drill")(e).into())
+}

@@ -1,0 +1,340 @@
+//! Reading the contract records: faults with their deadlines and timeline,
+//! exclusions, drills and the audit log.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::faults::CURRENT_CLASS;
+use super::{query_err, LedgerError};
+use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::config::Terms;
+use crate::fault::deadline::{deadlines, Deadline, FaultFacts};
+use crate::fault::FaultClass;
+
+fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+    row.get::<Option<String>, _>(i)
+        .as_deref()
+        .and_then(parse_ledger_ts)
+}
+
+/// One entry of a fault's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultEventView {
+    pub at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// detected | escalated | reclassified | acknowledged | on_site |
+    /// repair_report | carrier_ticket | note | deadline_breached | resolved
+    pub kind: String,
+    pub class: Option<String>,
+    pub deadline: Option<String>,
+    /// The person who recorded it; None: linkledger itself.
+    pub actor: Option<String>,
+    pub text: Option<String>,
+}
+
+/// A fault ticket as the API, the CLI and reports show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultView {
+    pub id: i64,
+    /// The line, or None for the whole egress.
+    pub line: Option<String>,
+    pub trigger: String,
+    /// The current class (after escalations and reclassifications).
+    pub class: FaultClass,
+    pub opened_class: FaultClass,
+    pub detected_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub open: bool,
+    pub duration_s: f64,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub on_site_at: Option<DateTime<Utc>>,
+    pub repair_report_at: Option<DateTime<Utc>>,
+    pub carrier_ticket: Option<String>,
+    pub deadlines: [Deadline; 4],
+    pub outages: Vec<i64>,
+    pub degradations: Vec<i64>,
+    pub timeline: Vec<FaultEventView>,
+}
+
+/// Which faults to list.
+#[derive(Debug, Clone, Default)]
+pub struct FaultFilter {
+    pub line: Option<String>,
+    pub class: Option<FaultClass>,
+    /// Some(true): open only; Some(false): resolved only.
+    pub open: Option<bool>,
+    /// Faults still going at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Faults matching the filter, oldest first, each with its timeline.
+pub async fn faults(
+    pool: &SqlitePool,
+    filter: &FaultFilter,
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> Result<Vec<FaultView>, LedgerError> {
+    let mut conn = pool.acquire().await.map_err(query_err("read faults"))?;
+    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT f.id FROM faults f WHERE (?1 IS NULL OR f.line = ?1 OR (?1 = 'egress' AND f.line IS NULL)) \
+         AND (?2 IS NULL OR {CURRENT_CLASS} = ?2) AND (?3 IS NULL OR (f.resolved_at IS NULL) = ?3) \
+         AND (?4 IS NULL OR f.resolved_at IS NULL OR f.resolved_at >= ?4) ORDER BY f.detected_at, f.id"
+    ))
+    .bind(&filter.line)
+    .bind(filter.class.map(FaultClass::as_str))
+    .bind(filter.open)
+    .bind(filter.since.map(ledger_ts))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(query_err("read faults"))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(f) = fault_on(&mut conn, id, terms, now).await? {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// One fault with its timeline, if it exists.
+pub async fn fault(
+    pool: &SqlitePool,
+    id: i64,
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> Result<Option<FaultView>, LedgerError> {
+    let mut conn = pool.acquire().await.map_err(query_err("read fault"))?;
+    fault_on(&mut conn, id, terms, now).await
+}
+
+/// [`fault`] on a connection (inside an operator action's transaction).
+pub async fn fault_on(
+    conn: &mut SqliteConnection,
+    id: i64,
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> Result<Option<FaultView>, LedgerError> {
+    let Some(row) = sqlx::query(&format!(
+        "SELECT f.id, f.line, f.trigger, {CURRENT_CLASS}, f.class, f.detected_at, f.resolved_at FROM faults f WHERE f.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(query_err("read fault"))?
+    else {
+        return Ok(None);
+    };
+    let class = |i: usize| FaultClass::parse(&row.get::<String, _>(i)).unwrap_or(FaultClass::Major);
+    let detected = ts(&row, 5).unwrap_or(now);
+    let resolved = ts(&row, 6);
+    let events = sqlx::query(
+        "SELECT at, recorded_at, kind, class, deadline, actor, text FROM fault_events WHERE fault_id = ? ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(query_err("read fault events"))?;
+    let mut timeline = vec![FaultEventView {
+        at: detected,
+        recorded_at: detected,
+        kind: "detected".into(),
+        class: Some(class(4).as_str().into()),
+        deadline: None,
+        actor: None,
+        text: Some(row.get::<String, _>(2)),
+    }];
+    timeline.extend(events.iter().filter_map(|e| {
+        Some(FaultEventView {
+            at: ts(e, 0)?,
+            recorded_at: ts(e, 1)?,
+            kind: e.get(2),
+            class: e.get(3),
+            deadline: e.get(4),
+            actor: e.get(5),
+            text: e.get(6),
+        })
+    }));
+    if let Some(r) = resolved {
+        timeline.push(FaultEventView {
+            at: r,
+            recorded_at: r,
+            kind: "resolved".into(),
+            class: None,
+            deadline: None,
+            actor: None,
+            text: None,
+        });
+    }
+    timeline.sort_by_key(|e| e.at);
+    let first = |kind: &str| timeline.iter().find(|e| e.kind == kind).map(|e| e.at);
+    let facts = FaultFacts {
+        detected,
+        class: class(3),
+        resolved,
+        acknowledged: first("acknowledged"),
+        on_site: first("on_site"),
+        repair_report: first("repair_report"),
+    };
+    let links = sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(query_err("read fault links"))?;
+    let linked = |k: &str| {
+        links
+            .iter()
+            .filter(|r| r.get::<String, _>(0) == k)
+            .map(|r| r.get::<i64, _>(1))
+            .collect()
+    };
+    Ok(Some(FaultView {
+        id,
+        line: row.get(1),
+        trigger: row.get(2),
+        class: facts.class,
+        opened_class: class(4),
+        detected_at: detected,
+        resolved_at: resolved,
+        open: resolved.is_none(),
+        duration_s: (resolved.unwrap_or(now) - detected).num_milliseconds().max(0) as f64 / 1000.0,
+        acknowledged_at: facts.acknowledged,
+        on_site_at: facts.on_site,
+        repair_report_at: facts.repair_report,
+        carrier_ticket: timeline
+            .iter()
+            .rev()
+            .find(|e| e.kind == "carrier_ticket")
+            .and_then(|e| e.text.clone()),
+        deadlines: deadlines(&facts, terms, now),
+        outages: linked("outage"),
+        degradations: linked("degradation"),
+        timeline,
+    }))
+}
+
+/// A force-majeure exclusion.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExclusionView {
+    pub id: i64,
+    /// The line, or None for the egress and every line.
+    pub line: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub evidence: String,
+    pub approved_by: String,
+    pub approved_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+    /// When and why it was withdrawn; a withdrawn exclusion excludes nothing.
+    pub withdrawn: Option<Withdrawal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Withdrawal {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+pub async fn exclusions(pool: &SqlitePool) -> Result<Vec<ExclusionView>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT e.id, e.line, e.start_at, e.end_at, e.reason, e.evidence, e.approved_by, e.approved_at, e.recorded_by, e.recorded_at, \
+         w.actor, w.at, w.reason FROM exclusions e LEFT JOIN withdrawals w ON w.record = 'exclusion' AND w.record_id = e.id \
+         ORDER BY e.start_at, e.id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read exclusions"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(ExclusionView {
+                id: r.get(0),
+                line: r.get(1),
+                start: ts(r, 2)?,
+                end: ts(r, 3)?,
+                reason: r.get(4),
+                evidence: r.get(5),
+                approved_by: r.get(6),
+                approved_at: ts(r, 7)?,
+                recorded_by: r.get(8),
+                recorded_at: ts(r, 9)?,
+                withdrawn: r.get::<Option<String>, _>(10).and_then(|by| {
+                    Some(Withdrawal {
+                        by,
+                        at: ts(r, 11)?,
+                        reason: r.get(12),
+                    })
+                }),
+            })
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillView {
+    pub id: i64,
+    pub held_on: String,
+    pub scenario: String,
+    pub participants: String,
+    pub result: String,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub async fn drills(pool: &SqlitePool) -> Result<Vec<DrillView>, LedgerError> {
+    let rows = sqlx::query("SELECT id, held_on, scenario, participants, result, recorded_by, recorded_at FROM drills ORDER BY held_on, id")
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read drills"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(DrillView {
+                id: r.get(0),
+                held_on: r.get(1),
+                scenario: r.get(2),
+                participants: r.get(3),
+                result: r.get(4),
+                recorded_by: r.get(5),
+                recorded_at: ts(r, 6)?,
+            })
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub via: String,
+    pub action: String,
+    pub subject: String,
+    pub details: serde_json::Value,
+    pub reason: Option<String>,
+}
+
+pub async fn audit_log(pool: &SqlitePool) -> Result<Vec<AuditEntry>, LedgerError> {
+    let rows = sqlx::query("SELECT id, at, actor, via, action, subject, details, reason FROM audit_log ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read the audit log"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(AuditEntry {
+                id: r.get(0),
+                at: ts(r, 1)?,
+                actor: r.get(2),
+                via: r.get(3),
+                action: r.get(4),
+                subject: r.get(5),
+                details: serde_json::from_str(&r.get::<String, _>(6)).unwrap_or_default(),
+                reason: r.get(7),
+            })
+        })
+        .collect())
+}
