@@ -32,10 +32,19 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/faults", get(list_faults))
         .route("/api/v1/faults/:id", get(one_fault))
         .route("/api/v1/faults/:id/:action", post(fault_action))
-        .route("/api/v1/exclusions", get(list_exclusions).post(new_exclusion))
+        .route(
+            "/api/v1/exclusions",
+            get(list_exclusions).post(new_exclusion),
+        )
         .route("/api/v1/exclusions/:id/withdraw", post(withdraw_exclusion))
-        .route("/api/v1/maintenance", get(list_maintenance).post(new_maintenance))
-        .route("/api/v1/maintenance/:id/withdraw", post(withdraw_maintenance))
+        .route(
+            "/api/v1/maintenance",
+            get(list_maintenance).post(new_maintenance),
+        )
+        .route(
+            "/api/v1/maintenance/:id/withdraw",
+            post(withdraw_maintenance),
+        )
         .route("/api/v1/drills", get(list_drills).post(new_drill))
         .route("/api/v1/budget", get(get_budget))
         .route("/api/v1/audit", get(get_audit))
@@ -72,7 +81,10 @@ impl From<ActionError> for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 async fn not_found() -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "no such API endpoint; see the README (Operator API)".into())
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "no such API endpoint; see the README (Operator API)".into(),
+    )
 }
 
 /// Equal in constant time for equal lengths; the length itself is not secret.
@@ -139,27 +151,48 @@ struct FaultQuery {
     since: Option<DateTime<Utc>>,
 }
 
-async fn list_faults(State(s): State<HttpState>, headers: HeaderMap, q: Result<Query<FaultQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn list_faults(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    q: Result<Query<FaultQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let c = config_of(&s).await;
     authorize(&c, &headers, ApiRole::Viewer)?;
     let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     let class = match q.class.as_deref() {
         None => None,
         Some(v) => Some(FaultClass::parse(v).ok_or_else(|| {
-            ApiError(StatusCode::BAD_REQUEST, format!("class {v:?}: use general, serious or major"))
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("class {v:?}: use general, serious or major"),
+            )
         })?),
     };
     let open = match q.state.as_deref() {
         None => None,
         Some("open") => Some(true),
         Some("resolved") => Some(false),
-        Some(v) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("state {v:?}: use open or resolved"))),
+        Some(v) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("state {v:?}: use open or resolved"),
+            ))
+        }
     };
-    let filter = FaultFilter { line: q.line, class, open, since: q.since };
+    let filter = FaultFilter {
+        line: q.line,
+        class,
+        open,
+        since: q.since,
+    };
     ok(records::faults(&s.pool, &filter, &c.contract.terms, s.clock.now()).await?)
 }
 
-async fn one_fault(State(s): State<HttpState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
+async fn one_fault(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
     let c = config_of(&s).await;
     authorize(&c, &headers, ApiRole::Viewer)?;
     let id = parse_id(&id)?;
@@ -170,18 +203,24 @@ async fn one_fault(State(s): State<HttpState>, headers: HeaderMap, Path(id): Pat
 }
 
 fn parse_id(s: &str) -> Result<i64, ApiError> {
-    s.parse::<i64>()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("{s:?} is not an id (a positive integer)")))
+    s.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{s:?} is not an id (a positive integer)"),
+        )
+    })
 }
 
 /// Reads and parses a JSON body after the caller is authorized.
 async fn body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is over {} KiB", MAX_BODY / 1024))
+        ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over {} KiB", MAX_BODY / 1024),
+        )
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 /// Authorizes, reads the body, and applies the action.
@@ -196,7 +235,9 @@ async fn act<T: DeserializeOwned>(
     let token = authorize(&c, headers, needed)?;
     let action = make(body::<T>(raw).await?);
     debug_assert!(action.role() <= needed);
-    let actor = Actor { via: format!("api:{token}") };
+    let actor = Actor {
+        via: format!("api:{token}"),
+    };
     let outcome = operator::apply(&s.pool, &c, &actor, action, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(outcome)).into_response())
 }
@@ -227,13 +268,21 @@ async fn fault_action(
             let c = config_of(&s).await;
             authorize(&c, &headers, ApiRole::Operator)?;
             let id = parse_id(&id)?;
-            act(&s, &headers, raw, ApiRole::Operator, |body| Action::Fault { id, step, body }).await
+            act(&s, &headers, raw, ApiRole::Operator, |body| Action::Fault {
+                id,
+                step,
+                body,
+            })
+            .await
         }
         None => {
             let c = config_of(&s).await;
             authorize(&c, &headers, ApiRole::Manager)?;
             let id = parse_id(&id)?;
-            act(&s, &headers, raw, ApiRole::Manager, |body| Action::Reclassify { id, body }).await
+            act(&s, &headers, raw, ApiRole::Manager, |body| {
+                Action::Reclassify { id, body }
+            })
+            .await
         }
     }
 }
@@ -247,10 +296,18 @@ async fn new_exclusion(State(s): State<HttpState>, headers: HeaderMap, raw: Body
     act(&s, &headers, raw, ApiRole::Manager, Action::Exclude).await
 }
 
-async fn withdraw_exclusion(State(s): State<HttpState>, headers: HeaderMap, Path(id): Path<String>, raw: Body) -> ApiResult {
+async fn withdraw_exclusion(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Body,
+) -> ApiResult {
     authorize(&config_of(&s).await, &headers, ApiRole::Manager)?;
     let id = parse_id(&id)?;
-    act(&s, &headers, raw, ApiRole::Manager, |body| Action::WithdrawExclusion { id, body }).await
+    act(&s, &headers, raw, ApiRole::Manager, |body| {
+        Action::WithdrawExclusion { id, body }
+    })
+    .await
 }
 
 async fn list_maintenance(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
@@ -264,10 +321,18 @@ async fn new_maintenance(State(s): State<HttpState>, headers: HeaderMap, raw: Bo
     act(&s, &headers, raw, ApiRole::Manager, Action::Maintenance).await
 }
 
-async fn withdraw_maintenance(State(s): State<HttpState>, headers: HeaderMap, Path(id): Path<String>, raw: Body) -> ApiResult {
+async fn withdraw_maintenance(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Body,
+) -> ApiResult {
     authorize(&config_of(&s).await, &headers, ApiRole::Manager)?;
     let id = parse_id(&id)?;
-    act(&s, &headers, raw, ApiRole::Manager, |body| Action::WithdrawMaintenance { id, body }).await
+    act(&s, &headers, raw, ApiRole::Manager, |body| {
+        Action::WithdrawMaintenance { id, body }
+    })
+    .await
 }
 
 async fn list_drills(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {

@@ -69,7 +69,11 @@ pub fn intersect(a: &[Span], b: &[Span]) -> Vec<Span> {
 
 /// Spans clipped to a period.
 pub fn clip(spans: &[Span], period: Span) -> Vec<Span> {
-    merge(spans.iter().map(|(a, b)| ((*a).max(period.0), (*b).min(period.1))))
+    merge(
+        spans
+            .iter()
+            .map(|(a, b)| ((*a).max(period.0), (*b).min(period.1))),
+    )
 }
 
 pub fn total(spans: &[Span]) -> TimeDelta {

@@ -29,12 +29,21 @@ fn overlapping_outages_exclusions_and_maintenance_count_once() {
     let period = span(-1000, 1000);
     let counted = Downtime::of_line(&r, period, true);
     assert_eq!(total(&counted.down), TimeDelta::minutes(80 + 60));
-    assert_eq!(total(&counted.excluded_force_majeure), TimeDelta::minutes(25));
-    assert!(counted.excluded_maintenance.is_empty(), "approved maintenance counts by default");
+    assert_eq!(
+        total(&counted.excluded_force_majeure),
+        TimeDelta::minutes(25)
+    );
+    assert!(
+        counted.excluded_maintenance.is_empty(),
+        "approved maintenance counts by default"
+    );
     assert_eq!(total(&counted.charged), TimeDelta::minutes(140 - 25));
     let excluded = Downtime::of_line(&r, period, false);
     // 20..40 minus the force majeure up to 25 = 15, plus 200..230 = 30.
-    assert_eq!(total(&excluded.excluded_maintenance), TimeDelta::minutes(45));
+    assert_eq!(
+        total(&excluded.excluded_maintenance),
+        TimeDelta::minutes(45)
+    );
     assert_eq!(total(&excluded.charged), TimeDelta::minutes(140 - 25 - 45));
 }
 
@@ -73,7 +82,10 @@ fn the_egress_is_charged_only_where_every_line_is() {
         ..Default::default()
     };
     let p = span(-10, 1000);
-    let lines = [Downtime::of_line(&a, p, true), Downtime::of_line(&b, p, true)];
+    let lines = [
+        Downtime::of_line(&a, p, true),
+        Downtime::of_line(&b, p, true),
+    ];
     let e = Downtime::of_egress(&lines);
     assert_eq!(e.down, vec![span(50, 100)]);
     assert_eq!(total(&e.charged), TimeDelta::minutes(40));
@@ -86,26 +98,69 @@ fn burn_rate_projects_the_breach_inside_the_year_only() {
     let now = at(0);
     let year_end = now + TimeDelta::days(200);
     // 2 h charged, 1 h of it in the last 30 days: 2 min a day, 60 days left.
-    let charged = [(now - TimeDelta::days(100), now - TimeDelta::days(100) + TimeDelta::hours(1)),
-        (now - TimeDelta::days(1), now - TimeDelta::days(1) + TimeDelta::hours(1))];
-    let b = burn(&charged, cap, TimeDelta::hours(1), TimeDelta::days(30), now, year_end);
+    let charged = [
+        (
+            now - TimeDelta::days(100),
+            now - TimeDelta::days(100) + TimeDelta::hours(1),
+        ),
+        (
+            now - TimeDelta::days(1),
+            now - TimeDelta::days(1) + TimeDelta::hours(1),
+        ),
+    ];
+    let b = burn(
+        &charged,
+        cap,
+        TimeDelta::hours(1),
+        TimeDelta::days(30),
+        now,
+        year_end,
+    );
     assert!((b.rate_s_per_day - 120.0).abs() < 1e-9);
     assert_eq!(b.breach_at, Some(now + TimeDelta::days(60)));
     assert!(!b.breached);
-    let b = burn(&charged, cap, TimeDelta::hours(1), TimeDelta::days(30), now, now + TimeDelta::days(59));
+    let b = burn(
+        &charged,
+        cap,
+        TimeDelta::hours(1),
+        TimeDelta::days(30),
+        now,
+        now + TimeDelta::days(59),
+    );
     assert_eq!(b.breach_at, None, "the year ends first");
-    let b = burn(&charged, cap, TimeDelta::zero(), TimeDelta::days(30), now, year_end);
+    let b = burn(
+        &charged,
+        cap,
+        TimeDelta::zero(),
+        TimeDelta::days(30),
+        now,
+        year_end,
+    );
     assert_eq!(b.breach_at, None, "nothing burning");
 }
 
 #[test]
 fn a_crossed_cap_reports_the_instant_it_was_crossed() {
     let charged = [span(0, 180), span(300, 400)];
-    let b = burn(&charged, TimeDelta::hours(4), TimeDelta::zero(), TimeDelta::days(30), at(1000), at(100_000));
+    let b = burn(
+        &charged,
+        TimeDelta::hours(4),
+        TimeDelta::zero(),
+        TimeDelta::days(30),
+        at(1000),
+        at(100_000),
+    );
     assert!(b.breached);
     assert_eq!(b.breach_at, Some(at(360)));
     // Exactly the cap is within it.
-    let b = burn(&[span(0, 240)], TimeDelta::hours(4), TimeDelta::zero(), TimeDelta::days(30), at(1000), at(100_000));
+    let b = burn(
+        &[span(0, 240)],
+        TimeDelta::hours(4),
+        TimeDelta::zero(),
+        TimeDelta::days(30),
+        at(1000),
+        at(100_000),
+    );
     assert!(!b.breached);
 }
 

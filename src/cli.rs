@@ -1,4 +1,5 @@
-//! Command-line interface: `run`, `check-config`, `outages`, `gaps`.
+//! Command-line interface: `run`, `check-config`, `outages`, `gaps`,
+//! `traffic`, and the contract commands of [`crate::cli_contract`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand};
 
+use crate::cli_contract::{self, DrillCmd, ExcludeCmd, FaultCmd, MaintenanceCmd};
 use crate::config::Config;
 use crate::contract::ContractYear;
 use crate::ledger::{self, read};
@@ -66,6 +68,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fault tickets: list, show, and record the carrier's steps.
+    Fault {
+        #[command(subcommand)]
+        cmd: FaultCmd,
+    },
+    /// Force-majeure exclusions: add, list, withdraw.
+    Exclude {
+        #[command(subcommand)]
+        cmd: ExcludeCmd,
+    },
+    /// Planned maintenance windows: add, list, withdraw.
+    Maintenance {
+        #[command(subcommand)]
+        cmd: MaintenanceCmd,
+    },
+    /// Emergency drills: add, list.
+    Drill {
+        #[command(subcommand)]
+        cmd: DrillCmd,
+    },
+    /// The downtime budget of the current contract year, per line and egress.
+    Budget {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log of operator actions.
+    Audit {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the gaps in observation (daemon not running, probes failing).
     Gaps {
         #[arg(short, long, value_name = "FILE")]
@@ -80,7 +116,31 @@ impl Command {
         match self {
             Command::Run { config } | Command::CheckConfig { config } => config,
             Command::Outages { config, .. } | Command::Gaps { config, .. } => config,
-            Command::Traffic { config, .. } => config,
+            Command::Traffic { config, .. }
+            | Command::Budget { config, .. }
+            | Command::Audit { config, .. } => config,
+            Command::Fault { cmd } => match cmd {
+                FaultCmd::List { common, .. }
+                | FaultCmd::Show { common, .. }
+                | FaultCmd::Reclassify { common, .. } => &common.config,
+                FaultCmd::Ack(s) | FaultCmd::OnSite(s) | FaultCmd::Note(s) => &s.common.config,
+                FaultCmd::RepairReport { step, .. } | FaultCmd::Ticket { step, .. } => {
+                    &step.common.config
+                }
+            },
+            Command::Exclude { cmd } => match cmd {
+                ExcludeCmd::Add { common, .. }
+                | ExcludeCmd::List { common, .. }
+                | ExcludeCmd::Withdraw { common, .. } => &common.config,
+            },
+            Command::Maintenance { cmd } => match cmd {
+                MaintenanceCmd::Add { common, .. }
+                | MaintenanceCmd::List { common, .. }
+                | MaintenanceCmd::Withdraw { common, .. } => &common.config,
+            },
+            Command::Drill { cmd } => match cmd {
+                DrillCmd::Add { common, .. } | DrillCmd::List { common, .. } => &common.config,
+            },
         }
     }
 }
@@ -122,13 +182,21 @@ pub fn main(cli: Cli) -> ExitCode {
                 json,
                 ..
             } => traffic(&config, line, &from, &to, json).await,
+            Command::Fault { cmd } => cli_contract::fault(&config, cmd).await,
+            Command::Exclude { cmd } => cli_contract::exclude(&config, cmd).await,
+            Command::Maintenance { cmd } => cli_contract::maintenance(&config, cmd).await,
+            Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
+            Command::Budget { json, .. } => cli_contract::budget(&config, json).await,
+            Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
+            if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<cli_contract::Refused>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

@@ -39,7 +39,9 @@ pub async fn run(
             ..Default::default()
         };
         let result = match faults(&pool, &filter, &c.contract.terms, now).await {
-            Ok(list) => record_breaches(&pool, &list, now).await.map_err(|e| e.to_string()),
+            Ok(list) => record_breaches(&pool, &list, now)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match result {

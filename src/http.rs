@@ -17,9 +17,9 @@ use crate::fault::FaultClass;
 use crate::ledger::budget;
 use crate::ledger::faults::CURRENT_CLASS;
 use crate::ledger::query_err;
-use sqlx::Row;
 use crate::ledger::write::WriterStatus;
 use crate::metrics::Metrics;
+use sqlx::Row;
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -76,12 +76,22 @@ async fn contract_metrics(
     let b = budget::budget(&s.pool, config, now).await?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let id = v.line.as_str();
-        m.downtime.with_label_values(&[id, "contract_year"]).set(v.charged_s);
-        m.unobserved.with_label_values(&[id, "contract_year"]).set(v.unobserved_s);
-        m.excluded.with_label_values(&[id, "force_majeure"]).set(v.excluded_force_majeure_s);
-        m.excluded.with_label_values(&[id, "maintenance"]).set(v.excluded_maintenance_s);
+        m.downtime
+            .with_label_values(&[id, "contract_year"])
+            .set(v.charged_s);
+        m.unobserved
+            .with_label_values(&[id, "contract_year"])
+            .set(v.unobserved_s);
+        m.excluded
+            .with_label_values(&[id, "force_majeure"])
+            .set(v.excluded_force_majeure_s);
+        m.excluded
+            .with_label_values(&[id, "maintenance"])
+            .set(v.excluded_maintenance_s);
         m.budget.with_label_values(&[id]).set(v.cap_s);
-        m.budget_remaining.with_label_values(&[id]).set(v.remaining_s);
+        m.budget_remaining
+            .with_label_values(&[id])
+            .set(v.remaining_s);
         match v.projected_breach {
             Some(t) => m
                 .projected_breach
@@ -105,7 +115,9 @@ async fn contract_metrics(
                 .iter()
                 .find(|r| r.get::<String, _>(0) == id && r.get::<String, _>(1) == class.as_str())
                 .map_or(0, |r| r.get::<i64, _>(2));
-            m.faults_open.with_label_values(&[id, class.as_str()]).set(n);
+            m.faults_open
+                .with_label_values(&[id, class.as_str()])
+                .set(n);
         }
     }
     let breaches = sqlx::query(
@@ -116,8 +128,14 @@ async fn contract_metrics(
     .await
     .map_err(query_err("count deadline breaches"))?;
     for r in breaches {
-        let labels = [r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)];
-        let c = m.deadline_breaches.with_label_values(&[&labels[0], &labels[1], &labels[2]]);
+        let labels = [
+            r.get::<String, _>(0),
+            r.get::<String, _>(1),
+            r.get::<String, _>(2),
+        ];
+        let c = m
+            .deadline_breaches
+            .with_label_values(&[&labels[0], &labels[1], &labels[2]]);
         let n = r.get::<i64, _>(3).max(0) as u64;
         c.inc_by(n.saturating_sub(c.get()));
     }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod budget;
 pub mod cli;
+pub mod cli_contract;
 pub mod clock;
 pub mod config;
 pub mod contract;

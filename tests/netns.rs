@@ -126,8 +126,8 @@ fn our_side_cut_off_is_a_local_fault_not_charged() {
     lab.fault("cut-local", "off");
     daemon.wait_up(&["telecom", "telecom6"], SETTLE);
     sleep(2.5); // up_after good rounds end the local fault
-    let charged =
-        daemon.metric("linkledger_downtime_charged_seconds{line=\"telecom\",period=\"contract_year\"}");
+    let charged = daemon
+        .metric("linkledger_downtime_charged_seconds{line=\"telecom\",period=\"contract_year\"}");
     assert!(daemon.signal_and_wait("TERM").success());
     assert_eq!(state, Some(1.0), "line state during the cut");
     assert_eq!(charged, Some(0.0), "nothing charged to the carrier");

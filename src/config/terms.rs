@@ -202,7 +202,10 @@ pub fn validate(
         ("contract.resolution.serious", resolution.serious.0),
         ("contract.resolution.major", resolution.major.0),
         ("contract.repair_report", repair_report.0),
-        ("contract.degradation.loss_window", degradation.loss_window.0),
+        (
+            "contract.degradation.loss_window",
+            degradation.loss_window.0,
+        ),
         ("contract.degradation.rtt_window", degradation.rtt_window.0),
         (
             "contract.degradation.utilisation_window",
@@ -215,7 +218,10 @@ pub fn validate(
         }
     }
     for (key, d) in [
-        ("contract.degradation.loss_window", degradation.loss_window.0),
+        (
+            "contract.degradation.loss_window",
+            degradation.loss_window.0,
+        ),
         ("contract.degradation.rtt_window", degradation.rtt_window.0),
         (
             "contract.degradation.utilisation_window",
@@ -239,7 +245,9 @@ pub fn validate(
         if !(v > 0.0 && v <= 1.0) {
             return Err((
                 key.into(),
-                format!("{v} is not a share; use a number above 0 and at most 1, e.g. 0.05 for 5 %"),
+                format!(
+                    "{v} is not a share; use a number above 0 and at most 1, e.g. 0.05 for 5 %"
+                ),
             ));
         }
     }
@@ -270,7 +278,11 @@ pub fn validate(
     Ok(Terms {
         response: response.0,
         on_site: on_site.0,
-        resolution: [resolution.general.0, resolution.serious.0, resolution.major.0],
+        resolution: [
+            resolution.general.0,
+            resolution.serious.0,
+            resolution.major.0,
+        ],
         repair_report: repair_report.0,
         maintenance_notice: maintenance_notice.0,
         approved_maintenance_counts,
@@ -350,14 +362,22 @@ pub fn validate_api(raw: RawApi) -> Result<Vec<ApiToken>, (String, String)> {
     for (i, t) in raw.tokens.into_iter().enumerate() {
         let key = |k: &str| format!("api.token[{i}].{k}");
         if t.name.trim().is_empty() {
-            return Err((key("name"), "must not be empty; it names the token in the audit log".into()));
+            return Err((
+                key("name"),
+                "must not be empty; it names the token in the audit log".into(),
+            ));
         }
         if out.iter().any(|o| o.name == t.name) {
             return Err((key("name"), format!("duplicate token name {:?}", t.name)));
         }
         let secret = super::snmp::secret("token", t.token, t.token_env, t.token_file)
             .map_err(|(k, m)| (key(&k), m))?
-            .ok_or_else(|| (key("token"), "give one of token, token_env and token_file".to_string()))?;
+            .ok_or_else(|| {
+                (
+                    key("token"),
+                    "give one of token, token_env and token_file".to_string(),
+                )
+            })?;
         if secret.chars().count() < 16 || secret.chars().any(char::is_whitespace) {
             return Err((
                 key("token"),
@@ -365,7 +385,10 @@ pub fn validate_api(raw: RawApi) -> Result<Vec<ApiToken>, (String, String)> {
             ));
         }
         if out.iter().any(|o| o.secret == secret) {
-            return Err((key("token"), "the same token is given twice; each needs its own".into()));
+            return Err((
+                key("token"),
+                "the same token is given twice; each needs its own".into(),
+            ));
         }
         out.push(ApiToken {
             name: t.name,

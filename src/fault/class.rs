@@ -102,3 +102,12 @@ impl ClassRules {
         }
     }
 }
+
+impl std::str::FromStr for FaultClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+            .ok_or_else(|| format!("{s:?} is not a fault class; use general, serious or major"))
+    }
+}

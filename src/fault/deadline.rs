@@ -185,7 +185,10 @@ mod tests {
         f.acknowledged = Some(t(31));
         f.resolved = Some(t(121));
         assert_eq!(states(&f, 125), [Breached, Breached, Breached, Pending]);
-        assert_eq!(states(&f, 121 + 8 * 60 + 1), [Breached, Breached, Breached, Breached]);
+        assert_eq!(
+            states(&f, 121 + 8 * 60 + 1),
+            [Breached, Breached, Breached, Breached]
+        );
     }
 
     #[test]

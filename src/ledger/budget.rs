@@ -154,7 +154,10 @@ pub async fn line_records(
             .fetch_one(pool)
             .await
             .map_err(query_err("read line history"))?;
-    let first_seen = first_seen.as_deref().and_then(parse_ledger_ts).unwrap_or(to);
+    let first_seen = first_seen
+        .as_deref()
+        .and_then(parse_ledger_ts)
+        .unwrap_or(to);
     if first_seen > from {
         unobserved.push((from, first_seen.min(to)));
     }
@@ -186,7 +189,14 @@ pub async fn line_records(
     })
 }
 
-fn view(name: &str, year: &Downtime, window: &Downtime, cap: TimeDelta, now: DateTime<Utc>, year_end: DateTime<Utc>) -> BudgetView {
+fn view(
+    name: &str,
+    year: &Downtime,
+    window: &Downtime,
+    cap: TimeDelta,
+    now: DateTime<Utc>,
+    year_end: DateTime<Utc>,
+) -> BudgetView {
     let charged = total(&year.charged);
     let burn = budget::burn(
         &year.charged,
@@ -214,7 +224,11 @@ fn view(name: &str, year: &Downtime, window: &Downtime, cap: TimeDelta, now: Dat
 
 /// The budget of every configured line and of the egress, in the contract
 /// year containing `now`, counted up to `now`.
-pub async fn budget(pool: &SqlitePool, c: &Config, now: DateTime<Utc>) -> Result<Budget, LedgerError> {
+pub async fn budget(
+    pool: &SqlitePool,
+    c: &Config,
+    now: DateTime<Utc>,
+) -> Result<Budget, LedgerError> {
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
     let cap = TimeDelta::from_std(c.contract.annual_downtime_cap).unwrap_or(TimeDelta::MAX);
     let terms = &c.contract.terms;
@@ -225,7 +239,13 @@ pub async fn budget(pool: &SqlitePool, c: &Config, now: DateTime<Utc>) -> Result
     let mut in_window = Vec::new();
     let mut lines = Vec::new();
     for l in &c.lines {
-        let r = line_records(pool, &l.id, (read_from, now.max(until)), terms.maintenance_notice).await?;
+        let r = line_records(
+            pool,
+            &l.id,
+            (read_from, now.max(until)),
+            terms.maintenance_notice,
+        )
+        .await?;
         let y = Downtime::of_line(&r, (year.start, until), terms.approved_maintenance_counts);
         let w = Downtime::of_line(&r, window, terms.approved_maintenance_counts);
         lines.push(view(&l.id, &y, &w, cap, now, year.end));

@@ -43,7 +43,10 @@ async fn open_fault_of(
     .await?;
     Ok(row.map(|r| {
         let class: String = r.get(1);
-        (r.get(0), FaultClass::parse(&class).unwrap_or(FaultClass::Major))
+        (
+            r.get(0),
+            FaultClass::parse(&class).unwrap_or(FaultClass::Major),
+        )
     }))
 }
 
@@ -74,13 +77,15 @@ async fn link(
     ref_id: i64,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT OR IGNORE INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (?, ?, ?, ?)")
-        .bind(fault)
-        .bind(kind)
-        .bind(ref_id)
-        .bind(ledger_ts(at))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(fault)
+    .bind(kind)
+    .bind(ref_id)
+    .bind(ledger_ts(at))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -129,7 +134,8 @@ pub async fn outage_opened(
             f.0
         }
         None => {
-            let id = insert_fault(conn, Some(line), start, Trigger::LineDown, class, run_id).await?;
+            let id =
+                insert_fault(conn, Some(line), start, Trigger::LineDown, class, run_id).await?;
             tracing::warn!(line, fault = id, class = class.as_str(), "fault opened");
             id
         }
@@ -156,7 +162,11 @@ async fn egress_check(
         .filter_map(|r| Some((r.get(0), r.get(1), parse_ledger_ts(&r.get::<String, _>(2))?)))
         .filter(|(_, l, _)| rules.lines.contains(l))
         .collect();
-    if !rules.lines.iter().all(|l| open.iter().any(|(_, o, _)| o == l)) {
+    if !rules
+        .lines
+        .iter()
+        .all(|l| open.iter().any(|(_, o, _)| o == l))
+    {
         return Ok(());
     }
     let class = rules.classes.class_of(Trigger::EgressDown);
@@ -166,7 +176,11 @@ async fn egress_check(
         Some(f) => f.0,
         None => {
             let id = insert_fault(conn, None, since, Trigger::EgressDown, class, run_id).await?;
-            tracing::error!(fault = id, lines = rules.lines.len(), "the whole egress is down: fault opened");
+            tracing::error!(
+                fault = id,
+                lines = rules.lines.len(),
+                "the whole egress is down: fault opened"
+            );
             id
         }
     };
@@ -251,7 +265,11 @@ pub async fn record_breaches(
     use crate::fault::deadline::DeadlineState;
     let mut out = Vec::new();
     for f in faults {
-        for d in f.deadlines.iter().filter(|d| d.state == DeadlineState::Breached) {
+        for d in f
+            .deadlines
+            .iter()
+            .filter(|d| d.state == DeadlineState::Breached)
+        {
             let Some(due) = d.due else { continue };
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \

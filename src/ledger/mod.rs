@@ -77,6 +77,17 @@ pub async fn open(path: &Path) -> Result<SqlitePool, LedgerError> {
     Ok(pool)
 }
 
+/// Opens an existing ledger for an operator's writes (the CLI): never
+/// creates one, applies the schema if it is behind.
+pub async fn open_existing(path: &Path) -> Result<SqlitePool, LedgerError> {
+    if !path.exists() {
+        return Err(LedgerError::Missing {
+            path: path.display().to_string(),
+        });
+    }
+    open(path).await
+}
+
 /// Opens an existing ledger for reading (the CLI's `outages`, `gaps`).
 pub async fn open_for_reading(path: &Path) -> Result<SqlitePool, LedgerError> {
     let p = path.display().to_string();

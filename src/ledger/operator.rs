@@ -116,12 +116,25 @@ impl Step {
 /// One operator action.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Fault { id: i64, step: Step, body: FaultStep },
-    Reclassify { id: i64, body: Reclassify },
+    Fault {
+        id: i64,
+        step: Step,
+        body: FaultStep,
+    },
+    Reclassify {
+        id: i64,
+        body: Reclassify,
+    },
     Exclude(NewExclusion),
-    WithdrawExclusion { id: i64, body: Withdraw },
+    WithdrawExclusion {
+        id: i64,
+        body: Withdraw,
+    },
     Maintenance(NewMaintenance),
-    WithdrawMaintenance { id: i64, body: Withdraw },
+    WithdrawMaintenance {
+        id: i64,
+        body: Withdraw,
+    },
     Drill(NewDrill),
 }
 
@@ -195,7 +208,9 @@ fn known_line(c: &Config, line: &str) -> Result<(), ActionError> {
         return Ok(());
     }
     let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
-    invalid(format!("line {line:?} is not configured; lines are {ids:?}"))
+    invalid(format!(
+        "line {line:?} is not configured; lines are {ids:?}"
+    ))
 }
 
 /// What an accepted action produced.
@@ -214,34 +229,87 @@ pub async fn apply(
     action: Action,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ActionError> {
-    let mut tx = pool.begin().await.map_err(query_err("begin operator action"))?;
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(query_err("begin operator action"))?;
     let (name, subject, details, by, reason, outcome) = match &action {
         Action::Fault { id, step, body } => {
             fault_step(&mut tx, c, *id, *step, body, now).await?;
-            let view = fault_on(&mut tx, *id, &c.contract.terms, now).await?.expect("checked");
-            (step.as_str(), format!("fault/{id}"), serde_json::to_value(body), &body.by, body.note.clone(), Outcome::Fault(Box::new(view)))
+            let view = fault_on(&mut tx, *id, &c.contract.terms, now)
+                .await?
+                .expect("checked");
+            (
+                step.as_str(),
+                format!("fault/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                body.note.clone(),
+                Outcome::Fault(Box::new(view)),
+            )
         }
         Action::Reclassify { id, body } => {
             reclassify(&mut tx, *id, body, now).await?;
-            let view = fault_on(&mut tx, *id, &c.contract.terms, now).await?.expect("checked");
-            ("reclassify", format!("fault/{id}"), serde_json::to_value(body), &body.by, Some(body.reason.clone()), Outcome::Fault(Box::new(view)))
+            let view = fault_on(&mut tx, *id, &c.contract.terms, now)
+                .await?
+                .expect("checked");
+            (
+                "reclassify",
+                format!("fault/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                Some(body.reason.clone()),
+                Outcome::Fault(Box::new(view)),
+            )
         }
         Action::Exclude(e) => {
             let id = exclude(&mut tx, c, e, now).await?;
-            ("exclude", format!("exclusion/{id}"), serde_json::to_value(e), &e.by, Some(e.reason.clone()), Outcome::Created { id })
+            (
+                "exclude",
+                format!("exclusion/{id}"),
+                serde_json::to_value(e),
+                &e.by,
+                Some(e.reason.clone()),
+                Outcome::Created { id },
+            )
         }
         Action::Maintenance(m) => {
             let id = maintenance(&mut tx, c, m, now).await?;
-            ("maintenance", format!("maintenance/{id}"), serde_json::to_value(m), &m.by, None, Outcome::Created { id })
+            (
+                "maintenance",
+                format!("maintenance/{id}"),
+                serde_json::to_value(m),
+                &m.by,
+                None,
+                Outcome::Created { id },
+            )
         }
         Action::WithdrawExclusion { id, body } | Action::WithdrawMaintenance { id, body } => {
-            let record = if matches!(action, Action::WithdrawExclusion { .. }) { "exclusion" } else { "maintenance" };
+            let record = if matches!(action, Action::WithdrawExclusion { .. }) {
+                "exclusion"
+            } else {
+                "maintenance"
+            };
             let wid = withdraw(&mut tx, record, *id, body, now).await?;
-            ("withdraw", format!("{record}/{id}"), serde_json::to_value(body), &body.by, Some(body.reason.clone()), Outcome::Created { id: wid })
+            (
+                "withdraw",
+                format!("{record}/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                Some(body.reason.clone()),
+                Outcome::Created { id: wid },
+            )
         }
         Action::Drill(d) => {
             let id = drill(&mut tx, c, d, now).await?;
-            ("drill", format!("drill/{id}"), serde_json::to_value(d), &d.by, None, Outcome::Created { id })
+            (
+                "drill",
+                format!("drill/{id}"),
+                serde_json::to_value(d),
+                &d.by,
+                None,
+                Outcome::Created { id },
+            )
         }
     };
     text("by", by, true)?;
@@ -256,8 +324,16 @@ pub async fn apply(
         .execute(&mut *tx)
         .await
         .map_err(query_err("append to the audit log"))?;
-    tx.commit().await.map_err(query_err("commit operator action"))?;
-    tracing::info!(action = name, subject, by, via = actor.via, "operator action recorded");
+    tx.commit()
+        .await
+        .map_err(query_err("commit operator action"))?;
+    tracing::info!(
+        action = name,
+        subject,
+        by,
+        via = actor.via,
+        "operator action recorded"
+    );
     Ok(outcome)
 }
 
@@ -274,7 +350,11 @@ async fn fault_step(
     };
     let at = body.at.unwrap_or(now);
     not_future("at", at, now)?;
-    text("note", body.note.as_deref().unwrap_or(""), step == Step::Note)?;
+    text(
+        "note",
+        body.note.as_deref().unwrap_or(""),
+        step == Step::Note,
+    )?;
     let reference = body.reference.as_deref().unwrap_or("");
     text("reference", reference, step == Step::CarrierTicket)?;
     if at < f.detected_at {
@@ -290,8 +370,19 @@ async fn fault_step(
     };
     match step {
         Step::Acknowledged | Step::OnSite => {
-            let what = if step == Step::OnSite { "on site" } else { "acknowledged" };
-            already(if step == Step::OnSite { f.on_site_at } else { f.acknowledged_at }, what)?;
+            let what = if step == Step::OnSite {
+                "on site"
+            } else {
+                "acknowledged"
+            };
+            already(
+                if step == Step::OnSite {
+                    f.on_site_at
+                } else {
+                    f.acknowledged_at
+                },
+                what,
+            )?;
             if let Some(r) = f.resolved_at.filter(|r| at > *r) {
                 return conflict(format!(
                     "fault {id} was resolved at {}; it cannot be {what} after that ({})",
@@ -434,7 +525,11 @@ async fn withdraw(
     now: DateTime<Utc>,
 ) -> Result<i64, ActionError> {
     text("reason", &w.reason, true)?;
-    let table = if record == "exclusion" { "exclusions" } else { "maintenance" };
+    let table = if record == "exclusion" {
+        "exclusions"
+    } else {
+        "maintenance"
+    };
     let exists: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -443,12 +538,13 @@ async fn withdraw(
     if exists.is_none() {
         return Err(ActionError::NotFound(format!("no {record} {id}")));
     }
-    let done: Option<String> = sqlx::query_scalar("SELECT at FROM withdrawals WHERE record = ? AND record_id = ?")
-        .bind(record)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(query_err("read withdrawals"))?;
+    let done: Option<String> =
+        sqlx::query_scalar("SELECT at FROM withdrawals WHERE record = ? AND record_id = ?")
+            .bind(record)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(query_err("read withdrawals"))?;
     if let Some(at) = done {
         return conflict(format!("{record} {id} was already withdrawn at {at}"));
     }
@@ -476,7 +572,10 @@ async fn drill(
     }
     let today = now.with_timezone(&c.daemon.timezone).date_naive();
     if d.held_on > today {
-        return invalid(format!("held_on {} is in the future; log a drill once it is held", d.held_on));
+        return invalid(format!(
+            "held_on {} is in the future; log a drill once it is held",
+            d.held_on
+        ));
     }
     sqlx::query_scalar("INSERT INTO drills (held_on, scenario, participants, result, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
         .bind(d.held_on.to_string())

@@ -176,11 +176,12 @@ pub async fn fault_on(
         on_site: first("on_site"),
         repair_report: first("repair_report"),
     };
-    let links = sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(query_err("read fault links"))?;
+    let links =
+        sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(query_err("read fault links"))?;
     let linked = |k: &str| {
         links
             .iter()
@@ -197,7 +198,10 @@ pub async fn fault_on(
         detected_at: detected,
         resolved_at: resolved,
         open: resolved.is_none(),
-        duration_s: (resolved.unwrap_or(now) - detected).num_milliseconds().max(0) as f64 / 1000.0,
+        duration_s: (resolved.unwrap_or(now) - detected)
+            .num_milliseconds()
+            .max(0) as f64
+            / 1000.0,
         acknowledged_at: facts.acknowledged,
         on_site_at: facts.on_site,
         repair_report_at: facts.repair_report,
@@ -318,10 +322,12 @@ pub struct AuditEntry {
 }
 
 pub async fn audit_log(pool: &SqlitePool) -> Result<Vec<AuditEntry>, LedgerError> {
-    let rows = sqlx::query("SELECT id, at, actor, via, action, subject, details, reason FROM audit_log ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .map_err(query_err("read the audit log"))?;
+    let rows = sqlx::query(
+        "SELECT id, at, actor, via, action, subject, details, reason FROM audit_log ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read the audit log"))?;
     Ok(rows
         .iter()
         .filter_map(|r| {

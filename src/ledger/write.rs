@@ -264,7 +264,10 @@ struct Ctx<'a> {
 /// outage or degradation itself; any other error fails the whole write,
 /// which is then retried.
 async fn savepoint(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SAVEPOINT faults").execute(conn).await.map(|_| ())
+    sqlx::query("SAVEPOINT faults")
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 async fn settle(
@@ -276,11 +279,16 @@ async fn settle(
         Ok(()) => {}
         Err(e) if is_permanent(&e) => {
             tracing::error!(error = %e, what, "fault bookkeeping rejected by a constraint; the episode is recorded without it");
-            sqlx::query("ROLLBACK TO faults").execute(&mut *conn).await?;
+            sqlx::query("ROLLBACK TO faults")
+                .execute(&mut *conn)
+                .await?;
         }
         Err(e) => return Err(e),
     }
-    sqlx::query("RELEASE faults").execute(conn).await.map(|_| ())
+    sqlx::query("RELEASE faults")
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {

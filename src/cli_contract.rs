@@ -1,0 +1,639 @@
+//! The contract commands: faults and their timelines, exclusions,
+//! maintenance windows, drills, the budget and the audit log. They act on
+//! the ledger directly (beside a running daemon, or where the API is off)
+//! through the same checks as the API; a refused action exits with 2.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Subcommand};
+
+use crate::config::Config;
+use crate::fault::FaultClass;
+use crate::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
+use crate::ledger::records::{self, FaultFilter};
+use crate::ledger::{self, budget};
+
+/// The config file every contract command reads.
+#[derive(Debug, Args)]
+pub struct Common {
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// Who records an action.
+#[derive(Debug, Args)]
+pub struct By {
+    /// The person recording it (kept in the audit log).
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The fault's id.
+    pub id: i64,
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub by: By,
+    /// When it happened (RFC 3339); default now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<DateTime<Utc>>,
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FaultCmd {
+    /// List fault tickets with their class and deadlines.
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_name = "ID")]
+        line: Option<String>,
+        /// general, serious or major.
+        #[arg(long)]
+        class: Option<String>,
+        /// Only open faults.
+        #[arg(long, conflicts_with = "resolved")]
+        open: bool,
+        /// Only resolved faults.
+        #[arg(long)]
+        resolved: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One fault with its whole timeline.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The carrier acknowledged the fault.
+    Ack(StepArgs),
+    /// The carrier's engineer arrived on site.
+    OnSite(StepArgs),
+    /// The carrier's repair report was received (after resolution).
+    RepairReport {
+        #[command(flatten)]
+        step: StepArgs,
+        /// The report's reference.
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Record the carrier's ticket number.
+    Ticket {
+        #[command(flatten)]
+        step: StepArgs,
+        #[arg(long)]
+        ticket: String,
+    },
+    /// Add a note to the fault's timeline.
+    Note(StepArgs),
+    /// Change the fault's class (manager), with a reason.
+    Reclassify {
+        id: i64,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        #[arg(long)]
+        class: FaultClass,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExcludeCmd {
+    /// Exclude a time range from the charged downtime (force majeure).
+    Add {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        /// The line; omit for the whole egress (every line).
+        #[arg(long, value_name = "ID")]
+        line: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        from: DateTime<Utc>,
+        #[arg(long, value_name = "TIME")]
+        to: DateTime<Utc>,
+        #[arg(long)]
+        reason: String,
+        /// Text or a reference to the evidence.
+        #[arg(long)]
+        evidence: String,
+        #[arg(long, value_name = "NAME")]
+        approved_by: String,
+        #[arg(long, value_name = "TIME")]
+        approved_at: Option<DateTime<Utc>>,
+    },
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw an exclusion (it stays in the ledger, marked withdrawn).
+    Withdraw {
+        id: i64,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCmd {
+    /// Record a planned maintenance window announced by a carrier.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        #[arg(long, value_name = "ID")]
+        line: String,
+        #[arg(long, value_name = "TIME")]
+        from: DateTime<Utc>,
+        #[arg(long, value_name = "TIME")]
+        to: DateTime<Utc>,
+        /// When the carrier gave notice.
+        #[arg(long, value_name = "TIME")]
+        notice_at: DateTime<Utc>,
+        /// We consented to it.
+        #[arg(long)]
+        consented: bool,
+        #[arg(long, default_value = "")]
+        reference: String,
+    },
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        json: bool,
+    },
+    Withdraw {
+        id: i64,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCmd {
+    /// Log an emergency drill.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        /// YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        held_on: NaiveDate,
+        #[arg(long)]
+        scenario: String,
+        /// Repeat for each participant.
+        #[arg(long = "participant", required = true)]
+        participants: Vec<String>,
+        #[arg(long)]
+        result: String,
+    },
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An action refused by its checks (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {0}")]
+pub struct Refused(String);
+
+fn actor() -> Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    Actor {
+        via: format!("cli:{user}"),
+    }
+}
+
+async fn act(c: &Config, action: Action) -> anyhow::Result<()> {
+    let pool = ledger::open_existing(&c.daemon.database).await?;
+    let outcome = operator::apply(&pool, c, &actor(), action, Utc::now())
+        .await
+        .map_err(|e| match e {
+            ActionError::Ledger(e) => anyhow::Error::new(e),
+            other => Refused(other.to_string()).into(),
+        })?;
+    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    Ok(())
+}
+
+fn step(s: StepArgs, kind: Step, reference: Option<String>) -> (i64, Action) {
+    let body = FaultStep {
+        by: s.by.by,
+        at: s.at,
+        note: s.note,
+        reference,
+    };
+    (
+        s.id,
+        Action::Fault {
+            id: s.id,
+            step: kind,
+            body,
+        },
+    )
+}
+
+pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
+    let (_, action) = match cmd {
+        FaultCmd::List {
+            line,
+            class,
+            open,
+            resolved,
+            json,
+            ..
+        } => {
+            let class = class
+                .map(|v| {
+                    FaultClass::parse(&v).ok_or_else(|| {
+                        Refused(format!("--class {v:?}: use general, serious or major"))
+                    })
+                })
+                .transpose()?;
+            let filter = FaultFilter {
+                line,
+                class,
+                open: (open || resolved).then_some(open),
+                since: None,
+            };
+            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = records::faults(&pool, &filter, &c.contract.terms, Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            println!(
+                "{:>5}  {:<10} {:<8} {:<24} {:<24}  deadlines",
+                "id", "line", "class", "detected", "resolved"
+            );
+            for f in list {
+                let tz = c.daemon.timezone;
+                let fmt =
+                    |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+                let deadlines: Vec<String> = f
+                    .deadlines
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{} {}",
+                            d.kind.as_str(),
+                            serde_json::to_value(d.state)
+                                .unwrap()
+                                .as_str()
+                                .unwrap_or("")
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{:>5}  {:<10} {:<8} {:<24} {:<24}  {}",
+                    f.id,
+                    f.line.as_deref().unwrap_or("egress"),
+                    format!("{} {}", f.class.as_str(), f.class.zh()),
+                    fmt(f.detected_at),
+                    f.resolved_at.map(fmt).unwrap_or_else(|| "(open)".into()),
+                    deadlines.join(", ")
+                );
+            }
+            return Ok(());
+        }
+        FaultCmd::Show { id, json, .. } => {
+            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let f = records::fault(&pool, id, &c.contract.terms, Utc::now())
+                .await?
+                .ok_or_else(|| Refused(format!("no fault {id}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&f)?);
+                return Ok(());
+            }
+            let tz = c.daemon.timezone;
+            println!(
+                "fault {} on {}: {} ({}), {}",
+                f.id,
+                f.line.as_deref().unwrap_or("the whole egress"),
+                f.class,
+                f.class.zh(),
+                if f.open { "open" } else { "resolved" }
+            );
+            for e in &f.timeline {
+                println!(
+                    "  {}  {:<18} {}{}{}",
+                    e.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
+                    e.kind,
+                    e.class
+                        .as_deref()
+                        .or(e.deadline.as_deref())
+                        .map(|c| format!("{c} "))
+                        .unwrap_or_default(),
+                    e.text.as_deref().unwrap_or(""),
+                    e.actor
+                        .as_deref()
+                        .map(|a| format!(" (by {a})"))
+                        .unwrap_or_default(),
+                );
+            }
+            for d in &f.deadlines {
+                println!(
+                    "  deadline {:<14} due {:<20} {}",
+                    d.kind.as_str(),
+                    d.due
+                        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    serde_json::to_value(d.state)?.as_str().unwrap_or("")
+                );
+            }
+            return Ok(());
+        }
+        FaultCmd::Ack(s) => step(s, Step::Acknowledged, None),
+        FaultCmd::OnSite(s) => step(s, Step::OnSite, None),
+        FaultCmd::RepairReport { step: s, reference } => step(s, Step::RepairReport, reference),
+        FaultCmd::Ticket { step: s, ticket } => step(s, Step::CarrierTicket, Some(ticket)),
+        FaultCmd::Note(s) => step(s, Step::Note, None),
+        FaultCmd::Reclassify {
+            id,
+            by,
+            class,
+            reason,
+            ..
+        } => (
+            id,
+            Action::Reclassify {
+                id,
+                body: operator::Reclassify {
+                    by: by.by,
+                    class,
+                    reason,
+                },
+            },
+        ),
+    };
+    act(c, action).await
+}
+
+pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
+    match cmd {
+        ExcludeCmd::Add {
+            by,
+            line,
+            from,
+            to,
+            reason,
+            evidence,
+            approved_by,
+            approved_at,
+            ..
+        } => {
+            act(
+                c,
+                Action::Exclude(operator::NewExclusion {
+                    by: by.by,
+                    line,
+                    start: from,
+                    end: to,
+                    reason,
+                    evidence,
+                    approved_by,
+                    approved_at,
+                }),
+            )
+            .await
+        }
+        ExcludeCmd::Withdraw { id, by, reason, .. } => {
+            act(
+                c,
+                Action::WithdrawExclusion {
+                    id,
+                    body: operator::Withdraw { by: by.by, reason },
+                },
+            )
+            .await
+        }
+        ExcludeCmd::List { json, .. } => {
+            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = records::exclusions(&pool)
+                .await
+                .context("reading exclusions")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in list {
+                    println!(
+                        "{:>4}  {:<10} {} .. {}  {}  approved by {}{}",
+                        e.id,
+                        e.line.as_deref().unwrap_or("egress"),
+                        e.start.to_rfc3339(),
+                        e.end.to_rfc3339(),
+                        e.reason,
+                        e.approved_by,
+                        e.withdrawn
+                            .map(|w| format!("  WITHDRAWN by {}: {}", w.by, w.reason))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> {
+    match cmd {
+        MaintenanceCmd::Add {
+            by,
+            line,
+            from,
+            to,
+            notice_at,
+            consented,
+            reference,
+            ..
+        } => {
+            act(
+                c,
+                Action::Maintenance(operator::NewMaintenance {
+                    by: by.by,
+                    line,
+                    start: from,
+                    end: to,
+                    notice_at,
+                    consented,
+                    reference,
+                }),
+            )
+            .await
+        }
+        MaintenanceCmd::Withdraw { id, by, reason, .. } => {
+            act(
+                c,
+                Action::WithdrawMaintenance {
+                    id,
+                    body: operator::Withdraw { by: by.by, reason },
+                },
+            )
+            .await
+        }
+        MaintenanceCmd::List { json, .. } => {
+            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+            let list =
+                budget::maintenance(&pool, None, all, c.contract.terms.maintenance_notice).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for m in list {
+                    let counts = if m.approved() && !c.contract.terms.approved_maintenance_counts {
+                        "excluded"
+                    } else {
+                        "counts as downtime"
+                    };
+                    println!(
+                        "{:>4}  {:<10} {} .. {}  notice {}  {}{}  ({counts})",
+                        m.id,
+                        m.line,
+                        m.start.to_rfc3339(),
+                        m.end.to_rfc3339(),
+                        m.notice_at.to_rfc3339(),
+                        m.status,
+                        if m.withdrawn { " WITHDRAWN" } else { "" }
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
+    match cmd {
+        DrillCmd::Add {
+            by,
+            held_on,
+            scenario,
+            participants,
+            result,
+            ..
+        } => {
+            act(
+                c,
+                Action::Drill(operator::NewDrill {
+                    by: by.by,
+                    held_on,
+                    scenario,
+                    participants,
+                    result,
+                }),
+            )
+            .await
+        }
+        DrillCmd::List { json, .. } => {
+            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = records::drills(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for d in list {
+                    println!(
+                        "{:>4}  {}  {}  ({})  {}",
+                        d.id, d.held_on, d.scenario, d.participants, d.result
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn budget(c: &Config, json: bool) -> anyhow::Result<()> {
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let b = budget::budget(&pool, c, Utc::now()).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&b)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    println!(
+        "{}: contract year {} ({} to {}), cap {}",
+        b.contract,
+        b.contract_year,
+        b.year_start.with_timezone(&tz).date_naive(),
+        b.year_end.with_timezone(&tz).date_naive(),
+        humantime::format_duration(c.contract.annual_downtime_cap)
+    );
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6}  projected breach",
+        "line", "charged", "excl. fm", "excl. mnt", "unobserv.", "left", "used"
+    );
+    for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
+        println!(
+            "{:<10} {:>9.0}s {:>9.0}s {:>9.0}s {:>9.0}s {:>9.0}s {:>5.1}%  {}",
+            v.line,
+            v.charged_s,
+            v.excluded_force_majeure_s,
+            v.excluded_maintenance_s,
+            v.unobserved_s,
+            v.remaining_s,
+            v.used_share * 100.0,
+            match (v.projected_breach, v.breached) {
+                (Some(t), true) => format!(
+                    "BREACHED at {}",
+                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+                ),
+                (Some(t), false) => format!(
+                    "{} at {:.0} s/day",
+                    t.with_timezone(&tz).date_naive(),
+                    v.burn_rate_s_per_day
+                ),
+                (None, _) => "-".into(),
+            }
+        );
+    }
+    Ok(())
+}
+
+pub async fn audit(c: &Config, json: bool) -> anyhow::Result<()> {
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = records::audit_log(&pool).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for a in list {
+        println!(
+            "{:>5}  {}  {:<14} {:<18} {:<12} by {} via {}{}",
+            a.id,
+            a.at.to_rfc3339(),
+            a.action,
+            a.subject,
+            "",
+            a.actor,
+            a.via,
+            a.reason.map(|r| format!(": {r}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

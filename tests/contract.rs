@@ -1,0 +1,504 @@
+//! The contract engine on a real SQLite file, with synthetic timestamps:
+//! faults opened, escalated and resolved by the ledger writer; deadlines
+//! met and breached; operator actions accepted or refused (and only the
+//! accepted ones in the audit log); exclusions and maintenance in the
+//! budget.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use linkledger::config::Config;
+use linkledger::fault::deadline::DeadlineState::{self, *};
+use linkledger::fault::FaultClass;
+use linkledger::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
+use linkledger::ledger::records::{self, FaultFilter, FaultView};
+use linkledger::ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger::ledger::{self, budget, run};
+use sqlx::SqlitePool;
+
+fn t(s: &str) -> DateTime<Utc> {
+    format!("2026-01-01T{s}:00Z").parse().unwrap()
+}
+
+fn config(dir: &Path, extra_contract: &str) -> Config {
+    let text = std::fs::read_to_string("config/demo.toml")
+        .unwrap()
+        .replace(
+            "database = \"linkledger-demo.db\"",
+            &format!("database = {:?}", dir.join("ledger.db")),
+        )
+        .replace(
+            "annual_downtime_cap = \"4h\"",
+            &format!("annual_downtime_cap = \"4h\"\n{extra_contract}"),
+        );
+    Config::parse(Path::new("test.toml"), &text).unwrap()
+}
+
+/// A ledger whose run began at 00:00 and wrote `writes`, then stopped at 23:00.
+async fn ledger_with(c: &Config, writes: Vec<LedgerWrite>) -> SqlitePool {
+    let pool = ledger::open(&c.daemon.database).await.unwrap();
+    let start = run::begin(&pool, t("00:00"), "test.toml", 1000, &c.lines)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(run_writer(
+        pool.clone(),
+        start.run_id,
+        1000,
+        c.fault_rules(),
+        rx,
+        Arc::new(WriterStatus::default()),
+        Duration::from_secs(5),
+    ));
+    for w in writes {
+        tx.send(w).unwrap();
+    }
+    tx.send(LedgerWrite::Stopped { at: t("23:00") }).unwrap();
+    drop(tx);
+    writer.await.unwrap();
+    pool
+}
+
+fn opened(line: &str, at: &str) -> LedgerWrite {
+    LedgerWrite::OutageOpened {
+        line: line.into(),
+        start: t(at),
+        start_after: Some(t(at) - TimeDelta::seconds(1)),
+        cause: "upstream_unreachable",
+    }
+}
+
+fn closed(line: &str, at: &str) -> LedgerWrite {
+    LedgerWrite::OutageClosed {
+        line: line.into(),
+        end: t(at),
+        end_after: t(at) - TimeDelta::seconds(1),
+    }
+}
+
+async fn all_faults(pool: &SqlitePool, c: &Config, now: &str) -> Vec<FaultView> {
+    records::faults(pool, &FaultFilter::default(), &c.contract.terms, t(now))
+        .await
+        .unwrap()
+}
+
+fn states(f: &FaultView) -> [DeadlineState; 4] {
+    f.deadlines.map(|d| d.state)
+}
+
+#[tokio::test]
+async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "");
+    let pool = ledger_with(
+        &c,
+        vec![
+            LedgerWrite::DegradationStarted {
+                line: "telecom".into(),
+                kind: "loss",
+                start: t("01:00"),
+                detail: "loss 7.0 % over 5 min".into(),
+            },
+            opened("telecom", "01:10"),
+            opened("unicom", "01:20"),
+            closed("unicom", "01:40"),
+            LedgerWrite::DegradationEnded {
+                line: "telecom".into(),
+                kind: "loss",
+                end: t("01:45"),
+            },
+            closed("telecom", "02:00"),
+        ],
+    )
+    .await;
+    let faults = all_faults(&pool, &c, "12:00").await;
+    assert_eq!(faults.len(), 3, "{faults:#?}");
+    let telecom = &faults[0];
+    assert_eq!(telecom.line.as_deref(), Some("telecom"));
+    assert_eq!(telecom.opened_class, FaultClass::General);
+    assert_eq!(telecom.class, FaultClass::Major);
+    let escalations: Vec<_> = telecom
+        .timeline
+        .iter()
+        .filter(|e| e.kind == "escalated")
+        .map(|e| (e.at, e.class.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        escalations,
+        [(t("01:10"), "serious".into()), (t("01:20"), "major".into())],
+        "general → serious (outage) → major (whole egress), each at its time"
+    );
+    assert_eq!(
+        telecom.resolved_at,
+        Some(t("02:00")),
+        "the later of its outage and degradation"
+    );
+    assert_eq!((telecom.outages.len(), telecom.degradations.len()), (1, 1));
+
+    let (unicom, egress) = (&faults[1], &faults[2]);
+    assert_eq!(unicom.opened_class, FaultClass::Serious);
+    assert_eq!(unicom.class, FaultClass::Major);
+    assert_eq!(unicom.resolved_at, Some(t("01:40")));
+    assert_eq!(egress.line, None);
+    assert_eq!(egress.class, FaultClass::Major);
+    assert_eq!(
+        egress.detected_at,
+        t("01:20"),
+        "when the last line went down"
+    );
+    assert_eq!(
+        egress.resolved_at,
+        Some(t("01:40")),
+        "when the first line came back"
+    );
+    assert_eq!(egress.outages.len(), 2);
+
+    // Nobody acknowledged, went on site or sent a report by 12:00:
+    // telecom's fault (major, 120 min from 01:00) was resolved in time;
+    // the egress's lasted 20 minutes, so on site was not required.
+    assert_eq!(states(telecom), [Breached, Breached, Met, Breached]);
+    assert_eq!(states(egress), [Breached, NotRequired, Met, Breached]);
+    let repair_due = egress.deadlines[3].due.unwrap();
+    assert_eq!(repair_due, t("09:40"), "8 h after resolution");
+    let f = all_faults(&pool, &c, "09:39").await;
+    assert_eq!(states(&f[2])[3], Pending);
+}
+
+#[tokio::test]
+async fn deadlines_met_and_breached_by_what_people_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "");
+    let pool = ledger_with(
+        &c,
+        vec![
+            opened("telecom", "01:00"),
+            closed("telecom", "02:30"),
+            opened("unicom", "05:00"),
+        ],
+    )
+    .await;
+    let actor = Actor {
+        via: "cli:test".into(),
+    };
+    let step = |id, step, at: &str, reference: Option<&str>| Action::Fault {
+        id,
+        step,
+        body: FaultStep {
+            by: "Zhang Wei".into(),
+            at: Some(t(at)),
+            note: None,
+            reference: reference.map(Into::into),
+        },
+    };
+    let now = t("12:00");
+    let apply = |a| operator::apply(&pool, &c, &actor, a, now);
+    // Fault 1 (telecom, serious): acknowledged in time, on site late,
+    // resolved after 90 min (within 120), report within 8 h.
+    apply(step(1, Step::Acknowledged, "01:20", None))
+        .await
+        .unwrap();
+    apply(step(1, Step::OnSite, "01:45", None)).await.unwrap();
+    apply(step(1, Step::CarrierTicket, "01:05", Some("CT-2026-0001")))
+        .await
+        .unwrap();
+    let done = apply(step(1, Step::RepairReport, "09:00", Some("RR-17")))
+        .await
+        .unwrap();
+    let operator::Outcome::Fault(f) = done else {
+        panic!("a fault view")
+    };
+    assert_eq!(states(&f), [Met, Breached, Met, Met]);
+    assert_eq!(f.carrier_ticket.as_deref(), Some("CT-2026-0001"));
+
+    // Refused, each with a message, and nothing written for any of them.
+    let refusals = [
+        (
+            step(1, Step::Acknowledged, "01:25", None),
+            "already acknowledged",
+        ),
+        (
+            step(1, Step::RepairReport, "10:00", None),
+            "already given its repair report",
+        ),
+        (step(2, Step::RepairReport, "06:00", None), "still open"),
+        (
+            step(2, Step::Acknowledged, "04:00", None),
+            "before the fault was detected",
+        ),
+        (step(99, Step::Note, "04:00", None), "no fault 99"),
+    ];
+    for (action, expected) in refusals {
+        let e = apply(action).await.unwrap_err();
+        assert!(e.to_string().contains(expected), "{e} (want {expected:?})");
+    }
+    let e = apply(step(1, Step::OnSite, "01:50", None))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ActionError::Conflict(_)), "{e}");
+    // On site after resolution is not possible; acknowledging a resolved
+    // fault with a time before resolution is (recorded late).
+    let e = apply(step(2, Step::OnSite, "13:00", None))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("in the future"), "{e}");
+
+    // Reclassification by a manager: down to general, with a reason.
+    apply(Action::Reclassify {
+        id: 1,
+        body: operator::Reclassify {
+            by: "Li Na".into(),
+            class: FaultClass::General,
+            reason: "carrier evidence: only one anchor affected".into(),
+        },
+    })
+    .await
+    .unwrap();
+    let f = records::fault(&pool, 1, &c.contract.terms, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.class, FaultClass::General);
+    assert_eq!(
+        states(&f)[2],
+        Breached,
+        "general: 30 minutes, resolved after 90"
+    );
+
+    // Fault 2 is still open at 12:00, 7 h after detection: all breached
+    // but the repair report, which waits for resolution.
+    let f2 = records::fault(&pool, 2, &c.contract.terms, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(states(&f2), [Breached, Breached, Breached, Pending]);
+
+    let audit = records::audit_log(&pool).await.unwrap();
+    let actions: Vec<_> = audit
+        .iter()
+        .map(|a| (a.action.as_str(), a.subject.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("acknowledged", "fault/1"),
+            ("on_site", "fault/1"),
+            ("carrier_ticket", "fault/1"),
+            ("repair_report", "fault/1"),
+            ("reclassify", "fault/1"),
+        ],
+        "exactly the accepted actions"
+    );
+    assert!(audit.iter().all(|a| a.via == "cli:test"));
+    assert_eq!(
+        audit[4].reason.as_deref(),
+        Some("carrier evidence: only one anchor affected")
+    );
+}
+
+async fn maintenance(pool: &SqlitePool, c: &Config, from: &str, to: &str, notice: DateTime<Utc>) {
+    let actor = Actor {
+        via: "cli:test".into(),
+    };
+    operator::apply(
+        pool,
+        c,
+        &actor,
+        Action::Maintenance(operator::NewMaintenance {
+            by: "Li Na".into(),
+            line: "telecom".into(),
+            start: t(from),
+            end: t(to),
+            notice_at: notice,
+            consented: true,
+            reference: "CT-MAINT-9".into(),
+        }),
+        t("23:30"),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn late_notice_maintenance_counts_as_an_outage() {
+    for counts in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(
+            dir.path(),
+            &format!("approved_maintenance_counts = {counts}"),
+        );
+        let pool = ledger_with(
+            &c,
+            vec![opened("telecom", "10:00"), closed("telecom", "12:00")],
+        )
+        .await;
+        // 10:00–11:00 announced two days ahead; 11:00–12:00 one hour ahead.
+        maintenance(&pool, &c, "10:00", "11:00", t("10:00") - TimeDelta::days(2)).await;
+        maintenance(&pool, &c, "11:00", "12:00", t("10:00")).await;
+        let list = budget::maintenance(
+            &pool,
+            Some("telecom"),
+            (t("00:00"), t("23:00")),
+            c.contract.terms.maintenance_notice,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            list.iter().map(|m| m.status).collect::<Vec<_>>(),
+            ["approved", "late_notice"]
+        );
+        let b = budget::budget(&pool, &c, t("23:30")).await.unwrap();
+        let telecom = &b.lines[0];
+        assert_eq!(telecom.down_s, 7200.0);
+        if counts {
+            assert_eq!(
+                (telecom.charged_s, telecom.excluded_maintenance_s),
+                (7200.0, 0.0),
+                "the contract counts approved maintenance"
+            );
+        } else {
+            assert_eq!(
+                (telecom.charged_s, telecom.excluded_maintenance_s),
+                (3600.0, 3600.0),
+                "only the late one is charged"
+            );
+        }
+        assert_eq!(telecom.remaining_s, 4.0 * 3600.0 - telecom.charged_s);
+    }
+}
+
+#[tokio::test]
+async fn exclusions_remove_time_once_and_a_withdrawal_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "");
+    let pool = ledger_with(
+        &c,
+        vec![
+            opened("telecom", "10:00"),
+            opened("unicom", "10:30"),
+            closed("unicom", "11:00"),
+            closed("telecom", "12:00"),
+        ],
+    )
+    .await;
+    let actor = Actor {
+        via: "api:manager".into(),
+    };
+    let exclude = |line: Option<&str>| {
+        Action::Exclude(operator::NewExclusion {
+            by: "Li Na".into(),
+            line: line.map(Into::into),
+            start: t("09:00"),
+            end: t("10:45"),
+            reason: "typhoon: fibre cut on the carrier's trunk".into(),
+            evidence: "carrier notice 2026-001, photos".into(),
+            approved_by: "District IT office".into(),
+            approved_at: None,
+        })
+    };
+    let now = t("23:30");
+    let charged = |b: &budget::Budget| {
+        (
+            b.lines[0].charged_s,
+            b.lines[1].charged_s,
+            b.egress.charged_s,
+        )
+    };
+    let before = budget::budget(&pool, &c, now).await.unwrap();
+    assert_eq!(charged(&before), (7200.0, 1800.0, 1800.0));
+    operator::apply(&pool, &c, &actor, exclude(Some("telecom")), now)
+        .await
+        .unwrap();
+    operator::apply(&pool, &c, &actor, exclude(Some("telecom")), now)
+        .await
+        .unwrap();
+    let once = budget::budget(&pool, &c, now).await.unwrap();
+    assert_eq!(
+        charged(&once),
+        (7200.0 - 2700.0, 1800.0, 900.0),
+        "the same exclusion twice counts once"
+    );
+    assert_eq!(once.lines[0].excluded_force_majeure_s, 2700.0);
+    assert_eq!(
+        once.lines[0].down_s, 7200.0,
+        "the outage itself is unchanged"
+    );
+
+    for id in [1, 2] {
+        operator::apply(
+            &pool,
+            &c,
+            &actor,
+            Action::WithdrawExclusion {
+                id,
+                body: operator::Withdraw {
+                    by: "Li Na".into(),
+                    reason: "entered twice by mistake".into(),
+                },
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let e = operator::apply(
+        &pool,
+        &c,
+        &actor,
+        Action::WithdrawExclusion {
+            id: 1,
+            body: operator::Withdraw {
+                by: "x".into(),
+                reason: "again".into(),
+            },
+        },
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ActionError::Conflict(_)), "{e}");
+    assert_eq!(
+        charged(&budget::budget(&pool, &c, now).await.unwrap()),
+        (7200.0, 1800.0, 1800.0)
+    );
+    let list = records::exclusions(&pool).await.unwrap();
+    assert_eq!(list.len(), 2, "withdrawn exclusions stay in the ledger");
+    assert!(list.iter().all(|e| e.withdrawn.is_some()));
+
+    // An egress-wide exclusion applies to every line.
+    operator::apply(&pool, &c, &actor, exclude(None), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        charged(&budget::budget(&pool, &c, now).await.unwrap()),
+        (4500.0, 1800.0 - 900.0, 900.0)
+    );
+
+    // A range that ends before it starts is refused, nothing written.
+    let mut bad = operator::NewExclusion {
+        by: "Li Na".into(),
+        line: Some("telecom".into()),
+        start: t("11:00"),
+        end: t("10:00"),
+        reason: "x".into(),
+        evidence: "y".into(),
+        approved_by: "z".into(),
+        approved_at: None,
+    };
+    let e = operator::apply(&pool, &c, &actor, Action::Exclude(bad.clone()), now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("ends"), "{e}");
+    bad.end = t("12:00");
+    bad.line = Some("mobile".into());
+    let e = operator::apply(&pool, &c, &actor, Action::Exclude(bad), now)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("line \"mobile\" is not configured"),
+        "{e}"
+    );
+    assert_eq!(records::exclusions(&pool).await.unwrap().len(), 3);
+    assert_eq!(records::audit_log(&pool).await.unwrap().len(), 5);
+}
