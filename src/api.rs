@@ -219,8 +219,22 @@ async fn body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
             format!("the request body is over {} KiB", MAX_BODY / 1024),
         )
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = match e.path().to_string() {
+            p if p == "." => String::new(),
+            p => format!(" at `{p}`"),
+        };
+        let hint = if e.inner().to_string().starts_with("input") {
+            " (times are RFC 3339, e.g. \"2026-01-01T08:00:00+08:00\")"
+        } else {
+            ""
+        };
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body{at}: {}{hint}", e.inner()),
+        )
+    })
 }
 
 /// Authorizes, reads the body, and applies the action.

@@ -1,0 +1,519 @@
+//! The operator API over real HTTP on a daemon running on loopback: every
+//! role against every endpoint, every rejection (401, 403, 404, 409, 413,
+//! 400, 422), nothing written by a rejected request, and the audit log
+//! holding exactly the accepted actions. The ledger is seeded with two
+//! closed outages (so two faults exist) before the daemon starts.
+
+#![allow(clippy::disallowed_types)] // real-time orchestration of a child process
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use linkledger::config::Config;
+use linkledger::ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger::ledger::{self, run};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
+const VIEWER: &str = "viewer-token-0123456789abcdef";
+const OPERATOR: &str = "operator-token-0123456789abcdef";
+const MANAGER: &str = "manager-token-0123456789abcdef";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &Path, port: u16, tokens: bool) -> PathBuf {
+    let mut text = std::fs::read_to_string("config/demo.toml")
+        .unwrap()
+        .replace(
+            "database = \"linkledger-demo.db\"",
+            &format!("database = {:?}", dir.join("ledger.db")),
+        )
+        .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"));
+    if tokens {
+        std::fs::write(dir.join("manager.token"), format!("{MANAGER}\n")).unwrap();
+        text += &format!(
+            "\n[api]\n[[api.token]]\nname = \"noc-wall\"\nrole = \"viewer\"\ntoken = \"{VIEWER}\"\n\
+             [[api.token]]\nname = \"noc-duty\"\nrole = \"operator\"\ntoken_env = \"LL_TEST_OPERATOR_TOKEN\"\n\
+             [[api.token]]\nname = \"contract-manager\"\nrole = \"manager\"\ntoken_file = {:?}\n",
+            dir.join("manager.token")
+        );
+    }
+    let path = dir.join("linkledger.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// Two closed outages in January: fault 1 (telecom) and fault 2 (unicom).
+fn seed(config: &Path) {
+    let c = Config::load(config).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = ledger::open(&c.daemon.database).await.unwrap();
+        let start = run::begin(&pool, t("2026-01-01T00:00:00Z"), "seed", 1000, &c.lines)
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let writer = tokio::spawn(run_writer(
+            pool.clone(),
+            start.run_id,
+            1000,
+            c.fault_rules(),
+            rx,
+            Arc::new(WriterStatus::default()),
+            Duration::from_secs(5),
+        ));
+        for (line, from, to) in [("telecom", "01:00", "01:20"), ("unicom", "03:00", "03:10")] {
+            tx.send(LedgerWrite::OutageOpened {
+                line: line.into(),
+                start: t(&format!("2026-01-01T{from}:00Z")),
+                start_after: None,
+                cause: "upstream_unreachable",
+            })
+            .unwrap();
+            tx.send(LedgerWrite::OutageClosed {
+                line: line.into(),
+                end: t(&format!("2026-01-01T{to}:00Z")),
+                end_after: t(&format!("2026-01-01T{to}:00Z")),
+            })
+            .unwrap();
+        }
+        tx.send(LedgerWrite::Stopped {
+            at: t("2026-01-01T04:00:00Z"),
+        })
+        .unwrap();
+        drop(tx);
+        writer.await.unwrap();
+        pool.close().await;
+    });
+}
+
+struct Running(Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &Path, log: &Path) -> Running {
+    Running(
+        Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(config)
+            .env("LL_TEST_OPERATOR_TOKEN", OPERATOR)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// One HTTP/1.1 request; returns the status and the body as JSON (or a string).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(tok) = token {
+        head += &format!("Authorization: Bearer {tok}\r\n");
+    }
+    let body = body.unwrap_or_default();
+    head += &format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) and close before reading a large body.
+    let _ = s.write_all(body);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (
+        code,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+fn get(port: u16, path: &str, token: Option<&str>) -> (u16, Value) {
+    request(port, "GET", path, token, None)
+}
+
+fn post(port: u16, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    request(port, "POST", path, token, Some(body.to_string().as_bytes()))
+}
+
+fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn error_of(v: &Value) -> String {
+    v["error"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn every_role_against_every_endpoint_and_every_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Seeded through a config without tokens (the operator's comes from
+    // the daemon's environment only).
+    seed(&write_config(dir.path(), port, false));
+    let config = write_config(dir.path(), port, true);
+    let log = dir.path().join("daemon.log");
+    let _daemon = start(&config, &log);
+    wait_for("the listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let reads = [
+        "/api/v1/faults",
+        "/api/v1/faults/1",
+        "/api/v1/faults?line=telecom&state=resolved",
+        "/api/v1/exclusions",
+        "/api/v1/maintenance",
+        "/api/v1/drills",
+        "/api/v1/budget",
+        "/api/v1/audit",
+    ];
+    for path in reads {
+        assert_eq!(get(port, path, None).0, 401, "{path} without a token");
+        assert_eq!(
+            get(port, path, Some("not-a-token-at-all-000")).0,
+            401,
+            "{path} with a bad token"
+        );
+        for tok in [VIEWER, OPERATOR, MANAGER] {
+            let (code, body) = get(port, path, Some(tok));
+            assert_eq!(code, 200, "{path}: {body}");
+        }
+    }
+    let (_, faults) = get(port, "/api/v1/faults", Some(VIEWER));
+    assert_eq!(faults.as_array().unwrap().len(), 2, "{faults}");
+    assert_eq!(faults[0]["class"], "serious");
+    assert_eq!(faults[0]["line"], "telecom");
+
+    let when = "2026-01-01T01:05:00Z";
+    let note = json!({"by": "Zhang Wei", "note": "carrier called back"});
+    let exclusion = json!({
+        "by": "Li Na", "line": "telecom", "start": "2026-01-01T01:00:00Z", "end": "2026-01-01T01:10:00Z",
+        "reason": "typhoon", "evidence": "carrier notice 2026-001", "approved_by": "District IT office"
+    });
+    let maintenance = json!({
+        "by": "Li Na", "line": "unicom", "start": "2026-02-01T01:00:00Z", "end": "2026-02-01T02:00:00Z",
+        "notice_at": "2026-01-01T01:00:00Z", "consented": true, "reference": "CU-2026-7"
+    });
+    let drill = json!({"by": "Zhang Wei", "held_on": "2026-01-15", "scenario": "telecom line cut",
+        "participants": ["Zhang Wei", "Wang Fang"], "result": "failover in 40 s"});
+    let withdraw = json!({"by": "Li Na", "reason": "entered in error"});
+    // (path, body, least role that may, for each role: the status it gets)
+    let writes: Vec<(String, Value, [u16; 3])> = vec![
+        (
+            "/api/v1/faults/1/ack".into(),
+            json!({"by": "Zhang Wei", "at": when}),
+            [403, 201, 409],
+        ),
+        (
+            "/api/v1/faults/1/on-site".into(),
+            json!({"by": "Zhang Wei", "at": "2026-01-01T01:15:00Z"}),
+            [403, 201, 409],
+        ),
+        (
+            "/api/v1/faults/1/carrier-ticket".into(),
+            json!({"by": "Zhang Wei", "reference": "CT-0001"}),
+            [403, 201, 201],
+        ),
+        (
+            "/api/v1/faults/1/note".into(),
+            note.clone(),
+            [403, 201, 201],
+        ),
+        (
+            "/api/v1/faults/1/repair-report".into(),
+            json!({"by": "Zhang Wei", "at": "2026-01-01T05:00:00Z", "reference": "RR-1"}),
+            [403, 201, 409],
+        ),
+        (
+            "/api/v1/faults/2/reclassify".into(),
+            json!({"by": "Li Na", "class": "general", "reason": "one anchor only"}),
+            [403, 403, 201],
+        ),
+        (
+            "/api/v1/exclusions".into(),
+            exclusion.clone(),
+            [403, 403, 201],
+        ),
+        (
+            "/api/v1/exclusions/1/withdraw".into(),
+            withdraw.clone(),
+            [403, 403, 201],
+        ),
+        ("/api/v1/maintenance".into(), maintenance, [403, 403, 201]),
+        (
+            "/api/v1/maintenance/1/withdraw".into(),
+            withdraw.clone(),
+            [403, 403, 201],
+        ),
+        ("/api/v1/drills".into(), drill, [403, 201, 201]),
+    ];
+    let mut accepted = 0;
+    for (path, body, expected) in &writes {
+        assert_eq!(
+            post(port, path, None, body).0,
+            401,
+            "{path} without a token"
+        );
+        for (tok, want) in [VIEWER, OPERATOR, MANAGER].iter().zip(expected) {
+            let (code, resp) = post(port, path, Some(tok), body);
+            assert_eq!(code, *want, "{path} as {tok}: {resp}");
+            assert!(
+                !error_of(&resp).is_empty() || code == 201,
+                "{path}: an error says what is wrong: {resp}"
+            );
+            accepted += usize::from(code == 201);
+        }
+    }
+    let (_, f1) = get(port, "/api/v1/faults/1", Some(VIEWER));
+    let states: Vec<&str> = f1["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["met", "met", "met", "met"], "{f1}");
+    assert_eq!(f1["carrier_ticket"], "CT-0001");
+    let (_, f2) = get(port, "/api/v1/faults/2", Some(VIEWER));
+    assert_eq!(f2["class"], "general");
+
+    // Rejections, each with a message, none of which writes anything.
+    let big = json!({"by": "x", "note": "n".repeat(70 * 1024)});
+    let rejections: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "/api/v1/faults/1/note",
+            big.to_string().into_bytes(),
+            413,
+            "over 64 KiB",
+        ),
+        (
+            "/api/v1/faults/1/note",
+            b"{\"by\": \"x\", \"note\": ".to_vec(),
+            400,
+            "invalid JSON",
+        ),
+        (
+            "/api/v1/faults/1/note",
+            json!({"by": "x", "note": "n", "colour": "red"})
+                .to_string()
+                .into_bytes(),
+            400,
+            "unknown field `colour`",
+        ),
+        (
+            "/api/v1/faults/1/note",
+            b"[1, 2]".to_vec(),
+            400,
+            "invalid JSON",
+        ),
+        (
+            "/api/v1/faults/99/note",
+            note.to_string().into_bytes(),
+            404,
+            "no fault 99",
+        ),
+        (
+            "/api/v1/faults/abc/note",
+            note.to_string().into_bytes(),
+            400,
+            "not an id",
+        ),
+        (
+            "/api/v1/faults/1/explode",
+            note.to_string().into_bytes(),
+            404,
+            "no fault action",
+        ),
+        (
+            "/api/v1/faults/2/on-site",
+            json!({"by": "x", "at": "2026-01-01T04:00:00Z"})
+                .to_string()
+                .into_bytes(),
+            409,
+            "was resolved at",
+        ),
+        (
+            "/api/v1/faults/2/ack",
+            json!({"by": "x", "at": "2026-01-01T02:00:00Z"})
+                .to_string()
+                .into_bytes(),
+            422,
+            "before the fault was detected",
+        ),
+        (
+            "/api/v1/faults/1/note",
+            json!({"by": "", "note": "n"}).to_string().into_bytes(),
+            422,
+            "by must not be empty",
+        ),
+        (
+            "/api/v1/exclusions",
+            {
+                let mut e = exclusion.clone();
+                e["end"] = json!("2026-01-01T00:00:00Z");
+                e.to_string().into_bytes()
+            },
+            422,
+            "ends (2026-01-01T00:00:00.000Z) before it starts",
+        ),
+        (
+            "/api/v1/exclusions",
+            {
+                let mut e = exclusion.clone();
+                e["start"] = json!("yesterday");
+                e.to_string().into_bytes()
+            },
+            400,
+            "invalid JSON body at `start`: input contains invalid characters",
+        ),
+        (
+            "/api/v1/exclusions/7/withdraw",
+            withdraw.to_string().into_bytes(),
+            404,
+            "no exclusion 7",
+        ),
+        (
+            "/api/v1/exclusions/1/withdraw",
+            withdraw.to_string().into_bytes(),
+            409,
+            "already withdrawn",
+        ),
+        (
+            "/api/v1/faults/2/reclassify",
+            json!({"by": "x", "class": "huge", "reason": "r"})
+                .to_string()
+                .into_bytes(),
+            400,
+            "unknown variant `huge`",
+        ),
+    ];
+    for (path, body, want, message) in rejections {
+        let (code, resp) = request(port, "POST", path, Some(MANAGER), Some(&body));
+        assert_eq!(code, want, "{path}: {resp}");
+        if want != 413 || !error_of(&resp).is_empty() {
+            assert!(
+                error_of(&resp).contains(message),
+                "{path}: {resp} should say {message:?}"
+            );
+        }
+    }
+    assert_eq!(get(port, "/api/v1/nothing", Some(VIEWER)).0, 404);
+
+    // The audit log holds exactly the accepted actions, with who and how.
+    let (_, audit) = get(port, "/api/v1/audit", Some(VIEWER));
+    let audit = audit.as_array().unwrap();
+    assert_eq!(audit.len(), accepted, "{audit:#?}");
+    assert_eq!(accepted, 14);
+    let by_token: Vec<&str> = audit.iter().map(|a| a["via"].as_str().unwrap()).collect();
+    assert!(
+        by_token.contains(&"api:noc-duty") && by_token.contains(&"api:contract-manager"),
+        "{by_token:?}"
+    );
+    assert!(
+        !by_token.contains(&"api:noc-wall"),
+        "the viewer wrote nothing"
+    );
+    assert_eq!(audit[0]["action"], "acknowledged");
+    assert_eq!(audit[0]["subject"], "fault/1");
+    assert_eq!(audit[0]["actor"], "Zhang Wei");
+    let db = dir.path().join("ledger.db");
+    let rows = |table: &str| -> i64 {
+        let out = Command::new("python3")
+            .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])"])
+            .arg(&db)
+            .arg(format!("SELECT count(*) FROM {table}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    assert_eq!(
+        (
+            rows("exclusions"),
+            rows("maintenance"),
+            rows("drills"),
+            rows("withdrawals")
+        ),
+        (1, 1, 2, 2)
+    );
+
+    // Breaches found at start: fault 2 (resolved 03:10, no report within
+    // 8 h, never acknowledged) counts in the metric under its class then.
+    let (_, metrics) = request(port, "GET", "/metrics", None, None);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("linkledger_fault_deadline_breaches_total{class=\"serious\",deadline=\"repair_report\",line=\"unicom\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("linkledger_faults_open{class=\"serious\",line=\"telecom\"} 0"));
+    assert!(metrics.contains(
+        "linkledger_downtime_excluded_seconds{line=\"telecom\",reason=\"force_majeure\"} 0"
+    ));
+
+    // No token is ever logged.
+    let text = std::fs::read_to_string(&log).unwrap();
+    for tok in [VIEWER, OPERATOR, MANAGER] {
+        assert!(!text.contains(tok), "a token reached the log");
+    }
+}
+
+#[test]
+fn the_api_is_off_without_tokens_and_metrics_stay_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port, false);
+    let log = dir.path().join("daemon.log");
+    let _daemon = start(&config, &log);
+    wait_for("the listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let (code, body) = get(port, "/api/v1/faults", Some(VIEWER));
+    assert_eq!(code, 404);
+    assert!(
+        error_of(&body).contains("the operator API is off"),
+        "{body}"
+    );
+    assert_eq!(request(port, "GET", "/metrics", None, None).0, 200);
+    let health = request(port, "GET", "/healthz", None, None).0;
+    assert!(
+        health == 200 || health == 503,
+        "healthz needs no token: {health}"
+    );
+}
