@@ -121,6 +121,7 @@ async fn bench(n: usize, secs: u64) {
                 evaluator: Evaluator::new(3, 2),
                 evidence: None,
                 phase: probe.interval * i as u32 / count,
+                degradation: cfg_degradation(),
             };
             probe_rt.spawn(task.run(shared.clone(), cancel.child_token()))
         })
@@ -189,4 +190,8 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(bench(ns[0], secs));
+}
+
+fn cfg_degradation() -> linkledger::config::terms::Degradation {
+    linkledger::config::Terms::default().degradation
 }

@@ -62,6 +62,8 @@ impl Lines {
                     bandwidth_mbps: line.bandwidth_mbps,
                     snmp: snmp.clone(),
                     evidence: evidence.clone(),
+                    utilisation: evaluator.utilisation.clone(),
+                    degradation: config.contract.terms.degradation,
                 };
                 let span = tracing::info_span!("snmp", line = %line.id, agent = %snmp.agent);
                 let run = poller.run(
@@ -83,6 +85,7 @@ impl Lines {
                 evaluator,
                 phase: config.probe.interval * i as u32 / n,
                 evidence,
+                degradation: config.contract.terms.degradation,
             };
             let span = tracing::info_span!("line", line = %line.id);
             let handle = probe.spawn(tracing::Instrument::instrument(
@@ -358,6 +361,23 @@ fn close_removed_lines(new: &Config, evaluators: &mut HashMap<String, Evaluator>
             return true;
         }
         let line = id.clone();
+        // Its degradations end now too.
+        let utilisation = ev
+            .utilisation
+            .lock()
+            .map(|u| u.as_ref().is_some_and(|u| u.active()))
+            .unwrap_or(false);
+        let quality = ev.quality.as_ref().map(|q| q.active()).unwrap_or_default();
+        for kind in quality
+            .into_iter()
+            .chain(utilisation.then_some("utilisation"))
+        {
+            let _ = shared.ledger.send(LedgerWrite::DegradationEnded {
+                line: line.clone(),
+                kind,
+                end: now,
+            });
+        }
         if ev.in_outage() {
             let _ = shared.ledger.send(LedgerWrite::OutageClosed {
                 line,

@@ -182,6 +182,10 @@ pub struct Evaluator {
     last_state: RoundState,
     /// The interface evidence already recorded for the open outage.
     outage_interface_cause: Option<Cause>,
+    /// Loss and latency windows of the line's anchors (set by its task).
+    pub quality: Option<crate::quality::LineQuality>,
+    /// Utilisation from SNMP, shared with the line's poller.
+    pub utilisation: crate::quality::SharedUtilisation,
 }
 
 impl Evaluator {
@@ -195,6 +199,8 @@ impl Evaluator {
             unobserved_since: None,
             last_state: RoundState::Unobserved,
             outage_interface_cause: None,
+            quality: None,
+            utilisation: Default::default(),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod line_task;
 pub mod metrics;
 pub mod probe_runtime;
 pub mod probe_series;
+pub mod quality;
 pub mod rollup;
 pub mod snmp_task;
 pub mod traffic;

@@ -13,11 +13,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::clock::{ledger_ts, RunClock};
+use crate::config::terms::Degradation;
 use crate::config::{Line, Probe};
-use crate::evaluator::{classify, with_interface_evidence, Evaluator, Event, TierResult};
+use crate::evaluator::{
+    classify, with_interface_evidence, Evaluator, Event, RoundState, TierResult,
+};
 use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
+use crate::quality::{LineQuality, QualityChange};
 use crate::rollup::{minute_of, MinuteRollup};
 use crate::snmp_task::InterfaceEvidence;
 
@@ -52,6 +56,8 @@ pub struct LineTask {
     pub phase: Duration,
     /// What SNMP says of the line's interface, when it is polled.
     pub evidence: Option<Arc<InterfaceEvidence>>,
+    /// The contract's degradation thresholds.
+    pub degradation: Degradation,
 }
 
 impl LineTask {
@@ -82,6 +88,21 @@ impl LineTask {
             self.line.gateway.len(),
             self.line.upstream.len(),
         ];
+        let quality = LineQuality::new(
+            &self.degradation,
+            self.line.rtt_threshold,
+            self.probe.interval,
+            self.line.upstream.len(),
+        );
+        match &mut self.evaluator.quality {
+            Some(q) => {
+                for change in q.reconfigure(quality, shared.clock.now()) {
+                    record_quality(&shared.ledger, &id, change);
+                }
+            }
+            None => self.evaluator.quality = Some(quality),
+        }
+        let mut upstream: Vec<Option<Option<Duration>>> = Vec::with_capacity(counts[2]);
         let mut ticker = tokio::time::interval_at(Instant::now() + self.phase, self.probe.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -97,6 +118,7 @@ impl LineTask {
                 tier[i].targets = *n;
             }
             let mut rows: Vec<MinuteRow> = Vec::new();
+            upstream.clear();
             for (slot, outcome) in slots.iter_mut().zip(&outcomes) {
                 let t = &mut tier[slot.tier];
                 let rtt = match outcome {
@@ -112,9 +134,15 @@ impl LineTask {
                     }
                     EchoOutcome::Failed { reason } => {
                         tracing::debug!(line = %id, target = %slot.addr, %reason, "probe not sent");
+                        if slot.tier == 2 {
+                            upstream.push(None);
+                        }
                         continue;
                     }
                 };
+                if slot.tier == 2 {
+                    upstream.push(Some(rtt));
+                }
                 slot.series.sent();
                 let key = (id.as_str(), TIERS[slot.tier], slot.label.as_str());
                 rows.extend(slot.minute.record(minute, rtt, key));
@@ -129,6 +157,14 @@ impl LineTask {
             );
             for event in self.evaluator.observe(state, at) {
                 self.record(&shared, event);
+            }
+            // Quality is judged on the rounds in which the line is up.
+            if state == RoundState::Up {
+                if let Some(q) = self.evaluator.quality.as_mut() {
+                    for change in q.observe(at, &upstream) {
+                        record_quality(&shared.ledger, &id, change);
+                    }
+                }
             }
             state_gauges.set(state.name());
             let done = shared.clock.now();
@@ -151,7 +187,42 @@ impl LineTask {
     }
 
     fn record(&self, shared: &Shared, event: Event) {
-        let line = self.line.id.clone();
+        record_event(shared, &self.line.id, event);
+    }
+}
+
+/// A degradation beginning or ending, logged and sent to the ledger.
+pub fn record_quality(ledger: &LedgerTx, line: &str, change: QualityChange) {
+    let write = match change {
+        QualityChange::Started {
+            kind,
+            start,
+            detail,
+        } => {
+            warn!(line, kind, start = %ledger_ts(start), detail, "degradation");
+            LedgerWrite::DegradationStarted {
+                line: line.to_string(),
+                kind,
+                start,
+                detail,
+            }
+        }
+        QualityChange::Ended { kind, end, detail } => {
+            info!(line, kind, end = %ledger_ts(end), detail, "degradation over");
+            LedgerWrite::DegradationEnded {
+                line: line.to_string(),
+                kind,
+                end,
+            }
+        }
+    };
+    let _ = ledger.send(write);
+}
+
+/// An outage, local fault or gap event, logged and sent to the ledger.
+fn record_event(shared: &Shared, line_id: &str, event: Event) {
+    {
+        let line = line_id.to_string();
         let write = match event {
             Event::OutageOpened {
                 start,

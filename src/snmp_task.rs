@@ -20,9 +20,12 @@ use tracing::{info, warn};
 
 use crate::clock::RunClock;
 use crate::config::snmp::LineSnmp;
+use crate::config::terms::Degradation;
 use crate::evaluator::Cause;
 use crate::ledger::write::{LedgerTx, LedgerWrite};
+use crate::line_task::record_quality;
 use crate::metrics::Metrics;
+use crate::quality::{SharedUtilisation, Utilisation};
 use crate::traffic::{rates, CounterSample, Discard, FiveMinutes};
 
 /// What the interface says, shared with the line's probing task.
@@ -54,6 +57,9 @@ pub struct SnmpPoller {
     pub bandwidth_mbps: u64,
     pub snmp: LineSnmp,
     pub evidence: Arc<InterfaceEvidence>,
+    /// Utilisation windows, kept by the line's evaluator across reloads.
+    pub utilisation: SharedUtilisation,
+    pub degradation: Degradation,
 }
 
 struct State {
@@ -79,6 +85,12 @@ impl SnmpPoller {
             last: None,
             five: FiveMinutes::default(),
         };
+        if let Ok(mut u) = self.utilisation.lock() {
+            match u.as_mut() {
+                Some(u) => u.reconfigure(&self.degradation),
+                None => *u = Some(Utilisation::new(&self.degradation)),
+            }
+        }
         let mut ticker = tokio::time::interval(self.snmp.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -176,6 +188,17 @@ impl SnmpPoller {
                         m.utilization
                             .with_label_values(&[line, dir])
                             .set(bps / contracted);
+                    }
+                    let change = self.utilisation.lock().ok().and_then(|mut u| {
+                        u.as_mut()?.observe(
+                            clock.now(),
+                            rate.seconds,
+                            rate.in_bps / contracted,
+                            rate.out_bps / contracted,
+                        )
+                    });
+                    if let Some(change) = change {
+                        record_quality(ledger, line, change);
                     }
                     let delta: Vec<u64> = counters
                         .iter()
