@@ -237,22 +237,23 @@ async fn body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     })
 }
 
-/// Authorizes, reads the body, and applies the action.
-async fn act<T: DeserializeOwned>(
+/// The config in force and the caller's token name, if it may act with `needed`.
+async fn caller(
     s: &HttpState,
     headers: &HeaderMap,
-    raw: Body,
     needed: ApiRole,
-    make: impl FnOnce(T) -> Action,
-) -> ApiResult {
+) -> Result<(Config, String), ApiError> {
     let c = config_of(s).await;
     let token = authorize(&c, headers, needed)?;
-    let action = make(body::<T>(raw).await?);
-    debug_assert!(action.role() <= needed);
+    Ok((c, token))
+}
+
+/// Applies an accepted action and answers 201 with its outcome.
+async fn apply(s: &HttpState, c: &Config, token: &str, action: Action) -> ApiResult {
     let actor = Actor {
         via: format!("api:{token}"),
     };
-    let outcome = operator::apply(&s.pool, &c, &actor, action, s.clock.now()).await?;
+    let outcome = operator::apply(&s.pool, c, &actor, action, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(outcome)).into_response())
 }
 
@@ -276,29 +277,25 @@ async fn fault_action(
             ))
         }
     };
-    match step {
-        Some(step) => {
-            // The id is checked after the token, so a stranger learns nothing.
-            let c = config_of(&s).await;
-            authorize(&c, &headers, ApiRole::Operator)?;
-            let id = parse_id(&id)?;
-            act(&s, &headers, raw, ApiRole::Operator, |body| Action::Fault {
-                id,
-                step,
-                body,
-            })
-            .await
-        }
-        None => {
-            let c = config_of(&s).await;
-            authorize(&c, &headers, ApiRole::Manager)?;
-            let id = parse_id(&id)?;
-            act(&s, &headers, raw, ApiRole::Manager, |body| {
-                Action::Reclassify { id, body }
-            })
-            .await
-        }
-    }
+    let needed = if step.is_some() {
+        ApiRole::Operator
+    } else {
+        ApiRole::Manager
+    };
+    let (c, token) = caller(&s, &headers, needed).await?;
+    let id = parse_id(&id)?;
+    let action = match step {
+        Some(step) => Action::Fault {
+            id,
+            step,
+            body: body(raw).await?,
+        },
+        None => Action::Reclassify {
+            id,
+            body: body(raw).await?,
+        },
+    };
+    apply(&s, &c, &token, action).await
 }
 
 async fn list_exclusions(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
@@ -307,7 +304,8 @@ async fn list_exclusions(State(s): State<HttpState>, headers: HeaderMap) -> ApiR
 }
 
 async fn new_exclusion(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
-    act(&s, &headers, raw, ApiRole::Manager, Action::Exclude).await
+    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
+    apply(&s, &c, &token, Action::Exclude(body(raw).await?)).await
 }
 
 async fn withdraw_exclusion(
@@ -316,11 +314,17 @@ async fn withdraw_exclusion(
     Path(id): Path<String>,
     raw: Body,
 ) -> ApiResult {
-    authorize(&config_of(&s).await, &headers, ApiRole::Manager)?;
+    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
     let id = parse_id(&id)?;
-    act(&s, &headers, raw, ApiRole::Manager, |body| {
-        Action::WithdrawExclusion { id, body }
-    })
+    apply(
+        &s,
+        &c,
+        &token,
+        Action::WithdrawExclusion {
+            id,
+            body: body(raw).await?,
+        },
+    )
     .await
 }
 
@@ -332,7 +336,8 @@ async fn list_maintenance(State(s): State<HttpState>, headers: HeaderMap) -> Api
 }
 
 async fn new_maintenance(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
-    act(&s, &headers, raw, ApiRole::Manager, Action::Maintenance).await
+    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
+    apply(&s, &c, &token, Action::Maintenance(body(raw).await?)).await
 }
 
 async fn withdraw_maintenance(
@@ -341,11 +346,17 @@ async fn withdraw_maintenance(
     Path(id): Path<String>,
     raw: Body,
 ) -> ApiResult {
-    authorize(&config_of(&s).await, &headers, ApiRole::Manager)?;
+    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
     let id = parse_id(&id)?;
-    act(&s, &headers, raw, ApiRole::Manager, |body| {
-        Action::WithdrawMaintenance { id, body }
-    })
+    apply(
+        &s,
+        &c,
+        &token,
+        Action::WithdrawMaintenance {
+            id,
+            body: body(raw).await?,
+        },
+    )
     .await
 }
 
@@ -355,7 +366,8 @@ async fn list_drills(State(s): State<HttpState>, headers: HeaderMap) -> ApiResul
 }
 
 async fn new_drill(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
-    act(&s, &headers, raw, ApiRole::Operator, Action::Drill).await
+    let (c, token) = caller(&s, &headers, ApiRole::Operator).await?;
+    apply(&s, &c, &token, Action::Drill(body(raw).await?)).await
 }
 
 async fn get_budget(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {

@@ -227,6 +227,37 @@ fn describe(c: &Config) -> String {
         c.daemon.database.display(),
         c.daemon.listen,
     );
+    let t = &c.contract.terms;
+    let d = |v: std::time::Duration| humantime::format_duration(v).to_string();
+    s += &format!(
+        "faults: response {}, on site {}, resolution general {} / serious {} / major {}, repair report {}; maintenance notice {} (approved maintenance {})\n",
+        d(t.response),
+        d(t.on_site),
+        d(t.resolution[0]),
+        d(t.resolution[1]),
+        d(t.resolution[2]),
+        d(t.repair_report),
+        d(t.maintenance_notice),
+        if t.approved_maintenance_counts { "counts against the cap" } else { "is excluded" },
+    );
+    s += &format!(
+        "degradation: loss >= {:.1} % over {}, RTT p95 over a line's rtt_threshold over {}, utilisation >= {:.0} % over {}\n",
+        t.degradation.loss_ratio * 100.0,
+        d(t.degradation.loss_window),
+        d(t.degradation.rtt_window),
+        t.degradation.utilisation_ratio * 100.0,
+        d(t.degradation.utilisation_window),
+    );
+    s += &if c.api_tokens.is_empty() {
+        "api: off (no [[api.token]])\n".to_string()
+    } else {
+        let tokens: Vec<String> = c
+            .api_tokens
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.role.as_str()))
+            .collect();
+        format!("api: on, tokens {}\n", tokens.join(", "))
+    };
     for l in &c.lines {
         s += &format!(
             "line {}: {} ({}), {} Mbit/s, local {}, gateway {}, upstream {} (quorum {})\n",
@@ -239,6 +270,10 @@ fn describe(c: &Config) -> String {
             l.upstream.len(),
             l.upstream_quorum
         );
+        if let Some(rtt) = l.rtt_threshold {
+            s.pop();
+            s += &format!(", rtt threshold {}\n", humantime::format_duration(rtt));
+        }
         if let Some(snmp) = &l.snmp {
             s += &format!("  snmp: {}\n", snmp.describe());
         }

@@ -242,25 +242,22 @@ async fn act(c: &Config, action: Action) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn step(s: StepArgs, kind: Step, reference: Option<String>) -> (i64, Action) {
+fn step(s: StepArgs, kind: Step, reference: Option<String>) -> Action {
     let body = FaultStep {
         by: s.by.by,
         at: s.at,
         note: s.note,
         reference,
     };
-    (
-        s.id,
-        Action::Fault {
-            id: s.id,
-            step: kind,
-            body,
-        },
-    )
+    Action::Fault {
+        id: s.id,
+        step: kind,
+        body,
+    }
 }
 
 pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
-    let (_, action) = match cmd {
+    let action = match cmd {
         FaultCmd::List {
             line,
             class,
@@ -299,16 +296,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 let deadlines: Vec<String> = f
                     .deadlines
                     .iter()
-                    .map(|d| {
-                        format!(
-                            "{} {}",
-                            d.kind.as_str(),
-                            serde_json::to_value(d.state)
-                                .unwrap()
-                                .as_str()
-                                .unwrap_or("")
-                        )
-                    })
+                    .map(|d| format!("{} {}", d.kind.as_str(), d.state.as_str()))
                     .collect();
                 println!(
                     "{:>5}  {:<10} {:<8} {:<24} {:<24}  {}",
@@ -364,7 +352,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                     d.due
                         .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
                         .unwrap_or_else(|| "-".into()),
-                    serde_json::to_value(d.state)?.as_str().unwrap_or("")
+                    d.state.as_str()
                 );
             }
             return Ok(());
@@ -380,17 +368,14 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
             class,
             reason,
             ..
-        } => (
+        } => Action::Reclassify {
             id,
-            Action::Reclassify {
-                id,
-                body: operator::Reclassify {
-                    by: by.by,
-                    class,
-                    reason,
-                },
+            body: operator::Reclassify {
+                by: by.by,
+                class,
+                reason,
             },
-        ),
+        },
     };
     act(c, action).await
 }

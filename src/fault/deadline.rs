@@ -58,6 +58,17 @@ pub enum DeadlineState {
     NotRequired,
 }
 
+impl DeadlineState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadlineState::Pending => "pending",
+            DeadlineState::Met => "met",
+            DeadlineState::Breached => "breached",
+            DeadlineState::NotRequired => "not_required",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Deadline {
     pub kind: DeadlineKind,

@@ -12,7 +12,6 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use super::records::{fault_on, FaultView};
 use super::{query_err, LedgerError};
 use crate::clock::ledger_ts;
-use crate::config::terms::ApiRole;
 use crate::config::Config;
 use crate::fault::FaultClass;
 
@@ -136,16 +135,6 @@ pub enum Action {
         body: Withdraw,
     },
     Drill(NewDrill),
-}
-
-impl Action {
-    /// The least role allowed to take it.
-    pub fn role(&self) -> ApiRole {
-        match self {
-            Action::Fault { .. } | Action::Drill(_) => ApiRole::Operator,
-            _ => ApiRole::Manager,
-        }
-    }
 }
 
 /// Why an action was refused.

@@ -172,6 +172,35 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A request to the daemon's API with a bearer token; returns the
+    /// HTTP status and the parsed JSON body.
+    pub fn api(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns", "exec", &self.ns, "curl", "-s", "-m", "5", "-X", method,
+        ])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-w",
+            "\n%{http_code}",
+        ]);
+        if let Some(b) = body {
+            cmd.args(["--data-binary", &b.to_string()]);
+        }
+        let out = cmd
+            .arg(format!("http://127.0.0.1:9798{path}"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+        )
+    }
+
     /// The value of one metric sample, e.g. `linkledger_line_up{line="telecom"}`.
     pub fn metric(&self, sample: &str) -> Option<f64> {
         metric_value(&self.get("/metrics"), sample)

@@ -1,0 +1,152 @@
+//! The contract engine end to end across the namespace lab (root only):
+//! one line loses its upstream for 3 minutes; its fault opens as serious,
+//! is acknowledged through the API, resolves when the line comes back with
+//! its deadlines marked, and `linkledger budget --json` charges exactly the
+//! outage.
+
+#![allow(clippy::disallowed_types)] // real-time orchestration of child processes
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const OPERATOR: &str = "lab-operator-token-0123456789";
+
+fn sleep(s: f64) {
+    std::thread::sleep(Duration::from_secs_f64(s));
+}
+
+fn budget(config: &std::path::Path) -> Value {
+    let out = Command::new(BIN)
+        .args(["budget", "--json", "-c"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn line<'a>(b: &'a Value, id: &str) -> &'a Value {
+    if id == "egress" {
+        return &b["egress"];
+    }
+    b["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["line"] == id)
+        .unwrap()
+}
+
+#[test]
+fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charged() {
+    if !can_use_netns("contract e2e") {
+        return;
+    }
+    let lab = Lab::up("llctr");
+    let config = lab.config();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text += &format!(
+        "\n[api]\n[[api.token]]\nname = \"noc\"\nrole = \"operator\"\ntoken = \"{OPERATOR}\"\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
+    sleep(2.0);
+
+    // The IPv4 anchors stop answering: telecom is down, telecom6 is not.
+    let cut = now_epoch();
+    lab.fault("silent-anchors", "on");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let fault = loop {
+        let (code, list) = daemon.api("GET", "/api/v1/faults?state=open", OPERATOR, None);
+        assert_eq!(code, 200, "{list}");
+        if let Some(f) = list.as_array().and_then(|l| l.first()) {
+            break f.clone();
+        }
+        assert!(Instant::now() < deadline, "no fault opened within 20 s");
+        sleep(0.5);
+    };
+    assert_eq!(fault["line"], "telecom");
+    assert_eq!(
+        fault["class"], "serious",
+        "one line down is a serious fault"
+    );
+    assert!(
+        (epoch(&fault["detected_at"]) - cut).abs() <= 1.1,
+        "detected at the first failed round: {fault}"
+    );
+    let id = fault["id"].as_i64().unwrap();
+    assert_eq!(
+        daemon.metric("linkledger_faults_open{class=\"serious\",line=\"telecom\"}"),
+        Some(1.0)
+    );
+
+    // The carrier acknowledges 20 s in.
+    sleep(15.0);
+    let (code, acked) = daemon.api(
+        "POST",
+        &format!("/api/v1/faults/{id}/ack"),
+        OPERATOR,
+        Some(&json!({"by": "NOC duty", "note": "carrier ticket opened by phone"})),
+    );
+    assert_eq!(code, 201, "{acked}");
+    assert_eq!(acked["deadlines"][0]["state"], "met");
+
+    sleep(180.0 - (now_epoch() - cut));
+    let restored = now_epoch();
+    lab.fault("silent-anchors", "off");
+    sleep(5.0);
+    let (_, f) = daemon.api("GET", &format!("/api/v1/faults/{id}"), OPERATOR, None);
+    assert_eq!(f["open"], false, "{f}");
+    assert!((epoch(&f["resolved_at"]) - restored).abs() <= 1.1, "{f}");
+    let states: Vec<&str> = f["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["met", "not_required", "met", "pending"],
+        "acknowledged in time; 3 minutes needs nobody on site; resolved within 120 min; the repair report is due in 8 h: {f}"
+    );
+    assert_eq!(
+        daemon.metric("linkledger_faults_open{class=\"serious\",line=\"telecom\"}"),
+        Some(0.0)
+    );
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    let list = outages(&config, "telecom");
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let charged = list[0]["charged_s"].as_f64().unwrap();
+    assert!(
+        (charged - 180.0).abs() <= 1.1,
+        "outage of 3 min ± 1 interval: {charged}"
+    );
+    let b = budget(&config);
+    assert_eq!(
+        line(&b, "telecom")["charged_s"].as_f64().unwrap(),
+        charged,
+        "{b:#}"
+    );
+    assert_eq!(
+        line(&b, "telecom")["remaining_s"].as_f64().unwrap(),
+        4.0 * 3600.0 - charged
+    );
+    assert_eq!(line(&b, "telecom6")["charged_s"].as_f64().unwrap(), 0.0);
+    assert_eq!(
+        line(&b, "egress")["charged_s"].as_f64().unwrap(),
+        0.0,
+        "one line of two was down"
+    );
+    assert!(outages(&config, "telecom6").is_empty());
+}
