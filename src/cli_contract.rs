@@ -224,7 +224,10 @@ pub enum DrillCmd {
 pub struct Refused(String);
 
 fn actor() -> Actor {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
     Actor {
         via: format!("cli:{user}"),
     }
@@ -286,7 +289,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!(
-                "{:>5}  {:<10} {:<8} {:<24} {:<24}  deadlines",
+                "{:>5}  {:<10} {:<12}  {:<20} {:<20} deadlines",
                 "id", "line", "class", "detected", "resolved"
             );
             for f in list {
@@ -299,10 +302,11 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                     .map(|d| format!("{} {}", d.kind.as_str(), d.state.as_str()))
                     .collect();
                 println!(
-                    "{:>5}  {:<10} {:<8} {:<24} {:<24}  {}",
+                    "{:>5}  {:<10} {:<7} {}  {:<20} {:<20} {}",
                     f.id,
                     f.line.as_deref().unwrap_or("egress"),
-                    format!("{} {}", f.class.as_str(), f.class.zh()),
+                    f.class.as_str(),
+                    f.class.zh(),
                     fmt(f.detected_at),
                     f.resolved_at.map(fmt).unwrap_or_else(|| "(open)".into()),
                     deadlines.join(", ")
@@ -571,17 +575,17 @@ pub async fn budget(c: &Config, json: bool) -> anyhow::Result<()> {
     );
     println!(
         "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6}  projected breach",
-        "line", "charged", "excl. fm", "excl. mnt", "unobserv.", "left", "used"
+        "line", "charged", "excl. fm", "excl. mnt", "unobserved", "left", "used"
     );
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         println!(
-            "{:<10} {:>9.0}s {:>9.0}s {:>9.0}s {:>9.0}s {:>9.0}s {:>5.1}%  {}",
+            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>5.1}%  {}",
             v.line,
-            v.charged_s,
-            v.excluded_force_majeure_s,
-            v.excluded_maintenance_s,
-            v.unobserved_s,
-            v.remaining_s,
+            span(v.charged_s),
+            span(v.excluded_force_majeure_s),
+            span(v.excluded_maintenance_s),
+            span(v.unobserved_s),
+            span(v.remaining_s),
             v.used_share * 100.0,
             match (v.projected_breach, v.breached) {
                 (Some(t), true) => format!(
@@ -600,6 +604,19 @@ pub async fn budget(c: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Seconds as a person reads them: "28s", "4m 05s", "3h 04m", "150d 13h".
+fn span(secs: f64) -> String {
+    let sign = if secs < 0.0 { "-" } else { "" };
+    let s = secs.abs().round() as u64;
+    let text = match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {:02}h", s / 86_400, s % 86_400 / 3600),
+    };
+    format!("{sign}{text}")
+}
+
 pub async fn audit(c: &Config, json: bool) -> anyhow::Result<()> {
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
     let list = records::audit_log(&pool).await?;
@@ -607,14 +624,14 @@ pub async fn audit(c: &Config, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
+    let tz = c.daemon.timezone;
     for a in list {
         println!(
-            "{:>5}  {}  {:<14} {:<18} {:<12} by {} via {}{}",
+            "{:>5}  {}  {:<14} {:<16} by {} via {}{}",
             a.id,
-            a.at.to_rfc3339(),
+            a.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
             a.action,
             a.subject,
-            "",
             a.actor,
             a.via,
             a.reason.map(|r| format!(": {r}")).unwrap_or_default()

@@ -6,9 +6,10 @@
 //! Each deadline is due a fixed time after detection (the repair report:
 //! after resolution) and is `met` when its event happened by then,
 //! `breached` when it happened later or has not happened and the time is
-//! past, `pending` otherwise. The on-site deadline applies only when the
-//! fault lasts past it (`not_required` when resolved sooner). The
-//! resolution deadline follows the fault's current class.
+//! past, `pending` otherwise. The response and on-site deadlines apply
+//! only when the fault lasts past them (`not_required` when it was
+//! resolved sooner and nobody needed to act). The resolution deadline
+//! follows the fault's current class.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -111,22 +112,26 @@ fn judge(kind: DeadlineKind, due: Ts, done: Option<Ts>, now: Ts) -> Deadline {
 
 /// The four deadlines of a fault as of `now`.
 pub fn deadlines(f: &FaultFacts, terms: &Terms, now: Ts) -> [Deadline; 4] {
-    let response = judge(
-        DeadlineKind::Response,
-        after(f.detected, terms.response),
-        f.acknowledged,
-        now,
-    );
-    let on_site_due = after(f.detected, terms.on_site);
-    let on_site = match (f.on_site, f.resolved) {
-        (None, Some(r)) if r <= on_site_due => Deadline {
-            kind: DeadlineKind::OnSite,
-            due: Some(on_site_due),
+    // Not required when the fault was over before it fell due.
+    let unless_resolved_first = |kind, due: Ts, done: Option<Ts>| match (done, f.resolved) {
+        (None, Some(r)) if r <= due => Deadline {
+            kind,
+            due: Some(due),
             state: DeadlineState::NotRequired,
             done_at: None,
         },
-        _ => judge(DeadlineKind::OnSite, on_site_due, f.on_site, now),
+        _ => judge(kind, due, done, now),
     };
+    let response = unless_resolved_first(
+        DeadlineKind::Response,
+        after(f.detected, terms.response),
+        f.acknowledged,
+    );
+    let on_site = unless_resolved_first(
+        DeadlineKind::OnSite,
+        after(f.detected, terms.on_site),
+        f.on_site,
+    );
     let resolution = judge(
         DeadlineKind::Resolution,
         after(f.detected, terms.resolution_for(f.class)),
@@ -215,6 +220,16 @@ mod tests {
         f.acknowledged = Some(t(5));
         f.resolved = Some(t(20));
         assert_eq!(states(&f, 60), [Met, NotRequired, Met, Pending]);
+    }
+
+    #[test]
+    fn a_fault_over_before_anyone_could_respond_needs_no_response() {
+        let mut f = facts(FaultClass::Serious);
+        f.resolved = Some(t(1));
+        assert_eq!(states(&f, 600), [NotRequired, NotRequired, Met, Breached]);
+        // Resolved after the response was due, never acknowledged: breached.
+        f.resolved = Some(t(31));
+        assert_eq!(states(&f, 40)[0], Breached);
     }
 
     #[test]

@@ -218,8 +218,10 @@ pub async fn apply(
     action: Action,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ActionError> {
+    // IMMEDIATE: the write lock is taken before the checks read, so the
+    // daemon's writer committing in between cannot make the upgrade fail.
     let mut tx = pool
-        .begin()
+        .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(query_err("begin operator action"))?;
     let (name, subject, details, by, reason, outcome) = match &action {
@@ -374,7 +376,7 @@ async fn fault_step(
             )?;
             if let Some(r) = f.resolved_at.filter(|r| at > *r) {
                 return conflict(format!(
-                    "fault {id} was resolved at {}; it cannot be {what} after that ({})",
+                    "fault {id} was resolved at {}; it cannot be {what} after that ({}); record it as a note instead",
                     ledger_ts(r),
                     ledger_ts(at)
                 ));

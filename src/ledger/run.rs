@@ -31,7 +31,10 @@ pub async fn begin(
     interval_ms: i64,
     lines: &[Line],
 ) -> Result<RunStart, LedgerError> {
-    let mut tx = pool.begin().await.map_err(query_err("begin run"))?;
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(query_err("begin run"))?;
     let prev: Option<String> =
         sqlx::query_scalar("SELECT heartbeat_at FROM runs ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *tx)
