@@ -333,7 +333,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 if f.open { "open" } else { "resolved" }
             );
             for e in &f.timeline {
-                println!(
+                let row = format!(
                     "  {}  {:<18} {}{}{}",
                     e.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
                     e.kind,
@@ -348,6 +348,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                         .map(|a| format!(" (by {a})"))
                         .unwrap_or_default(),
                 );
+                println!("{}", row.trim_end());
             }
             for d in &f.deadlines {
                 println!(
