@@ -88,10 +88,14 @@ pub enum Command {
         #[command(subcommand)]
         cmd: DrillCmd,
     },
-    /// The downtime budget of the current contract year, per line and egress.
+    /// The downtime budget of a contract year (default: the current one),
+    /// per line and for the egress.
     Budget {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// Contract year number (1 = the year from contract.start).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+        year: Option<i32>,
         #[arg(long)]
         json: bool,
     },
@@ -129,17 +133,18 @@ impl Command {
                 }
             },
             Command::Exclude { cmd } => match cmd {
-                ExcludeCmd::Add { common, .. }
-                | ExcludeCmd::List { common, .. }
-                | ExcludeCmd::Withdraw { common, .. } => &common.config,
+                ExcludeCmd::Add { common, .. } => &common.config,
+                ExcludeCmd::List(l) => &l.common.config,
+                ExcludeCmd::Withdraw(w) => &w.common.config,
             },
             Command::Maintenance { cmd } => match cmd {
-                MaintenanceCmd::Add { common, .. }
-                | MaintenanceCmd::List { common, .. }
-                | MaintenanceCmd::Withdraw { common, .. } => &common.config,
+                MaintenanceCmd::Add { common, .. } => &common.config,
+                MaintenanceCmd::List(l) => &l.common.config,
+                MaintenanceCmd::Withdraw(w) => &w.common.config,
             },
             Command::Drill { cmd } => match cmd {
-                DrillCmd::Add { common, .. } | DrillCmd::List { common, .. } => &common.config,
+                DrillCmd::Add { common, .. } => &common.config,
+                DrillCmd::List(l) => &l.common.config,
             },
         }
     }
@@ -186,7 +191,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Exclude { cmd } => cli_contract::exclude(&config, cmd).await,
             Command::Maintenance { cmd } => cli_contract::maintenance(&config, cmd).await,
             Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
-            Command::Budget { json, .. } => cli_contract::budget(&config, json).await,
+            Command::Budget { year, json, .. } => cli_contract::budget(&config, year, json).await,
             Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
         }
     });

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
+use crate::contract::ContractYear;
 use crate::fault::FaultClass;
 use crate::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
 use crate::ledger::records::{self, FaultFilter};
@@ -28,6 +29,37 @@ pub struct By {
     /// The person recording it (kept in the audit log).
     #[arg(long, value_name = "NAME")]
     pub by: String,
+}
+
+/// Listing records.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Withdrawing a record: it stays in the ledger, marked withdrawn.
+#[derive(Debug, Args)]
+pub struct WithdrawArgs {
+    pub id: i64,
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub by: By,
+    #[arg(long)]
+    pub reason: String,
+}
+
+impl WithdrawArgs {
+    fn into_parts(self) -> (i64, operator::Withdraw) {
+        let body = operator::Withdraw {
+            by: self.by.by,
+            reason: self.reason,
+        };
+        (self.id, body)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -133,22 +165,9 @@ pub enum ExcludeCmd {
         #[arg(long, value_name = "TIME")]
         approved_at: Option<DateTime<Utc>>,
     },
-    List {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
     /// Withdraw an exclusion (it stays in the ledger, marked withdrawn).
-    Withdraw {
-        id: i64,
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        by: By,
-        #[arg(long)]
-        reason: String,
-    },
+    Withdraw(WithdrawArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,21 +193,8 @@ pub enum MaintenanceCmd {
         #[arg(long, default_value = "")]
         reference: String,
     },
-    List {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long)]
-        json: bool,
-    },
-    Withdraw {
-        id: i64,
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        by: By,
-        #[arg(long)]
-        reason: String,
-    },
+    List(ListArgs),
+    Withdraw(WithdrawArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,12 +216,7 @@ pub enum DrillCmd {
         #[arg(long)]
         result: String,
     },
-    List {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
 }
 
 /// An action refused by its checks (exit status 2).
@@ -413,17 +414,11 @@ pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
             )
             .await
         }
-        ExcludeCmd::Withdraw { id, by, reason, .. } => {
-            act(
-                c,
-                Action::WithdrawExclusion {
-                    id,
-                    body: operator::Withdraw { by: by.by, reason },
-                },
-            )
-            .await
+        ExcludeCmd::Withdraw(w) => {
+            let (id, body) = w.into_parts();
+            act(c, Action::WithdrawExclusion { id, body }).await
         }
-        ExcludeCmd::List { json, .. } => {
+        ExcludeCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
             let list = records::exclusions(&pool)
                 .await
@@ -477,17 +472,11 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
             )
             .await
         }
-        MaintenanceCmd::Withdraw { id, by, reason, .. } => {
-            act(
-                c,
-                Action::WithdrawMaintenance {
-                    id,
-                    body: operator::Withdraw { by: by.by, reason },
-                },
-            )
-            .await
+        MaintenanceCmd::Withdraw(w) => {
+            let (id, body) = w.into_parts();
+            act(c, Action::WithdrawMaintenance { id, body }).await
         }
-        MaintenanceCmd::List { json, .. } => {
+        MaintenanceCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
             let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
             let list =
@@ -540,7 +529,7 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
             )
             .await
         }
-        DrillCmd::List { json, .. } => {
+        DrillCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
             let list = records::drills(&pool).await?;
             if json {
@@ -558,9 +547,14 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
     }
 }
 
-pub async fn budget(c: &Config, json: bool) -> anyhow::Result<()> {
+pub async fn budget(c: &Config, year: Option<i32>, json: bool) -> anyhow::Result<()> {
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let b = budget::budget(&pool, c, Utc::now()).await?;
+    let (start, tz, now) = (c.contract.start, c.daemon.timezone, Utc::now());
+    let year = match year {
+        Some(n) => ContractYear::nth(start, tz, n),
+        None => ContractYear::containing(start, tz, now),
+    };
+    let b = budget::budget_of_year(&pool, c, year, now).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&b)?);
         return Ok(());

@@ -39,6 +39,16 @@ fn anniversary(start: NaiveDate, k: i32) -> NaiveDate {
 }
 
 impl ContractYear {
+    /// Contract year `number` (1 = the first).
+    pub fn nth(start: NaiveDate, tz: Tz, number: i32) -> Self {
+        let k = number.max(1) - 1;
+        Self {
+            number: k + 1,
+            start: local_midnight(tz, anniversary(start, k)),
+            end: local_midnight(tz, anniversary(start, k + 1)),
+        }
+    }
+
     /// The contract year containing `t`. Before the contract starts, this is
     /// the first year (which has not begun yet).
     pub fn containing(start: NaiveDate, tz: Tz, t: DateTime<Utc>) -> Self {
@@ -78,6 +88,16 @@ mod tests {
         let y = ContractYear::containing(start, tz, utc("2025-06-30T15:59:59.999Z"));
         assert_eq!(y.number, 1);
         assert_eq!(y.start, utc("2024-06-30T16:00:00Z"));
+    }
+
+    #[test]
+    fn the_nth_year_is_the_one_containing_its_start() {
+        let start = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        let tz = chrono_tz::Asia::Shanghai;
+        for n in 1..6 {
+            let y = ContractYear::nth(start, tz, n);
+            assert_eq!(ContractYear::containing(start, tz, y.start), y);
+        }
     }
 
     #[test]

@@ -23,7 +23,13 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn config(dir: &Path, extra_contract: &str) -> Config {
-    let text = std::fs::read_to_string("config/demo.toml")
+    let text = config_text(dir, extra_contract);
+    std::fs::write(dir.join("linkledger.toml"), &text).unwrap();
+    Config::parse(&dir.join("linkledger.toml"), &text).unwrap()
+}
+
+fn config_text(dir: &Path, extra_contract: &str) -> String {
+    std::fs::read_to_string("config/demo.toml")
         .unwrap()
         .replace(
             "database = \"linkledger-demo.db\"",
@@ -32,8 +38,7 @@ fn config(dir: &Path, extra_contract: &str) -> Config {
         .replace(
             "annual_downtime_cap = \"4h\"",
             &format!("annual_downtime_cap = \"4h\"\n{extra_contract}"),
-        );
-    Config::parse(Path::new("test.toml"), &text).unwrap()
+        )
 }
 
 /// A ledger whose run began at 00:00 and wrote `writes`, then stopped at 23:00.
@@ -549,4 +554,170 @@ async fn operator_actions_succeed_while_the_daemon_writes() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(writer.await.unwrap() > 0);
     assert_eq!(records::audit_log(&pool).await.unwrap().len(), 100);
+}
+
+/// Runs the CLI; returns the exit code, stdout and stderr.
+fn cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linkledger"))
+        .args(args)
+        .arg("-c")
+        .arg(dir.join("linkledger.toml"))
+        .env("USER", "li.na")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_records_and_refuses_like_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "");
+    let pool = ledger_with(
+        &c,
+        vec![opened("telecom", "10:00"), closed("telecom", "11:00")],
+    )
+    .await;
+    pool.close().await;
+    let d = dir.path();
+    let (code, out, err) = cli(
+        d,
+        &[
+            "fault",
+            "ack",
+            "1",
+            "--by",
+            "Zhang Wei",
+            "--at",
+            "2026-01-01T10:10:00Z",
+            "--note",
+            "by phone",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let fault: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(fault["deadlines"][0]["state"], "met");
+    // Refused: exit 2 and the reason; nothing written.
+    let (code, _, err) = cli(
+        d,
+        &[
+            "fault",
+            "repair-report",
+            "1",
+            "--by",
+            "Zhang Wei",
+            "--at",
+            "2026-01-01T10:30:00Z",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("refused: a repair report at 2026-01-01T10:30:00.000Z would precede the fault's resolution"), "{err}");
+    let (code, _, err) = cli(
+        d,
+        &[
+            "fault",
+            "reclassify",
+            "1",
+            "--by",
+            "x",
+            "--class",
+            "huge",
+            "--reason",
+            "r",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("\"huge\" is not a fault class"), "{err}");
+    let (code, out, err) = cli(
+        d,
+        &[
+            "exclude",
+            "add",
+            "--by",
+            "Li Na",
+            "--line",
+            "telecom",
+            "--from",
+            "2026-01-01T10:00:00Z",
+            "--to",
+            "2026-01-01T10:20:00Z",
+            "--reason",
+            "typhoon",
+            "--evidence",
+            "notice 7",
+            "--approved-by",
+            "IT office",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"id\": 1"), "{out}");
+    let (_, out, _) = cli(d, &["budget", "--json", "--year", "2"]);
+    let b: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(b["lines"][0]["charged_s"], 2400.0);
+    assert_eq!(b["lines"][0]["excluded_force_majeure_s"], 1200.0);
+    let (code, _, err) = cli(
+        d,
+        &[
+            "exclude",
+            "withdraw",
+            "1",
+            "--by",
+            "Li Na",
+            "--reason",
+            "wrong line",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = cli(d, &["exclude", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["withdrawn"]["reason"], "wrong line");
+    let (_, out, _) = cli(d, &["budget", "--json", "--year", "2"]);
+    let b: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(b["lines"][0]["charged_s"], 3600.0);
+    let (code, out, _) = cli(
+        d,
+        &[
+            "drill",
+            "add",
+            "--by",
+            "Zhang Wei",
+            "--held-on",
+            "2026-01-01",
+            "--scenario",
+            "line cut",
+            "--participant",
+            "Zhang Wei",
+            "--participant",
+            "Wang Fang",
+            "--result",
+            "failover in 40 s",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, out, _) = cli(d, &["audit", "--json"]);
+    let audit: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<(&str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action"].as_str().unwrap(), a["via"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("acknowledged", "cli:li.na"),
+            ("exclude", "cli:li.na"),
+            ("withdraw", "cli:li.na"),
+            ("drill", "cli:li.na")
+        ]
+    );
+    let (code, out, _) = cli(d, &["fault", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("serious 严重") && out.contains("response met"),
+        "{out}"
+    );
 }

@@ -189,6 +189,21 @@ pub async fn line_records(
     })
 }
 
+/// A line's downtime in `period` (an open outage counted up to its end).
+pub async fn line_downtime(
+    pool: &SqlitePool,
+    line: &str,
+    period: Span,
+    terms: &crate::config::Terms,
+) -> Result<Downtime, LedgerError> {
+    let r = line_records(pool, line, period, terms.maintenance_notice).await?;
+    Ok(Downtime::of_line(
+        &r,
+        period,
+        terms.approved_maintenance_counts,
+    ))
+}
+
 fn view(
     name: &str,
     year: &Downtime,
@@ -230,6 +245,18 @@ pub async fn budget(
     now: DateTime<Utc>,
 ) -> Result<Budget, LedgerError> {
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
+    budget_of_year(pool, c, year, now).await
+}
+
+/// The budget in a given contract year, counted up to `now` (all of it
+/// once the year is over); the burn rate is over the 30 days before that.
+pub async fn budget_of_year(
+    pool: &SqlitePool,
+    c: &Config,
+    year: ContractYear,
+    now: DateTime<Utc>,
+) -> Result<Budget, LedgerError> {
+    let now = now.min(year.end);
     let cap = TimeDelta::from_std(c.contract.annual_downtime_cap).unwrap_or(TimeDelta::MAX);
     let terms = &c.contract.terms;
     let until = now.min(year.end).max(year.start);

@@ -1,5 +1,6 @@
-//! Reading the ledger: outages and gaps as the CLI shows them, and the
-//! contract figures (charged downtime, unobserved time) for a period.
+//! Reading the ledger: outages and gaps as the CLI shows them, the
+//! unobserved parts of a span, and traffic samples. The contract figures
+//! for a period are in [`super::budget`].
 //!
 //! Charged downtime is outage time minus the unobserved time inside it: the
 //! design's rule is that unobserved time is never up and never down.
@@ -9,6 +10,7 @@ use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use super::{query_err, LedgerError};
+use crate::budget::merge;
 use crate::clock::{ledger_ts, parse_ledger_ts};
 
 type Span = (DateTime<Utc>, DateTime<Utc>);
@@ -187,83 +189,6 @@ pub async fn away_since(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, Ledg
     let stopped = row.get::<Option<String>, _>(1).is_some();
     let stale_after = TimeDelta::milliseconds(3 * row.get::<i64, _>(2)) + TimeDelta::seconds(2);
     Ok((stopped || Utc::now() - heartbeat > stale_after).then_some(heartbeat))
-}
-
-/// Merges spans (sorted or not) into disjoint ones.
-pub fn merge(spans: impl IntoIterator<Item = Span>) -> Vec<Span> {
-    let mut v: Vec<Span> = spans.into_iter().collect();
-    v.sort();
-    let mut out: Vec<Span> = Vec::with_capacity(v.len());
-    for (a, b) in v {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
-}
-
-/// A line's contract figures over a period.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PeriodFigures {
-    pub charged_s: f64,
-    pub unobserved_s: f64,
-}
-
-/// Charged downtime and unobserved time of a line in `[from, to)`; an open
-/// outage counts up to `to`. Time before the line was first configured in
-/// this ledger is unobserved.
-pub async fn period_figures(
-    pool: &SqlitePool,
-    line: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<PeriodFigures, LedgerError> {
-    if to <= from {
-        return Ok(PeriodFigures::default());
-    }
-    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?)")
-        .bind(line)
-        .bind(ledger_ts(to))
-        .bind(ledger_ts(from))
-        .fetch_all(pool)
-        .await
-        .map_err(query_err("read outages"))?;
-    let mut gaps = unobserved_spans(pool, line, (from, to)).await?;
-    let first_seen: Option<String> =
-        sqlx::query_scalar("SELECT min(valid_from) FROM line_configs WHERE line = ?")
-            .bind(line)
-            .fetch_one(pool)
-            .await
-            .map_err(query_err("read line history"))?;
-    let first_seen = first_seen
-        .as_deref()
-        .and_then(parse_ledger_ts)
-        .unwrap_or(to);
-    if first_seen > from {
-        gaps.push((from, first_seen.min(to)));
-        gaps = merge(gaps);
-    }
-    let outage_spans = merge(rows.iter().filter_map(|r| {
-        let a = ts(r, 0)?.max(from);
-        let b = ts(r, 1).unwrap_or(to).min(to);
-        (a < b).then_some((a, b))
-    }));
-    let mut charged = TimeDelta::zero();
-    for (a, b) in &outage_spans {
-        charged += *b - *a;
-        for (g0, g1) in &gaps {
-            let (x, y) = ((*a).max(*g0), (*b).min(*g1));
-            if x < y {
-                charged -= y - x;
-            }
-        }
-    }
-    let unobserved: TimeDelta = gaps.iter().map(|(a, b)| *b - *a).sum();
-    Ok(PeriodFigures {
-        charged_s: secs(charged),
-        unobserved_s: secs(unobserved),
-    })
 }
 
 /// A line's 5-minute traffic samples starting in `[from, to)`, oldest first.
