@@ -240,6 +240,11 @@ impl Evaluator {
         self.unobserved_since
     }
 
+    /// Whether the line is declared up (no outage or local fault open).
+    pub fn confirmed_up(&self) -> bool {
+        self.confirmed == Condition::Up
+    }
+
     /// Whether a local fault is open.
     pub fn in_local_fault(&self) -> bool {
         self.confirmed == Condition::LocalFault

@@ -158,8 +158,11 @@ impl LineTask {
             for event in self.evaluator.observe(state, at) {
                 self.record(&shared, event);
             }
-            // Quality is judged on the rounds in which the line is up.
-            if state == RoundState::Up {
+            // Quality is judged on the rounds of a line declared up (a
+            // failed round not yet an outage is loss); not on our own
+            // side's failures or rounds without evidence.
+            let evidence = matches!(state, RoundState::Up | RoundState::Down(_));
+            if evidence && self.evaluator.confirmed_up() {
                 if let Some(q) = self.evaluator.quality.as_mut() {
                     for change in q.observe(at, &upstream) {
                         record_quality(&shared.ledger, &id, change);

@@ -9,8 +9,10 @@
 //! upstream anchor and the best anchor decides, so one anchor that is
 //! itself unwell does not make the carrier's line look degraded. A window
 //! is judged only when at least 80 % of it is covered; a degradation
-//! starts at the beginning of the first window over the threshold and ends
-//! when a window falls back under it.
+//! starts at the first round of the first window over the threshold and
+//! ends when a window falls back under it. A round that failed without
+//! the line being declared down counts as loss; rounds inside an outage
+//! or a local fault do not count.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -56,14 +58,15 @@ impl Watch {
         }
     }
 
-    /// `value`: the window's figure, None when too thinly covered to judge.
+    /// `value`: the window's figure and its earliest sample, None when too
+    /// thinly covered to judge.
     fn judge(
         &mut self,
-        value: Option<f64>,
+        value: Option<(f64, Ts)>,
         at: Ts,
         show: impl Fn(f64) -> String,
     ) -> Option<QualityChange> {
-        let v = value?;
+        let (v, earliest) = value?;
         let over = v >= self.threshold;
         if over == self.active {
             return None;
@@ -78,7 +81,7 @@ impl Watch {
         Some(if over {
             QualityChange::Started {
                 kind: self.kind,
-                start: at - self.window,
+                start: earliest,
                 detail,
             }
         } else {
@@ -194,27 +197,27 @@ impl LineQuality {
         out
     }
 
-    /// The lowest figure among anchors whose window is covered enough.
+    /// The lowest figure among anchors whose window is covered enough,
+    /// with the time of that window's first round.
     fn best(
         &self,
         at: Ts,
         window: TimeDelta,
         figure: fn(&[Option<u32>]) -> Option<f64>,
-    ) -> Option<f64> {
+    ) -> Option<(f64, Ts)> {
         let expected = window.num_milliseconds() as f64 / self.interval.as_millis().max(1) as f64;
         self.anchors
             .iter()
             .filter_map(|q| {
-                let v: Vec<Option<u32>> = q
-                    .iter()
-                    .filter(|(t, _)| *t > at - window)
-                    .map(|(_, r)| *r)
-                    .collect();
+                let inside = || q.iter().filter(|(t, _)| *t > at - window);
+                let v: Vec<Option<u32>> = inside().map(|(_, r)| *r).collect();
+                let first = inside().next()?.0;
                 (v.len() as f64 >= 0.8 * expected)
                     .then(|| figure(&v))
                     .flatten()
+                    .map(|f| (f, first))
             })
-            .min_by(f64::total_cmp)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
     }
 }
 
@@ -277,8 +280,13 @@ impl Utilisation {
         let avg = |f: fn(&(Ts, f64, f64, f64)) -> f64| {
             self.rates.iter().map(|r| f(r) * r.1).sum::<f64>() / covered
         };
-        let figure =
-            (covered >= 0.8 * window.num_seconds() as f64).then(|| avg(|r| r.2).max(avg(|r| r.3)));
+        let earliest = self
+            .rates
+            .front()
+            .map(|r| r.0 - TimeDelta::milliseconds((r.1 * 1000.0) as i64));
+        let figure = (covered >= 0.8 * window.num_seconds() as f64)
+            .then(|| avg(|r| r.2).max(avg(|r| r.3)))
+            .zip(earliest);
         self.watch
             .judge(figure, at, |v| format!("utilisation {:.1} %", v * 100.0))
     }
@@ -334,8 +342,9 @@ mod tests {
             panic!()
         };
         assert_eq!(*kind, "loss");
-        // First judged with 80 % of the window (240 rounds) at s=240.
-        assert_eq!(*start, at(240) - TimeDelta::minutes(5));
+        // First judged with 80 % of the window (241 rounds) at s=240:
+        // the window's first round.
+        assert_eq!(*start, at(0));
         assert!(
             detail.starts_with("loss 10.") && detail.contains("over 5 min (threshold loss 5.0 %)"),
             "{detail}"

@@ -150,3 +150,104 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
     );
     assert!(outages(&config, "telecom6").is_empty());
 }
+
+fn fault_list(config: &std::path::Path) -> Vec<Value> {
+    let out = Command::new(BIN)
+        .args(["fault", "list", "--json", "-c"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn twenty_percent_loss_is_a_general_fault_and_no_outage() {
+    if !can_use_netns("degradation e2e") {
+        return;
+    }
+    let lab = Lab::up("lldeg");
+    let config = lab.config();
+    // A one-minute loss window keeps the test short; ten failed rounds to
+    // declare an outage keep 20 % random loss from ever making one.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("down_after = 3", "down_after = 10")
+        .replace(
+            "annual_downtime_cap = \"4h\"",
+            "annual_downtime_cap = \"4h\"\ndegradation = { loss_window = \"1m\" }",
+        );
+    std::fs::write(&config, text).unwrap();
+    let started = now_epoch();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
+    sleep(2.0);
+
+    let cut = now_epoch();
+    lab.fault("loss", "20");
+    // Judged once 80 % of the window is covered, every 10 s.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let open = loop {
+        let list = fault_list(&config);
+        if list.len() == 2 {
+            break list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no degradation faults within 90 s: {list:#?}"
+        );
+        sleep(2.0);
+    };
+    for f in &open {
+        assert_eq!(f["class"], "general", "{f}");
+        assert_eq!(f["trigger"], "degradation", "{f}");
+        assert_eq!(f["open"], true, "{f}");
+        // It starts at the first round of the first window over the
+        // threshold: observed by this daemon, about when the loss began.
+        let detected = epoch(&f["detected_at"]);
+        assert!(
+            detected >= started && detected <= cut + 20.0,
+            "{f} (loss from {cut})"
+        );
+    }
+    lab.fault("loss", "off");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while fault_list(&config).iter().any(|f| f["open"] == true) {
+        assert!(
+            Instant::now() < deadline,
+            "degradations did not end within 2 min of the loss ending"
+        );
+        sleep(2.0);
+    }
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    assert!(
+        ledger_json(&config, "outages", &[]).is_empty(),
+        "loss is not an outage"
+    );
+    let db = lab.dir.path().join("ledger.db");
+    let rows = sql(
+        &db,
+        "SELECT line, kind, end_at IS NOT NULL, detail FROM degradations ORDER BY line",
+    );
+    let rows: Vec<&str> = rows.lines().collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, line) in rows.iter().zip(["telecom", "telecom6"]) {
+        assert!(row.starts_with(&format!("{line}|loss|1|loss ")), "{row}");
+        assert!(row.contains("over 1 min (threshold loss 5.0 %)"), "{row}");
+    }
+    let budget = budget(&config);
+    assert_eq!(
+        line(&budget, "telecom")["charged_s"].as_f64().unwrap(),
+        0.0,
+        "a degradation is not downtime"
+    );
+}
