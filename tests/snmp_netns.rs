@@ -49,6 +49,14 @@ fn snmpd_installed() -> bool {
 /// is a multiple of 3 s makes every counter delta span whole refresh periods
 /// (with 5 s, a delta spans 3 or 6 s of traffic and a rate is off by up to 20 %).
 fn lab_with_snmp(prefix: &str) -> (Lab, std::path::PathBuf, Daemon, Killed) {
+    lab_with_snmp_edited(prefix, |text| text)
+}
+
+/// [`lab_with_snmp`] with the config text edited before the daemon starts.
+fn lab_with_snmp_edited(
+    prefix: &str,
+    edit: impl Fn(String) -> String,
+) -> (Lab, std::path::PathBuf, Daemon, Killed) {
     let lab = Lab::up(prefix);
     let conf = lab.dir.path().join("snmpd.conf");
     std::fs::write(
@@ -103,7 +111,7 @@ fn lab_with_snmp(prefix: &str) -> (Lab, std::path::PathBuf, Daemon, Killed) {
     );
     std::fs::write(
         &config,
-        format!("{}{snmp}{}{snmp_v3}", &text[..at], &text[at..]),
+        edit(format!("{}{snmp}{}{snmp_v3}", &text[..at], &text[at..])),
     )
     .unwrap();
     let daemon = lab.start_daemon(&config);
@@ -254,4 +262,71 @@ fn traffic_across_the_link_shows_as_its_rate_within_5_percent() {
     // Against the contracted 1000 Mbit/s.
     assert!((util - out_bps / 1e9).abs() < 1e-9, "utilization {util}");
     drop(lab);
+}
+
+#[test]
+fn sustained_traffic_over_90_percent_of_the_contract_is_a_utilisation_fault() {
+    if !can_use_netns("snmp utilisation") || !snmpd_installed() {
+        return;
+    }
+    // telecom is contracted at 10 Mbit/s here; about 12.5 Mbit/s cross its
+    // interface for 75 s. A one-minute window keeps the test short.
+    let (lab, config, mut daemon, _snmpd) = lab_with_snmp_edited("llutil", |text| {
+        text.replacen("bandwidth_mbps = 1000", "bandwidth_mbps = 10", 1)
+            .replace(
+                "annual_downtime_cap = \"4h\"",
+                "annual_downtime_cap = \"4h\"\ndegradation = { utilisation_window = \"1m\" }",
+            )
+    });
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        1.0,
+        15.0,
+    );
+    let sender = Command::new("ip")
+        .args(["netns", "exec", "llutil-mon", "python3", "-c", SENDER])
+        .args(["1500", "75", "1000"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _sender = Killed(sender);
+    let db = lab.dir.path().join("ledger.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    // Open within the burst, closed some seconds after it.
+    let mut seen_open = false;
+    loop {
+        let rows = sql(&db, "SELECT end_at IS NULL FROM degradations WHERE line = 'telecom' AND kind = 'utilisation'");
+        seen_open |= rows == "1";
+        if rows == "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no utilisation degradation opened and closed: {rows:?}"
+        );
+        sleep(2.0);
+    }
+    assert!(daemon.signal_and_wait("TERM").success());
+    assert!(seen_open, "the degradation was seen open during the burst");
+    let row = sql(&db, "SELECT detail, (julianday(end_at) - julianday(start_at)) * 86400 FROM degradations WHERE kind = 'utilisation'");
+    let (detail, secs) = row.split_once('|').unwrap();
+    assert!(
+        detail.starts_with("utilisation 1")
+            && detail.contains("over 1 min (threshold utilisation 90.0 %)"),
+        "{detail}"
+    );
+    let secs: f64 = secs.parse().unwrap();
+    assert!(
+        (50.0..=110.0).contains(&secs),
+        "the degradation lasted {secs} s of a 75 s burst"
+    );
+    // One general fault on telecom, resolved; telecom6 (1000 Mbit/s) saw
+    // the same interface at about 1 % and has none.
+    let faults = sql(
+        &db,
+        "SELECT coalesce(line, 'egress'), trigger, class, resolved_at IS NOT NULL FROM faults",
+    );
+    assert_eq!(faults, "telecom|degradation|general|1");
+    assert!(ledger_json(&config, "outages", &[]).is_empty());
 }
