@@ -190,42 +190,7 @@ impl LineTask {
     }
 
     fn record(&self, shared: &Shared, event: Event) {
-        record_event(shared, &self.line.id, event);
-    }
-}
-
-/// A degradation beginning or ending, logged and sent to the ledger.
-pub fn record_quality(ledger: &LedgerTx, line: &str, change: QualityChange) {
-    let write = match change {
-        QualityChange::Started {
-            kind,
-            start,
-            detail,
-        } => {
-            warn!(line, kind, start = %ledger_ts(start), detail, "degradation");
-            LedgerWrite::DegradationStarted {
-                line: line.to_string(),
-                kind,
-                start,
-                detail,
-            }
-        }
-        QualityChange::Ended { kind, end, detail } => {
-            info!(line, kind, end = %ledger_ts(end), detail, "degradation over");
-            LedgerWrite::DegradationEnded {
-                line: line.to_string(),
-                kind,
-                end,
-            }
-        }
-    };
-    let _ = ledger.send(write);
-}
-
-/// An outage, local fault or gap event, logged and sent to the ledger.
-fn record_event(shared: &Shared, line_id: &str, event: Event) {
-    {
-        let line = line_id.to_string();
+        let line = self.line.id.clone();
         let write = match event {
             Event::OutageOpened {
                 start,
@@ -285,4 +250,32 @@ fn record_event(shared: &Shared, line_id: &str, event: Event) {
         };
         let _ = shared.ledger.send(write);
     }
+}
+
+/// A degradation beginning or ending, logged and sent to the ledger.
+pub fn record_quality(ledger: &LedgerTx, line: &str, change: QualityChange) {
+    let write = match change {
+        QualityChange::Started {
+            kind,
+            start,
+            detail,
+        } => {
+            warn!(line, kind, start = %ledger_ts(start), detail, "degradation");
+            LedgerWrite::DegradationStarted {
+                line: line.to_string(),
+                kind,
+                start,
+                detail,
+            }
+        }
+        QualityChange::Ended { kind, end, detail } => {
+            info!(line, kind, end = %ledger_ts(end), detail, "degradation over");
+            LedgerWrite::DegradationEnded {
+                line: line.to_string(),
+                kind,
+                end,
+            }
+        }
+    };
+    let _ = ledger.send(write);
 }

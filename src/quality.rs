@@ -44,6 +44,8 @@ pub enum QualityChange {
 struct Watch {
     kind: &'static str,
     threshold: f64,
+    /// Over means strictly above the threshold (else at or above).
+    strict: bool,
     window: TimeDelta,
     active: bool,
 }
@@ -53,31 +55,31 @@ impl Watch {
         Self {
             kind,
             threshold,
+            strict: false,
             window: TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX),
             active: false,
         }
     }
 
     /// `value`: the window's figure and its earliest sample, None when too
-    /// thinly covered to judge.
+    /// thinly covered to judge; `detail` describes a figure for the ledger.
     fn judge(
         &mut self,
         value: Option<(f64, Ts)>,
         at: Ts,
-        show: impl Fn(f64) -> String,
+        detail: impl Fn(f64) -> String,
     ) -> Option<QualityChange> {
         let (v, earliest) = value?;
-        let over = v >= self.threshold;
+        let over = if self.strict {
+            v > self.threshold
+        } else {
+            v >= self.threshold
+        };
         if over == self.active {
             return None;
         }
         self.active = over;
-        let detail = format!(
-            "{} over {} min (threshold {})",
-            show(v),
-            self.window.num_minutes(),
-            show(self.threshold)
-        );
+        let detail = detail(v);
         Some(if over {
             QualityChange::Started {
                 kind: self.kind,
@@ -94,19 +96,49 @@ impl Watch {
     }
 }
 
+/// Rounds are counted in buckets of this length: a few bytes per anchor
+/// and bucket instead of a sample per round.
+const BUCKET_MS: i64 = 10_000;
+
+fn bucket(ms: i64) -> u32 {
+    ms.div_euclid(BUCKET_MS).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// One anchor's rounds within one bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Bucket number: milliseconds since the epoch / BUCKET_MS (fits
+    /// 32 bits until the year 3331).
+    number: u32,
+    /// Milliseconds into the bucket of its first round.
+    first_ms: u16,
+    sent: u16,
+    lost: u16,
+    /// Answered at or over the line's rtt_threshold.
+    slow: u16,
+}
+
 /// Loss and latency of one line's upstream anchors.
 #[derive(Debug, Clone)]
 pub struct LineQuality {
     loss: Watch,
     rtt: Option<Watch>,
+    rtt_threshold: Option<Duration>,
     interval: Duration,
-    /// Per upstream anchor: (round time, RTT in µs or None when lost).
-    anchors: Vec<VecDeque<(Ts, Option<u32>)>>,
+    anchors: Vec<VecDeque<Bucket>>,
     last_judged: Option<Ts>,
 }
 
 /// Windows are judged this often.
 const JUDGE_EVERY: TimeDelta = TimeDelta::seconds(10);
+
+/// The RTT watch: over when more than 5 % of the answered probes took the
+/// threshold or longer, which is the 95th percentile being over it.
+fn rtt_watch(window: Duration) -> Watch {
+    let mut w = Watch::new("rtt", 0.05, window);
+    w.strict = true;
+    w
+}
 
 impl LineQuality {
     pub fn new(
@@ -117,7 +149,8 @@ impl LineQuality {
     ) -> Self {
         Self {
             loss: Watch::new("loss", d.loss_ratio, d.loss_window),
-            rtt: rtt_threshold.map(|t| Watch::new("rtt", t.as_secs_f64(), d.rtt_window)),
+            rtt: rtt_threshold.map(|_| rtt_watch(d.rtt_window)),
+            rtt_threshold,
             interval,
             anchors: vec![VecDeque::new(); anchors],
             last_judged: None,
@@ -131,25 +164,28 @@ impl LineQuality {
         let mut loss = next.loss;
         loss.active = self.loss.active;
         let rtt = match (self.rtt.take(), next.rtt) {
-            (Some(old), Some(mut new)) => {
+            (Some(old), Some(mut new)) if self.rtt_threshold == next.rtt_threshold => {
                 new.active = old.active;
                 Some(new)
             }
-            (Some(old), None) if old.active => {
+            (Some(old), new) if old.active => {
                 out.push(QualityChange::Ended {
                     kind: "rtt",
                     end: at,
-                    detail: "rtt_threshold removed from the config".into(),
+                    detail: "rtt_threshold changed in the config".into(),
                 });
-                None
+                new
             }
             (_, new) => new,
         };
-        if next.anchors.len() != self.anchors.len() {
+        if next.anchors.len() != self.anchors.len()
+            || rtt.is_some() && self.rtt_threshold != next.rtt_threshold
+        {
             self.anchors = next.anchors;
         }
         self.loss = loss;
         self.rtt = rtt;
+        self.rtt_threshold = next.rtt_threshold;
         self.interval = next.interval;
         out
     }
@@ -171,11 +207,31 @@ impl LineQuality {
             .loss
             .window
             .max(self.rtt.as_ref().map_or(TimeDelta::zero(), |r| r.window));
+        let ms = at.timestamp_millis();
+        let (number, offset) = (bucket(ms), ms.rem_euclid(BUCKET_MS) as u16);
+        let oldest = bucket(ms - longest.num_milliseconds());
         for (q, r) in self.anchors.iter_mut().zip(upstream) {
             if let Some(r) = r {
-                q.push_back((at, r.map(|d| d.as_micros().min(u32::MAX as u128) as u32)));
+                if q.back().is_none_or(|b| b.number != number) {
+                    q.push_back(Bucket {
+                        number,
+                        first_ms: offset,
+                        sent: 0,
+                        lost: 0,
+                        slow: 0,
+                    });
+                }
+                let b = q.back_mut().expect("pushed above");
+                b.sent = b.sent.saturating_add(1);
+                match r {
+                    None => b.lost = b.lost.saturating_add(1),
+                    Some(rtt) if self.rtt_threshold.is_some_and(|t| *rtt >= t) => {
+                        b.slow = b.slow.saturating_add(1)
+                    }
+                    Some(_) => {}
+                }
             }
-            while q.front().is_some_and(|(t, _)| *t <= at - longest) {
+            while q.front().is_some_and(|b| b.number < oldest) {
                 q.pop_front();
             }
         }
@@ -184,56 +240,59 @@ impl LineQuality {
         }
         self.last_judged = Some(at);
         let mut out = Vec::new();
-        let loss = self.best(at, self.loss.window, loss_ratio);
-        out.extend(
-            self.loss
-                .judge(loss, at, |v| format!("loss {:.1} %", v * 100.0)),
-        );
-        if let Some(mut rtt) = self.rtt.take() {
-            let p95 = self.best(at, rtt.window, rtt_p95);
-            out.extend(rtt.judge(p95, at, |v| format!("RTT p95 {:.1} ms", v * 1000.0)));
+        let window = self.loss.window;
+        let loss = self.best(at, window, |b| (b.lost, b.sent));
+        let (share, minutes) = (self.loss.threshold, window.num_minutes());
+        out.extend(self.loss.judge(loss, at, |v| {
+            format!(
+                "loss {:.1} % over {minutes} min (threshold {:.1} %)",
+                v * 100.0,
+                share * 100.0
+            )
+        }));
+        if let (Some(mut rtt), Some(limit)) = (self.rtt.take(), self.rtt_threshold) {
+            let slow = self.best(at, rtt.window, |b| (b.slow, b.sent - b.lost));
+            let minutes = rtt.window.num_minutes();
+            out.extend(rtt.judge(slow, at, |v| {
+                format!(
+                    "RTT at or over {:.1} ms in {:.1} % of answered probes over {minutes} min (p95 over the threshold when above 5 %)",
+                    limit.as_secs_f64() * 1000.0,
+                    v * 100.0
+                )
+            }));
             self.rtt = Some(rtt);
         }
         out
     }
 
-    /// The lowest figure among anchors whose window is covered enough,
-    /// with the time of that window's first round.
+    /// The lowest share among anchors whose window is covered enough, with
+    /// the time of that window's first round. `count` gives a bucket's
+    /// (numerator, denominator).
     fn best(
         &self,
         at: Ts,
         window: TimeDelta,
-        figure: fn(&[Option<u32>]) -> Option<f64>,
+        count: fn(&Bucket) -> (u16, u16),
     ) -> Option<(f64, Ts)> {
         let expected = window.num_milliseconds() as f64 / self.interval.as_millis().max(1) as f64;
+        let oldest = bucket(at.timestamp_millis() - window.num_milliseconds());
         self.anchors
             .iter()
             .filter_map(|q| {
-                let inside = || q.iter().filter(|(t, _)| *t > at - window);
-                let v: Vec<Option<u32>> = inside().map(|(_, r)| *r).collect();
-                let first = inside().next()?.0;
-                (v.len() as f64 >= 0.8 * expected)
-                    .then(|| figure(&v))
-                    .flatten()
-                    .map(|f| (f, first))
+                let inside = || q.iter().filter(|b| b.number > oldest);
+                let first = inside().next()?;
+                let sent: u64 = inside().map(|b| u64::from(b.sent)).sum();
+                let (num, den) = inside().fold((0u64, 0u64), |(n, d), b| {
+                    let (x, y) = count(b);
+                    (n + u64::from(x), d + u64::from(y))
+                });
+                let start = DateTime::from_timestamp_millis(
+                    i64::from(first.number) * BUCKET_MS + i64::from(first.first_ms),
+                )?;
+                (sent as f64 >= 0.8 * expected && den > 0).then(|| (num as f64 / den as f64, start))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0))
     }
-}
-
-fn loss_ratio(v: &[Option<u32>]) -> Option<f64> {
-    Some(v.iter().filter(|r| r.is_none()).count() as f64 / v.len() as f64)
-}
-
-/// 95th percentile in seconds of the answered probes.
-fn rtt_p95(v: &[Option<u32>]) -> Option<f64> {
-    let mut r: Vec<u32> = v.iter().flatten().copied().collect();
-    if r.is_empty() {
-        return None;
-    }
-    r.sort_unstable();
-    let i = ((r.len() as f64 * 0.95).ceil() as usize).clamp(1, r.len()) - 1;
-    Some(r[i] as f64 / 1e6)
 }
 
 /// Utilisation of the contracted bandwidth from SNMP rates.
@@ -287,8 +346,14 @@ impl Utilisation {
         let figure = (covered >= 0.8 * window.num_seconds() as f64)
             .then(|| avg(|r| r.2).max(avg(|r| r.3)))
             .zip(earliest);
-        self.watch
-            .judge(figure, at, |v| format!("utilisation {:.1} %", v * 100.0))
+        let (share, minutes) = (self.watch.threshold, window.num_minutes());
+        self.watch.judge(figure, at, |v| {
+            format!(
+                "utilisation {:.1} % over {minutes} min (threshold {:.1} %)",
+                v * 100.0,
+                share * 100.0
+            )
+        })
     }
 
     pub fn active(&self) -> bool {
@@ -346,7 +411,7 @@ mod tests {
         // the window's first round.
         assert_eq!(*start, at(0));
         assert!(
-            detail.starts_with("loss 10.") && detail.contains("over 5 min (threshold loss 5.0 %)"),
+            detail.starts_with("loss 10.") && detail.contains("over 5 min (threshold 5.0 %)"),
             "{detail}"
         );
         let QualityChange::Ended { end, .. } = &changes[1] else {
@@ -407,9 +472,19 @@ mod tests {
             .collect();
         assert_eq!(changes.len(), 1);
         assert!(
-            matches!(&changes[0], QualityChange::Started { kind: "rtt", detail, .. } if detail.starts_with("RTT p95 62.0 ms")),
+            matches!(&changes[0], QualityChange::Started { kind: "rtt", detail, .. }
+                if detail.starts_with("RTT at or over 50.0 ms in 100.0 % of answered probes over 5 min")),
             "{changes:?}"
         );
+        // One round in 16 at 80 ms (6.25 %): the 95th percentile is 80 ms.
+        let mut q = quality(Some(50));
+        let changes: Vec<_> = (0..600)
+            .flat_map(|s| {
+                let ms = if s % 16 == 0 { 80 } else { 20 };
+                q.observe(at(s), &[rtt(ms), rtt(ms)])
+            })
+            .collect();
+        assert_eq!(changes.len(), 1, "{changes:?}");
         let mut q = quality(None);
         let none: Vec<_> = (0..600)
             .flat_map(|s| q.observe(at(s), &[rtt(500), rtt(500)]))
