@@ -96,7 +96,7 @@ impl Watch {
     }
 }
 
-/// Rounds are counted in buckets of this length: a few bytes per anchor
+/// Rounds are counted in buckets of this length: three bytes per anchor
 /// and bucket instead of a sample per round.
 const BUCKET_MS: i64 = 10_000;
 
@@ -104,28 +104,26 @@ fn bucket(ms: i64) -> u32 {
     ms.div_euclid(BUCKET_MS).clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// One anchor's rounds within one bucket.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    /// Bucket number: milliseconds since the epoch / BUCKET_MS (fits
-    /// 32 bits until the year 3331).
-    number: u32,
-    /// Milliseconds into the bucket of its first round.
-    first_ms: u16,
-    sent: u16,
-    lost: u16,
-    /// Answered at or over the line's rtt_threshold.
-    slow: u16,
-}
+/// An anchor's rounds in one bucket: sent, lost, and answered at or over
+/// the line's rtt_threshold. A bucket holds at most 100 rounds (the
+/// interval is at least 100 ms), so a byte each is enough.
+type Counts = [u8; 3];
 
-/// Loss and latency of one line's upstream anchors.
+/// Loss and latency of one line's upstream anchors, in a ring of buckets
+/// long enough for the longest window.
 #[derive(Debug, Clone)]
 pub struct LineQuality {
     loss: Watch,
     rtt: Option<Watch>,
     rtt_threshold: Option<Duration>,
     interval: Duration,
-    anchors: Vec<VecDeque<Bucket>>,
+    /// The newest bucket's number, once a round was seen.
+    newest: Option<u32>,
+    /// Per ring slot: milliseconds into the bucket of its first round
+    /// (u16::MAX: no round in it).
+    first_ms: Box<[u16]>,
+    /// Per anchor, per ring slot.
+    counts: Vec<Box<[Counts]>>,
     last_judged: Option<Ts>,
 }
 
@@ -147,46 +145,51 @@ impl LineQuality {
         interval: Duration,
         anchors: usize,
     ) -> Self {
+        let loss = Watch::new("loss", d.loss_ratio, d.loss_window);
+        let rtt = rtt_threshold.map(|_| rtt_watch(d.rtt_window));
+        let longest = loss
+            .window
+            .max(rtt.as_ref().map_or(TimeDelta::zero(), |r| r.window));
+        let slots = (longest.num_milliseconds() / BUCKET_MS) as usize + 2;
         Self {
-            loss: Watch::new("loss", d.loss_ratio, d.loss_window),
-            rtt: rtt_threshold.map(|_| rtt_watch(d.rtt_window)),
+            loss,
+            rtt,
             rtt_threshold,
             interval,
-            anchors: vec![VecDeque::new(); anchors],
+            newest: None,
+            first_ms: vec![u16::MAX; slots].into_boxed_slice(),
+            counts: vec![vec![[0; 3]; slots].into_boxed_slice(); anchors],
             last_judged: None,
         }
     }
 
-    /// Takes new thresholds (a reload), keeping what was seen and whether
-    /// a degradation is open; changes that make it moot end it.
-    pub fn reconfigure(&mut self, next: LineQuality, at: Ts) -> Vec<QualityChange> {
+    /// Takes new thresholds (a reload), keeping whether a degradation is
+    /// open, and what was seen if the windows and anchors are the same;
+    /// a changed RTT threshold ends an open RTT degradation.
+    pub fn reconfigure(&mut self, mut next: LineQuality, at: Ts) -> Vec<QualityChange> {
         let mut out = Vec::new();
-        let mut loss = next.loss;
-        loss.active = self.loss.active;
-        let rtt = match (self.rtt.take(), next.rtt) {
-            (Some(old), Some(mut new)) if self.rtt_threshold == next.rtt_threshold => {
+        next.loss.active = self.loss.active;
+        match (self.rtt.as_ref(), next.rtt.as_mut()) {
+            (Some(old), Some(new)) if self.rtt_threshold == next.rtt_threshold => {
                 new.active = old.active;
-                Some(new)
             }
-            (Some(old), new) if old.active => {
-                out.push(QualityChange::Ended {
-                    kind: "rtt",
-                    end: at,
-                    detail: "rtt_threshold changed in the config".into(),
-                });
-                new
-            }
-            (_, new) => new,
-        };
-        if next.anchors.len() != self.anchors.len()
-            || rtt.is_some() && self.rtt_threshold != next.rtt_threshold
-        {
-            self.anchors = next.anchors;
+            (Some(old), _) if old.active => out.push(QualityChange::Ended {
+                kind: "rtt",
+                end: at,
+                detail: "rtt_threshold changed in the config".into(),
+            }),
+            _ => {}
         }
-        self.loss = loss;
-        self.rtt = rtt;
-        self.rtt_threshold = next.rtt_threshold;
-        self.interval = next.interval;
+        let same_shape = next.first_ms.len() == self.first_ms.len()
+            && next.counts.len() == self.counts.len()
+            && next.rtt_threshold == self.rtt_threshold;
+        if same_shape {
+            next.newest = self.newest;
+            next.first_ms = std::mem::take(&mut self.first_ms);
+            next.counts = std::mem::take(&mut self.counts);
+            next.last_judged = self.last_judged;
+        }
+        *self = next;
         out
     }
 
@@ -200,39 +203,52 @@ impl LineQuality {
             .collect()
     }
 
+    fn slot(&self, number: u32) -> usize {
+        number as usize % self.first_ms.len()
+    }
+
+    /// Moves the ring on to bucket `number`, emptying the slots it reuses.
+    fn advance(&mut self, number: u32) {
+        let slots = self.first_ms.len() as u32;
+        let from = match self.newest {
+            Some(n) if number.saturating_sub(n) < slots => n + 1,
+            _ => number.saturating_sub(slots - 1),
+        };
+        for k in from..=number {
+            let i = self.slot(k);
+            self.first_ms[i] = u16::MAX;
+            for c in &mut self.counts {
+                c[i] = [0; 3];
+            }
+        }
+        self.newest = Some(number);
+    }
+
     /// One round of an up line: each upstream anchor's RTT, or None when
     /// its probe was lost; anchors that could not be probed are skipped.
     pub fn observe(&mut self, at: Ts, upstream: &[Option<Option<Duration>>]) -> Vec<QualityChange> {
-        let longest = self
-            .loss
-            .window
-            .max(self.rtt.as_ref().map_or(TimeDelta::zero(), |r| r.window));
         let ms = at.timestamp_millis();
-        let (number, offset) = (bucket(ms), ms.rem_euclid(BUCKET_MS) as u16);
-        let oldest = bucket(ms - longest.num_milliseconds());
-        for (q, r) in self.anchors.iter_mut().zip(upstream) {
-            if let Some(r) = r {
-                if q.back().is_none_or(|b| b.number != number) {
-                    q.push_back(Bucket {
-                        number,
-                        first_ms: offset,
-                        sent: 0,
-                        lost: 0,
-                        slow: 0,
-                    });
+        let number = bucket(ms);
+        if self.newest.is_some_and(|n| number < n) {
+            return Vec::new(); // not on the run's monotonic timeline
+        }
+        if self.newest != Some(number) {
+            self.advance(number);
+        }
+        let i = self.slot(number);
+        if self.first_ms[i] == u16::MAX {
+            self.first_ms[i] = ms.rem_euclid(BUCKET_MS) as u16;
+        }
+        for (c, r) in self.counts.iter_mut().zip(upstream) {
+            let Some(r) = r else { continue };
+            let c = &mut c[i];
+            c[0] = c[0].saturating_add(1);
+            match r {
+                None => c[1] = c[1].saturating_add(1),
+                Some(rtt) if self.rtt_threshold.is_some_and(|t| *rtt >= t) => {
+                    c[2] = c[2].saturating_add(1)
                 }
-                let b = q.back_mut().expect("pushed above");
-                b.sent = b.sent.saturating_add(1);
-                match r {
-                    None => b.lost = b.lost.saturating_add(1),
-                    Some(rtt) if self.rtt_threshold.is_some_and(|t| *rtt >= t) => {
-                        b.slow = b.slow.saturating_add(1)
-                    }
-                    Some(_) => {}
-                }
-            }
-            while q.front().is_some_and(|b| b.number < oldest) {
-                q.pop_front();
+                Some(_) => {}
             }
         }
         if self.last_judged.is_some_and(|t| at - t < JUDGE_EVERY) {
@@ -241,7 +257,7 @@ impl LineQuality {
         self.last_judged = Some(at);
         let mut out = Vec::new();
         let window = self.loss.window;
-        let loss = self.best(at, window, |b| (b.lost, b.sent));
+        let loss = self.best(at, window, |c| (c[1], c[0]));
         let (share, minutes) = (self.loss.threshold, window.num_minutes());
         out.extend(self.loss.judge(loss, at, |v| {
             format!(
@@ -251,7 +267,7 @@ impl LineQuality {
             )
         }));
         if let (Some(mut rtt), Some(limit)) = (self.rtt.take(), self.rtt_threshold) {
-            let slow = self.best(at, rtt.window, |b| (b.slow, b.sent - b.lost));
+            let slow = self.best(at, rtt.window, |c| (c[2], c[0] - c[1]));
             let minutes = rtt.window.num_minutes();
             out.extend(rtt.judge(slow, at, |v| {
                 format!(
@@ -268,28 +284,33 @@ impl LineQuality {
     /// The lowest share among anchors whose window is covered enough, with
     /// the time of that window's first round. `count` gives a bucket's
     /// (numerator, denominator).
-    fn best(
-        &self,
-        at: Ts,
-        window: TimeDelta,
-        count: fn(&Bucket) -> (u16, u16),
-    ) -> Option<(f64, Ts)> {
+    fn best(&self, at: Ts, window: TimeDelta, count: fn(&Counts) -> (u8, u8)) -> Option<(f64, Ts)> {
+        let newest = self.newest?;
         let expected = window.num_milliseconds() as f64 / self.interval.as_millis().max(1) as f64;
-        let oldest = bucket(at.timestamp_millis() - window.num_milliseconds());
-        self.anchors
+        let oldest = bucket(at.timestamp_millis() - window.num_milliseconds()) + 1;
+        let oldest = oldest.max(newest.saturating_sub(self.first_ms.len() as u32 - 1));
+        self.counts
             .iter()
-            .filter_map(|q| {
-                let inside = || q.iter().filter(|b| b.number > oldest);
-                let first = inside().next()?;
-                let sent: u64 = inside().map(|b| u64::from(b.sent)).sum();
-                let (num, den) = inside().fold((0u64, 0u64), |(n, d), b| {
+            .filter_map(|c| {
+                let (mut sent, mut num, mut den, mut first) = (0u32, 0u32, 0u32, None);
+                for k in oldest..=newest {
+                    let b = &c[self.slot(k)];
+                    if b[0] > 0 && first.is_none() {
+                        first = Some(k);
+                    }
                     let (x, y) = count(b);
-                    (n + u64::from(x), d + u64::from(y))
-                });
+                    (sent, num, den) = (
+                        sent + u32::from(b[0]),
+                        num + u32::from(x),
+                        den + u32::from(y),
+                    );
+                }
+                let k = first?;
                 let start = DateTime::from_timestamp_millis(
-                    i64::from(first.number) * BUCKET_MS + i64::from(first.first_ms),
+                    i64::from(k) * BUCKET_MS + i64::from(self.first_ms[self.slot(k)]),
                 )?;
-                (sent as f64 >= 0.8 * expected && den > 0).then(|| (num as f64 / den as f64, start))
+                (f64::from(sent) >= 0.8 * expected && den > 0)
+                    .then(|| (f64::from(num) / f64::from(den), start))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0))
     }
@@ -362,161 +383,5 @@ impl Utilisation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Terms;
-
-    fn at(s: i64) -> Ts {
-        "2026-01-01T00:00:00Z".parse::<Ts>().unwrap() + TimeDelta::seconds(s)
-    }
-
-    fn rtt(ms: u64) -> Option<Option<Duration>> {
-        Some(Some(Duration::from_millis(ms)))
-    }
-
-    fn quality(rtt_threshold: Option<u64>) -> LineQuality {
-        let d = Terms::default().degradation;
-        LineQuality::new(
-            &d,
-            rtt_threshold.map(Duration::from_millis),
-            Duration::from_secs(1),
-            2,
-        )
-    }
-
-    #[test]
-    fn loss_over_5_percent_for_5_minutes_starts_at_the_window_and_ends_when_it_clears() {
-        let mut q = quality(None);
-        let mut changes = Vec::new();
-        // 10 minutes with one round in ten lost on both anchors (10 %).
-        for s in 0..600 {
-            let r = if s % 10 == 0 { Some(None) } else { rtt(5) };
-            changes.extend(q.observe(at(s), &[r, r]));
-        }
-        // Then clean.
-        for s in 600..1200 {
-            changes.extend(q.observe(at(s), &[rtt(5), rtt(5)]));
-        }
-        assert_eq!(changes.len(), 2, "{changes:?}");
-        let QualityChange::Started {
-            kind,
-            start,
-            detail,
-        } = &changes[0]
-        else {
-            panic!()
-        };
-        assert_eq!(*kind, "loss");
-        // First judged with 80 % of the window (241 rounds) at s=240:
-        // the window's first round.
-        assert_eq!(*start, at(0));
-        assert!(
-            detail.starts_with("loss 10.") && detail.contains("over 5 min (threshold 5.0 %)"),
-            "{detail}"
-        );
-        let QualityChange::Ended { end, .. } = &changes[1] else {
-            panic!()
-        };
-        // The window's loss falls under 5 % once half of it is clean.
-        assert!(*end > at(740) && *end <= at(760), "{end}");
-    }
-
-    #[test]
-    fn one_dead_anchor_is_not_the_carriers_loss() {
-        let mut q = quality(None);
-        let changes: Vec<_> = (0..900)
-            .flat_map(|s| q.observe(at(s), &[Some(None), rtt(5)]))
-            .collect();
-        assert!(changes.is_empty(), "{changes:?}");
-    }
-
-    #[test]
-    fn light_loss_and_short_bursts_are_not_degradation() {
-        let mut q = quality(None);
-        // 4 % loss throughout.
-        let changes: Vec<_> = (0..900)
-            .flat_map(|s| {
-                let r = if s % 25 == 0 { Some(None) } else { rtt(5) };
-                q.observe(at(s), &[r, r])
-            })
-            .collect();
-        assert!(changes.is_empty(), "{changes:?}");
-        // A 10-second burst of total loss (3.3 % of the window).
-        let mut q = quality(None);
-        let changes: Vec<_> = (0..900)
-            .flat_map(|s| {
-                let r = if (300..310).contains(&s) {
-                    Some(None)
-                } else {
-                    rtt(5)
-                };
-                q.observe(at(s), &[r, r])
-            })
-            .collect();
-        assert!(changes.is_empty(), "{changes:?}");
-    }
-
-    #[test]
-    fn rtt_p95_over_the_lines_threshold() {
-        let mut q = quality(Some(50));
-        let mut changes = Vec::new();
-        for s in 0..600 {
-            // One round in 25 at 80 ms (4 %): the 95th percentile stays at 20 ms.
-            let ms = if s % 25 == 0 { 80 } else { 20 };
-            changes.extend(q.observe(at(s), &[rtt(ms), rtt(ms)]));
-        }
-        assert!(changes.is_empty(), "{changes:?}");
-        let mut q = quality(Some(50));
-        let changes: Vec<_> = (0..600)
-            .flat_map(|s| q.observe(at(s), &[rtt(60 + (s % 3) as u64), rtt(70)]))
-            .collect();
-        assert_eq!(changes.len(), 1);
-        assert!(
-            matches!(&changes[0], QualityChange::Started { kind: "rtt", detail, .. }
-                if detail.starts_with("RTT at or over 50.0 ms in 100.0 % of answered probes over 5 min")),
-            "{changes:?}"
-        );
-        // One round in 16 at 80 ms (6.25 %): the 95th percentile is 80 ms.
-        let mut q = quality(Some(50));
-        let changes: Vec<_> = (0..600)
-            .flat_map(|s| {
-                let ms = if s % 16 == 0 { 80 } else { 20 };
-                q.observe(at(s), &[rtt(ms), rtt(ms)])
-            })
-            .collect();
-        assert_eq!(changes.len(), 1, "{changes:?}");
-        let mut q = quality(None);
-        let none: Vec<_> = (0..600)
-            .flat_map(|s| q.observe(at(s), &[rtt(500), rtt(500)]))
-            .collect();
-        assert!(none.is_empty(), "no threshold, no RTT degradation");
-    }
-
-    #[test]
-    fn utilisation_over_90_percent_for_15_minutes() {
-        let d = Terms::default().degradation;
-        let mut u = Utilisation::new(&d);
-        let mut changes = Vec::new();
-        for k in 0..180 {
-            // Every 10 s: 95 % inbound for 20 minutes, then 50 %.
-            let ratio = if k < 120 { 0.95 } else { 0.5 };
-            changes.extend(u.observe(at(10 * k), 10.0, ratio, 0.1));
-        }
-        assert_eq!(changes.len(), 2, "{changes:?}");
-        assert!(matches!(
-            &changes[0],
-            QualityChange::Started {
-                kind: "utilisation",
-                ..
-            }
-        ));
-        let mut u = Utilisation::new(&d);
-        let short: Vec<_> = (0..180)
-            .filter_map(|k| u.observe(at(10 * k), 10.0, if k % 3 == 0 { 0.99 } else { 0.8 }, 0.0))
-            .collect();
-        assert!(
-            short.is_empty(),
-            "an average under 90 % is not degradation: {short:?}"
-        );
-    }
-}
+#[path = "quality_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@
 //! task ([`write`]) that retries until the database accepts them; reads
 //! ([`read`]) work beside a running daemon.
 
+pub mod actions;
 pub mod budget;
 pub mod faults;
 pub mod operator;

@@ -5,136 +5,21 @@
 //! if accepted, written in one transaction together with its audit-log
 //! row; a rejected action writes nothing.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
+pub use super::actions::*;
 use super::records::{fault_on, FaultView};
 use super::{query_err, LedgerError};
 use crate::clock::ledger_ts;
 use crate::config::Config;
-use crate::fault::FaultClass;
 
 /// How the acting person came in: `api:<token name>` or `cli:<user>`
 /// (the person is the request's `by`).
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub via: String,
-}
-
-/// A step in a fault's timeline recorded by a person.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultStep {
-    pub by: String,
-    /// When it happened; default now.
-    pub at: Option<DateTime<Utc>>,
-    pub note: Option<String>,
-    /// The carrier's ticket number (carrier_ticket) or the report's
-    /// reference (repair_report).
-    pub reference: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Reclassify {
-    pub by: String,
-    pub class: FaultClass,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewExclusion {
-    pub by: String,
-    /// A line id; absent for the whole egress (and every line).
-    pub line: Option<String>,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub reason: String,
-    pub evidence: String,
-    pub approved_by: String,
-    /// Default now.
-    pub approved_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewMaintenance {
-    pub by: String,
-    pub line: String,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    /// When the carrier gave notice.
-    pub notice_at: DateTime<Utc>,
-    pub consented: bool,
-    #[serde(default)]
-    pub reference: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Withdraw {
-    pub by: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewDrill {
-    pub by: String,
-    /// YYYY-MM-DD.
-    pub held_on: NaiveDate,
-    pub scenario: String,
-    pub participants: Vec<String>,
-    pub result: String,
-}
-
-/// The fault timeline steps an operator records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Acknowledged,
-    OnSite,
-    RepairReport,
-    CarrierTicket,
-    Note,
-}
-
-impl Step {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Acknowledged => "acknowledged",
-            Step::OnSite => "on_site",
-            Step::RepairReport => "repair_report",
-            Step::CarrierTicket => "carrier_ticket",
-            Step::Note => "note",
-        }
-    }
-}
-
-/// One operator action.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Fault {
-        id: i64,
-        step: Step,
-        body: FaultStep,
-    },
-    Reclassify {
-        id: i64,
-        body: Reclassify,
-    },
-    Exclude(NewExclusion),
-    WithdrawExclusion {
-        id: i64,
-        body: Withdraw,
-    },
-    Maintenance(NewMaintenance),
-    WithdrawMaintenance {
-        id: i64,
-        body: Withdraw,
-    },
-    Drill(NewDrill),
 }
 
 /// Why an action was refused.

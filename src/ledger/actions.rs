@@ -1,0 +1,123 @@
+//! The operator actions as requested (API bodies, CLI arguments): each
+//! with the person who records it (`by`) and what it says. Checked and
+//! recorded by [`super::operator`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::fault::FaultClass;
+
+/// A step in a fault's timeline recorded by a person.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    pub by: String,
+    /// When it happened; default now.
+    pub at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    /// The carrier's ticket number (carrier_ticket) or the report's
+    /// reference (repair_report).
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reclassify {
+    pub by: String,
+    pub class: FaultClass,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExclusion {
+    pub by: String,
+    /// A line id; absent for the whole egress (and every line).
+    pub line: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub evidence: String,
+    pub approved_by: String,
+    /// Default now.
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMaintenance {
+    pub by: String,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// When the carrier gave notice.
+    pub notice_at: DateTime<Utc>,
+    pub consented: bool,
+    #[serde(default)]
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdraw {
+    pub by: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDrill {
+    pub by: String,
+    /// YYYY-MM-DD.
+    pub held_on: NaiveDate,
+    pub scenario: String,
+    pub participants: Vec<String>,
+    pub result: String,
+}
+
+/// The fault timeline steps an operator records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Acknowledged,
+    OnSite,
+    RepairReport,
+    CarrierTicket,
+    Note,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Acknowledged => "acknowledged",
+            Step::OnSite => "on_site",
+            Step::RepairReport => "repair_report",
+            Step::CarrierTicket => "carrier_ticket",
+            Step::Note => "note",
+        }
+    }
+}
+
+/// One operator action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Fault {
+        id: i64,
+        step: Step,
+        body: FaultStep,
+    },
+    Reclassify {
+        id: i64,
+        body: Reclassify,
+    },
+    Exclude(NewExclusion),
+    WithdrawExclusion {
+        id: i64,
+        body: Withdraw,
+    },
+    Maintenance(NewMaintenance),
+    WithdrawMaintenance {
+        id: i64,
+        body: Withdraw,
+    },
+    Drill(NewDrill),
+}
