@@ -9,8 +9,8 @@
 //! upstream anchor and the best anchor decides, so one anchor that is
 //! itself unwell does not make the carrier's line look degraded. A window
 //! is judged only when at least 80 % of it is covered; a degradation
-//! starts at the first round of the first window over the threshold and
-//! ends when a window falls back under it. A round that failed without
+//! starts with the first bad round (to 10 s) of the first window over the
+//! threshold and ends when a window falls back under it. A round that failed without
 //! the line being declared down counts as loss; rounds inside an outage
 //! or a local fault do not count.
 
@@ -292,20 +292,26 @@ impl LineQuality {
         self.counts
             .iter()
             .filter_map(|c| {
-                let (mut sent, mut num, mut den, mut first) = (0u32, 0u32, 0u32, None);
+                // The degradation starts with the first bad round in the
+                // window (to the bucket's first round), not with the window.
+                let (mut sent, mut num, mut den) = (0u32, 0u32, 0u32);
+                let (mut first_seen, mut first_bad) = (None, None);
                 for k in oldest..=newest {
                     let b = &c[self.slot(k)];
-                    if b[0] > 0 && first.is_none() {
-                        first = Some(k);
-                    }
                     let (x, y) = count(b);
+                    if b[0] > 0 {
+                        first_seen.get_or_insert(k);
+                    }
+                    if x > 0 {
+                        first_bad.get_or_insert(k);
+                    }
                     (sent, num, den) = (
                         sent + u32::from(b[0]),
                         num + u32::from(x),
                         den + u32::from(y),
                     );
                 }
-                let k = first?;
+                let k = first_bad.or(first_seen)?;
                 let start = DateTime::from_timestamp_millis(
                     i64::from(k) * BUCKET_MS + i64::from(self.first_ms[self.slot(k)]),
                 )?;

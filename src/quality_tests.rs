@@ -95,6 +95,27 @@ fn a_reload_keeps_the_window_and_an_open_degradation() {
 }
 
 #[test]
+fn a_degradation_starts_with_its_first_bad_round_not_the_window() {
+    let mut q = quality(None);
+    // Clean for 3 minutes, then one round in five lost (from s = 185).
+    let r = |s: i64| {
+        if s >= 183 && s % 5 == 0 {
+            Some(None)
+        } else {
+            rtt(5)
+        }
+    };
+    let changes: Vec<_> = (0..600)
+        .flat_map(|s| q.observe(at(s), &[r(s), r(s)]))
+        .collect();
+    let Some(QualityChange::Started { start, .. }) = changes.first() else {
+        panic!("{changes:?}")
+    };
+    // To the 10-second bucket: the first round of the bucket holding s = 185.
+    assert_eq!(*start, at(180));
+}
+
+#[test]
 fn one_dead_anchor_is_not_the_carriers_loss() {
     let mut q = quality(None);
     let changes: Vec<_> = (0..900)

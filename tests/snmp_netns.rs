@@ -313,7 +313,7 @@ fn sustained_traffic_over_90_percent_of_the_contract_is_a_utilisation_fault() {
     let (detail, secs) = row.split_once('|').unwrap();
     assert!(
         detail.starts_with("utilisation 1")
-            && detail.contains("over 1 min (threshold utilisation 90.0 %)"),
+            && detail.contains("over 1 min (threshold 90.0 %)"),
         "{detail}"
     );
     let secs: f64 = secs.parse().unwrap();
