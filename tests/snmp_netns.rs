@@ -312,8 +312,7 @@ fn sustained_traffic_over_90_percent_of_the_contract_is_a_utilisation_fault() {
     let row = sql(&db, "SELECT detail, (julianday(end_at) - julianday(start_at)) * 86400 FROM degradations WHERE kind = 'utilisation'");
     let (detail, secs) = row.split_once('|').unwrap();
     assert!(
-        detail.starts_with("utilisation 1")
-            && detail.contains("over 1 min (threshold 90.0 %)"),
+        detail.starts_with("utilisation 1") && detail.contains("over 1 min (threshold 90.0 %)"),
         "{detail}"
     );
     let secs: f64 = secs.parse().unwrap();
