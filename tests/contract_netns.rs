@@ -210,10 +210,12 @@ fn twenty_percent_loss_is_a_general_fault_and_no_outage() {
         assert_eq!(f["class"], "general", "{f}");
         assert_eq!(f["trigger"], "degradation", "{f}");
         assert_eq!(f["open"], true, "{f}");
-        // It starts with the first lost round (to a 10-second bucket).
+        // It starts with the first lost round of the anchor that decides
+        // (to a 10-second bucket): random loss of 20 % reaches every anchor
+        // within 40 rounds but for a chance of 0.8^40 ≈ 1e-4.
         let detected = epoch(&f["detected_at"]);
         assert!(
-            detected >= started.max(cut - 10.0) && detected <= cut + 5.0,
+            detected >= started.max(cut - 10.0) && detected <= cut + 40.0,
             "{f} (loss from {cut})"
         );
     }
