@@ -196,6 +196,19 @@ fn every_role_against_every_endpoint_and_every_rejection() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
 
+    // The daemon checks every fault's deadlines as it starts: fault 1's
+    // repair report (due 8 h after its January resolution) is breached.
+    wait_for(
+        "the breaches found at start",
+        Duration::from_secs(10),
+        || {
+            let (_, m) = request(port, "GET", "/metrics", None, None);
+            m.as_str().unwrap_or_default().contains(
+            "linkledger_fault_deadline_breaches_total{class=\"serious\",deadline=\"repair_report\",line=\"telecom\"} 1",
+        )
+        },
+    );
+
     let reads = [
         "/api/v1/faults",
         "/api/v1/faults/1",
@@ -312,6 +325,28 @@ fn every_role_against_every_endpoint_and_every_rejection() {
         .collect();
     assert_eq!(states, ["met", "met", "met", "met"], "{f1}");
     assert_eq!(f1["carrier_ticket"], "CT-0001");
+    // Its repair report was marked breached when the daemon started (due
+    // 09:20 in January, nothing recorded); recorded late as received at
+    // 05:00, it withdraws that breach, and both stay in the timeline.
+    let events: Vec<(&str, &str)> = f1["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["deadline"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        events.contains(&("deadline_breached", "repair_report")),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("breach_withdrawn", "repair_report")),
+        "{events:?}"
+    );
     let (_, f2) = get(port, "/api/v1/faults/2", Some(VIEWER));
     assert_eq!(f2["class"], "general");
 

@@ -301,6 +301,49 @@ async fn fault_step(
         .execute(&mut *conn)
         .await
         .map_err(query_err("record fault event"))?;
+    withdraw_breach_met_late(conn, c, id, step, at, now).await
+}
+
+/// A step recorded after its deadline had been marked breached, but which
+/// happened in time (recorded late), withdraws that breach with an event
+/// of its own; the breach event stays.
+async fn withdraw_breach_met_late(
+    conn: &mut SqliteConnection,
+    c: &Config,
+    id: i64,
+    step: Step,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), ActionError> {
+    use crate::fault::deadline::{DeadlineKind, DeadlineState};
+    let kind = match step {
+        Step::Acknowledged => DeadlineKind::Response,
+        Step::OnSite => DeadlineKind::OnSite,
+        Step::RepairReport => DeadlineKind::RepairReport,
+        Step::CarrierTicket | Step::Note => return Ok(()),
+    };
+    let f = fault_on(conn, id, &c.contract.terms, now)
+        .await?
+        .expect("checked");
+    let met = f
+        .deadlines
+        .iter()
+        .any(|d| d.kind == kind && d.state == DeadlineState::Met);
+    let breached = f
+        .timeline
+        .iter()
+        .any(|e| e.kind == "deadline_breached" && e.deadline.as_deref() == Some(kind.as_str()));
+    if met && breached {
+        sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, deadline, text) VALUES (?, ?, ?, 'breach_withdrawn', ?, ?)")
+            .bind(id)
+            .bind(ledger_ts(now))
+            .bind(ledger_ts(now))
+            .bind(kind.as_str())
+            .bind(format!("met at {} (recorded late)", ledger_ts(at)))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_err("record breach withdrawal"))?;
+    }
     Ok(())
 }
 
