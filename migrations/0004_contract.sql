@@ -50,7 +50,7 @@ CREATE TABLE fault_events (
     at           TEXT NOT NULL,
     recorded_at  TEXT NOT NULL,
     kind         TEXT NOT NULL,       -- escalated | reclassified | acknowledged | on_site | repair_report
-                                      -- | carrier_ticket | note | deadline_breached
+                                      -- | carrier_ticket | note | deadline_breached | breach_withdrawn
     class        TEXT,                -- the new class (escalated, reclassified)
     deadline     TEXT,                -- deadline_breached: response | on_site | resolution | repair_report
     actor        TEXT,
