@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
+use super::read::ts;
 use super::read::unobserved_spans;
 use super::{query_err, LedgerError};
 use crate::budget::{self, secs, total, Downtime, LineRecords, Span};
@@ -72,12 +73,6 @@ pub struct Budget {
     pub approved_maintenance_counts: bool,
     pub lines: Vec<BudgetView>,
     pub egress: BudgetView,
-}
-
-fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
-    row.get::<Option<String>, _>(i)
-        .as_deref()
-        .and_then(parse_ledger_ts)
 }
 
 /// Maintenance windows of a line (or of every line) overlapping `period`.

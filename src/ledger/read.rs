@@ -10,10 +10,8 @@ use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use super::{query_err, LedgerError};
-use crate::budget::merge;
+use crate::budget::{merge, secs, total, Span};
 use crate::clock::{ledger_ts, parse_ledger_ts};
-
-type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// An outage as the CLI and reports present it.
 #[derive(Debug, Clone, Serialize)]
@@ -50,14 +48,11 @@ pub struct GapView {
     pub reason: String,
 }
 
-fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+/// A ledger time column (NULL or unparsable: None).
+pub(crate) fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
     row.get::<Option<String>, _>(i)
         .as_deref()
         .and_then(parse_ledger_ts)
-}
-
-fn secs(d: TimeDelta) -> f64 {
-    d.num_milliseconds().max(0) as f64 / 1000.0
 }
 
 /// Outages, oldest first; `since` keeps those still going at or after it.
@@ -86,7 +81,7 @@ pub async fn outages(
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
         let gaps = unobserved_spans_given(pool, &line, span, away).await?;
-        let unobserved: TimeDelta = gaps.iter().map(|(a, b)| *b - *a).sum();
+        let unobserved = total(&gaps);
         let duration = span.1 - span.0;
         out.push(OutageView {
             id: row.get(0),

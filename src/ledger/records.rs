@@ -6,17 +6,12 @@ use serde::Serialize;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::faults::CURRENT_CLASS;
+use super::read::ts;
 use super::{query_err, LedgerError};
-use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::clock::ledger_ts;
 use crate::config::Terms;
 use crate::fault::deadline::{deadlines, Deadline, FaultFacts};
 use crate::fault::FaultClass;
-
-fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
-    row.get::<Option<String>, _>(i)
-        .as_deref()
-        .and_then(parse_ledger_ts)
-}
 
 /// One entry of a fault's timeline.
 #[derive(Debug, Clone, Serialize)]
