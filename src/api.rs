@@ -20,7 +20,7 @@ use crate::config::terms::ApiRole;
 use crate::config::Config;
 use crate::fault::FaultClass;
 use crate::http::HttpState;
-use crate::ledger::operator::{self, Action, ActionError, Actor, Step};
+use crate::ledger::operator::{self, Action, ActionError, Actor, Step, Withdrawable};
 use crate::ledger::records::{self, FaultFilter};
 use crate::ledger::{budget, LedgerError};
 
@@ -314,18 +314,21 @@ async fn withdraw_exclusion(
     Path(id): Path<String>,
     raw: Body,
 ) -> ApiResult {
-    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
-    let id = parse_id(&id)?;
-    apply(
-        &s,
-        &c,
-        &token,
-        Action::WithdrawExclusion {
-            id,
-            body: body(raw).await?,
-        },
-    )
-    .await
+    withdraw(&s, &headers, &id, raw, Withdrawable::Exclusion).await
+}
+
+/// A manager withdraws an exclusion or a maintenance window.
+async fn withdraw(
+    s: &HttpState,
+    headers: &HeaderMap,
+    id: &str,
+    raw: Body,
+    record: Withdrawable,
+) -> ApiResult {
+    let (c, token) = caller(s, headers, ApiRole::Manager).await?;
+    let id = parse_id(id)?;
+    let body = body(raw).await?;
+    apply(s, &c, &token, Action::Withdraw { record, id, body }).await
 }
 
 async fn list_maintenance(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
@@ -346,18 +349,7 @@ async fn withdraw_maintenance(
     Path(id): Path<String>,
     raw: Body,
 ) -> ApiResult {
-    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
-    let id = parse_id(&id)?;
-    apply(
-        &s,
-        &c,
-        &token,
-        Action::WithdrawMaintenance {
-            id,
-            body: body(raw).await?,
-        },
-    )
-    .await
+    withdraw(&s, &headers, &id, raw, Withdrawable::Maintenance).await
 }
 
 async fn list_drills(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {

@@ -436,7 +436,8 @@ async fn exclusions_remove_time_once_and_a_withdrawal_restores_it() {
             &pool,
             &c,
             &actor,
-            Action::WithdrawExclusion {
+            Action::Withdraw {
+                record: operator::Withdrawable::Exclusion,
                 id,
                 body: operator::Withdraw {
                     by: "Li Na".into(),
@@ -452,7 +453,8 @@ async fn exclusions_remove_time_once_and_a_withdrawal_restores_it() {
         &pool,
         &c,
         &actor,
-        Action::WithdrawExclusion {
+        Action::Withdraw {
+            record: operator::Withdrawable::Exclusion,
             id: 1,
             body: operator::Withdraw {
                 by: "x".into(),

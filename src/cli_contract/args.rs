@@ -45,12 +45,15 @@ pub struct WithdrawArgs {
 }
 
 impl WithdrawArgs {
-    pub(super) fn into_parts(self) -> (i64, operator::Withdraw) {
-        let body = operator::Withdraw {
-            by: self.by.by,
-            reason: self.reason,
-        };
-        (self.id, body)
+    pub(super) fn into_action(self, record: operator::Withdrawable) -> operator::Action {
+        operator::Action::Withdraw {
+            record,
+            id: self.id,
+            body: operator::Withdraw {
+                by: self.by.by,
+                reason: self.reason,
+            },
+        }
     }
 }
 
@@ -79,7 +82,7 @@ pub enum FaultCmd {
         line: Option<String>,
         /// general, serious or major.
         #[arg(long)]
-        class: Option<String>,
+        class: Option<FaultClass>,
         /// Only open faults.
         #[arg(long, conflicts_with = "resolved")]
         open: bool,

@@ -11,8 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::contract::ContractYear;
-use crate::fault::FaultClass;
-use crate::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
+use crate::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step, Withdrawable};
 use crate::ledger::records::{self, FaultFilter};
 use crate::ledger::{self, budget};
 
@@ -67,13 +66,6 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
             json,
             ..
         } => {
-            let class = class
-                .map(|v| {
-                    FaultClass::parse(&v).ok_or_else(|| {
-                        Refused(format!("--class {v:?}: use general, serious or major"))
-                    })
-                })
-                .transpose()?;
             let filter = FaultFilter {
                 line,
                 class,
@@ -211,10 +203,7 @@ pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
             )
             .await
         }
-        ExcludeCmd::Withdraw(w) => {
-            let (id, body) = w.into_parts();
-            act(c, Action::WithdrawExclusion { id, body }).await
-        }
+        ExcludeCmd::Withdraw(w) => act(c, w.into_action(Withdrawable::Exclusion)).await,
         ExcludeCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
             let list = records::exclusions(&pool)
@@ -269,10 +258,7 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
             )
             .await
         }
-        MaintenanceCmd::Withdraw(w) => {
-            let (id, body) = w.into_parts();
-            act(c, Action::WithdrawMaintenance { id, body }).await
-        }
+        MaintenanceCmd::Withdraw(w) => act(c, w.into_action(Withdrawable::Maintenance)).await,
         MaintenanceCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
             let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);

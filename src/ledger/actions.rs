@@ -110,14 +110,36 @@ pub enum Action {
         body: Reclassify,
     },
     Exclude(NewExclusion),
-    WithdrawExclusion {
-        id: i64,
-        body: Withdraw,
-    },
     Maintenance(NewMaintenance),
-    WithdrawMaintenance {
+    Withdraw {
+        record: Withdrawable,
         id: i64,
         body: Withdraw,
     },
     Drill(NewDrill),
+}
+
+/// The records a withdrawal can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawable {
+    Exclusion,
+    Maintenance,
+}
+
+impl Withdrawable {
+    /// As in `withdrawals.record` and the audit log's subject.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Withdrawable::Exclusion => "exclusion",
+            Withdrawable::Maintenance => "maintenance",
+        }
+    }
+
+    /// The table holding the records.
+    pub fn table(self) -> &'static str {
+        match self {
+            Withdrawable::Exclusion => "exclusions",
+            Withdrawable::Maintenance => "maintenance",
+        }
+    }
 }

@@ -160,16 +160,11 @@ pub async fn apply(
                 Outcome::Created { id },
             )
         }
-        Action::WithdrawExclusion { id, body } | Action::WithdrawMaintenance { id, body } => {
-            let record = if matches!(action, Action::WithdrawExclusion { .. }) {
-                "exclusion"
-            } else {
-                "maintenance"
-            };
-            let wid = withdraw(&mut tx, record, *id, body, now).await?;
+        Action::Withdraw { record, id, body } => {
+            let wid = withdraw(&mut tx, *record, *id, body, now).await?;
             (
                 "withdraw",
-                format!("{record}/{id}"),
+                format!("{}/{id}", record.as_str()),
                 serde_json::to_value(body),
                 &body.by,
                 Some(body.reason.clone()),
@@ -438,17 +433,13 @@ async fn maintenance(
 
 async fn withdraw(
     conn: &mut SqliteConnection,
-    record: &str,
+    what: Withdrawable,
     id: i64,
     w: &Withdraw,
     now: DateTime<Utc>,
 ) -> Result<i64, ActionError> {
     text("reason", &w.reason, true)?;
-    let table = if record == "exclusion" {
-        "exclusions"
-    } else {
-        "maintenance"
-    };
+    let (record, table) = (what.as_str(), what.table());
     let exists: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
         .bind(id)
         .fetch_optional(&mut *conn)
