@@ -58,7 +58,7 @@ pub struct RawContract {
     #[serde(default)]
     pub degradation: super::terms::RawDegradation,
     #[serde(default)]
-    pub classes: super::terms::RawClasses,
+    pub classes: crate::fault::ClassRules,
 }
 
 #[derive(Debug, Deserialize)]

@@ -94,42 +94,6 @@ fn fifteen_minutes() -> Dur {
     mins(15)
 }
 
-/// `[contract.classes]`: the class each trigger gives a fault.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawClasses {
-    #[serde(default = "general")]
-    pub degradation: FaultClass,
-    #[serde(default = "serious")]
-    pub line_down: FaultClass,
-    #[serde(default = "major")]
-    pub egress_down: FaultClass,
-    #[serde(default = "major")]
-    pub ip_block_unreachable: FaultClass,
-}
-
-impl Default for RawClasses {
-    fn default() -> Self {
-        let d = ClassRules::default();
-        Self {
-            degradation: d.degradation,
-            line_down: d.line_down,
-            egress_down: d.egress_down,
-            ip_block_unreachable: d.ip_block_unreachable,
-        }
-    }
-}
-
-fn general() -> FaultClass {
-    FaultClass::General
-}
-fn serious() -> FaultClass {
-    FaultClass::Serious
-}
-fn major() -> FaultClass {
-    FaultClass::Major
-}
-
 /// Validated degradation thresholds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Degradation {
@@ -162,24 +126,17 @@ impl Terms {
 
 impl Default for Terms {
     fn default() -> Self {
-        let r = RawResolution::default();
-        let d = RawDegradation::default();
-        Self {
-            response: thirty().0,
-            on_site: thirty().0,
-            resolution: [r.general.0, r.serious.0, r.major.0],
-            repair_report: eight_hours().0,
-            maintenance_notice: one_day().0,
-            approved_maintenance_counts: true,
-            degradation: Degradation {
-                loss_ratio: d.loss_ratio,
-                loss_window: d.loss_window.0,
-                rtt_window: d.rtt_window.0,
-                utilisation_ratio: d.utilisation_ratio,
-                utilisation_window: d.utilisation_window.0,
-            },
-            classes: ClassRules::default(),
-        }
+        validate(
+            thirty(),
+            thirty(),
+            RawResolution::default(),
+            eight_hours(),
+            one_day(),
+            yes(),
+            RawDegradation::default(),
+            ClassRules::default(),
+        )
+        .expect("the contract's defaults are valid")
     }
 }
 
@@ -193,7 +150,7 @@ pub fn validate(
     maintenance_notice: Dur,
     approved_maintenance_counts: bool,
     degradation: RawDegradation,
-    classes: RawClasses,
+    classes: ClassRules,
 ) -> Result<Terms, (String, String)> {
     let positive = [
         ("contract.response", response.0),
@@ -202,15 +159,6 @@ pub fn validate(
         ("contract.resolution.serious", resolution.serious.0),
         ("contract.resolution.major", resolution.major.0),
         ("contract.repair_report", repair_report.0),
-        (
-            "contract.degradation.loss_window",
-            degradation.loss_window.0,
-        ),
-        ("contract.degradation.rtt_window", degradation.rtt_window.0),
-        (
-            "contract.degradation.utilisation_window",
-            degradation.utilisation_window.0,
-        ),
     ];
     for (key, d) in positive {
         if d.is_zero() {
@@ -251,12 +199,6 @@ pub fn validate(
             ));
         }
     }
-    let classes = ClassRules {
-        degradation: classes.degradation,
-        line_down: classes.line_down,
-        egress_down: classes.egress_down,
-        ip_block_unreachable: classes.ip_block_unreachable,
-    };
     if classes.egress_down < classes.line_down {
         return Err((
             "contract.classes.egress_down".into(),

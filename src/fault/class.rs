@@ -72,8 +72,10 @@ impl Trigger {
     }
 }
 
-/// `[contract.classes]`: the class each trigger gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// `[contract.classes]`: the class each trigger gives; a trigger left
+/// out keeps its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClassRules {
     pub degradation: FaultClass,
     pub line_down: FaultClass,
