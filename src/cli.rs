@@ -106,6 +106,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Alert channels: send a test message through each.
+    Notify {
+        #[command(subcommand)]
+        cmd: NotifyCmd,
+    },
     /// List the gaps in observation (daemon not running, probes failing).
     Gaps {
         #[arg(short, long, value_name = "FILE")]
@@ -123,6 +128,9 @@ impl Command {
             Command::Traffic { config, .. }
             | Command::Budget { config, .. }
             | Command::Audit { config, .. } => config,
+            Command::Notify {
+                cmd: NotifyCmd::Test { config, .. },
+            } => config,
             Command::Fault { cmd } => match cmd {
                 FaultCmd::List { common, .. }
                 | FaultCmd::Show { common, .. }
@@ -193,6 +201,9 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
             Command::Budget { year, json, .. } => cli_contract::budget(&config, year, json).await,
             Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
+            Command::Notify {
+                cmd: NotifyCmd::Test { channel, .. },
+            } => notify_test(&config, channel.as_deref()).await,
         }
     });
     match result {
@@ -213,6 +224,52 @@ pub fn main(cli: Cli) -> ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct UsageError(String);
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send a test message through every channel (or one) and print what
+    /// each far end answered; exits 1 if any channel failed.
+    Test {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this channel (its `name` in `[[notify]]`).
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
+    },
+}
+
+async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Result<()> {
+    let channels: Vec<&crate::config::Channel> = c
+        .channels
+        .iter()
+        .filter(|ch| only.is_none_or(|o| o == ch.name))
+        .collect();
+    if channels.is_empty() {
+        let names: Vec<&str> = c.channels.iter().map(|ch| ch.name.as_str()).collect();
+        return Err(UsageError(match only {
+            Some(o) => format!(
+                "no channel named {o:?} in [[notify]] (configured: {})",
+                names.join(", ")
+            ),
+            None => "no [[notify]] channel is configured".into(),
+        })
+        .into());
+    }
+    let mut failed = 0;
+    for (ch, result) in crate::notify::test_channels(c, &channels).await {
+        match result {
+            Ok(answer) => println!("{} ({}): accepted: {answer}", ch.name, ch.kind.as_str()),
+            Err(f) => {
+                failed += 1;
+                println!("{} ({}): FAILED: {f}", ch.name, ch.kind.as_str());
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} channel(s) failed", channels.len());
+    }
+    Ok(())
+}
 
 fn describe(c: &Config) -> String {
     let now = Utc::now();
@@ -263,6 +320,23 @@ fn describe(c: &Config) -> String {
             .collect();
         format!("api: on, tokens {}\n", tokens.join(", "))
     };
+    let a = &c.alerts;
+    s += &format!(
+        "alerts: deadline lead {}, budget shares {:?}, flapping at {} faults within {}\n",
+        d(a.deadline_lead),
+        a.budget_shares,
+        a.flap_count,
+        d(a.flap_window)
+    );
+    for ch in &c.channels {
+        let to = match &ch.target {
+            crate::config::notify::Target::Email(e) => {
+                format!("{}:{} ({:?}) to {}", e.host, e.port, e.tls, e.to.join(", "))
+            }
+            crate::config::notify::Target::Http(_) => "webhook URL (hidden)".to_string(),
+        };
+        s += &format!("notify {}: {} {to}\n", ch.name, ch.kind.as_str());
+    }
     for l in &c.lines {
         s += &format!(
             "line {}: {} ({}), {} Mbit/s, local {}, gateway {}, upstream {} (quorum {})\n",

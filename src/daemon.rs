@@ -173,6 +173,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let pool = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
+    // A channel configured for the first time is owed this run's notices.
+    crate::notify::sender::register(&pool, &config.channels)
+        .await
+        .context("cannot register the alert channels in the ledger")?;
     let start = run::begin(
         &pool,
         clock.now(),
@@ -280,6 +284,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(5),
         heartbeat_cancel.clone(),
     ));
+    let notifier = tokio::spawn(crate::notify::sender::run(
+        pool.clone(),
+        config_cell.clone(),
+        metrics.clone(),
+        heartbeat_cancel.clone(),
+    ));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -340,6 +350,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     heartbeat_cancel.cancel();
     let _ = heartbeat.await;
     let _ = deadlines.await;
+    // An alert in flight gets the grace period to finish; one cut off is
+    // retried by the next run (its delivery is not yet recorded).
+    let _ = tokio::time::timeout(GRACE, notifier).await;
     let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
     drop(ledger_tx);
     drop(shared);

@@ -2,7 +2,10 @@
 //! to the fault's timeline once, at the deadline's due time, so the
 //! breach counter and later reports read it from the ledger. At start every
 //! fault is checked (breaches that fell due while the daemon was away);
-//! afterwards only those whose deadlines can still fall due.
+//! afterwards only those whose deadlines can still fall due. It also
+//! queues the alerts that time alone raises: a deadline approaching
+//! (`alerts.deadline_lead` before it) and, every minute, the downtime
+//! budget crossing a share of the cap or a projected breach appearing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
 use crate::config::Config;
-use crate::ledger::faults::record_breaches;
+use crate::ledger::faults::{record_approaching, record_breaches};
+use crate::ledger::outbox::{self, NewNotice, NoticeKind};
 use crate::ledger::records::{faults, FaultFilter};
 
 pub async fn run(
@@ -26,6 +30,7 @@ pub async fn run(
 ) {
     let mut ticker = tokio::time::interval(every);
     let mut first = true;
+    let mut budget_due: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -38,15 +43,91 @@ pub async fn run(
             since: (!first).then(|| now - horizon - TimeDelta::hours(1)),
             ..Default::default()
         };
+        let lead = TimeDelta::from_std(c.alerts.deadline_lead).unwrap_or(TimeDelta::zero());
         let result = match faults(&pool, &filter, &c.contract.terms, now).await {
-            Ok(list) => record_breaches(&pool, &list, now)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(list) => match record_breaches(&pool, &list, now).await {
+                Ok(_) => record_approaching(&pool, &list, now, lead)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
             Err(e) => Err(e.to_string()),
         };
+        if budget_due.is_none_or(|t| t <= tokio::time::Instant::now()) {
+            match budget_notices(&pool, &c, now).await {
+                Ok(()) => budget_due = Some(tokio::time::Instant::now() + BUDGET_EVERY),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check the downtime budget for alerts; retrying")
+                }
+            }
+        }
         match result {
             Ok(_) => first = false,
             Err(e) => tracing::error!(error = %e, "cannot check fault deadlines; retrying"),
         }
     }
+}
+
+const BUDGET_EVERY: Duration = Duration::from_secs(60);
+
+/// Queues, once per contract year, a notice for each share of the cap a
+/// line (or the egress) has used, and for a projected breach appearing.
+async fn budget_notices(
+    pool: &SqlitePool,
+    c: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::ledger::LedgerError> {
+    let b = crate::ledger::budget::budget(pool, c, now).await?;
+    let year = b.year_start.format("%Y-%m-%d").to_string();
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(crate::ledger::query_err("queue budget notices"))?;
+    for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
+        let line = (v.line != "egress").then(|| v.line.clone());
+        let figures = serde_json::json!({
+            "charged_seconds": v.charged_s,
+            "cap_seconds": v.cap_s,
+            "remaining_seconds": v.remaining_s,
+            "contract_year": b.contract_year,
+        });
+        let mut notices = Vec::new();
+        for share in c
+            .alerts
+            .budget_shares
+            .iter()
+            .filter(|s| v.used_share >= **s)
+        {
+            let mut detail = figures.clone();
+            detail["share"] = serde_json::json!(share);
+            notices.push(NewNotice {
+                key: format!("budget:{}:{year}:{}", v.line, (share * 100.0).round()),
+                kind: NoticeKind::BudgetShare,
+                line: line.clone(),
+                fault: None,
+                class: None,
+                at: now,
+                detail,
+            });
+        }
+        if let (Some(when), false) = (v.projected_breach, v.breached) {
+            let mut detail = figures.clone();
+            detail["projected_breach"] = serde_json::json!(crate::clock::ledger_ts(when));
+            notices.push(NewNotice {
+                key: format!("budget:{}:{year}:projected", v.line),
+                kind: NoticeKind::BudgetProjectedBreach,
+                line: line.clone(),
+                fault: None,
+                class: None,
+                at: now,
+                detail,
+            });
+        }
+        for n in notices {
+            outbox::queue(&mut conn, &n)
+                .await
+                .map_err(crate::ledger::query_err("queue budget notices"))?;
+        }
+    }
+    Ok(())
 }

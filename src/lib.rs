@@ -18,6 +18,7 @@ pub mod http;
 pub mod ledger;
 pub mod line_task;
 pub mod metrics;
+pub mod notify;
 pub mod probe_runtime;
 pub mod probe_series;
 pub mod quality;

@@ -18,10 +18,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::RunClock;
+use crate::clock::{ledger_ts, RunClock};
 use crate::config::snmp::LineSnmp;
 use crate::config::terms::Degradation;
 use crate::evaluator::Cause;
+use crate::ledger::outbox::{NewNotice, NoticeKind};
 use crate::ledger::write::{LedgerTx, LedgerWrite};
 use crate::line_task::record_quality;
 use crate::metrics::Metrics;
@@ -62,6 +63,10 @@ pub struct SnmpPoller {
     pub degradation: Degradation,
 }
 
+/// Consecutive failed polls after which SNMP counts as failing (one
+/// notice per failing spell).
+const FAILING_AFTER: u32 = 3;
+
 struct State {
     client: Option<SnmpClient>,
     if_index: Option<u32>,
@@ -91,6 +96,7 @@ impl SnmpPoller {
                 None => *u = Some(Utilisation::new(&self.degradation)),
             }
         }
+        let mut failures = 0u32;
         let mut ticker = tokio::time::interval(self.snmp.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -105,10 +111,23 @@ impl SnmpPoller {
                 .observe(started.elapsed().as_secs_f64());
             match result {
                 Ok((reading, at_ms)) => {
+                    failures = 0;
                     self.record(&mut state, &reading, at_ms, &clock, &ledger, &metrics)
                 }
                 Err(e) => {
                     m.poll_errors.with_label_values(&[line, e.reason()]).inc();
+                    failures += 1;
+                    if failures == FAILING_AFTER {
+                        let _ = ledger.send(LedgerWrite::Notice(NewNotice {
+                            key: format!("snmp:{line}:{}", ledger_ts(clock.now())),
+                            kind: NoticeKind::SnmpFailing,
+                            line: Some(line.to_string()),
+                            fault: None,
+                            class: None,
+                            at: clock.now(),
+                            detail: serde_json::json!({ "reason": e.to_string(), "failures": failures }),
+                        }));
+                    }
                     warn!(line, error = %e, "SNMP poll failed; the interface is unobserved until the agent answers");
                     self.evidence.set(NONE);
                     // A new session next time (a v3 engine may have rebooted).

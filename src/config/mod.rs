@@ -2,6 +2,7 @@
 //! the typed values the daemon runs on. Every error names the file and either
 //! the line and column or the key, and says what would be valid.
 
+pub mod notify;
 pub mod raw;
 pub mod snmp;
 pub mod terms;
@@ -14,6 +15,7 @@ use chrono::NaiveDate;
 use ipnet::IpNet;
 use linkledger_probes::Binding;
 
+pub use notify::{Alerts, Channel, ChannelKind, Language};
 pub use raw::Role;
 pub use terms::{ApiToken, Terms};
 
@@ -27,6 +29,10 @@ pub struct Config {
     pub lines: Vec<Line>,
     /// Operator API tokens; the API is off when there are none.
     pub api_tokens: Vec<ApiToken>,
+    /// What queues an alert.
+    pub alerts: Alerts,
+    /// Where alerts go.
+    pub channels: Vec<Channel>,
 }
 
 #[derive(Debug, Clone)]
@@ -335,6 +341,9 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         c.classes,
     )?;
     let api_tokens = terms::validate_api(raw.api)?;
+    let alerts = notify::validate_alerts(raw.alerts)?;
+    let ids: Vec<String> = lines.iter().map(|l| l.id.clone()).collect();
+    let channels = notify::validate_channels(raw.notify, &ids)?;
     Ok(Config {
         path: path.to_path_buf(),
         daemon: Daemon {
@@ -357,6 +366,8 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         },
         lines,
         api_tokens,
+        alerts,
+        channels,
     })
 }
 

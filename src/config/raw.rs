@@ -23,6 +23,10 @@ pub struct RawConfig {
     pub lines: Vec<RawLine>,
     #[serde(default)]
     pub api: super::terms::RawApi,
+    #[serde(default)]
+    pub alerts: super::notify::RawAlerts,
+    #[serde(default)]
+    pub notify: Vec<super::notify::RawChannel>,
 }
 
 #[derive(Debug, Deserialize)]

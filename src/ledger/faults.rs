@@ -16,6 +16,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
+use super::outbox::{self, NewNotice, NoticeKind};
 use crate::clock::{ledger_ts, parse_ledger_ts};
 use crate::fault::{ClassRules, FaultClass, Trigger};
 
@@ -50,6 +51,7 @@ async fn open_fault_of(
     }))
 }
 
+/// Opens a fault and queues its `fault_opened` notice.
 async fn insert_fault(
     conn: &mut SqliteConnection,
     line: Option<&str>,
@@ -58,7 +60,7 @@ async fn insert_fault(
     class: FaultClass,
     run_id: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO faults (line, detected_at, trigger, class, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(line)
@@ -67,7 +69,11 @@ async fn insert_fault(
     .bind(class.as_str())
     .bind(run_id)
     .fetch_one(&mut *conn)
-    .await
+    .await?;
+    let notice = NewNotice::fault(NoticeKind::FaultOpened, id, line, class, detected, "opened")
+        .with(serde_json::json!({ "trigger": trigger.as_str() }));
+    outbox::queue(conn, &notice).await?;
+    Ok(id)
 }
 
 async fn link(
@@ -89,9 +95,11 @@ async fn link(
     Ok(())
 }
 
-/// Appends an automatic escalation when `to` is above the fault's class.
+/// Appends an automatic escalation when `to` is above the fault's class,
+/// and queues its notice.
 async fn escalate(
     conn: &mut SqliteConnection,
+    line: Option<&str>,
     fault: (i64, FaultClass),
     to: FaultClass,
     at: DateTime<Utc>,
@@ -115,6 +123,10 @@ async fn escalate(
         .bind(reason)
         .execute(&mut *conn)
         .await?;
+    let what = format!("escalated:{}", to.as_str());
+    let notice = NewNotice::fault(NoticeKind::FaultEscalated, fault.0, line, to, at, &what)
+        .with(serde_json::json!({ "from": fault.1.as_str(), "reason": reason }));
+    outbox::queue(conn, &notice).await?;
     Ok(())
 }
 
@@ -130,7 +142,15 @@ pub async fn outage_opened(
     let class = rules.classes.class_of(Trigger::LineDown);
     let fault = match open_fault_of(conn, Some(line)).await? {
         Some(f) => {
-            escalate(conn, f, class, start, "the line went down (outage)").await?;
+            escalate(
+                conn,
+                Some(line),
+                f,
+                class,
+                start,
+                "the line went down (outage)",
+            )
+            .await?;
             f.0
         }
         None => {
@@ -188,7 +208,7 @@ async fn egress_check(
     for (outage, line, _) in &open {
         link(conn, egress, "outage", *outage, since).await?;
         if let Some(f) = open_fault_of(conn, Some(line)).await? {
-            escalate(conn, f, class, since, &reason).await?;
+            escalate(conn, Some(line), f, class, since, &reason).await?;
         }
     }
     Ok(())
@@ -206,7 +226,7 @@ pub async fn degradation_started(
     let class = rules.classes.class_of(Trigger::Degradation);
     let fault = match open_fault_of(conn, Some(line)).await? {
         Some(f) => {
-            escalate(conn, f, class, start, "degradation").await?;
+            escalate(conn, Some(line), f, class, start, "degradation").await?;
             f.0
         }
         None => {
@@ -223,15 +243,16 @@ pub async fn degradation_started(
 /// its linked outages and degradations have ended (at the latest end), the
 /// egress fault when any of its outages has (at the earliest end).
 pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT f.id, f.line IS NULL, \
            sum(CASE WHEN coalesce(o.end_at, d.end_at) IS NULL THEN 1 ELSE 0 END), \
-           max(coalesce(o.end_at, d.end_at)), min(coalesce(o.end_at, d.end_at)) \
+           max(coalesce(o.end_at, d.end_at)), min(coalesce(o.end_at, d.end_at)), \
+           f.line, f.detected_at, {CURRENT_CLASS} \
          FROM faults f JOIN fault_links k ON k.fault_id = f.id \
          LEFT JOIN outages o ON k.kind = 'outage' AND o.id = k.ref_id \
          LEFT JOIN degradations d ON k.kind = 'degradation' AND d.id = k.ref_id \
-         WHERE f.resolved_at IS NULL GROUP BY f.id",
-    )
+         WHERE f.resolved_at IS NULL GROUP BY f.id"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     for r in rows {
@@ -249,6 +270,25 @@ pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::E
                 .execute(&mut *conn)
                 .await?;
             tracing::info!(fault = id, resolved = at, "fault resolved");
+            let line: Option<String> = r.get(5);
+            let class = FaultClass::parse(&r.get::<String, _>(7)).unwrap_or(FaultClass::Major);
+            let (Some(detected), Some(resolved)) = (
+                parse_ledger_ts(&r.get::<String, _>(6)),
+                parse_ledger_ts(&at),
+            ) else {
+                continue;
+            };
+            let secs = (resolved - detected).num_milliseconds() as f64 / 1000.0;
+            let notice = NewNotice::fault(
+                NoticeKind::FaultResolved,
+                id,
+                line.as_deref(),
+                class,
+                resolved,
+                "resolved",
+            )
+            .with(serde_json::json!({ "duration_seconds": secs }));
+            outbox::queue(conn, &notice).await?;
         }
     }
     Ok(())
@@ -256,13 +296,14 @@ pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::E
 
 /// Appends a `deadline_breached` event for each breached deadline of the
 /// given faults not yet recorded (at the deadline's due time, with the
-/// class it was breached under). Returns the breaches newly recorded.
+/// class it was breached under), and queues its notice in the same
+/// transaction. Returns the breaches newly recorded.
 pub async fn record_breaches(
     pool: &sqlx::SqlitePool,
     faults: &[super::records::FaultView],
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, &'static str)>, sqlx::Error> {
-    use crate::fault::deadline::DeadlineState;
+    use crate::fault::deadline::{DeadlineKind, DeadlineState};
     let mut out = Vec::new();
     for f in faults {
         for d in f
@@ -271,6 +312,7 @@ pub async fn record_breaches(
             .filter(|d| d.state == DeadlineState::Breached)
         {
             let Some(due) = d.due else { continue };
+            let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \
                  VALUES (?, ?, ?, 'deadline_breached', ?, ?, ?)",
@@ -281,20 +323,63 @@ pub async fn record_breaches(
             .bind(f.class.as_str())
             .bind(d.kind.as_str())
             .bind(format!("{} deadline passed", d.kind.as_str()))
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
-            if done.rows_affected() > 0 {
-                tracing::warn!(
-                    fault = f.id,
-                    line = f.line.as_deref().unwrap_or("egress"),
-                    class = f.class.as_str(),
-                    deadline = d.kind.as_str(),
-                    due = %ledger_ts(due),
-                    "fault deadline breached"
-                );
-                out.push((f.id, d.kind.as_str()));
+            if done.rows_affected() == 0 {
+                continue;
             }
+            let kind = if d.kind == DeadlineKind::RepairReport {
+                NoticeKind::RepairReportOverdue
+            } else {
+                NoticeKind::DeadlineBreached
+            };
+            let what = format!("breached:{}", d.kind.as_str());
+            let notice = NewNotice::fault(kind, f.id, f.line.as_deref(), f.class, due, &what)
+                .with(serde_json::json!({ "deadline": d.kind.as_str(), "due": ledger_ts(due) }));
+            outbox::queue(&mut tx, &notice).await?;
+            tx.commit().await?;
+            tracing::warn!(
+                fault = f.id,
+                line = f.line.as_deref().unwrap_or("egress"),
+                class = f.class.as_str(),
+                deadline = d.kind.as_str(),
+                due = %ledger_ts(due),
+                "fault deadline breached"
+            );
+            out.push((f.id, d.kind.as_str()));
         }
     }
     Ok(out)
+}
+
+/// Queues a `deadline_approaching` notice, once, for each pending deadline
+/// due within `lead` of `now`.
+pub async fn record_approaching(
+    pool: &sqlx::SqlitePool,
+    faults: &[super::records::FaultView],
+    now: DateTime<Utc>,
+    lead: chrono::TimeDelta,
+) -> Result<(), sqlx::Error> {
+    use crate::fault::deadline::DeadlineState;
+    for f in faults {
+        for d in &f.deadlines {
+            let Some(due) = d.due else { continue };
+            if d.state != DeadlineState::Pending || due - lead > now || due <= now {
+                continue;
+            }
+            let what = format!("approaching:{}", d.kind.as_str());
+            let notice = NewNotice::fault(
+                NoticeKind::DeadlineApproaching,
+                f.id,
+                f.line.as_deref(),
+                f.class,
+                now,
+                &what,
+            )
+            .with(serde_json::json!({ "deadline": d.kind.as_str(), "due": ledger_ts(due) }));
+            let mut conn = pool.acquire().await?;
+            outbox::queue(&mut conn, &notice).await?;
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod budget;
 pub mod faults;
 pub mod operator;
+pub mod outbox;
 pub mod read;
 pub mod records;
 pub mod run;

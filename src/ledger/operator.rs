@@ -374,6 +374,24 @@ async fn reclassify(
         .execute(&mut *conn)
         .await
         .map_err(query_err("record reclassification"))?;
+    let line: Option<String> = sqlx::query_scalar("SELECT line FROM faults WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(query_err("read fault"))?;
+    let what = format!("reclassified:{}", ledger_ts(now));
+    let notice = super::outbox::NewNotice::fault(
+        super::outbox::NoticeKind::FaultReclassified,
+        id,
+        line.as_deref(),
+        body.class,
+        now,
+        &what,
+    )
+    .with(serde_json::json!({ "from": current, "reason": body.reason, "actor": body.by }));
+    super::outbox::queue(conn, &notice)
+        .await
+        .map_err(query_err("queue the reclassification notice"))?;
     Ok(())
 }
 

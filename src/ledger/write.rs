@@ -14,6 +14,7 @@ use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
 use super::faults::{self, FaultRules};
+use super::outbox::{self, NewNotice, NoticeKind};
 use crate::clock::ledger_ts;
 
 /// One thing to record.
@@ -77,6 +78,8 @@ pub enum LedgerWrite {
     },
     /// The fault class rules and configured lines after a reload.
     FaultRules(super::faults::FaultRules),
+    /// A notice with no other ledger change (SNMP polling failing).
+    Notice(NewNotice),
 }
 
 /// One target's probes over one minute.
@@ -342,9 +345,21 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             start,
             start_after,
         } => {
-            sqlx::query("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?)")
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
-                .execute(pool).await?;
+                .fetch_one(&mut *tx).await?;
+            let notice = NewNotice {
+                key: format!("local_fault:{id}"),
+                kind: NoticeKind::LocalFault,
+                line: Some(line.clone()),
+                fault: None,
+                class: None,
+                at: *start,
+                detail: serde_json::json!({}),
+            };
+            outbox::queue(&mut tx, &notice).await?;
+            tx.commit().await?;
         }
         LedgerWrite::OutageClosed {
             line,
@@ -403,16 +418,37 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             end,
             reason,
         } => {
-            sqlx::query(
-                "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?)",
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(line)
             .bind(ts(start))
             .bind(ts(end))
             .bind(reason)
             .bind(run_id)
-            .execute(pool)
+            .fetch_one(&mut *tx)
             .await?;
+            if line.is_some() {
+                let notice = NewNotice {
+                    key: format!("gap:{id}"),
+                    kind: NoticeKind::ProbeFailed,
+                    line: line.clone(),
+                    fault: None,
+                    class: None,
+                    at: *start,
+                    detail: serde_json::json!({
+                        "reason": reason,
+                        "seconds": (*end - *start).num_milliseconds() as f64 / 1000.0,
+                    }),
+                };
+                outbox::queue(&mut tx, &notice).await?;
+            }
+            tx.commit().await?;
+        }
+        LedgerWrite::Notice(n) => {
+            let mut conn = pool.acquire().await?;
+            outbox::queue(&mut conn, n).await?;
         }
         LedgerWrite::Heartbeat { at } => {
             sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ?")

@@ -1,0 +1,303 @@
+//! The alert outbox in the ledger: notices queued in the transaction of the
+//! state change that caused them, and each channel's delivery attempts.
+//! A notice's idempotency key makes queueing the same event twice a no-op;
+//! a channel is owed every notice from the one it was first configured at.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::fault::FaultClass;
+
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    FaultOpened,
+    FaultEscalated,
+    FaultReclassified,
+    FaultResolved,
+    DeadlineApproaching,
+    DeadlineBreached,
+    RepairReportOverdue,
+    BudgetShare,
+    BudgetProjectedBreach,
+    DaemonGap,
+    LocalFault,
+    ProbeFailed,
+    SnmpFailing,
+    /// `linkledger notify test`; never queued.
+    Test,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 14] = [
+        NoticeKind::FaultOpened,
+        NoticeKind::FaultEscalated,
+        NoticeKind::FaultReclassified,
+        NoticeKind::FaultResolved,
+        NoticeKind::DeadlineApproaching,
+        NoticeKind::DeadlineBreached,
+        NoticeKind::RepairReportOverdue,
+        NoticeKind::BudgetShare,
+        NoticeKind::BudgetProjectedBreach,
+        NoticeKind::DaemonGap,
+        NoticeKind::LocalFault,
+        NoticeKind::ProbeFailed,
+        NoticeKind::SnmpFailing,
+        NoticeKind::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::FaultOpened => "fault_opened",
+            NoticeKind::FaultEscalated => "fault_escalated",
+            NoticeKind::FaultReclassified => "fault_reclassified",
+            NoticeKind::FaultResolved => "fault_resolved",
+            NoticeKind::DeadlineApproaching => "deadline_approaching",
+            NoticeKind::DeadlineBreached => "deadline_breached",
+            NoticeKind::RepairReportOverdue => "repair_report_overdue",
+            NoticeKind::BudgetShare => "budget_share",
+            NoticeKind::BudgetProjectedBreach => "budget_projected_breach",
+            NoticeKind::DaemonGap => "daemon_gap",
+            NoticeKind::LocalFault => "local_fault",
+            NoticeKind::ProbeFailed => "probe_failed",
+            NoticeKind::SnmpFailing => "snmp_failing",
+            NoticeKind::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A notice to queue.
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    pub key: String,
+    pub kind: NoticeKind,
+    pub line: Option<String>,
+    pub fault: Option<i64>,
+    pub class: Option<FaultClass>,
+    pub at: DateTime<Utc>,
+    pub detail: serde_json::Value,
+}
+
+impl NewNotice {
+    /// A notice about a fault, keyed by the fault and `what`.
+    pub fn fault(
+        kind: NoticeKind,
+        fault: i64,
+        line: Option<&str>,
+        class: FaultClass,
+        at: DateTime<Utc>,
+        what: &str,
+    ) -> Self {
+        NewNotice {
+            key: format!("fault:{fault}:{what}"),
+            kind,
+            line: line.map(str::to_string),
+            fault: Some(fault),
+            class: Some(class),
+            at,
+            detail: serde_json::json!({}),
+        }
+    }
+
+    pub fn with(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+/// Queues a notice inside the caller's transaction; false when one with
+/// the same key was already queued.
+pub async fn queue(conn: &mut SqliteConnection, n: &NewNotice) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&n.key)
+    .bind(n.kind.as_str())
+    .bind(&n.line)
+    .bind(n.fault)
+    .bind(n.class.map(FaultClass::as_str))
+    .bind(ledger_ts(n.at))
+    .bind(ledger_ts(Utc::now()))
+    .bind(n.detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A queued notice as read back by a sender.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    pub id: i64,
+    pub key: String,
+    pub kind: NoticeKind,
+    pub line: Option<String>,
+    pub fault: Option<i64>,
+    pub class: Option<FaultClass>,
+    pub at: DateTime<Utc>,
+    pub detail: serde_json::Value,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Failed,
+    Rejected,
+    Skipped,
+    Summarised,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Failed => "failed",
+            Outcome::Rejected => "rejected",
+            Outcome::Skipped => "skipped",
+            Outcome::Summarised => "summarised",
+        }
+    }
+}
+
+/// Registers a channel at its first configuration (owed notices from the
+/// next one on) and returns the first notice it is owed.
+pub async fn register_channel(pool: &SqlitePool, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO notify_channels (name, first_notice, added_at) \
+         SELECT ?, coalesce(max(id), 0) + 1, ? FROM notices",
+    )
+    .bind(name)
+    .bind(ledger_ts(Utc::now()))
+    .execute(pool)
+    .await?;
+    sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}
+
+fn notice_of(r: &sqlx::sqlite::SqliteRow) -> Option<Notice> {
+    let detail: String = r.get("detail");
+    Some(Notice {
+        id: r.get("id"),
+        key: r.get("key"),
+        kind: NoticeKind::parse(&r.get::<String, _>("kind"))?,
+        line: r.get("line"),
+        fault: r.get("fault_id"),
+        class: r
+            .get::<Option<String>, _>("class")
+            .as_deref()
+            .and_then(FaultClass::parse),
+        at: parse_ledger_ts(&r.get::<String, _>("at"))?,
+        detail: serde_json::from_str(&detail).unwrap_or_default(),
+    })
+}
+
+/// The notices a channel still owes, oldest first, with the number of
+/// failed attempts each has had.
+pub async fn pending(
+    pool: &SqlitePool,
+    channel: &str,
+    first: i64,
+) -> Result<Vec<(Notice, u32)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT n.*, (SELECT count(*) FROM deliveries d WHERE d.notice_id = n.id AND d.channel = ?1) AS attempts \
+         FROM notices n WHERE n.id >= ?2 AND NOT EXISTS \
+           (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.channel = ?1 AND d.outcome <> 'failed') \
+         ORDER BY n.id",
+    )
+    .bind(channel)
+    .bind(first)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((notice_of(r)?, r.get::<i64, _>("attempts") as u32)))
+        .collect())
+}
+
+/// The fault-opened notices of a line since `since` (for flapping).
+pub async fn opened_since(
+    pool: &SqlitePool,
+    line: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Notice>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM notices WHERE line = ? AND kind = 'fault_opened' AND at >= ? ORDER BY at",
+    )
+    .bind(line)
+    .bind(ledger_ts(since))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().filter_map(notice_of).collect())
+}
+
+/// How a notice's delivery to a channel ended (outcome, detail), if it
+/// has: to fold a flapping fault's resolution into its summary.
+pub async fn outcome_of(
+    pool: &SqlitePool,
+    channel: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT d.outcome, coalesce(d.detail, '') FROM deliveries d JOIN notices n ON n.id = d.notice_id \
+         WHERE n.key = ? AND d.channel = ? AND d.outcome <> 'failed'",
+    )
+    .bind(key)
+    .bind(channel)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Marks a delivery that went out as a flapping summary.
+pub const FLAPPING: &str = "flapping summary";
+
+/// When the channel last got a flapping summary for the line (the time of
+/// the fault it was sent for).
+pub async fn last_flapping_summary(
+    pool: &SqlitePool,
+    channel: &str,
+    line: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let at: Option<String> = sqlx::query_scalar(
+        "SELECT max(n.at) FROM deliveries d JOIN notices n ON n.id = d.notice_id \
+         WHERE n.line = ? AND d.channel = ? AND d.outcome = 'sent' AND d.detail LIKE ? || '%'",
+    )
+    .bind(line)
+    .bind(channel)
+    .bind(FLAPPING)
+    .fetch_one(pool)
+    .await?;
+    Ok(at.as_deref().and_then(parse_ledger_ts))
+}
+
+/// Appends one delivery attempt.
+pub async fn record(
+    pool: &SqlitePool,
+    notice: i64,
+    channel: &str,
+    attempt: u32,
+    outcome: Outcome,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deliveries (notice_id, channel, attempt, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(notice)
+    .bind(channel)
+    .bind(attempt)
+    .bind(ledger_ts(Utc::now()))
+    .bind(outcome.as_str())
+    .bind(detail)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,384 @@
+//! What an alert says, in Chinese or English: a subject line and body
+//! lines built from a notice and, for a fault's notices, the fault as the
+//! ledger holds it when the message goes out. Each channel lays the same
+//! lines out in its own format (plain text and HTML mail, robot markdown,
+//! webhook JSON).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::config::Language;
+use crate::fault::deadline::{DeadlineKind, DeadlineState};
+use crate::fault::FaultClass;
+use crate::ledger::outbox::{Notice, NoticeKind};
+use crate::ledger::records::FaultView;
+
+/// A rendered alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    /// Body lines, each a sentence or a "label: value" pair.
+    pub lines: Vec<String>,
+    /// major, or anything that needs someone now.
+    pub urgent: bool,
+}
+
+/// What the renderer needs beside the notice.
+pub struct Context<'a> {
+    pub language: Language,
+    pub tz: Tz,
+    pub contract: &'a str,
+    /// (line id, carrier) of the configured lines.
+    pub carriers: &'a [(String, String)],
+}
+
+impl Context<'_> {
+    fn zh(&self) -> bool {
+        self.language == Language::ZhCn
+    }
+
+    fn t<'s>(&self, zh: &'s str, en: &'s str) -> &'s str {
+        if self.zh() {
+            zh
+        } else {
+            en
+        }
+    }
+
+    fn time(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
+    }
+
+    /// "line ct (China Telecom)" / "线路 ct（中国电信）"; the egress when None.
+    fn line(&self, line: Option<&str>) -> String {
+        let Some(id) = line else {
+            return self
+                .t("整个出口（全部线路）", "the whole egress (every line)")
+                .into();
+        };
+        match self.carriers.iter().find(|(l, _)| l == id) {
+            Some((_, c)) if self.zh() => format!("线路 {id}（{c}）"),
+            Some((_, c)) => format!("line {id} ({c})"),
+            None => format!("{} {id}", self.t("线路", "line")),
+        }
+    }
+
+    fn class(&self, c: FaultClass) -> String {
+        if self.zh() {
+            format!("{}故障", c.zh())
+        } else {
+            format!("{} fault", c.as_str())
+        }
+    }
+
+    pub fn duration(&self, secs: f64) -> String {
+        let s = secs.max(0.0).round() as i64;
+        let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+        match (self.zh(), h, m) {
+            (true, 0, 0) => format!("{s}秒"),
+            (true, 0, _) => format!("{m}分{s}秒"),
+            (true, _, _) => format!("{h}小时{m}分"),
+            (false, 0, 0) => format!("{s}s"),
+            (false, 0, _) => format!("{m}m {s}s"),
+            (false, _, _) => format!("{h}h {m}m"),
+        }
+    }
+
+    fn deadline(&self, k: DeadlineKind) -> &'static str {
+        match (self.zh(), k) {
+            (true, DeadlineKind::Response) => "响应时限",
+            (true, DeadlineKind::OnSite) => "到场时限",
+            (true, DeadlineKind::Resolution) => "修复时限",
+            (true, DeadlineKind::RepairReport) => "故障报告时限",
+            (false, DeadlineKind::Response) => "response deadline",
+            (false, DeadlineKind::OnSite) => "on-site deadline",
+            (false, DeadlineKind::Resolution) => "resolution deadline",
+            (false, DeadlineKind::RepairReport) => "repair-report deadline",
+        }
+    }
+
+    fn state(&self, s: DeadlineState) -> &'static str {
+        match (self.zh(), s) {
+            (true, DeadlineState::Pending) => "进行中",
+            (true, DeadlineState::Met) => "已达标",
+            (true, DeadlineState::Breached) => "已超时",
+            (true, DeadlineState::NotRequired) => "不适用",
+            (false, DeadlineState::Pending) => "pending",
+            (false, DeadlineState::Met) => "met",
+            (false, DeadlineState::Breached) => "breached",
+            (false, DeadlineState::NotRequired) => "not required",
+        }
+    }
+}
+
+fn detail_str<'a>(n: &'a Notice, key: &str) -> &'a str {
+    n.detail.get(key).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+fn detail_f64(n: &Notice, key: &str) -> f64 {
+    n.detail.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
+fn deadline_of(n: &Notice) -> Option<DeadlineKind> {
+    let d = detail_str(n, "deadline");
+    DeadlineKind::ALL.into_iter().find(|k| k.as_str() == d)
+}
+
+/// Renders a notice; `fault` is the fault it is about, read at send time.
+pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
+    let line = cx.line(n.line.as_deref());
+    let class = n.class.or(fault.map(|f| f.class));
+    let urgent = class == Some(FaultClass::Major);
+    let fault_label = n
+        .fault
+        .map(|id| format!("{} #{id}", cx.t("故障", "Fault")))
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    let subject = match n.kind {
+        NoticeKind::FaultOpened => {
+            let c = class.map(|c| cx.class(c)).unwrap_or_default();
+            lines.push(format!(
+                "{}: {}",
+                cx.t("检测时间", "Detected"),
+                cx.time(n.at)
+            ));
+            if cx.zh() {
+                format!(
+                    "{fault_label} {line} {c}：{}",
+                    trigger_zh(detail_str(n, "trigger"))
+                )
+            } else {
+                format!(
+                    "{fault_label} on {line}: {c}, {}",
+                    trigger_en(detail_str(n, "trigger"))
+                )
+            }
+        }
+        NoticeKind::FaultEscalated | NoticeKind::FaultReclassified => {
+            let to = class.map(|c| cx.class(c)).unwrap_or_default();
+            let reason = detail_str(n, "reason");
+            if !reason.is_empty() {
+                lines.push(format!("{}: {reason}", cx.t("原因", "Reason")));
+            }
+            let by = detail_str(n, "actor");
+            if !by.is_empty() {
+                lines.push(format!("{}: {by}", cx.t("操作人", "By")));
+            }
+            let verb = match (n.kind, cx.zh()) {
+                (NoticeKind::FaultEscalated, true) => "升级为",
+                (NoticeKind::FaultEscalated, false) => "escalated to",
+                (_, true) => "重新定级为",
+                (_, false) => "reclassified as",
+            };
+            if cx.zh() {
+                format!("{fault_label} {line} {verb}{to}")
+            } else {
+                format!("{fault_label} on {line} {verb} {to}")
+            }
+        }
+        NoticeKind::FaultResolved => {
+            let d = cx.duration(detail_f64(n, "duration_seconds"));
+            lines.push(format!(
+                "{}: {}",
+                cx.t("恢复时间", "Resolved"),
+                cx.time(n.at)
+            ));
+            lines.push(format!("{}: {d}", cx.t("历时", "Duration")));
+            if cx.zh() {
+                format!("{fault_label} {line} 已恢复，历时 {d}")
+            } else {
+                format!("{fault_label} on {line} resolved after {d}")
+            }
+        }
+        NoticeKind::DeadlineApproaching
+        | NoticeKind::DeadlineBreached
+        | NoticeKind::RepairReportOverdue => {
+            let dl = deadline_of(n).map(|k| cx.deadline(k)).unwrap_or_default();
+            let due = crate::clock::parse_ledger_ts(detail_str(n, "due"));
+            if let Some(due) = due {
+                lines.push(format!("{}: {}", cx.t("到期时间", "Due"), cx.time(due)));
+            }
+            match (n.kind, cx.zh()) {
+                (NoticeKind::DeadlineApproaching, true) => {
+                    format!("{fault_label} {line} {dl}即将到期")
+                }
+                (NoticeKind::DeadlineApproaching, false) => {
+                    format!("{fault_label} on {line}: {dl} is close")
+                }
+                (NoticeKind::RepairReportOverdue, true) => {
+                    format!("{fault_label} {line} 故障报告逾期未提交")
+                }
+                (NoticeKind::RepairReportOverdue, false) => {
+                    format!("{fault_label} on {line}: repair report overdue")
+                }
+                (_, true) => format!("{fault_label} {line} 已超出{dl}"),
+                (_, false) => format!("{fault_label} on {line}: {dl} breached"),
+            }
+        }
+        NoticeKind::BudgetShare => {
+            let share = detail_f64(n, "share") * 100.0;
+            let used = cx.duration(detail_f64(n, "charged_seconds"));
+            let cap = cx.duration(detail_f64(n, "cap_seconds"));
+            lines.push(format!(
+                "{}: {used} / {cap}",
+                cx.t("已计中断", "Charged downtime")
+            ));
+            lines.push(format!("{}: {}", cx.t("合同", "Contract"), cx.contract));
+            if cx.zh() {
+                format!("{line} 本合同年度中断时长已达上限的 {share:.0}%")
+            } else {
+                format!("{line} has used {share:.0} % of this contract year's downtime cap")
+            }
+        }
+        NoticeKind::BudgetProjectedBreach => {
+            let when = detail_str(n, "projected_breach");
+            let when = crate::clock::parse_ledger_ts(when)
+                .map(|t| t.with_timezone(&cx.tz).format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            lines.push(format!("{}: {}", cx.t("合同", "Contract"), cx.contract));
+            if cx.zh() {
+                format!("{line} 按近30天速度预计于 {when} 超出年度中断上限")
+            } else {
+                format!("{line} will exceed the annual downtime cap by {when} at the last 30 days' rate")
+            }
+        }
+        NoticeKind::DaemonGap => {
+            let d = cx.duration(detail_f64(n, "gap_seconds"));
+            lines.push(format!(
+                "{}: {}",
+                cx.t("上次在线", "Last seen"),
+                detail_str(n, "since")
+            ));
+            lines.push(
+                cx.t(
+                    "这段时间记为“未监测”，不计入任何线路的可用或中断。",
+                    "This time is recorded as unobserved: neither up nor down for any line.",
+                )
+                .into(),
+            );
+            if cx.zh() {
+                format!("linkledger 已重新启动，此前 {d} 未监测")
+            } else {
+                format!("linkledger restarted after {d} unobserved")
+            }
+        }
+        NoticeKind::LocalFault => {
+            lines.push(
+                cx.t(
+                    "我方本端（防火墙或 CPE）无响应：不计入运营商中断。",
+                    "Our own side (firewall or CPE) does not answer: not charged to the carrier.",
+                )
+                .into(),
+            );
+            if cx.zh() {
+                format!("{line} 本端故障")
+            } else {
+                format!("Local fault on {line}")
+            }
+        }
+        NoticeKind::ProbeFailed => {
+            let d = cx.duration(detail_f64(n, "seconds"));
+            if cx.zh() {
+                format!("{line} 探测失败 {d}，期间未监测")
+            } else {
+                format!("Probing {line} failed for {d}; unobserved")
+            }
+        }
+        NoticeKind::SnmpFailing => {
+            lines.push(format!(
+                "{}: {}",
+                cx.t("原因", "Reason"),
+                detail_str(n, "reason")
+            ));
+            if cx.zh() {
+                format!("{line} SNMP 采集失败")
+            } else {
+                format!("SNMP polling of {line} is failing")
+            }
+        }
+        NoticeKind::Test => {
+            lines.push(
+                cx.t(
+                    "这是一条测试消息，收到即表示该通知渠道工作正常。",
+                    "This is a test message: the channel works.",
+                )
+                .into(),
+            );
+            cx.t("linkledger 测试消息", "linkledger test message")
+                .into()
+        }
+    };
+    if let Some(f) = fault {
+        lines.push(format!(
+            "{}: {}",
+            cx.t("故障等级", "Class"),
+            cx.class(f.class)
+        ));
+        for d in &f.deadlines {
+            let due = d.due.map(|t| cx.time(t)).unwrap_or_default();
+            lines.push(format!(
+                "{}: {} {due}",
+                cx.deadline(d.kind),
+                cx.state(d.state)
+            ));
+        }
+        if f.open {
+            lines.push(format!(
+                "{}: linkledger fault ack {}",
+                cx.t("确认受理", "Acknowledge"),
+                f.id
+            ));
+        }
+    }
+    Message {
+        subject: format!("[linkledger] {subject}"),
+        lines,
+        urgent,
+    }
+}
+
+/// The summary sent instead of the fault that makes a line flap.
+pub fn flapping(n: &Notice, count: usize, window_s: f64, cx: &Context) -> Message {
+    let line = cx.line(n.line.as_deref());
+    let w = cx.duration(window_s);
+    let subject = if cx.zh() {
+        format!("{line} 频繁中断：{w}内 {count} 次故障")
+    } else {
+        format!("{line} is flapping: {count} faults within {w}")
+    };
+    let lines = vec![
+        format!("{}: {}", cx.t("最近一次", "Latest"), cx.time(n.at)),
+        cx.t(
+            "此后该线路的单次故障不再逐条通知，直至稳定；升级和时限提醒照常发送。",
+            "Further faults of this line are not sent one by one until it is stable; escalations and deadline alerts still are.",
+        )
+        .into(),
+    ];
+    Message {
+        subject: format!("[linkledger] {subject}"),
+        lines,
+        urgent: false,
+    }
+}
+
+fn trigger_zh(t: &str) -> &'static str {
+    match t {
+        "line_down" => "线路中断",
+        "egress_down" => "出口全部中断",
+        "degradation" => "质量劣化",
+        "ip_block_unreachable" => "IP 地址段不可达",
+        _ => "故障",
+    }
+}
+
+fn trigger_en(t: &str) -> &'static str {
+    match t {
+        "line_down" => "line down",
+        "egress_down" => "the whole egress down",
+        "degradation" => "degraded quality",
+        "ip_block_unreachable" => "IP block unreachable",
+        _ => "fault",
+    }
+}

@@ -1,0 +1,166 @@
+//! Alerts: notices from the ledger's outbox delivered to each configured
+//! channel, in order, with retries and backoff, resuming after a restart.
+//!
+//! - [`plan`]: which notices a channel takes and when (routing, quiet
+//!   hours), pure.
+//! - [`message`]: what a notice says, in Chinese or English.
+//! - [`email`], [`robots`]: the channels.
+//! - [`sender`]: the delivery loop per channel.
+
+pub mod email;
+pub mod message;
+pub mod plan;
+pub mod robots;
+pub mod sender;
+
+use serde_json::json;
+
+use crate::config::notify::Target;
+use crate::config::Channel;
+use crate::ledger::outbox::{Notice, NoticeKind};
+use message::Message;
+
+/// One message on its way to one channel.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The notice's idempotency key (Message-ID, Idempotency-Key).
+    pub key: String,
+    pub kind: NoticeKind,
+    pub message: Message,
+    /// The key of the fault's first notice, to thread under.
+    pub thread: Option<String>,
+    /// The webhook's JSON document.
+    pub document: serde_json::Value,
+}
+
+impl Outgoing {
+    pub fn new(n: &Notice, message: Message, channel: &Channel, carrier: Option<&str>) -> Self {
+        let thread = match (n.fault, n.kind) {
+            (Some(_), NoticeKind::FaultOpened) | (None, _) => None,
+            (Some(id), _) => Some(format!("fault:{id}:opened")),
+        };
+        let document = json!({
+            "schema": robots::WEBHOOK_SCHEMA,
+            "id": n.key,
+            "notice_id": n.id,
+            "kind": n.kind.as_str(),
+            "at": crate::clock::ledger_ts(n.at),
+            "line": n.line,
+            "carrier": carrier,
+            "fault_id": n.fault,
+            "class": n.class.map(|c| c.as_str()),
+            "urgent": message.urgent,
+            "subject": message.subject,
+            "lines": message.lines,
+            "detail": n.detail,
+            "thread": thread,
+            "channel": channel.name,
+            "language": match channel.language {
+                crate::config::Language::ZhCn => "zh-CN",
+                crate::config::Language::En => "en",
+            },
+            "sent_at": crate::clock::ledger_ts(chrono::Utc::now()),
+        });
+        Outgoing {
+            key: n.key.clone(),
+            kind: n.kind,
+            message,
+            thread,
+            document,
+        }
+    }
+}
+
+/// Why a delivery failed, and what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The far end is down or busy: retry for as long as it takes.
+    Transient,
+    /// The channel is misconfigured (login, key, signature): retry for as
+    /// long as it takes, so that fixing the config delivers the backlog.
+    Channel,
+    /// The far end refuses this message: rejected after a few attempts so
+    /// it does not hold up the rest.
+    Message,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// A metric label from a small fixed set.
+    pub reason: &'static str,
+    pub kind: FailureKind,
+    /// What the far end said (never a secret).
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(reason: &'static str, kind: FailureKind, detail: String) -> Self {
+        Failure {
+            reason,
+            kind,
+            detail,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.detail, self.reason)
+    }
+}
+
+/// Delivers one message through a channel; Ok is the far end's answer.
+pub async fn deliver(
+    client: &reqwest::Client,
+    channel: &Channel,
+    o: &Outgoing,
+) -> Result<String, Failure> {
+    match &channel.target {
+        Target::Email(e) => email::send(e, &channel.name, o).await,
+        Target::Http(r) => robots::send(client, channel.kind, r, o).await,
+    }
+}
+
+/// Sends a test message through each channel, one after another; the
+/// results in the same order.
+pub async fn test_channels<'a>(
+    c: &crate::config::Config,
+    channels: &[&'a Channel],
+) -> Vec<(&'a Channel, Result<String, Failure>)> {
+    let client = http_client();
+    let carriers: Vec<(String, String)> = Vec::new();
+    let mut out = Vec::new();
+    for ch in channels {
+        let now = chrono::Utc::now();
+        let n = Notice {
+            id: 0,
+            key: format!("test:{}", now.timestamp_millis()),
+            kind: NoticeKind::Test,
+            line: None,
+            fault: None,
+            class: None,
+            at: now,
+            detail: json!({}),
+        };
+        let cx = message::Context {
+            language: ch.language,
+            tz: c.daemon.timezone,
+            contract: &c.contract.name,
+            carriers: &carriers,
+        };
+        let o = Outgoing::new(&n, message::render(&n, None, &cx), ch, None);
+        out.push((*ch, deliver(&client, ch, &o).await));
+    }
+    out
+}
+
+/// The HTTP client the robots and webhooks share: rustls, honours
+/// HTTPS_PROXY / NO_PROXY from the environment, timeouts bound every attempt.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .user_agent(concat!("linkledger/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a rustls HTTP client builds")
+}

@@ -1,0 +1,366 @@
+//! The delivery loop: one task per configured channel reads what the
+//! channel still owes from the outbox, every second, and delivers it in
+//! order. A failure stops the channel's queue (a fault's messages never
+//! overtake each other) and is retried with exponential backoff up to the
+//! channel's `retry_max`; every attempt is appended to `deliveries`, so a
+//! restart resumes exactly where the last run stopped.
+//!
+//! A line that flaps (`alerts.flap_count` faults within `flap_window`)
+//! gets one summary per window instead of a message per fault; its
+//! escalations, deadlines and major faults still go out one by one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use sqlx::SqlitePool;
+use tokio::sync::RwLock;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn, Instrument};
+
+use super::message::{self, Context};
+use super::plan::{plan, Step};
+use super::{deliver, FailureKind, Outgoing};
+use crate::config::{Channel, Config};
+use crate::fault::FaultClass;
+use crate::ledger::outbox::{self, Notice, NoticeKind, Outcome, FLAPPING};
+use crate::ledger::records;
+use crate::metrics::Metrics;
+
+/// A message refused for itself this many times is recorded as rejected.
+const REJECT_AFTER: u32 = 5;
+
+/// Registers the configured channels (before the run's first notices are
+/// queued, so a new channel is owed them).
+pub async fn register(pool: &SqlitePool, channels: &[Channel]) -> Result<(), sqlx::Error> {
+    for c in channels {
+        outbox::register_channel(pool, &c.name).await?;
+    }
+    Ok(())
+}
+
+/// Runs the channel tasks until cancelled, starting and stopping them as
+/// reloads add and remove channels.
+pub async fn run(
+    pool: SqlitePool,
+    config: Arc<RwLock<Config>>,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) {
+    let client = super::http_client();
+    let mut tasks: HashMap<String, (CancellationToken, JoinHandle<()>)> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let names: Vec<String> = config
+            .read()
+            .await
+            .channels
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        tasks.retain(|name, (stop, handle)| {
+            let keep = names.contains(name) && !handle.is_finished();
+            if !keep {
+                stop.cancel();
+                metrics.notify.forget(name);
+            }
+            keep
+        });
+        for name in names {
+            if tasks.contains_key(&name) {
+                continue;
+            }
+            let stop = cancel.child_token();
+            let task = ChannelTask {
+                name: name.clone(),
+                pool: pool.clone(),
+                config: config.clone(),
+                metrics: metrics.clone(),
+                client: client.clone(),
+            };
+            let span = tracing::info_span!("notify", channel = %name);
+            let handle = tokio::spawn(task.run(stop.clone()).instrument(span));
+            tasks.insert(name, (stop, handle));
+        }
+    }
+    for (_, (_, handle)) in tasks {
+        let _ = handle.await;
+    }
+}
+
+struct ChannelTask {
+    name: String,
+    pool: SqlitePool,
+    config: Arc<RwLock<Config>>,
+    metrics: Arc<Metrics>,
+    client: reqwest::Client,
+}
+
+/// The wait before attempt `failures + 1`: 1 s, 2 s, 4 s … up to `max`.
+pub fn backoff(failures: u32, max: Duration) -> Duration {
+    let secs = 1u64 << failures.saturating_sub(1).min(20);
+    Duration::from_secs(secs).min(max)
+}
+
+enum Flap {
+    Normal,
+    /// Send the flapping summary (faults in the window) instead.
+    Summary(usize),
+    /// Folded into a summary already sent.
+    Fold,
+}
+
+impl ChannelTask {
+    async fn run(self, cancel: CancellationToken) {
+        let first = loop {
+            match outbox::register_channel(&self.pool, &self.name).await {
+                Ok(f) => break f,
+                Err(e) => error!(error = %e, "cannot register the channel in the outbox; retrying"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        };
+        let mut next_try = tokio::time::Instant::now();
+        loop {
+            let wake = next_try.max(tokio::time::Instant::now() + Duration::from_millis(500));
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            let config = self.config.read().await.clone();
+            let Some(channel) = config.channels.iter().find(|c| c.name == self.name) else {
+                return;
+            };
+            match self.round(&config, channel, first).await {
+                Ok(None) => next_try = tokio::time::Instant::now(),
+                Ok(Some(wait)) => next_try = tokio::time::Instant::now() + wait,
+                Err(e) => {
+                    error!(error = %e, "cannot read the outbox; retrying");
+                    next_try = tokio::time::Instant::now() + Duration::from_secs(5);
+                }
+            }
+        }
+    }
+
+    /// One pass over what the channel owes; Some(wait) after a failure.
+    async fn round(
+        &self,
+        config: &Config,
+        channel: &Channel,
+        first: i64,
+    ) -> Result<Option<Duration>, sqlx::Error> {
+        let pending = outbox::pending(&self.pool, &self.name, first).await?;
+        let now = Utc::now();
+        let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
+        let local = now.with_timezone(&config.daemon.timezone).time();
+        let steps = plan(&channel.route, &notices, local);
+        let owed: Vec<&Notice> = notices
+            .iter()
+            .filter(|n| !steps.contains(&Step::Skip(n.id)))
+            .collect();
+        let oldest = owed
+            .iter()
+            .map(|n| (now - n.at).num_milliseconds() as f64 / 1000.0)
+            .fold(0.0, f64::max);
+        self.metrics
+            .notify
+            .set_pending(&self.name, owed.len(), oldest);
+        for step in steps {
+            match step {
+                Step::Skip(id) => {
+                    outbox::record(
+                        &self.pool,
+                        id,
+                        &self.name,
+                        1,
+                        Outcome::Skipped,
+                        "not routed to this channel",
+                    )
+                    .await?;
+                }
+                Step::Send(id) => {
+                    let Some((n, attempts)) = pending.iter().find(|(n, _)| n.id == id) else {
+                        continue;
+                    };
+                    if let Some(wait) = self.send(config, channel, n, *attempts).await? {
+                        return Ok(Some(wait));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn flap(&self, config: &Config, n: &Notice) -> Result<Flap, sqlx::Error> {
+        let (Some(line), Some(fault)) = (n.line.as_deref(), n.fault) else {
+            return Ok(Flap::Normal);
+        };
+        if n.class == Some(FaultClass::Major) {
+            return Ok(Flap::Normal);
+        }
+        let a = &config.alerts;
+        let window = TimeDelta::from_std(a.flap_window).unwrap_or(TimeDelta::MAX);
+        match n.kind {
+            NoticeKind::FaultOpened => {
+                let count = outbox::opened_since(&self.pool, line, n.at - window)
+                    .await?
+                    .iter()
+                    .filter(|o| o.at <= n.at)
+                    .count();
+                if count < a.flap_count as usize {
+                    return Ok(Flap::Normal);
+                }
+                let last = outbox::last_flapping_summary(&self.pool, &self.name, line).await?;
+                Ok(match last {
+                    Some(t) if n.at - t < window => Flap::Fold,
+                    _ => Flap::Summary(count),
+                })
+            }
+            NoticeKind::FaultResolved => {
+                let opened =
+                    outbox::outcome_of(&self.pool, &self.name, &format!("fault:{fault}:opened"))
+                        .await?;
+                Ok(match opened {
+                    Some((o, d))
+                        if o == Outcome::Summarised.as_str() || d.starts_with(FLAPPING) =>
+                    {
+                        Flap::Fold
+                    }
+                    _ => Flap::Normal,
+                })
+            }
+            _ => Ok(Flap::Normal),
+        }
+    }
+
+    /// Delivers one notice; Some(wait) when it failed and the queue stops.
+    async fn send(
+        &self,
+        config: &Config,
+        channel: &Channel,
+        n: &Notice,
+        attempts: u32,
+    ) -> Result<Option<Duration>, sqlx::Error> {
+        let carriers: Vec<(String, String)> = config
+            .lines
+            .iter()
+            .map(|l| (l.id.clone(), l.carrier.clone()))
+            .collect();
+        let cx = Context {
+            language: channel.language,
+            tz: config.daemon.timezone,
+            contract: &config.contract.name,
+            carriers: &carriers,
+        };
+        let flap = self.flap(config, n).await?;
+        let (msg, note) = match flap {
+            Flap::Fold => {
+                outbox::record(
+                    &self.pool,
+                    n.id,
+                    &self.name,
+                    attempts + 1,
+                    Outcome::Summarised,
+                    "line flapping: folded into its summary",
+                )
+                .await?;
+                return Ok(None);
+            }
+            Flap::Summary(count) => (
+                message::flapping(n, count, config.alerts.flap_window.as_secs_f64(), &cx),
+                FLAPPING.to_string() + ": ",
+            ),
+            Flap::Normal => {
+                let fault = match n.fault {
+                    Some(id) => records::fault(&self.pool, id, &config.contract.terms, Utc::now())
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => None,
+                };
+                (message::render(n, fault.as_ref(), &cx), String::new())
+            }
+        };
+        let carrier = n
+            .line
+            .as_ref()
+            .and_then(|l| carriers.iter().find(|(id, _)| id == l))
+            .map(|(_, c)| c.as_str());
+        let out = Outgoing::new(n, msg, channel, carrier);
+        let attempt = attempts + 1;
+        match deliver(&self.client, channel, &out).await {
+            Ok(answer) => {
+                outbox::record(
+                    &self.pool,
+                    n.id,
+                    &self.name,
+                    attempt,
+                    Outcome::Sent,
+                    &(note + &answer),
+                )
+                .await?;
+                self.metrics
+                    .notify
+                    .sent
+                    .with_label_values(&[&self.name, n.kind.as_str()])
+                    .inc();
+                info!(notice = n.id, key = %n.key, attempt, "alert delivered");
+                Ok(None)
+            }
+            Err(f) => {
+                self.metrics
+                    .notify
+                    .failed
+                    .with_label_values(&[&self.name, f.reason])
+                    .inc();
+                if f.kind == FailureKind::Message && attempt >= REJECT_AFTER {
+                    error!(notice = n.id, key = %n.key, attempt, failure = %f, "alert rejected by the channel for good; moving on");
+                    outbox::record(
+                        &self.pool,
+                        n.id,
+                        &self.name,
+                        attempt,
+                        Outcome::Rejected,
+                        &f.to_string(),
+                    )
+                    .await?;
+                    return Ok(None);
+                }
+                let wait = backoff(attempt, channel.retry_max);
+                warn!(notice = n.id, key = %n.key, attempt, failure = %f, retry_in = ?wait, "alert delivery failed; will retry");
+                outbox::record(
+                    &self.pool,
+                    n.id,
+                    &self.name,
+                    attempt,
+                    Outcome::Failed,
+                    &f.to_string(),
+                )
+                .await?;
+                Ok(Some(wait))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let max = Duration::from_secs(30);
+        let waits: Vec<u64> = (1..=7).map(|f| backoff(f, max).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(backoff(1000, max), max);
+    }
+}
