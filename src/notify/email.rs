@@ -154,11 +154,12 @@ pub async fn send(e: &Email, channel: &str, o: &Outgoing) -> Result<String, Fail
         Err(err) => {
             let code = err.status().map(|c| c.to_string());
             let detail = err.to_string();
-            let auth = matches!(code.as_deref(), Some("535" | "534" | "530" | "538"))
-                || detail.contains("authentication");
+            let no_mechanism = detail.contains("authentication mechanism");
+            let auth =
+                no_mechanism || matches!(code.as_deref(), Some("535" | "534" | "530" | "538"));
             let (reason, kind) = if auth {
                 ("smtp_auth", FailureKind::Channel)
-            } else if err.is_tls() {
+            } else if err.is_tls() || detail.contains("certificate") || detail.contains("TLS") {
                 ("tls", FailureKind::Channel)
             } else if err.is_timeout() {
                 ("timeout", FailureKind::Transient)
@@ -169,7 +170,9 @@ pub async fn send(e: &Email, channel: &str, o: &Outgoing) -> Result<String, Fail
             } else {
                 ("connect", FailureKind::Transient)
             };
-            let detail = if auth {
+            let detail = if no_mechanism {
+                format!("the SMTP server offers no login mechanism linkledger can use (PLAIN or LOGIN; some servers offer them only over TLS): {detail}")
+            } else if auth {
                 format!(
                     "the SMTP server refused the login of {:?}: {detail}",
                     e.login.as_ref().map(|l| l.0.as_str()).unwrap_or("")
