@@ -331,21 +331,24 @@ async fn a_wrong_robot_secret_is_refused_by_the_receiver_and_reported() {
     let (_, c) = config(dir.path(), &text);
     let n = notice(1, NoticeKind::FaultOpened, "opened", json!({}));
     let client = http_client();
-    let e = deliver(&client, &c.channels[0], &outgoing(&c, 0, &n))
+    let ding = deliver(&client, &c.channels[0], &outgoing(&c, 0, &n))
         .await
         .unwrap_err();
-    assert_eq!(e.reason, "robot_error");
+    assert_eq!(ding.reason, "robot_error");
     assert!(
-        e.detail.contains("310000") && e.detail.contains("sign not match"),
-        "{e}"
+        ding.detail.contains("310000") && ding.detail.contains("sign not match"),
+        "{ding}"
     );
-    let e = deliver(&client, &c.channels[1], &outgoing(&c, 1, &n))
+    let hook = deliver(&client, &c.channels[1], &outgoing(&c, 1, &n))
         .await
         .unwrap_err();
-    assert_eq!(e.reason, "http_auth");
-    assert!(e.detail.starts_with("HTTP 401"), "{e}");
-    for msg in [e.to_string()] {
-        assert!(!msg.contains("a-wrong-secret") && !msg.contains("access_token"));
+    assert_eq!(hook.reason, "http_auth");
+    assert!(hook.detail.starts_with("HTTP 401"), "{hook}");
+    for msg in [ding.to_string(), hook.to_string()] {
+        assert!(
+            !msg.contains("a-wrong-secret") && !msg.contains("access_token"),
+            "{msg}"
+        );
     }
 }
 
