@@ -1,0 +1,404 @@
+//! The daemon's alert sender against real receivers on loopback: every
+//! robot gets the outbox in order, a receiver answering 500 three times
+//! gets the alert exactly once, one that is down for two minutes gets
+//! everything in order when it returns, and a daemon SIGKILLed with alerts
+//! pending delivers them after its restart, none twice.
+//!
+//! The outbox is filled the way the ledger writer fills it: a first run
+//! registers the channels, then notices about a (resolved) fault are
+//! queued in the ledger, and every later start queues its own
+//! "restarted after a gap" notice.
+
+#![allow(clippy::disallowed_types)] // real-time orchestration of child processes
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::receivers::Receiver;
+use common::{metric_value, sql, BIN};
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Site {
+    dir: tempfile::TempDir,
+    port: u16,
+    config: PathBuf,
+}
+
+impl Site {
+    fn new(channels: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let demo = std::fs::read_to_string(common::repo().join("config/demo.toml")).unwrap();
+        let text = demo
+            .replace(
+                "database = \"linkledger-demo.db\"",
+                &format!("database = {:?}", dir.path().join("ledger.db")),
+            )
+            .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"))
+            + channels;
+        let config = dir.path().join("linkledger.toml");
+        std::fs::write(&config, text).unwrap();
+        Site { dir, port, config }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("ledger.db")
+    }
+
+    fn start(&self) -> Running {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let r = Running {
+            child,
+            log: self.dir.path().join("daemon.log"),
+        };
+        wait_for(
+            "the daemon to serve /metrics",
+            Duration::from_secs(15),
+            || self.metrics().contains("linkledger_build_info"),
+        );
+        r
+    }
+
+    fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return String::new();
+        };
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let _ = write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        buf
+    }
+
+    fn metric(&self, sample: &str) -> Option<f64> {
+        metric_value(&self.metrics(), sample)
+    }
+
+    /// A first run: creates the ledger and registers the channels.
+    fn first_run(&self) {
+        let mut r = self.start();
+        r.stop("TERM");
+    }
+
+    /// Queues three notices about fault 1 on line telecom (opened,
+    /// escalated to major, resolved), as the ledger writer does.
+    fn queue_fault_notices(&self) {
+        let script = r#"
+import sqlite3, sys, datetime
+c = sqlite3.connect(sys.argv[1])
+now = datetime.datetime.now(datetime.timezone.utc)
+ts = lambda d: (now - datetime.timedelta(minutes=d)).strftime('%Y-%m-%dT%H:%M:%S.000Z')
+c.execute("INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at) VALUES (1, 'telecom', ?, 'line_down', 'serious', ?)", (ts(10), ts(7)))
+for key, kind, cls, at, detail in [
+    ('fault:1:opened', 'fault_opened', 'serious', ts(10), '{"trigger": "line_down"}'),
+    ('fault:1:escalated:major', 'fault_escalated', 'major', ts(9), '{"from": "serious", "reason": "the whole egress is down (all 2 lines)"}'),
+    ('fault:1:resolved', 'fault_resolved', 'major', ts(7), '{"duration_seconds": 180.0}'),
+]:
+    c.execute("INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, 'telecom', 1, ?, ?, ?, ?)", (key, kind, cls, at, ts(0), detail))
+c.commit()
+"#;
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(self.db())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// (notice key, outcome) of every delivery attempt to a channel.
+    fn deliveries(&self, channel: &str) -> Vec<(String, String)> {
+        sql(
+            &self.db(),
+            &format!("SELECT n.key, d.outcome FROM deliveries d JOIN notices n ON n.id = d.notice_id WHERE d.channel = '{channel}' ORDER BY d.id"),
+        )
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(k, o)| (k.to_string(), o.to_string()))
+        .collect()
+    }
+
+    /// The keys of every notice in the outbox, oldest first.
+    fn notice_keys(&self) -> Vec<String> {
+        sql(&self.db(), "SELECT key FROM notices ORDER BY id")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn stop(&mut self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- daemon log ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn webhook(name: &str, url: &str, retry_max: &str) -> String {
+    format!(
+        "\n[[notify]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"hook-secret\"\nretry_max = \"{retry_max}\"\n"
+    )
+}
+
+/// The notice keys in the webhook documents a receiver accepted.
+fn keys(accepted: &[Value]) -> Vec<String> {
+    accepted
+        .iter()
+        .map(|r| r["body"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_robot_gets_the_outbox_in_order_once() {
+    let w = Receiver::start("wecom", None, &[], None);
+    let d = Receiver::start("dingtalk", Some("SECdaemon"), &[], None);
+    let f = Receiver::start("feishu", Some("feishu-daemon"), &[], None);
+    let h = Receiver::start("webhook", Some("hook-secret"), &[], None);
+    let channels = format!(
+        "\n[[notify]]\nname = \"wecom\"\nkind = \"wecom\"\nurl = \"{}\"\n\n[[notify]]\nname = \"ding\"\nkind = \"dingtalk\"\nurl = \"{}\"\nsecret = \"SECdaemon\"\n\n[[notify]]\nname = \"feishu\"\nkind = \"feishu\"\nlanguage = \"en\"\nurl = \"{}\"\nsecret = \"feishu-daemon\"\n",
+        w.url("/cgi-bin/webhook/send?key=k"),
+        d.url("/robot/send?access_token=t"),
+        f.url("/open-apis/bot/v2/hook/x"),
+    ) + &webhook("hook", &h.url("/alerts"), "5s");
+    let site = Site::new(&channels);
+    site.first_run();
+    site.queue_fault_notices();
+    let _daemon = site.start();
+    // The three fault notices, then this start's "restarted after a gap".
+    let hooked = h.wait_accepted(4, Duration::from_secs(15));
+    let expected = site.notice_keys();
+    assert_eq!(expected.len(), 4, "{expected:?}");
+    assert!(expected[3].ends_with(":gap"), "{expected:?}");
+    assert_eq!(keys(&hooked), expected);
+    let wecom: Vec<String> = w
+        .wait_accepted(4, Duration::from_secs(10))
+        .iter()
+        .map(|r| {
+            r["body"]["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        wecom[0].contains("故障 #1 线路 telecom（China Telecom） 严重故障：线路中断"),
+        "{}",
+        wecom[0]
+    );
+    assert!(wecom[1].contains("升级为重大故障"), "{}", wecom[1]);
+    assert!(wecom[2].contains("已恢复，历时 3分0秒"), "{}", wecom[2]);
+    assert!(wecom[3].contains("linkledger 已重新启动"), "{}", wecom[3]);
+    let ding = d.wait_accepted(4, Duration::from_secs(10));
+    assert!(ding[1]["body"]["markdown"]["title"]
+        .as_str()
+        .unwrap()
+        .contains("升级为重大故障"));
+    let feishu = f.wait_accepted(4, Duration::from_secs(10));
+    assert!(feishu[2]["body"]["card"]["header"]["title"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("resolved after 3m 0s"));
+    // The major escalation is drawn red.
+    assert_eq!(feishu[1]["body"]["card"]["header"]["template"], "red");
+    // Nothing was refused along the way, and the ledger says each went once.
+    for r in [&w, &d, &f, &h] {
+        assert_eq!(r.requests().len(), 4, "{:#?}", r.requests());
+    }
+    for ch in ["wecom", "ding", "feishu", "hook"] {
+        let got = site.deliveries(ch);
+        let want: Vec<(String, String)> = expected
+            .iter()
+            .map(|k| (k.clone(), "sent".to_string()))
+            .collect();
+        assert_eq!(got, want, "{ch}");
+    }
+    wait_for("the pending gauge to empty", Duration::from_secs(5), || {
+        site.metric("linkledger_outbox_pending{channel=\"hook\"}") == Some(0.0)
+    });
+    assert_eq!(
+        site.metric("linkledger_notifications_sent_total{channel=\"hook\",event=\"fault_opened\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        site.metric("linkledger_outbox_oldest_pending_age_seconds"),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn a_receiver_failing_three_times_gets_the_alert_exactly_once() {
+    let h = Receiver::start("webhook", Some("hook-secret"), &["--fail-first", "3"], None);
+    let site = Site::new(&webhook("hook", &h.url("/alerts"), "2s"));
+    site.first_run();
+    site.queue_fault_notices();
+    let _daemon = site.start();
+    h.wait_accepted(4, Duration::from_secs(30));
+    let all = h.requests();
+    let statuses: Vec<i64> = all.iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, vec![500, 500, 500, 200, 200, 200, 200]);
+    // The same alert four times, with the same idempotency key.
+    for r in &all[..4] {
+        assert_eq!(r["headers"]["idempotency-key"], "fault:1:opened");
+    }
+    let keys = keys(&h.accepted());
+    assert_eq!(keys, site.notice_keys(), "each alert once, in order");
+    let opened: Vec<String> = site
+        .deliveries("hook")
+        .into_iter()
+        .filter(|(k, _)| k == "fault:1:opened")
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(opened, vec!["failed", "failed", "failed", "sent"]);
+    assert_eq!(
+        site.metric("linkledger_notifications_failed_total{channel=\"hook\",reason=\"http_5xx\"}"),
+        Some(3.0)
+    );
+}
+
+#[test]
+fn a_receiver_down_for_two_minutes_gets_everything_in_order_when_it_returns() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/alerts");
+    let site = Site::new(&webhook("hook", &url, "10s"));
+    site.first_run();
+    site.queue_fault_notices();
+    let _daemon = site.start();
+    std::thread::sleep(Duration::from_secs(120));
+    let failed = site
+        .deliveries("hook")
+        .iter()
+        .filter(|(_, o)| o == "failed")
+        .count();
+    assert!(failed >= 5, "only {failed} attempts in two minutes");
+    assert!(site
+        .deliveries("hook")
+        .iter()
+        .all(|(k, _)| k == "fault:1:opened"));
+    assert_eq!(
+        site.metric("linkledger_outbox_pending{channel=\"hook\"}"),
+        Some(4.0)
+    );
+    let age = site
+        .metric("linkledger_outbox_oldest_pending_age_seconds")
+        .unwrap();
+    assert!(age >= 115.0, "oldest pending age {age}");
+    assert!(
+        site.metric("linkledger_notifications_failed_total{channel=\"hook\",reason=\"connect\"}")
+            .unwrap()
+            >= 5.0
+    );
+    let h = Receiver::start(
+        "webhook",
+        Some("hook-secret"),
+        &["--port", &port.to_string()],
+        None,
+    );
+    // Backoff is capped at 10 s: everything arrives soon after.
+    let got = h.wait_accepted(4, Duration::from_secs(20));
+    assert_eq!(keys(&got), site.notice_keys());
+    assert_eq!(h.requests().len(), 4);
+}
+
+#[test]
+fn a_daemon_killed_with_alerts_pending_delivers_them_after_restart_none_twice() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/alerts");
+    let site = Site::new(&webhook("hook", &url, "2s"));
+    site.first_run();
+    site.queue_fault_notices();
+    // The receiver takes two alerts, then goes away.
+    let mut first = Receiver::start(
+        "webhook",
+        Some("hook-secret"),
+        &["--port", &port.to_string(), "--stop-after", "2"],
+        None,
+    );
+    let mut daemon = site.start();
+    first.wait_exit(Duration::from_secs(15));
+    wait_for(
+        "a failed attempt at the third alert",
+        Duration::from_secs(15),
+        || site.deliveries("hook").iter().any(|(_, o)| o == "failed"),
+    );
+    daemon.stop("KILL");
+    let before = keys(&first.accepted());
+    assert_eq!(before, ["fault:1:opened", "fault:1:escalated:major"]);
+
+    let second = Receiver::start(
+        "webhook",
+        Some("hook-secret"),
+        &["--port", &port.to_string()],
+        None,
+    );
+    let _daemon = site.start();
+    // The resolution, the first restart's gap notice, and this one's.
+    let after = keys(&second.wait_accepted(3, Duration::from_secs(20)));
+    let all: Vec<String> = before.into_iter().chain(after).collect();
+    assert_eq!(all, site.notice_keys(), "every alert once, in order");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(second.requests().len(), 3, "nothing sent twice");
+    let sent = site
+        .deliveries("hook")
+        .into_iter()
+        .filter(|(_, o)| o == "sent")
+        .count();
+    assert_eq!(sent, 5);
+}
