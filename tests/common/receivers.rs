@@ -177,7 +177,8 @@ impl SmtpSink {
 
     /// Every message received, parsed by Python's email package the way a
     /// mail client reads it: subject (decoded), from, to, message_id,
-    /// in_reply_to, references, text, html, envelope_to, tls.
+    /// in_reply_to, references, text, html, envelope_to, tls, received_at
+    /// (Unix seconds).
     pub fn messages(&self) -> Vec<Value> {
         read_dir_sorted(self.dir.path(), "eml")
             .iter()
@@ -221,6 +222,7 @@ print(json.dumps({
     'references': m['references'] and str(m['references']),
     'text': part('plain'), 'html': part('html'),
     'envelope_to': str(m['x-envelope-to']), 'tls': str(m['x-peer-tls']),
+    'received_at': float(str(m['x-received-at'])),
 }, ensure_ascii=False))
 "#;
 

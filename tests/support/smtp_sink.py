@@ -2,7 +2,7 @@
 """A real SMTP server on loopback for linkledger's alert tests (aiosmtpd).
 
 Each accepted message is written to OUT/NNNN.eml (with X-Envelope-From,
-X-Envelope-To and X-Peer-TLS headers added in front), so a test can read
+X-Envelope-To, X-Peer-TLS and X-Received-At headers added in front), so a test can read
 what arrived. With --tls, a test CA and a server certificate for 127.0.0.1
 are made with trustme (the CA written to OUT/ca.pem) and STARTTLS is
 required (--implicit-tls: TLS from the first byte instead); with --auth USER:PASS, logins are checked (only over TLS).
@@ -15,6 +15,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -31,6 +32,7 @@ class Sink:
             f"X-Envelope-From: {envelope.mail_from}\r\n"
             f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
             f"X-Peer-TLS: {'yes' if session.ssl else 'no'}\r\n"
+            f"X-Received-At: {time.time():.3f}\r\n"
         ).encode()
         tmp = os.path.join(self.out, f".{self.n:04d}.tmp")
         with open(tmp, "wb") as f:
