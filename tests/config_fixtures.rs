@@ -80,6 +80,47 @@ fn the_example_config_parses_with_the_documented_values() {
     assert_eq!(l.source.unwrap().to_string(), "198.18.0.1");
 }
 
+/// The example's commented `[[notify]]` channels, uncommented, parse into
+/// what their comments say.
+#[test]
+fn the_example_alert_channels_parse_when_uncommented() {
+    use linkledger::config::notify::{SmtpTls, Target};
+    let text = std::fs::read_to_string("config/linkledger.example.toml").unwrap();
+    let (head, tail) = text.split_at(text.find("# [[notify]]").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = dir.path().join("wecom-robot.url");
+    std::fs::write(&url_file, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\n").unwrap();
+    let channels: String = tail
+        .lines()
+        .filter(|l| !l.starts_with("# #"))
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .map(|l| l.replace("/etc/linkledger/wecom-robot.url", url_file.to_str().unwrap()) + "\n")
+        .collect();
+    std::env::set_var("LINKLEDGER_SMTP_PASSWORD", "example-password");
+    std::env::set_var("LINKLEDGER_WEBHOOK_KEY", "example-key");
+    let c = Config::parse(Path::new("example"), &(head.to_string() + &channels))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.alerts.deadline_lead.as_secs(), 600);
+    assert_eq!(c.alerts.budget_shares, vec![0.5, 0.8, 1.0]);
+    let names: Vec<&str> = c.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["noc-mail", "duty-wecom", "itsm"]);
+    let Target::Email(e) = &c.channels[0].target else {
+        panic!("noc-mail is not email")
+    };
+    assert_eq!((e.port, e.tls), (587, SmtpTls::Starttls));
+    assert_eq!(e.to.len(), 2);
+    assert_eq!(e.login.as_ref().unwrap().1 .0, "example-password");
+    let Target::Http(r) = &c.channels[1].target else {
+        panic!("duty-wecom is not a robot")
+    };
+    assert!(r.url.0.ends_with("key=k"), "the URL file's newline is trimmed");
+    assert!(c.channels[1].route.quiet.is_some());
+    assert_eq!(c.channels[2].retry_max.as_secs(), 300);
+    // Secrets stay out of Debug output.
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("example-password") && !debug.contains("key=k") && !debug.contains("example-key"));
+}
+
 #[test]
 fn the_demo_config_parses_and_probes_only_loopback() {
     let c = Config::load(Path::new("config/demo.toml")).unwrap();

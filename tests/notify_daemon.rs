@@ -244,7 +244,7 @@ fn every_robot_gets_the_outbox_in_order_once() {
         wecom[0]
     );
     assert!(wecom[1].contains("升级为重大故障"), "{}", wecom[1]);
-    assert!(wecom[2].contains("已恢复，历时 3分0秒"), "{}", wecom[2]);
+    assert!(wecom[2].contains("已恢复，历时 3分钟"), "{}", wecom[2]);
     assert!(wecom[3].contains("linkledger 已重新启动"), "{}", wecom[3]);
     let ding = d.wait_accepted(4, Duration::from_secs(10));
     assert!(ding[1]["body"]["markdown"]["title"]
@@ -255,7 +255,7 @@ fn every_robot_gets_the_outbox_in_order_once() {
     assert!(feishu[2]["body"]["card"]["header"]["title"]["content"]
         .as_str()
         .unwrap()
-        .contains("resolved after 3m 0s"));
+        .contains("resolved after 3m"));
     // The major escalation is drawn red.
     assert_eq!(feishu[1]["body"]["card"]["header"]["template"], "red");
     // Nothing was refused along the way, and the ledger says each went once.
@@ -401,4 +401,61 @@ fn a_daemon_killed_with_alerts_pending_delivers_them_after_restart_none_twice() 
         .filter(|(_, o)| o == "sent")
         .count();
     assert_eq!(sent, 5);
+}
+
+#[test]
+fn a_flapping_line_is_summarised_not_paged_per_fault() {
+    let h = Receiver::start("webhook", Some("hook-secret"), &[], None);
+    let site = Site::new(
+        &(webhook("hook", &h.url("/alerts"), "2s")
+            + "\n[alerts]\nflap_count = 3\nflap_window = \"15m\"\n"),
+    );
+    site.first_run();
+    // Four short outages of telecom, two minutes apart, each its own fault.
+    let script = r#"
+import sqlite3, sys, datetime
+c = sqlite3.connect(sys.argv[1])
+now = datetime.datetime.now(datetime.timezone.utc)
+ts = lambda d: (now - datetime.timedelta(minutes=d)).strftime('%Y-%m-%dT%H:%M:%S.000Z')
+for i in range(1, 5):
+    opened, resolved = 12 - 2 * i, 11.5 - 2 * i
+    c.execute("INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at) VALUES (?, 'telecom', ?, 'line_down', 'serious', ?)", (i, ts(opened), ts(resolved)))
+    for what, kind, at, detail in [('opened', 'fault_opened', ts(opened), '{"trigger": "line_down"}'), ('resolved', 'fault_resolved', ts(resolved), '{"duration_seconds": 30.0}')]:
+        c.execute("INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, 'telecom', ?, 'serious', ?, ?, ?)", (f'fault:{i}:{what}', kind, i, at, ts(0), detail))
+c.commit()
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(site.db())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _daemon = site.start();
+    wait_for("every notice handled", Duration::from_secs(20), || {
+        site.deliveries("hook").len() == 9
+    });
+    let outcomes: Vec<(String, String)> = site.deliveries("hook");
+    let expect = |k: &str, o: &str| (k.to_string(), o.to_string());
+    assert_eq!(
+        outcomes[..8],
+        [
+            expect("fault:1:opened", "sent"),
+            expect("fault:1:resolved", "sent"),
+            expect("fault:2:opened", "sent"),
+            expect("fault:2:resolved", "sent"),
+            // The third fault within 15 minutes: one summary instead.
+            expect("fault:3:opened", "sent"),
+            expect("fault:3:resolved", "summarised"),
+            expect("fault:4:opened", "summarised"),
+            expect("fault:4:resolved", "summarised"),
+        ]
+    );
+    let got = h.wait_accepted(6, Duration::from_secs(5));
+    assert_eq!(got.len(), 6, "four messages, one summary, the restart");
+    let summary = &got[4]["body"];
+    assert_eq!(summary["id"], "fault:3:opened");
+    assert_eq!(
+        summary["subject"],
+        "[linkledger] 线路 telecom（China Telecom） 频繁中断：15分钟内 3 次故障"
+    );
 }

@@ -76,13 +76,17 @@ impl Context<'_> {
     pub fn duration(&self, secs: f64) -> String {
         let s = secs.max(0.0).round() as i64;
         let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-        match (self.zh(), h, m) {
-            (true, 0, 0) => format!("{s}秒"),
-            (true, 0, _) => format!("{m}分{s}秒"),
-            (true, _, _) => format!("{h}小时{m}分"),
-            (false, 0, 0) => format!("{s}s"),
-            (false, 0, _) => format!("{m}m {s}s"),
-            (false, _, _) => format!("{h}h {m}m"),
+        match (self.zh(), h, m, s) {
+            (true, 0, 0, _) => format!("{s}秒"),
+            (true, 0, _, 0) => format!("{m}分钟"),
+            (true, 0, _, _) => format!("{m}分{s}秒"),
+            (true, _, 0, _) => format!("{h}小时"),
+            (true, _, _, _) => format!("{h}小时{m}分"),
+            (false, 0, 0, _) => format!("{s}s"),
+            (false, 0, _, 0) => format!("{m}m"),
+            (false, 0, _, _) => format!("{m}m {s}s"),
+            (false, _, 0, _) => format!("{h}h"),
+            (false, _, _, _) => format!("{h}h {m}m"),
         }
     }
 
@@ -380,5 +384,81 @@ fn trigger_en(t: &str) -> &'static str {
         "degradation" => "degraded quality",
         "ip_block_unreachable" => "IP block unreachable",
         _ => "fault",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cx(language: Language) -> Context<'static> {
+        static CARRIERS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+        Context {
+            language,
+            tz: chrono_tz::Asia::Shanghai,
+            contract: "Demo lease",
+            carriers: CARRIERS.get_or_init(|| vec![("ct".into(), "China Telecom".into())]),
+        }
+    }
+
+    #[test]
+    fn durations_read_like_a_person_wrote_them() {
+        let (zh, en) = (cx(Language::ZhCn), cx(Language::En));
+        let cases = [
+            (42.0, "42秒", "42s"),
+            (192.0, "3分12秒", "3m 12s"),
+            (900.0, "15分钟", "15m"),
+            (7200.0, "2小时", "2h"),
+            (8100.0, "2小时15分", "2h 15m"),
+        ];
+        for (secs, z, e) in cases {
+            assert_eq!(zh.duration(secs), z);
+            assert_eq!(en.duration(secs), e);
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_languages_with_its_own_subject() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-28T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for lang in [Language::ZhCn, Language::En] {
+            let mut subjects = std::collections::HashSet::new();
+            for kind in NoticeKind::ALL {
+                let n = Notice {
+                    id: 1,
+                    key: "k".into(),
+                    kind,
+                    line: Some("ct".into()),
+                    fault: Some(3),
+                    class: Some(FaultClass::Serious),
+                    at,
+                    detail: json!({"deadline": "response", "due": "2026-11-28T02:30:00.000Z",
+                        "share": 0.8, "charged_seconds": 11520.0, "cap_seconds": 14400.0,
+                        "gap_seconds": 600.0, "since": "x", "seconds": 60.0, "reason": "timeout",
+                        "projected_breach": "2027-01-05T00:00:00.000Z", "trigger": "line_down"}),
+                };
+                let m = render(&n, None, &cx(lang));
+                assert!(m.subject.starts_with("[linkledger] "), "{m:?}");
+                assert!(subjects.insert(m.subject.clone()), "{kind:?} repeats {}", m.subject);
+                let zh_chars = m.subject.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                assert_eq!(zh_chars, lang == Language::ZhCn, "{}", m.subject);
+            }
+        }
+        let n = Notice {
+            id: 1,
+            key: "k".into(),
+            kind: NoticeKind::DeadlineApproaching,
+            line: Some("ct".into()),
+            fault: Some(3),
+            class: Some(FaultClass::Major),
+            at,
+            detail: json!({"deadline": "resolution", "due": "2026-11-28T04:00:00.000Z"}),
+        };
+        let m = render(&n, None, &cx(Language::ZhCn));
+        assert_eq!(m.subject, "[linkledger] 故障 #3 线路 ct（China Telecom） 修复时限即将到期");
+        assert_eq!(m.lines, vec!["到期时间: 2026-11-28 12:00:00 CST"]);
+        assert!(m.urgent);
     }
 }
