@@ -89,12 +89,21 @@ fn the_example_alert_channels_parse_when_uncommented() {
     let (head, tail) = text.split_at(text.find("# [[notify]]").unwrap());
     let dir = tempfile::tempdir().unwrap();
     let url_file = dir.path().join("wecom-robot.url");
-    std::fs::write(&url_file, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\n").unwrap();
+    std::fs::write(
+        &url_file,
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k\n",
+    )
+    .unwrap();
     let channels: String = tail
         .lines()
         .filter(|l| !l.starts_with("# #"))
         .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
-        .map(|l| l.replace("/etc/linkledger/wecom-robot.url", url_file.to_str().unwrap()) + "\n")
+        .map(|l| {
+            l.replace(
+                "/etc/linkledger/wecom-robot.url",
+                url_file.to_str().unwrap(),
+            ) + "\n"
+        })
         .collect();
     std::env::set_var("LINKLEDGER_SMTP_PASSWORD", "example-password");
     std::env::set_var("LINKLEDGER_WEBHOOK_KEY", "example-key");
@@ -113,12 +122,19 @@ fn the_example_alert_channels_parse_when_uncommented() {
     let Target::Http(r) = &c.channels[1].target else {
         panic!("duty-wecom is not a robot")
     };
-    assert!(r.url.0.ends_with("key=k"), "the URL file's newline is trimmed");
+    assert!(
+        r.url.0.ends_with("key=k"),
+        "the URL file's newline is trimmed"
+    );
     assert!(c.channels[1].route.quiet.is_some());
     assert_eq!(c.channels[2].retry_max.as_secs(), 300);
     // Secrets stay out of Debug output.
     let debug = format!("{c:?}");
-    assert!(!debug.contains("example-password") && !debug.contains("key=k") && !debug.contains("example-key"));
+    assert!(
+        !debug.contains("example-password")
+            && !debug.contains("key=k")
+            && !debug.contains("example-key")
+    );
 }
 
 #[test]

@@ -42,6 +42,7 @@ fn notice(id: i64, kind: NoticeKind, what: &str, detail: serde_json::Value) -> N
         fault: Some(12),
         class: Some(FaultClass::Serious),
         at: Utc::now(),
+        queued_at: Utc::now(),
         detail,
     }
 }

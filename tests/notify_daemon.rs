@@ -429,7 +429,11 @@ c.commit()
         .arg(site.db())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _daemon = site.start();
     wait_for("every notice handled", Duration::from_secs(20), || {
         site.deliveries("hook").len() == 9

@@ -141,6 +141,8 @@ pub struct Notice {
     pub fault: Option<i64>,
     pub class: Option<FaultClass>,
     pub at: DateTime<Utc>,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
     pub detail: serde_json::Value,
 }
 
@@ -196,8 +198,16 @@ fn notice_of(r: &sqlx::sqlite::SqliteRow) -> Option<Notice> {
             .as_deref()
             .and_then(FaultClass::parse),
         at: parse_ledger_ts(&r.get::<String, _>("at"))?,
+        queued_at: parse_ledger_ts(&r.get::<String, _>("created_at"))?,
         detail: serde_json::from_str(&detail).unwrap_or_default(),
     })
+}
+
+/// The id of the newest notice (0 when there is none).
+pub async fn newest(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM notices")
+        .fetch_one(pool)
+        .await
 }
 
 /// The notices a channel still owes, oldest first, with the number of

@@ -434,6 +434,7 @@ mod tests {
                     fault: Some(3),
                     class: Some(FaultClass::Serious),
                     at,
+                    queued_at: at,
                     detail: json!({"deadline": "response", "due": "2026-11-28T02:30:00.000Z",
                         "share": 0.8, "charged_seconds": 11520.0, "cap_seconds": 14400.0,
                         "gap_seconds": 600.0, "since": "x", "seconds": 60.0, "reason": "timeout",
@@ -441,8 +442,15 @@ mod tests {
                 };
                 let m = render(&n, None, &cx(lang));
                 assert!(m.subject.starts_with("[linkledger] "), "{m:?}");
-                assert!(subjects.insert(m.subject.clone()), "{kind:?} repeats {}", m.subject);
-                let zh_chars = m.subject.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                assert!(
+                    subjects.insert(m.subject.clone()),
+                    "{kind:?} repeats {}",
+                    m.subject
+                );
+                let zh_chars = m
+                    .subject
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
                 assert_eq!(zh_chars, lang == Language::ZhCn, "{}", m.subject);
             }
         }
@@ -454,10 +462,14 @@ mod tests {
             fault: Some(3),
             class: Some(FaultClass::Major),
             at,
+            queued_at: at,
             detail: json!({"deadline": "resolution", "due": "2026-11-28T04:00:00.000Z"}),
         };
         let m = render(&n, None, &cx(Language::ZhCn));
-        assert_eq!(m.subject, "[linkledger] 故障 #3 线路 ct（China Telecom） 修复时限即将到期");
+        assert_eq!(
+            m.subject,
+            "[linkledger] 故障 #3 线路 ct（China Telecom） 修复时限即将到期"
+        );
         assert_eq!(m.lines, vec!["到期时间: 2026-11-28 12:00:00 CST"]);
         assert!(m.urgent);
     }

@@ -140,6 +140,7 @@ pub async fn test_channels<'a>(
             fault: None,
             class: None,
             at: now,
+            queued_at: now,
             detail: json!({}),
         };
         let cx = message::Context {

@@ -94,6 +94,7 @@ mod tests {
             fault,
             class,
             at: Utc::now(),
+            queued_at: Utc::now(),
             detail: serde_json::json!({}),
         }
     }

@@ -129,6 +129,8 @@ impl ChannelTask {
             }
         };
         let mut next_try = tokio::time::Instant::now();
+        // Every notice below `low` is done for this channel.
+        let mut low = first;
         loop {
             let wake = next_try.max(tokio::time::Instant::now() + Duration::from_millis(500));
             tokio::select! {
@@ -139,7 +141,7 @@ impl ChannelTask {
             let Some(channel) = config.channels.iter().find(|c| c.name == self.name) else {
                 return;
             };
-            match self.round(&config, channel, first).await {
+            match self.round(&config, channel, &mut low).await {
                 Ok(None) => next_try = tokio::time::Instant::now(),
                 Ok(Some(wait)) => next_try = tokio::time::Instant::now() + wait,
                 Err(e) => {
@@ -150,14 +152,17 @@ impl ChannelTask {
         }
     }
 
-    /// One pass over what the channel owes; Some(wait) after a failure.
+    /// One pass over what the channel owes from notice `low` on; Some(wait)
+    /// after a failure. Moves `low` past the notices now done (ids are
+    /// given in commit order: the ledger has one writer at a time).
     async fn round(
         &self,
         config: &Config,
         channel: &Channel,
-        first: i64,
+        low: &mut i64,
     ) -> Result<Option<Duration>, sqlx::Error> {
-        let pending = outbox::pending(&self.pool, &self.name, first).await?;
+        let newest = outbox::newest(&self.pool).await?;
+        let pending = outbox::pending(&self.pool, &self.name, *low).await?;
         let now = Utc::now();
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
@@ -168,14 +173,22 @@ impl ChannelTask {
             .collect();
         let oldest = owed
             .iter()
-            .map(|n| (now - n.at).num_milliseconds() as f64 / 1000.0)
+            .map(|n| (now - n.queued_at).num_milliseconds() as f64 / 1000.0)
             .fold(0.0, f64::max);
         self.metrics
             .notify
             .set_pending(&self.name, owed.len(), oldest);
+        let mut done = std::collections::HashSet::new();
+        let still_owed = |done: &std::collections::HashSet<i64>| {
+            owed.iter()
+                .map(|n| n.id)
+                .find(|id| !done.contains(id))
+                .unwrap_or(newest + 1)
+        };
         for step in steps {
             match step {
                 Step::Skip(id) => {
+                    done.insert(id);
                     outbox::record(
                         &self.pool,
                         id,
@@ -191,11 +204,14 @@ impl ChannelTask {
                         continue;
                     };
                     if let Some(wait) = self.send(config, channel, n, *attempts).await? {
+                        *low = still_owed(&done);
                         return Ok(Some(wait));
                     }
+                    done.insert(id);
                 }
             }
         }
+        *low = still_owed(&done);
         Ok(None)
     }
 
