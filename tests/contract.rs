@@ -170,6 +170,63 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
     assert_eq!(repair_due, t("09:40"), "8 h after resolution");
     let f = all_faults(&pool, &c, "09:39").await;
     assert_eq!(states(&f[2])[3], Pending);
+
+    // The alerts the writer queued with each change, in order.
+    let notices: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT key, at, class FROM notices ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let keys: Vec<&str> = notices.iter().map(|n| n.0.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "fault:1:opened",
+            "fault:1:escalated:serious",
+            "fault:2:opened",
+            "fault:3:opened",
+            "fault:1:escalated:major",
+            "fault:2:escalated:major",
+            "fault:2:resolved",
+            "fault:3:resolved",
+            "fault:1:resolved",
+        ]
+    );
+    assert_eq!(notices[3].1, "2026-01-01T01:20:00.000Z");
+    assert_eq!(notices[3].2.as_deref(), Some("major"));
+    assert_eq!(notices[8].2.as_deref(), Some("major"), "resolved as major");
+    // Breaches queue their alerts once, however often they are checked;
+    // a deadline within the lead queues its approach once.
+    let f = all_faults(&pool, &c, "12:00").await;
+    for _ in 0..2 {
+        ledger::faults::record_breaches(&pool, &f, t("12:00"))
+            .await
+            .unwrap();
+    }
+    let early = all_faults(&pool, &c, "09:35").await;
+    for _ in 0..2 {
+        ledger::faults::record_approaching(&pool, &early, t("09:35"), TimeDelta::minutes(10))
+            .await
+            .unwrap();
+    }
+    let more: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, kind FROM notices WHERE id > 9 ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        more,
+        [
+            ("fault:1:breached:response", "deadline_breached"),
+            ("fault:1:breached:on_site", "deadline_breached"),
+            ("fault:1:breached:repair_report", "repair_report_overdue"),
+            ("fault:2:breached:repair_report", "repair_report_overdue"),
+            ("fault:3:breached:repair_report", "repair_report_overdue"),
+            ("fault:2:approaching:repair_report", "deadline_approaching"),
+            ("fault:3:approaching:repair_report", "deadline_approaching"),
+        ]
+    );
 }
 
 #[tokio::test]

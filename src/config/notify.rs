@@ -264,6 +264,7 @@ pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<C
         if out.iter().any(|o| o.name == name) {
             return Err((key("name"), format!("duplicate channel name {name:?}")));
         }
+        check_keys_fit_kind(&c).map_err(|(k, m)| (key(&k), m))?;
         let events = match c.events {
             None => None,
             Some(list) => Some(
@@ -405,6 +406,67 @@ pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<C
         });
     }
     Ok(out)
+}
+
+/// Refuses keys that belong to another kind of channel, so that a
+/// misplaced key is not silently ignored.
+fn check_keys_fit_kind(c: &RawChannel) -> Result<(), (String, String)> {
+    let email_keys = [
+        ("smtp_host", c.smtp_host.is_some()),
+        ("smtp_port", c.smtp_port.is_some()),
+        ("tls", c.tls.is_some()),
+        ("ca_file", c.ca_file.is_some()),
+        ("username", c.username.is_some()),
+        (
+            "password",
+            c.password.is_some() || c.password_env.is_some() || c.password_file.is_some(),
+        ),
+        ("from", c.from.is_some()),
+        ("to", !c.to.is_empty()),
+    ];
+    let http_keys = [
+        (
+            "url",
+            c.url.is_some() || c.url_env.is_some() || c.url_file.is_some(),
+        ),
+        (
+            "secret",
+            c.secret.is_some() || c.secret_env.is_some() || c.secret_file.is_some(),
+        ),
+        ("mention_mobiles", !c.mention_mobiles.is_empty()),
+        ("mention_users", !c.mention_users.is_empty()),
+    ];
+    let kind = c.kind.as_str();
+    let misplaced = |keys: &[(&'static str, bool)], for_what: &str| {
+        keys.iter().find(|(_, set)| *set).map(|(k, _)| {
+            (
+                k.to_string(),
+                format!("is for {for_what} channels, not {kind}"),
+            )
+        })
+    };
+    let wrong = match c.kind {
+        ChannelKind::Email => misplaced(&http_keys, "wecom, dingtalk, feishu and webhook"),
+        _ => misplaced(&email_keys, "email"),
+    };
+    if let Some(e) = wrong {
+        return Err(e);
+    }
+    match c.kind {
+        ChannelKind::Wecom | ChannelKind::Feishu if !c.mention_mobiles.is_empty() => Err((
+            "mention_mobiles".into(),
+            format!("{kind} robots mention by user id in markdown; use mention_users (mobiles are DingTalk's)"),
+        )),
+        ChannelKind::Wecom if c.secret.is_some() || c.secret_env.is_some() || c.secret_file.is_some() => Err((
+            "secret".into(),
+            "WeCom robots do not sign requests; the key is in the url".into(),
+        )),
+        ChannelKind::Webhook if !c.mention_users.is_empty() || !c.mention_mobiles.is_empty() => Err((
+            "mention_users".into(),
+            "mentions are for the group robots, not webhook channels".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_mailbox(s: &str) -> Result<(), String> {
