@@ -100,28 +100,24 @@ async fn budget_notices(
         {
             let mut detail = figures.clone();
             detail["share"] = serde_json::json!(share);
-            notices.push(NewNotice {
-                key: format!("budget:{}:{year}:{}", v.line, (share * 100.0).round()),
-                kind: NoticeKind::BudgetShare,
-                line: line.clone(),
-                fault: None,
-                class: None,
-                at: now,
+            notices.push(NewNotice::about(
+                NoticeKind::BudgetShare,
+                format!("budget:{}:{year}:{}", v.line, (share * 100.0).round()),
+                line.clone(),
+                now,
                 detail,
-            });
+            ));
         }
         if let (Some(when), false) = (v.projected_breach, v.breached) {
             let mut detail = figures.clone();
             detail["projected_breach"] = serde_json::json!(crate::clock::ledger_ts(when));
-            notices.push(NewNotice {
-                key: format!("budget:{}:{year}:projected", v.line),
-                kind: NoticeKind::BudgetProjectedBreach,
-                line: line.clone(),
-                fault: None,
-                class: None,
-                at: now,
+            notices.push(NewNotice::about(
+                NoticeKind::BudgetProjectedBreach,
+                format!("budget:{}:{year}:projected", v.line),
+                line.clone(),
+                now,
                 detail,
-            });
+            ));
         }
         for n in notices {
             outbox::queue(&mut conn, &n)

@@ -118,15 +118,13 @@ impl SnmpPoller {
                     m.poll_errors.with_label_values(&[line, e.reason()]).inc();
                     failures += 1;
                     if failures == FAILING_AFTER {
-                        let _ = ledger.send(LedgerWrite::Notice(NewNotice {
-                            key: format!("snmp:{line}:{}", ledger_ts(clock.now())),
-                            kind: NoticeKind::SnmpFailing,
-                            line: Some(line.to_string()),
-                            fault: None,
-                            class: None,
-                            at: clock.now(),
-                            detail: serde_json::json!({ "reason": e.to_string(), "failures": failures }),
-                        }));
+                        let _ = ledger.send(LedgerWrite::Notice(NewNotice::about(
+                            NoticeKind::SnmpFailing,
+                            format!("snmp:{line}:{}", ledger_ts(clock.now())),
+                            Some(line.to_string()),
+                            clock.now(),
+                            serde_json::json!({ "reason": e.to_string(), "failures": failures }),
+                        )));
                     }
                     warn!(line, error = %e, "SNMP poll failed; the interface is unobserved until the agent answers");
                     self.evidence.set(NONE);

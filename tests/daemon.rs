@@ -13,14 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::{metric_value, BIN};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn write_config(dir: &Path, port: u16, extra_line: bool) -> PathBuf {
     let demo = std::fs::read_to_string("config/demo.toml").unwrap();
     let mut text = demo
@@ -125,7 +117,7 @@ fn metrics_health_reload_and_clean_stop() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let config = write_config(dir.path(), port, false);
     let log = dir.path().join("daemon.log");
     let mut daemon = start(&config, &log);
@@ -284,7 +276,7 @@ fn an_address_already_in_use_is_a_clear_error() {
 #[test]
 fn traffic_report_from_five_minute_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), free_port(), false);
+    let config = write_config(dir.path(), common::free_port(), false);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -400,7 +392,7 @@ fn misbehaving_snmp_agents_are_counted_and_change_nothing_else() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let config = write_config(dir.path(), port, false);
     let text = std::fs::read_to_string(&config).unwrap();
     let snmp = |p: u16| {

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,14 +20,6 @@ use std::time::{Duration, Instant};
 use common::receivers::Receiver;
 use common::{metric_value, sql, BIN};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Site {
     dir: tempfile::TempDir,
@@ -39,7 +30,7 @@ struct Site {
 impl Site {
     fn new(channels: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let demo = std::fs::read_to_string(common::repo().join("config/demo.toml")).unwrap();
         let text = demo
             .replace(
@@ -124,6 +115,12 @@ for key, kind, cls, at, detail in [
     c.execute("INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, 'telecom', 1, ?, ?, ?, ?)", (key, kind, cls, at, ts(0), detail))
 c.commit()
 "#;
+        self.python(script);
+    }
+
+    /// Runs a Python script with the ledger's path as its argument (to
+    /// queue notices the way the writer does).
+    fn python(&self, script: &str) {
         let out = Command::new("python3")
             .args(["-c", script])
             .arg(self.db())
@@ -315,7 +312,7 @@ fn a_receiver_failing_three_times_gets_the_alert_exactly_once() {
 
 #[test]
 fn a_receiver_down_for_two_minutes_gets_everything_in_order_when_it_returns() {
-    let port = free_port();
+    let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}/alerts");
     let site = Site::new(&webhook("hook", &url, "10s"));
     site.first_run();
@@ -359,7 +356,7 @@ fn a_receiver_down_for_two_minutes_gets_everything_in_order_when_it_returns() {
 
 #[test]
 fn a_daemon_killed_with_alerts_pending_delivers_them_after_restart_none_twice() {
-    let port = free_port();
+    let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}/alerts");
     let site = Site::new(&webhook("hook", &url, "2s"));
     site.first_run();
@@ -424,16 +421,7 @@ for i in range(1, 5):
         c.execute("INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, 'telecom', ?, 'serious', ?, ?, ?)", (f'fault:{i}:{what}', kind, i, at, ts(0), detail))
 c.commit()
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(site.db())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    site.python(script);
     let _daemon = site.start();
     wait_for("every notice handled", Duration::from_secs(20), || {
         site.deliveries("hook").len() == 9

@@ -86,6 +86,25 @@ pub struct NewNotice {
 }
 
 impl NewNotice {
+    /// A notice about no fault (a line, the egress or the daemon).
+    pub fn about(
+        kind: NoticeKind,
+        key: String,
+        line: Option<String>,
+        at: DateTime<Utc>,
+        detail: serde_json::Value,
+    ) -> Self {
+        NewNotice {
+            key,
+            kind,
+            line,
+            fault: None,
+            class: None,
+            at,
+            detail,
+        }
+    }
+
     /// A notice about a fault, keyed by the fault and `what`.
     pub fn fault(
         kind: NoticeKind,

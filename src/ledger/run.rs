@@ -61,18 +61,16 @@ pub async fn begin(
             .execute(&mut *tx)
             .await
             .map_err(query_err("insert daemon gap"))?;
-        let notice = super::outbox::NewNotice {
-            key: format!("run:{run_id}:gap"),
-            kind: super::outbox::NoticeKind::DaemonGap,
-            line: None,
-            fault: None,
-            class: None,
-            at: now,
-            detail: serde_json::json!({
+        let notice = super::outbox::NewNotice::about(
+            super::outbox::NoticeKind::DaemonGap,
+            format!("run:{run_id}:gap"),
+            None,
+            now,
+            serde_json::json!({
                 "since": ledger_ts(hb),
                 "gap_seconds": (now - hb).num_milliseconds() as f64 / 1000.0,
             }),
-        };
+        );
         super::outbox::queue(&mut tx, &notice)
             .await
             .map_err(query_err("queue the daemon gap notice"))?;

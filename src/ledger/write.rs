@@ -349,15 +349,13 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             let id: i64 = sqlx::query_scalar("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
-            let notice = NewNotice {
-                key: format!("local_fault:{id}"),
-                kind: NoticeKind::LocalFault,
-                line: Some(line.clone()),
-                fault: None,
-                class: None,
-                at: *start,
-                detail: serde_json::json!({}),
-            };
+            let notice = NewNotice::about(
+                NoticeKind::LocalFault,
+                format!("local_fault:{id}"),
+                Some(line.clone()),
+                *start,
+                serde_json::json!({}),
+            );
             outbox::queue(&mut tx, &notice).await?;
             tx.commit().await?;
         }
@@ -430,18 +428,16 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             .fetch_one(&mut *tx)
             .await?;
             if line.is_some() {
-                let notice = NewNotice {
-                    key: format!("gap:{id}"),
-                    kind: NoticeKind::ProbeFailed,
-                    line: line.clone(),
-                    fault: None,
-                    class: None,
-                    at: *start,
-                    detail: serde_json::json!({
+                let notice = NewNotice::about(
+                    NoticeKind::ProbeFailed,
+                    format!("gap:{id}"),
+                    line.clone(),
+                    *start,
+                    serde_json::json!({
                         "reason": reason,
                         "seconds": (*end - *start).num_milliseconds() as f64 / 1000.0,
                     }),
-                };
+                );
                 outbox::queue(&mut tx, &notice).await?;
             }
             tx.commit().await?;
