@@ -393,15 +393,10 @@ fn notify_test_reports_what_each_far_end_answered() {
     assert_eq!(m[0]["subject"], "[linkledger] linkledger 测试消息");
 
     // One channel by name; an unknown name is a usage error.
-    let out = Command::new(BIN)
-        .args(["notify", "test", "--channel", "hook", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run(
+        Command::new(BIN)
+            .args(["notify", "test", "--channel", "hook", "-c"])
+            .arg(&path),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert_eq!(h.accepted().len(), 2);

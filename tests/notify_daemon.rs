@@ -121,16 +121,7 @@ c.commit()
     /// Runs a Python script with the ledger's path as its argument (to
     /// queue notices the way the writer does).
     fn python(&self, script: &str) {
-        let out = Command::new("python3")
-            .args(["-c", script])
-            .arg(self.db())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::run(Command::new("python3").args(["-c", script]).arg(self.db()));
     }
 
     /// (notice key, outcome) of every delivery attempt to a channel.

@@ -45,7 +45,8 @@ pub fn can_use_netns(test: &str) -> bool {
     false
 }
 
-fn run(cmd: &mut Command) -> Output {
+/// Runs a command to its end; panics with its stderr unless it succeeds.
+pub fn run(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));

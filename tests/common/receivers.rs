@@ -227,15 +227,6 @@ print(json.dumps({
 "#;
 
 fn parse_eml(p: &Path) -> Value {
-    let out = Command::new("python3")
-        .args(["-c", PARSE_EML])
-        .arg(p)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = super::run(Command::new("python3").args(["-c", PARSE_EML]).arg(p));
     serde_json::from_slice(&out.stdout).unwrap()
 }
