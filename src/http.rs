@@ -139,6 +139,28 @@ async fn contract_metrics(
         let n = r.get::<i64, _>(3).max(0) as u64;
         c.inc_by(n.saturating_sub(c.get()));
     }
+    // Pending deadlines: of open faults, and repair reports of faults
+    // resolved within the repair-report window.
+    let terms = &config.contract.terms;
+    let horizon =
+        chrono::TimeDelta::from_std(terms.repair_report).unwrap_or(chrono::TimeDelta::MAX);
+    let filter = crate::ledger::records::FaultFilter {
+        since: Some(now - horizon - chrono::TimeDelta::hours(1)),
+        ..Default::default()
+    };
+    let recent = crate::ledger::records::faults(&s.pool, &filter, terms, now).await?;
+    m.deadline_due.reset();
+    for f in &recent {
+        let line = f.line.as_deref().unwrap_or("egress");
+        let fault = f.id.to_string();
+        for d in &f.deadlines {
+            if let (crate::fault::deadline::DeadlineState::Pending, Some(due)) = (d.state, d.due) {
+                m.deadline_due
+                    .with_label_values(&[line, f.class.as_str(), d.kind.as_str(), &fault])
+                    .set(due.timestamp_millis() as f64 / 1000.0);
+            }
+        }
+    }
     Ok(())
 }
 

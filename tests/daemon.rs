@@ -445,3 +445,71 @@ fn misbehaving_snmp_agents_are_counted_and_change_nothing_else() {
     assert!(log.contains("SNMP poll failed"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// What the daemon exposes passes `promtool check metrics` (Prometheus's
+/// own lint: naming, units, `_total` counters, help texts), with SNMP,
+/// alert channel and contract series present.
+#[test]
+fn the_live_metrics_pass_promtool_check_metrics() {
+    if !can_ping() {
+        return;
+    }
+    let promtool = Command::new("promtool").arg("--version").output();
+    if promtool.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is missing (.ci/run installs Debian's prometheus)"
+        );
+        eprintln!("skipping: promtool is not installed");
+        return;
+    }
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let text = std::fs::read_to_string(&config).unwrap()
+        + &format!(
+            "[line.snmp]\nagent = \"127.0.0.1:{}\"\nversion = \"2c\"\ncommunity = \"x\"\nif_name = \"lo\"\ninterval = \"1s\"\ntimeout = \"200ms\"\nretries = 0\n\n[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{}/x\"\n",
+            silent.local_addr().unwrap().port(),
+            common::free_port()
+        );
+    std::fs::write(&config, text).unwrap();
+    let _daemon = start(&config, &dir.path().join("daemon.log"));
+    let mut metrics = String::new();
+    wait_for(
+        "SNMP errors and the outbox in the metrics",
+        Duration::from_secs(10),
+        || {
+            metrics = get(port, "/metrics").1;
+            metrics.contains("linkledger_snmp_poll_errors_total{")
+                && metrics.contains("linkledger_outbox_pending{channel=\"hook\"}")
+                && metrics.contains("linkledger_downtime_charged_seconds{")
+        },
+    );
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lint =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && lint.trim().is_empty(),
+        "promtool check metrics:\n{lint}"
+    );
+    let families = metrics
+        .lines()
+        .filter(|l| l.starts_with("# TYPE linkledger_"))
+        .count();
+    assert!(families >= 20, "only {families} metric families checked");
+}
