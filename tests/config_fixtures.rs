@@ -112,7 +112,7 @@ fn the_example_alert_channels_parse_when_uncommented() {
     assert_eq!(c.alerts.deadline_lead.as_secs(), 600);
     assert_eq!(c.alerts.budget_shares, vec![0.5, 0.8, 1.0]);
     let names: Vec<&str> = c.channels.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["noc-mail", "duty-wecom", "itsm"]);
+    assert_eq!(names, ["noc-mail", "duty-wecom", "itsm", "am"]);
     let Target::Email(e) = &c.channels[0].target else {
         panic!("noc-mail is not email")
     };

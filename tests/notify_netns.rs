@@ -1,7 +1,9 @@
 //! Alerts end to end across the namespace lab (root only): a line goes
 //! down, and the email (real SMTP, STARTTLS, login) and the WeCom robot
 //! message arrive within 5 s of the outage being declared; it comes back,
-//! and the resolution arrives, the email threaded under the first.
+//! and the resolution arrives, the email threaded under the first. The same
+//! fault through Debian's real Alertmanager: an active alert with the
+//! fault's labels, a grouped notification, and its resolution.
 
 #![allow(clippy::disallowed_types)] // real-time orchestration of child processes
 
@@ -112,5 +114,149 @@ events = ["fault_opened", "fault_resolved"]
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(sink.messages().len(), 2);
     assert_eq!(robot.requests().len(), 2);
+    daemon.signal_and_wait("TERM");
+}
+
+/// Debian's Alertmanager, started in a lab namespace; killed on drop.
+struct Alertmanager {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    fn start(ns: &str, port: u16, webhook: &str) -> Alertmanager {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "route:\n  receiver: hook\n  group_by: [line]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {webhook}\n        send_resolved: true\n"
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "prometheus-alertmanager"])
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("alertmanager.log")).unwrap())
+            .spawn()
+            .expect("start prometheus-alertmanager");
+        let am = Alertmanager { child, _dir: dir };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !am.get(ns, port, "/-/ready").contains("OK") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Alertmanager did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        am
+    }
+
+    fn get(&self, ns: &str, port: u16, path: &str) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "curl", "-s", "-m", "3"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn alertmanager_receives_groups_and_resolves_a_line_fault() {
+    if !can_use_netns("alertmanager e2e") {
+        return;
+    }
+    if std::process::Command::new("prometheus-alertmanager")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prometheus-alertmanager is missing (.ci/run installs it)"
+        );
+        eprintln!("skipping: prometheus-alertmanager is not installed");
+        return;
+    }
+    let lab = Lab::up("llalm");
+    let ns = format!("{}-mon", lab.prefix);
+    let hook = Receiver::start("any", None, &[], Some(&ns));
+    let am = Alertmanager::start(&ns, 19093, &hook.url("/alertmanager"));
+    let config = lab.config();
+    let text = std::fs::read_to_string(&config).unwrap()
+        + "\n[[notify]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:19093\"\n";
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
+    lab.fault("silent-anchors", "on");
+
+    // Alertmanager holds the fault as an active alert with its labels ...
+    let got = hook.wait_accepted(1, Duration::from_secs(20));
+    let firing = &got[0]["body"];
+    assert_eq!(firing["status"], "firing", "{firing:#}");
+    assert_eq!(firing["groupLabels"]["line"], "telecom");
+    let labels = &firing["alerts"][0]["labels"];
+    assert_eq!(labels["alertname"], "LinkledgerFault");
+    assert_eq!(labels["line"], "telecom");
+    assert_eq!(labels["carrier"], "China Telecom");
+    assert_eq!(labels["class"], "serious");
+    assert_eq!(labels["fault_id"], "1");
+    assert_eq!(labels["severity"], "critical");
+    let active: serde_json::Value =
+        serde_json::from_str(&am.get(&ns, 19093, "/api/v2/alerts?active=true")).unwrap();
+    let faults: Vec<&serde_json::Value> = active
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "LinkledgerFault")
+        .collect();
+    assert_eq!(faults.len(), 1, "{active:#}");
+    assert_eq!(faults[0]["status"]["state"], "active");
+
+    // ... and resolves it when the line comes back.
+    std::thread::sleep(Duration::from_secs(5));
+    lab.fault("silent-anchors", "off");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let resolved = loop {
+        let r = hook
+            .accepted()
+            .into_iter()
+            .find(|r| r["body"]["status"] == "resolved");
+        if let Some(r) = r {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no resolved notification: {:#?}",
+            hook.requests()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(resolved["body"]["alerts"][0]["labels"]["fault_id"], "1");
+    let active: serde_json::Value =
+        serde_json::from_str(&am.get(&ns, 19093, "/api/v2/alerts?active=true")).unwrap();
+    assert!(
+        !active
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "LinkledgerFault"),
+        "{active:#}"
+    );
     daemon.signal_and_wait("TERM");
 }

@@ -114,6 +114,8 @@ pub enum ChannelKind {
     Dingtalk,
     Feishu,
     Webhook,
+    /// Alertmanager's v2 API.
+    Alertmanager,
 }
 
 impl ChannelKind {
@@ -124,6 +126,7 @@ impl ChannelKind {
             ChannelKind::Dingtalk => "dingtalk",
             ChannelKind::Feishu => "feishu",
             ChannelKind::Webhook => "webhook",
+            ChannelKind::Alertmanager => "alertmanager",
         }
     }
 }
@@ -461,10 +464,22 @@ fn check_keys_fit_kind(c: &RawChannel) -> Result<(), (String, String)> {
             "secret".into(),
             "WeCom robots do not sign requests; the key is in the url".into(),
         )),
-        ChannelKind::Webhook if !c.mention_users.is_empty() || !c.mention_mobiles.is_empty() => Err((
-            "mention_users".into(),
-            "mentions are for the group robots, not webhook channels".into(),
-        )),
+        ChannelKind::Alertmanager
+            if c.secret.is_some() || c.secret_env.is_some() || c.secret_file.is_some() =>
+        {
+            Err((
+                "secret".into(),
+                "Alertmanager's API takes no signature; put basic-auth credentials in the url if it needs them".into(),
+            ))
+        }
+        ChannelKind::Webhook | ChannelKind::Alertmanager
+            if !c.mention_users.is_empty() || !c.mention_mobiles.is_empty() =>
+        {
+            Err((
+                "mention_users".into(),
+                format!("mentions are for the group robots, not {kind} channels"),
+            ))
+        }
         _ => Ok(()),
     }
 }

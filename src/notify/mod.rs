@@ -7,6 +7,7 @@
 //! - [`email`], [`robots`]: the channels.
 //! - [`sender`]: the delivery loop per channel.
 
+pub mod alertmanager;
 pub mod email;
 pub mod message;
 pub mod plan;
@@ -117,6 +118,10 @@ pub async fn deliver(
 ) -> Result<String, Failure> {
     match &channel.target {
         Target::Email(e) => email::send(e, &channel.name, o).await,
+        Target::Http(r) if channel.kind == crate::config::ChannelKind::Alertmanager => {
+            let alerts = alertmanager::alerts_of(o, chrono::Utc::now());
+            alertmanager::post(client, &r.url.0, &alerts).await
+        }
         Target::Http(r) => robots::send(client, channel.kind, r, o).await,
     }
 }

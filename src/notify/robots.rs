@@ -120,7 +120,9 @@ pub fn request(kind: ChannelKind, r: &Robot, o: &Outgoing) -> (String, Value) {
             }
             (r.url.0.clone(), body)
         }
-        ChannelKind::Webhook | ChannelKind::Email => (r.url.0.clone(), o.document.clone()),
+        ChannelKind::Webhook | ChannelKind::Email | ChannelKind::Alertmanager => {
+            (r.url.0.clone(), o.document.clone())
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use tracing::{error, info, warn, Instrument};
 use super::message::{self, Context};
 use super::plan::{plan, Step};
 use super::{deliver, FailureKind, Outgoing};
-use crate::config::{Channel, Config};
+use crate::config::{Channel, ChannelKind, Config};
 use crate::fault::FaultClass;
 use crate::ledger::outbox::{self, Notice, NoticeKind, Outcome, FLAPPING};
 use crate::ledger::records;
@@ -102,6 +102,28 @@ struct ChannelTask {
     client: reqwest::Client,
 }
 
+/// (line id, carrier) of the configured lines.
+fn carriers_of(config: &Config) -> Vec<(String, String)> {
+    config
+        .lines
+        .iter()
+        .map(|l| (l.id.clone(), l.carrier.clone()))
+        .collect()
+}
+
+fn context<'a>(
+    config: &'a Config,
+    channel: &Channel,
+    carriers: &'a [(String, String)],
+) -> Context<'a> {
+    Context {
+        language: channel.language,
+        tz: config.daemon.timezone,
+        contract: &config.contract.name,
+        carriers,
+    }
+}
+
 /// The wait before attempt `failures + 1`: 1 s, 2 s, 4 s … up to `max`.
 pub fn backoff(failures: u32, max: Duration) -> Duration {
     let secs = 1u64 << failures.saturating_sub(1).min(20);
@@ -131,6 +153,7 @@ impl ChannelTask {
         let mut next_try = tokio::time::Instant::now();
         // Every notice below `low` is done for this channel.
         let mut low = first;
+        let mut refresh_due = tokio::time::Instant::now();
         loop {
             let wake = next_try.max(tokio::time::Instant::now() + Duration::from_millis(500));
             tokio::select! {
@@ -141,6 +164,14 @@ impl ChannelTask {
             let Some(channel) = config.channels.iter().find(|c| c.name == self.name) else {
                 return;
             };
+            if channel.kind == ChannelKind::Alertmanager
+                && tokio::time::Instant::now() >= refresh_due
+            {
+                refresh_due = tokio::time::Instant::now() + super::alertmanager::REFRESH_EVERY;
+                if let Err(e) = self.refresh_open_faults(&config, channel).await {
+                    warn!(error = %e, "cannot re-post the open faults to Alertmanager; trying again in a minute");
+                }
+            }
             match self.round(&config, channel, &mut low).await {
                 Ok(None) => next_try = tokio::time::Instant::now(),
                 Ok(Some(wait)) => next_try = tokio::time::Instant::now() + wait,
@@ -215,6 +246,65 @@ impl ChannelTask {
         Ok(None)
     }
 
+    /// Re-posts every open fault to Alertmanager as firing (it resolves an
+    /// alert that is not re-posted). The outbox's own notices open and
+    /// resolve them; this only keeps them alive.
+    async fn refresh_open_faults(&self, config: &Config, channel: &Channel) -> Result<(), String> {
+        let crate::config::notify::Target::Http(r) = &channel.target else {
+            return Ok(());
+        };
+        let filter = records::FaultFilter {
+            open: Some(true),
+            ..Default::default()
+        };
+        let now = Utc::now();
+        let open = records::faults(&self.pool, &filter, &config.contract.terms, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let carriers = carriers_of(config);
+        let cx = context(config, channel, &carriers);
+        let alerts: Vec<serde_json::Value> = open
+            .iter()
+            .map(|f| {
+                let n = Notice {
+                    id: 0,
+                    key: format!("fault:{}:opened", f.id),
+                    kind: NoticeKind::FaultOpened,
+                    line: f.line.clone(),
+                    fault: Some(f.id),
+                    class: Some(f.class),
+                    at: f.detected_at,
+                    queued_at: f.detected_at,
+                    detail: serde_json::json!({ "trigger": f.trigger }),
+                };
+                let carrier = f
+                    .line
+                    .as_ref()
+                    .and_then(|l| carriers.iter().find(|(id, _)| id == l))
+                    .map(|(_, c)| c.clone());
+                super::alertmanager::fault_alert(
+                    &super::alertmanager::FaultAlert {
+                        fault: f.id,
+                        line: f.line.clone(),
+                        carrier,
+                        class: f.class,
+                        summary: message::render(&n, None, &cx).subject,
+                        starts: f.detected_at,
+                        ends: None,
+                    },
+                    now,
+                )
+            })
+            .collect();
+        super::alertmanager::post(&self.client, &r.url.0, &alerts)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.to_string())
+    }
+
     async fn flap(&self, config: &Config, n: &Notice) -> Result<Flap, sqlx::Error> {
         let (Some(line), Some(fault)) = (n.line.as_deref(), n.fault) else {
             return Ok(Flap::Normal);
@@ -265,17 +355,8 @@ impl ChannelTask {
         n: &Notice,
         attempts: u32,
     ) -> Result<Option<Duration>, sqlx::Error> {
-        let carriers: Vec<(String, String)> = config
-            .lines
-            .iter()
-            .map(|l| (l.id.clone(), l.carrier.clone()))
-            .collect();
-        let cx = Context {
-            language: channel.language,
-            tz: config.daemon.timezone,
-            contract: &config.contract.name,
-            carriers: &carriers,
-        };
+        let carriers = carriers_of(config);
+        let cx = context(config, channel, &carriers);
         let flap = self.flap(config, n).await?;
         let (msg, note) = match flap {
             Flap::Fold => {

@@ -13,7 +13,8 @@ its own implementation of the signature schemes:
             "{timestamp}\\n{secret}" over an empty message)
   webhook   body {"schema": "linkledger.notice/v1", ...}; with --secret,
             header X-Linkledger-Signature = "sha256=" + hex(HMAC-SHA256(secret, body))
-and answers the way the service does (errcode / code in a 200, or 401).
+and answers the way the service does (errcode / code in a 200, or 401);
+  any       accepts any JSON (Alertmanager's webhook notifications)
 
 Every request is written to OUT/NNNN.json (path, query, headers, body,
 status, verified). --fail-first N answers 500 to the first N requests;
@@ -64,6 +65,8 @@ def check(kind, secret, query, headers, raw, body):
             if not (fresh and hmac.compare_digest(str(body.get("sign", "")), want)):
                 return False, 200, {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}
         return True, 200, {"code": 0, "msg": "success", "data": {}}
+    if kind == "any":
+        return True, 200, {"ok": True}
     # webhook
     if body.get("schema") != "linkledger.notice/v1":
         return False, 400, {"error": "unknown schema"}
@@ -77,7 +80,7 @@ def check(kind, secret, query, headers, raw, body):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
-    p.add_argument("--kind", required=True, choices=["wecom", "dingtalk", "feishu", "webhook"])
+    p.add_argument("--kind", required=True, choices=["wecom", "dingtalk", "feishu", "webhook", "any"])
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--secret")
     p.add_argument("--fail-first", type=int, default=0)
