@@ -1,4 +1,5 @@
-//! The daemon's HTTP listener: `/metrics` (Prometheus text) and `/healthz`.
+//! The daemon's HTTP listener: the status page at `/`, `/metrics`
+//! (Prometheus text), `/healthz` and the operator API.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub struct HttpState {
 
 pub fn router(state: HttpState) -> Router {
     Router::new()
+        .route("/", get(crate::status_page::page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .merge(crate::api::routes())

@@ -24,4 +24,5 @@ pub mod probe_series;
 pub mod quality;
 pub mod rollup;
 pub mod snmp_task;
+pub mod status_page;
 pub mod traffic;

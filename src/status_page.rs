@@ -1,0 +1,337 @@
+//! The built-in status page at `/` for a site without Grafana: every line's
+//! state, the contract year's charged downtime against the cap, open faults
+//! with their deadlines counting down, and recent outages, in Chinese
+//! (default) or English (`/?lang=en`). One self-contained HTML document:
+//! inline CSS and a few lines of inline script for the countdowns, no
+//! external asset; it reloads itself every 15 seconds.
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+
+use crate::config::{Config, Language};
+use crate::fault::deadline::{DeadlineKind, DeadlineState};
+use crate::http::HttpState;
+use crate::ledger::budget::{self, BudgetView};
+use crate::ledger::read::{self, OutageView};
+use crate::ledger::records::{self, FaultFilter, FaultView};
+use crate::metrics::STATES;
+
+/// Seconds between reloads.
+const REFRESH_S: u32 = 15;
+/// Recent outages: those still going in the last this many days.
+const RECENT_DAYS: i64 = 7;
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    lang: Option<String>,
+}
+
+pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> impl IntoResponse {
+    let lang = match q.lang.as_deref() {
+        Some("en") => Language::En,
+        _ => Language::ZhCn,
+    };
+    let config = s.config.read().await.clone();
+    let now = s.clock.now();
+    let states: Vec<(String, &'static str)> = config
+        .lines
+        .iter()
+        .map(|l| {
+            let state = STATES
+                .into_iter()
+                .find(|st| s.metrics.line_state.with_label_values(&[&l.id, st]).get() == 1)
+                .unwrap_or("unobserved");
+            (l.id.clone(), state)
+        })
+        .collect();
+    let data = async {
+        let budget = budget::budget(&s.pool, &config, now).await?;
+        let open = FaultFilter {
+            open: Some(true),
+            ..Default::default()
+        };
+        let faults = records::faults(&s.pool, &open, &config.contract.terms, now).await?;
+        let since = now - TimeDelta::days(RECENT_DAYS);
+        let mut outages = read::outages(&s.pool, None, Some(since), now).await?;
+        outages.reverse();
+        outages.truncate(20);
+        Ok::<_, crate::ledger::LedgerError>((budget, faults, outages))
+    };
+    match data.await {
+        Ok((budget, faults, outages)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            render(&Page {
+                lang,
+                config: &config,
+                now,
+                states: &states,
+                budget: &budget,
+                faults: &faults,
+                outages: &outages,
+            }),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("cannot read the ledger: {e}\n"),
+        ),
+    }
+}
+
+struct Page<'a> {
+    lang: Language,
+    config: &'a Config,
+    now: DateTime<Utc>,
+    states: &'a [(String, &'static str)],
+    budget: &'a budget::Budget,
+    faults: &'a [FaultView],
+    outages: &'a [OutageView],
+}
+
+impl Page<'_> {
+    fn t<'s>(&self, zh: &'s str, en: &'s str) -> &'s str {
+        if self.lang == Language::ZhCn {
+            zh
+        } else {
+            en
+        }
+    }
+
+    fn time(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.config.daemon.timezone)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    fn state(&self, s: &str) -> &str {
+        match s {
+            "up" => self.t("正常", "up"),
+            "down" => self.t("中断", "down"),
+            "local_fault" => self.t("本端故障", "local fault"),
+            _ => self.t("未监测", "unobserved"),
+        }
+    }
+
+    fn deadline(&self, k: DeadlineKind) -> &str {
+        match k {
+            DeadlineKind::Response => self.t("响应", "response"),
+            DeadlineKind::OnSite => self.t("到场", "on site"),
+            DeadlineKind::Resolution => self.t("修复", "resolution"),
+            DeadlineKind::RepairReport => self.t("故障报告", "repair report"),
+        }
+    }
+
+    fn duration(&self, secs: f64) -> String {
+        let cx = crate::notify::message::Context {
+            language: self.lang,
+            tz: self.config.daemon.timezone,
+            contract: "",
+            carriers: &[],
+        };
+        cx.duration(secs)
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:'Noto Sans CJK SC','Noto Sans SC',sans-serif;margin:1.5em;color:#222;background:#fafafa}\
+h1{font-size:1.4em;margin:0}h2{font-size:1.1em;margin-top:1.6em}.sub{color:#666;font-size:.9em}\
+table{border-collapse:collapse;width:100%;background:#fff}th,td{border:1px solid #ddd;padding:.35em .6em;text-align:left}\
+th{background:#f0f0f0}.num{text-align:right;font-variant-numeric:tabular-nums}\
+.state{display:inline-block;padding:.1em .6em;border-radius:.8em;color:#fff;font-weight:bold}\
+.up{background:#2e7d32}.down{background:#c62828}.local_fault{background:#ef6c00}.unobserved{background:#757575}\
+.bar{background:#e0e0e0;height:.8em;width:12em;display:inline-block;vertical-align:middle}\
+.bar span{display:block;height:100%;background:#1565c0}.bar span.over{background:#c62828}\
+.late{color:#c62828;font-weight:bold}.none{color:#666}";
+
+/// Each `[data-due]` cell counts down to its epoch milliseconds.
+const SCRIPT: &str = "function tick(){var n=Date.now();document.querySelectorAll('[data-due]').forEach(function(e){\
+var d=Math.round((+e.dataset.due-n)/1000),a=Math.abs(d),h=Math.floor(a/3600),m=Math.floor(a/60)%60,s=a%60;\
+var t=(h?h+':'+String(m).padStart(2,'0'):m)+':'+String(s).padStart(2,'0');\
+e.textContent=d>=0?e.dataset.left.replace('{}',t):e.dataset.late.replace('{}',t);e.className=d>=0?'':'late';});}\
+tick();setInterval(tick,1000);";
+
+fn budget_row(p: &Page, v: &BudgetView, label: &str, state: Option<&str>) -> String {
+    let share = if v.cap_s > 0.0 {
+        v.charged_s / v.cap_s
+    } else {
+        0.0
+    };
+    let over = if share >= 1.0 { " class=\"over\"" } else { "" };
+    let state = state.map_or(String::from("—"), |s| {
+        format!("<span class=\"state {s}\">{}</span>", p.state(s))
+    });
+    let projected = v
+        .projected_breach
+        .map(|t| p.time(t)[..10].to_string())
+        .unwrap_or_else(|| p.t("无", "none").to_string());
+    format!(
+        "<tr data-line=\"{id}\"><td>{label}</td><td>{state}</td>\
+         <td class=\"num\" data-charged-s=\"{charged:.3}\">{used}</td><td><span class=\"bar\"><span{over} style=\"width:{pct:.1}%\"></span></span> {shown}%</td>\
+         <td class=\"num\">{left}</td><td>{projected}</td></tr>",
+        id = esc(&v.line),
+        charged = v.charged_s,
+        used = p.duration(v.charged_s),
+        pct = (share * 100.0).min(100.0),
+        shown = if share < 0.01 {
+            format!("{:.2}", share * 100.0)
+        } else {
+            format!("{:.1}", share * 100.0)
+        },
+        left = if v.remaining_s < 0.0 {
+            format!("-{}", p.duration(-v.remaining_s))
+        } else {
+            p.duration(v.remaining_s)
+        },
+    )
+}
+
+fn render(p: &Page) -> String {
+    let c = p.config;
+    let lang = if p.lang == Language::ZhCn {
+        "zh-CN"
+    } else {
+        "en"
+    };
+    let mut h = format!(
+        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>linkledger · {name}</title><style>{STYLE}</style></head><body>\
+         <h1>{name}</h1><div class=\"sub\">{year} {n} ({from} – {to}) · {cap_label} {cap} · {updated} {now} · {refresh}</div>",
+        name = esc(&c.contract.name),
+        year = p.t("合同年度", "contract year"),
+        n = p.budget.contract_year,
+        from = &p.time(p.budget.year_start)[..10],
+        to = &p.time(p.budget.year_end)[..10],
+        cap_label = p.t("年度中断上限", "annual downtime cap"),
+        cap = p.duration(c.contract.annual_downtime_cap.as_secs_f64()),
+        updated = p.t("更新于", "updated"),
+        now = p.time(p.now),
+        refresh = p.t("每 15 秒自动刷新", "reloads every 15 s"),
+    );
+    h += &format!(
+        "<h2>{}</h2><table id=\"lines\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        p.t("线路", "Lines"),
+        p.t("线路", "line"),
+        p.t("状态", "state"),
+        p.t("本年度计费中断", "charged this year"),
+        p.t("占上限", "of the cap"),
+        p.t("剩余", "left"),
+        p.t("预计超限日期", "projected breach"),
+    );
+    for v in &p.budget.lines {
+        let line = c.lines.iter().find(|l| l.id == v.line);
+        let label = match line {
+            Some(l) => format!(
+                "{} <span class=\"sub\">{}</span>",
+                esc(&l.id),
+                esc(&l.carrier)
+            ),
+            None => esc(&v.line),
+        };
+        let state = p
+            .states
+            .iter()
+            .find(|(id, _)| *id == v.line)
+            .map(|(_, s)| *s);
+        h += &budget_row(p, v, &label, state);
+    }
+    h += &budget_row(p, &p.budget.egress, p.t("整体出口", "whole egress"), None);
+    h += "</table>";
+
+    h += &format!("<h2>{}</h2>", p.t("未关闭的故障", "Open faults"));
+    if p.faults.is_empty() {
+        h += &format!("<p class=\"none\" id=\"faults\">{}</p>", p.t("无", "none"));
+    } else {
+        h += &format!(
+            "<table id=\"faults\"><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            p.t("线路", "line"),
+            p.t("等级", "class"),
+            p.t("检测时间", "detected"),
+            p.t("时限", "deadlines"),
+        );
+        for f in p.faults {
+            let class = if p.lang == Language::ZhCn {
+                format!("{}故障", f.class.zh())
+            } else {
+                f.class.as_str().to_string()
+            };
+            let mut deadlines = Vec::new();
+            for d in &f.deadlines {
+                let cell = match (d.state, d.due) {
+                    (DeadlineState::Pending, Some(due)) => format!(
+                        "<span data-due=\"{}\" data-left=\"{}\" data-late=\"{}\">{}</span>",
+                        due.timestamp_millis(),
+                        esc(p.t("剩余 {}", "{} left")),
+                        esc(p.t("超时 {}", "{} late")),
+                        p.time(due)
+                    ),
+                    (DeadlineState::Met, _) => p.t("已达标", "met").to_string(),
+                    (DeadlineState::Breached, _) => {
+                        format!("<span class=\"late\">{}</span>", p.t("已超时", "breached"))
+                    }
+                    (_, _) => p.t("不适用", "not required").to_string(),
+                };
+                deadlines.push(format!("{}: {cell}", p.deadline(d.kind)));
+            }
+            h += &format!(
+                "<tr data-fault=\"{}\"><td>{}</td><td>{}</td><td>{class}</td><td>{}</td><td>{}</td></tr>",
+                f.id,
+                f.id,
+                esc(f.line.as_deref().unwrap_or(p.t("整体出口", "whole egress"))),
+                p.time(f.detected_at),
+                deadlines.join("<br>")
+            );
+        }
+        h += "</table>";
+    }
+
+    h += &format!(
+        "<h2>{}</h2>",
+        p.t("近 7 天的中断", "Outages in the last 7 days")
+    );
+    if p.outages.is_empty() {
+        h += &format!("<p class=\"none\" id=\"outages\">{}</p>", p.t("无", "none"));
+    } else {
+        h += &format!(
+            "<table id=\"outages\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            p.t("线路", "line"),
+            p.t("开始", "start"),
+            p.t("结束", "end"),
+            p.t("时长", "duration"),
+            p.t("计费", "charged"),
+            p.t("原因", "cause"),
+        );
+        for o in p.outages {
+            h += &format!(
+                "<tr data-outage=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\" data-charged-s=\"{:.3}\">{}</td><td>{}</td></tr>",
+                o.id,
+                esc(&o.line),
+                p.time(o.start),
+                o.end.map(|e| p.time(e)).unwrap_or_else(|| p.t("进行中", "ongoing").to_string()),
+                p.duration(o.duration_s),
+                o.charged_s,
+                p.duration(o.charged_s),
+                esc(&o.cause),
+            );
+        }
+        h += "</table>";
+    }
+    h += &format!(
+        "<p class=\"sub\">linkledger {} · <a href=\"?lang={}\">{}</a> · <a href=\"/metrics\">/metrics</a></p><script>{SCRIPT}</script></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        if p.lang == Language::ZhCn { "en" } else { "zh-CN" },
+        if p.lang == Language::ZhCn { "English" } else { "中文" },
+    );
+    h
+}
