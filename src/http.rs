@@ -75,6 +75,12 @@ async fn contract_metrics(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), crate::ledger::LedgerError> {
     let m = &s.metrics;
+    m.bandwidth.reset();
+    for l in &config.lines {
+        m.bandwidth
+            .with_label_values(&[&l.id])
+            .set(l.bandwidth_mbps as f64 * 1e6);
+    }
     let b = budget::budget(&s.pool, config, now).await?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let id = v.line.as_str();

@@ -22,7 +22,10 @@
 #   lab.sh fault PREFIX carrier-port on|off    the carrier's port facing our firewall goes
 #                                       down: the firewall's out0 is oper down, admin up
 #   lab.sh exec PREFIX NS CMD...        run CMD in namespace NS (mon, fw, pe, up)
-#   lab.sh config PREFIX DB LISTEN      print a linkledger config for this lab
+#   lab.sh config PREFIX DB LISTEN [snmp]   print a linkledger config for this lab
+#                                       (snmp: telecom polls the firewall's out0 by SNMP)
+#   lab.sh snmpd PREFIX DIR             start snmpd on the firewall (198.18.0.2:161,
+#                                       community "lab-community"), state in DIR
 set -euo pipefail
 
 die() { echo "lab.sh: $*" >&2; exit 2; }
@@ -135,6 +138,21 @@ local = ["198.18.0.2"]
 gateway = ["198.18.1.1"]
 upstream = ["198.19.100.1", "198.19.100.6"]
 upstream_quorum = 1
+TOML
+    if [ "${3:-}" = snmp ]; then
+        cat <<'TOML'
+
+[line.snmp]
+agent = "198.18.0.2"
+version = "2c"
+community = "lab-community"
+if_name = "out0"
+interval = "5s"
+timeout = "1s"
+retries = 1
+TOML
+    fi
+    cat <<'TOML'
 
 [[line]]
 id = "telecom6"
@@ -150,11 +168,24 @@ upstream_quorum = 1
 TOML
 }
 
+snmpd_up() {
+    local dir=${1:?state directory}
+    mkdir -p "$dir"
+    cat > "$dir/snmpd.conf" <<CONF
+agentAddress udp:198.18.0.2:161
+rocommunity lab-community 198.18.0.0/24
+CONF
+    # Debian's snmpd without MIB files: numeric OIDs only (-M, -m).
+    n fw snmpd -Lf "$dir/snmpd.log" -C -M /nonexistent -m "" -c "$dir/snmpd.conf" \
+        --persistentDir="$dir/persist" -p "$dir/snmpd.pid"
+}
+
 case "$cmd" in
     up) down; up ;;
     down) down ;;
     fault) fault "$@" ;;
     exec) ns=${1:?namespace}; shift; n "$ns" "$@" ;;
     config) config "$@" ;;
+    snmpd) snmpd_up "$@" ;;
     *) die "unknown command '$cmd'" ;;
 esac
