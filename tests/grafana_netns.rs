@@ -60,8 +60,9 @@ fn start_prometheus(ns: &str) -> Prometheus {
     Prometheus { child, _dir: dir }
 }
 
-/// An instant query inside the namespace; the API's JSON answer.
-fn query(ns: &str, expr: &str) -> Value {
+/// A GET of Prometheus's HTTP API inside the namespace with one
+/// URL-encoded parameter; the JSON answer.
+fn api(ns: &str, path: &str, param: &str) -> Value {
     let out = Command::new("ip")
         .args([
             "netns",
@@ -74,31 +75,21 @@ fn query(ns: &str, expr: &str) -> Value {
             "-G",
             "--data-urlencode",
         ])
-        .arg(format!("query={expr}"))
-        .arg(format!("http://127.0.0.1:{PROM_PORT}/api/v1/query"))
+        .arg(param)
+        .arg(format!("http://127.0.0.1:{PROM_PORT}{path}"))
         .output()
         .unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
+/// An instant query.
+fn query(ns: &str, expr: &str) -> Value {
+    api(ns, "/api/v1/query", &format!("query={expr}"))
+}
+
+/// The series a matcher selects.
 fn series(ns: &str, matcher: &str) -> Value {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "curl",
-            "-s",
-            "-m",
-            "5",
-            "-G",
-            "--data-urlencode",
-        ])
-        .arg(format!("match[]={matcher}"))
-        .arg(format!("http://127.0.0.1:{PROM_PORT}/api/v1/series"))
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    api(ns, "/api/v1/series", &format!("match[]={matcher}"))
 }
 
 /// Every panel (rows' panels too), depth first.
