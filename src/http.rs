@@ -79,7 +79,7 @@ async fn contract_metrics(
     for l in &config.lines {
         m.bandwidth
             .with_label_values(&[&l.id])
-            .set(l.bandwidth_mbps as f64 * 1e6);
+            .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
     let b = budget::budget(&s.pool, config, now).await?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {

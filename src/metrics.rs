@@ -69,7 +69,7 @@ impl Metrics {
             faults_open: reg(&r, IntGaugeVec::new(Opts::new("linkledger_faults_open", "Open fault tickets by line (\"egress\" for the whole egress) and current class."), &["line", "class"]).unwrap()),
             deadline_breaches: reg(&r, IntCounterVec::new(Opts::new("linkledger_fault_deadline_breaches_total", "Fault deadlines breached (response, on_site, resolution, repair_report), by the class they were breached under."), &["line", "class", "deadline"]).unwrap()),
             deadline_due: reg(&r, GaugeVec::new(Opts::new("linkledger_fault_deadline_due_timestamp_seconds", "When each pending deadline of a fault falls due (response, on_site, resolution, repair_report), by fault id; gone once met, breached or not required."), &["line", "class", "deadline", "fault"]).unwrap()),
-            bandwidth: reg(&r, GaugeVec::new(Opts::new("linkledger_line_bandwidth_bits_per_second", "The line's contracted bandwidth (bandwidth_mbps), to draw traffic against."), line).unwrap()),
+            bandwidth: reg(&r, GaugeVec::new(Opts::new("linkledger_line_bandwidth_bytes_per_second", "The line's contracted bandwidth (bandwidth_mbps), in bytes per second (×8 for bit/s), to draw traffic against."), line).unwrap()),
             budget: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_seconds", "Annual downtime cap of the contract."), line).unwrap()),
             budget_remaining: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_remaining_seconds", "Downtime budget left in the current contract year (negative when exceeded)."), line).unwrap()),
             unobserved: reg(&r, GaugeVec::new(Opts::new("linkledger_unobserved_seconds", "Time without observation of the line in the period."), period).unwrap()),
@@ -174,7 +174,7 @@ impl NotifyMetrics {
 /// SNMP interface metrics of the lines that have a `[line.snmp]`.
 pub struct InterfaceMetrics {
     pub oper_up: IntGaugeVec,
-    pub bits_per_second: GaugeVec,
+    pub bytes_per_second: GaugeVec,
     pub utilization: GaugeVec,
     pub speed: GaugeVec,
     pub errors: IntCounterVec,
@@ -188,9 +188,9 @@ impl InterfaceMetrics {
         let dir = &["line", "direction"];
         Self {
             oper_up: reg(r, IntGaugeVec::new(Opts::new("linkledger_interface_oper_up", "1 if the line's interface is operationally up (SNMP ifOperStatus), else 0."), line).unwrap()),
-            bits_per_second: reg(r, GaugeVec::new(Opts::new("linkledger_interface_bits_per_second", "Traffic on the line's interface between the last two valid polls."), dir).unwrap()),
+            bytes_per_second: reg(r, GaugeVec::new(Opts::new("linkledger_interface_bytes_per_second", "Traffic on the line's interface between the last two valid polls, in bytes per second (×8 for bit/s)."), dir).unwrap()),
             utilization: reg(r, GaugeVec::new(Opts::new("linkledger_interface_utilization_ratio", "Traffic against the contracted bandwidth (bandwidth_mbps)."), dir).unwrap()),
-            speed: reg(r, GaugeVec::new(Opts::new("linkledger_interface_speed_bits_per_second", "Interface speed reported by the agent (ifHighSpeed)."), line).unwrap()),
+            speed: reg(r, GaugeVec::new(Opts::new("linkledger_interface_speed_bytes_per_second", "Interface speed reported by the agent (ifHighSpeed), in bytes per second."), line).unwrap()),
             errors: reg(r, IntCounterVec::new(Opts::new("linkledger_interface_errors_total", "Interface errors counted by the agent while polled (ifInErrors, ifOutErrors)."), dir).unwrap()),
             poll_errors: reg(r, IntCounterVec::new(Opts::new("linkledger_snmp_poll_errors_total", "SNMP polls that gave no valid reading, by reason (timeout, auth, malformed, not_found, counter_went_back, agent_restarted, ...)."), &["line", "reason"]).unwrap()),
             poll_duration: reg(r, HistogramVec::new(

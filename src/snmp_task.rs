@@ -186,7 +186,9 @@ impl SnmpPoller {
             .with_label_values(&[line])
             .set(i64::from(r.oper == IfStatus::Up));
         let speed_bps = u64::from(r.high_speed_mbps) * 1_000_000;
-        m.speed.with_label_values(&[line]).set(speed_bps as f64);
+        m.speed
+            .with_label_values(&[line])
+            .set(speed_bps as f64 / 8.0);
         let sample = CounterSample {
             at_ms,
             sys_uptime: r.sys_uptime,
@@ -201,7 +203,9 @@ impl SnmpPoller {
                 Ok(rate) => {
                     let contracted = (self.bandwidth_mbps * 1_000_000) as f64;
                     for (dir, bps) in [("in", rate.in_bps), ("out", rate.out_bps)] {
-                        m.bits_per_second.with_label_values(&[line, dir]).set(bps);
+                        m.bytes_per_second
+                            .with_label_values(&[line, dir])
+                            .set(bps / 8.0);
                         m.utilization
                             .with_label_values(&[line, dir])
                             .set(bps / contracted);

@@ -463,25 +463,45 @@ fn the_live_metrics_pass_promtool_check_metrics() {
         eprintln!("skipping: promtool is not installed");
         return;
     }
-    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // A real snmpd on loopback, so that the interface series exist too.
     let dir = tempfile::tempdir().unwrap();
+    let snmp_port = common::free_port();
+    let conf = dir.path().join("snmpd.conf");
+    std::fs::write(
+        &conf,
+        format!("agentAddress udp:127.0.0.1:{snmp_port}\nrocommunity lint 127.0.0.1\n"),
+    )
+    .unwrap();
+    let _snmpd = Running(
+        Command::new("snmpd")
+            .args(["-f", "-Ln", "-C", "-M", "/nonexistent", "-m", "", "-c"])
+            .arg(&conf)
+            .arg(format!(
+                "--persistentDir={}",
+                dir.path().join("persist").display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start snmpd (apt-get install snmpd)"),
+    );
     let port = common::free_port();
     let config = write_config(dir.path(), port, false);
     let text = std::fs::read_to_string(&config).unwrap()
         + &format!(
-            "[line.snmp]\nagent = \"127.0.0.1:{}\"\nversion = \"2c\"\ncommunity = \"x\"\nif_name = \"lo\"\ninterval = \"1s\"\ntimeout = \"200ms\"\nretries = 0\n\n[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{}/x\"\n",
-            silent.local_addr().unwrap().port(),
+            "[line.snmp]\nagent = \"127.0.0.1:{snmp_port}\"\nversion = \"2c\"\ncommunity = \"lint\"\nif_name = \"lo\"\ninterval = \"1s\"\ntimeout = \"200ms\"\nretries = 0\n\n[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{}/x\"\n",
             common::free_port()
         );
     std::fs::write(&config, text).unwrap();
     let _daemon = start(&config, &dir.path().join("daemon.log"));
     let mut metrics = String::new();
     wait_for(
-        "SNMP errors and the outbox in the metrics",
-        Duration::from_secs(10),
+        "SNMP traffic and the outbox in the metrics",
+        Duration::from_secs(15),
         || {
             metrics = get(port, "/metrics").1;
-            metrics.contains("linkledger_snmp_poll_errors_total{")
+            metrics.contains("linkledger_interface_bytes_per_second{")
+                && metrics.contains("linkledger_snmp_poll_duration_seconds_bucket{")
                 && metrics.contains("linkledger_outbox_pending{channel=\"hook\"}")
                 && metrics.contains("linkledger_downtime_charged_seconds{")
         },

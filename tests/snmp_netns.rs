@@ -149,7 +149,7 @@ fn the_carrier_port_going_down_is_an_interface_down_outage() {
         1.0,
         15.0,
     ); // over v3
-    let speed = daemon.metric("linkledger_interface_speed_bits_per_second{line=\"telecom\"}");
+    let speed = daemon.metric("linkledger_interface_speed_bytes_per_second{line=\"telecom\"}");
     assert!(speed.is_some(), "speed reported");
 
     let cut = now_epoch();
@@ -245,8 +245,9 @@ fn traffic_across_the_link_shows_as_its_rate_within_5_percent() {
     // At least two polls fully inside the burst: read the rate 17 s in.
     sleep(17.0);
     let out_bps = daemon
-        .metric("linkledger_interface_bits_per_second{direction=\"out\",line=\"telecom\"}")
-        .unwrap();
+        .metric("linkledger_interface_bytes_per_second{direction=\"out\",line=\"telecom\"}")
+        .unwrap()
+        * 8.0;
     let util = daemon
         .metric("linkledger_interface_utilization_ratio{direction=\"out\",line=\"telecom\"}")
         .unwrap();
