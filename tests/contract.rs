@@ -182,11 +182,11 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
         keys,
         [
             "fault:1:opened",
-            "fault:1:escalated:serious",
+            "fault:1:escalated:serious:2026-01-01T01:10:00.000Z",
             "fault:2:opened",
             "fault:3:opened",
-            "fault:1:escalated:major",
-            "fault:2:escalated:major",
+            "fault:1:escalated:major:2026-01-01T01:20:00.000Z",
+            "fault:2:escalated:major:2026-01-01T01:20:00.000Z",
             "fault:2:resolved",
             "fault:3:resolved",
             "fault:1:resolved",
@@ -223,8 +223,98 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
             ("fault:1:breached:repair_report", "repair_report_overdue"),
             ("fault:2:breached:repair_report", "repair_report_overdue"),
             ("fault:3:breached:repair_report", "repair_report_overdue"),
-            ("fault:2:approaching:repair_report", "deadline_approaching"),
-            ("fault:3:approaching:repair_report", "deadline_approaching"),
+            (
+                "fault:2:approaching:repair_report:2026-01-01T09:40:00.000Z",
+                "deadline_approaching",
+            ),
+            (
+                "fault:3:approaching:repair_report:2026-01-01T09:40:00.000Z",
+                "deadline_approaching",
+            ),
+        ]
+    );
+}
+
+/// A fault an operator reclassified down and the writer escalates again
+/// alerts again: each escalation is its own notice.
+#[tokio::test]
+async fn an_escalation_after_a_reclassification_down_alerts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "");
+    let pool = ledger::open(&c.daemon.database).await.unwrap();
+    let start = run::begin(&pool, t("00:00"), "test.toml", 1000, &c.lines)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(run_writer(
+        pool.clone(),
+        start.run_id,
+        1000,
+        c.fault_rules(),
+        rx,
+        Arc::new(WriterStatus::default()),
+        Duration::from_secs(5),
+    ));
+    tx.send(LedgerWrite::DegradationStarted {
+        line: "telecom".into(),
+        kind: "loss",
+        start: t("01:00"),
+        detail: "loss 7.0 % over 5 min".into(),
+    })
+    .unwrap();
+    tx.send(opened("telecom", "01:10")).unwrap();
+    tx.send(closed("telecom", "01:15")).unwrap();
+    for _ in 0..100 {
+        let have: i64 = sqlx::query_scalar("SELECT count(*) FROM notices")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if have >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The operator lowers it while it is still degraded ...
+    let actor = Actor {
+        via: "cli:test".into(),
+    };
+    operator::apply(
+        &pool,
+        &c,
+        &actor,
+        Action::Reclassify {
+            id: 1,
+            body: operator::Reclassify {
+                by: "Li Na".into(),
+                class: FaultClass::General,
+                reason: "one anchor only".into(),
+            },
+        },
+        t("01:20"),
+    )
+    .await
+    .unwrap();
+    // ... and a new outage escalates it to serious again.
+    tx.send(opened("telecom", "01:30")).unwrap();
+    tx.send(LedgerWrite::Stopped { at: t("02:00") }).unwrap();
+    drop(tx);
+    writer.await.unwrap();
+    let kinds: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, class FROM notices WHERE fault_id = 1 ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let kinds: Vec<(&str, &str)> = kinds
+        .iter()
+        .map(|(k, c)| (k.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("fault_opened", "general"),
+            ("fault_escalated", "serious"),
+            ("fault_reclassified", "general"),
+            ("fault_escalated", "serious"),
         ]
     );
 }

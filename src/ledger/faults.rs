@@ -123,7 +123,9 @@ async fn escalate(
         .bind(reason)
         .execute(&mut *conn)
         .await?;
-    let what = format!("escalated:{}", to.as_str());
+    // Keyed by its time too: a fault reclassified down by an operator may
+    // be escalated to the same class again, and that is news again.
+    let what = format!("escalated:{}:{}", to.as_str(), ledger_ts(at));
     let notice = NewNotice::fault(NoticeKind::FaultEscalated, fault.0, line, to, at, &what)
         .with(serde_json::json!({ "from": fault.1.as_str(), "reason": reason }));
     outbox::queue(conn, &notice).await?;
@@ -367,7 +369,8 @@ pub async fn record_approaching(
             if d.state != DeadlineState::Pending || due - lead > now || due <= now {
                 continue;
             }
-            let what = format!("approaching:{}", d.kind.as_str());
+            // A new due time (the class changed) is worth a new warning.
+            let what = format!("approaching:{}:{}", d.kind.as_str(), ledger_ts(due));
             let notice = NewNotice::fault(
                 NoticeKind::DeadlineApproaching,
                 f.id,
