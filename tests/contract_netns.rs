@@ -63,8 +63,11 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
     sleep(2.0);
 
     // The IPv4 anchors stop answering: telecom is down, telecom6 is not.
+    // The change takes effect somewhere between these two instants (the
+    // command itself takes a moment, more on a loaded machine).
     let cut = now_epoch();
     lab.fault("silent-anchors", "on");
+    let cut_done = now_epoch();
     let deadline = Instant::now() + Duration::from_secs(20);
     let fault = loop {
         let (code, list) = daemon.api("GET", "/api/v1/faults?state=open", OPERATOR, None);
@@ -80,9 +83,10 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
         fault["class"], "serious",
         "one line down is a serious fault"
     );
+    let detected = epoch(&fault["detected_at"]);
     assert!(
-        (epoch(&fault["detected_at"]) - cut).abs() <= 1.1,
-        "detected at the first failed round: {fault}"
+        detected >= cut - 1.1 && detected <= cut_done + 1.1,
+        "detected at the first failed round ({cut:.3}..{cut_done:.3}): {fault}"
     );
     let id = fault["id"].as_i64().unwrap();
     assert_eq!(
@@ -104,10 +108,15 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
     sleep(180.0 - (now_epoch() - cut));
     let restored = now_epoch();
     lab.fault("silent-anchors", "off");
+    let restored_done = now_epoch();
     sleep(5.0);
     let (_, f) = daemon.api("GET", &format!("/api/v1/faults/{id}"), OPERATOR, None);
     assert_eq!(f["open"], false, "{f}");
-    assert!((epoch(&f["resolved_at"]) - restored).abs() <= 1.1, "{f}");
+    let resolved = epoch(&f["resolved_at"]);
+    assert!(
+        resolved >= restored - 0.2 && resolved <= restored_done + 1.1,
+        "resolved at the first good round ({restored:.3}..{restored_done:.3}): {f}"
+    );
     let states: Vec<&str> = f["deadlines"]
         .as_array()
         .unwrap()
