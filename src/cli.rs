@@ -106,7 +106,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Alert channels: send a test message through each.
+    /// Alert channels: send a test message through each, or show what
+    /// each still owes.
     Notify {
         #[command(subcommand)]
         cmd: NotifyCmd,
@@ -129,7 +130,7 @@ impl Command {
             | Command::Budget { config, .. }
             | Command::Audit { config, .. } => config,
             Command::Notify {
-                cmd: NotifyCmd::Test { config, .. },
+                cmd: NotifyCmd::Test { config, .. } | NotifyCmd::Status { config, .. },
             } => config,
             Command::Fault { cmd } => match cmd {
                 FaultCmd::List { common, .. }
@@ -204,6 +205,9 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Notify {
                 cmd: NotifyCmd::Test { channel, .. },
             } => notify_test(&config, channel.as_deref()).await,
+            Command::Notify {
+                cmd: NotifyCmd::Status { json, .. },
+            } => notify_status(&config, json).await,
         }
     });
     match result {
@@ -236,6 +240,59 @@ pub enum NotifyCmd {
         #[arg(long, value_name = "NAME")]
         channel: Option<String>,
     },
+    /// What each channel still owes, what it has delivered, and how its
+    /// last attempt went (read from the ledger's outbox).
+    Status {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> {
+    let pool = crate::ledger::open_for_reading(&c.daemon.database).await?;
+    let list = crate::notify::status::status(&pool, c)
+        .await
+        .context("cannot read the alert outbox")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
+    };
+    println!(
+        "{:<14} {:<12} {:>7}  {:<19}  {:>6} {:>7} {:>8}  last attempt",
+        "channel", "kind", "pending", "oldest pending", "sent", "failed", "rejected"
+    );
+    for s in list {
+        let last = match (&s.last_attempt, s.registered) {
+            (_, false) => "not registered yet: the daemon registers it when it starts".to_string(),
+            (None, true) => "none".to_string(),
+            (Some(a), true) => format!(
+                "{} {} {}: {}",
+                a.at.map(local).unwrap_or_default(),
+                a.notice,
+                a.outcome,
+                a.detail
+            ),
+        };
+        println!(
+            "{:<14} {:<12} {:>7}  {:<19}  {:>6} {:>7} {:>8}  {last}",
+            s.channel,
+            s.kind,
+            s.pending,
+            s.oldest_pending_queued_at
+                .map(local)
+                .unwrap_or_else(|| "-".into()),
+            s.sent,
+            s.failed_attempts,
+            s.rejected,
+        );
+    }
+    Ok(())
 }
 
 async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Result<()> {

@@ -136,6 +136,18 @@ c.commit()
         .collect()
     }
 
+    /// `linkledger notify status --json`: the one channel's entry.
+    fn notify_status(&self) -> Value {
+        let out = common::run(
+            Command::new(BIN)
+                .args(["notify", "status", "--json", "-c"])
+                .arg(&self.config),
+        );
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        list[0].clone()
+    }
+
     /// The keys of every notice in the outbox, oldest first.
     fn notice_keys(&self) -> Vec<String> {
         sql(&self.db(), "SELECT key FROM notices ORDER BY id")
@@ -295,6 +307,19 @@ fn a_receiver_failing_three_times_gets_the_alert_exactly_once() {
         .map(|(_, o)| o)
         .collect();
     assert_eq!(opened, vec!["failed", "failed", "failed", "sent"]);
+    // What an administrator sees.
+    let status = site.notify_status();
+    assert_eq!(status["channel"], "hook");
+    assert_eq!(status["registered"], true);
+    assert_eq!(status["pending"], 0);
+    assert_eq!(status["sent"], 4);
+    assert_eq!(status["failed_attempts"], 3);
+    assert_eq!(status["rejected"], 0);
+    assert_eq!(status["last_attempt"]["outcome"], "sent");
+    assert!(status["last_attempt"]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("HTTP 200"));
     assert_eq!(
         site.metric("linkledger_notifications_failed_total{channel=\"hook\",reason=\"http_5xx\"}"),
         Some(3.0)
@@ -323,6 +348,18 @@ fn a_receiver_down_for_two_minutes_gets_everything_in_order_when_it_returns() {
     assert_eq!(
         site.metric("linkledger_outbox_pending{channel=\"hook\"}"),
         Some(4.0)
+    );
+    let status = site.notify_status();
+    assert_eq!(status["pending"], 4);
+    assert_eq!(status["sent"], 0);
+    assert_eq!(status["last_attempt"]["notice"], "fault:1:opened");
+    assert_eq!(status["last_attempt"]["outcome"], "failed");
+    assert!(
+        status["last_attempt"]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("Connection refused (os error 111) (connect)"),
+        "the cause, down its chain: {status}"
     );
     let age = site
         .metric("linkledger_outbox_oldest_pending_age_seconds")

@@ -143,11 +143,12 @@ pub async fn post(
     alerts: &[Value],
 ) -> Result<String, Failure> {
     let url = format!("{}/api/v2/alerts", base.trim_end_matches('/'));
-    let resp = client.post(&url).json(alerts).send().await.map_err(|e| {
-        let e = e.without_url();
-        let reason = if e.is_timeout() { "timeout" } else { "connect" };
-        Failure::new(reason, FailureKind::Transient, e.to_string())
-    })?;
+    let resp = client
+        .post(&url)
+        .json(alerts)
+        .send()
+        .await
+        .map_err(super::request_failure)?;
     let status = resp.status();
     let text: String = resp
         .text()

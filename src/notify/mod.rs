@@ -13,6 +13,7 @@ pub mod message;
 pub mod plan;
 pub mod robots;
 pub mod sender;
+pub mod status;
 
 use serde_json::json;
 
@@ -124,6 +125,28 @@ pub async fn deliver(
         }
         Target::Http(r) => robots::send(client, channel.kind, r, o).await,
     }
+}
+
+/// A request that got no HTTP answer: what went wrong, down the error's
+/// chain of causes ("error sending request: client error (Connect): tcp
+/// connect error: Connection refused"), without the URL, which may hold a
+/// robot's key.
+pub fn request_failure(e: reqwest::Error) -> Failure {
+    let e = e.without_url();
+    let reason = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "http"
+    };
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail += &format!(": {s}");
+        source = s.source();
+    }
+    Failure::new(reason, FailureKind::Transient, detail)
 }
 
 /// Sends a test message through each channel, one after another; the

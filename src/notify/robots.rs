@@ -145,17 +145,11 @@ pub async fn send(
             req = req.header("X-Linkledger-Signature", webhook_signature(&s.0, &bytes));
         }
     }
-    let resp = req.body(bytes).send().await.map_err(|e| {
-        let e = e.without_url();
-        let reason = if e.is_timeout() {
-            "timeout"
-        } else if e.is_connect() {
-            "connect"
-        } else {
-            "http"
-        };
-        Failure::new(reason, FailureKind::Transient, e.to_string())
-    })?;
+    let resp = req
+        .body(bytes)
+        .send()
+        .await
+        .map_err(super::request_failure)?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     let answer: String = format!(
