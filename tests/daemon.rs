@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{metric_value, BIN};
+use common::{metric_value, start_loopback, Running, BIN};
 
 fn write_config(dir: &Path, port: u16, extra_line: bool) -> PathBuf {
     let demo = std::fs::read_to_string("config/demo.toml").unwrap();
@@ -62,27 +62,6 @@ fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-struct Running(Child);
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path, log: &Path) -> Running {
-    let log = std::fs::File::create(log).unwrap();
-    Running(
-        Command::new(BIN)
-            .args(["run", "-c"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
-}
-
 fn signal(child: &Child, sig: &str) {
     assert!(Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
@@ -120,7 +99,7 @@ fn metrics_health_reload_and_clean_stop() {
     let port = common::free_port();
     let config = write_config(dir.path(), port, false);
     let log = dir.path().join("daemon.log");
-    let mut daemon = start(&config, &log);
+    let mut daemon = start_loopback(&config, &log);
     wait_for("both lines up", Duration::from_secs(10), || {
         let (_, m) = get(port, "/metrics");
         ["telecom", "unicom"]
@@ -408,7 +387,7 @@ fn misbehaving_snmp_agents_are_counted_and_change_nothing_else() {
     );
     std::fs::write(&config, text).unwrap();
     let log = dir.path().join("daemon.log");
-    let mut daemon = start(&config, &log);
+    let mut daemon = start_loopback(&config, &log);
     wait_for(
         "SNMP errors counted for both agents",
         Duration::from_secs(10),
@@ -454,13 +433,7 @@ fn the_live_metrics_pass_promtool_check_metrics() {
     if !can_ping() {
         return;
     }
-    let promtool = Command::new("promtool").arg("--version").output();
-    if promtool.is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "promtool is missing (.ci/run installs Debian's prometheus)"
-        );
-        eprintln!("skipping: promtool is not installed");
+    if !common::have_tool("promtool", "prometheus") {
         return;
     }
     // A real snmpd on loopback, so that the interface series exist too.
@@ -493,7 +466,7 @@ fn the_live_metrics_pass_promtool_check_metrics() {
             common::free_port()
         );
     std::fs::write(&config, text).unwrap();
-    let _daemon = start(&config, &dir.path().join("daemon.log"));
+    let _daemon = start_loopback(&config, &dir.path().join("daemon.log"));
     let mut metrics = String::new();
     wait_for(
         "SNMP traffic and the outbox in the metrics",

@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,16 +19,10 @@ use serde_json::Value;
 
 const PROM_PORT: u16 = 19090;
 
+/// Prometheus in a lab namespace (killed on drop) and its data directory.
 struct Prometheus {
-    child: Child,
+    _process: Running,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_prometheus(ns: &str) -> Prometheus {
@@ -57,7 +51,10 @@ fn start_prometheus(ns: &str) -> Prometheus {
         .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
         .spawn()
         .expect("start prometheus");
-    Prometheus { child, _dir: dir }
+    Prometheus {
+        _process: Running(child),
+        _dir: dir,
+    }
 }
 
 /// A GET of Prometheus's HTTP API inside the namespace with one
@@ -169,16 +166,7 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     if !can_use_netns("grafana dashboards e2e") {
         return;
     }
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prometheus is missing (.ci/run installs it)"
-        );
-        eprintln!("skipping: prometheus is not installed");
+    if !have_tool("prometheus", "prometheus") {
         return;
     }
     let lab = Lab::up("llgfn");

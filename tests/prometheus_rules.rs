@@ -2,20 +2,10 @@
 //! they load, every alert has unit tests that fire and do not fire it
 //! (`promtool test rules`), and every alert's runbook section exists.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
-
-fn promtool() -> bool {
-    if Command::new("promtool").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "promtool is missing (.ci/run installs Debian's prometheus)"
-    );
-    eprintln!("skipping: promtool is not installed");
-    false
-}
 
 fn run(args: &[&str]) -> String {
     let out = Command::new("promtool")
@@ -35,7 +25,7 @@ fn read(path: &str) -> String {
 
 #[test]
 fn the_rules_load_and_pass_their_unit_tests() {
-    if !promtool() {
+    if !common::have_tool("promtool", "prometheus") {
         return;
     }
     let checked = run(&[

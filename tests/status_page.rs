@@ -8,36 +8,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ledger_json, run, BIN};
-
-struct Running(Child);
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path, log: &Path) -> Running {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Running(
-        Command::new(BIN)
-            .args(["run", "-c"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
-}
+use common::{ledger_json, run, start_loopback, BIN};
 
 fn wait_up(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -86,12 +60,7 @@ fn charged(row: &str) -> f64 {
 
 #[test]
 fn the_status_page_shows_the_ledger_in_a_real_browser() {
-    if Command::new("chromium").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing (.ci/run installs it)"
-        );
-        eprintln!("skipping: chromium is not installed");
+    if !common::have_tool("chromium", "chromium") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +78,7 @@ fn the_status_page_shows_the_ledger_in_a_real_browser() {
     .unwrap();
     let log = dir.path().join("daemon.log");
     // A first run observes both lines for a few seconds ...
-    let first = start(&config, &log);
+    let first = start_loopback(&config, &log);
     wait_up(port);
     std::thread::sleep(Duration::from_secs(5));
     drop(first);
@@ -127,7 +96,7 @@ now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=
 c.execute("INSERT INTO faults (id, line, detected_at, trigger, class) VALUES (1, 'telecom', ?, 'degradation', 'general')", (now.strftime('%Y-%m-%dT%H:%M:%S.000Z'),))
 c.commit()
 "#]).arg(&db));
-    let _daemon = start(&config, &log);
+    let _daemon = start_loopback(&config, &log);
     wait_up(port);
     let url = format!("http://127.0.0.1:{port}/");
     let dom = chromium(&["--dump-dom", &url]);

@@ -14,6 +14,49 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
 
+/// A child process, killed and reaped on drop (also when a test fails).
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the daemon in this namespace (`linkledger run -c CONFIG`), its
+/// log appended to `log`.
+pub fn start_loopback(config: &Path, log: &Path) -> Running {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Running(
+        Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// True when `program` runs. Outside CI a missing one skips the test with
+/// a message; in CI (env CI set) it fails, naming the Debian package.
+pub fn have_tool(program: &str, package: &str) -> bool {
+    if Command::new(program).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{program} is missing (.ci/run installs Debian's {package})"
+    );
+    eprintln!("skipping: {program} is not installed (apt-get install {package})");
+    false
+}
+
 /// A TCP port on loopback that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
