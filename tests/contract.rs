@@ -41,8 +41,14 @@ fn config_text(dir: &Path, extra_contract: &str) -> String {
         )
 }
 
-/// A ledger whose run began at 00:00 and wrote `writes`, then stopped at 23:00.
-async fn ledger_with(c: &Config, writes: Vec<LedgerWrite>) -> SqlitePool {
+/// A ledger with a run begun at 00:00 and its writer running.
+async fn writing(
+    c: &Config,
+) -> (
+    SqlitePool,
+    tokio::sync::mpsc::UnboundedSender<LedgerWrite>,
+    tokio::task::JoinHandle<()>,
+) {
     let pool = ledger::open(&c.daemon.database).await.unwrap();
     let start = run::begin(&pool, t("00:00"), "test.toml", 1000, &c.lines)
         .await
@@ -57,6 +63,12 @@ async fn ledger_with(c: &Config, writes: Vec<LedgerWrite>) -> SqlitePool {
         Arc::new(WriterStatus::default()),
         Duration::from_secs(5),
     ));
+    (pool, tx, writer)
+}
+
+/// A ledger whose run began at 00:00 and wrote `writes`, then stopped at 23:00.
+async fn ledger_with(c: &Config, writes: Vec<LedgerWrite>) -> SqlitePool {
+    let (pool, tx, writer) = writing(c).await;
     for w in writes {
         tx.send(w).unwrap();
     }
@@ -241,20 +253,7 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
 async fn an_escalation_after_a_reclassification_down_alerts_again() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), "");
-    let pool = ledger::open(&c.daemon.database).await.unwrap();
-    let start = run::begin(&pool, t("00:00"), "test.toml", 1000, &c.lines)
-        .await
-        .unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let writer = tokio::spawn(run_writer(
-        pool.clone(),
-        start.run_id,
-        1000,
-        c.fault_rules(),
-        rx,
-        Arc::new(WriterStatus::default()),
-        Duration::from_secs(5),
-    ));
+    let (pool, tx, writer) = writing(&c).await;
     tx.send(LedgerWrite::DegradationStarted {
         line: "telecom".into(),
         kind: "loss",
