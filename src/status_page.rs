@@ -18,6 +18,7 @@ use crate::ledger::budget::{self, BudgetView};
 use crate::ledger::read::{self, OutageView};
 use crate::ledger::records::{self, FaultFilter, FaultView};
 use crate::metrics::STATES;
+use crate::notify::message::html_escape as esc;
 
 /// Seconds between reloads.
 const REFRESH_S: u32 = 15;
@@ -126,21 +127,8 @@ impl Page<'_> {
     }
 
     fn duration(&self, secs: f64) -> String {
-        let cx = crate::notify::message::Context {
-            language: self.lang,
-            tz: self.config.daemon.timezone,
-            contract: "",
-            carriers: &[],
-        };
-        cx.duration(secs)
+        crate::notify::message::duration(self.lang, secs)
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{font-family:'Noto Sans CJK SC','Noto Sans SC',sans-serif;margin:1.5em;color:#222;background:#fafafa}\

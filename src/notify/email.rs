@@ -35,11 +35,7 @@ pub fn message_id(key: &str, channel: &str, from: &str) -> String {
 }
 
 fn html(o: &Outgoing) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = super::message::html_escape;
     let colour = if o.message.urgent {
         "#b00020"
     } else {

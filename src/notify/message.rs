@@ -74,20 +74,7 @@ impl Context<'_> {
     }
 
     pub fn duration(&self, secs: f64) -> String {
-        let s = secs.max(0.0).round() as i64;
-        let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-        match (self.zh(), h, m, s) {
-            (true, 0, 0, _) => format!("{s}秒"),
-            (true, 0, _, 0) => format!("{m}分钟"),
-            (true, 0, _, _) => format!("{m}分{s}秒"),
-            (true, _, 0, _) => format!("{h}小时"),
-            (true, _, _, _) => format!("{h}小时{m}分"),
-            (false, 0, 0, _) => format!("{s}s"),
-            (false, 0, _, 0) => format!("{m}m"),
-            (false, 0, _, _) => format!("{m}m {s}s"),
-            (false, _, 0, _) => format!("{h}h"),
-            (false, _, _, _) => format!("{h}h {m}m"),
-        }
+        duration(self.language, secs)
     }
 
     fn deadline(&self, k: DeadlineKind) -> &'static str {
@@ -115,6 +102,32 @@ impl Context<'_> {
             (false, DeadlineState::NotRequired) => "not required",
         }
     }
+}
+
+/// A duration as a person writes it: "3分12秒", "2小时15分" / "3m 12s", "2h 15m".
+pub fn duration(language: Language, secs: f64) -> String {
+    let s = secs.max(0.0).round() as i64;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    match (language == Language::ZhCn, h, m, s) {
+        (true, 0, 0, _) => format!("{s}秒"),
+        (true, 0, _, 0) => format!("{m}分钟"),
+        (true, 0, _, _) => format!("{m}分{s}秒"),
+        (true, _, 0, _) => format!("{h}小时"),
+        (true, _, _, _) => format!("{h}小时{m}分"),
+        (false, 0, 0, _) => format!("{s}s"),
+        (false, 0, _, 0) => format!("{m}m"),
+        (false, 0, _, _) => format!("{m}m {s}s"),
+        (false, _, 0, _) => format!("{h}h"),
+        (false, _, _, _) => format!("{h}h {m}m"),
+    }
+}
+
+/// Text made safe for HTML content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn detail_str<'a>(n: &'a Notice, key: &str) -> &'a str {
