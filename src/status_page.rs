@@ -148,6 +148,12 @@ var t=(h?h+':'+String(m).padStart(2,'0'):m)+':'+String(s).padStart(2,'0');\
 e.textContent=d>=0?e.dataset.left.replace('{}',t):e.dataset.late.replace('{}',t);e.className=d>=0?'':'late';});}\
 tick();setInterval(tick,1000);";
 
+/// A table's opening tag and its header row.
+fn table_head(id: &str, cells: &[&str]) -> String {
+    let cells: String = cells.iter().map(|c| format!("<th>{c}</th>")).collect();
+    format!("<table id=\"{id}\"><tr>{cells}</tr>")
+}
+
 fn budget_row(p: &Page, v: &BudgetView, label: &str, state: Option<&str>) -> String {
     let share = if v.cap_s > 0.0 {
         v.charged_s / v.cap_s
@@ -207,15 +213,17 @@ fn render(p: &Page) -> String {
         now = p.time(p.now),
         refresh = p.t("每 15 秒自动刷新", "reloads every 15 s"),
     );
-    h += &format!(
-        "<h2>{}</h2><table id=\"lines\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        p.t("线路", "Lines"),
-        p.t("线路", "line"),
-        p.t("状态", "state"),
-        p.t("本年度计费中断", "charged this year"),
-        p.t("占上限", "of the cap"),
-        p.t("剩余", "left"),
-        p.t("预计超限日期", "projected breach"),
+    h += &format!("<h2>{}</h2>", p.t("线路", "Lines"));
+    h += &table_head(
+        "lines",
+        &[
+            p.t("线路", "line"),
+            p.t("状态", "state"),
+            p.t("本年度计费中断", "charged this year"),
+            p.t("占上限", "of the cap"),
+            p.t("剩余", "left"),
+            p.t("预计超限日期", "projected breach"),
+        ],
     );
     for v in &p.budget.lines {
         let line = c.lines.iter().find(|l| l.id == v.line);
@@ -241,12 +249,15 @@ fn render(p: &Page) -> String {
     if p.faults.is_empty() {
         h += &format!("<p class=\"none\" id=\"faults\">{}</p>", p.t("无", "none"));
     } else {
-        h += &format!(
-            "<table id=\"faults\"><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            p.t("线路", "line"),
-            p.t("等级", "class"),
-            p.t("检测时间", "detected"),
-            p.t("时限", "deadlines"),
+        h += &table_head(
+            "faults",
+            &[
+                "#",
+                p.t("线路", "line"),
+                p.t("等级", "class"),
+                p.t("检测时间", "detected"),
+                p.t("时限", "deadlines"),
+            ],
         );
         for f in p.faults {
             let class = if p.lang == Language::ZhCn {
@@ -291,14 +302,16 @@ fn render(p: &Page) -> String {
     if p.outages.is_empty() {
         h += &format!("<p class=\"none\" id=\"outages\">{}</p>", p.t("无", "none"));
     } else {
-        h += &format!(
-            "<table id=\"outages\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            p.t("线路", "line"),
-            p.t("开始", "start"),
-            p.t("结束", "end"),
-            p.t("时长", "duration"),
-            p.t("计费", "charged"),
-            p.t("原因", "cause"),
+        h += &table_head(
+            "outages",
+            &[
+                p.t("线路", "line"),
+                p.t("开始", "start"),
+                p.t("结束", "end"),
+                p.t("时长", "duration"),
+                p.t("计费", "charged"),
+                p.t("原因", "cause"),
+            ],
         );
         for o in p.outages {
             h += &format!(
