@@ -12,7 +12,7 @@ pub struct ContractYear {
     pub end: DateTime<Utc>,
 }
 
-fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     // A zone whose clocks skip midnight takes the first instant after it.
     tz.from_local_datetime(&naive)

@@ -284,6 +284,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(5),
         heartbeat_cancel.clone(),
     ));
+    let reports = tokio::spawn(crate::report::schedule::run(
+        pool.clone(),
+        config_cell.clone(),
+        clock,
+        Duration::from_secs(60),
+        heartbeat_cancel.clone(),
+    ));
     let notifier = tokio::spawn(crate::notify::sender::run(
         pool.clone(),
         config_cell.clone(),
@@ -350,6 +357,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     heartbeat_cancel.cancel();
     let _ = heartbeat.await;
     let _ = deadlines.await;
+    let _ = reports.await;
     // An alert in flight gets the grace period to finish; one cut off is
     // retried by the next run (its delivery is not yet recorded).
     let _ = tokio::time::timeout(GRACE, notifier).await;

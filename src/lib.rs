@@ -22,6 +22,7 @@ pub mod notify;
 pub mod probe_runtime;
 pub mod probe_series;
 pub mod quality;
+pub mod report;
 pub mod rollup;
 pub mod snmp_task;
 pub mod status_page;

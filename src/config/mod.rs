@@ -3,6 +3,7 @@
 //! the line and column or the key, and says what would be valid.
 
 pub mod notify;
+pub mod report;
 pub mod raw;
 pub mod snmp;
 pub mod terms;
@@ -33,6 +34,8 @@ pub struct Config {
     pub alerts: Alerts,
     /// Where alerts go.
     pub channels: Vec<Channel>,
+    /// Scheduled reports.
+    pub report: report::ReportSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +55,10 @@ pub struct Contract {
     pub upgrade_advice_share: f64,
     /// Fault deadlines, maintenance notice, degradation and class rules.
     pub terms: Terms,
+    /// Each consortium member's annual fee.
+    pub members: Vec<report::Member>,
+    /// The half-year assessment's deduction rules.
+    pub penalties: Vec<report::Penalty>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -344,6 +351,10 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     let alerts = notify::validate_alerts(raw.alerts)?;
     let ids: Vec<String> = lines.iter().map(|l| l.id.clone()).collect();
     let channels = notify::validate_channels(raw.notify, &ids)?;
+    let mut carriers: Vec<String> = lines.iter().map(|l| l.carrier.clone()).collect();
+    carriers.dedup();
+    report::validate_money(&c.member, &c.penalty, &carriers)?;
+    let report = report::validate_report(raw.report, &raw.daemon.database)?;
     Ok(Config {
         path: path.to_path_buf(),
         daemon: Daemon {
@@ -357,6 +368,8 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             annual_downtime_cap: c.annual_downtime_cap.0,
             upgrade_advice_share: c.upgrade_advice_share,
             terms,
+            members: c.member,
+            penalties: c.penalty,
         },
         probe: Probe {
             interval: p.interval.0,
@@ -368,6 +381,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         api_tokens,
         alerts,
         channels,
+        report,
     })
 }
 

@@ -26,7 +26,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub alerts: super::notify::RawAlerts,
     #[serde(default)]
-    pub notify: Vec<super::notify::RawChannel>,
+    pub notify: Vec<super::notify::RawChannel>,    #[serde(default)]
+    pub report: super::report::RawReport,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +64,10 @@ pub struct RawContract {
     pub degradation: super::terms::RawDegradation,
     #[serde(default)]
     pub classes: crate::fault::ClassRules,
+    #[serde(default)]
+    pub member: Vec<super::report::Member>,
+    #[serde(default)]
+    pub penalty: Vec<super::report::Penalty>,
 }
 
 #[derive(Debug, Deserialize)]

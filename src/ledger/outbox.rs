@@ -27,12 +27,14 @@ pub enum NoticeKind {
     LocalFault,
     ProbeFailed,
     SnmpFailing,
+    /// A scheduled report was written (detail: report, period, title, files).
+    ReportReady,
     /// `linkledger notify test`; never queued.
     Test,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 14] = [
+    pub const ALL: [NoticeKind; 15] = [
         NoticeKind::FaultOpened,
         NoticeKind::FaultEscalated,
         NoticeKind::FaultReclassified,
@@ -46,6 +48,7 @@ impl NoticeKind {
         NoticeKind::LocalFault,
         NoticeKind::ProbeFailed,
         NoticeKind::SnmpFailing,
+        NoticeKind::ReportReady,
         NoticeKind::Test,
     ];
 
@@ -64,6 +67,7 @@ impl NoticeKind {
             NoticeKind::LocalFault => "local_fault",
             NoticeKind::ProbeFailed => "probe_failed",
             NoticeKind::SnmpFailing => "snmp_failing",
+            NoticeKind::ReportReady => "report_ready",
             NoticeKind::Test => "test",
         }
     }

@@ -121,20 +121,48 @@ pub fn build(e: &Email, channel: &str, o: &Outgoing) -> Result<lettre::Message, 
         let id = message_id(first, channel, &e.from);
         m = m.in_reply_to(id.clone()).references(id);
     }
-    m.multipart(
-        MultiPart::alternative()
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(text(o)),
-            )
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_HTML)
-                    .body(html(o)),
-            ),
-    )
+    let body = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text(o)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(html(o)),
+        );
+    match attachment(o) {
+        Some(pdf) => m.multipart(MultiPart::mixed().multipart(body).singlepart(pdf)),
+        None => m.multipart(body),
+    }
     .map_err(|err| bad("message", err.to_string()))
+}
+
+/// A scheduled report's PDF, attached to its `report_ready` email. A PDF
+/// that cannot be read is left off with a warning; the message still
+/// names its path.
+fn attachment(o: &Outgoing) -> Option<SinglePart> {
+    if o.kind != crate::ledger::outbox::NoticeKind::ReportReady {
+        return None;
+    }
+    let path = o.document.pointer("/detail/files/pdf")?.as_str()?;
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let name = std::path::Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "report.pdf".into());
+            Some(
+                lettre::message::Attachment::new(name)
+                    .body(bytes, ContentType::parse("application/pdf").expect("a valid type")),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(path, error = %e, "the report's PDF cannot be read; the email goes without it");
+            None
+        }
+    }
 }
 
 /// Sends one message; Ok is the server's answer.

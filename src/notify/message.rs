@@ -315,6 +315,18 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 format!("SNMP polling of {line} is failing")
             }
         }
+        NoticeKind::ReportReady => {
+            if let Some(files) = n.detail.get("files").and_then(|f| f.as_object()) {
+                for (format, path) in files {
+                    lines.push(format!("{}: {}", format.to_uppercase(), path.as_str().unwrap_or("")));
+                }
+            }
+            if cx.zh() {
+                format!("报告已生成：{}", detail_str(n, "title"))
+            } else {
+                format!("Report ready: {}", detail_str(n, "title"))
+            }
+        }
         NoticeKind::Test => {
             lines.push(
                 cx.t(

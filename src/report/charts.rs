@@ -1,0 +1,151 @@
+//! SVG charts drawn by the program: line charts over time with a labelled
+//! y axis, a legend and optional reference lines (the contracted bandwidth,
+//! the cap). Plain SVG 1.1 with inline styles and no external references,
+//! so the same file goes into the HTML and, through usvg, into the PDF.
+
+use std::fmt::Write;
+
+use super::doc::Chart;
+use crate::notify::message::html_escape;
+
+/// The font the charts ask for; the PDF renderer maps it to the embedded CJK font.
+pub const FONT: &str = "Noto Sans CJK SC, Noto Sans SC, sans-serif";
+
+const W: f32 = 680.0;
+const H: f32 = 230.0;
+const LEFT: f32 = 62.0;
+const RIGHT: f32 = 12.0;
+const TOP: f32 = 26.0;
+const BOTTOM: f32 = 40.0;
+
+pub const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+/// One series: points at x in [0, 1] (share of the time axis).
+pub struct Series {
+    pub name: String,
+    pub colour: &'static str,
+    pub points: Vec<(f32, Option<f64>)>,
+    pub dashed: bool,
+}
+
+/// A horizontal reference line.
+pub struct Rule {
+    pub name: String,
+    pub value: f64,
+    pub colour: &'static str,
+}
+
+pub struct LineChart {
+    pub title: String,
+    /// Labels under the x axis, at x in [0, 1].
+    pub x_labels: Vec<(f32, String)>,
+    pub y_min: f64,
+    pub y_max: f64,
+    pub y_format: fn(f64) -> String,
+    pub series: Vec<Series>,
+    pub rules: Vec<Rule>,
+}
+
+fn esc(s: &str) -> String {
+    html_escape(s)
+}
+
+impl LineChart {
+    /// The chart, or None when no series has a point to draw.
+    pub fn render(&self) -> Option<Chart> {
+        if self.series.iter().all(|s| s.points.iter().all(|p| p.1.is_none())) {
+            return None;
+        }
+        let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
+        let span = (self.y_max - self.y_min).max(f64::MIN_POSITIVE);
+        let y = |v: f64| y1 - ((v.clamp(self.y_min, self.y_max) - self.y_min) / span) as f32 * (y1 - y0);
+        let x = |f: f32| x0 + f.clamp(0.0, 1.0) * (x1 - x0);
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="{FONT}" font-size="10">"#
+        );
+        let _ = write!(s, r##"<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>"##);
+        let _ = write!(s, r##"<text x="{x0}" y="15" font-size="12" font-weight="bold" fill="#222222">{}</text>"##, esc(&self.title));
+        for i in 0..=4 {
+            let v = self.y_min + span * i as f64 / 4.0;
+            let yy = y(v);
+            let _ = write!(
+                s,
+                r##"<line x1="{x0}" y1="{yy:.1}" x2="{x1}" y2="{yy:.1}" stroke="#dddddd" stroke-width="0.6"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555555">{}</text>"##,
+                x0 - 4.0,
+                yy + 3.5,
+                esc(&(self.y_format)(v))
+            );
+        }
+        let _ = write!(s, r##"<line x1="{x0}" y1="{y1}" x2="{x1}" y2="{y1}" stroke="#888888" stroke-width="0.8"/>"##);
+        for (f, label) in &self.x_labels {
+            let xx = x(*f);
+            let _ = write!(
+                s,
+                r##"<line x1="{xx:.1}" y1="{y1}" x2="{xx:.1}" y2="{:.1}" stroke="#888888" stroke-width="0.8"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
+                y1 + 4.0,
+                y1 + 15.0,
+                esc(label)
+            );
+        }
+        for r in &self.rules {
+            let yy = y(r.value);
+            let _ = write!(
+                s,
+                r#"<line x1="{x0}" y1="{yy:.1}" x2="{x1}" y2="{yy:.1}" stroke="{}" stroke-width="1" stroke-dasharray="5 3"/>"#,
+                r.colour
+            );
+        }
+        for se in &self.series {
+            // A gap (None) breaks the line.
+            let mut runs: Vec<Vec<(f32, f32)>> = vec![Vec::new()];
+            for (f, v) in &se.points {
+                match v {
+                    Some(v) => runs.last_mut().expect("one run").push((x(*f), y(*v))),
+                    None if !runs.last().expect("one run").is_empty() => runs.push(Vec::new()),
+                    None => {}
+                }
+            }
+            for run in runs.iter().filter(|r| !r.is_empty()) {
+                let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+                let pts = if pts.len() == 1 { vec![pts[0].clone(), format!("{:.1},{:.1}", run[0].0 + 1.5, run[0].1)] } else { pts };
+                let _ = write!(
+                    s,
+                    r#"<polyline fill="none" stroke="{}" stroke-width="1.3"{} points="{}"/>"#,
+                    se.colour,
+                    if se.dashed { r#" stroke-dasharray="3 2""# } else { "" },
+                    pts.join(" ")
+                );
+            }
+        }
+        // Legend under the axis labels.
+        let mut lx = x0;
+        let ly = H - 8.0;
+        let entries = self
+            .series
+            .iter()
+            .map(|se| (se.name.as_str(), se.colour, se.dashed))
+            .chain(self.rules.iter().map(|r| (r.name.as_str(), r.colour, true)));
+        for (name, colour, dashed) in entries {
+            let _ = write!(
+                s,
+                r##"<line x1="{lx:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"{}/><text x="{:.1}" y="{ly:.1}" fill="#333333">{}</text>"##,
+                ly - 3.5,
+                lx + 16.0,
+                ly - 3.5,
+                if dashed { r#" stroke-dasharray="4 2""# } else { "" },
+                lx + 20.0,
+                esc(name)
+            );
+            lx += 28.0 + text_width(name) * 10.0;
+        }
+        s.push_str("</svg>");
+        Some(Chart { title: self.title.clone(), svg: s, width: W, height: H })
+    }
+}
+
+/// Approximate width of text in ems (CJK full width, the rest about half).
+pub fn text_width(t: &str) -> f32 {
+    t.chars().map(|c| if (c as u32) >= 0x2E80 { 1.0 } else { 0.56 }).sum()
+}

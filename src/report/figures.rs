@@ -1,0 +1,497 @@
+//! The figures of a period report (quarterly, annual, half-year), per line
+//! and for the egress, computed from the ledger with the same interval
+//! arithmetic as the downtime budget ([`crate::budget`]), so a report and
+//! `linkledger budget` never disagree. Every list carries the ledger ids
+//! its rows come from.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use super::period::Period;
+use super::quality::{self, QualityFigures, QualitySum};
+use crate::budget::{clip, intersect, secs, total, Downtime, Span};
+use crate::clock::ledger_ts;
+use crate::config::{Config, Line};
+use crate::contract::ContractYear;
+use crate::fault::deadline::{DeadlineKind, DeadlineState};
+use crate::fault::FaultClass;
+use crate::ledger::budget::{budget_of_year, line_records, maintenance, BudgetView, MaintenanceView};
+use crate::ledger::read::{traffic_samples, ts};
+use crate::ledger::records::{exclusions, faults, ExclusionView, FaultFilter, FaultView};
+use crate::ledger::LedgerError;
+use crate::traffic::{summarize, TrafficSample, TrafficSummary};
+
+/// Time a line (or the egress) was up, down, excluded and unobserved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Availability {
+    pub period_s: f64,
+    pub observed_s: f64,
+    pub unobserved_s: f64,
+    /// Observed share of the period.
+    pub coverage: f64,
+    pub down_s: f64,
+    pub excluded_force_majeure_s: f64,
+    pub excluded_maintenance_s: f64,
+    pub charged_s: f64,
+    /// 1 − charged / observed: the share of observed time not charged as down.
+    pub availability: Option<f64>,
+}
+
+impl Availability {
+    pub fn of(d: &Downtime, period: Span) -> Self {
+        let period_s = secs(period.1 - period.0);
+        let unobserved_s = secs(total(&d.unobserved));
+        let observed_s = (period_s - unobserved_s).max(0.0);
+        let charged_s = secs(total(&d.charged));
+        Availability {
+            period_s,
+            observed_s,
+            unobserved_s,
+            coverage: if period_s > 0.0 { observed_s / period_s } else { 0.0 },
+            down_s: secs(total(&d.down)),
+            excluded_force_majeure_s: secs(total(&d.excluded_force_majeure)),
+            excluded_maintenance_s: secs(total(&d.excluded_maintenance)),
+            charged_s,
+            availability: (observed_s > 0.0).then(|| 1.0 - charged_s / observed_s),
+        }
+    }
+}
+
+/// One outage as the period sees it: cut at the period's edges.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageRow {
+    pub id: i64,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    /// True when the outage crosses the period's start or end and only
+    /// the part inside is counted here.
+    pub split: bool,
+    pub duration_s: f64,
+    pub charged_s: f64,
+    pub excluded_s: f64,
+    pub unobserved_s: f64,
+    pub cause: String,
+    pub fault: Option<i64>,
+    pub class: Option<FaultClass>,
+}
+
+/// Faults of one class: how many, deadlines kept, mean time to repair.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassSummary {
+    pub class: FaultClass,
+    pub faults: usize,
+    /// Per deadline kind: [met, breached, pending, not required].
+    pub deadlines: Vec<(DeadlineKind, [usize; 4])>,
+    /// Mean detected → resolved over the resolved faults.
+    pub mttr_s: Option<f64>,
+}
+
+/// A traffic anomaly: 5-minute samples running at the contracted
+/// bandwidth, or far above the period's usual level (a flood).
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomaly {
+    /// saturation | surge
+    pub kind: &'static str,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub peak_bps: f64,
+    /// in | out
+    pub direction: &'static str,
+    /// Faults open at the same time.
+    pub faults: Vec<i64>,
+}
+
+/// One local day of a line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Day {
+    pub date: NaiveDate,
+    pub charged_s: f64,
+    pub unobserved_s: f64,
+    pub availability: Option<f64>,
+    pub rtt_p50_ms: Option<f64>,
+    pub rtt_p95_ms: Option<f64>,
+    pub rtt_p99_ms: Option<f64>,
+    pub loss_ratio: Option<f64>,
+    /// Contract-year budget left at the end of this day.
+    pub budget_left_s: f64,
+}
+
+/// Hourly traffic, for the chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrafficPoint {
+    pub at: DateTime<Utc>,
+    pub in_bps: f64,
+    pub out_bps: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineFigures {
+    pub line: String,
+    pub carrier: String,
+    pub role: String,
+    pub bandwidth_mbps: u64,
+    pub availability: Availability,
+    /// The contract year containing the period's end, counted up to it.
+    pub year_to_date: BudgetView,
+    pub outages: Vec<OutageRow>,
+    pub faults: Vec<FaultView>,
+    pub fault_classes: Vec<ClassSummary>,
+    pub quality: QualityFigures,
+    pub quality_by_month: Vec<(String, QualityFigures)>,
+    pub traffic: Option<TrafficSummary>,
+    pub maintenance: Vec<MaintenanceView>,
+    pub exclusions: Vec<ExclusionView>,
+    pub anomalies: Vec<Anomaly>,
+    pub days: Vec<Day>,
+    #[serde(skip)]
+    pub traffic_hourly: Vec<TrafficPoint>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EgressFigures {
+    pub availability: Availability,
+    pub year_to_date: BudgetView,
+    /// Times every line was down at once.
+    pub outages: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    pub faults: Vec<FaultView>,
+    pub fault_classes: Vec<ClassSummary>,
+}
+
+/// Everything a period report shows, before any advice or rendering.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodFigures {
+    pub contract: String,
+    pub timezone: String,
+    pub period: Period,
+    /// Figures are counted up to here: the period's end, or now while it runs.
+    pub until: DateTime<Utc>,
+    pub contract_year: i32,
+    pub contract_year_start: DateTime<Utc>,
+    pub contract_year_end: DateTime<Utc>,
+    pub cap_s: f64,
+    pub approved_maintenance_counts: bool,
+    pub lines: Vec<LineFigures>,
+    /// None when the report is for one line.
+    pub egress: Option<EgressFigures>,
+    /// Share of the contracted bandwidth above which upgrade advice is given.
+    pub upgrade_advice_share: f64,
+    /// Each line's RTT threshold in ms, for the advice.
+    #[serde(skip)]
+    pub rtt_thresholds: Vec<(String, Option<f64>)>,
+}
+
+fn class_summaries(fs: &[FaultView]) -> Vec<ClassSummary> {
+    FaultClass::ALL
+        .into_iter()
+        .filter_map(|class| {
+            let of: Vec<_> = fs.iter().filter(|f| f.class == class).collect();
+            if of.is_empty() {
+                return None;
+            }
+            let deadlines = DeadlineKind::ALL
+                .into_iter()
+                .map(|k| {
+                    let mut n = [0; 4];
+                    for f in &of {
+                        if let Some(d) = f.deadlines.iter().find(|d| d.kind == k) {
+                            n[match d.state {
+                                DeadlineState::Met => 0,
+                                DeadlineState::Breached => 1,
+                                DeadlineState::Pending => 2,
+                                DeadlineState::NotRequired => 3,
+                            }] += 1;
+                        }
+                    }
+                    (k, n)
+                })
+                .collect();
+            let repaired: Vec<f64> = of.iter().filter(|f| !f.open).map(|f| f.duration_s).collect();
+            Some(ClassSummary {
+                class,
+                faults: of.len(),
+                deadlines,
+                mttr_s: (!repaired.is_empty())
+                    .then(|| repaired.iter().sum::<f64>() / repaired.len() as f64),
+            })
+        })
+        .collect()
+}
+
+fn in_period(f: &FaultView, p: Span) -> bool {
+    f.detected_at >= p.0 && f.detected_at < p.1
+}
+
+async fn outage_rows(
+    pool: &SqlitePool,
+    line: &str,
+    p: Span,
+    d: &Downtime,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutageRow>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.start_at, o.end_at, \
+         coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
+         (SELECT l.fault_id FROM fault_links l WHERE l.kind = 'outage' AND l.ref_id = o.id ORDER BY l.fault_id LIMIT 1) \
+         FROM outages o WHERE o.line = ? AND o.start_at < ? AND (o.end_at IS NULL OR o.end_at > ?) ORDER BY o.start_at, o.id",
+    )
+    .bind(line)
+    .bind(ledger_ts(p.1))
+    .bind(ledger_ts(p.0))
+    .fetch_all(pool)
+    .await
+    .map_err(|source| LedgerError::Query { operation: "read outages", source })?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let start = ts(r, 1)?;
+            let end = ts(r, 2);
+            let span = (start, end.unwrap_or(now).min(p.1).max(start));
+            let inside = clip(&[span], p);
+            let part = |spans: &[Span]| secs(total(&intersect(spans, &inside)));
+            Some(OutageRow {
+                id: r.get(0),
+                start,
+                end,
+                split: start < p.0 || end.is_none_or(|e| e > p.1),
+                duration_s: secs(total(&inside)),
+                charged_s: part(&d.charged),
+                excluded_s: part(&d.excluded_force_majeure) + part(&d.excluded_maintenance),
+                unobserved_s: part(&d.unobserved),
+                cause: r.get(3),
+                fault: r.get(4),
+                class: None,
+            })
+        })
+        .collect())
+}
+
+/// Groups 5-minute samples into saturation and surge episodes.
+fn anomalies(samples: &[TrafficSample], contracted_bps: f64, fs: &[FaultView]) -> Vec<Anomaly> {
+    let mut out: Vec<Anomaly> = Vec::new();
+    for (direction, avg, max) in [
+        ("in", (|s: &TrafficSample| s.avg_in_bps) as fn(&TrafficSample) -> f64, (|s: &TrafficSample| s.max_in_bps) as fn(&TrafficSample) -> f64),
+        ("out", |s: &TrafficSample| s.avg_out_bps, |s: &TrafficSample| s.max_out_bps),
+    ] {
+        let mut levels: Vec<f64> = samples.iter().map(avg).collect();
+        levels.sort_by(f64::total_cmp);
+        let median = levels.get(levels.len() / 2).copied().unwrap_or(0.0);
+        let mut open: Option<Anomaly> = None;
+        for s in samples {
+            let end = s.start + TimeDelta::milliseconds((s.seconds * 1000.0) as i64);
+            let kind = if contracted_bps > 0.0 && avg(s) >= 0.95 * contracted_bps {
+                Some("saturation")
+            } else if avg(s) > 5.0 * median && avg(s) > 0.1 * contracted_bps {
+                Some("surge")
+            } else {
+                None
+            };
+            match (kind, open.as_mut()) {
+                (Some(k), Some(a)) if a.kind == k && s.start <= a.end + TimeDelta::minutes(1) => {
+                    a.end = end;
+                    a.peak_bps = a.peak_bps.max(max(s));
+                }
+                (k, _) => {
+                    out.extend(open.take());
+                    open = k.map(|kind| Anomaly {
+                        kind,
+                        start: s.start,
+                        end,
+                        peak_bps: max(s),
+                        direction,
+                        faults: Vec::new(),
+                    });
+                }
+            }
+        }
+        out.extend(open);
+    }
+    for a in &mut out {
+        a.faults = fs
+            .iter()
+            .filter(|f| f.detected_at < a.end && f.resolved_at.is_none_or(|r| r > a.start))
+            .map(|f| f.id)
+            .collect();
+    }
+    out.sort_by_key(|a| a.start);
+    out
+}
+
+fn hourly(samples: &[TrafficSample]) -> Vec<TrafficPoint> {
+    let mut out: Vec<(DateTime<Utc>, f64, f64, f64)> = Vec::new();
+    for s in samples {
+        let hour = s.start - TimeDelta::seconds(s.start.timestamp().rem_euclid(3600));
+        match out.last_mut() {
+            Some(h) if h.0 == hour => {
+                h.1 += s.avg_in_bps * s.seconds;
+                h.2 += s.avg_out_bps * s.seconds;
+                h.3 += s.seconds;
+            }
+            _ => out.push((hour, s.avg_in_bps * s.seconds, s.avg_out_bps * s.seconds, s.seconds)),
+        }
+    }
+    out.into_iter()
+        .filter(|h| h.3 > 0.0)
+        .map(|(at, i, o, n)| TrafficPoint { at, in_bps: i / n, out_bps: o / n })
+        .collect()
+}
+
+/// The figures of `period` for every configured line (or one) and the egress.
+pub async fn period_figures(
+    pool: &SqlitePool,
+    c: &Config,
+    period: &Period,
+    only: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<PeriodFigures, LedgerError> {
+    let tz = c.daemon.timezone;
+    let terms = &c.contract.terms;
+    let until = now.min(period.end).max(period.start);
+    let p = (period.start, until);
+    let year = ContractYear::containing(c.contract.start, tz, until - TimeDelta::milliseconds(1));
+    let budget = budget_of_year(pool, c, year, until).await?;
+    let all_faults = faults(
+        pool,
+        &FaultFilter { since: Some(period.start.min(year.start)), ..Default::default() },
+        terms,
+        now,
+    )
+    .await?;
+    let all_exclusions = exclusions(pool).await?;
+    let days = Period { end: until, ..period.clone() }.days_within(tz);
+    let year_span = (year.start, until);
+    let mut downs = Vec::new();
+    let mut lines = Vec::new();
+    for (i, l) in c.lines.iter().enumerate() {
+        let r = line_records(pool, &l.id, (year.start.min(p.0), p.1), terms.maintenance_notice).await?;
+        let d = Downtime::of_line(&r, p, terms.approved_maintenance_counts);
+        let in_year = Downtime::of_line(&r, year_span, terms.approved_maintenance_counts);
+        downs.push(d.clone());
+        if only.is_some_and(|o| o != l.id) {
+            continue;
+        }
+        lines.push(
+            line_figures(pool, c, l, period, p, &d, &in_year, &budget.lines[i], &all_faults, &all_exclusions, &days, now)
+                .await?,
+        );
+    }
+    let egress = if only.is_none() {
+        let d = Downtime::of_egress(&downs);
+        let fs: Vec<FaultView> = all_faults.iter().filter(|f| f.line.is_none() && in_period(f, p)).cloned().collect();
+        Some(EgressFigures {
+            availability: Availability::of(&d, p),
+            year_to_date: budget.egress.clone(),
+            outages: d.down.clone(),
+            fault_classes: class_summaries(&fs),
+            faults: fs,
+        })
+    } else {
+        None
+    };
+    Ok(PeriodFigures {
+        contract: c.contract.name.clone(),
+        timezone: tz.name().to_string(),
+        period: period.clone(),
+        until,
+        contract_year: year.number,
+        contract_year_start: year.start,
+        contract_year_end: year.end,
+        cap_s: budget.egress.cap_s,
+        approved_maintenance_counts: terms.approved_maintenance_counts,
+        lines,
+        egress,
+        upgrade_advice_share: c.contract.upgrade_advice_share,
+        rtt_thresholds: c
+            .lines
+            .iter()
+            .map(|l| (l.id.clone(), l.rtt_threshold.map(|d| d.as_secs_f64() * 1000.0)))
+            .collect(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn line_figures(
+    pool: &SqlitePool,
+    c: &Config,
+    l: &Line,
+    period: &Period,
+    p: Span,
+    d: &Downtime,
+    in_year: &Downtime,
+    ytd: &BudgetView,
+    all_faults: &[FaultView],
+    all_exclusions: &[ExclusionView],
+    days: &[(NaiveDate, Span)],
+    now: DateTime<Utc>,
+) -> Result<LineFigures, LedgerError> {
+    let fs: Vec<FaultView> = all_faults
+        .iter()
+        .filter(|f| f.line.as_deref() == Some(&l.id) && in_period(f, p))
+        .cloned()
+        .collect();
+    let mut outages = outage_rows(pool, &l.id, p, d, now).await?;
+    for o in &mut outages {
+        o.class = o.fault.and_then(|id| all_faults.iter().find(|f| f.id == id)).map(|f| f.class);
+    }
+    let per_day = quality::daily(pool, &l.id, days).await?;
+    let mut whole = QualitySum::default();
+    let mut months: Vec<(String, QualitySum)> = Vec::new();
+    for (date, q) in &per_day {
+        whole.add(q);
+        let m = date.format("%Y-%m").to_string();
+        match months.last_mut() {
+            Some((k, s)) if *k == m => s.add(q),
+            _ => months.push((m, q.clone())),
+        }
+    }
+    let cap = ytd.cap_s;
+    let days_out = per_day
+        .iter()
+        .zip(days)
+        .map(|((date, q), (_, span))| {
+            let charged = secs(total(&clip(&d.charged, *span)));
+            let unobserved = secs(total(&clip(&d.unobserved, *span)));
+            let observed = secs(span.1 - span.0) - unobserved;
+            let used = secs(total(&clip(&in_year.charged, (DateTime::<Utc>::MIN_UTC, span.1))));
+            let f = q.figures();
+            Day {
+                date: *date,
+                charged_s: charged,
+                unobserved_s: unobserved,
+                availability: (observed > 0.0).then(|| 1.0 - charged / observed),
+                rtt_p50_ms: f.rtt_p50_ms,
+                rtt_p95_ms: f.rtt_p95_ms,
+                rtt_p99_ms: f.rtt_p99_ms,
+                loss_ratio: f.loss_ratio,
+                budget_left_s: cap - used,
+            }
+        })
+        .collect();
+    let samples = traffic_samples(pool, &l.id, p.0, p.1).await?;
+    let contracted = l.bandwidth_mbps as f64 * 1e6;
+    let traffic = (!samples.is_empty())
+        .then(|| summarize(&l.id, &samples, contracted, c.contract.upgrade_advice_share));
+    Ok(LineFigures {
+        line: l.id.clone(),
+        carrier: l.carrier.clone(),
+        role: l.role.to_string(),
+        bandwidth_mbps: l.bandwidth_mbps,
+        availability: Availability::of(d, p),
+        year_to_date: ytd.clone(),
+        outages,
+        fault_classes: class_summaries(&fs),
+        anomalies: anomalies(&samples, contracted, &fs),
+        faults: fs,
+        quality: whole.figures(),
+        quality_by_month: months.into_iter().map(|(m, s)| (m, s.figures())).collect(),
+        traffic,
+        maintenance: maintenance(pool, Some(&l.id), (period.start, p.1), c.contract.terms.maintenance_notice).await?,
+        exclusions: all_exclusions
+            .iter()
+            .filter(|e| e.line.as_deref().is_none_or(|x| x == l.id) && e.start < p.1 && e.end > p.0)
+            .cloned()
+            .collect(),
+        days: days_out,
+        traffic_hourly: hourly(&samples),
+    })
+}

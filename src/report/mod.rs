@@ -1,0 +1,137 @@
+//! Reports for the contract manager: the quarterly line-quality report,
+//! the annual summary with its acceptance view, the half-year payment
+//! assessment and the record of one fault, in Chinese or English, as
+//! HTML, PDF, Markdown, CSV or JSON. Figures come from the ledger through
+//! [`figures`]; each report kind builds a [`doc::Doc`], which the
+//! renderers draw; JSON is the figures themselves.
+
+pub mod advice;
+pub mod assessment;
+pub mod charts;
+pub mod csv;
+pub mod doc;
+pub mod fault_record;
+pub mod figures;
+pub mod html;
+pub mod markdown;
+pub mod pdf;
+pub mod period;
+pub mod period_report;
+pub mod quality;
+pub mod schedule;
+pub mod sections;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::SqlitePool;
+
+use crate::config::report::ReportFormat;
+use crate::config::{Config, Language};
+use crate::ledger::LedgerError;
+use period::Period;
+
+/// Which report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportKind {
+    Quarterly(Period),
+    Annual(Period),
+    Assessment(Period),
+    Fault(i64),
+}
+
+impl ReportKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReportKind::Quarterly(_) => "quarterly",
+            ReportKind::Annual(_) => "annual",
+            ReportKind::Assessment(_) => "assessment",
+            ReportKind::Fault(_) => "fault",
+        }
+    }
+
+    /// A file name stem: "quarterly-2025Q1", "fault-12".
+    pub fn stem(&self) -> String {
+        match self {
+            ReportKind::Quarterly(p) | ReportKind::Assessment(p) => format!("{}-{}", self.as_str(), p.label),
+            ReportKind::Annual(p) => format!("annual-{}", p.start.format("%Y")),
+            ReportKind::Fault(id) => format!("fault-{id}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("no fault #{0} in the ledger")]
+    NoFault(i64),
+    #[error(transparent)]
+    Pdf(#[from] pdf::PdfError),
+}
+
+/// A report ready to render: its document and its figures as JSON.
+pub struct Report {
+    pub kind: ReportKind,
+    pub doc: doc::Doc,
+    pub json: serde_json::Value,
+}
+
+impl Report {
+    pub fn title(&self) -> &str {
+        &self.doc.title
+    }
+
+    /// The report in `format` (PDF needs the CJK font).
+    pub fn render(&self, format: ReportFormat, font: Option<&pdf::PdfFont>) -> Result<Vec<u8>, ReportError> {
+        Ok(match format {
+            ReportFormat::Html => html::render(&self.doc).into_bytes(),
+            ReportFormat::Md => markdown::render(&self.doc).into_bytes(),
+            ReportFormat::Csv => csv::render(&self.doc).into_bytes(),
+            ReportFormat::Json => {
+                let mut s = serde_json::to_string_pretty(&self.json).expect("figures serialise");
+                s.push('\n');
+                s.into_bytes()
+            }
+            ReportFormat::Pdf => match font {
+                Some(f) => pdf::render(&self.doc, f)?,
+                None => pdf::render(&self.doc, &pdf::PdfFont::load(None)?)?,
+            },
+        })
+    }
+}
+
+/// Builds a report from the ledger, counted up to `now`.
+pub async fn build(
+    pool: &SqlitePool,
+    c: &Config,
+    kind: ReportKind,
+    line: Option<&str>,
+    language: Language,
+    now: DateTime<Utc>,
+) -> Result<Report, ReportError> {
+    let (doc, json) = match &kind {
+        ReportKind::Quarterly(p) => {
+            let f = figures::period_figures(pool, c, p, line, now).await?;
+            let (doc, advice) = period_report::quarterly(&f, language, now);
+            (doc, json!({ "schema": "linkledger.report/v1", "kind": "quarterly", "generated_at": now, "figures": f, "advice": advice }))
+        }
+        ReportKind::Annual(p) => {
+            let f = figures::period_figures(pool, c, p, line, now).await?;
+            let drills = crate::ledger::records::drills(pool).await?;
+            let (doc, advice, clauses) = period_report::annual(&f, &drills, language, now);
+            (doc, json!({ "schema": "linkledger.report/v1", "kind": "annual", "generated_at": now, "figures": f, "advice": advice, "acceptance": clauses }))
+        }
+        ReportKind::Assessment(p) => {
+            let f = figures::period_figures(pool, c, p, line, now).await?;
+            let a = assessment::assess(&f, c);
+            let doc = assessment::document(&f, &a, language, now);
+            (doc, json!({ "schema": "linkledger.report/v1", "kind": "assessment", "generated_at": now, "figures": f, "assessment": a }))
+        }
+        ReportKind::Fault(id) => {
+            let r = fault_record::gather(pool, c, *id, now).await?.ok_or(ReportError::NoFault(*id))?;
+            let doc = fault_record::document(&r, c, language, now);
+            (doc, json!({ "schema": "linkledger.report/v1", "kind": "fault", "generated_at": now, "fault": r }))
+        }
+    };
+    Ok(Report { kind, doc, json })
+}

@@ -1,0 +1,265 @@
+//! Probe quality over days and months for reports: loss, RTT percentiles
+//! and jitter of a line's upstream targets, from the per-minute rollups.
+//! Complete days are summed once into `quality_days` by the daemon
+//! ([`roll_up_days`]); a report reads those and sums any day not rolled up
+//! yet straight from `probe_minutes`, so its figures do not depend on
+//! whether the daemon got to it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use crate::budget::Span;
+use crate::clock::ledger_ts;
+use crate::ledger::LedgerError;
+
+/// Sums of probe results over some time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QualitySum {
+    pub minutes: i64,
+    pub sent: i64,
+    pub received: i64,
+    pub rtt_sum_us: i64,
+    pub jitter_sum_us: i64,
+    pub jitter_n: i64,
+    /// Count per RTT bucket (bucket b: [50 µs·1.25^b, 50 µs·1.25^(b+1))).
+    pub hist: BTreeMap<u8, i64>,
+}
+
+/// What a report shows of a [`QualitySum`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QualityFigures {
+    pub sent: i64,
+    pub received: i64,
+    pub loss_ratio: Option<f64>,
+    pub rtt_avg_ms: Option<f64>,
+    pub rtt_p50_ms: Option<f64>,
+    pub rtt_p95_ms: Option<f64>,
+    pub rtt_p99_ms: Option<f64>,
+    pub jitter_avg_ms: Option<f64>,
+}
+
+impl QualitySum {
+    pub fn add_hist(&mut self, text: &str) {
+        for pair in text.split(',').filter(|p| !p.is_empty()) {
+            if let Some((b, n)) = pair.split_once(':') {
+                if let (Ok(b), Ok(n)) = (b.parse::<u8>(), n.parse::<i64>()) {
+                    *self.hist.entry(b).or_default() += n;
+                }
+            }
+        }
+    }
+
+    pub fn add(&mut self, o: &QualitySum) {
+        self.minutes += o.minutes;
+        self.sent += o.sent;
+        self.received += o.received;
+        self.rtt_sum_us += o.rtt_sum_us;
+        self.jitter_sum_us += o.jitter_sum_us;
+        self.jitter_n += o.jitter_n;
+        for (b, n) in &o.hist {
+            *self.hist.entry(*b).or_default() += n;
+        }
+    }
+
+    fn hist_text(&self) -> String {
+        self.hist
+            .iter()
+            .map(|(b, n)| format!("{b}:{n}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The RTT below which a share `q` of the answered probes fell: the
+    /// geometric middle of the bucket holding it (within ±12 %).
+    pub fn percentile_ms(&self, q: f64) -> Option<f64> {
+        let total: i64 = self.hist.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = (q * total as f64).ceil().max(1.0) as i64;
+        let mut seen = 0;
+        for (b, n) in &self.hist {
+            seen += n;
+            if seen >= rank {
+                return Some(bucket_middle_ms(*b));
+            }
+        }
+        None
+    }
+
+    pub fn figures(&self) -> QualityFigures {
+        let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+        QualityFigures {
+            sent: self.sent,
+            received: self.received,
+            loss_ratio: ratio(self.sent - self.received, self.sent),
+            rtt_avg_ms: ratio(self.rtt_sum_us, self.received).map(|v| v / 1000.0),
+            rtt_p50_ms: self.percentile_ms(0.50),
+            rtt_p95_ms: self.percentile_ms(0.95),
+            rtt_p99_ms: self.percentile_ms(0.99),
+            jitter_avg_ms: ratio(self.jitter_sum_us, self.jitter_n).map(|v| v / 1000.0),
+        }
+    }
+}
+
+/// The geometric middle of RTT bucket `b`, in milliseconds.
+pub fn bucket_middle_ms(b: u8) -> f64 {
+    0.05 * 1.25f64.powf(b as f64 + 0.5)
+}
+
+/// A line's upstream probes summed over `span`, straight from the minutes.
+pub async fn sum_minutes(pool: &SqlitePool, line: &str, span: Span) -> Result<QualitySum, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT minute, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM probe_minutes \
+         WHERE line = ? AND tier = 'upstream' AND minute >= ? AND minute < ?",
+    )
+    .bind(line)
+    .bind(ledger_ts(span.0))
+    .bind(ledger_ts(span.1))
+    .fetch_all(pool)
+    .await
+    .map_err(|source| LedgerError::Query { operation: "read probe minutes", source })?;
+    let mut s = QualitySum::default();
+    let mut minutes = std::collections::HashSet::new();
+    for r in &rows {
+        minutes.insert(r.get::<String, _>(0));
+        s.sent += r.get::<i64, _>(1);
+        s.received += r.get::<i64, _>(2);
+        s.rtt_sum_us += r.get::<i64, _>(3);
+        s.jitter_sum_us += r.get::<i64, _>(4);
+        s.jitter_n += r.get::<i64, _>(5);
+        s.add_hist(r.get::<&str, _>(6));
+    }
+    s.minutes = minutes.len() as i64;
+    Ok(s)
+}
+
+/// A line's quality for each local day of `days`: from `quality_days` where
+/// the daemon rolled the day up, otherwise from the minutes.
+pub async fn daily(
+    pool: &SqlitePool,
+    line: &str,
+    days: &[(NaiveDate, Span)],
+) -> Result<Vec<(NaiveDate, QualitySum)>, LedgerError> {
+    let Some(first) = days.first() else { return Ok(Vec::new()) };
+    let last = days.last().expect("not empty");
+    let rows = sqlx::query(
+        "SELECT day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM quality_days \
+         WHERE line = ? AND day_start >= ? AND day_start < ?",
+    )
+    .bind(line)
+    .bind(ledger_ts(first.1 .0))
+    .bind(ledger_ts(last.1 .1))
+    .fetch_all(pool)
+    .await
+    .map_err(|source| LedgerError::Query { operation: "read quality days", source })?;
+    let mut stored: BTreeMap<(String, String), QualitySum> = BTreeMap::new();
+    for r in &rows {
+        let mut s = QualitySum {
+            minutes: r.get(2),
+            sent: r.get(3),
+            received: r.get(4),
+            rtt_sum_us: r.get(5),
+            jitter_sum_us: r.get(6),
+            jitter_n: r.get(7),
+            hist: BTreeMap::new(),
+        };
+        s.add_hist(r.get::<&str, _>(8));
+        stored.insert((r.get(0), r.get(1)), s);
+    }
+    let mut out = Vec::with_capacity(days.len());
+    for (d, span) in days {
+        let key = (ledger_ts(span.0), ledger_ts(span.1));
+        let s = match stored.remove(&key) {
+            Some(s) => s,
+            None => sum_minutes(pool, line, *span).await?,
+        };
+        out.push((*d, s));
+    }
+    Ok(out)
+}
+
+/// Rolls up every complete local day (ended before `now` less two minutes,
+/// so its last minute is written) that has probe minutes and no
+/// `quality_days` row yet, for each line. Returns how many days it wrote.
+pub async fn roll_up_days(
+    pool: &SqlitePool,
+    lines: &[String],
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<usize, LedgerError> {
+    let err = |operation| move |source| LedgerError::Query { operation, source };
+    let settled = now - chrono::TimeDelta::minutes(2);
+    let mut written = 0;
+    for line in lines {
+        let bounds: (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT max(day_end) FROM quality_days WHERE line = ?1), \
+             (SELECT min(minute) FROM probe_minutes WHERE line = ?1 AND tier = 'upstream')",
+        )
+        .bind(line)
+        .fetch_one(pool)
+        .await
+        .map_err(err("read quality days"))?;
+        let from = match bounds {
+            (Some(done), _) => crate::clock::parse_ledger_ts(&done),
+            (None, Some(first)) => crate::clock::parse_ledger_ts(&first),
+            (None, None) => None,
+        };
+        let Some(from) = from else { continue };
+        let mut day = from.with_timezone(&tz).date_naive();
+        loop {
+            let start = crate::contract::local_midnight(tz, day);
+            let end = crate::contract::local_midnight(tz, day.succ_opt().expect("in range"));
+            if end > settled {
+                break;
+            }
+            {
+                let s = sum_minutes(pool, line, (start, end)).await?;
+                if s.minutes > 0 {
+                    sqlx::query(
+                        "INSERT OR IGNORE INTO quality_days (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(line)
+                    .bind(ledger_ts(start))
+                    .bind(ledger_ts(end))
+                    .bind(s.minutes)
+                    .bind(s.sent)
+                    .bind(s.received)
+                    .bind(s.rtt_sum_us)
+                    .bind(s.jitter_sum_us)
+                    .bind(s.jitter_n)
+                    .bind(s.hist_text())
+                    .execute(pool)
+                    .await
+                    .map_err(err("write quality days"))?;
+                    written += 1;
+                }
+            }
+            day = day.succ_opt().expect("in range");
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_come_from_the_histogram_bucket_holding_the_rank() {
+        let mut s = QualitySum::default();
+        // 90 probes in bucket 20 (~4.3 ms), 10 in bucket 30 (~40 ms).
+        s.add_hist("20:90,30:10");
+        assert_eq!(s.percentile_ms(0.5), Some(bucket_middle_ms(20)));
+        assert_eq!(s.percentile_ms(0.90), Some(bucket_middle_ms(20)));
+        assert_eq!(s.percentile_ms(0.95), Some(bucket_middle_ms(30)));
+        let m = bucket_middle_ms(20);
+        assert!(m > 0.05 * 1.25f64.powi(20) && m < 0.05 * 1.25f64.powi(21));
+        assert_eq!(QualitySum::default().percentile_ms(0.95), None);
+    }
+}

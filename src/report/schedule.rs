@@ -1,0 +1,137 @@
+//! Scheduled reports: when a quarter, a half-year or a contract year has
+//! ended, the daemon writes its report (quarterly, assessment, annual) in
+//! the `[report]` formats and queues a `report_ready` notice, whose key
+//! (`report:quarterly:2025Q1`) makes it once only, across restarts. It
+//! also rolls each finished day's probe quality up into `quality_days`.
+//! Time is an argument, so tests drive it with a synthetic clock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+use sqlx::SqlitePool;
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+
+use super::period::Period;
+use super::{build, ReportKind};
+use crate::clock::RunClock;
+use crate::config::Config;
+use crate::contract::ContractYear;
+use crate::ledger::outbox::{self, NewNotice, NoticeKind};
+
+/// Reports are written this long after their period ends, so that the
+/// last minute's rollups are in the ledger.
+pub const SETTLE: TimeDelta = TimeDelta::minutes(2);
+
+/// The most recent quarter, half-year and contract year that ended by
+/// `now` (less [`SETTLE`]) and after `since`.
+pub fn due(c: &Config, now: DateTime<Utc>, since: DateTime<Utc>) -> Vec<ReportKind> {
+    let tz = c.daemon.timezone;
+    let t = now - SETTLE;
+    let mut out = Vec::new();
+    let q = Period::quarter_of(Period::quarter_of(t, tz).start - TimeDelta::milliseconds(1), tz);
+    let h = Period::half_of(Period::half_of(t, tz).start - TimeDelta::milliseconds(1), tz);
+    let y = ContractYear::containing(c.contract.start, tz, t);
+    for (p, k) in [(q, 0), (h, 1)] {
+        if p.end > since && p.end <= t {
+            out.push(if k == 0 { ReportKind::Quarterly(p) } else { ReportKind::Assessment(p) });
+        }
+    }
+    if y.number > 1 {
+        let last = ContractYear::nth(c.contract.start, tz, y.number - 1);
+        if last.end > since && last.end <= t {
+            out.push(ReportKind::Annual(Period::of_contract_year(last, tz)));
+        }
+    }
+    out
+}
+
+fn key(kind: &ReportKind) -> String {
+    format!("report:{}", kind.stem().replacen('-', ":", 1))
+}
+
+/// One check: roll up finished days, then write and announce any report
+/// that is due and not announced yet. Returns the keys it queued.
+pub async fn tick(pool: &SqlitePool, c: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+    let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
+    super::quality::roll_up_days(pool, &ids, c.daemon.timezone, now).await?;
+    if !c.report.schedule {
+        return Ok(Vec::new());
+    }
+    // Periods that ended before this ledger ever ran have nothing to report.
+    let first: Option<String> = sqlx::query_scalar("SELECT min(started_at) FROM runs").fetch_one(pool).await?;
+    let Some(since) = first.as_deref().and_then(crate::clock::parse_ledger_ts) else {
+        return Ok(Vec::new());
+    };
+    let mut queued = Vec::new();
+    for kind in due(c, now, since) {
+        let k = key(&kind);
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?").bind(&k).fetch_optional(pool).await?;
+        if exists.is_some() {
+            continue;
+        }
+        let files = write(pool, c, &kind, now).await?;
+        let report_title = files.0;
+        let mut conn = pool.acquire().await?;
+        let n = NewNotice::about(
+            NoticeKind::ReportReady,
+            k.clone(),
+            None,
+            now,
+            json!({
+                "report": kind.as_str(),
+                "period": match &kind { ReportKind::Quarterly(p) | ReportKind::Annual(p) | ReportKind::Assessment(p) => p.label.clone(), ReportKind::Fault(id) => id.to_string() },
+                "title": report_title,
+                "files": files.1.iter().map(|(f, p)| (f.clone(), json!(p.display().to_string()))).collect::<serde_json::Map<_, _>>(),
+            }),
+        );
+        if outbox::queue(&mut conn, &n).await? {
+            tracing::info!(report = %k, "scheduled report written and queued for the notifier");
+            queued.push(k);
+        }
+    }
+    Ok(queued)
+}
+
+/// Writes the report in every configured format; returns its title and files.
+async fn write(pool: &SqlitePool, c: &Config, kind: &ReportKind, now: DateTime<Utc>) -> anyhow::Result<(String, Vec<(String, PathBuf)>)> {
+    let report = build(pool, c, kind.clone(), None, c.report.language, now).await?;
+    std::fs::create_dir_all(&c.report.dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the report directory {}: {e}", c.report.dir.display()))?;
+    let font = if c.report.formats.contains(&crate::config::report::ReportFormat::Pdf) {
+        Some(super::pdf::PdfFont::load(c.report.font.as_deref())?)
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    for f in &c.report.formats {
+        let bytes = report.render(*f, font.as_ref())?;
+        let path = c.report.dir.join(format!("{}.{}", kind.stem(), f.as_str()));
+        // Written beside and renamed, so a reader never sees half a file.
+        let tmp = path.with_extension(format!("{}.part", f.as_str()));
+        std::fs::write(&tmp, &bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        files.push((f.as_str().to_string(), path));
+    }
+    Ok((report.title().to_string(), files))
+}
+
+/// The daemon's task: [`tick`] every `every`, logging failures and trying
+/// again next time (a full disk loses nothing: the notice is queued only
+/// after the files are written).
+pub async fn run(pool: SqlitePool, config: Arc<RwLock<Config>>, clock: RunClock, every: Duration, cancel: CancellationToken) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let c = config.read().await.clone();
+        if let Err(e) = tick(&pool, &c, clock.now()).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot write the scheduled reports; retrying in a minute");
+        }
+    }
+}
