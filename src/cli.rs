@@ -1,5 +1,6 @@
 //! Command-line interface: `run`, `check-config`, `outages`, `gaps`,
-//! `traffic`, and the contract commands of [`crate::cli_contract`].
+//! `traffic`, the contract commands of [`crate::cli_contract`] and
+//! `report` ([`crate::report::cli`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +113,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: NotifyCmd,
     },
+    /// Reports for the contract manager: quarterly, annual, half-year
+    /// assessment, one fault's record; HTML, PDF, Markdown, CSV or JSON.
+    Report {
+        #[command(subcommand)]
+        cmd: crate::report::cli::ReportCmd,
+    },
     /// List the gaps in observation (daemon not running, probes failing).
     Gaps {
         #[arg(short, long, value_name = "FILE")]
@@ -132,6 +139,7 @@ impl Command {
             Command::Notify {
                 cmd: NotifyCmd::Test { config, .. } | NotifyCmd::Status { config, .. },
             } => config,
+            Command::Report { cmd } => cmd.config_path(),
             Command::Fault { cmd } => match cmd {
                 FaultCmd::List { common, .. }
                 | FaultCmd::Show { common, .. }
@@ -202,6 +210,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
             Command::Budget { year, json, .. } => cli_contract::budget(&config, year, json).await,
             Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
+            Command::Report { cmd } => crate::report::cli::run(&config, cmd).await,
             Command::Notify {
                 cmd: NotifyCmd::Test { channel, .. },
             } => notify_test(&config, channel.as_deref()).await,
@@ -215,6 +224,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<crate::report::cli::Usage>().is_some()
                 || e.downcast_ref::<cli_contract::Refused>().is_some()
             {
                 ExitCode::from(2)

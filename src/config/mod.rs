@@ -3,8 +3,8 @@
 //! the line and column or the key, and says what would be valid.
 
 pub mod notify;
-pub mod report;
 pub mod raw;
+pub mod report;
 pub mod snmp;
 pub mod terms;
 

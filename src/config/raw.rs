@@ -26,7 +26,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub alerts: super::notify::RawAlerts,
     #[serde(default)]
-    pub notify: Vec<super::notify::RawChannel>,    #[serde(default)]
+    pub notify: Vec<super::notify::RawChannel>,
+    #[serde(default)]
     pub report: super::report::RawReport,
 }
 

@@ -27,7 +27,13 @@ pub struct RawReport {
 
 impl Default for RawReport {
     fn default() -> Self {
-        Self { dir: None, language: Language::ZhCn, formats: default_formats(), schedule: true, font: None }
+        Self {
+            dir: None,
+            language: Language::ZhCn,
+            formats: default_formats(),
+            schedule: true,
+            font: None,
+        }
     }
 }
 
@@ -137,22 +143,48 @@ pub fn validate_report(raw: RawReport, database: &Path) -> Result<ReportSettings
         }
     }
     let dir = raw.dir.unwrap_or_else(|| {
-        database.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("reports")
+        database
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("reports")
     });
-    Ok(ReportSettings { dir, language: raw.language, formats, schedule: raw.schedule, font: raw.font })
+    Ok(ReportSettings {
+        dir,
+        language: raw.language,
+        formats,
+        schedule: raw.schedule,
+        font: raw.font,
+    })
 }
 
-pub fn validate_money(members: &[Member], penalties: &[Penalty], carriers: &[String]) -> Result<(), Invalid> {
+pub fn validate_money(
+    members: &[Member],
+    penalties: &[Penalty],
+    carriers: &[String],
+) -> Result<(), Invalid> {
     for (i, m) in members.iter().enumerate() {
         let key = format!("contract.member[{i}]");
         if !carriers.contains(&m.carrier) {
-            return Err((format!("{key}.carrier"), format!("{:?} is no line's carrier; carriers are {carriers:?}", m.carrier)));
+            return Err((
+                format!("{key}.carrier"),
+                format!(
+                    "{:?} is no line's carrier; carriers are {carriers:?}",
+                    m.carrier
+                ),
+            ));
         }
         if !(m.annual_fee.is_finite() && m.annual_fee >= 0.0) {
-            return Err((format!("{key}.annual_fee"), format!("{} is not an amount in yuan", m.annual_fee)));
+            return Err((
+                format!("{key}.annual_fee"),
+                format!("{} is not an amount in yuan", m.annual_fee),
+            ));
         }
         if members[..i].iter().any(|o| o.carrier == m.carrier) {
-            return Err((format!("{key}.carrier"), format!("{:?} has a fee already", m.carrier)));
+            return Err((
+                format!("{key}.carrier"),
+                format!("{:?} has a fee already", m.carrier),
+            ));
         }
     }
     for (i, p) in penalties.iter().enumerate() {
@@ -167,11 +199,19 @@ pub fn validate_money(members: &[Member], penalties: &[Penalty], carriers: &[Str
             }
             _ => {}
         }
-        if p.class.is_some() && matches!(p.breach, BreachKind::DowntimeOverCap | BreachKind::LateMaintenance) {
+        if p.class.is_some()
+            && matches!(
+                p.breach,
+                BreachKind::DowntimeOverCap | BreachKind::LateMaintenance
+            )
+        {
             return Err((format!("{key}.class"), "only deadline breaches (response, on_site, resolution, repair_report) have a class".into()));
         }
         if p.cap_share.is_some_and(|s| !(s > 0.0 && s <= 1.0)) {
-            return Err((format!("{key}.cap_share"), "is not a share; use a number above 0 and at most 1".into()));
+            return Err((
+                format!("{key}.cap_share"),
+                "is not a share; use a number above 0 and at most 1".into(),
+            ));
         }
         if p.share.is_some() || p.cap_share.is_some() {
             if members.is_empty() {

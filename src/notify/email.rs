@@ -153,10 +153,10 @@ fn attachment(o: &Outgoing) -> Option<SinglePart> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "report.pdf".into());
-            Some(
-                lettre::message::Attachment::new(name)
-                    .body(bytes, ContentType::parse("application/pdf").expect("a valid type")),
-            )
+            Some(lettre::message::Attachment::new(name).body(
+                bytes,
+                ContentType::parse("application/pdf").expect("a valid type"),
+            ))
         }
         Err(e) => {
             tracing::warn!(path, error = %e, "the report's PDF cannot be read; the email goes without it");

@@ -318,7 +318,11 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
         NoticeKind::ReportReady => {
             if let Some(files) = n.detail.get("files").and_then(|f| f.as_object()) {
                 for (format, path) in files {
-                    lines.push(format!("{}: {}", format.to_uppercase(), path.as_str().unwrap_or("")));
+                    lines.push(format!(
+                        "{}: {}",
+                        format.to_uppercase(),
+                        path.as_str().unwrap_or("")
+                    ));
                 }
             }
             if cx.zh() {

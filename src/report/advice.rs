@@ -32,7 +32,11 @@ fn pct(v: f64) -> String {
 fn breached(l: &LineFigures, k: DeadlineKind) -> usize {
     l.faults
         .iter()
-        .filter(|f| f.deadlines.iter().any(|d| d.kind == k && d.state == DeadlineState::Breached))
+        .filter(|f| {
+            f.deadlines
+                .iter()
+                .any(|d| d.kind == k && d.state == DeadlineState::Breached)
+        })
         .count()
 }
 
@@ -223,14 +227,22 @@ pub fn advise(p: &PeriodFigures, language: Language) -> Vec<Advice> {
         let before = out.len();
         for r in RULES {
             if let Some(t) = (r.check)(l, p) {
-                out.push(Advice { line: l.line.clone(), rule: r.id, text: t[i].clone() });
+                out.push(Advice {
+                    line: l.line.clone(),
+                    rule: r.id,
+                    text: t[i].clone(),
+                });
             }
         }
         if out.len() == before {
             out.push(Advice {
                 line: l.line.clone(),
                 rule: "none",
-                text: ["各项指标符合合同要求，暂无优化建议。", "Every figure is within the contract; no advice."][i].to_string(),
+                text: [
+                    "各项指标符合合同要求，暂无优化建议。",
+                    "Every figure is within the contract; no advice.",
+                ][i]
+                    .to_string(),
             });
         }
     }

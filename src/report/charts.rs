@@ -18,7 +18,9 @@ const RIGHT: f32 = 12.0;
 const TOP: f32 = 26.0;
 const BOTTOM: f32 = 40.0;
 
-pub const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+pub const COLOURS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
 
 /// One series: points at x in [0, 1] (share of the time axis).
 pub struct Series {
@@ -53,20 +55,33 @@ fn esc(s: &str) -> String {
 impl LineChart {
     /// The chart, or None when no series has a point to draw.
     pub fn render(&self) -> Option<Chart> {
-        if self.series.iter().all(|s| s.points.iter().all(|p| p.1.is_none())) {
+        if self
+            .series
+            .iter()
+            .all(|s| s.points.iter().all(|p| p.1.is_none()))
+        {
             return None;
         }
         let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
         let span = (self.y_max - self.y_min).max(f64::MIN_POSITIVE);
-        let y = |v: f64| y1 - ((v.clamp(self.y_min, self.y_max) - self.y_min) / span) as f32 * (y1 - y0);
+        let y = |v: f64| {
+            y1 - ((v.clamp(self.y_min, self.y_max) - self.y_min) / span) as f32 * (y1 - y0)
+        };
         let x = |f: f32| x0 + f.clamp(0.0, 1.0) * (x1 - x0);
         let mut s = String::new();
         let _ = write!(
             s,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="{FONT}" font-size="10">"#
         );
-        let _ = write!(s, r##"<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>"##);
-        let _ = write!(s, r##"<text x="{x0}" y="15" font-size="12" font-weight="bold" fill="#222222">{}</text>"##, esc(&self.title));
+        let _ = write!(
+            s,
+            r##"<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>"##
+        );
+        let _ = write!(
+            s,
+            r##"<text x="{x0}" y="15" font-size="12" font-weight="bold" fill="#222222">{}</text>"##,
+            esc(&self.title)
+        );
         for i in 0..=4 {
             let v = self.y_min + span * i as f64 / 4.0;
             let yy = y(v);
@@ -78,7 +93,10 @@ impl LineChart {
                 esc(&(self.y_format)(v))
             );
         }
-        let _ = write!(s, r##"<line x1="{x0}" y1="{y1}" x2="{x1}" y2="{y1}" stroke="#888888" stroke-width="0.8"/>"##);
+        let _ = write!(
+            s,
+            r##"<line x1="{x0}" y1="{y1}" x2="{x1}" y2="{y1}" stroke="#888888" stroke-width="0.8"/>"##
+        );
         for (f, label) in &self.x_labels {
             let xx = x(*f);
             let _ = write!(
@@ -109,12 +127,23 @@ impl LineChart {
             }
             for run in runs.iter().filter(|r| !r.is_empty()) {
                 let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
-                let pts = if pts.len() == 1 { vec![pts[0].clone(), format!("{:.1},{:.1}", run[0].0 + 1.5, run[0].1)] } else { pts };
+                let pts = if pts.len() == 1 {
+                    vec![
+                        pts[0].clone(),
+                        format!("{:.1},{:.1}", run[0].0 + 1.5, run[0].1),
+                    ]
+                } else {
+                    pts
+                };
                 let _ = write!(
                     s,
                     r#"<polyline fill="none" stroke="{}" stroke-width="1.3"{} points="{}"/>"#,
                     se.colour,
-                    if se.dashed { r#" stroke-dasharray="3 2""# } else { "" },
+                    if se.dashed {
+                        r#" stroke-dasharray="3 2""#
+                    } else {
+                        ""
+                    },
                     pts.join(" ")
                 );
             }
@@ -134,18 +163,29 @@ impl LineChart {
                 ly - 3.5,
                 lx + 16.0,
                 ly - 3.5,
-                if dashed { r#" stroke-dasharray="4 2""# } else { "" },
+                if dashed {
+                    r#" stroke-dasharray="4 2""#
+                } else {
+                    ""
+                },
                 lx + 20.0,
                 esc(name)
             );
             lx += 28.0 + text_width(name) * 10.0;
         }
         s.push_str("</svg>");
-        Some(Chart { title: self.title.clone(), svg: s, width: W, height: H })
+        Some(Chart {
+            title: self.title.clone(),
+            svg: s,
+            width: W,
+            height: H,
+        })
     }
 }
 
 /// Approximate width of text in ems (CJK full width, the rest about half).
 pub fn text_width(t: &str) -> f32 {
-    t.chars().map(|c| if (c as u32) >= 0x2E80 { 1.0 } else { 0.56 }).sum()
+    t.chars()
+        .map(|c| if (c as u32) >= 0x2E80 { 1.0 } else { 0.56 })
+        .sum()
 }

@@ -46,7 +46,12 @@ pub struct Doc {
 
 impl Doc {
     pub fn new(language: Language, title: String) -> Self {
-        Doc { language, title, subtitle: Vec::new(), blocks: Vec::new() }
+        Doc {
+            language,
+            title,
+            subtitle: Vec::new(),
+            blocks: Vec::new(),
+        }
     }
 
     /// The text in the document's language.
@@ -76,7 +81,11 @@ impl Doc {
             self.blocks.push(Block::Note(empty.to_string()));
             return;
         }
-        self.blocks.push(Block::Table(Table { head: head.to_vec(), rows, widths: widths.to_vec() }));
+        self.blocks.push(Block::Table(Table {
+            head: head.to_vec(),
+            rows,
+            widths: widths.to_vec(),
+        }));
     }
 
     pub fn chart(&mut self, c: Option<Chart>) {

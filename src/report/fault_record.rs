@@ -53,8 +53,15 @@ pub struct FaultRecord {
     pub exclusions: Vec<ExclusionView>,
 }
 
-pub async fn gather(pool: &SqlitePool, c: &Config, id: i64, now: DateTime<Utc>) -> Result<Option<FaultRecord>, LedgerError> {
-    let Some(f) = fault(pool, id, &c.contract.terms, now).await? else { return Ok(None) };
+pub async fn gather(
+    pool: &SqlitePool,
+    c: &Config,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<FaultRecord>, LedgerError> {
+    let Some(f) = fault(pool, id, &c.contract.terms, now).await? else {
+        return Ok(None);
+    };
     let err = |operation| move |source| LedgerError::Query { operation, source };
     let mut outages = Vec::new();
     for oid in &f.outages {
@@ -66,14 +73,16 @@ pub async fn gather(pool: &SqlitePool, c: &Config, id: i64, now: DateTime<Utc>) 
         else {
             continue;
         };
-        let causes = sqlx::query("SELECT seen_at, cause FROM outage_causes WHERE outage_id = ? ORDER BY seen_at, id")
-            .bind(oid)
-            .fetch_all(pool)
-            .await
-            .map_err(err("read outage causes"))?
-            .iter()
-            .filter_map(|c| Some((ts(c, 0)?, c.get::<String, _>(1))))
-            .collect::<Vec<_>>();
+        let causes = sqlx::query(
+            "SELECT seen_at, cause FROM outage_causes WHERE outage_id = ? ORDER BY seen_at, id",
+        )
+        .bind(oid)
+        .fetch_all(pool)
+        .await
+        .map_err(err("read outage causes"))?
+        .iter()
+        .filter_map(|c| Some((ts(c, 0)?, c.get::<String, _>(1))))
+        .collect::<Vec<_>>();
         let start = ts(&r, 2).unwrap_or(f.detected_at);
         outages.push(OutageEvidence {
             id: r.get(0),
@@ -82,13 +91,26 @@ pub async fn gather(pool: &SqlitePool, c: &Config, id: i64, now: DateTime<Utc>) 
             start_after: ts(&r, 3),
             end: ts(&r, 4),
             end_after: ts(&r, 5),
-            causes: if causes.is_empty() { vec![(start, r.get(6))] } else { causes },
+            causes: if causes.is_empty() {
+                vec![(start, r.get(6))]
+            } else {
+                causes
+            },
         });
     }
-    let from = outages.iter().map(|o| o.start).min().unwrap_or(f.detected_at).min(f.detected_at) - TimeDelta::minutes(15);
+    let from = outages
+        .iter()
+        .map(|o| o.start)
+        .min()
+        .unwrap_or(f.detected_at)
+        .min(f.detected_at)
+        - TimeDelta::minutes(15);
     let to = f.resolved_at.unwrap_or(now).min(now) + TimeDelta::minutes(15);
     let span_min = (to - from).num_minutes().max(1);
-    let slot = [1, 5, 15, 60, 240, 1440].into_iter().find(|s| span_min / s <= 60).unwrap_or(1440);
+    let slot = [1, 5, 15, 60, 240, 1440]
+        .into_iter()
+        .find(|s| span_min / s <= 60)
+        .unwrap_or(1440);
     let lines: Vec<String> = match &f.line {
         Some(l) => vec![l.clone()],
         None => c.lines.iter().map(|l| l.id.clone()).collect(),
@@ -109,7 +131,11 @@ pub async fn gather(pool: &SqlitePool, c: &Config, id: i64, now: DateTime<Utc>) 
         for r in &rows {
             let Some(m) = ts(r, 0) else { continue };
             let start = from + TimeDelta::minutes((m - from).num_minutes() / slot * slot);
-            let tier = if lines.len() > 1 { format!("{line}/{}", r.get::<String, _>(1)) } else { r.get::<String, _>(1) };
+            let tier = if lines.len() > 1 {
+                format!("{line}/{}", r.get::<String, _>(1))
+            } else {
+                r.get::<String, _>(1)
+            };
             match acc.iter_mut().find(|a| a.0 == start && a.1 == tier) {
                 Some(a) => {
                     a.2 += r.get::<i64, _>(2);
@@ -119,14 +145,17 @@ pub async fn gather(pool: &SqlitePool, c: &Config, id: i64, now: DateTime<Utc>) 
                 None => acc.push((start, tier, r.get(2), r.get(3), r.get(4))),
             }
         }
-        probes.extend(acc.into_iter().map(|(start, tier, sent, received, rtt)| TierSlot {
-            start,
-            tier,
-            sent,
-            received,
-            loss_ratio: (sent > 0).then(|| (sent - received) as f64 / sent as f64),
-            rtt_avg_ms: (received > 0).then(|| rtt as f64 / received as f64 / 1000.0),
-        }));
+        probes.extend(
+            acc.into_iter()
+                .map(|(start, tier, sent, received, rtt)| TierSlot {
+                    start,
+                    tier,
+                    sent,
+                    received,
+                    loss_ratio: (sent > 0).then(|| (sent - received) as f64 / sent as f64),
+                    rtt_avg_ms: (received > 0).then(|| rtt as f64 / received as f64 / 1000.0),
+                }),
+        );
     }
     probes.sort_by(|a, b| (a.start, &a.tier).cmp(&(b.start, &b.tier)));
     let mut interface = Vec::new();
@@ -139,8 +168,21 @@ pub async fn gather(pool: &SqlitePool, c: &Config, id: i64, now: DateTime<Utc>) 
         .filter(|e| e.line.is_none() || e.line == f.line)
         .filter(|e| e.start < to && e.end > from)
         .collect();
-    let carrier = f.line.as_ref().and_then(|l| c.lines.iter().find(|x| &x.id == l)).map(|l| l.carrier.clone());
-    Ok(Some(FaultRecord { fault: f, carrier, outages, window: (from, to), slot_minutes: slot, probes, interface, exclusions: ex }))
+    let carrier = f
+        .line
+        .as_ref()
+        .and_then(|l| c.lines.iter().find(|x| &x.id == l))
+        .map(|l| l.carrier.clone());
+    Ok(Some(FaultRecord {
+        fault: f,
+        carrier,
+        outages,
+        window: (from, to),
+        slot_minutes: slot,
+        probes,
+        interface,
+        exclusions: ex,
+    }))
 }
 
 fn event_name(l: Language, kind: &str) -> String {
@@ -162,84 +204,282 @@ fn event_name(l: Language, kind: &str) -> String {
 pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Utc>) -> Doc {
     let tz: Tz = c.daemon.timezone;
     let f = &r.fault;
-    let mut d = Doc::new(l, tr(l, &format!("链路故障维修记录 #{}", f.id), &format!("Fault record #{}", f.id)));
-    let line = f.line.clone().unwrap_or_else(|| tr(l, "出口整体", "whole egress"));
+    let mut d = Doc::new(
+        l,
+        tr(
+            l,
+            &format!("链路故障维修记录 #{}", f.id),
+            &format!("Fault record #{}", f.id),
+        ),
+    );
+    let line = f
+        .line
+        .clone()
+        .unwrap_or_else(|| tr(l, "出口整体", "whole egress"));
     d.subtitle = vec![
         format!("{}: {}", tr(l, "合同", "Contract"), c.contract.name),
-        format!("{}: {}{}", tr(l, "线路", "Line"), line, r.carrier.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()),
-        format!("{}: {}（{}）", tr(l, "生成时间", "Generated"), at(tz, generated), tz.name()),
+        format!(
+            "{}: {}{}",
+            tr(l, "线路", "Line"),
+            line,
+            r.carrier
+                .as_ref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ),
+        format!(
+            "{}: {}（{}）",
+            tr(l, "生成时间", "Generated"),
+            at(tz, generated),
+            tz.name()
+        ),
     ];
     d.heading(1, tr(l, "一、概要", "1. Summary"));
     d.figures(vec![
-        (tr(l, "等级", "Class"), format!("{}{}", class_name(l, f.class), if f.class != f.opened_class { tr(l, &format!("（发现时为{}）", class_name(l, f.opened_class)), &format!(" (opened as {})", class_name(l, f.opened_class))) } else { String::new() })),
+        (
+            tr(l, "等级", "Class"),
+            format!(
+                "{}{}",
+                class_name(l, f.class),
+                if f.class != f.opened_class {
+                    tr(
+                        l,
+                        &format!("（发现时为{}）", class_name(l, f.opened_class)),
+                        &format!(" (opened as {})", class_name(l, f.opened_class)),
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        ),
         (tr(l, "触发", "Trigger"), f.trigger.clone()),
         (tr(l, "发现时间", "Detected"), at(tz, f.detected_at)),
         (tr(l, "恢复时间", "Resolved"), opt_at(tz, f.resolved_at, l)),
         (tr(l, "历时", "Duration"), dur(l, f.duration_s)),
-        (tr(l, "运营商工单号", "Carrier ticket"), f.carrier_ticket.clone().unwrap_or_else(|| "—".into())),
+        (
+            tr(l, "运营商工单号", "Carrier ticket"),
+            f.carrier_ticket.clone().unwrap_or_else(|| "—".into()),
+        ),
     ]);
     d.heading(1, tr(l, "二、处理时限", "2. Deadlines"));
-    let head = heads(l, &[("时限", "Deadline"), ("到期", "Due"), ("完成", "Done"), ("结论", "Verdict")]);
+    let head = heads(
+        l,
+        &[
+            ("时限", "Deadline"),
+            ("到期", "Due"),
+            ("完成", "Done"),
+            ("结论", "Verdict"),
+        ],
+    );
     let rows = f
         .deadlines
         .iter()
-        .map(|x| vec![deadline_name(l, x.kind), x.due.map(|t| at(tz, t)).unwrap_or_else(|| "—".into()), x.done_at.map(|t| at(tz, t)).unwrap_or_else(|| "—".into()), state_name(l, x.state)])
+        .map(|x| {
+            vec![
+                deadline_name(l, x.kind),
+                x.due.map(|t| at(tz, t)).unwrap_or_else(|| "—".into()),
+                x.done_at.map(|t| at(tz, t)).unwrap_or_else(|| "—".into()),
+                state_name(l, x.state),
+            ]
+        })
         .collect();
     d.table(&head, &[1.0, 1.4, 1.4, 0.8], rows, "");
     d.heading(1, tr(l, "三、时间线", "3. Timeline"));
-    let head = heads(l, &[("时间", "When"), ("事件", "Event"), ("内容", "Details"), ("记录人", "By"), ("记录时间", "Recorded")]);
-    let mut rows = vec![vec![at(tz, f.detected_at), tr(l, "发现", "detected"), format!("{} {}", f.trigger, class_name(l, f.opened_class)), "linkledger".into(), String::new()]];
+    let head = heads(
+        l,
+        &[
+            ("时间", "When"),
+            ("事件", "Event"),
+            ("内容", "Details"),
+            ("记录人", "By"),
+            ("记录时间", "Recorded"),
+        ],
+    );
+    let mut rows = vec![vec![
+        at(tz, f.detected_at),
+        tr(l, "发现", "detected"),
+        format!("{} {}", f.trigger, class_name(l, f.opened_class)),
+        "linkledger".into(),
+        String::new(),
+    ]];
     rows.extend(f.timeline.iter().map(|e| {
         vec![
             at(tz, e.at),
             event_name(l, &e.kind),
-            [e.class.clone(), e.deadline.clone(), e.text.clone()].into_iter().flatten().collect::<Vec<_>>().join(" "),
+            [e.class.clone(), e.deadline.clone(), e.text.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
             e.actor.clone().unwrap_or_else(|| "linkledger".into()),
             at(tz, e.recorded_at),
         ]
     }));
     if let Some(t) = f.resolved_at {
-        rows.push(vec![at(tz, t), tr(l, "恢复", "resolved"), String::new(), "linkledger".into(), String::new()]);
+        rows.push(vec![
+            at(tz, t),
+            tr(l, "恢复", "resolved"),
+            String::new(),
+            "linkledger".into(),
+            String::new(),
+        ]);
     }
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     d.table(&head, &[1.3, 1.0, 2.0, 0.9, 1.3], rows, "");
     d.heading(1, tr(l, "四、探测证据", "4. Probe evidence"));
-    let head = heads(l, &[("编号", "Outage"), ("开始（最后正常）", "Start (last good)"), ("结束（最后失败）", "End (last failed)"), ("失败层级", "Failing tiers")]);
+    let head = heads(
+        l,
+        &[
+            ("编号", "Outage"),
+            ("开始（最后正常）", "Start (last good)"),
+            ("结束（最后失败）", "End (last failed)"),
+            ("失败层级", "Failing tiers"),
+        ],
+    );
     let rows = r
         .outages
         .iter()
         .map(|o| {
             vec![
                 format!("{} {}", o.id, o.line),
-                format!("{} ({})", at(tz, o.start), o.start_after.map(|t| at(tz, t)).unwrap_or_else(|| "—".into())),
-                format!("{} ({})", opt_at(tz, o.end, l), o.end_after.map(|t| at(tz, t)).unwrap_or_else(|| "—".into())),
-                o.causes.iter().map(|(t, c)| format!("{} {c}", &at(tz, *t)[11..])).collect::<Vec<_>>().join("; "),
+                format!(
+                    "{} ({})",
+                    at(tz, o.start),
+                    o.start_after
+                        .map(|t| at(tz, t))
+                        .unwrap_or_else(|| "—".into())
+                ),
+                format!(
+                    "{} ({})",
+                    opt_at(tz, o.end, l),
+                    o.end_after.map(|t| at(tz, t)).unwrap_or_else(|| "—".into())
+                ),
+                o.causes
+                    .iter()
+                    .map(|(t, c)| format!("{} {c}", &at(tz, *t)[11..]))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ]
         })
         .collect();
-    d.table(&head, &[0.8, 1.6, 1.6, 1.6], rows, &tr(l, "该故障不涉及中断（质量劣化）。", "The fault covers no outage (a degradation)."));
+    d.table(
+        &head,
+        &[0.8, 1.6, 1.6, 1.6],
+        rows,
+        &tr(
+            l,
+            "该故障不涉及中断（质量劣化）。",
+            "The fault covers no outage (a degradation).",
+        ),
+    );
     d.paragraph(tr(
         l,
-        &format!("各层探测结果，每 {} 分钟一行，{} 至 {}：", r.slot_minutes, at(tz, r.window.0), at(tz, r.window.1)),
-        &format!("Probes per tier, one row per {} minute(s), {} to {}:", r.slot_minutes, at(tz, r.window.0), at(tz, r.window.1)),
+        &format!(
+            "各层探测结果，每 {} 分钟一行，{} 至 {}：",
+            r.slot_minutes,
+            at(tz, r.window.0),
+            at(tz, r.window.1)
+        ),
+        &format!(
+            "Probes per tier, one row per {} minute(s), {} to {}:",
+            r.slot_minutes,
+            at(tz, r.window.0),
+            at(tz, r.window.1)
+        ),
     ));
-    let head = heads(l, &[("时间", "From"), ("层级", "Tier"), ("发包", "Sent"), ("收包", "Received"), ("丢包率", "Loss"), ("平均时延 ms", "RTT avg ms")]);
+    let head = heads(
+        l,
+        &[
+            ("时间", "From"),
+            ("层级", "Tier"),
+            ("发包", "Sent"),
+            ("收包", "Received"),
+            ("丢包率", "Loss"),
+            ("平均时延 ms", "RTT avg ms"),
+        ],
+    );
     let rows = r
         .probes
         .iter()
-        .map(|p| vec![at(tz, p.start), p.tier.clone(), p.sent.to_string(), p.received.to_string(), pct(p.loss_ratio, 1), ms(p.rtt_avg_ms)])
+        .map(|p| {
+            vec![
+                at(tz, p.start),
+                p.tier.clone(),
+                p.sent.to_string(),
+                p.received.to_string(),
+                pct(p.loss_ratio, 1),
+                ms(p.rtt_avg_ms),
+            ]
+        })
         .collect();
-    d.table(&head, &[1.4, 1.0, 0.7, 0.7, 0.7, 0.9], rows, &tr(l, "该时段无探测记录。", "No probe records in the window."));
-    let head = heads(l, &[("时间", "From"), ("入 Mbit/s", "In Mbit/s"), ("出 Mbit/s", "Out Mbit/s"), ("入错误/丢弃", "In errors/discards"), ("出错误/丢弃", "Out errors/discards")]);
+    d.table(
+        &head,
+        &[1.4, 1.0, 0.7, 0.7, 0.7, 0.9],
+        rows,
+        &tr(l, "该时段无探测记录。", "No probe records in the window."),
+    );
+    let head = heads(
+        l,
+        &[
+            ("时间", "From"),
+            ("入 Mbit/s", "In Mbit/s"),
+            ("出 Mbit/s", "Out Mbit/s"),
+            ("入错误/丢弃", "In errors/discards"),
+            ("出错误/丢弃", "Out errors/discards"),
+        ],
+    );
     let rows = r
         .interface
         .iter()
-        .map(|s| vec![format!("{} {}", s.line, at(tz, s.start)), mbps(s.avg_in_bps), mbps(s.avg_out_bps), format!("{}/{}", s.errors[0], s.errors[2]), format!("{}/{}", s.errors[1], s.errors[3])])
+        .map(|s| {
+            vec![
+                format!("{} {}", s.line, at(tz, s.start)),
+                mbps(s.avg_in_bps),
+                mbps(s.avg_out_bps),
+                format!("{}/{}", s.errors[0], s.errors[2]),
+                format!("{}/{}", s.errors[1], s.errors[3]),
+            ]
+        })
         .collect();
-    d.table(&head, &[1.6, 0.8, 0.8, 1.0, 1.0], rows, &tr(l, "该时段无 SNMP 接口数据（接口流量样本每 5 分钟一个）。", "No SNMP interface samples in the window (one per 5 minutes)."));
+    d.table(
+        &head,
+        &[1.6, 0.8, 0.8, 1.0, 1.0],
+        rows,
+        &tr(
+            l,
+            "该时段无 SNMP 接口数据（接口流量样本每 5 分钟一个）。",
+            "No SNMP interface samples in the window (one per 5 minutes).",
+        ),
+    );
     d.heading(1, tr(l, "五、不可抗力与扣除", "5. Exclusions"));
-    let head = heads(l, &[("编号", "Id"), ("开始", "Start"), ("结束", "End"), ("原因", "Reason"), ("批准人", "Approved by")]);
-    let rows = r.exclusions.iter().map(|e| vec![e.id.to_string(), at(tz, e.start), at(tz, e.end), e.reason.clone(), e.approved_by.clone()]).collect();
-    d.table(&head, &[0.4, 1.3, 1.3, 1.6, 1.0], rows, &tr(l, "无。", "None."));
+    let head = heads(
+        l,
+        &[
+            ("编号", "Id"),
+            ("开始", "Start"),
+            ("结束", "End"),
+            ("原因", "Reason"),
+            ("批准人", "Approved by"),
+        ],
+    );
+    let rows = r
+        .exclusions
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                at(tz, e.start),
+                at(tz, e.end),
+                e.reason.clone(),
+                e.approved_by.clone(),
+            ]
+        })
+        .collect();
+    d.table(
+        &head,
+        &[0.4, 1.3, 1.3, 1.6, 1.0],
+        rows,
+        &tr(l, "无。", "None."),
+    );
     d
 }

@@ -16,7 +16,9 @@ use crate::config::{Config, Line};
 use crate::contract::ContractYear;
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
-use crate::ledger::budget::{budget_of_year, line_records, maintenance, BudgetView, MaintenanceView};
+use crate::ledger::budget::{
+    budget_of_year, line_records, maintenance, BudgetView, MaintenanceView,
+};
 use crate::ledger::read::{traffic_samples, ts};
 use crate::ledger::records::{exclusions, faults, ExclusionView, FaultFilter, FaultView};
 use crate::ledger::LedgerError;
@@ -48,7 +50,11 @@ impl Availability {
             period_s,
             observed_s,
             unobserved_s,
-            coverage: if period_s > 0.0 { observed_s / period_s } else { 0.0 },
+            coverage: if period_s > 0.0 {
+                observed_s / period_s
+            } else {
+                0.0
+            },
             down_s: secs(total(&d.down)),
             excluded_force_majeure_s: secs(total(&d.excluded_force_majeure)),
             excluded_maintenance_s: secs(total(&d.excluded_maintenance)),
@@ -206,7 +212,11 @@ fn class_summaries(fs: &[FaultView]) -> Vec<ClassSummary> {
                     (k, n)
                 })
                 .collect();
-            let repaired: Vec<f64> = of.iter().filter(|f| !f.open).map(|f| f.duration_s).collect();
+            let repaired: Vec<f64> = of
+                .iter()
+                .filter(|f| !f.open)
+                .map(|f| f.duration_s)
+                .collect();
             Some(ClassSummary {
                 class,
                 faults: of.len(),
@@ -270,8 +280,16 @@ async fn outage_rows(
 fn anomalies(samples: &[TrafficSample], contracted_bps: f64, fs: &[FaultView]) -> Vec<Anomaly> {
     let mut out: Vec<Anomaly> = Vec::new();
     for (direction, avg, max) in [
-        ("in", (|s: &TrafficSample| s.avg_in_bps) as fn(&TrafficSample) -> f64, (|s: &TrafficSample| s.max_in_bps) as fn(&TrafficSample) -> f64),
-        ("out", |s: &TrafficSample| s.avg_out_bps, |s: &TrafficSample| s.max_out_bps),
+        (
+            "in",
+            (|s: &TrafficSample| s.avg_in_bps) as fn(&TrafficSample) -> f64,
+            (|s: &TrafficSample| s.max_in_bps) as fn(&TrafficSample) -> f64,
+        ),
+        (
+            "out",
+            |s: &TrafficSample| s.avg_out_bps,
+            |s: &TrafficSample| s.max_out_bps,
+        ),
     ] {
         let mut levels: Vec<f64> = samples.iter().map(avg).collect();
         levels.sort_by(f64::total_cmp);
@@ -327,12 +345,21 @@ fn hourly(samples: &[TrafficSample]) -> Vec<TrafficPoint> {
                 h.2 += s.avg_out_bps * s.seconds;
                 h.3 += s.seconds;
             }
-            _ => out.push((hour, s.avg_in_bps * s.seconds, s.avg_out_bps * s.seconds, s.seconds)),
+            _ => out.push((
+                hour,
+                s.avg_in_bps * s.seconds,
+                s.avg_out_bps * s.seconds,
+                s.seconds,
+            )),
         }
     }
     out.into_iter()
         .filter(|h| h.3 > 0.0)
-        .map(|(at, i, o, n)| TrafficPoint { at, in_bps: i / n, out_bps: o / n })
+        .map(|(at, i, o, n)| TrafficPoint {
+            at,
+            in_bps: i / n,
+            out_bps: o / n,
+        })
         .collect()
 }
 
@@ -352,18 +379,31 @@ pub async fn period_figures(
     let budget = budget_of_year(pool, c, year, until).await?;
     let all_faults = faults(
         pool,
-        &FaultFilter { since: Some(period.start.min(year.start)), ..Default::default() },
+        &FaultFilter {
+            since: Some(period.start.min(year.start)),
+            ..Default::default()
+        },
         terms,
         now,
     )
     .await?;
     let all_exclusions = exclusions(pool).await?;
-    let days = Period { end: until, ..period.clone() }.days_within(tz);
+    let days = Period {
+        end: until,
+        ..period.clone()
+    }
+    .days_within(tz);
     let year_span = (year.start, until);
     let mut downs = Vec::new();
     let mut lines = Vec::new();
     for (i, l) in c.lines.iter().enumerate() {
-        let r = line_records(pool, &l.id, (year.start.min(p.0), p.1), terms.maintenance_notice).await?;
+        let r = line_records(
+            pool,
+            &l.id,
+            (year.start.min(p.0), p.1),
+            terms.maintenance_notice,
+        )
+        .await?;
         let d = Downtime::of_line(&r, p, terms.approved_maintenance_counts);
         let in_year = Downtime::of_line(&r, year_span, terms.approved_maintenance_counts);
         downs.push(d.clone());
@@ -371,13 +411,30 @@ pub async fn period_figures(
             continue;
         }
         lines.push(
-            line_figures(pool, c, l, period, p, &d, &in_year, &budget.lines[i], &all_faults, &all_exclusions, &days, now)
-                .await?,
+            line_figures(
+                pool,
+                c,
+                l,
+                period,
+                p,
+                &d,
+                &in_year,
+                &budget.lines[i],
+                &all_faults,
+                &all_exclusions,
+                &days,
+                now,
+            )
+            .await?,
         );
     }
     let egress = if only.is_none() {
         let d = Downtime::of_egress(&downs);
-        let fs: Vec<FaultView> = all_faults.iter().filter(|f| f.line.is_none() && in_period(f, p)).cloned().collect();
+        let fs: Vec<FaultView> = all_faults
+            .iter()
+            .filter(|f| f.line.is_none() && in_period(f, p))
+            .cloned()
+            .collect();
         Some(EgressFigures {
             availability: Availability::of(&d, p),
             year_to_date: budget.egress.clone(),
@@ -404,7 +461,12 @@ pub async fn period_figures(
         rtt_thresholds: c
             .lines
             .iter()
-            .map(|l| (l.id.clone(), l.rtt_threshold.map(|d| d.as_secs_f64() * 1000.0)))
+            .map(|l| {
+                (
+                    l.id.clone(),
+                    l.rtt_threshold.map(|d| d.as_secs_f64() * 1000.0),
+                )
+            })
             .collect(),
     })
 }
@@ -431,7 +493,10 @@ async fn line_figures(
         .collect();
     let mut outages = outage_rows(pool, &l.id, p, d, now).await?;
     for o in &mut outages {
-        o.class = o.fault.and_then(|id| all_faults.iter().find(|f| f.id == id)).map(|f| f.class);
+        o.class = o
+            .fault
+            .and_then(|id| all_faults.iter().find(|f| f.id == id))
+            .map(|f| f.class);
     }
     let per_day = quality::daily(pool, &l.id, days).await?;
     let mut whole = QualitySum::default();
@@ -452,7 +517,10 @@ async fn line_figures(
             let charged = secs(total(&clip(&d.charged, *span)));
             let unobserved = secs(total(&clip(&d.unobserved, *span)));
             let observed = secs(span.1 - span.0) - unobserved;
-            let used = secs(total(&clip(&in_year.charged, (DateTime::<Utc>::MIN_UTC, span.1))));
+            let used = secs(total(&clip(
+                &in_year.charged,
+                (DateTime::<Utc>::MIN_UTC, span.1),
+            )));
             let f = q.figures();
             Day {
                 date: *date,
@@ -485,7 +553,13 @@ async fn line_figures(
         quality: whole.figures(),
         quality_by_month: months.into_iter().map(|(m, s)| (m, s.figures())).collect(),
         traffic,
-        maintenance: maintenance(pool, Some(&l.id), (period.start, p.1), c.contract.terms.maintenance_notice).await?,
+        maintenance: maintenance(
+            pool,
+            Some(&l.id),
+            (period.start, p.1),
+            c.contract.terms.maintenance_notice,
+        )
+        .await?,
         exclusions: all_exclusions
             .iter()
             .filter(|e| e.line.as_deref().is_none_or(|x| x == l.id) && e.start < p.1 && e.end > p.0)

@@ -26,7 +26,11 @@ fn numeric(s: &str) -> bool {
 }
 
 pub fn render(d: &Doc) -> String {
-    let lang = if d.language == Language::ZhCn { "zh-CN" } else { "en" };
+    let lang = if d.language == Language::ZhCn {
+        "zh-CN"
+    } else {
+        "en"
+    };
     let mut s = String::with_capacity(64 * 1024);
     let _ = write!(
         s,

@@ -34,10 +34,22 @@ pub fn render(d: &Doc) -> String {
                 s.push('\n');
             }
             Block::Table(t) => {
-                let _ = writeln!(s, "| {} |", t.head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "));
+                let _ = writeln!(
+                    s,
+                    "| {} |",
+                    t.head
+                        .iter()
+                        .map(|h| cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
                 let _ = writeln!(s, "|{}|", vec!["---"; t.head.len()].join("|"));
                 for r in &t.rows {
-                    let _ = writeln!(s, "| {} |", r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        s,
+                        "| {} |",
+                        r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+                    );
                 }
                 s.push('\n');
             }

@@ -8,6 +8,7 @@
 pub mod advice;
 pub mod assessment;
 pub mod charts;
+pub mod cli;
 pub mod csv;
 pub mod doc;
 pub mod fault_record;
@@ -52,7 +53,9 @@ impl ReportKind {
     /// A file name stem: "quarterly-2025Q1", "fault-12".
     pub fn stem(&self) -> String {
         match self {
-            ReportKind::Quarterly(p) | ReportKind::Assessment(p) => format!("{}-{}", self.as_str(), p.label),
+            ReportKind::Quarterly(p) | ReportKind::Assessment(p) => {
+                format!("{}-{}", self.as_str(), p.label)
+            }
             ReportKind::Annual(p) => format!("annual-{}", p.start.format("%Y")),
             ReportKind::Fault(id) => format!("fault-{id}"),
         }
@@ -82,7 +85,11 @@ impl Report {
     }
 
     /// The report in `format` (PDF needs the CJK font).
-    pub fn render(&self, format: ReportFormat, font: Option<&pdf::PdfFont>) -> Result<Vec<u8>, ReportError> {
+    pub fn render(
+        &self,
+        format: ReportFormat,
+        font: Option<&pdf::PdfFont>,
+    ) -> Result<Vec<u8>, ReportError> {
         Ok(match format {
             ReportFormat::Html => html::render(&self.doc).into_bytes(),
             ReportFormat::Md => markdown::render(&self.doc).into_bytes(),
@@ -113,24 +120,38 @@ pub async fn build(
         ReportKind::Quarterly(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
             let (doc, advice) = period_report::quarterly(&f, language, now);
-            (doc, json!({ "schema": "linkledger.report/v1", "kind": "quarterly", "generated_at": now, "figures": f, "advice": advice }))
+            (
+                doc,
+                json!({ "schema": "linkledger.report/v1", "kind": "quarterly", "generated_at": now, "figures": f, "advice": advice }),
+            )
         }
         ReportKind::Annual(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
             let drills = crate::ledger::records::drills(pool).await?;
             let (doc, advice, clauses) = period_report::annual(&f, &drills, language, now);
-            (doc, json!({ "schema": "linkledger.report/v1", "kind": "annual", "generated_at": now, "figures": f, "advice": advice, "acceptance": clauses }))
+            (
+                doc,
+                json!({ "schema": "linkledger.report/v1", "kind": "annual", "generated_at": now, "figures": f, "advice": advice, "acceptance": clauses }),
+            )
         }
         ReportKind::Assessment(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
             let a = assessment::assess(&f, c);
             let doc = assessment::document(&f, &a, language, now);
-            (doc, json!({ "schema": "linkledger.report/v1", "kind": "assessment", "generated_at": now, "figures": f, "assessment": a }))
+            (
+                doc,
+                json!({ "schema": "linkledger.report/v1", "kind": "assessment", "generated_at": now, "figures": f, "assessment": a }),
+            )
         }
         ReportKind::Fault(id) => {
-            let r = fault_record::gather(pool, c, *id, now).await?.ok_or(ReportError::NoFault(*id))?;
+            let r = fault_record::gather(pool, c, *id, now)
+                .await?
+                .ok_or(ReportError::NoFault(*id))?;
             let doc = fault_record::document(&r, c, language, now);
-            (doc, json!({ "schema": "linkledger.report/v1", "kind": "fault", "generated_at": now, "fault": r }))
+            (
+                doc,
+                json!({ "schema": "linkledger.report/v1", "kind": "fault", "generated_at": now, "fault": r }),
+            )
         }
     };
     Ok(Report { kind, doc, json })

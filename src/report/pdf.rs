@@ -36,7 +36,10 @@ pub enum PdfError {
     #[error("no CJK font for the PDF: looked for {looked}; install Debian's fonts-noto-cjk or set [report] font to an OpenType/TrueType font with Chinese glyphs")]
     NoFont { looked: String },
     #[error("cannot read the font {path}: {source}")]
-    ReadFont { path: String, source: std::io::Error },
+    ReadFont {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} has no usable font face with Chinese glyphs")]
     BadFont { path: String },
     #[error("cannot write the PDF: {0}")]
@@ -60,16 +63,25 @@ impl PdfFont {
         };
         let Some(path) = candidates.iter().find(|p| p.exists()) else {
             return Err(PdfError::NoFont {
-                looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                looked: candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         };
         let shown = path.display().to_string();
-        let data = std::fs::read(path).map_err(|source| PdfError::ReadFont { path: shown.clone(), source })?;
+        let data = std::fs::read(path).map_err(|source| PdfError::ReadFont {
+            path: shown.clone(),
+            source,
+        })?;
         let faces = ttf_parser::fonts_in_collection(&data).unwrap_or(1);
         // Prefer the Simplified Chinese face of a CJK collection.
         let mut best: Option<(u32, String)> = None;
         for i in 0..faces {
-            let Ok(face) = ttf_parser::Face::parse(&data, i) else { continue };
+            let Ok(face) = ttf_parser::Face::parse(&data, i) else {
+                continue;
+            };
             if face.glyph_index('中').is_none() {
                 continue;
             }
@@ -87,10 +99,18 @@ impl PdfFont {
                 }
             }
         }
-        let (index, family) = best.ok_or(PdfError::BadFont { path: shown.clone() })?;
+        let (index, family) = best.ok_or(PdfError::BadFont {
+            path: shown.clone(),
+        })?;
         let data = Arc::new(data);
-        let font = Font::new(krilla::Data::from(data.clone()), index).ok_or(PdfError::BadFont { path: shown })?;
-        Ok(PdfFont { data, index, font, family })
+        let font = Font::new(krilla::Data::from(data.clone()), index)
+            .ok_or(PdfError::BadFont { path: shown })?;
+        Ok(PdfFont {
+            data,
+            index,
+            font,
+            family,
+        })
     }
 
     fn face(&self) -> ttf_parser::Face<'_> {
@@ -151,7 +171,11 @@ impl Measure<'_> {
 }
 
 fn colour(r: u8, g: u8, b: u8) -> Fill {
-    Fill { paint: rgb::Color::new(r, g, b).into(), opacity: NormalizedF32::ONE, rule: FillRule::NonZero }
+    Fill {
+        paint: rgb::Color::new(r, g, b).into(),
+        opacity: NormalizedF32::ONE,
+        rule: FillRule::NonZero,
+    }
 }
 
 fn rect_path(x: f32, y: f32, w: f32, h: f32) -> Option<krilla::geom::Path> {
@@ -174,11 +198,41 @@ struct Writer<'a> {
 }
 
 enum Op {
-    Text { x: f32, y: f32, size: f32, text: String, grey: u8 },
-    Fill { x: f32, y: f32, w: f32, h: f32, rgb: (u8, u8, u8) },
-    Frame { x: f32, y: f32, w: f32, h: f32 },
-    Line { x1: f32, y1: f32, x2: f32, y2: f32, width: f32, rgb: (u8, u8, u8) },
-    Svg { x: f32, y: f32, w: f32, h: f32, tree: Box<usvg::Tree> },
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        text: String,
+        grey: u8,
+    },
+    Fill {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        rgb: (u8, u8, u8),
+    },
+    Frame {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+    },
+    Line {
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+        width: f32,
+        rgb: (u8, u8, u8),
+    },
+    Svg {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        tree: Box<usvg::Tree>,
+    },
 }
 
 impl<'a> Writer<'a> {
@@ -192,13 +246,34 @@ impl<'a> Writer<'a> {
         self.pages += 1;
         let ops = std::mem::take(&mut self.ops);
         let footer = format!("{} · {}", self.footer, self.pages);
-        let mut page = self.doc.start_page_with(PageSettings::new(Size::from_wh(PAGE_W, PAGE_H).expect("A4")));
+        let mut page = self.doc.start_page_with(PageSettings::new(
+            Size::from_wh(PAGE_W, PAGE_H).expect("A4"),
+        ));
         let mut s = page.surface();
-        for op in ops.into_iter().chain(std::iter::once(Op::Text { x: MARGIN, y: PAGE_H - MARGIN + 6.0, size: 7.5, text: footer, grey: 120 })) {
+        for op in ops.into_iter().chain(std::iter::once(Op::Text {
+            x: MARGIN,
+            y: PAGE_H - MARGIN + 6.0,
+            size: 7.5,
+            text: footer,
+            grey: 120,
+        })) {
             match op {
-                Op::Text { x, y, size, text, grey } => {
+                Op::Text {
+                    x,
+                    y,
+                    size,
+                    text,
+                    grey,
+                } => {
                     s.set_fill(Some(colour(grey, grey, grey)));
-                    s.draw_text(Point::from_xy(x, y), self.font.font.clone(), size, &text, false, TextDirection::Auto);
+                    s.draw_text(
+                        Point::from_xy(x, y),
+                        self.font.font.clone(),
+                        size,
+                        &text,
+                        false,
+                        TextDirection::Auto,
+                    );
                 }
                 Op::Fill { x, y, w, h, rgb } => {
                     if let Some(p) = rect_path(x, y, w, h) {
@@ -210,25 +285,44 @@ impl<'a> Writer<'a> {
                 Op::Frame { x, y, w, h } => {
                     if let Some(p) = rect_path(x, y, w, h) {
                         s.set_fill(None);
-                        s.set_stroke(Some(Stroke { paint: rgb::Color::new(170, 170, 170).into(), width: 0.5, ..Default::default() }));
+                        s.set_stroke(Some(Stroke {
+                            paint: rgb::Color::new(170, 170, 170).into(),
+                            width: 0.5,
+                            ..Default::default()
+                        }));
                         s.draw_path(&p);
                         s.set_stroke(None);
                     }
                 }
-                Op::Line { x1, y1, x2, y2, width, rgb } => {
+                Op::Line {
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    width,
+                    rgb,
+                } => {
                     let mut pb = PathBuilder::new();
                     pb.move_to(x1, y1);
                     pb.line_to(x2, y2);
                     if let Some(p) = pb.finish() {
                         s.set_fill(None);
-                        s.set_stroke(Some(Stroke { paint: rgb::Color::new(rgb.0, rgb.1, rgb.2).into(), width, ..Default::default() }));
+                        s.set_stroke(Some(Stroke {
+                            paint: rgb::Color::new(rgb.0, rgb.1, rgb.2).into(),
+                            width,
+                            ..Default::default()
+                        }));
                         s.draw_path(&p);
                         s.set_stroke(None);
                     }
                 }
                 Op::Svg { x, y, w, h, tree } => {
                     s.push_transform(&Transform::from_translate(x, y));
-                    s.draw_svg(&tree, Size::from_wh(w, h).expect("chart size"), SvgSettings::default());
+                    s.draw_svg(
+                        &tree,
+                        Size::from_wh(w, h).expect("chart size"),
+                        SvgSettings::default(),
+                    );
                     s.pop();
                 }
             }
@@ -243,7 +337,13 @@ impl<'a> Writer<'a> {
         for line in lines {
             self.room(lh);
             self.y += lh;
-            self.ops.push(Op::Text { x, y: self.y - size * 0.3, size, text: line.clone(), grey });
+            self.ops.push(Op::Text {
+                x,
+                y: self.y - size * 0.3,
+                size,
+                text: line.clone(),
+                grey,
+            });
         }
     }
 
@@ -261,7 +361,14 @@ impl<'a> Writer<'a> {
         self.text_lines(&lines, MARGIN, size, if level <= 1 { 20 } else { 40 });
         if level <= 1 {
             self.y += 2.0;
-            self.ops.push(Op::Line { x1: MARGIN, y1: self.y, x2: MARGIN + CONTENT_W, y2: self.y, width: 1.0, rgb: (31, 78, 121) });
+            self.ops.push(Op::Line {
+                x1: MARGIN,
+                y1: self.y,
+                x2: MARGIN + CONTENT_W,
+                y2: self.y,
+                width: 1.0,
+                rgb: (31, 78, 121),
+            });
         }
         self.y += 4.0;
     }
@@ -276,10 +383,22 @@ impl<'a> Writer<'a> {
             let h = kl.len().max(vl.len()) as f32 * lh;
             self.room(h);
             for (i, t) in kl.iter().enumerate() {
-                self.ops.push(Op::Text { x: MARGIN, y: self.y + (i + 1) as f32 * lh - size * 0.3, size, text: t.clone(), grey: 90 });
+                self.ops.push(Op::Text {
+                    x: MARGIN,
+                    y: self.y + (i + 1) as f32 * lh - size * 0.3,
+                    size,
+                    text: t.clone(),
+                    grey: 90,
+                });
             }
             for (i, t) in vl.iter().enumerate() {
-                self.ops.push(Op::Text { x: MARGIN + label_w, y: self.y + (i + 1) as f32 * lh - size * 0.3, size, text: t.clone(), grey: 0 });
+                self.ops.push(Op::Text {
+                    x: MARGIN + label_w,
+                    y: self.y + (i + 1) as f32 * lh - size * 0.3,
+                    size,
+                    text: t.clone(),
+                    grey: 0,
+                });
             }
             self.y += h;
         }
@@ -291,30 +410,64 @@ impl<'a> Writer<'a> {
         let lh = size * 1.35;
         let pad = 2.5;
         let n = t.head.len();
-        let weights: Vec<f32> = (0..n).map(|i| t.widths.get(i).copied().unwrap_or(1.0)).collect();
+        let weights: Vec<f32> = (0..n)
+            .map(|i| t.widths.get(i).copied().unwrap_or(1.0))
+            .collect();
         let sum: f32 = weights.iter().sum();
         let widths: Vec<f32> = weights.iter().map(|w| w / sum * CONTENT_W).collect();
         let wrap_row = |m: &Measure, cells: &[String]| -> Vec<Vec<String>> {
-            (0..n).map(|i| m.wrap(cells.get(i).map(String::as_str).unwrap_or(""), size, widths[i] - 2.0 * pad)).collect()
+            (0..n)
+                .map(|i| {
+                    m.wrap(
+                        cells.get(i).map(String::as_str).unwrap_or(""),
+                        size,
+                        widths[i] - 2.0 * pad,
+                    )
+                })
+                .collect()
         };
         let head = wrap_row(&self.measure, &t.head);
         let head_h = head.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 2.0 * pad;
-        let rows: Vec<Vec<Vec<String>>> = t.rows.iter().map(|r| wrap_row(&self.measure, r)).collect();
+        let rows: Vec<Vec<Vec<String>>> =
+            t.rows.iter().map(|r| wrap_row(&self.measure, r)).collect();
         let draw_row = |w: &mut Writer, cells: &[Vec<String>], h: f32, header: bool| {
             let mut x = MARGIN;
             if header {
-                w.ops.push(Op::Fill { x: MARGIN, y: w.y, w: CONTENT_W, h, rgb: (232, 238, 245) });
+                w.ops.push(Op::Fill {
+                    x: MARGIN,
+                    y: w.y,
+                    w: CONTENT_W,
+                    h,
+                    rgb: (232, 238, 245),
+                });
             }
             for (i, lines) in cells.iter().enumerate() {
-                w.ops.push(Op::Frame { x, y: w.y, w: widths[i], h });
+                w.ops.push(Op::Frame {
+                    x,
+                    y: w.y,
+                    w: widths[i],
+                    h,
+                });
                 for (j, line) in lines.iter().enumerate() {
-                    w.ops.push(Op::Text { x: x + pad, y: w.y + pad + (j + 1) as f32 * lh - size * 0.3, size, text: line.clone(), grey: 0 });
+                    w.ops.push(Op::Text {
+                        x: x + pad,
+                        y: w.y + pad + (j + 1) as f32 * lh - size * 0.3,
+                        size,
+                        text: line.clone(),
+                        grey: 0,
+                    });
                 }
                 x += widths[i];
             }
             w.y += h;
         };
-        self.room(head_h + rows.first().map(|r| r.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 2.0 * pad).unwrap_or(0.0));
+        self.room(
+            head_h
+                + rows
+                    .first()
+                    .map(|r| r.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 2.0 * pad)
+                    .unwrap_or(0.0),
+        );
         draw_row(self, &head, head_h, true);
         for r in &rows {
             let h = r.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 2.0 * pad;
@@ -337,7 +490,13 @@ impl<'a> Writer<'a> {
         let w = CONTENT_W;
         let h = height * w / width;
         self.room(h + 6.0);
-        self.ops.push(Op::Svg { x: MARGIN, y: self.y, w, h, tree: Box::new(tree) });
+        self.ops.push(Op::Svg {
+            x: MARGIN,
+            y: self.y,
+            w,
+            h,
+            tree: Box::new(tree),
+        });
         self.y += h + 8.0;
     }
 }
@@ -354,7 +513,10 @@ pub fn render(d: &Doc, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
     let mut w = Writer {
         doc: Document::new(),
         font,
-        measure: Measure { face: font.face(), upem: font.face().units_per_em() as f32 },
+        measure: Measure {
+            face: font.face(),
+            upem: font.face().units_per_em() as f32,
+        },
         ops: Vec::new(),
         y: MARGIN,
         pages: 0,
@@ -383,7 +545,14 @@ pub fn render(d: &Doc, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
         krilla::metadata::Metadata::new()
             .title(d.title.clone())
             .creator(format!("linkledger {}", env!("CARGO_PKG_VERSION")))
-            .language(if d.language == Language::ZhCn { "zh-CN" } else { "en" }.to_string()),
+            .language(
+                if d.language == Language::ZhCn {
+                    "zh-CN"
+                } else {
+                    "en"
+                }
+                .to_string(),
+            ),
     );
     doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
 }

@@ -25,7 +25,14 @@ impl Period {
     }
 
     /// Calendar months `first..first+count` of `year` in `tz`.
-    fn months(label: String, kind: &'static str, tz: Tz, year: i32, first: u32, count: u32) -> Self {
+    fn months(
+        label: String,
+        kind: &'static str,
+        tz: Tz,
+        year: i32,
+        first: u32,
+        count: u32,
+    ) -> Self {
         let from = NaiveDate::from_ymd_opt(year, first, 1).expect("valid month");
         let to = from
             .checked_add_months(chrono::Months::new(count))
@@ -42,14 +49,28 @@ impl Period {
     pub fn quarter(s: &str, tz: Tz) -> Result<Self, String> {
         let (year, n) = split(s, 'Q', 4)
             .ok_or_else(|| format!("--quarter {s:?}: write a quarter as YYYYQn, e.g. 2025Q1"))?;
-        Ok(Self::months(format!("{year}Q{n}"), "quarter", tz, year, 3 * n - 2, 3))
+        Ok(Self::months(
+            format!("{year}Q{n}"),
+            "quarter",
+            tz,
+            year,
+            3 * n - 2,
+            3,
+        ))
     }
 
     /// "2025H1" or "2025H2".
     pub fn half(s: &str, tz: Tz) -> Result<Self, String> {
         let (year, n) = split(s, 'H', 2)
             .ok_or_else(|| format!("--half {s:?}: write a half-year as YYYYHn, e.g. 2025H1"))?;
-        Ok(Self::months(format!("{year}H{n}"), "half", tz, year, 6 * n - 5, 6))
+        Ok(Self::months(
+            format!("{year}H{n}"),
+            "half",
+            tz,
+            year,
+            6 * n - 5,
+            6,
+        ))
     }
 
     /// A contract year, given as the calendar year it starts in (2025) or
@@ -83,27 +104,55 @@ impl Period {
     pub fn quarter_of(t: DateTime<Utc>, tz: Tz) -> Self {
         let d = t.with_timezone(&tz).date_naive();
         let n = (d.month() - 1) / 3 + 1;
-        Self::months(format!("{}Q{n}", d.year()), "quarter", tz, d.year(), 3 * n - 2, 3)
+        Self::months(
+            format!("{}Q{n}", d.year()),
+            "quarter",
+            tz,
+            d.year(),
+            3 * n - 2,
+            3,
+        )
     }
 
     /// The half-year containing `t`.
     pub fn half_of(t: DateTime<Utc>, tz: Tz) -> Self {
         let d = t.with_timezone(&tz).date_naive();
         let n = (d.month() - 1) / 6 + 1;
-        Self::months(format!("{}H{n}", d.year()), "half", tz, d.year(), 6 * n - 5, 6)
+        Self::months(
+            format!("{}H{n}", d.year()),
+            "half",
+            tz,
+            d.year(),
+            6 * n - 5,
+            6,
+        )
     }
 
     /// The calendar months of the period, each as its own period ("2025-01").
     pub fn months_within(&self, tz: Tz) -> Vec<Period> {
         let mut out = Vec::new();
-        let mut d = self.start.with_timezone(&tz).date_naive().with_day(1).expect("day 1");
+        let mut d = self
+            .start
+            .with_timezone(&tz)
+            .date_naive()
+            .with_day(1)
+            .expect("day 1");
         loop {
-            let p = Self::months(d.format("%Y-%m").to_string(), "month", tz, d.year(), d.month(), 1);
+            let p = Self::months(
+                d.format("%Y-%m").to_string(),
+                "month",
+                tz,
+                d.year(),
+                d.month(),
+                1,
+            );
             if p.start >= self.end {
                 break;
             }
             out.push(p);
-            d = d.checked_add_months(chrono::Months::new(1)).expect("in range");
+            d = d
+                .checked_add_months(chrono::Months::new(1))
+                .expect("in range");
         }
         out
     }
@@ -113,7 +162,10 @@ impl Period {
         let mut out = Vec::new();
         let mut d = self.start.with_timezone(&tz).date_naive();
         loop {
-            let (s, e) = (local_midnight(tz, d), local_midnight(tz, d.succ_opt().expect("in range")));
+            let (s, e) = (
+                local_midnight(tz, d),
+                local_midnight(tz, d.succ_opt().expect("in range")),
+            );
             if s >= self.end {
                 break;
             }
@@ -125,7 +177,11 @@ impl Period {
 }
 
 fn split(s: &str, letter: char, max: u32) -> Option<(i32, u32)> {
-    let (y, n) = s.trim().to_ascii_uppercase().split_once(letter).map(|(a, b)| (a.to_string(), b.to_string()))?;
+    let (y, n) = s
+        .trim()
+        .to_ascii_uppercase()
+        .split_once(letter)
+        .map(|(a, b)| (a.to_string(), b.to_string()))?;
     let (y, n): (i32, u32) = (y.parse().ok()?, n.parse().ok()?);
     ((1970..=9999).contains(&y) && (1..=max).contains(&n)).then_some((y, n))
 }
@@ -138,11 +194,23 @@ mod tests {
     #[test]
     fn quarters_and_halves_are_calendar_ones_in_the_contract_zone() {
         let q = Period::quarter("2025Q1", Shanghai).unwrap();
-        assert_eq!(q.start, "2024-12-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
-        assert_eq!(q.end, "2025-03-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            q.start,
+            "2024-12-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            q.end,
+            "2025-03-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         let h = Period::half("2025h2", Shanghai).unwrap();
-        assert_eq!(h.start, "2025-06-30T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
-        assert_eq!(h.end, "2025-12-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            h.start,
+            "2025-06-30T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            h.end,
+            "2025-12-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(q.months_within(Shanghai).len(), 3);
         assert_eq!(q.days_within(Shanghai).len(), 90);
         assert_eq!(Period::quarter_of(q.end, Shanghai).label, "2025Q2");
@@ -154,7 +222,9 @@ mod tests {
             let e = Period::quarter(bad, Shanghai).unwrap_err();
             assert!(e.contains("YYYYQn"), "{e}");
         }
-        assert!(Period::half("2025H3", Shanghai).unwrap_err().contains("YYYYHn"));
+        assert!(Period::half("2025H3", Shanghai)
+            .unwrap_err()
+            .contains("YYYYHn"));
     }
 
     #[test]
@@ -163,7 +233,10 @@ mod tests {
         let a = Period::contract_year(2, start, Shanghai).unwrap();
         let b = Period::contract_year(2025, start, Shanghai).unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.start, "2025-06-30T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            a.start,
+            "2025-06-30T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert!(Period::contract_year(2023, start, Shanghai).is_err());
     }
 }

@@ -35,16 +35,36 @@ pub fn subtitle(d: &mut Doc, p: &PeriodFigures, generated: DateTime<chrono::Utc>
             at(tz, p.period.end),
             p.timezone
         ),
-        format!("{}: {}{}", tr(l, "生成时间", "Generated"), at(tz, generated), if p.until < p.period.end {
-            tr(l, &format!("（报告期未结束，数据截至 {}）", at(tz, p.until)), &format!(" (period not over; figures up to {})", at(tz, p.until)))
-        } else {
-            String::new()
-        }),
+        format!(
+            "{}: {}{}",
+            tr(l, "生成时间", "Generated"),
+            at(tz, generated),
+            if p.until < p.period.end {
+                tr(
+                    l,
+                    &format!("（报告期未结束，数据截至 {}）", at(tz, p.until)),
+                    &format!(" (period not over; figures up to {})", at(tz, p.until)),
+                )
+            } else {
+                String::new()
+            }
+        ),
     ];
 }
 
-pub fn quarterly(p: &PeriodFigures, language: Language, generated: DateTime<chrono::Utc>) -> (Doc, Vec<Advice>) {
-    let mut d = Doc::new(language, tr(language, &format!("线路运行质量分析报告 {}", p.period.label), &format!("Line quality report {}", p.period.label)));
+pub fn quarterly(
+    p: &PeriodFigures,
+    language: Language,
+    generated: DateTime<chrono::Utc>,
+) -> (Doc, Vec<Advice>) {
+    let mut d = Doc::new(
+        language,
+        tr(
+            language,
+            &format!("线路运行质量分析报告 {}", p.period.label),
+            &format!("Line quality report {}", p.period.label),
+        ),
+    );
     subtitle(&mut d, p, generated);
     let advice = advise(p, language);
     summary(&mut d, p, 1);
@@ -63,21 +83,61 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         .lines
         .iter()
         .map(|f| (f.line.clone(), f.year_to_date.charged_s))
-        .chain(p.egress.iter().map(|e| (tr(l, "出口整体", "egress"), e.year_to_date.charged_s)))
+        .chain(
+            p.egress
+                .iter()
+                .map(|e| (tr(l, "出口整体", "egress"), e.year_to_date.charged_s)),
+        )
         .collect::<Vec<_>>();
     let over: Vec<_> = worst.iter().filter(|(_, s)| *s > p.cap_s).collect();
     out.push(Clause {
         clause: "第二条 23",
-        requirement: tr(l, &format!("每年中断时间不高于 {}（不可抗力除外）", dur(l, p.cap_s)), &format!("at most {} of interruption a year (force majeure excepted)", dur(l, p.cap_s))),
+        requirement: tr(
+            l,
+            &format!("每年中断时间不高于 {}（不可抗力除外）", dur(l, p.cap_s)),
+            &format!(
+                "at most {} of interruption a year (force majeure excepted)",
+                dur(l, p.cap_s)
+            ),
+        ),
         met: Some(over.is_empty()),
-        evidence: worst.iter().map(|(n, s)| format!("{n} {}", dur(l, *s))).collect::<Vec<_>>().join("; "),
+        evidence: worst
+            .iter()
+            .map(|(n, s)| format!("{n} {}", dur(l, *s)))
+            .collect::<Vec<_>>()
+            .join("; "),
     });
-    let all_faults: Vec<_> = p.lines.iter().flat_map(|f| f.faults.iter()).chain(p.egress.iter().flat_map(|e| e.faults.iter())).collect();
+    let all_faults: Vec<_> = p
+        .lines
+        .iter()
+        .flat_map(|f| f.faults.iter())
+        .chain(p.egress.iter().flat_map(|e| e.faults.iter()))
+        .collect();
     for (clause, kinds, zh, en) in [
-        ("第二条 17", &[DeadlineKind::Response][..], "故障响应不超过 30 分钟", "fault response within 30 minutes"),
-        ("第二条 17", &[DeadlineKind::OnSite][..], "故障持续时 30 分钟内到场", "on site within 30 minutes when a fault lasts"),
-        ("第二条 17", &[DeadlineKind::Resolution][..], "一般故障 30 分钟、严重和重大故障 120 分钟内修复", "general faults resolved in 30 min, serious and major in 120 min"),
-        ("第四条 1", &[DeadlineKind::RepairReport][..], "故障处理完成后 8 小时内提供维修报告", "repair report within 8 h of resolution"),
+        (
+            "第二条 17",
+            &[DeadlineKind::Response][..],
+            "故障响应不超过 30 分钟",
+            "fault response within 30 minutes",
+        ),
+        (
+            "第二条 17",
+            &[DeadlineKind::OnSite][..],
+            "故障持续时 30 分钟内到场",
+            "on site within 30 minutes when a fault lasts",
+        ),
+        (
+            "第二条 17",
+            &[DeadlineKind::Resolution][..],
+            "一般故障 30 分钟、严重和重大故障 120 分钟内修复",
+            "general faults resolved in 30 min, serious and major in 120 min",
+        ),
+        (
+            "第四条 1",
+            &[DeadlineKind::RepairReport][..],
+            "故障处理完成后 8 小时内提供维修报告",
+            "repair report within 8 h of resolution",
+        ),
     ] {
         let (mut met, mut breached, mut pending) = (0, 0, 0);
         for f in &all_faults {
@@ -96,18 +156,41 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             met: Some(breached == 0),
             evidence: tr(
                 l,
-                &format!("{} 起故障：达标 {met}，超时 {breached}，进行中 {pending}", all_faults.len()),
-                &format!("{} faults: met {met}, breached {breached}, pending {pending}", all_faults.len()),
+                &format!(
+                    "{} 起故障：达标 {met}，超时 {breached}，进行中 {pending}",
+                    all_faults.len()
+                ),
+                &format!(
+                    "{} faults: met {met}, breached {breached}, pending {pending}",
+                    all_faults.len()
+                ),
             ),
         });
     }
-    let late: usize = p.lines.iter().map(|f| f.maintenance.iter().filter(|m| !m.withdrawn && m.status != "approved").count()).sum();
+    let late: usize = p
+        .lines
+        .iter()
+        .map(|f| {
+            f.maintenance
+                .iter()
+                .filter(|m| !m.withdrawn && m.status != "approved")
+                .count()
+        })
+        .sum();
     let windows: usize = p.lines.iter().map(|f| f.maintenance.len()).sum();
     out.push(Clause {
         clause: "第二条 14",
-        requirement: tr(l, "中断线路须提前 24 小时通知并经同意", "interruptions announced 24 h ahead and agreed"),
+        requirement: tr(
+            l,
+            "中断线路须提前 24 小时通知并经同意",
+            "interruptions announced 24 h ahead and agreed",
+        ),
         met: Some(late == 0),
-        evidence: tr(l, &format!("计划维护 {windows} 次，未按约定通知或未经同意 {late} 次"), &format!("{windows} maintenance windows, {late} without timely notice or consent")),
+        evidence: tr(
+            l,
+            &format!("计划维护 {windows} 次，未按约定通知或未经同意 {late} 次"),
+            &format!("{windows} maintenance windows, {late} without timely notice or consent"),
+        ),
     });
     let high: Vec<String> = p
         .lines
@@ -120,14 +203,30 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         .collect();
     out.push(Clause {
         clause: "第二条 10",
-        requirement: tr(l, "流量监测，带宽不足时提出升速建议", "traffic monitoring, upgrade advice when bandwidth is short"),
+        requirement: tr(
+            l,
+            "流量监测，带宽不足时提出升速建议",
+            "traffic monitoring, upgrade advice when bandwidth is short",
+        ),
         met: None,
-        evidence: if high.is_empty() { tr(l, "无 SNMP 流量数据", "no SNMP traffic data") } else { high.join("; ") },
+        evidence: if high.is_empty() {
+            tr(l, "无 SNMP 流量数据", "no SNMP traffic data")
+        } else {
+            high.join("; ")
+        },
     });
-    let coverage: Vec<String> = p.lines.iter().map(|f| format!("{} {}", f.line, pct(Some(f.availability.coverage), 2))).collect();
+    let coverage: Vec<String> = p
+        .lines
+        .iter()
+        .map(|f| format!("{} {}", f.line, pct(Some(f.availability.coverage), 2)))
+        .collect();
     out.push(Clause {
         clause: "第二条 12",
-        requirement: tr(l, "持续监测线路质量（本系统的监测覆盖率）", "continuous quality monitoring (this monitor's coverage)"),
+        requirement: tr(
+            l,
+            "持续监测线路质量（本系统的监测覆盖率）",
+            "continuous quality monitoring (this monitor's coverage)",
+        ),
         met: Some(p.lines.iter().all(|f| f.availability.coverage >= 0.99)),
         evidence: coverage.join("; "),
     });
@@ -143,21 +242,52 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         .collect();
     out.push(Clause {
         clause: "第二条 19",
-        requirement: tr(l, "每年组织不少于 2 次应急演练", "at least 2 emergency drills a year"),
+        requirement: tr(
+            l,
+            "每年组织不少于 2 次应急演练",
+            "at least 2 emergency drills a year",
+        ),
         met: Some(held.len() >= 2),
-        evidence: tr(l, &format!("已记录 {} 次", held.len()), &format!("{} recorded", held.len())) + &held.iter().map(|d| format!("; {} {}", d.held_on, d.scenario)).collect::<String>(),
+        evidence: tr(
+            l,
+            &format!("已记录 {} 次", held.len()),
+            &format!("{} recorded", held.len()),
+        ) + &held
+            .iter()
+            .map(|d| format!("; {} {}", d.held_on, d.scenario))
+            .collect::<String>(),
     });
     out
 }
 
-pub fn annual(p: &PeriodFigures, drills: &[DrillView], language: Language, generated: DateTime<chrono::Utc>) -> (Doc, Vec<Advice>, Vec<Clause>) {
+pub fn annual(
+    p: &PeriodFigures,
+    drills: &[DrillView],
+    language: Language,
+    generated: DateTime<chrono::Utc>,
+) -> (Doc, Vec<Advice>, Vec<Clause>) {
     let l = language;
-    let mut d = Doc::new(l, tr(l, &format!("链路租用服务年度总结报告 第 {} 合同年", p.contract_year), &format!("Annual service summary, contract year {}", p.contract_year)));
+    let mut d = Doc::new(
+        l,
+        tr(
+            l,
+            &format!("链路租用服务年度总结报告 第 {} 合同年", p.contract_year),
+            &format!("Annual service summary, contract year {}", p.contract_year),
+        ),
+    );
     subtitle(&mut d, p, generated);
     let advice = advise(p, l);
     let clauses = acceptance(p, drills, l);
     d.heading(1, tr(l, "一、年度验收", "1. Annual acceptance"));
-    let head = heads(l, &[("条款", "Clause"), ("要求", "Requirement"), ("结论", "Verdict"), ("依据", "Evidence")]);
+    let head = heads(
+        l,
+        &[
+            ("条款", "Clause"),
+            ("要求", "Requirement"),
+            ("结论", "Verdict"),
+            ("依据", "Evidence"),
+        ],
+    );
     let rows = clauses
         .iter()
         .map(|c| {
@@ -176,12 +306,38 @@ pub fn annual(p: &PeriodFigures, drills: &[DrillView], language: Language, gener
     d.table(&head, &[0.8, 2.2, 0.7, 2.8], rows, "");
     d.heading(2, tr(l, "应急演练", "Emergency drills"));
     let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let head = heads(l, &[("日期", "Date"), ("场景", "Scenario"), ("参加人员", "Participants"), ("结果", "Result"), ("记录人", "Recorded by")]);
+    let head = heads(
+        l,
+        &[
+            ("日期", "Date"),
+            ("场景", "Scenario"),
+            ("参加人员", "Participants"),
+            ("结果", "Result"),
+            ("记录人", "Recorded by"),
+        ],
+    );
     let rows = drills
         .iter()
-        .map(|x| vec![x.held_on.clone(), x.scenario.clone(), x.participants.clone(), x.result.clone(), format!("{} {}", x.recorded_by, at(tz, x.recorded_at))])
+        .map(|x| {
+            vec![
+                x.held_on.clone(),
+                x.scenario.clone(),
+                x.participants.clone(),
+                x.result.clone(),
+                format!("{} {}", x.recorded_by, at(tz, x.recorded_at)),
+            ]
+        })
         .collect();
-    d.table(&head, &[0.8, 1.6, 1.4, 1.2, 1.4], rows, &tr(l, "本合同年无演练记录。", "No drills recorded this contract year."));
+    d.table(
+        &head,
+        &[0.8, 1.6, 1.4, 1.2, 1.4],
+        rows,
+        &tr(
+            l,
+            "本合同年无演练记录。",
+            "No drills recorded this contract year.",
+        ),
+    );
     summary(&mut d, p, 2);
     charts(&mut d, p, 3);
     for (i, f) in p.lines.iter().enumerate() {

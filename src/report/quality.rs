@@ -112,7 +112,11 @@ pub fn bucket_middle_ms(b: u8) -> f64 {
 }
 
 /// A line's upstream probes summed over `span`, straight from the minutes.
-pub async fn sum_minutes(pool: &SqlitePool, line: &str, span: Span) -> Result<QualitySum, LedgerError> {
+pub async fn sum_minutes(
+    pool: &SqlitePool,
+    line: &str,
+    span: Span,
+) -> Result<QualitySum, LedgerError> {
     let rows = sqlx::query(
         "SELECT minute, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM probe_minutes \
          WHERE line = ? AND tier = 'upstream' AND minute >= ? AND minute < ?",
@@ -145,7 +149,9 @@ pub async fn daily(
     line: &str,
     days: &[(NaiveDate, Span)],
 ) -> Result<Vec<(NaiveDate, QualitySum)>, LedgerError> {
-    let Some(first) = days.first() else { return Ok(Vec::new()) };
+    let Some(first) = days.first() else {
+        return Ok(Vec::new());
+    };
     let last = days.last().expect("not empty");
     let rows = sqlx::query(
         "SELECT day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM quality_days \

@@ -32,12 +32,22 @@ pub fn due(c: &Config, now: DateTime<Utc>, since: DateTime<Utc>) -> Vec<ReportKi
     let tz = c.daemon.timezone;
     let t = now - SETTLE;
     let mut out = Vec::new();
-    let q = Period::quarter_of(Period::quarter_of(t, tz).start - TimeDelta::milliseconds(1), tz);
-    let h = Period::half_of(Period::half_of(t, tz).start - TimeDelta::milliseconds(1), tz);
+    let q = Period::quarter_of(
+        Period::quarter_of(t, tz).start - TimeDelta::milliseconds(1),
+        tz,
+    );
+    let h = Period::half_of(
+        Period::half_of(t, tz).start - TimeDelta::milliseconds(1),
+        tz,
+    );
     let y = ContractYear::containing(c.contract.start, tz, t);
     for (p, k) in [(q, 0), (h, 1)] {
         if p.end > since && p.end <= t {
-            out.push(if k == 0 { ReportKind::Quarterly(p) } else { ReportKind::Assessment(p) });
+            out.push(if k == 0 {
+                ReportKind::Quarterly(p)
+            } else {
+                ReportKind::Assessment(p)
+            });
         }
     }
     if y.number > 1 {
@@ -55,21 +65,30 @@ fn key(kind: &ReportKind) -> String {
 
 /// One check: roll up finished days, then write and announce any report
 /// that is due and not announced yet. Returns the keys it queued.
-pub async fn tick(pool: &SqlitePool, c: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+pub async fn tick(
+    pool: &SqlitePool,
+    c: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<String>> {
     let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
     super::quality::roll_up_days(pool, &ids, c.daemon.timezone, now).await?;
     if !c.report.schedule {
         return Ok(Vec::new());
     }
     // Periods that ended before this ledger ever ran have nothing to report.
-    let first: Option<String> = sqlx::query_scalar("SELECT min(started_at) FROM runs").fetch_one(pool).await?;
+    let first: Option<String> = sqlx::query_scalar("SELECT min(started_at) FROM runs")
+        .fetch_one(pool)
+        .await?;
     let Some(since) = first.as_deref().and_then(crate::clock::parse_ledger_ts) else {
         return Ok(Vec::new());
     };
     let mut queued = Vec::new();
     for kind in due(c, now, since) {
         let k = key(&kind);
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?").bind(&k).fetch_optional(pool).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?")
+            .bind(&k)
+            .fetch_optional(pool)
+            .await?;
         if exists.is_some() {
             continue;
         }
@@ -97,11 +116,24 @@ pub async fn tick(pool: &SqlitePool, c: &Config, now: DateTime<Utc>) -> anyhow::
 }
 
 /// Writes the report in every configured format; returns its title and files.
-async fn write(pool: &SqlitePool, c: &Config, kind: &ReportKind, now: DateTime<Utc>) -> anyhow::Result<(String, Vec<(String, PathBuf)>)> {
+async fn write(
+    pool: &SqlitePool,
+    c: &Config,
+    kind: &ReportKind,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(String, Vec<(String, PathBuf)>)> {
     let report = build(pool, c, kind.clone(), None, c.report.language, now).await?;
-    std::fs::create_dir_all(&c.report.dir)
-        .map_err(|e| anyhow::anyhow!("cannot create the report directory {}: {e}", c.report.dir.display()))?;
-    let font = if c.report.formats.contains(&crate::config::report::ReportFormat::Pdf) {
+    std::fs::create_dir_all(&c.report.dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the report directory {}: {e}",
+            c.report.dir.display()
+        )
+    })?;
+    let font = if c
+        .report
+        .formats
+        .contains(&crate::config::report::ReportFormat::Pdf)
+    {
         Some(super::pdf::PdfFont::load(c.report.font.as_deref())?)
     } else {
         None
@@ -112,8 +144,10 @@ async fn write(pool: &SqlitePool, c: &Config, kind: &ReportKind, now: DateTime<U
         let path = c.report.dir.join(format!("{}.{}", kind.stem(), f.as_str()));
         // Written beside and renamed, so a reader never sees half a file.
         let tmp = path.with_extension(format!("{}.part", f.as_str()));
-        std::fs::write(&tmp, &bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&tmp, &bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         files.push((f.as_str().to_string(), path));
     }
     Ok((report.title().to_string(), files))
@@ -122,7 +156,13 @@ async fn write(pool: &SqlitePool, c: &Config, kind: &ReportKind, now: DateTime<U
 /// The daemon's task: [`tick`] every `every`, logging failures and trying
 /// again next time (a full disk loses nothing: the notice is queued only
 /// after the files are written).
-pub async fn run(pool: SqlitePool, config: Arc<RwLock<Config>>, clock: RunClock, every: Duration, cancel: CancellationToken) {
+pub async fn run(
+    pool: SqlitePool,
+    config: Arc<RwLock<Config>>,
+    clock: RunClock,
+    every: Duration,
+    cancel: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {

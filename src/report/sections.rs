@@ -27,11 +27,16 @@ pub fn dur(l: Language, secs: f64) -> String {
         (false, 0, _) => format!("{m}m {s}s"),
         (false, _, _) => format!("{h}h {m}m {s}s"),
     };
-    if neg { format!("-{body}") } else { body }
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
 }
 
 pub fn pct(v: Option<f64>, digits: usize) -> String {
-    v.map(|v| format!("{:.*}%", digits, v * 100.0)).unwrap_or_else(|| "—".into())
+    v.map(|v| format!("{:.*}%", digits, v * 100.0))
+        .unwrap_or_else(|| "—".into())
 }
 
 pub fn ms(v: Option<f64>) -> String {
@@ -48,11 +53,16 @@ pub fn at(tz: Tz, t: DateTime<Utc>) -> String {
 }
 
 pub fn opt_at(tz: Tz, t: Option<DateTime<Utc>>, l: Language) -> String {
-    t.map(|t| at(tz, t)).unwrap_or_else(|| tr(l, "未结束", "open"))
+    t.map(|t| at(tz, t))
+        .unwrap_or_else(|| tr(l, "未结束", "open"))
 }
 
 pub fn class_name(l: Language, c: FaultClass) -> String {
-    if l == Language::ZhCn { c.zh().to_string() } else { c.as_str().to_string() }
+    if l == Language::ZhCn {
+        c.zh().to_string()
+    } else {
+        c.as_str().to_string()
+    }
 }
 
 pub fn deadline_name(l: Language, k: DeadlineKind) -> String {
@@ -82,13 +92,23 @@ fn line_title(l: Language, f: &LineFigures) -> String {
         (_, "lead") => "consortium lead",
         _ => "consortium member",
     };
-    format!("{} — {} ({role}, {} Mbit/s)", f.line, f.carrier, f.bandwidth_mbps)
+    format!(
+        "{} — {} ({role}, {} Mbit/s)",
+        f.line, f.carrier, f.bandwidth_mbps
+    )
 }
 
 /// The one-table overview: every line and the egress.
 pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
     let l = d.language;
-    d.heading(1, tr(l, &format!("{}、总体情况", zh_num(n)), &format!("{n}. Summary")));
+    d.heading(
+        1,
+        tr(
+            l,
+            &format!("{}、总体情况", zh_num(n)),
+            &format!("{n}. Summary"),
+        ),
+    );
     let head = heads(
         l,
         &[
@@ -109,14 +129,29 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
             dur(l, a.charged_s),
             format!("{} / {}", dur(l, y.charged_s), dur(l, y.cap_s)),
             dur(l, y.remaining_s),
-            y.projected_breach.map(|t| at(tz, t)[..10].to_string()).unwrap_or_else(|| "—".into()),
+            y.projected_breach
+                .map(|t| at(tz, t)[..10].to_string())
+                .unwrap_or_else(|| "—".into()),
             pct(Some(a.coverage), 2),
         ]
     };
-    let mut rows: Vec<Vec<String>> =
-        p.lines.iter().map(|f| row(format!("{} ({})", f.line, f.carrier), &f.availability, &f.year_to_date)).collect();
+    let mut rows: Vec<Vec<String>> = p
+        .lines
+        .iter()
+        .map(|f| {
+            row(
+                format!("{} ({})", f.line, f.carrier),
+                &f.availability,
+                &f.year_to_date,
+            )
+        })
+        .collect();
     if let Some(e) = &p.egress {
-        rows.push(row(tr(l, "出口整体", "whole egress"), &e.availability, &e.year_to_date));
+        rows.push(row(
+            tr(l, "出口整体", "whole egress"),
+            &e.availability,
+            &e.year_to_date,
+        ));
     }
     d.table(&head, &[1.6, 1.0, 1.1, 1.7, 1.0, 1.1, 0.9], rows, "");
     d.note(tr(
@@ -151,7 +186,12 @@ fn x_labels(p: &PeriodFigures, n: usize) -> Vec<(f32, String)> {
         .iter()
         .enumerate()
         .filter(|(i, _)| i % step == 0)
-        .map(|(i, day)| (i as f32 / days.max(2).saturating_sub(1) as f32, day.date.format("%m-%d").to_string()))
+        .map(|(i, day)| {
+            (
+                i as f32 / days.max(2).saturating_sub(1) as f32,
+                day.date.format("%m-%d").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -163,7 +203,10 @@ fn day_x(i: usize, n: usize) -> f32 {
 /// percentiles and traffic against the contract.
 pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
     let l = d.language;
-    d.heading(1, tr(l, &format!("{}、图表", zh_num(n)), &format!("{n}. Charts")));
+    d.heading(
+        1,
+        tr(l, &format!("{}、图表", zh_num(n)), &format!("{n}. Charts")),
+    );
     let floor = p
         .lines
         .iter()
@@ -178,7 +221,12 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
             .map(|(i, lf)| Series {
                 name: lf.line.clone(),
                 colour: COLOURS[i % COLOURS.len()],
-                points: lf.days.iter().enumerate().map(|(j, x)| (day_x(j, lf.days.len()), f(x))).collect(),
+                points: lf
+                    .days
+                    .iter()
+                    .enumerate()
+                    .map(|(j, x)| (day_x(j, lf.days.len()), f(x)))
+                    .collect(),
                 dashed: false,
             })
             .collect()
@@ -196,35 +244,75 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
         .render(),
     );
     let cap = p.cap_s / 60.0;
-    let min_left = p.lines.iter().flat_map(|f| f.days.iter().map(|x| x.budget_left_s / 60.0)).fold(0.0f64, f64::min);
+    let min_left = p
+        .lines
+        .iter()
+        .flat_map(|f| f.days.iter().map(|x| x.budget_left_s / 60.0))
+        .fold(0.0f64, f64::min);
     d.chart(
         LineChart {
-            title: tr(l, "合同年中断预算剩余（分钟）", "Contract-year downtime budget left (minutes)"),
+            title: tr(
+                l,
+                "合同年中断预算剩余（分钟）",
+                "Contract-year downtime budget left (minutes)",
+            ),
             x_labels: x_labels(p, 6),
             y_min: min_left.min(0.0),
             y_max: cap,
             y_format: |v| format!("{v:.0}"),
             series: series(|x| Some(x.budget_left_s / 60.0)),
-            rules: vec![Rule { name: tr(l, "用尽", "exhausted"), value: 0.0, colour: "#d62728" }],
+            rules: vec![Rule {
+                name: tr(l, "用尽", "exhausted"),
+                value: 0.0,
+                colour: "#d62728",
+            }],
         }
         .render(),
     );
     for (i, f) in p.lines.iter().enumerate() {
-        let top = f.days.iter().filter_map(|x| x.rtt_p99_ms).fold(1.0f64, f64::max) * 1.1;
+        let top = f
+            .days
+            .iter()
+            .filter_map(|x| x.rtt_p99_ms)
+            .fold(1.0f64, f64::max)
+            * 1.1;
         let pts = |g: fn(&super::figures::Day) -> Option<f64>| {
-            f.days.iter().enumerate().map(|(j, x)| (day_x(j, f.days.len()), g(x))).collect()
+            f.days
+                .iter()
+                .enumerate()
+                .map(|(j, x)| (day_x(j, f.days.len()), g(x)))
+                .collect()
         };
         d.chart(
             LineChart {
-                title: format!("{} — {}", f.line, tr(l, "每日时延百分位（毫秒）", "daily RTT percentiles (ms)")),
+                title: format!(
+                    "{} — {}",
+                    f.line,
+                    tr(l, "每日时延百分位（毫秒）", "daily RTT percentiles (ms)")
+                ),
                 x_labels: x_labels(p, 6),
                 y_min: 0.0,
                 y_max: top,
                 y_format: |v| format!("{v:.0}"),
                 series: vec![
-                    Series { name: "P50".into(), colour: COLOURS[2], points: pts(|x| x.rtt_p50_ms), dashed: false },
-                    Series { name: "P95".into(), colour: COLOURS[3], points: pts(|x| x.rtt_p95_ms), dashed: false },
-                    Series { name: "P99".into(), colour: COLOURS[1], points: pts(|x| x.rtt_p99_ms), dashed: true },
+                    Series {
+                        name: "P50".into(),
+                        colour: COLOURS[2],
+                        points: pts(|x| x.rtt_p50_ms),
+                        dashed: false,
+                    },
+                    Series {
+                        name: "P95".into(),
+                        colour: COLOURS[3],
+                        points: pts(|x| x.rtt_p95_ms),
+                        dashed: false,
+                    },
+                    Series {
+                        name: "P99".into(),
+                        colour: COLOURS[1],
+                        points: pts(|x| x.rtt_p99_ms),
+                        dashed: true,
+                    },
                 ],
                 rules: Vec::new(),
             }
@@ -245,7 +333,15 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
                 * 1.05;
             d.chart(
                 LineChart {
-                    title: format!("{} — {}", f.line, tr(l, "流量（Mbit/s，小时均值）", "traffic (Mbit/s, hourly average)")),
+                    title: format!(
+                        "{} — {}",
+                        f.line,
+                        tr(
+                            l,
+                            "流量（Mbit/s，小时均值）",
+                            "traffic (Mbit/s, hourly average)"
+                        )
+                    ),
                     x_labels: x_labels(p, 6),
                     y_min: 0.0,
                     y_max: top,
@@ -254,18 +350,30 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
                         Series {
                             name: tr(l, "入", "in"),
                             colour: COLOURS[0],
-                            points: f.traffic_hourly.iter().map(|h| (xf(h.at), Some(h.in_bps / 1e6))).collect(),
+                            points: f
+                                .traffic_hourly
+                                .iter()
+                                .map(|h| (xf(h.at), Some(h.in_bps / 1e6)))
+                                .collect(),
                             dashed: false,
                         },
                         Series {
                             name: tr(l, "出", "out"),
                             colour: COLOURS[3],
-                            points: f.traffic_hourly.iter().map(|h| (xf(h.at), Some(h.out_bps / 1e6))).collect(),
+                            points: f
+                                .traffic_hourly
+                                .iter()
+                                .map(|h| (xf(h.at), Some(h.out_bps / 1e6)))
+                                .collect(),
                             dashed: false,
                         },
                     ],
                     rules: vec![
-                        Rule { name: tr(l, "合同带宽", "contracted"), value: contracted, colour: "#d62728" },
+                        Rule {
+                            name: tr(l, "合同带宽", "contracted"),
+                            value: contracted,
+                            colour: "#d62728",
+                        },
                         Rule {
                             name: tr(l, "P95（入/出较大者）", "p95 (higher of in/out)"),
                             value: t.inbound.p95_bps.max(t.outbound.p95_bps) / 1e6,
@@ -283,7 +391,11 @@ fn class_table(d: &mut Doc, cs: &[ClassSummary]) {
     let l = d.language;
     let mut head = heads(l, &[("等级", "Class"), ("故障数", "Faults")]);
     for k in DeadlineKind::ALL {
-        head.push(format!("{} {}", deadline_name(l, k), tr(l, "达标/超时", "met/breached")));
+        head.push(format!(
+            "{} {}",
+            deadline_name(l, k),
+            tr(l, "达标/超时", "met/breached")
+        ));
     }
     head.push(tr(l, "平均修复时间", "Mean time to repair"));
     let rows = cs
@@ -297,10 +409,19 @@ fn class_table(d: &mut Doc, cs: &[ClassSummary]) {
             r
         })
         .collect();
-    d.table(&head, &[0.8, 0.7, 1.0, 1.0, 1.0, 1.0, 1.3], rows, &tr(l, "本期无故障。", "No faults in the period."));
+    d.table(
+        &head,
+        &[0.8, 0.7, 1.0, 1.0, 1.0, 1.0, 1.3],
+        rows,
+        &tr(l, "本期无故障。", "No faults in the period."),
+    );
 }
 
-pub fn fault_rows(l: Language, tz: Tz, fs: &[crate::ledger::records::FaultView]) -> Vec<Vec<String>> {
+pub fn fault_rows(
+    l: Language,
+    tz: Tz,
+    fs: &[crate::ledger::records::FaultView],
+) -> Vec<Vec<String>> {
     fs.iter()
         .map(|f| {
             let mut r = vec![
@@ -311,7 +432,13 @@ pub fn fault_rows(l: Language, tz: Tz, fs: &[crate::ledger::records::FaultView])
                 dur(l, f.duration_s),
             ];
             for k in DeadlineKind::ALL {
-                r.push(f.deadlines.iter().find(|x| x.kind == k).map(|x| state_name(l, x.state)).unwrap_or_default());
+                r.push(
+                    f.deadlines
+                        .iter()
+                        .find(|x| x.kind == k)
+                        .map(|x| state_name(l, x.state))
+                        .unwrap_or_default(),
+                );
             }
             r
         })
@@ -319,7 +446,16 @@ pub fn fault_rows(l: Language, tz: Tz, fs: &[crate::ledger::records::FaultView])
 }
 
 pub fn fault_head(l: Language) -> Vec<String> {
-    let mut h = heads(l, &[("故障", "Fault"), ("等级", "Class"), ("发现", "Detected"), ("恢复", "Resolved"), ("历时", "Duration")]);
+    let mut h = heads(
+        l,
+        &[
+            ("故障", "Fault"),
+            ("等级", "Class"),
+            ("发现", "Detected"),
+            ("恢复", "Resolved"),
+            ("历时", "Duration"),
+        ],
+    );
     h.extend(DeadlineKind::ALL.map(|k| deadline_name(l, k)));
     h
 }
@@ -328,19 +464,51 @@ pub fn fault_head(l: Language) -> Vec<String> {
 pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, advice: &[Advice]) {
     let l = d.language;
     let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    d.heading(1, format!("{}{}", tr(l, &format!("{}、线路 ", zh_num(n)), &format!("{n}. Line ")), line_title(l, f)));
+    d.heading(
+        1,
+        format!(
+            "{}{}",
+            tr(l, &format!("{}、线路 ", zh_num(n)), &format!("{n}. Line ")),
+            line_title(l, f)
+        ),
+    );
     let a = &f.availability;
     d.figures(vec![
         (tr(l, "可用率", "Availability"), pct(a.availability, 4)),
-        (tr(l, "中断时长（有监测）", "Outage time (observed)"), dur(l, a.down_s)),
-        (tr(l, "不可抗力扣除", "Force majeure excluded"), dur(l, a.excluded_force_majeure_s)),
-        (tr(l, "计划维护扣除", "Maintenance excluded"), dur(l, a.excluded_maintenance_s)),
-        (tr(l, "本期计费中断", "Charged downtime, period"), dur(l, a.charged_s)),
-        (tr(l, "合同年累计计费中断", "Charged, contract year to date"), format!("{} / {}", dur(l, f.year_to_date.charged_s), dur(l, f.year_to_date.cap_s))),
-        (tr(l, "剩余预算", "Budget left"), dur(l, f.year_to_date.remaining_s)),
+        (
+            tr(l, "中断时长（有监测）", "Outage time (observed)"),
+            dur(l, a.down_s),
+        ),
+        (
+            tr(l, "不可抗力扣除", "Force majeure excluded"),
+            dur(l, a.excluded_force_majeure_s),
+        ),
+        (
+            tr(l, "计划维护扣除", "Maintenance excluded"),
+            dur(l, a.excluded_maintenance_s),
+        ),
+        (
+            tr(l, "本期计费中断", "Charged downtime, period"),
+            dur(l, a.charged_s),
+        ),
+        (
+            tr(l, "合同年累计计费中断", "Charged, contract year to date"),
+            format!(
+                "{} / {}",
+                dur(l, f.year_to_date.charged_s),
+                dur(l, f.year_to_date.cap_s)
+            ),
+        ),
+        (
+            tr(l, "剩余预算", "Budget left"),
+            dur(l, f.year_to_date.remaining_s),
+        ),
         (
             tr(l, "预计超限日期", "Projected breach"),
-            f.year_to_date.projected_breach.map(|t| at(tz, t)).unwrap_or_else(|| tr(l, "本合同年内不会超限", "not within this contract year")),
+            f.year_to_date
+                .projected_breach
+                .map(|t| at(tz, t))
+                .unwrap_or_else(|| tr(l, "本合同年内不会超限", "not within this contract year")),
         ),
         (tr(l, "未监测时长", "Unobserved"), dur(l, a.unobserved_s)),
         (tr(l, "监测覆盖率", "Coverage"), pct(Some(a.coverage), 2)),
@@ -349,7 +517,16 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
     d.heading(2, tr(l, "中断记录", "Outages"));
     let head = heads(
         l,
-        &[("编号", "Id"), ("开始", "Start"), ("结束", "End"), ("本期时长", "In period"), ("计费", "Charged"), ("扣除", "Excluded"), ("原因", "Cause"), ("故障/等级", "Fault/class")],
+        &[
+            ("编号", "Id"),
+            ("开始", "Start"),
+            ("结束", "End"),
+            ("本期时长", "In period"),
+            ("计费", "Charged"),
+            ("扣除", "Excluded"),
+            ("原因", "Cause"),
+            ("故障/等级", "Fault/class"),
+        ],
     );
     let rows = f
         .outages
@@ -363,56 +540,144 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
                 dur(l, o.charged_s),
                 dur(l, o.excluded_s),
                 o.cause.clone(),
-                o.fault.map(|id| format!("#{id} {}", o.class.map(|c| class_name(l, c)).unwrap_or_default())).unwrap_or_default(),
+                o.fault
+                    .map(|id| {
+                        format!(
+                            "#{id} {}",
+                            o.class.map(|c| class_name(l, c)).unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    d.table(&head, &[0.5, 1.5, 1.5, 0.9, 0.9, 0.8, 1.1, 0.9], rows, &tr(l, "本期无中断。", "No outages in the period."));
+    d.table(
+        &head,
+        &[0.5, 1.5, 1.5, 0.9, 0.9, 0.8, 1.1, 0.9],
+        rows,
+        &tr(l, "本期无中断。", "No outages in the period."),
+    );
     if f.outages.iter().any(|o| o.split) {
-        d.note(tr(l, "* 跨越报告期边界的中断只计算本期内的部分。", "* The outage crosses the period's edge; only the part inside is counted here."));
+        d.note(tr(
+            l,
+            "* 跨越报告期边界的中断只计算本期内的部分。",
+            "* The outage crosses the period's edge; only the part inside is counted here.",
+        ));
     }
 
     d.heading(2, tr(l, "故障与处理时限", "Faults and deadlines"));
     class_table(d, &f.fault_classes);
-    d.table(&fault_head(l), &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7], fault_rows(l, tz, &f.faults), &tr(l, "本期无故障。", "No faults in the period."));
+    d.table(
+        &fault_head(l),
+        &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7],
+        fault_rows(l, tz, &f.faults),
+        &tr(l, "本期无故障。", "No faults in the period."),
+    );
 
     d.heading(2, tr(l, "线路质量（按月）", "Line quality by month"));
     let head = heads(
         l,
-        &[("月份", "Month"), ("发包", "Sent"), ("丢包率", "Loss"), ("平均时延", "RTT avg"), ("P50", "P50"), ("P95", "P95"), ("P99", "P99"), ("抖动", "Jitter")],
+        &[
+            ("月份", "Month"),
+            ("发包", "Sent"),
+            ("丢包率", "Loss"),
+            ("平均时延", "RTT avg"),
+            ("P50", "P50"),
+            ("P95", "P95"),
+            ("P99", "P99"),
+            ("抖动", "Jitter"),
+        ],
     );
     let mut rows: Vec<Vec<String>> = f
         .quality_by_month
         .iter()
         .map(|(m, q)| {
-            vec![m.clone(), q.sent.to_string(), pct(q.loss_ratio, 3), ms(q.rtt_avg_ms), ms(q.rtt_p50_ms), ms(q.rtt_p95_ms), ms(q.rtt_p99_ms), ms(q.jitter_avg_ms)]
+            vec![
+                m.clone(),
+                q.sent.to_string(),
+                pct(q.loss_ratio, 3),
+                ms(q.rtt_avg_ms),
+                ms(q.rtt_p50_ms),
+                ms(q.rtt_p95_ms),
+                ms(q.rtt_p99_ms),
+                ms(q.jitter_avg_ms),
+            ]
         })
         .collect();
     let q = &f.quality;
-    rows.push(vec![tr(l, "本期", "Period"), q.sent.to_string(), pct(q.loss_ratio, 3), ms(q.rtt_avg_ms), ms(q.rtt_p50_ms), ms(q.rtt_p95_ms), ms(q.rtt_p99_ms), ms(q.jitter_avg_ms)]);
+    rows.push(vec![
+        tr(l, "本期", "Period"),
+        q.sent.to_string(),
+        pct(q.loss_ratio, 3),
+        ms(q.rtt_avg_ms),
+        ms(q.rtt_p50_ms),
+        ms(q.rtt_p95_ms),
+        ms(q.rtt_p99_ms),
+        ms(q.jitter_avg_ms),
+    ]);
     d.table(&head, &[0.9, 1.0, 0.8, 0.8, 0.7, 0.7, 0.7, 0.7], rows, "");
     d.note(tr(l, "时延单位为毫秒，取自运营商之外的上游探测目标；百分位由对数直方图得出（误差 ±12%）。", "RTT in ms to the upstream anchors beyond the carrier; percentiles from a log-scale histogram (±12 %)."));
 
     d.heading(2, tr(l, "流量与带宽", "Traffic and bandwidth"));
     match &f.traffic {
         Some(t) => {
-            let head = heads(l, &[("方向", "Direction"), ("平均", "Average"), ("最大", "Maximum"), ("P95", "P95"), ("P95/合同带宽", "P95 / contracted")]);
-            let rows = [(tr(l, "入", "in"), &t.inbound), (tr(l, "出", "out"), &t.outbound)]
-                .into_iter()
-                .map(|(n, x)| vec![n, mbps(x.avg_bps), mbps(x.max_bps), mbps(x.p95_bps), pct(Some(x.p95_utilization), 1)])
-                .collect();
+            let head = heads(
+                l,
+                &[
+                    ("方向", "Direction"),
+                    ("平均", "Average"),
+                    ("最大", "Maximum"),
+                    ("P95", "P95"),
+                    ("P95/合同带宽", "P95 / contracted"),
+                ],
+            );
+            let rows = [
+                (tr(l, "入", "in"), &t.inbound),
+                (tr(l, "出", "out"), &t.outbound),
+            ]
+            .into_iter()
+            .map(|(n, x)| {
+                vec![
+                    n,
+                    mbps(x.avg_bps),
+                    mbps(x.max_bps),
+                    mbps(x.p95_bps),
+                    pct(Some(x.p95_utilization), 1),
+                ]
+            })
+            .collect();
             d.table(&head, &[1.0, 1.0, 1.0, 1.0, 1.2], rows, "");
             d.note(tr(
                 l,
-                &format!("单位 Mbit/s；合同带宽 {} Mbit/s；对称性：{}；{} 个 5 分钟样本。", f.bandwidth_mbps, t.symmetry, t.samples),
-                &format!("Mbit/s; contracted {} Mbit/s; symmetry: {}; {} five-minute samples.", f.bandwidth_mbps, t.symmetry, t.samples),
+                &format!(
+                    "单位 Mbit/s；合同带宽 {} Mbit/s；对称性：{}；{} 个 5 分钟样本。",
+                    f.bandwidth_mbps, t.symmetry, t.samples
+                ),
+                &format!(
+                    "Mbit/s; contracted {} Mbit/s; symmetry: {}; {} five-minute samples.",
+                    f.bandwidth_mbps, t.symmetry, t.samples
+                ),
             ));
         }
-        None => d.note(tr(l, "本期无 SNMP 流量数据。", "No SNMP traffic data in the period.")),
+        None => d.note(tr(
+            l,
+            "本期无 SNMP 流量数据。",
+            "No SNMP traffic data in the period.",
+        )),
     }
 
     d.heading(2, tr(l, "流量异常", "Traffic anomalies"));
-    let head = heads(l, &[("类型", "Kind"), ("方向", "Direction"), ("开始", "Start"), ("结束", "End"), ("峰值 Mbit/s", "Peak Mbit/s"), ("同期故障", "Faults at the time")]);
+    let head = heads(
+        l,
+        &[
+            ("类型", "Kind"),
+            ("方向", "Direction"),
+            ("开始", "Start"),
+            ("结束", "End"),
+            ("峰值 Mbit/s", "Peak Mbit/s"),
+            ("同期故障", "Faults at the time"),
+        ],
+    );
     let rows = f
         .anomalies
         .iter()
@@ -426,14 +691,34 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
                 at(tz, a.start),
                 at(tz, a.end),
                 mbps(a.peak_bps),
-                a.faults.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(" "),
+                a.faults
+                    .iter()
+                    .map(|i| format!("#{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ]
         })
         .collect();
-    d.table(&head, &[0.8, 0.6, 1.4, 1.4, 0.9, 1.0], rows, &tr(l, "本期无流量异常。", "No traffic anomalies in the period."));
+    d.table(
+        &head,
+        &[0.8, 0.6, 1.4, 1.4, 0.9, 1.0],
+        rows,
+        &tr(l, "本期无流量异常。", "No traffic anomalies in the period."),
+    );
 
     d.heading(2, tr(l, "计划维护", "Planned maintenance"));
-    let head = heads(l, &[("编号", "Id"), ("开始", "Start"), ("结束", "End"), ("通知时间", "Notice given"), ("提前通知", "Notice in time"), ("结论", "Status"), ("文号", "Reference")]);
+    let head = heads(
+        l,
+        &[
+            ("编号", "Id"),
+            ("开始", "Start"),
+            ("结束", "End"),
+            ("通知时间", "Notice given"),
+            ("提前通知", "Notice in time"),
+            ("结论", "Status"),
+            ("文号", "Reference"),
+        ],
+    );
     let rows = f
         .maintenance
         .iter()
@@ -443,7 +728,11 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
                 at(tz, m.start),
                 at(tz, m.end),
                 at(tz, m.notice_at),
-                if m.status == "late_notice" { tr(l, "否", "no") } else { tr(l, "是", "yes") },
+                if m.status == "late_notice" {
+                    tr(l, "否", "no")
+                } else {
+                    tr(l, "是", "yes")
+                },
                 match (m.withdrawn, m.status) {
                     (true, _) => tr(l, "已撤销", "withdrawn"),
                     (_, "approved") => tr(l, "已批准，不计中断", "approved, not downtime"),
@@ -454,10 +743,30 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
             ]
         })
         .collect();
-    d.table(&head, &[0.4, 1.3, 1.3, 1.3, 0.7, 1.4, 1.0], rows, &tr(l, "本期无计划维护。", "No planned maintenance in the period."));
+    d.table(
+        &head,
+        &[0.4, 1.3, 1.3, 1.3, 0.7, 1.4, 1.0],
+        rows,
+        &tr(
+            l,
+            "本期无计划维护。",
+            "No planned maintenance in the period.",
+        ),
+    );
 
     d.heading(2, tr(l, "不可抗力扣除", "Force-majeure exclusions"));
-    let head = heads(l, &[("编号", "Id"), ("开始", "Start"), ("结束", "End"), ("原因", "Reason"), ("批准人", "Approved by"), ("证据", "Evidence"), ("状态", "Status")]);
+    let head = heads(
+        l,
+        &[
+            ("编号", "Id"),
+            ("开始", "Start"),
+            ("结束", "End"),
+            ("原因", "Reason"),
+            ("批准人", "Approved by"),
+            ("证据", "Evidence"),
+            ("状态", "Status"),
+        ],
+    );
     let rows = f
         .exclusions
         .iter()
@@ -469,11 +778,24 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
                 e.reason.clone(),
                 format!("{} ({})", e.approved_by, at(tz, e.approved_at)),
                 e.evidence.clone(),
-                if e.withdrawn.is_some() { tr(l, "已撤销", "withdrawn") } else { tr(l, "有效", "in force") },
+                if e.withdrawn.is_some() {
+                    tr(l, "已撤销", "withdrawn")
+                } else {
+                    tr(l, "有效", "in force")
+                },
             ]
         })
         .collect();
-    d.table(&head, &[0.4, 1.2, 1.2, 1.2, 1.4, 1.0, 0.6], rows, &tr(l, "本期无不可抗力扣除。", "No force-majeure exclusions in the period."));
+    d.table(
+        &head,
+        &[0.4, 1.2, 1.2, 1.2, 1.4, 1.0, 0.6],
+        rows,
+        &tr(
+            l,
+            "本期无不可抗力扣除。",
+            "No force-majeure exclusions in the period.",
+        ),
+    );
 
     d.heading(2, tr(l, "优化建议", "Optimisation advice"));
     for a in advice.iter().filter(|a| a.line == f.line) {
@@ -486,25 +808,77 @@ pub fn egress_section(d: &mut Doc, p: &PeriodFigures, n: usize) {
     let Some(e) = &p.egress else { return };
     let l = d.language;
     let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    d.heading(1, tr(l, &format!("{}、出口整体", zh_num(n)), &format!("{n}. The whole egress")));
+    d.heading(
+        1,
+        tr(
+            l,
+            &format!("{}、出口整体", zh_num(n)),
+            &format!("{n}. The whole egress"),
+        ),
+    );
     let a = &e.availability;
     d.figures(vec![
         (tr(l, "可用率", "Availability"), pct(a.availability, 4)),
-        (tr(l, "全部线路同时中断", "All lines down at once"), dur(l, a.down_s)),
-        (tr(l, "本期计费中断", "Charged downtime, period"), dur(l, a.charged_s)),
-        (tr(l, "合同年累计计费中断", "Charged, contract year to date"), format!("{} / {}", dur(l, e.year_to_date.charged_s), dur(l, e.year_to_date.cap_s))),
-        (tr(l, "剩余预算", "Budget left"), dur(l, e.year_to_date.remaining_s)),
+        (
+            tr(l, "全部线路同时中断", "All lines down at once"),
+            dur(l, a.down_s),
+        ),
+        (
+            tr(l, "本期计费中断", "Charged downtime, period"),
+            dur(l, a.charged_s),
+        ),
+        (
+            tr(l, "合同年累计计费中断", "Charged, contract year to date"),
+            format!(
+                "{} / {}",
+                dur(l, e.year_to_date.charged_s),
+                dur(l, e.year_to_date.cap_s)
+            ),
+        ),
+        (
+            tr(l, "剩余预算", "Budget left"),
+            dur(l, e.year_to_date.remaining_s),
+        ),
     ]);
-    let head = heads(l, &[("开始", "Start"), ("结束", "End"), ("时长", "Duration")]);
-    let rows = e.outages.iter().map(|(s, t)| vec![at(tz, *s), at(tz, *t), dur(l, (*t - *s).num_milliseconds() as f64 / 1000.0)]).collect();
-    d.table(&head, &[1.0, 1.0, 1.0], rows, &tr(l, "本期出口未曾整体中断。", "The egress was never down as a whole in the period."));
+    let head = heads(
+        l,
+        &[("开始", "Start"), ("结束", "End"), ("时长", "Duration")],
+    );
+    let rows = e
+        .outages
+        .iter()
+        .map(|(s, t)| {
+            vec![
+                at(tz, *s),
+                at(tz, *t),
+                dur(l, (*t - *s).num_milliseconds() as f64 / 1000.0),
+            ]
+        })
+        .collect();
+    d.table(
+        &head,
+        &[1.0, 1.0, 1.0],
+        rows,
+        &tr(
+            l,
+            "本期出口未曾整体中断。",
+            "The egress was never down as a whole in the period.",
+        ),
+    );
     class_table(d, &e.fault_classes);
-    d.table(&fault_head(l), &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7], fault_rows(l, tz, &e.faults), &tr(l, "本期无出口级故障。", "No egress faults in the period."));
+    d.table(
+        &fault_head(l),
+        &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7],
+        fault_rows(l, tz, &e.faults),
+        &tr(l, "本期无出口级故障。", "No egress faults in the period."),
+    );
 }
 
 /// 1 → 一 … for section numbers up to 20.
 pub fn zh_num(n: usize) -> String {
-    const D: [&str; 11] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
+    const D: [&str; 11] = [
+        "零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
+    ];
     match n {
         0..=10 => D[n].to_string(),
         11..=19 => format!("十{}", D[n - 10]),

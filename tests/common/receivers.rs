@@ -178,7 +178,7 @@ impl SmtpSink {
     /// Every message received, parsed by Python's email package the way a
     /// mail client reads it: subject (decoded), from, to, message_id,
     /// in_reply_to, references, text, html, envelope_to, tls, received_at
-    /// (Unix seconds).
+    /// (Unix seconds), attachments (filename, content_type, sha256).
     pub fn messages(&self) -> Vec<Value> {
         read_dir_sorted(self.dir.path(), "eml")
             .iter()
@@ -223,6 +223,9 @@ print(json.dumps({
     'text': part('plain'), 'html': part('html'),
     'envelope_to': str(m['x-envelope-to']), 'tls': str(m['x-peer-tls']),
     'received_at': float(str(m['x-received-at'])),
+    'attachments': [{'filename': a.get_filename(), 'content_type': a.get_content_type(),
+                     'sha256': __import__('hashlib').sha256(a.get_payload(decode=True)).hexdigest()}
+                    for a in m.iter_attachments()],
 }, ensure_ascii=False))
 "#;
 
