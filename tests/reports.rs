@@ -587,3 +587,138 @@ fn bad_report_requests_say_what_is_wrong() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+/// The daemon's report schedule, driven with a synthetic clock: at the end
+/// of 2024Q4 the quarterly report and the 2024H2 assessment are written;
+/// at the end of 2025Q1 the quarterly one; never twice, also not after a
+/// restart; and the real notifier mails the PDF to an SMTP server.
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
+    use linkledger::report::schedule::tick;
+    let f = tokio::task::block_in_place(fixture);
+    let sink = common::receivers::SmtpSink::start("none", None, None);
+    let mut text = std::fs::read_to_string(&f.config).unwrap();
+    text += &format!(
+        "\n[[notify]]\nname = \"contract-manager\"\nkind = \"email\"\nevents = [\"report_ready\"]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\ntls = \"none\"\nfrom = \"linkledger <reports@noc.example.gov.cn>\"\nto = [\"contracts@example.gov.cn\"]\n",
+        sink.port
+    );
+    std::fs::write(&f.config, &text).unwrap();
+    let c = linkledger::config::Config::load(&f.config).unwrap();
+    let before: Value = serde_json::from_slice(&report(
+        &f,
+        &["quarterly", "--quarter", "2025Q1", "--line", "telecom"],
+        "json",
+    ))
+    .unwrap();
+
+    let pool = linkledger::ledger::open(&f.db).await.unwrap();
+    linkledger::notify::sender::register(&pool, &c.channels)
+        .await
+        .unwrap();
+    assert_eq!(
+        tick(&pool, &c, at("2024-12-31T16:01:00Z")).await.unwrap(),
+        Vec::<String>::new(),
+        "not before the quarter has settled"
+    );
+    assert_eq!(
+        tick(&pool, &c, at("2024-12-31T16:02:00Z")).await.unwrap(),
+        ["report:quarterly:2024Q4", "report:assessment:2024H2"]
+    );
+    assert!(tick(&pool, &c, at("2025-02-01T00:00:00Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        tick(&pool, &c, at("2025-03-31T16:05:00Z")).await.unwrap(),
+        ["report:quarterly:2025Q1"]
+    );
+    assert!(
+        tick(&pool, &c, at("2025-03-31T16:06:00Z"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "written once"
+    );
+    pool.close().await;
+    // A restart: a new pool on the same ledger, later the same day.
+    let pool = linkledger::ledger::open(&f.db).await.unwrap();
+    assert!(
+        tick(&pool, &c, at("2025-03-31T20:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not again after a restart"
+    );
+    let reports = f.dir.path().join("reports");
+    let pdf = std::fs::read(reports.join("quarterly-2025Q1.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        reports.join("quarterly-2025Q1.html").exists()
+            && reports.join("assessment-2024H2.pdf").exists()
+    );
+    assert_eq!(
+        common::sql(
+            &f.db,
+            "SELECT count(*) FROM notices WHERE kind = 'report_ready'"
+        ),
+        "3"
+    );
+
+    // Rolling the days up changed no figure.
+    let days: i64 = common::sql(
+        &f.db,
+        "SELECT count(*) FROM quality_days WHERE line = 'telecom'",
+    )
+    .parse()
+    .unwrap();
+    assert!(days >= 1, "the January day with probes was rolled up");
+    let after: Value = serde_json::from_slice(&report(
+        &f,
+        &["quarterly", "--quarter", "2025Q1", "--line", "telecom"],
+        "json",
+    ))
+    .unwrap();
+    assert_eq!(
+        line(&before, "telecom")["quality_by_month"],
+        line(&after, "telecom")["quality_by_month"]
+    );
+    assert_eq!(
+        line(&before, "telecom")["days"],
+        line(&after, "telecom")["days"]
+    );
+
+    // The notifier hands each to the contract manager's mailbox, PDF attached.
+    let cell = std::sync::Arc::new(tokio::sync::RwLock::new(c.clone()));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let sender = tokio::spawn(linkledger::notify::sender::run(
+        pool.clone(),
+        cell,
+        std::sync::Arc::new(linkledger::metrics::Metrics::new()),
+        cancel.clone(),
+    ));
+    let sink_ref = &sink;
+    let messages = tokio::task::block_in_place(|| {
+        sink_ref.wait_messages(3, std::time::Duration::from_secs(30))
+    });
+    cancel.cancel();
+    let _ = sender.await;
+    let q1 = messages
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("2025Q1"))
+        .expect("the Q1 report's email");
+    assert!(
+        q1["subject"].as_str().unwrap().contains("报告已生成"),
+        "{}",
+        q1["subject"]
+    );
+    let att = &q1["attachments"][0];
+    assert_eq!(att["filename"], "quarterly-2025Q1.pdf");
+    assert_eq!(att["content_type"], "application/pdf");
+    use sha2::Digest;
+    assert_eq!(att["sha256"], hex::encode(sha2::Sha256::digest(&pdf)));
+    assert_eq!(messages.len(), 3, "each report mailed once");
+}

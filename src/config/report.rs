@@ -213,10 +213,11 @@ pub fn validate_money(
                 "is not a share; use a number above 0 and at most 1".into(),
             ));
         }
-        if p.share.is_some() || p.cap_share.is_some() {
-            if members.is_empty() {
-                return Err((key, "a share of the fee needs the fees: add [[contract.member]] with carrier and annual_fee".into()));
-            }
+        if (p.share.is_some() || p.cap_share.is_some()) && members.is_empty() {
+            return Err((
+                key,
+                "a share of the fee needs the fees: add [[contract.member]] with carrier and annual_fee".into(),
+            ));
         }
     }
     Ok(())

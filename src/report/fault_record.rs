@@ -9,7 +9,9 @@ use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use super::doc::{heads, tr, Doc};
-use super::sections::{at, class_name, deadline_name, dur, mbps, ms, opt_at, pct, state_name};
+use super::sections::{
+    at, cause_name, class_name, deadline_name, dur, mbps, ms, opt_at, pct, state_name,
+};
 use crate::clock::ledger_ts;
 use crate::config::{Config, Language};
 use crate::ledger::read::ts;
@@ -356,7 +358,7 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
                 ),
                 o.causes
                     .iter()
-                    .map(|(t, c)| format!("{} {c}", &at(tz, *t)[11..]))
+                    .map(|(t, c)| format!("{} {}", &at(tz, *t)[11..], cause_name(l, c)))
                     .collect::<Vec<_>>()
                     .join("; "),
             ]

@@ -28,11 +28,12 @@ pub fn subtitle(d: &mut Doc, p: &PeriodFigures, generated: DateTime<chrono::Utc>
     d.subtitle = vec![
         format!("{}: {}", tr(l, "合同", "Contract"), p.contract),
         format!(
-            "{}: {} {} — {}（{}）",
+            "{}: {} {} {} {}（{}）",
             tr(l, "报告期", "Period"),
             p.period.label,
-            at(tz, p.period.start),
-            at(tz, p.period.end),
+            p.period.start.with_timezone(&tz).date_naive(),
+            tr(l, "至", "to"),
+            (p.period.end.with_timezone(&tz) - chrono::TimeDelta::days(1)).date_naive(),
             p.timezone
         ),
         format!(

@@ -85,6 +85,18 @@ pub fn state_name(l: Language, s: DeadlineState) -> String {
     tr(l, zh, en)
 }
 
+/// An outage's cause as a reader says it, with the ledger's code.
+pub fn cause_name(l: Language, code: &str) -> String {
+    let (zh, en) = match code {
+        "upstream_unreachable" => ("上游锚点不可达", "upstream anchors unreachable"),
+        "gateway_unreachable" => ("运营商网关不可达", "carrier gateway unreachable"),
+        "interface_down" => ("接口断开（SNMP）", "interface down (SNMP)"),
+        "admin_down" => ("接口被管理关闭（SNMP）", "interface shut down (SNMP)"),
+        other => return other.to_string(),
+    };
+    format!("{} ({code})", tr(l, zh, en))
+}
+
 fn line_title(l: Language, f: &LineFigures) -> String {
     let role = match (l, f.role.as_str()) {
         (Language::ZhCn, "lead") => "联合体牵头人",
@@ -539,7 +551,7 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
                 dur(l, o.duration_s),
                 dur(l, o.charged_s),
                 dur(l, o.excluded_s),
-                o.cause.clone(),
+                cause_name(l, &o.cause),
                 o.fault
                     .map(|id| {
                         format!(
