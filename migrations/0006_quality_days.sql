@@ -20,3 +20,7 @@ CREATE TRIGGER quality_days_never_deleted BEFORE DELETE ON quality_days
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
 CREATE TRIGGER quality_days_never_updated BEFORE UPDATE ON quality_days
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never rewritten'); END;
+
+-- Reports, the roll-up and a fault's evidence read a line's minutes over a
+-- time range across its targets; the primary key leads with the target.
+CREATE INDEX probe_minutes_line_minute ON probe_minutes(line, minute);

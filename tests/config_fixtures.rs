@@ -112,7 +112,10 @@ fn the_example_alert_channels_parse_when_uncommented() {
     assert_eq!(c.alerts.deadline_lead.as_secs(), 600);
     assert_eq!(c.alerts.budget_shares, vec![0.5, 0.8, 1.0]);
     let names: Vec<&str> = c.channels.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["noc-mail", "duty-wecom", "itsm", "am"]);
+    assert_eq!(
+        names,
+        ["noc-mail", "duty-wecom", "itsm", "contract-manager", "am"]
+    );
     let Target::Email(e) = &c.channels[0].target else {
         panic!("noc-mail is not email")
     };
@@ -221,4 +224,27 @@ fn snmp_secrets_from_file_and_environment_never_show() {
         assert!(!history.contains(secret), "line history holds {secret}");
         assert!(!debug.contains(secret), "Debug shows {secret}");
     }
+}
+
+#[test]
+fn the_example_penalty_rule_parses_when_uncommented() {
+    let text = std::fs::read_to_string("config/linkledger.example.toml").unwrap();
+    let start = text.find("# [[contract.penalty]]").unwrap();
+    let block_end = start + text[start..].find("\n\n").unwrap();
+    let rule: String = text[start..block_end]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l).to_string() + "\n")
+        .collect();
+    let c = Config::parse(
+        Path::new("example"),
+        &format!("{}{rule}{}", &text[..start], &text[block_end..]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = &c.contract.penalties[0];
+    assert_eq!(
+        (p.name.as_str(), p.amount, p.cap_share),
+        ("修复超时", Some(2000.0), Some(0.05))
+    );
+    assert_eq!(c.contract.members[0].annual_fee, 1_200_000.0);
+    assert_eq!(c.report.formats.len(), 2);
 }

@@ -284,6 +284,28 @@ fn quarterly_figures_match_the_hand_count_in_every_format() {
     approx(&u["availability"]["charged_s"], 0.0);
     assert_eq!(u["maintenance"][0]["status"], "approved");
     approx(&u["traffic"]["in"]["p95_bps"], 190e6);
+    // The report sums traffic inside SQLite; `linkledger traffic` sums the
+    // samples in Rust: the two agree.
+    let cli = common::run(
+        Command::new(BIN)
+            .args([
+                "traffic",
+                "--json",
+                "--line",
+                "unicom",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-04-01",
+                "-c",
+            ])
+            .arg(&f.config),
+    );
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        cli[0], u["traffic"],
+        "report and `linkledger traffic` disagree"
+    );
     // Deadlines of fault 1: response met, on site breached, resolution met,
     // repair report breached.
     let states: Vec<&str> = t["faults"][0]["deadlines"]

@@ -19,10 +19,10 @@ use crate::fault::FaultClass;
 use crate::ledger::budget::{
     budget_of_year, line_records, maintenance, BudgetView, MaintenanceView,
 };
-use crate::ledger::read::{traffic_samples, ts};
+use crate::ledger::read::ts;
 use crate::ledger::records::{exclusions, faults, ExclusionView, FaultFilter, FaultView};
 use crate::ledger::LedgerError;
-use crate::traffic::{summarize, TrafficSample, TrafficSummary};
+use crate::traffic::TrafficSummary;
 
 /// Time a line (or the egress) was up, down, excluded and unobserved.
 #[derive(Debug, Clone, Serialize)]
@@ -276,93 +276,6 @@ async fn outage_rows(
         .collect())
 }
 
-/// Groups 5-minute samples into saturation and surge episodes.
-fn anomalies(samples: &[TrafficSample], contracted_bps: f64, fs: &[FaultView]) -> Vec<Anomaly> {
-    let mut out: Vec<Anomaly> = Vec::new();
-    for (direction, avg, max) in [
-        (
-            "in",
-            (|s: &TrafficSample| s.avg_in_bps) as fn(&TrafficSample) -> f64,
-            (|s: &TrafficSample| s.max_in_bps) as fn(&TrafficSample) -> f64,
-        ),
-        (
-            "out",
-            |s: &TrafficSample| s.avg_out_bps,
-            |s: &TrafficSample| s.max_out_bps,
-        ),
-    ] {
-        let mut levels: Vec<f64> = samples.iter().map(avg).collect();
-        levels.sort_by(f64::total_cmp);
-        let median = levels.get(levels.len() / 2).copied().unwrap_or(0.0);
-        let mut open: Option<Anomaly> = None;
-        for s in samples {
-            let end = s.start + TimeDelta::milliseconds((s.seconds * 1000.0) as i64);
-            let kind = if contracted_bps > 0.0 && avg(s) >= 0.95 * contracted_bps {
-                Some("saturation")
-            } else if avg(s) > 5.0 * median && avg(s) > 0.1 * contracted_bps {
-                Some("surge")
-            } else {
-                None
-            };
-            match (kind, open.as_mut()) {
-                (Some(k), Some(a)) if a.kind == k && s.start <= a.end + TimeDelta::minutes(1) => {
-                    a.end = end;
-                    a.peak_bps = a.peak_bps.max(max(s));
-                }
-                (k, _) => {
-                    out.extend(open.take());
-                    open = k.map(|kind| Anomaly {
-                        kind,
-                        start: s.start,
-                        end,
-                        peak_bps: max(s),
-                        direction,
-                        faults: Vec::new(),
-                    });
-                }
-            }
-        }
-        out.extend(open);
-    }
-    for a in &mut out {
-        a.faults = fs
-            .iter()
-            .filter(|f| f.detected_at < a.end && f.resolved_at.is_none_or(|r| r > a.start))
-            .map(|f| f.id)
-            .collect();
-    }
-    out.sort_by_key(|a| a.start);
-    out
-}
-
-fn hourly(samples: &[TrafficSample]) -> Vec<TrafficPoint> {
-    let mut out: Vec<(DateTime<Utc>, f64, f64, f64)> = Vec::new();
-    for s in samples {
-        let hour = s.start - TimeDelta::seconds(s.start.timestamp().rem_euclid(3600));
-        match out.last_mut() {
-            Some(h) if h.0 == hour => {
-                h.1 += s.avg_in_bps * s.seconds;
-                h.2 += s.avg_out_bps * s.seconds;
-                h.3 += s.seconds;
-            }
-            _ => out.push((
-                hour,
-                s.avg_in_bps * s.seconds,
-                s.avg_out_bps * s.seconds,
-                s.seconds,
-            )),
-        }
-    }
-    out.into_iter()
-        .filter(|h| h.3 > 0.0)
-        .map(|(at, i, o, n)| TrafficPoint {
-            at,
-            in_bps: i / n,
-            out_bps: o / n,
-        })
-        .collect()
-}
-
 /// The figures of `period` for every configured line (or one) and the egress.
 pub async fn period_figures(
     pool: &SqlitePool,
@@ -535,10 +448,26 @@ async fn line_figures(
             }
         })
         .collect();
-    let samples = traffic_samples(pool, &l.id, p.0, p.1).await?;
     let contracted = l.bandwidth_mbps as f64 * 1e6;
-    let traffic = (!samples.is_empty())
-        .then(|| summarize(&l.id, &samples, contracted, c.contract.upgrade_advice_share));
+    let t = super::traffic::traffic_figures(
+        pool,
+        &l.id,
+        p,
+        contracted,
+        c.contract.upgrade_advice_share,
+    )
+    .await?;
+    let (traffic, traffic_hourly, mut anomalies) = match t {
+        Some(t) => (Some(t.summary), t.hourly, t.anomalies),
+        None => (None, Vec::new(), Vec::new()),
+    };
+    for a in &mut anomalies {
+        a.faults = fs
+            .iter()
+            .filter(|f| f.detected_at < a.end && f.resolved_at.is_none_or(|r| r > a.start))
+            .map(|f| f.id)
+            .collect();
+    }
     Ok(LineFigures {
         line: l.id.clone(),
         carrier: l.carrier.clone(),
@@ -548,7 +477,7 @@ async fn line_figures(
         year_to_date: ytd.clone(),
         outages,
         fault_classes: class_summaries(&fs),
-        anomalies: anomalies(&samples, contracted, &fs),
+        anomalies,
         faults: fs,
         quality: whole.figures(),
         quality_by_month: months.into_iter().map(|(m, s)| (m, s.figures())).collect(),
@@ -566,6 +495,6 @@ async fn line_figures(
             .cloned()
             .collect(),
         days: days_out,
-        traffic_hourly: hourly(&samples),
+        traffic_hourly,
     })
 }

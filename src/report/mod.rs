@@ -21,6 +21,7 @@ pub mod period_report;
 pub mod quality;
 pub mod schedule;
 pub mod sections;
+pub mod traffic;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
