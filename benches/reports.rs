@@ -4,7 +4,8 @@
 //! faults with their timelines, exclusions and maintenance), then each
 //! report timed as the CLI makes it: figures from the ledger, then the
 //! rendering. Prints the fill time, the one-off roll-up of the year into
-//! `quality_days` (what the daemon does as each day ends), and per report
+//! `quality_days` and `traffic_days` (what the daemon does as each day
+//! ends), and per report
 //! the best and median of several runs.
 //!
 //!     cargo bench --bench reports
@@ -133,7 +134,11 @@ fn main() {
         let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
         let t = Instant::now();
         let days = linkledger::report::quality::roll_up_days(&pool, &ids, c.daemon.timezone, now).await.unwrap();
-        println!("rolled up {days} line-days into quality_days in {:.1} s (the daemon does one day at a time)", t.elapsed().as_secs_f64());
+        let traffic = linkledger::report::traffic::roll_up_days(&pool, &ids, c.daemon.timezone, now).await.unwrap();
+        println!(
+            "rolled up {days} line-days of probes and {traffic} of traffic in {:.1} s (the daemon does one day at a time)",
+            t.elapsed().as_secs_f64()
+        );
         drop(pool);
         // Reports read the ledger the way the CLI does: read-only.
         let pool = linkledger::ledger::open_for_reading(&c.daemon.database).await.unwrap();

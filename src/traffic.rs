@@ -229,27 +229,6 @@ pub fn summarize(
     };
     let inbound = direction(|s| s.avg_in_bps, |s| s.max_in_bps);
     let outbound = direction(|s| s.avg_out_bps, |s| s.max_out_bps);
-    summary_of(
-        line,
-        contracted_bps,
-        samples.len(),
-        samples.iter().map(|s| s.seconds).sum(),
-        inbound,
-        outbound,
-        advice_share,
-    )
-}
-
-/// The summary's verdicts (symmetry, upgrade advice) from its figures.
-pub fn summary_of(
-    line: &str,
-    contracted_bps: f64,
-    samples: usize,
-    seconds_covered: f64,
-    inbound: DirectionSummary,
-    outbound: DirectionSummary,
-    advice_share: f64,
-) -> TrafficSummary {
     let symmetry =
         if inbound.max_bps >= 0.9 * contracted_bps && outbound.max_bps >= 0.9 * contracted_bps {
             "confirmed"
@@ -273,8 +252,8 @@ pub fn summary_of(
     TrafficSummary {
         line: line.to_string(),
         contracted_bps,
-        samples,
-        seconds_covered,
+        samples: samples.len(),
+        seconds_covered: samples.iter().map(|s| s.seconds).sum(),
         inbound,
         outbound,
         symmetry,

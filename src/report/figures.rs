@@ -449,14 +449,8 @@ async fn line_figures(
         })
         .collect();
     let contracted = l.bandwidth_mbps as f64 * 1e6;
-    let t = super::traffic::traffic_figures(
-        pool,
-        &l.id,
-        p,
-        contracted,
-        c.contract.upgrade_advice_share,
-    )
-    .await?;
+    let samples = super::traffic::samples(pool, &l.id, days).await?;
+    let t = super::traffic::figures(&l.id, &samples, contracted, c.contract.upgrade_advice_share);
     let (traffic, traffic_hourly, mut anomalies) = match t {
         Some(t) => (Some(t.summary), t.hourly, t.anomalies),
         None => (None, Vec::new(), Vec::new()),

@@ -2,7 +2,8 @@
 //! ended, the daemon writes its report (quarterly, assessment, annual) in
 //! the `[report]` formats and queues a `report_ready` notice, whose key
 //! (`report:quarterly:2025Q1`) makes it once only, across restarts. It
-//! also rolls each finished day's probe quality up into `quality_days`.
+//! also rolls each finished day's probe quality and traffic up into
+//! `quality_days` and `traffic_days`.
 //! Time is an argument, so tests drive it with a synthetic clock.
 
 use std::path::PathBuf;
@@ -72,6 +73,7 @@ pub async fn tick(
 ) -> anyhow::Result<Vec<String>> {
     let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
     super::quality::roll_up_days(pool, &ids, c.daemon.timezone, now).await?;
+    super::traffic::roll_up_days(pool, &ids, c.daemon.timezone, now).await?;
     if !c.report.schedule {
         return Ok(Vec::new());
     }

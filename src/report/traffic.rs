@@ -1,49 +1,147 @@
-//! A line's traffic over a report's period, summed inside SQLite: a year
-//! of 5-minute samples is 105 120 rows a line, too many to carry out one
-//! by one. The figures follow [`crate::traffic::summarize`] exactly (time-
-//! weighted average, highest polled rate, 95th percentile by the billing
-//! convention: drop the top 5 % rounded down, take the next);
-//! `tests/reports.rs` checks the two agree.
+//! A line's traffic over a report's period. A year is 105 120 five-minute
+//! samples a line, too many to read row by row for every report, so the
+//! daemon packs each finished local day into one `traffic_days` row
+//! ([`roll_up_days`]); a report unpacks those and reads any day not packed
+//! yet straight from `traffic_samples`. Either way it gets the same samples
+//! and sums them with [`crate::traffic::summarize`], the code behind
+//! `linkledger traffic`, so the two always agree.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
 use sqlx::{Row, SqlitePool};
 
 use super::figures::{Anomaly, TrafficPoint};
 use crate::budget::Span;
-use crate::clock::ledger_ts;
-use crate::ledger::read::ts;
+use crate::clock::{ledger_ts, parse_ledger_ts};
+use crate::contract::local_midnight;
+use crate::ledger::read::traffic_samples;
 use crate::ledger::LedgerError;
-use crate::traffic::{DirectionSummary, TrafficSample, TrafficSummary};
-
-const WHERE: &str = "FROM traffic_samples WHERE line = ?1 AND start_at >= ?2 AND start_at < ?3";
+use crate::traffic::{summarize, TrafficSample, TrafficSummary};
 
 fn err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LedgerError {
     move |source| LedgerError::Query { operation, source }
 }
 
-/// The sample at `offset` when ordered by `column` (`order` ASC or DESC).
-async fn nth(
-    pool: &SqlitePool,
-    line: &str,
-    p: Span,
-    column: &str,
-    order: &str,
-    offset: i64,
-) -> Result<f64, LedgerError> {
-    let v: Option<f64> = sqlx::query_scalar(&format!(
-        "SELECT {column} {WHERE} ORDER BY {column} {order} LIMIT 1 OFFSET ?4"
-    ))
-    .bind(line)
-    .bind(ledger_ts(p.0))
-    .bind(ledger_ts(p.1))
-    .bind(offset)
-    .fetch_optional(pool)
-    .await
-    .map_err(err("read traffic percentiles"))?;
-    Ok(v.unwrap_or(0.0))
+const FIELDS: usize = 6;
+
+/// Packs one day's samples (see the `traffic_days` schema).
+pub fn pack(day_start: DateTime<Utc>, samples: &[TrafficSample]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(samples.len() * FIELDS * 8);
+    for s in samples {
+        let offset = (s.start - day_start).num_milliseconds() as f64;
+        for v in [
+            offset,
+            s.seconds,
+            s.avg_in_bps,
+            s.avg_out_bps,
+            s.max_in_bps,
+            s.max_out_bps,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
 }
 
-/// Everything a report shows of a line's traffic in `p`; None without samples.
+/// Unpacks a day; the error counters are not kept (reports do not use them).
+pub fn unpack(line: &str, day_start: DateTime<Utc>, blob: &[u8]) -> Vec<TrafficSample> {
+    blob.chunks_exact(FIELDS * 8)
+        .map(|c| {
+            let f = |i: usize| f64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            TrafficSample {
+                line: line.to_string(),
+                start: day_start + TimeDelta::milliseconds(f(0) as i64),
+                seconds: f(1),
+                avg_in_bps: f(2),
+                avg_out_bps: f(3),
+                max_in_bps: f(4),
+                max_out_bps: f(5),
+                errors: [0; 4],
+            }
+        })
+        .collect()
+}
+
+/// A line's samples in the local `days` (the last may be cut short).
+pub async fn samples(
+    pool: &SqlitePool,
+    line: &str,
+    days: &[(NaiveDate, Span)],
+) -> Result<Vec<TrafficSample>, LedgerError> {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query("SELECT day_start, day_end, rates FROM traffic_days WHERE line = ? AND day_start >= ? AND day_start < ?")
+        .bind(line)
+        .bind(ledger_ts(first.1 .0))
+        .bind(ledger_ts(last.1 .1))
+        .fetch_all(pool)
+        .await
+        .map_err(err("read traffic days"))?;
+    let mut packed: std::collections::HashMap<(String, String), Vec<u8>> = rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    let mut out = Vec::new();
+    for (_, span) in days {
+        match packed.remove(&(ledger_ts(span.0), ledger_ts(span.1))) {
+            Some(blob) => out.extend(unpack(line, span.0, &blob)),
+            None => out.extend(traffic_samples(pool, line, span.0, span.1).await?),
+        }
+    }
+    Ok(out)
+}
+
+/// Packs every finished local day (ended before `now` less two minutes)
+/// with samples and no `traffic_days` row yet, for each line.
+pub async fn roll_up_days(
+    pool: &SqlitePool,
+    lines: &[String],
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<usize, LedgerError> {
+    let settled = now - TimeDelta::minutes(2);
+    let mut written = 0;
+    for line in lines {
+        let bounds: (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT max(day_end) FROM traffic_days WHERE line = ?1), (SELECT min(start_at) FROM traffic_samples WHERE line = ?1)",
+        )
+        .bind(line)
+        .fetch_one(pool)
+        .await
+        .map_err(err("read traffic days"))?;
+        let Some(from) = bounds.0.or(bounds.1).as_deref().and_then(parse_ledger_ts) else {
+            continue;
+        };
+        let mut day = from.with_timezone(&tz).date_naive();
+        loop {
+            let (start, end) = (
+                local_midnight(tz, day),
+                local_midnight(tz, day.succ_opt().expect("in range")),
+            );
+            if end > settled {
+                break;
+            }
+            let s = traffic_samples(pool, line, start, end).await?;
+            if !s.is_empty() {
+                sqlx::query("INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) VALUES (?, ?, ?, ?, ?)")
+                    .bind(line)
+                    .bind(ledger_ts(start))
+                    .bind(ledger_ts(end))
+                    .bind(s.len() as i64)
+                    .bind(pack(start, &s))
+                    .execute(pool)
+                    .await
+                    .map_err(err("write traffic days"))?;
+                written += 1;
+            }
+            day = day.succ_opt().expect("in range");
+        }
+    }
+    Ok(written)
+}
+
+/// Everything a report shows of a line's traffic; None without samples.
 pub struct TrafficFigures {
     pub summary: TrafficSummary,
     pub hourly: Vec<TrafficPoint>,
@@ -51,114 +149,62 @@ pub struct TrafficFigures {
     pub anomalies: Vec<Anomaly>,
 }
 
-pub async fn traffic_figures(
-    pool: &SqlitePool,
+pub fn figures(
     line: &str,
-    p: Span,
+    samples: &[TrafficSample],
     contracted_bps: f64,
     advice_share: f64,
-) -> Result<Option<TrafficFigures>, LedgerError> {
-    let (from, to) = (ledger_ts(p.0), ledger_ts(p.1));
-    let row = sqlx::query(&format!(
-        "SELECT count(*), total(seconds_covered), total(avg_in_bps * seconds_covered), total(avg_out_bps * seconds_covered), \
-         max(max_in_bps), max(max_out_bps) {WHERE}"
-    ))
-    .bind(line)
-    .bind(&from)
-    .bind(&to)
-    .fetch_one(pool)
-    .await
-    .map_err(err("read traffic totals"))?;
-    let n: i64 = row.get(0);
-    if n == 0 {
-        return Ok(None);
+) -> Option<TrafficFigures> {
+    if samples.is_empty() {
+        return None;
     }
-    let secs: f64 = row.get(1);
-    let top = n * 5 / 100;
-    let mut dirs = Vec::new();
-    for (column, weighted, max) in [("avg_in_bps", 2, 4), ("avg_out_bps", 3, 5)] {
-        let p95 = nth(pool, line, p, column, "DESC", top).await?;
-        dirs.push(DirectionSummary {
-            avg_bps: if secs > 0.0 {
-                row.get::<f64, _>(weighted) / secs
-            } else {
-                0.0
-            },
-            max_bps: row.get::<Option<f64>, _>(max).unwrap_or(0.0).max(0.0),
-            p95_bps: p95,
-            p95_utilization: p95 / contracted_bps,
-        });
+    let summary = summarize(line, samples, contracted_bps, advice_share);
+    let median = |f: fn(&TrafficSample) -> f64| {
+        let mut v: Vec<f64> = samples.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (median_in, median_out) = (median(|s| s.avg_in_bps), median(|s| s.avg_out_bps));
+    let flagged: Vec<TrafficSample> = samples
+        .iter()
+        .filter(|s| {
+            let hot = |v: f64, m: f64| {
+                v >= SATURATION * contracted_bps
+                    || (v > SURGE * m && v > SURGE_FLOOR * contracted_bps)
+            };
+            hot(s.avg_in_bps, median_in) || hot(s.avg_out_bps, median_out)
+        })
+        .cloned()
+        .collect();
+    let mut hourly: Vec<(DateTime<Utc>, f64, f64, f64)> = Vec::new();
+    for s in samples.iter().filter(|s| s.seconds > 0.0) {
+        let hour = s.start - TimeDelta::seconds(s.start.timestamp().rem_euclid(3600));
+        match hourly.last_mut() {
+            Some(h) if h.0 == hour => {
+                h.1 += s.avg_in_bps * s.seconds;
+                h.2 += s.avg_out_bps * s.seconds;
+                h.3 += s.seconds;
+            }
+            _ => hourly.push((
+                hour,
+                s.avg_in_bps * s.seconds,
+                s.avg_out_bps * s.seconds,
+                s.seconds,
+            )),
+        }
     }
-    let (outbound, inbound) = (dirs.pop().expect("two"), dirs.pop().expect("two"));
-    // The same verdicts as summarize(), from the same figures.
-    let summary = crate::traffic::summary_of(
-        line,
-        contracted_bps,
-        n as usize,
-        secs,
-        inbound,
-        outbound,
-        advice_share,
-    );
-    let rows = sqlx::query(&format!(
-        "SELECT substr(start_at, 1, 13), total(avg_in_bps * seconds_covered) / total(seconds_covered), \
-         total(avg_out_bps * seconds_covered) / total(seconds_covered) {WHERE} AND seconds_covered > 0 GROUP BY 1 ORDER BY 1"
-    ))
-    .bind(line)
-    .bind(&from)
-    .bind(&to)
-    .fetch_all(pool)
-    .await
-    .map_err(err("read hourly traffic"))?;
-    let hourly = rows
-        .iter()
-        .filter_map(|r| {
-            let at: DateTime<Utc> = format!("{}:00:00Z", r.get::<&str, _>(0)).parse().ok()?;
-            Some(TrafficPoint {
-                at,
-                in_bps: r.get(1),
-                out_bps: r.get(2),
-            })
-        })
-        .collect();
-    let median_in = nth(pool, line, p, "avg_in_bps", "ASC", n / 2).await?;
-    let median_out = nth(pool, line, p, "avg_out_bps", "ASC", n / 2).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps {WHERE} \
-         AND (avg_in_bps >= ?4 OR avg_out_bps >= ?4 OR (avg_in_bps > ?5 AND avg_in_bps > ?6) OR (avg_out_bps > ?7 AND avg_out_bps > ?6)) \
-         ORDER BY start_at"
-    ))
-    .bind(line)
-    .bind(&from)
-    .bind(&to)
-    .bind(SATURATION * contracted_bps)
-    .bind(SURGE * median_in)
-    .bind(SURGE_FLOOR * contracted_bps)
-    .bind(SURGE * median_out)
-    .fetch_all(pool)
-    .await
-    .map_err(err("read traffic anomalies"))?;
-    let flagged: Vec<TrafficSample> = rows
-        .iter()
-        .filter_map(|r| {
-            Some(TrafficSample {
-                line: line.to_string(),
-                start: ts(r, 0)?,
-                seconds: r.get(1),
-                avg_in_bps: r.get(2),
-                avg_out_bps: r.get(3),
-                max_in_bps: r.get(4),
-                max_out_bps: r.get(5),
-                errors: [0; 4],
-            })
-        })
-        .collect();
-    let anomalies = episodes(&flagged, contracted_bps, median_in, median_out);
-    Ok(Some(TrafficFigures {
+    Some(TrafficFigures {
         summary,
-        hourly,
-        anomalies,
-    }))
+        hourly: hourly
+            .into_iter()
+            .map(|(at, i, o, n)| TrafficPoint {
+                at,
+                in_bps: i / n,
+                out_bps: o / n,
+            })
+            .collect(),
+        anomalies: episodes(&flagged, contracted_bps, median_in, median_out),
+    })
 }
 
 /// A sample at this share of the contracted bandwidth is saturated.
@@ -232,6 +278,18 @@ mod tests {
             max_out_bps: 1e6,
             errors: [0; 4],
         }
+    }
+
+    #[test]
+    fn a_packed_day_unpacks_to_the_same_samples() {
+        let day = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+        let samples: Vec<_> = (0..288)
+            .map(|i| TrafficSample {
+                start: day + TimeDelta::minutes(5 * i),
+                ..s(0, 1e6 + i as f64 * 12345.678)
+            })
+            .collect();
+        assert_eq!(unpack("l", day, &pack(day, &samples)), samples);
     }
 
     #[test]
