@@ -187,6 +187,18 @@ pub async fn gather(
     }))
 }
 
+/// What opened a fault, as a reader says it.
+pub fn trigger_name(l: Language, t: &str) -> String {
+    let (zh, en) = match t {
+        "line_down" => ("线路中断", "line down"),
+        "egress_down" => ("出口整体中断", "whole egress down"),
+        "degradation" => ("质量劣化", "degradation"),
+        "ip_block_unreachable" => ("IP 地址段不可达", "IP block unreachable"),
+        other => return other.to_string(),
+    };
+    tr(l, zh, en)
+}
+
 fn event_name(l: Language, kind: &str) -> String {
     let (zh, en) = match kind {
         "escalated" => ("升级", "escalated"),
@@ -196,6 +208,8 @@ fn event_name(l: Language, kind: &str) -> String {
         "repair_report" => ("收到维修报告", "repair report received"),
         "carrier_ticket" => ("运营商工单", "carrier ticket"),
         "note" => ("备注", "note"),
+        "detected" => ("发现", "detected"),
+        "resolved" => ("恢复", "resolved"),
         "deadline_breached" => ("时限超时", "deadline breached"),
         "breach_withdrawn" => ("撤销超时", "breach withdrawn"),
         other => (other, other),
@@ -254,7 +268,7 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
                 }
             ),
         ),
-        (tr(l, "触发", "Trigger"), f.trigger.clone()),
+        (tr(l, "触发", "Trigger"), trigger_name(l, &f.trigger)),
         (tr(l, "发现时间", "Detected"), at(tz, f.detected_at)),
         (tr(l, "恢复时间", "Resolved"), opt_at(tz, f.resolved_at, l)),
         (tr(l, "历时", "Duration"), dur(l, f.duration_s)),
@@ -297,35 +311,41 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             ("记录时间", "Recorded"),
         ],
     );
-    let mut rows = vec![vec![
-        at(tz, f.detected_at),
-        tr(l, "发现", "detected"),
-        format!("{} {}", f.trigger, class_name(l, f.opened_class)),
-        "linkledger".into(),
-        String::new(),
-    ]];
-    rows.extend(f.timeline.iter().map(|e| {
-        vec![
-            at(tz, e.at),
-            event_name(l, &e.kind),
-            [e.class.clone(), e.deadline.clone(), e.text.clone()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" "),
-            e.actor.clone().unwrap_or_else(|| "linkledger".into()),
-            at(tz, e.recorded_at),
-        ]
-    }));
-    if let Some(t) = f.resolved_at {
-        rows.push(vec![
-            at(tz, t),
-            tr(l, "恢复", "resolved"),
-            String::new(),
-            "linkledger".into(),
-            String::new(),
-        ]);
-    }
+    // The ledger's timeline already holds detection and resolution.
+    let mut rows: Vec<Vec<String>> = f
+        .timeline
+        .iter()
+        .map(|e| {
+            let class = e
+                .class
+                .as_deref()
+                .and_then(crate::fault::FaultClass::parse)
+                .map(|c| class_name(l, c));
+            let deadline = e
+                .deadline
+                .as_deref()
+                .and_then(crate::fault::deadline::DeadlineKind::parse)
+                .map(|k| deadline_name(l, k));
+            let text = e.text.as_deref().map(|t| {
+                if e.kind == "detected" {
+                    trigger_name(l, t)
+                } else {
+                    t.to_string()
+                }
+            });
+            vec![
+                at(tz, e.at),
+                event_name(l, &e.kind),
+                [class, deadline, text]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                e.actor.clone().unwrap_or_else(|| "linkledger".into()),
+                at(tz, e.recorded_at),
+            ]
+        })
+        .collect();
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     d.table(&head, &[1.3, 1.0, 2.0, 0.9, 1.3], rows, "");
     d.heading(1, tr(l, "四、探测证据", "4. Probe evidence"));

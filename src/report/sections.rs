@@ -169,24 +169,25 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
     d.note(tr(
         l,
         &format!(
-            "可用率 = 1 − 计费中断时长 / 有监测时长。计费中断 = 中断时长 − 不可抗力 − 已批准的计划维护{}；未监测时间（监测程序未运行、探测失败，以及线路首次纳入本账本之前）既不计为可用也不计为中断，单列为覆盖率。出口整体仅在所有线路同时中断时计为中断。合同年第 {} 年：{} 至 {}，年度上限 {}。",
+            "可用率 = 1 − 计费中断时长 / 有监测时长。计费中断 = 中断时长 − 不可抗力 − 已批准的计划维护{}；未监测时间（监测程序未运行、探测失败，以及线路首次纳入本账本之前）既不计为可用也不计为中断，单列为覆盖率。出口整体仅在所有线路同时中断时计为中断。合同年第 {} 年：{} 至 {}（含），年度上限 {}。",
             if p.approved_maintenance_counts { "（本合同约定计划维护也计入中断）" } else { "" },
             p.contract_year,
-            at(tz, p.contract_year_start),
-            at(tz, p.contract_year_end),
+            p.contract_year_start.with_timezone(&tz).date_naive(),
+            (p.contract_year_end.with_timezone(&tz) - chrono::TimeDelta::days(1)).date_naive(),
             dur(l, p.cap_s)
         ),
         &format!(
-            "Availability = 1 − charged downtime / observed time. Charged = outage time − force majeure − approved maintenance{}; unobserved time (monitor not running, probes failing, and time before the line first entered this ledger) is neither up nor down and is shown as coverage. The egress is down only while every line is down. Contract year {}: {} to {}, annual cap {}.",
+            "Availability = 1 − charged downtime / observed time. Charged = outage time − force majeure − approved maintenance{}; unobserved time (monitor not running, probes failing, and time before the line first entered this ledger) is neither up nor down and is shown as coverage. The egress is down only while every line is down. Contract year {}: {} to {} inclusive, annual cap {}.",
             if p.approved_maintenance_counts { " (this contract counts maintenance as downtime)" } else { "" },
             p.contract_year,
-            at(tz, p.contract_year_start),
-            at(tz, p.contract_year_end),
+            p.contract_year_start.with_timezone(&tz).date_naive(),
+            (p.contract_year_end.with_timezone(&tz) - chrono::TimeDelta::days(1)).date_naive(),
             dur(l, p.cap_s)
         ),
     ));
 }
 
+/// Date labels at the start of every few days, on the same time axis as the points.
 fn x_labels(p: &PeriodFigures, n: usize) -> Vec<(f32, String)> {
     let days = p.lines.first().map(|f| f.days.len()).unwrap_or(0);
     if days == 0 {
@@ -198,17 +199,13 @@ fn x_labels(p: &PeriodFigures, n: usize) -> Vec<(f32, String)> {
         .iter()
         .enumerate()
         .filter(|(i, _)| i % step == 0)
-        .map(|(i, day)| {
-            (
-                i as f32 / days.max(2).saturating_sub(1) as f32,
-                day.date.format("%m-%d").to_string(),
-            )
-        })
+        .map(|(i, day)| (i as f32 / days as f32, day.date.format("%m-%d").to_string()))
         .collect()
 }
 
+/// Where day `i` of `n` sits on a time axis: its middle.
 fn day_x(i: usize, n: usize) -> f32 {
-    i as f32 / n.max(2).saturating_sub(1) as f32
+    (i as f32 + 0.5) / n.max(1) as f32
 }
 
 /// The period's charts: daily availability, budget burn-down, latency
@@ -281,7 +278,7 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
         }
         .render(),
     );
-    for (i, f) in p.lines.iter().enumerate() {
+    for f in &p.lines {
         let top = f
             .days
             .iter()
@@ -330,12 +327,23 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
             }
             .render(),
         );
-        let _ = i;
         if let Some(t) = &f.traffic {
-            let n = f.traffic_hourly.len();
             let span = (p.until - p.period.start).num_seconds().max(1) as f32;
             let xf = |at: DateTime<Utc>| (at - p.period.start).num_seconds() as f32 / span;
-            let _ = n;
+            // A year is 8 760 hours: at most ~1 500 points a series.
+            let step = f.traffic_hourly.len().div_ceil(1500).max(1);
+            let thinned: Vec<(DateTime<Utc>, f64, f64)> = f
+                .traffic_hourly
+                .chunks(step)
+                .map(|c| {
+                    let n = c.len() as f64;
+                    (
+                        c[0].at,
+                        c.iter().map(|h| h.in_bps).sum::<f64>() / n,
+                        c.iter().map(|h| h.out_bps).sum::<f64>() / n,
+                    )
+                })
+                .collect();
             let contracted = t.contracted_bps / 1e6;
             let top = f
                 .traffic_hourly
@@ -362,21 +370,13 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
                         Series {
                             name: tr(l, "入", "in"),
                             colour: COLOURS[0],
-                            points: f
-                                .traffic_hourly
-                                .iter()
-                                .map(|h| (xf(h.at), Some(h.in_bps / 1e6)))
-                                .collect(),
+                            points: thinned.iter().map(|h| (xf(h.0), Some(h.1 / 1e6))).collect(),
                             dashed: false,
                         },
                         Series {
                             name: tr(l, "出", "out"),
                             colour: COLOURS[3],
-                            points: f
-                                .traffic_hourly
-                                .iter()
-                                .map(|h| (xf(h.at), Some(h.out_bps / 1e6)))
-                                .collect(),
+                            points: thinned.iter().map(|h| (xf(h.0), Some(h.2 / 1e6))).collect(),
                             dashed: false,
                         },
                     ],
