@@ -404,6 +404,45 @@ fn describe(c: &Config) -> String {
         };
         s += &format!("notify {}: {} {to}\n", ch.name, ch.kind.as_str());
     }
+    let r = &c.report;
+    s += &format!(
+        "reports: {} in {}, {}, to {}\n",
+        r.formats
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if r.language == crate::config::Language::ZhCn {
+            "zh-CN"
+        } else {
+            "en"
+        },
+        if r.schedule {
+            "written when each quarter, half-year and contract year ends"
+        } else {
+            "on request only"
+        },
+        r.dir.display()
+    );
+    s += &format!(
+        "assessment: fees for {}; {} deduction rule(s){}\n",
+        if c.contract.members.is_empty() {
+            "no member (add [[contract.member]])".to_string()
+        } else {
+            c.contract
+                .members
+                .iter()
+                .map(|m| format!("{} {:.2}/year", m.carrier, m.annual_fee))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        c.contract.penalties.len(),
+        if c.contract.penalties.is_empty() {
+            " (the contract states none: breaches are listed, nothing deducted)"
+        } else {
+            ""
+        }
+    );
     for l in &c.lines {
         s += &format!(
             "line {}: {} ({}), {} Mbit/s, local {}, gateway {}, upstream {} (quorum {})\n",
