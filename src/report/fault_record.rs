@@ -10,7 +10,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::doc::{heads, tr, Doc};
 use super::sections::{
-    at, cause_name, class_name, deadline_name, dur, mbps, ms, opt_at, pct, state_name,
+    at, cause_name, class_name, deadline_name, dur, exclusions_table, mbps, ms, opt_at, pct,
+    state_name,
 };
 use crate::clock::ledger_ts;
 use crate::config::{Config, Language};
@@ -474,34 +475,6 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         ),
     );
     d.heading(1, tr(l, "五、不可抗力与扣除", "5. Exclusions"));
-    let head = heads(
-        l,
-        &[
-            ("编号", "Id"),
-            ("开始", "Start"),
-            ("结束", "End"),
-            ("原因", "Reason"),
-            ("批准人", "Approved by"),
-        ],
-    );
-    let rows = r
-        .exclusions
-        .iter()
-        .map(|e| {
-            vec![
-                e.id.to_string(),
-                at(tz, e.start),
-                at(tz, e.end),
-                e.reason.clone(),
-                e.approved_by.clone(),
-            ]
-        })
-        .collect();
-    d.table(
-        &head,
-        &[0.4, 1.3, 1.3, 1.6, 1.0],
-        rows,
-        &tr(l, "无。", "None."),
-    );
+    exclusions_table(&mut d, tz, &r.exclusions, &tr(l, "无。", "None."));
     d
 }

@@ -216,45 +216,71 @@ pub async fn roll_up_days(
             (None, None) => None,
         };
         let Some(from) = from else { continue };
-        let mut day = from.with_timezone(&tz).date_naive();
-        loop {
-            let start = crate::contract::local_midnight(tz, day);
-            let end = crate::contract::local_midnight(tz, day.succ_opt().expect("in range"));
-            if end > settled {
-                break;
+        for (start, end) in finished_days(from, tz, settled) {
+            let s = sum_minutes(pool, line, (start, end)).await?;
+            if s.minutes > 0 {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO quality_days (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(line)
+                .bind(ledger_ts(start))
+                .bind(ledger_ts(end))
+                .bind(s.minutes)
+                .bind(s.sent)
+                .bind(s.received)
+                .bind(s.rtt_sum_us)
+                .bind(s.jitter_sum_us)
+                .bind(s.jitter_n)
+                .bind(s.hist_text())
+                .execute(pool)
+                .await
+                .map_err(err("write quality days"))?;
+                written += 1;
             }
-            {
-                let s = sum_minutes(pool, line, (start, end)).await?;
-                if s.minutes > 0 {
-                    sqlx::query(
-                        "INSERT OR IGNORE INTO quality_days (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(line)
-                    .bind(ledger_ts(start))
-                    .bind(ledger_ts(end))
-                    .bind(s.minutes)
-                    .bind(s.sent)
-                    .bind(s.received)
-                    .bind(s.rtt_sum_us)
-                    .bind(s.jitter_sum_us)
-                    .bind(s.jitter_n)
-                    .bind(s.hist_text())
-                    .execute(pool)
-                    .await
-                    .map_err(err("write quality days"))?;
-                    written += 1;
-                }
-            }
-            day = day.succ_opt().expect("in range");
         }
     }
     Ok(written)
 }
 
+/// The local days from the one containing `from` that ended by `settled`,
+/// as UTC spans: what a daily roll-up still has to do.
+pub fn finished_days(from: DateTime<Utc>, tz: Tz, settled: DateTime<Utc>) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut day = from.with_timezone(&tz).date_naive();
+    loop {
+        let next = day.succ_opt().expect("in range");
+        let span = (
+            crate::contract::local_midnight(tz, day),
+            crate::contract::local_midnight(tz, next),
+        );
+        if span.1 > settled {
+            return out;
+        }
+        out.push(span);
+        day = next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finished_days_are_local_days_that_have_ended() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // From 10:00 local on 1 March to 00:30 local on 3 March: two days.
+        let d = finished_days(t("2025-03-01T02:00:00Z"), tz, t("2025-03-02T16:30:00Z"));
+        assert_eq!(
+            d,
+            vec![
+                (t("2025-02-28T16:00:00Z"), t("2025-03-01T16:00:00Z")),
+                (t("2025-03-01T16:00:00Z"), t("2025-03-02T16:00:00Z"))
+            ]
+        );
+        assert!(finished_days(t("2025-03-02T17:00:00Z"), tz, t("2025-03-02T18:00:00Z")).is_empty());
+    }
 
     #[test]
     fn percentiles_come_from_the_histogram_bucket_holding_the_rank() {

@@ -13,6 +13,7 @@ use super::figures::{Availability, ClassSummary, LineFigures, PeriodFigures};
 use crate::config::Language;
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
+use crate::ledger::budget::BudgetView;
 
 /// A report duration: whole seconds always shown ("1小时2分3秒", "1h 2m 3s").
 pub fn dur(l: Language, secs: f64) -> String {
@@ -472,25 +473,18 @@ pub fn fault_head(l: Language) -> Vec<String> {
     h
 }
 
-/// One line's section.
-pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, advice: &[Advice]) {
-    let l = d.language;
-    let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    d.heading(
-        1,
-        format!(
-            "{}{}",
-            tr(l, &format!("{}、线路 ", zh_num(n)), &format!("{n}. Line ")),
-            line_title(l, f)
-        ),
-    );
-    let a = &f.availability;
-    d.figures(vec![
+/// The key figures of a line or the egress: downtime, what was excluded,
+/// what was charged, the contract year's budget, coverage.
+fn downtime_figures(
+    l: Language,
+    tz: Tz,
+    a: &Availability,
+    y: &BudgetView,
+    down: (&str, &str),
+) -> Vec<(String, String)> {
+    vec![
         (tr(l, "可用率", "Availability"), pct(a.availability, 4)),
-        (
-            tr(l, "中断时长（有监测）", "Outage time (observed)"),
-            dur(l, a.down_s),
-        ),
+        (tr(l, down.0, down.1), dur(l, a.down_s)),
         (
             tr(l, "不可抗力扣除", "Force majeure excluded"),
             dur(l, a.excluded_force_majeure_s),
@@ -505,26 +499,80 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
         ),
         (
             tr(l, "合同年累计计费中断", "Charged, contract year to date"),
-            format!(
-                "{} / {}",
-                dur(l, f.year_to_date.charged_s),
-                dur(l, f.year_to_date.cap_s)
-            ),
+            format!("{} / {}", dur(l, y.charged_s), dur(l, y.cap_s)),
         ),
-        (
-            tr(l, "剩余预算", "Budget left"),
-            dur(l, f.year_to_date.remaining_s),
-        ),
+        (tr(l, "剩余预算", "Budget left"), dur(l, y.remaining_s)),
         (
             tr(l, "预计超限日期", "Projected breach"),
-            f.year_to_date
-                .projected_breach
+            y.projected_breach
                 .map(|t| at(tz, t))
                 .unwrap_or_else(|| tr(l, "本合同年内不会超限", "not within this contract year")),
         ),
         (tr(l, "未监测时长", "Unobserved"), dur(l, a.unobserved_s)),
         (tr(l, "监测覆盖率", "Coverage"), pct(Some(a.coverage), 2)),
-    ]);
+    ]
+}
+
+/// Force-majeure exclusions with their approver, evidence and standing.
+pub fn exclusions_table(
+    d: &mut Doc,
+    tz: Tz,
+    exclusions: &[crate::ledger::records::ExclusionView],
+    empty: &str,
+) {
+    let l = d.language;
+    let head = heads(
+        l,
+        &[
+            ("编号", "Id"),
+            ("开始", "Start"),
+            ("结束", "End"),
+            ("原因", "Reason"),
+            ("批准人", "Approved by"),
+            ("证据", "Evidence"),
+            ("状态", "Status"),
+        ],
+    );
+    let rows = exclusions
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                at(tz, e.start),
+                at(tz, e.end),
+                e.reason.clone(),
+                format!("{} ({})", e.approved_by, at(tz, e.approved_at)),
+                e.evidence.clone(),
+                if e.withdrawn.is_some() {
+                    tr(l, "已撤销", "withdrawn")
+                } else {
+                    tr(l, "有效", "in force")
+                },
+            ]
+        })
+        .collect();
+    d.table(&head, &[0.4, 1.2, 1.2, 1.2, 1.4, 1.0, 0.6], rows, empty);
+}
+
+/// One line's section.
+pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, advice: &[Advice]) {
+    let l = d.language;
+    let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    d.heading(
+        1,
+        format!(
+            "{}{}",
+            tr(l, &format!("{}、线路 ", zh_num(n)), &format!("{n}. Line ")),
+            line_title(l, f)
+        ),
+    );
+    d.figures(downtime_figures(
+        l,
+        tz,
+        &f.availability,
+        &f.year_to_date,
+        ("中断时长（有监测）", "Outage time (observed)"),
+    ));
 
     d.heading(2, tr(l, "中断记录", "Outages"));
     let head = heads(
@@ -767,47 +815,12 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
     );
 
     d.heading(2, tr(l, "不可抗力扣除", "Force-majeure exclusions"));
-    let head = heads(
+    let empty = tr(
         l,
-        &[
-            ("编号", "Id"),
-            ("开始", "Start"),
-            ("结束", "End"),
-            ("原因", "Reason"),
-            ("批准人", "Approved by"),
-            ("证据", "Evidence"),
-            ("状态", "Status"),
-        ],
+        "本期无不可抗力扣除。",
+        "No force-majeure exclusions in the period.",
     );
-    let rows = f
-        .exclusions
-        .iter()
-        .map(|e| {
-            vec![
-                e.id.to_string(),
-                at(tz, e.start),
-                at(tz, e.end),
-                e.reason.clone(),
-                format!("{} ({})", e.approved_by, at(tz, e.approved_at)),
-                e.evidence.clone(),
-                if e.withdrawn.is_some() {
-                    tr(l, "已撤销", "withdrawn")
-                } else {
-                    tr(l, "有效", "in force")
-                },
-            ]
-        })
-        .collect();
-    d.table(
-        &head,
-        &[0.4, 1.2, 1.2, 1.2, 1.4, 1.0, 0.6],
-        rows,
-        &tr(
-            l,
-            "本期无不可抗力扣除。",
-            "No force-majeure exclusions in the period.",
-        ),
-    );
+    exclusions_table(d, tz, &f.exclusions, &empty);
 
     d.heading(2, tr(l, "优化建议", "Optimisation advice"));
     for a in advice.iter().filter(|a| a.line == f.line) {
@@ -828,30 +841,13 @@ pub fn egress_section(d: &mut Doc, p: &PeriodFigures, n: usize) {
             &format!("{n}. The whole egress"),
         ),
     );
-    let a = &e.availability;
-    d.figures(vec![
-        (tr(l, "可用率", "Availability"), pct(a.availability, 4)),
-        (
-            tr(l, "全部线路同时中断", "All lines down at once"),
-            dur(l, a.down_s),
-        ),
-        (
-            tr(l, "本期计费中断", "Charged downtime, period"),
-            dur(l, a.charged_s),
-        ),
-        (
-            tr(l, "合同年累计计费中断", "Charged, contract year to date"),
-            format!(
-                "{} / {}",
-                dur(l, e.year_to_date.charged_s),
-                dur(l, e.year_to_date.cap_s)
-            ),
-        ),
-        (
-            tr(l, "剩余预算", "Budget left"),
-            dur(l, e.year_to_date.remaining_s),
-        ),
-    ]);
+    d.figures(downtime_figures(
+        l,
+        tz,
+        &e.availability,
+        &e.year_to_date,
+        ("全部线路同时中断", "All lines down at once"),
+    ));
     let head = heads(
         l,
         &[("开始", "Start"), ("结束", "End"), ("时长", "Duration")],

@@ -13,7 +13,6 @@ use sqlx::{Row, SqlitePool};
 use super::figures::{Anomaly, TrafficPoint};
 use crate::budget::Span;
 use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::contract::local_midnight;
 use crate::ledger::read::traffic_samples;
 use crate::ledger::LedgerError;
 use crate::traffic::{summarize, TrafficSample, TrafficSummary};
@@ -113,29 +112,23 @@ pub async fn roll_up_days(
         let Some(from) = bounds.0.or(bounds.1).as_deref().and_then(parse_ledger_ts) else {
             continue;
         };
-        let mut day = from.with_timezone(&tz).date_naive();
-        loop {
-            let (start, end) = (
-                local_midnight(tz, day),
-                local_midnight(tz, day.succ_opt().expect("in range")),
-            );
-            if end > settled {
-                break;
-            }
+        for (start, end) in super::quality::finished_days(from, tz, settled) {
             let s = traffic_samples(pool, line, start, end).await?;
             if !s.is_empty() {
-                sqlx::query("INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) VALUES (?, ?, ?, ?, ?)")
-                    .bind(line)
-                    .bind(ledger_ts(start))
-                    .bind(ledger_ts(end))
-                    .bind(s.len() as i64)
-                    .bind(pack(start, &s))
-                    .execute(pool)
-                    .await
-                    .map_err(err("write traffic days"))?;
+                sqlx::query(
+                    "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(line)
+                .bind(ledger_ts(start))
+                .bind(ledger_ts(end))
+                .bind(s.len() as i64)
+                .bind(pack(start, &s))
+                .execute(pool)
+                .await
+                .map_err(err("write traffic days"))?;
                 written += 1;
             }
-            day = day.succ_opt().expect("in range");
         }
     }
     Ok(written)
