@@ -430,6 +430,28 @@ fn class_table(d: &mut Doc, cs: &[ClassSummary]) {
     );
 }
 
+/// Faults by class (deadlines kept, mean time to repair), then each fault.
+fn faults_part(
+    d: &mut Doc,
+    tz: Tz,
+    classes: &[ClassSummary],
+    faults: &[crate::ledger::records::FaultView],
+    empty: &str,
+) {
+    if faults.is_empty() {
+        d.note(empty);
+        return;
+    }
+    let l = d.language;
+    class_table(d, classes);
+    d.table(
+        &fault_head(l),
+        &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7],
+        fault_rows(l, tz, faults),
+        empty,
+    );
+}
+
 pub fn fault_rows(
     l: Language,
     tz: Tz,
@@ -626,13 +648,8 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
     }
 
     d.heading(2, tr(l, "故障与处理时限", "Faults and deadlines"));
-    class_table(d, &f.fault_classes);
-    d.table(
-        &fault_head(l),
-        &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7],
-        fault_rows(l, tz, &f.faults),
-        &tr(l, "本期无故障。", "No faults in the period."),
-    );
+    let empty = tr(l, "本期无故障。", "No faults in the period.");
+    faults_part(d, tz, &f.fault_classes, &f.faults, &empty);
 
     d.heading(2, tr(l, "线路质量（按月）", "Line quality by month"));
     let head = heads(
@@ -873,13 +890,8 @@ pub fn egress_section(d: &mut Doc, p: &PeriodFigures, n: usize) {
             "The egress was never down as a whole in the period.",
         ),
     );
-    class_table(d, &e.fault_classes);
-    d.table(
-        &fault_head(l),
-        &[0.5, 0.5, 1.4, 1.4, 0.9, 0.6, 0.6, 0.6, 0.7],
-        fault_rows(l, tz, &e.faults),
-        &tr(l, "本期无出口级故障。", "No egress faults in the period."),
-    );
+    let empty = tr(l, "本期无出口级故障。", "No egress faults in the period.");
+    faults_part(d, tz, &e.fault_classes, &e.faults, &empty);
 }
 
 /// 1 → 一 … for section numbers up to 20.
