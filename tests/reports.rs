@@ -596,6 +596,10 @@ fn bad_report_requests_say_what_is_wrong() {
             &["annual", "--contract-year", "2023"],
             "its first year is 2024",
         ),
+        (
+            &["quarterly", "--quarter", "2099Q1"],
+            "2099Q1 has not begun yet",
+        ),
     ] {
         let out = Command::new(BIN)
             .arg("report")

@@ -104,6 +104,17 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
         ),
         ReportCmd::Fault { common, id } => (ReportKind::Fault(id), common),
     };
+    let now = Utc::now();
+    if let ReportKind::Quarterly(p) | ReportKind::Annual(p) | ReportKind::Assessment(p) = &kind {
+        if p.start > now {
+            return Err(Usage(format!(
+                "{} has not begun yet (it starts {}); a report covers a period that has begun",
+                p.label,
+                p.start.with_timezone(&tz).date_naive()
+            ))
+            .into());
+        }
+    }
     if let Some(id) = &common.line {
         if !c.lines.iter().any(|l| &l.id == id) {
             let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
@@ -148,7 +159,7 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
         kind.clone(),
         common.line.as_deref(),
         language,
-        Utc::now(),
+        now,
     )
     .await?;
     let bytes = report.render(format, font.as_ref())?;

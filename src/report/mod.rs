@@ -57,7 +57,9 @@ impl ReportKind {
             ReportKind::Quarterly(p) | ReportKind::Assessment(p) => {
                 format!("{}-{}", self.as_str(), p.label)
             }
-            ReportKind::Annual(p) => format!("annual-{}", p.start.format("%Y")),
+            // The label starts with the local start date: the calendar
+            // year the contract year starts in.
+            ReportKind::Annual(p) => format!("annual-{}", p.label.get(..4).unwrap_or(&p.label)),
             ReportKind::Fault(id) => format!("fault-{id}"),
         }
     }
@@ -156,4 +158,21 @@ pub async fn build(
         }
     };
     Ok(Report { kind, doc, json })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_use_the_local_calendar() {
+        let tz = chrono_tz::Asia::Shanghai;
+        // A contract year from 1 January local starts on 31 December in UTC.
+        let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+        let y = Period::contract_year(1, start, tz).unwrap();
+        assert_eq!(ReportKind::Annual(y).stem(), "annual-2025");
+        let q = Period::quarter("2025Q1", tz).unwrap();
+        assert_eq!(ReportKind::Quarterly(q).stem(), "quarterly-2025Q1");
+        assert_eq!(ReportKind::Fault(7).stem(), "fault-7");
+    }
 }
