@@ -30,8 +30,14 @@ pub fn route_line(n: &Notice) -> &str {
     }
 }
 
+/// Whether a channel's routing takes a notice. A report is not an alert:
+/// `report_ready` goes only to channels that name it in `events`.
 pub fn takes(route: &Route, n: &Notice) -> bool {
-    route.events.as_ref().is_none_or(|e| e.contains(&n.kind))
+    let events = match &route.events {
+        None => n.kind != NoticeKind::ReportReady,
+        Some(e) => e.contains(&n.kind),
+    };
+    events
         && route
             .lines
             .as_ref()
@@ -186,5 +192,14 @@ mod tests {
                 Step::Send(6)
             ]
         );
+    }
+
+    #[test]
+    fn reports_go_only_to_channels_that_ask_for_them() {
+        let report = notice(9, NoticeKind::ReportReady, None, None);
+        let mut r = route(None);
+        assert!(!takes(&r, &report), "not to a channel taking every alert");
+        r.events = Some(vec![NoticeKind::ReportReady]);
+        assert!(takes(&r, &report));
     }
 }
