@@ -21,7 +21,8 @@ figure{margin:2mm 0 4mm;page-break-inside:avoid}figure svg{width:100%;height:aut
 ";
 
 fn numeric(s: &str) -> bool {
-    let s = s.trim_end_matches(['%', ' ', 's']);
+    // Durations ("1h 30m 0s", "0s") stay text, so a column aligns one way.
+    let s = s.trim_end_matches('%');
     !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || ".,-+:".contains(c))
 }
 
