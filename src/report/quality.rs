@@ -189,9 +189,16 @@ pub async fn daily(
     Ok(out)
 }
 
-/// Rolls up every complete local day (ended before `now` less two minutes,
-/// so its last minute is written) that has probe minutes and no
-/// `quality_days` row yet, for each line. Returns how many days it wrote.
+/// A day is rolled up this long after it ends, when every row of it has
+/// long been written (minutes at the minute, traffic samples at the first
+/// SNMP poll after their five minutes). Reports read a day that is not
+/// rolled up yet from the rows themselves, so nothing waits on this.
+pub const ROLL_UP_SETTLE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Rolls up every local day that ended [`ROLL_UP_SETTLE`] before `now`,
+/// from a line's first probe minute on, that has no `quality_days` row
+/// yet; a day without probes gets an empty row, so it is not looked at
+/// again. Returns how many days it wrote.
 pub async fn roll_up_days(
     pool: &SqlitePool,
     lines: &[String],
@@ -199,7 +206,7 @@ pub async fn roll_up_days(
     now: DateTime<Utc>,
 ) -> Result<usize, LedgerError> {
     let err = |operation| move |source| LedgerError::Query { operation, source };
-    let settled = now - chrono::TimeDelta::minutes(2);
+    let settled = now - ROLL_UP_SETTLE;
     let mut written = 0;
     for line in lines {
         let bounds: (Option<String>, Option<String>) = sqlx::query_as(
@@ -218,26 +225,24 @@ pub async fn roll_up_days(
         let Some(from) = from else { continue };
         for (start, end) in finished_days(from, tz, settled) {
             let s = sum_minutes(pool, line, (start, end)).await?;
-            if s.minutes > 0 {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO quality_days (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(line)
-                .bind(ledger_ts(start))
-                .bind(ledger_ts(end))
-                .bind(s.minutes)
-                .bind(s.sent)
-                .bind(s.received)
-                .bind(s.rtt_sum_us)
-                .bind(s.jitter_sum_us)
-                .bind(s.jitter_n)
-                .bind(s.hist_text())
-                .execute(pool)
-                .await
-                .map_err(err("write quality days"))?;
-                written += 1;
-            }
+            sqlx::query(
+                "INSERT OR IGNORE INTO quality_days (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(line)
+            .bind(ledger_ts(start))
+            .bind(ledger_ts(end))
+            .bind(s.minutes)
+            .bind(s.sent)
+            .bind(s.received)
+            .bind(s.rtt_sum_us)
+            .bind(s.jitter_sum_us)
+            .bind(s.jitter_n)
+            .bind(s.hist_text())
+            .execute(pool)
+            .await
+            .map_err(err("write quality days"))?;
+            written += 1;
         }
     }
     Ok(written)

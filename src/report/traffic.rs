@@ -91,15 +91,16 @@ pub async fn samples(
     Ok(out)
 }
 
-/// Packs every finished local day (ended before `now` less two minutes)
-/// with samples and no `traffic_days` row yet, for each line.
+/// Packs every local day that ended [`super::quality::ROLL_UP_SETTLE`]
+/// before `now`, from a line's first sample on, that has no
+/// `traffic_days` row yet (an empty one for a day without samples).
 pub async fn roll_up_days(
     pool: &SqlitePool,
     lines: &[String],
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<usize, LedgerError> {
-    let settled = now - TimeDelta::minutes(2);
+    let settled = now - super::quality::ROLL_UP_SETTLE;
     let mut written = 0;
     for line in lines {
         let bounds: (Option<String>, Option<String>) = sqlx::query_as(
@@ -114,21 +115,19 @@ pub async fn roll_up_days(
         };
         for (start, end) in super::quality::finished_days(from, tz, settled) {
             let s = traffic_samples(pool, line, start, end).await?;
-            if !s.is_empty() {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(line)
-                .bind(ledger_ts(start))
-                .bind(ledger_ts(end))
-                .bind(s.len() as i64)
-                .bind(pack(start, &s))
-                .execute(pool)
-                .await
-                .map_err(err("write traffic days"))?;
-                written += 1;
-            }
+            sqlx::query(
+                "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(line)
+            .bind(ledger_ts(start))
+            .bind(ledger_ts(end))
+            .bind(s.len() as i64)
+            .bind(pack(start, &s))
+            .execute(pool)
+            .await
+            .map_err(err("write traffic days"))?;
+            written += 1;
         }
     }
     Ok(written)
