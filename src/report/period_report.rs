@@ -30,7 +30,15 @@ pub fn subtitle(d: &mut Doc, p: &PeriodFigures, generated: DateTime<chrono::Utc>
         format!(
             "{}: {} {} {} {}（{}）",
             tr(l, "报告期", "Period"),
-            p.period.label,
+            if p.period.kind == "contract_year" {
+                tr(
+                    l,
+                    &format!("第 {} 合同年", p.contract_year),
+                    &format!("contract year {}", p.contract_year),
+                )
+            } else {
+                p.period.label.clone()
+            },
             p.period.start.with_timezone(&tz).date_naive(),
             tr(l, "至", "to"),
             (p.period.end.with_timezone(&tz) - chrono::TimeDelta::days(1)).date_naive(),
