@@ -123,6 +123,15 @@ INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, acto
   (1, '2025-02-10T02:10:00.000Z', '2025-02-10T02:10:30.000Z', 'acknowledged', NULL, NULL, '李工', '电信客服已受理'),
   (1, '2025-02-10T02:40:00.000Z', '2025-02-10T02:41:00.000Z', 'on_site', NULL, NULL, '李工', NULL),
   (1, '2025-02-10T12:00:00.000Z', '2025-02-10T12:05:00.000Z', 'repair_report', NULL, NULL, '李工', '报告 DX-2025-021');
+-- Fault 3 (unicom, general): 12 % loss for 20 min; resolved in time,
+-- response and on site not required, repair report in time: no breach.
+INSERT INTO degradations (id, line, kind, start_at, end_at, detail, run_opened, run_closed) VALUES
+  (1, 'unicom', 'loss', '2025-03-12T03:00:00.000Z', '2025-03-12T03:20:00.000Z', '{"loss_ratio":0.12,"window_s":300}', 1, 1);
+INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES
+  (3, 'unicom', '2025-03-12T03:00:00.000Z', 'degradation', 'general', '2025-03-12T03:20:00.000Z', 1);
+INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (3, 'degradation', 1, '2025-03-12T03:00:00.000Z');
+INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, actor, text) VALUES
+  (3, '2025-03-12T06:00:00.000Z', '2025-03-12T06:01:00.000Z', 'repair_report', NULL, NULL, '王工', '报告 LT-0312');
 INSERT INTO drills (held_on, scenario, participants, result, recorded_by, recorded_at) VALUES
   ('2025-03-10', '主线路中断切换', '网络组、电信', '切换 42 秒完成', 'ops', '2025-03-10T08:00:00.000Z');
 "#;
@@ -530,6 +539,20 @@ fn the_fault_record_has_its_timeline_deadlines_and_evidence() {
         "市政施工挖断光缆",
     ] {
         assert!(html.contains(want), "lacks {want:?}");
+    }
+    let g: Value = serde_json::from_slice(&report(&f, &["fault", "3"], "json")).unwrap();
+    assert_eq!(g["fault"]["degradations"][0]["kind"], "loss");
+    approx(&g["fault"]["degradations"][0]["detail"]["loss_ratio"], 0.12);
+    let states: Vec<&str> = g["fault"]["fault"]["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["not_required", "not_required", "met", "met"]);
+    let html = String::from_utf8(report(&f, &["fault", "3"], "html")).unwrap();
+    for want in ["质量劣化", "丢包", "该故障不涉及中断。", "报告 LT-0312"] {
+        assert!(html.contains(want), "fault 3 lacks {want:?}");
     }
     let out = Command::new(BIN)
         .args(["report", "fault", "99", "-c"])

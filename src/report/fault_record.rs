@@ -32,6 +32,16 @@ pub struct OutageEvidence {
     pub causes: Vec<(DateTime<Utc>, String)>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct DegradationEvidence {
+    pub id: i64,
+    pub line: String,
+    pub kind: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub detail: serde_json::Value,
+}
+
 /// Probe results of one tier over a few minutes.
 #[derive(Debug, Clone, Serialize)]
 pub struct TierSlot {
@@ -48,6 +58,9 @@ pub struct FaultRecord {
     pub fault: FaultView,
     pub carrier: Option<String>,
     pub outages: Vec<OutageEvidence>,
+    /// The quality episodes it is about: kind (loss, rtt, utilisation),
+    /// start, end (None while going on) and the figures that crossed.
+    pub degradations: Vec<DegradationEvidence>,
     /// Evidence from `window.0` to `window.1`: 15 minutes either side.
     pub window: (DateTime<Utc>, DateTime<Utc>),
     pub slot_minutes: i64,
@@ -101,9 +114,32 @@ pub async fn gather(
             },
         });
     }
+    let mut degradations = Vec::new();
+    for did in &f.degradations {
+        let Some(r) = sqlx::query(
+            "SELECT id, line, kind, start_at, end_at, detail FROM degradations WHERE id = ?",
+        )
+        .bind(did)
+        .fetch_optional(pool)
+        .await
+        .map_err(err("read degradation"))?
+        else {
+            continue;
+        };
+        degradations.push(DegradationEvidence {
+            id: r.get(0),
+            line: r.get(1),
+            kind: r.get(2),
+            start: ts(&r, 3).unwrap_or(f.detected_at),
+            end: ts(&r, 4),
+            detail: serde_json::from_str(r.get::<&str, _>(5))
+                .unwrap_or_else(|_| serde_json::json!(r.get::<&str, _>(5))),
+        });
+    }
     let from = outages
         .iter()
         .map(|o| o.start)
+        .chain(degradations.iter().map(|d| d.start))
         .min()
         .unwrap_or(f.detected_at)
         .min(f.detected_at)
@@ -180,6 +216,7 @@ pub async fn gather(
         fault: f,
         carrier,
         outages,
+        degradations,
         window: (from, to),
         slot_minutes: slot,
         probes,
@@ -195,6 +232,16 @@ pub fn trigger_name(l: Language, t: &str) -> String {
         "egress_down" => ("出口整体中断", "whole egress down"),
         "degradation" => ("质量劣化", "degradation"),
         "ip_block_unreachable" => ("IP 地址段不可达", "IP block unreachable"),
+        other => return other.to_string(),
+    };
+    tr(l, zh, en)
+}
+
+fn degradation_name(l: Language, kind: &str) -> String {
+    let (zh, en) = match kind {
+        "loss" => ("丢包", "packet loss"),
+        "rtt" => ("时延", "latency"),
+        "utilisation" => ("带宽利用率", "utilisation"),
         other => return other.to_string(),
     };
     tr(l, zh, en)
@@ -389,12 +436,34 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         &head,
         &[0.8, 1.6, 1.6, 1.6],
         rows,
-        &tr(
-            l,
-            "该故障不涉及中断（质量劣化）。",
-            "The fault covers no outage (a degradation).",
-        ),
+        &tr(l, "该故障不涉及中断。", "The fault covers no outage."),
     );
+    if !r.degradations.is_empty() {
+        let head = heads(
+            l,
+            &[
+                ("编号", "Id"),
+                ("劣化", "Degradation"),
+                ("开始", "Start"),
+                ("结束", "End"),
+                ("数据", "Figures"),
+            ],
+        );
+        let rows = r
+            .degradations
+            .iter()
+            .map(|g| {
+                vec![
+                    format!("{} {}", g.id, g.line),
+                    degradation_name(l, &g.kind),
+                    at(tz, g.start),
+                    opt_at(tz, g.end, l),
+                    g.detail.to_string(),
+                ]
+            })
+            .collect();
+        d.table(&head, &[0.8, 1.0, 1.4, 1.4, 2.0], rows, "");
+    }
     d.paragraph(tr(
         l,
         &format!(
