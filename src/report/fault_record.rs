@@ -17,7 +17,7 @@ use crate::clock::ledger_ts;
 use crate::config::{Config, Language};
 use crate::ledger::read::ts;
 use crate::ledger::records::{exclusions, fault, ExclusionView, FaultView};
-use crate::ledger::LedgerError;
+use crate::ledger::{query_err, LedgerError};
 use crate::traffic::TrafficSample;
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,14 +78,13 @@ pub async fn gather(
     let Some(f) = fault(pool, id, &c.contract.terms, now).await? else {
         return Ok(None);
     };
-    let err = |operation| move |source| LedgerError::Query { operation, source };
     let mut outages = Vec::new();
     for oid in &f.outages {
         let Some(r) = sqlx::query("SELECT id, line, start_at, start_after, end_at, end_after, cause FROM outages WHERE id = ?")
             .bind(oid)
             .fetch_optional(pool)
             .await
-            .map_err(err("read outage"))?
+            .map_err(query_err("read outage"))?
         else {
             continue;
         };
@@ -95,7 +94,7 @@ pub async fn gather(
         .bind(oid)
         .fetch_all(pool)
         .await
-        .map_err(err("read outage causes"))?
+        .map_err(query_err("read outage causes"))?
         .iter()
         .filter_map(|c| Some((ts(c, 0)?, c.get::<String, _>(1))))
         .collect::<Vec<_>>();
@@ -122,7 +121,7 @@ pub async fn gather(
         .bind(did)
         .fetch_optional(pool)
         .await
-        .map_err(err("read degradation"))?
+        .map_err(query_err("read degradation"))?
         else {
             continue;
         };
@@ -165,7 +164,7 @@ pub async fn gather(
         .bind(ledger_ts(to))
         .fetch_all(pool)
         .await
-        .map_err(err("read probe minutes"))?;
+        .map_err(query_err("read probe minutes"))?;
         let mut acc: Vec<(DateTime<Utc>, String, i64, i64, i64)> = Vec::new();
         for r in &rows {
             let Some(m) = ts(r, 0) else { continue };

@@ -21,7 +21,7 @@ use crate::ledger::budget::{
 };
 use crate::ledger::read::ts;
 use crate::ledger::records::{exclusions, faults, ExclusionView, FaultFilter, FaultView};
-use crate::ledger::LedgerError;
+use crate::ledger::{query_err, LedgerError};
 use crate::traffic::TrafficSummary;
 
 /// Time a line (or the egress) was up, down, excluded and unobserved.
@@ -250,7 +250,7 @@ async fn outage_rows(
     .bind(ledger_ts(p.0))
     .fetch_all(pool)
     .await
-    .map_err(|source| LedgerError::Query { operation: "read outages", source })?;
+    .map_err(query_err("read outages"))?;
     Ok(rows
         .iter()
         .filter_map(|r| {

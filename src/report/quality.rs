@@ -14,7 +14,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::budget::Span;
 use crate::clock::ledger_ts;
-use crate::ledger::LedgerError;
+use crate::ledger::{query_err, LedgerError};
 
 /// Sums of probe results over some time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,7 +126,7 @@ pub async fn sum_minutes(
     .bind(ledger_ts(span.1))
     .fetch_all(pool)
     .await
-    .map_err(|source| LedgerError::Query { operation: "read probe minutes", source })?;
+    .map_err(query_err("read probe minutes"))?;
     let mut s = QualitySum::default();
     let mut minutes = std::collections::HashSet::new();
     for r in &rows {
@@ -162,7 +162,7 @@ pub async fn daily(
     .bind(ledger_ts(last.1 .1))
     .fetch_all(pool)
     .await
-    .map_err(|source| LedgerError::Query { operation: "read quality days", source })?;
+    .map_err(query_err("read quality days"))?;
     let mut stored: BTreeMap<(String, String), QualitySum> = BTreeMap::new();
     for r in &rows {
         let mut s = QualitySum {
@@ -205,7 +205,6 @@ pub async fn roll_up_days(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<usize, LedgerError> {
-    let err = |operation| move |source| LedgerError::Query { operation, source };
     let settled = now - ROLL_UP_SETTLE;
     let mut written = 0;
     for line in lines {
@@ -216,7 +215,7 @@ pub async fn roll_up_days(
         .bind(line)
         .fetch_one(pool)
         .await
-        .map_err(err("read quality days"))?;
+        .map_err(query_err("read quality days"))?;
         let from = match bounds {
             (Some(done), _) => crate::clock::parse_ledger_ts(&done),
             (None, Some(first)) => crate::clock::parse_ledger_ts(&first),
@@ -241,7 +240,7 @@ pub async fn roll_up_days(
             .bind(s.hist_text())
             .execute(pool)
             .await
-            .map_err(err("write quality days"))?;
+            .map_err(query_err("write quality days"))?;
             written += 1;
         }
     }

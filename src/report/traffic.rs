@@ -14,12 +14,8 @@ use super::figures::{Anomaly, TrafficPoint};
 use crate::budget::Span;
 use crate::clock::{ledger_ts, parse_ledger_ts};
 use crate::ledger::read::traffic_samples;
-use crate::ledger::LedgerError;
+use crate::ledger::{query_err, LedgerError};
 use crate::traffic::{summarize, TrafficSample, TrafficSummary};
-
-fn err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LedgerError {
-    move |source| LedgerError::Query { operation, source }
-}
 
 const FIELDS: usize = 6;
 
@@ -76,7 +72,7 @@ pub async fn samples(
         .bind(ledger_ts(last.1 .1))
         .fetch_all(pool)
         .await
-        .map_err(err("read traffic days"))?;
+        .map_err(query_err("read traffic days"))?;
     let mut packed: std::collections::HashMap<(String, String), Vec<u8>> = rows
         .iter()
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))
@@ -109,7 +105,7 @@ pub async fn roll_up_days(
         .bind(line)
         .fetch_one(pool)
         .await
-        .map_err(err("read traffic days"))?;
+        .map_err(query_err("read traffic days"))?;
         let Some(from) = bounds.0.or(bounds.1).as_deref().and_then(parse_ledger_ts) else {
             continue;
         };
@@ -126,7 +122,7 @@ pub async fn roll_up_days(
             .bind(pack(start, &s))
             .execute(pool)
             .await
-            .map_err(err("write traffic days"))?;
+            .map_err(query_err("write traffic days"))?;
             written += 1;
         }
     }
