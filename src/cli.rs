@@ -224,7 +224,6 @@ pub fn main(cli: Cli) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<UsageError>().is_some()
-                || e.downcast_ref::<crate::report::cli::Usage>().is_some()
                 || e.downcast_ref::<cli_contract::Refused>().is_some()
             {
                 ExitCode::from(2)
@@ -235,9 +234,10 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// A mistake in the command line (exit status 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct UsageError(String);
+pub(crate) struct UsageError(pub(crate) String);
 
 #[derive(Debug, Subcommand)]
 pub enum NotifyCmd {
@@ -544,7 +544,8 @@ async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_line(c: &Config, line: Option<&str>) -> anyhow::Result<()> {
+/// A `--line` that names no configured line is a usage error.
+pub(crate) fn check_line(c: &Config, line: Option<&str>) -> anyhow::Result<()> {
     if let Some(id) = line {
         if !c.lines.iter().any(|l| l.id == id) {
             let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::period::Period;
 use super::{build, ReportKind};
+use crate::cli::{check_line, UsageError};
 use crate::config::report::ReportFormat;
 use crate::config::{Config, Language};
 use crate::ledger;
@@ -77,16 +78,11 @@ impl ReportCmd {
     }
 }
 
-/// A mistake in the command line (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
-
 pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
     let tz = c.daemon.timezone;
     let (kind, common) = match cmd {
         ReportCmd::Quarterly { common, quarter } => (
-            ReportKind::Quarterly(Period::quarter(&quarter, tz).map_err(Usage)?),
+            ReportKind::Quarterly(Period::quarter(&quarter, tz).map_err(UsageError)?),
             common,
         ),
         ReportCmd::Annual {
@@ -94,12 +90,12 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
             contract_year,
         } => (
             ReportKind::Annual(
-                Period::contract_year(contract_year, c.contract.start, tz).map_err(Usage)?,
+                Period::contract_year(contract_year, c.contract.start, tz).map_err(UsageError)?,
             ),
             common,
         ),
         ReportCmd::Assessment { common, half } => (
-            ReportKind::Assessment(Period::half(&half, tz).map_err(Usage)?),
+            ReportKind::Assessment(Period::half(&half, tz).map_err(UsageError)?),
             common,
         ),
         ReportCmd::Fault { common, id } => (ReportKind::Fault(id), common),
@@ -107,7 +103,7 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
     let now = Utc::now();
     if let ReportKind::Quarterly(p) | ReportKind::Annual(p) | ReportKind::Assessment(p) = &kind {
         if p.start > now {
-            return Err(Usage(format!(
+            return Err(UsageError(format!(
                 "{} has not begun yet (it starts {}); a report covers a period that has begun",
                 p.label,
                 p.start.with_timezone(&tz).date_naive()
@@ -115,27 +111,18 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
             .into());
         }
     }
-    if let Some(id) = &common.line {
-        if !c.lines.iter().any(|l| &l.id == id) {
-            let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
-            return Err(Usage(format!(
-                "--line {id:?}: no such line in {}; lines are {ids:?}",
-                c.path.display()
-            ))
-            .into());
-        }
-        if matches!(kind, ReportKind::Fault(_)) {
-            return Err(Usage(
-                "--line does not apply to a fault record; the fault names its line".into(),
-            )
-            .into());
-        }
+    check_line(c, common.line.as_deref())?;
+    if common.line.is_some() && matches!(kind, ReportKind::Fault(_)) {
+        return Err(UsageError(
+            "--line does not apply to a fault record; the fault names its line".into(),
+        )
+        .into());
     }
     let language = match common.lang.as_deref() {
         None => c.report.language,
         Some("zh-CN" | "zh" | "zh-cn") => Language::ZhCn,
         Some("en") => Language::En,
-        Some(other) => return Err(Usage(format!("--lang {other:?}: use zh-CN or en")).into()),
+        Some(other) => return Err(UsageError(format!("--lang {other:?}: use zh-CN or en")).into()),
     };
     let from_ext = common
         .output
@@ -144,7 +131,7 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
         .and_then(|e| ReportFormat::parse(&e.to_string_lossy().to_ascii_lowercase()));
     let format = match common.format.as_deref() {
         Some(f) => ReportFormat::parse(f)
-            .ok_or_else(|| Usage(format!("--format {f:?}: use html, pdf, md, csv or json")))?,
+            .ok_or_else(|| UsageError(format!("--format {f:?}: use html, pdf, md, csv or json")))?,
         None => from_ext.unwrap_or(ReportFormat::Html),
     };
     // Check the font before the ledger work, so a missing font fails fast.
