@@ -251,12 +251,27 @@ pub async fn budget_of_year(
     year: ContractYear,
     now: DateTime<Utc>,
 ) -> Result<Budget, LedgerError> {
+    Ok(budget_and_records(pool, c, year, now, year.start).await?.0)
+}
+
+/// [`budget_of_year`], also handing back each configured line's records
+/// (in config order), read from `from` if that is earlier than the year
+/// and the burn window, so a caller that needs a longer span (a report's
+/// period) reads the ledger once.
+pub async fn budget_and_records(
+    pool: &SqlitePool,
+    c: &Config,
+    year: ContractYear,
+    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+) -> Result<(Budget, Vec<LineRecords>), LedgerError> {
     let now = now.min(year.end);
     let cap = TimeDelta::from_std(c.contract.annual_downtime_cap).unwrap_or(TimeDelta::MAX);
     let terms = &c.contract.terms;
     let until = now.min(year.end).max(year.start);
     let window = (now - TimeDelta::days(BURN_WINDOW_DAYS), now);
-    let read_from = year.start.min(window.0);
+    let read_from = year.start.min(window.0).min(from);
+    let mut records = Vec::new();
     let mut in_year = Vec::new();
     let mut in_window = Vec::new();
     let mut lines = Vec::new();
@@ -273,6 +288,7 @@ pub async fn budget_of_year(
         lines.push(view(&l.id, &y, &w, cap, now, year.end));
         in_year.push(y);
         in_window.push(w);
+        records.push(r);
     }
     let egress = view(
         "egress",
@@ -282,7 +298,7 @@ pub async fn budget_of_year(
         now,
         year.end,
     );
-    Ok(Budget {
+    let budget = Budget {
         contract: c.contract.name.clone(),
         contract_year: year.number,
         year_start: year.start,
@@ -291,5 +307,6 @@ pub async fn budget_of_year(
         approved_maintenance_counts: terms.approved_maintenance_counts,
         lines,
         egress,
-    })
+    };
+    Ok((budget, records))
 }

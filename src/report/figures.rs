@@ -16,9 +16,7 @@ use crate::config::{Config, Line};
 use crate::contract::ContractYear;
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
-use crate::ledger::budget::{
-    budget_of_year, line_records, maintenance, BudgetView, MaintenanceView,
-};
+use crate::ledger::budget::{budget_and_records, maintenance, BudgetView, MaintenanceView};
 use crate::ledger::read::ts;
 use crate::ledger::records::{exclusions, faults, ExclusionView, FaultFilter, FaultView};
 use crate::ledger::{query_err, LedgerError};
@@ -289,11 +287,12 @@ pub async fn period_figures(
     let until = now.min(period.end).max(period.start);
     let p = (period.start, until);
     let year = ContractYear::containing(c.contract.start, tz, until - TimeDelta::milliseconds(1));
-    let budget = budget_of_year(pool, c, year, until).await?;
+    // One read of each line's records serves the budget and the period.
+    let (budget, records) = budget_and_records(pool, c, year, until, p.0).await?;
     let all_faults = faults(
         pool,
         &FaultFilter {
-            since: Some(period.start.min(year.start)),
+            since: Some(period.start),
             ..Default::default()
         },
         terms,
@@ -309,16 +308,9 @@ pub async fn period_figures(
     let year_span = (year.start, until);
     let mut downs = Vec::new();
     let mut lines = Vec::new();
-    for (i, l) in c.lines.iter().enumerate() {
-        let r = line_records(
-            pool,
-            &l.id,
-            (year.start.min(p.0), p.1),
-            terms.maintenance_notice,
-        )
-        .await?;
-        let d = Downtime::of_line(&r, p, terms.approved_maintenance_counts);
-        let in_year = Downtime::of_line(&r, year_span, terms.approved_maintenance_counts);
+    for (i, (l, r)) in c.lines.iter().zip(&records).enumerate() {
+        let d = Downtime::of_line(r, p, terms.approved_maintenance_counts);
+        let in_year = Downtime::of_line(r, year_span, terms.approved_maintenance_counts);
         downs.push(d.clone());
         if only.is_some_and(|o| o != l.id) {
             continue;
