@@ -42,19 +42,18 @@ pub fn due(c: &Config, now: DateTime<Utc>, since: DateTime<Utc>) -> Vec<ReportKi
         tz,
     );
     let y = ContractYear::containing(c.contract.start, tz, t);
-    for (p, k) in [(q, 0), (h, 1)] {
-        if p.end > since && p.end <= t {
-            out.push(if k == 0 {
-                ReportKind::Quarterly(p)
-            } else {
-                ReportKind::Assessment(p)
-            });
-        }
+    let ended = |p: &Period| p.end > since && p.end <= t;
+    if ended(&q) {
+        out.push(ReportKind::Quarterly(q));
+    }
+    if ended(&h) {
+        out.push(ReportKind::Assessment(h));
     }
     if y.number > 1 {
-        let last = ContractYear::nth(c.contract.start, tz, y.number - 1);
-        if last.end > since && last.end <= t {
-            out.push(ReportKind::Annual(Period::of_contract_year(last, tz)));
+        let last =
+            Period::of_contract_year(ContractYear::nth(c.contract.start, tz, y.number - 1), tz);
+        if ended(&last) {
+            out.push(ReportKind::Annual(last));
         }
     }
     out
