@@ -119,14 +119,11 @@ pub async fn build(
     language: Language,
     now: DateTime<Utc>,
 ) -> Result<Report, ReportError> {
-    let (doc, json) = match &kind {
+    let (doc, mut json) = match &kind {
         ReportKind::Quarterly(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
             let (doc, advice) = period_report::quarterly(&f, language, now);
-            (
-                doc,
-                json!({ "schema": "linkledger.report/v1", "kind": "quarterly", "generated_at": now, "figures": f, "advice": advice }),
-            )
+            (doc, json!({ "figures": f, "advice": advice }))
         }
         ReportKind::Annual(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
@@ -134,29 +131,27 @@ pub async fn build(
             let (doc, advice, clauses) = period_report::annual(&f, &drills, language, now);
             (
                 doc,
-                json!({ "schema": "linkledger.report/v1", "kind": "annual", "generated_at": now, "figures": f, "advice": advice, "acceptance": clauses }),
+                json!({ "figures": f, "advice": advice, "acceptance": clauses }),
             )
         }
         ReportKind::Assessment(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
             let a = assessment::assess(&f, c);
             let doc = assessment::document(&f, &a, language, now);
-            (
-                doc,
-                json!({ "schema": "linkledger.report/v1", "kind": "assessment", "generated_at": now, "figures": f, "assessment": a }),
-            )
+            (doc, json!({ "figures": f, "assessment": a }))
         }
         ReportKind::Fault(id) => {
             let r = fault_record::gather(pool, c, *id, now)
                 .await?
                 .ok_or(ReportError::NoFault(*id))?;
             let doc = fault_record::document(&r, c, language, now);
-            (
-                doc,
-                json!({ "schema": "linkledger.report/v1", "kind": "fault", "generated_at": now, "fault": r }),
-            )
+            (doc, json!({ "fault": r }))
         }
     };
+    // What every report kind carries.
+    json["schema"] = json!("linkledger.report/v1");
+    json["kind"] = json!(kind.as_str());
+    json["generated_at"] = json!(now);
     Ok(Report { kind, doc, json })
 }
 
