@@ -264,6 +264,7 @@ async fn fault_action(
     raw: Body,
 ) -> ApiResult {
     let step = match action.as_str() {
+        "report" => Some(Step::Reported),
         "ack" => Some(Step::Acknowledged),
         "on-site" => Some(Step::OnSite),
         "repair-report" => Some(Step::RepairReport),
@@ -273,7 +274,7 @@ async fn fault_action(
         other => {
             return Err(ApiError(
                 StatusCode::NOT_FOUND,
-                format!("no fault action {other:?}; use ack, on-site, repair-report, carrier-ticket, note or reclassify"),
+                format!("no fault action {other:?}; use report, ack, on-site, repair-report, carrier-ticket, note or reclassify"),
             ))
         }
     };

@@ -145,7 +145,9 @@ impl Command {
                 | FaultCmd::Show { common, .. }
                 | FaultCmd::Reclassify { common, .. } => &common.config,
                 FaultCmd::Ack(s) | FaultCmd::OnSite(s) | FaultCmd::Note(s) => &s.common.config,
-                FaultCmd::RepairReport { step, .. } | FaultCmd::Ticket { step, .. } => {
+                FaultCmd::RepairReport { step, .. }
+                | FaultCmd::Ticket { step, .. }
+                | FaultCmd::Report { step, .. } => {
                     &step.common.config
                 }
             },

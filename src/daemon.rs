@@ -185,6 +185,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &config.lines,
     )
     .await?;
+    {
+        let mut conn = pool.acquire().await.context("cannot record the contract terms")?;
+        ledger::terms::record(
+            &mut conn,
+            &config.contract.terms,
+            clock.now(),
+            Some(start.run_id),
+        )
+        .await?;
+    }
     if let Some(hb) = start.previous_heartbeat {
         let gap = (clock.now() - hb).num_milliseconds() as f64 / 1000.0;
         warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
@@ -316,6 +326,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         let (mut evs, echoers) = lines.stop().await;
                         close_removed_lines(&new, &mut evs, &shared);
                         let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
+                        let _ = ledger_tx.send(LedgerWrite::Terms { terms: Box::new(new.contract.terms.clone()), at: clock.now() });
                         let _ = ledger_tx.send(LedgerWrite::FaultRules(new.fault_rules()));
                         match Lines::start(&new, &shared, evs, echoers, &probe) {
                             Ok(l) => {

@@ -132,6 +132,19 @@ pub enum FaultCmd {
         class: FaultClass,
         #[arg(long)]
         reason: String,
+        /// Correct a judgement already assessed (a resolved fault whose
+        /// half-year is over): why. Shown in the next assessment.
+        #[arg(long, value_name = "WHY")]
+        correction: Option<String>,
+    },
+    /// The fault was reported to the carrier (申告): the response
+    /// deadline runs from here.
+    Report {
+        #[command(flatten)]
+        step: StepArgs,
+        /// How: phone, ticket, email or im.
+        #[arg(long)]
+        via: String,
     },
 }
 

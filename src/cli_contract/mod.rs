@@ -48,6 +48,7 @@ fn step(s: StepArgs, kind: Step, reference: Option<String>) -> Action {
         at: s.at,
         note: s.note,
         reference,
+        via: None,
     };
     Action::Fault {
         id: s.id,
@@ -157,11 +158,19 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
         FaultCmd::RepairReport { step: s, reference } => step(s, Step::RepairReport, reference),
         FaultCmd::Ticket { step: s, ticket } => step(s, Step::CarrierTicket, Some(ticket)),
         FaultCmd::Note(s) => step(s, Step::Note, None),
+        FaultCmd::Report { step: s, via } => {
+            let mut a = step(s, Step::Reported, None);
+            if let Action::Fault { body, .. } = &mut a {
+                body.via = Some(via);
+            }
+            a
+        }
         FaultCmd::Reclassify {
             id,
             by,
             class,
             reason,
+            correction,
             ..
         } => Action::Reclassify {
             id,
@@ -169,6 +178,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 by: by.by,
                 class,
                 reason,
+                correction,
             },
         },
     };

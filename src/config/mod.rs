@@ -337,7 +337,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     check_block_overlaps(&lines)?;
     let start = raw.contract.start.0;
     let c = raw.contract;
-    let terms = terms::validate(
+    let mut terms = terms::validate(
         c.response,
         c.on_site,
         c.resolution,
@@ -347,12 +347,22 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         c.degradation,
         c.classes,
     )?;
+    terms.response_from = c.response_from;
+    terms.egress_breaches = c.egress_breaches;
     let api_tokens = terms::validate_api(raw.api)?;
     let alerts = notify::validate_alerts(raw.alerts)?;
     let ids: Vec<String> = lines.iter().map(|l| l.id.clone()).collect();
     let channels = notify::validate_channels(raw.notify, &ids)?;
     let mut carriers: Vec<String> = lines.iter().map(|l| l.carrier.clone()).collect();
     carriers.dedup();
+    for (i, ch) in channels.iter().enumerate() {
+        if let Some(name) = ch.carrier.as_ref().filter(|n| !carriers.contains(n)) {
+            return Err((
+                format!("notify[{i}].carrier"),
+                format!("{name:?} is not the carrier of any line; carriers are {carriers:?}"),
+            ));
+        }
+    }
     report::validate_money(&c.member, &c.penalty, &carriers)?;
     let report = report::validate_report(raw.report, &raw.daemon.database)?;
     Ok(Config {

@@ -81,6 +81,9 @@ pub struct RawChannel {
     pub quiet_hours: Option<String>,
     #[serde(default = "five_minutes")]
     pub retry_max: Dur,
+    /// The channel reaches this carrier (its hotline mailbox or robot):
+    /// the first delivery of a fault of its lines is the fault's 申告.
+    pub carrier: Option<String>,
     // email
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
@@ -214,6 +217,9 @@ pub struct Channel {
     /// The longest wait between two attempts (backoff doubles up to it).
     pub retry_max: Duration,
     pub target: Target,
+    /// The carrier the channel reaches: delivering a fault of that
+    /// carrier's lines to it reports the fault (申告).
+    pub carrier: Option<String>,
 }
 
 type Invalid = (String, String);
@@ -405,6 +411,7 @@ pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<C
                 quiet,
             },
             retry_max: c.retry_max.0,
+            carrier: c.carrier,
             target,
         });
     }

@@ -66,6 +66,10 @@ pub struct RawContract {
     #[serde(default)]
     pub classes: crate::fault::ClassRules,
     #[serde(default)]
+    pub response_from: super::terms::ResponseFrom,
+    #[serde(default)]
+    pub egress_breaches: super::terms::EgressBreaches,
+    #[serde(default)]
     pub member: Vec<super::report::Member>,
     #[serde(default)]
     pub penalty: Vec<super::report::Penalty>,

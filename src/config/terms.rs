@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::raw::Dur;
 use crate::fault::{ClassRules, FaultClass};
@@ -95,7 +95,7 @@ fn fifteen_minutes() -> Dur {
 }
 
 /// Validated degradation thresholds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Degradation {
     pub loss_ratio: f64,
     pub loss_window: Duration,
@@ -104,8 +104,36 @@ pub struct Degradation {
     pub utilisation_window: Duration,
 }
 
-/// Validated fault deadlines and rules.
-#[derive(Debug, Clone, PartialEq)]
+/// Where the response deadline (第二条 17) runs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFrom {
+    /// From 申告, the fault report to the carrier (falling back to
+    /// detection while nothing was reported): the contract's reading.
+    #[default]
+    Reported,
+    /// From detection, whether or not anybody told the carrier.
+    Detected,
+}
+
+/// Who answers for a breach of the whole egress (every line down): one
+/// incident is one bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EgressBreaches {
+    /// Each member for its own line's fault; the egress fault's own
+    /// breaches are shown, not charged again.
+    #[default]
+    Lines,
+    /// The consortium lead, once for the incident; the line faults the
+    /// incident contains are not charged for their deadlines.
+    Lead,
+}
+
+/// Validated fault deadlines and rules: the terms a fault is judged by.
+/// The ledger keeps their history (`contract_terms`), so a fault is judged
+/// by the terms in force when it was detected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Terms {
     pub response: Duration,
     pub on_site: Duration,
@@ -116,6 +144,10 @@ pub struct Terms {
     pub approved_maintenance_counts: bool,
     pub degradation: Degradation,
     pub classes: ClassRules,
+    #[serde(default)]
+    pub response_from: ResponseFrom,
+    #[serde(default)]
+    pub egress_breaches: EgressBreaches,
 }
 
 impl Terms {
@@ -236,6 +268,8 @@ pub fn validate(
             utilisation_window: degradation.utilisation_window.0,
         },
         classes,
+        response_from: ResponseFrom::default(),
+        egress_breaches: EgressBreaches::default(),
     })
 }
 

@@ -83,11 +83,15 @@ pub struct ClassRules {
     pub ip_block_unreachable: FaultClass,
 }
 
+/// One line down defaults to `general`: the contract (第二条 17) gives 一般
+/// the shortest resolution time (30 min), and one line of a redundant
+/// egress down is the customer's everyday fault. Calling it `serious`
+/// would give the carrier 120 minutes; that is the carrier's reading.
 impl Default for ClassRules {
     fn default() -> Self {
         Self {
             degradation: FaultClass::General,
-            line_down: FaultClass::Serious,
+            line_down: FaultClass::General,
             egress_down: FaultClass::Major,
             ip_block_unreachable: FaultClass::Major,
         }

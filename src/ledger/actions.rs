@@ -18,7 +18,14 @@ pub struct FaultStep {
     /// The carrier's ticket number (carrier_ticket) or the report's
     /// reference (repair_report).
     pub reference: Option<String>,
+    /// How the fault was reported to the carrier (reported): phone,
+    /// ticket, email or im.
+    #[serde(default)]
+    pub via: Option<String>,
 }
+
+/// How a fault report (申告) can be made by a person.
+pub const REPORT_VIA: [&str; 4] = ["phone", "ticket", "email", "im"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +33,11 @@ pub struct Reclassify {
     pub by: String,
     pub class: FaultClass,
     pub reason: String,
+    /// Why a judgement already assessed is corrected: required to
+    /// reclassify a resolved fault whose half-year is over; the correction
+    /// re-judges the fault from its start and shows in the next assessment.
+    #[serde(default)]
+    pub correction: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -78,6 +90,8 @@ pub struct NewDrill {
 /// The fault timeline steps an operator records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// The fault was reported to the carrier (申告).
+    Reported,
     Acknowledged,
     OnSite,
     RepairReport,
@@ -88,6 +102,7 @@ pub enum Step {
 impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
+            Step::Reported => "reported",
             Step::Acknowledged => "acknowledged",
             Step::OnSite => "on_site",
             Step::RepairReport => "repair_report",

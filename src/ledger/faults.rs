@@ -30,7 +30,7 @@ pub struct FaultRules {
 
 /// SQL giving a fault's current class (the latest class event, else the
 /// class it was opened with), for a fault aliased `f`.
-pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified') ORDER BY e.id DESC LIMIT 1), f.class)";
+pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified', 'corrected') ORDER BY e.id DESC LIMIT 1), f.class)";
 
 async fn open_fault_of(
     conn: &mut SqliteConnection,

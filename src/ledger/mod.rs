@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod read;
 pub mod records;
 pub mod run;
+pub mod terms;
 pub mod write;
 
 use std::path::Path;

@@ -125,7 +125,7 @@ pub async fn apply(
             )
         }
         Action::Reclassify { id, body } => {
-            reclassify(&mut tx, *id, body, now).await?;
+            reclassify(&mut tx, c, *id, body, now).await?;
             let view = fault_on(&mut tx, *id, &c.contract.terms, now)
                 .await?
                 .expect("checked");
@@ -276,9 +276,37 @@ async fn fault_step(
                 _ => {}
             }
         }
+        Step::Reported => {
+            if let Some(t) = f.reported_at {
+                return conflict(format!(
+                    "fault {id} was already reported to the carrier at {} ({})",
+                    ledger_ts(t),
+                    f.reported_via.as_deref().unwrap_or("")
+                ));
+            }
+            match body.via.as_deref() {
+                Some(v) if REPORT_VIA.contains(&v) => {}
+                Some(v) => {
+                    return invalid(format!(
+                        "via {v:?}: say how it was reported, one of {}",
+                        REPORT_VIA.join(", ")
+                    ))
+                }
+                None => {
+                    return invalid(format!(
+                        "via is required: how the fault was reported, one of {}",
+                        REPORT_VIA.join(", ")
+                    ))
+                }
+            }
+        }
         Step::CarrierTicket | Step::Note => {}
     }
+    if step != Step::Reported && body.via.is_some() {
+        return invalid("via belongs to a fault report (report) only");
+    }
     let text = match step {
+        Step::Reported => body.via.clone(),
         Step::CarrierTicket => Some(reference.to_string()),
         Step::RepairReport if !reference.is_empty() => Some(match &body.note {
             Some(n) => format!("{reference}: {n}"),
@@ -312,7 +340,7 @@ async fn withdraw_breach_met_late(
 ) -> Result<(), ActionError> {
     use crate::fault::deadline::{DeadlineKind, DeadlineState};
     let kind = match step {
-        Step::Acknowledged => DeadlineKind::Response,
+        Step::Acknowledged | Step::Reported => DeadlineKind::Response,
         Step::OnSite => DeadlineKind::OnSite,
         Step::RepairReport => DeadlineKind::RepairReport,
         Step::CarrierTicket | Step::Note => return Ok(()),
@@ -344,13 +372,17 @@ async fn withdraw_breach_met_late(
 
 async fn reclassify(
     conn: &mut SqliteConnection,
+    c: &Config,
     id: i64,
     body: &Reclassify,
     now: DateTime<Utc>,
 ) -> Result<(), ActionError> {
     text("reason", &body.reason, true)?;
+    if let Some(why) = &body.correction {
+        text("correction", why, true)?;
+    }
     let row = sqlx::query(&format!(
-        "SELECT {} FROM faults f WHERE f.id = ?",
+        "SELECT {}, f.resolved_at, f.detected_at FROM faults f WHERE f.id = ?",
         super::faults::CURRENT_CLASS
     ))
     .bind(id)
@@ -364,13 +396,29 @@ async fn reclassify(
     if current == body.class.as_str() {
         return conflict(format!("fault {id} is already {current}"));
     }
-    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, actor, text) VALUES (?, ?, ?, 'reclassified', ?, ?, ?)")
+    let resolved: Option<String> = row.get(1);
+    let detected = super::read::ts(&row, 2).unwrap_or(now);
+    let half = crate::report::period::Period::half_of(detected, c.daemon.timezone);
+    if resolved.is_some() && half.end <= now && body.correction.is_none() {
+        return conflict(format!(
+            "fault {id} is resolved and its half-year {} is over and assessed; reclassifying it would re-judge an assessed period. \
+             To correct the judgement, give a correction with the reason (--correction \"why\", or \"correction\" in the request): \
+             it is recorded as a correction and shown in the next assessment",
+            half.label
+        ));
+    }
+    let (kind, text) = match &body.correction {
+        Some(why) => ("corrected", format!("{} (correction: {why})", body.reason)),
+        None => ("reclassified", body.reason.clone()),
+    };
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, actor, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(id)
         .bind(ledger_ts(now))
         .bind(ledger_ts(now))
+        .bind(kind)
         .bind(body.class.as_str())
         .bind(&body.by)
-        .bind(&body.reason)
+        .bind(text)
         .execute(&mut *conn)
         .await
         .map_err(query_err("record reclassification"))?;

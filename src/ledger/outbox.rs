@@ -191,6 +191,26 @@ impl Outcome {
     }
 }
 
+/// Records the fault report (申告) made by delivering a fault's alert to
+/// a channel the carrier reads, unless the fault was reported already;
+/// true when this delivery reported it.
+pub async fn record_reported(
+    pool: &SqlitePool,
+    fault: i64,
+    at: DateTime<Utc>,
+    channel: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO fault_events (fault_id, at, recorded_at, kind, text)          SELECT ?1, ?2, ?2, 'reported', ?3 WHERE NOT EXISTS            (SELECT 1 FROM fault_events WHERE fault_id = ?1 AND kind = 'reported')",
+    )
+    .bind(fault)
+    .bind(ledger_ts(at))
+    .bind(format!("notify:{channel}"))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Registers a channel at its first configuration (owed notices from the
 /// next one on) and returns the first notice it is owed.
 pub async fn register_channel(pool: &SqlitePool, name: &str) -> Result<i64, sqlx::Error> {

@@ -7,6 +7,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::faults::CURRENT_CLASS;
 use super::read::ts;
+use super::terms::TermsHistory;
 use super::{query_err, LedgerError};
 use crate::clock::ledger_ts;
 use crate::config::Terms;
@@ -20,6 +21,7 @@ pub struct FaultEventView {
     pub recorded_at: DateTime<Utc>,
     /// detected | escalated | reclassified | acknowledged | on_site |
     /// repair_report | carrier_ticket | note | deadline_breached | resolved
+    /// | reported (申告) | corrected (a reclassification as a correction)
     pub kind: String,
     pub class: Option<String>,
     pub deadline: Option<String>,
@@ -42,14 +44,51 @@ pub struct FaultView {
     pub resolved_at: Option<DateTime<Utc>>,
     pub open: bool,
     pub duration_s: f64,
+    /// The fault report to the carrier (申告), and how it was made.
+    pub reported_at: Option<DateTime<Utc>>,
+    pub reported_via: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub on_site_at: Option<DateTime<Utc>>,
     pub repair_report_at: Option<DateTime<Utc>>,
     pub carrier_ticket: Option<String>,
+    /// Judged by the terms in force when it was detected.
     pub deadlines: [Deadline; 4],
+    /// Reclassifications made as corrections, oldest first.
+    pub corrections: Vec<Correction>,
     pub outages: Vec<i64>,
     pub degradations: Vec<i64>,
     pub timeline: Vec<FaultEventView>,
+    /// What the deadlines were judged from, to judge them again as known
+    /// at an earlier time (an assessment made before a correction).
+    #[serde(skip)]
+    pub facts: FaultFacts,
+    #[serde(skip)]
+    pub terms: Terms,
+}
+
+/// A reclassification recorded as a correction of a past judgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correction {
+    pub recorded_at: DateTime<Utc>,
+    pub from: FaultClass,
+    pub to: FaultClass,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl FaultView {
+    /// The deadlines as they stood with what was recorded by `cutoff`:
+    /// corrections recorded later are left out.
+    pub fn deadlines_known_at(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> [Deadline; 4] {
+        let mut facts = self.facts.clone();
+        facts.corrected = self
+            .corrections
+            .iter()
+            .rev()
+            .find(|c| c.recorded_at <= cutoff)
+            .map(|c| c.to);
+        deadlines(&facts, &self.terms, now)
+    }
 }
 
 /// Which faults to list.
@@ -71,6 +110,7 @@ pub async fn faults(
     now: DateTime<Utc>,
 ) -> Result<Vec<FaultView>, LedgerError> {
     let mut conn = pool.acquire().await.map_err(query_err("read faults"))?;
+    let history = TermsHistory::load(&mut conn, terms).await?;
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
         "SELECT f.id FROM faults f WHERE (?1 IS NULL OR f.line = ?1 OR (?1 = 'egress' AND f.line IS NULL)) \
          AND (?2 IS NULL OR {CURRENT_CLASS} = ?2) AND (?3 IS NULL OR (f.resolved_at IS NULL) = ?3) \
@@ -85,7 +125,7 @@ pub async fn faults(
     .map_err(query_err("read faults"))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(f) = fault_on(&mut conn, id, terms, now).await? {
+        if let Some(f) = fault_judged(&mut conn, id, &history, now).await? {
             out.push(f);
         }
     }
@@ -104,10 +144,22 @@ pub async fn fault(
 }
 
 /// [`fault`] on a connection (inside an operator action's transaction).
+/// `terms` are the configured ones, used only when the ledger recorded
+/// none: a fault is judged by the terms in force when it was detected.
 pub async fn fault_on(
     conn: &mut SqliteConnection,
     id: i64,
     terms: &Terms,
+    now: DateTime<Utc>,
+) -> Result<Option<FaultView>, LedgerError> {
+    let history = TermsHistory::load(conn, terms).await?;
+    fault_judged(conn, id, &history, now).await
+}
+
+async fn fault_judged(
+    conn: &mut SqliteConnection,
+    id: i64,
+    history: &TermsHistory,
     now: DateTime<Utc>,
 ) -> Result<Option<FaultView>, LedgerError> {
     let Some(row) = sqlx::query(&format!(
@@ -162,15 +214,44 @@ pub async fn fault_on(
         });
     }
     timeline.sort_by_key(|e| e.at);
-    let first = |kind: &str| timeline.iter().find(|e| e.kind == kind).map(|e| e.at);
+    let first = |kind: &str| timeline.iter().find(|e| e.kind == kind);
+    let mut corrections = Vec::new();
+    let mut was = class(4);
+    let mut changes = Vec::new();
+    // In time order, as the timeline reads them.
+    for e in &events {
+        let kind: String = e.get(2);
+        let (Some(at), Some(to)) = (ts(e, 0), e.get::<Option<String>, _>(3).as_deref().and_then(FaultClass::parse)) else {
+            continue;
+        };
+        match kind.as_str() {
+            "escalated" | "reclassified" => changes.push((at, to)),
+            "corrected" => corrections.push(Correction {
+                recorded_at: ts(e, 1).unwrap_or(at),
+                from: was,
+                to,
+                by: e.get(5),
+                reason: e.get(6),
+            }),
+            _ => continue,
+        }
+        was = to;
+    }
+    changes.sort_by_key(|c| c.0);
+    corrections.sort_by_key(|c| c.recorded_at);
+    let reported = first("reported");
     let facts = FaultFacts {
         detected,
-        class: class(3),
+        class: class(4),
+        changes,
+        corrected: corrections.last().map(|c| c.to),
         resolved,
-        acknowledged: first("acknowledged"),
-        on_site: first("on_site"),
-        repair_report: first("repair_report"),
+        reported: reported.map(|e| e.at),
+        acknowledged: first("acknowledged").map(|e| e.at),
+        on_site: first("on_site").map(|e| e.at),
+        repair_report: first("repair_report").map(|e| e.at),
     };
+    let terms = history.in_force(detected).clone();
     let links =
         sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
             .bind(id)
@@ -188,7 +269,7 @@ pub async fn fault_on(
         id,
         line: row.get(1),
         trigger: row.get(2),
-        class: facts.class,
+        class: class(3),
         opened_class: class(4),
         detected_at: detected,
         resolved_at: resolved,
@@ -197,6 +278,8 @@ pub async fn fault_on(
             .num_milliseconds()
             .max(0) as f64
             / 1000.0,
+        reported_at: facts.reported,
+        reported_via: reported.and_then(|e| e.text.clone()),
         acknowledged_at: facts.acknowledged,
         on_site_at: facts.on_site,
         repair_report_at: facts.repair_report,
@@ -205,10 +288,13 @@ pub async fn fault_on(
             .rev()
             .find(|e| e.kind == "carrier_ticket")
             .and_then(|e| e.text.clone()),
-        deadlines: deadlines(&facts, terms, now),
+        deadlines: deadlines(&facts, &terms, now),
+        corrections,
         outages: linked("outage"),
         degradations: linked("degradation"),
         timeline,
+        facts,
+        terms,
     }))
 }
 

@@ -62,6 +62,12 @@ pub enum LedgerWrite {
     },
     /// The configured lines after a reload (history rows where changed).
     LineConfigs(Vec<crate::config::Line>),
+    /// The contract terms after a reload, in force from `at` (a history
+    /// row where changed).
+    Terms {
+        terms: Box<crate::config::Terms>,
+        at: DateTime<Utc>,
+    },
     /// Five minutes of a line's interface traffic.
     TrafficSample(crate::traffic::TrafficSample),
     /// Quality crossed a degradation threshold (kind: loss, rtt, utilisation).
@@ -469,6 +475,18 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
                     super::LedgerError::Query { source, .. } => source,
                     other => sqlx::Error::Protocol(other.to_string()),
                 })?;
+        }
+        LedgerWrite::Terms { terms, at } => {
+            let mut conn = pool.acquire().await?;
+            if super::terms::record(&mut conn, terms, *at, Some(run_id))
+                .await
+                .map_err(|e| match e {
+                    super::LedgerError::Query { source, .. } => source,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?
+            {
+                tracing::info!(from = %ledger_ts(*at), "new contract terms in force for faults detected from now on");
+            }
         }
         LedgerWrite::TrafficSample(t) => {
             sqlx::query(

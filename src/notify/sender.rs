@@ -410,6 +410,14 @@ impl ChannelTask {
                     .with_label_values(&[&self.name, n.kind.as_str()])
                     .inc();
                 info!(notice = n.id, key = %n.key, attempt, "alert delivered");
+                let reaches = |c: &str| carrier.is_none_or(|of| of == c);
+                if let (Some(fault), Some(to)) =
+                    (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
+                {
+                    if outbox::record_reported(&self.pool, fault, Utc::now(), &self.name).await? {
+                        info!(fault, carrier = to, channel = %self.name, "fault reported to the carrier (申告) by its alert");
+                    }
+                }
                 Ok(None)
             }
             Err(f) => {
