@@ -204,7 +204,7 @@ fn every_role_against_every_endpoint_and_every_rejection() {
         || {
             let (_, m) = request(port, "GET", "/metrics", None, None);
             m.as_str().unwrap_or_default().contains(
-            "linkledger_fault_deadline_breaches_total{class=\"serious\",deadline=\"repair_report\",line=\"telecom\"} 1",
+            "linkledger_fault_deadline_breaches_total{class=\"general\",deadline=\"repair_report\",line=\"telecom\"} 1",
         )
         },
     );
@@ -233,7 +233,7 @@ fn every_role_against_every_endpoint_and_every_rejection() {
     }
     let (_, faults) = get(port, "/api/v1/faults", Some(VIEWER));
     assert_eq!(faults.as_array().unwrap().len(), 2, "{faults}");
-    assert_eq!(faults[0]["class"], "serious");
+    assert_eq!(faults[0]["class"], "general");
     assert_eq!(faults[0]["line"], "telecom");
 
     let when = "2026-01-01T01:05:00Z";
@@ -277,8 +277,9 @@ fn every_role_against_every_endpoint_and_every_rejection() {
             [403, 201, 409],
         ),
         (
+            // Fault 2's half-year is over: a reclassification is a correction.
             "/api/v1/faults/2/reclassify".into(),
-            json!({"by": "Li Na", "class": "general", "reason": "one anchor only"}),
+            json!({"by": "Li Na", "class": "serious", "reason": "both anchors lost", "correction": "carrier ticket shows a serious fault"}),
             [403, 403, 201],
         ),
         (
@@ -348,7 +349,8 @@ fn every_role_against_every_endpoint_and_every_rejection() {
         "{events:?}"
     );
     let (_, f2) = get(port, "/api/v1/faults/2", Some(VIEWER));
-    assert_eq!(f2["class"], "general");
+    assert_eq!(f2["class"], "serious");
+    assert_eq!(f2["corrections"][0]["to"], "serious");
 
     // Rejections, each with a message, none of which writes anything.
     let big = json!({"by": "x", "note": "n".repeat(70 * 1024)});
@@ -514,10 +516,10 @@ fn every_role_against_every_endpoint_and_every_rejection() {
     let (_, metrics) = request(port, "GET", "/metrics", None, None);
     let metrics = metrics.as_str().unwrap_or_default().to_string();
     assert!(
-        metrics.contains("linkledger_fault_deadline_breaches_total{class=\"serious\",deadline=\"repair_report\",line=\"unicom\"} 1"),
+        metrics.contains("linkledger_fault_deadline_breaches_total{class=\"general\",deadline=\"repair_report\",line=\"unicom\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("linkledger_faults_open{class=\"serious\",line=\"telecom\"} 0"));
+    assert!(metrics.contains("linkledger_faults_open{class=\"general\",line=\"telecom\"} 0"));
     assert!(metrics.contains(
         "linkledger_downtime_excluded_seconds{line=\"telecom\",reason=\"force_majeure\"} 0"
     ));

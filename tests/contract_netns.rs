@@ -1,5 +1,5 @@
 //! The contract engine end to end across the namespace lab (root only):
-//! one line loses its upstream for 3 minutes; its fault opens as serious,
+//! one line loses its upstream for 3 minutes; its fault opens as general (the default for one line down),
 //! is acknowledged through the API, resolves when the line comes back with
 //! its deadlines marked, and `linkledger budget --json` charges exactly the
 //! outage.
@@ -47,7 +47,7 @@ fn line<'a>(b: &'a Value, id: &str) -> &'a Value {
 }
 
 #[test]
-fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charged() {
+fn a_line_down_for_3_minutes_is_a_general_fault_acknowledged_resolved_and_charged() {
     if !can_use_netns("contract e2e") {
         return;
     }
@@ -80,8 +80,8 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
     };
     assert_eq!(fault["line"], "telecom");
     assert_eq!(
-        fault["class"], "serious",
-        "one line down is a serious fault"
+        fault["class"], "general",
+        "one line down is a general fault by default"
     );
     let detected = epoch(&fault["detected_at"]);
     assert!(
@@ -90,7 +90,7 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
     );
     let id = fault["id"].as_i64().unwrap();
     assert_eq!(
-        daemon.metric("linkledger_faults_open{class=\"serious\",line=\"telecom\"}"),
+        daemon.metric("linkledger_faults_open{class=\"general\",line=\"telecom\"}"),
         Some(1.0)
     );
 
@@ -126,10 +126,10 @@ fn a_line_down_for_3_minutes_is_a_serious_fault_acknowledged_resolved_and_charge
     assert_eq!(
         states,
         ["met", "not_required", "met", "pending"],
-        "acknowledged in time; 3 minutes needs nobody on site; resolved within 120 min; the repair report is due in 8 h: {f}"
+        "acknowledged in time; 3 minutes needs nobody on site; resolved within 30 min; the repair report is due in 8 h: {f}"
     );
     assert_eq!(
-        daemon.metric("linkledger_faults_open{class=\"serious\",line=\"telecom\"}"),
+        daemon.metric("linkledger_faults_open{class=\"general\",line=\"telecom\"}"),
         Some(0.0)
     );
     assert!(daemon.signal_and_wait("TERM").success());

@@ -69,7 +69,7 @@ events = ["fault_opened", "fault_resolved"]
     let opened = &mails[0];
     assert_eq!(
         opened["subject"],
-        "[linkledger] 故障 #1 线路 telecom（China Telecom） 严重故障：线路中断"
+        "[linkledger] 故障 #1 线路 telecom（China Telecom） 一般故障：线路中断"
     );
     let mail_delay = opened["received_at"].as_f64().unwrap() - declared;
     let robot_delay = robots[0]["received_at"].as_f64().unwrap() - declared;
@@ -201,9 +201,9 @@ fn alertmanager_receives_groups_and_resolves_a_line_fault() {
     assert_eq!(labels["alertname"], "LinkledgerFault");
     assert_eq!(labels["line"], "telecom");
     assert_eq!(labels["carrier"], "China Telecom");
-    assert_eq!(labels["class"], "serious");
+    assert_eq!(labels["class"], "general");
     assert_eq!(labels["fault_id"], "1");
-    assert_eq!(labels["severity"], "critical");
+    assert_eq!(labels["severity"], "warning");
     let active: serde_json::Value =
         serde_json::from_str(&am.get(&ns, 19093, "/api/v2/alerts?active=true")).unwrap();
     let faults: Vec<&serde_json::Value> = active

@@ -277,13 +277,6 @@ async fn fault_step(
             }
         }
         Step::Reported => {
-            if let Some(t) = f.reported_at {
-                return conflict(format!(
-                    "fault {id} was already reported to the carrier at {} ({})",
-                    ledger_ts(t),
-                    f.reported_via.as_deref().unwrap_or("")
-                ));
-            }
             match body.via.as_deref() {
                 Some(v) if REPORT_VIA.contains(&v) => {}
                 Some(v) => {
@@ -298,6 +291,13 @@ async fn fault_step(
                         REPORT_VIA.join(", ")
                     ))
                 }
+            }
+            if let Some(t) = f.reported_at {
+                return conflict(format!(
+                    "fault {id} was already reported to the carrier at {} ({})",
+                    ledger_ts(t),
+                    f.reported_via.as_deref().unwrap_or("")
+                ));
             }
         }
         Step::CarrierTicket | Step::Note => {}

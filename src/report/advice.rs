@@ -60,10 +60,18 @@ pub const RULES: &[Rule] = &[
         id: "budget_breached",
         when: "charged downtime in the contract year is over the cap",
         check: |l, _| {
-            l.year_to_date.breached.then(|| {
+            let over: Vec<i32> = l
+                .years
+                .iter()
+                .filter(|y| y.budget.breached)
+                .map(|y| y.contract_year)
+                .collect();
+            (!over.is_empty()).then(|| {
+                let zh: Vec<String> = over.iter().map(|n| format!("第{n}合同年度")).collect();
+                let en: Vec<String> = over.iter().map(|n| format!("contract year {n}")).collect();
                 [
-                    "本合同年度计费中断时长已超过合同上限：依第六条在半年考核中核减费用，并要求运营商书面说明。".to_string(),
-                    "Charged downtime this contract year is over the cap: apply the deduction in the half-year assessment (clause 6) and ask the carrier for a written account.".to_string(),
+                    format!("{}计费中断时长已超过合同上限：依第六条在半年考核中核减费用，并要求运营商书面说明。", zh.join("、")),
+                    format!("Charged downtime in {} is over the cap: apply the deduction in the half-year assessment (clause 6) and ask the carrier for a written account.", en.join(" and ")),
                 ]
             })
         },

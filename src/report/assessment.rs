@@ -13,7 +13,9 @@ use super::figures::PeriodFigures;
 use super::period_report::subtitle;
 use super::sections::{at, class_name, deadline_name, dur, pct};
 use crate::config::report::{BreachKind, Penalty};
+use crate::config::terms::EgressBreaches;
 use crate::config::{Config, Language};
+use crate::ledger::records::FaultView;
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
 
@@ -29,6 +31,29 @@ pub struct Breach {
     pub at: Option<DateTime<Utc>>,
     /// How many units it counts for (hours over the cap; 1 otherwise).
     pub units: u64,
+    /// Why it is where it is: `year:N` (the contract year of hours over
+    /// the cap); for a breach not charged, `egress:ID:lines` (the egress
+    /// fault's breach, answered by the line faults it contains),
+    /// `egress:ID:lead` (answered by the lead on the egress fault),
+    /// `egress:ID:report` (the member gave one repair report for the
+    /// incident).
+    pub note: Option<String>,
+}
+
+/// A correction recorded in this half of a fault judged in an earlier one:
+/// what it changed, with its own units (−1: a breach credited back).
+#[derive(Debug, Clone, Serialize)]
+pub struct CorrectionLine {
+    pub carrier: String,
+    pub line: String,
+    pub kind: BreachKind,
+    pub fault: i64,
+    pub from: FaultClass,
+    pub to: FaultClass,
+    pub recorded_at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+    pub units: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,7 +76,11 @@ pub struct MemberFee {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Assessment {
+    /// The breaches charged in this half.
     pub breaches: Vec<Breach>,
+    /// Breaches shown but not charged: one incident is one bill.
+    pub uncharged: Vec<Breach>,
+    pub corrections: Vec<CorrectionLine>,
     pub rules: Vec<Penalty>,
     pub deductions: Vec<Deduction>,
     pub members: Vec<MemberFee>,
@@ -66,6 +95,24 @@ fn deadline_breach(k: DeadlineKind) -> BreachKind {
     }
 }
 
+/// The deadline breaches of one fault as known at `cutoff` (corrections
+/// recorded later are the next assessment's), by kind.
+fn breached_kinds(f: &FaultView, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Vec<DeadlineKind> {
+    f.deadlines_known_at(cutoff, now)
+        .iter()
+        .filter(|d| d.state == DeadlineState::Breached)
+        .map(|d| d.kind)
+        .collect()
+}
+
+/// The line faults an egress fault contains: those about the same outages.
+fn contained<'a>(egress: &FaultView, lines: &'a [(String, String, &'a FaultView)]) -> Vec<&'a (String, String, &'a FaultView)> {
+    lines
+        .iter()
+        .filter(|(_, _, f)| f.outages.iter().any(|o| egress.outages.contains(o)))
+        .collect()
+}
+
 pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
     let lead = c
         .lines
@@ -74,46 +121,97 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
         .or(c.lines.first())
         .map(|l| l.carrier.clone())
         .unwrap_or_default();
+    let cutoff = p.until;
+    let now = p.generated_at;
+    let by_lead = c.contract.terms.egress_breaches == EgressBreaches::Lead;
     let mut breaches = Vec::new();
-    let fault_breaches = |carrier: &str,
-                          line: &str,
-                          fs: &[crate::ledger::records::FaultView],
-                          out: &mut Vec<Breach>| {
-        for f in fs {
-            for d in f
-                .deadlines
-                .iter()
-                .filter(|d| d.state == DeadlineState::Breached)
+    let mut uncharged = Vec::new();
+    // Every line fault of the half with its carrier and line.
+    let line_faults: Vec<(String, String, &FaultView)> = p
+        .lines
+        .iter()
+        .flat_map(|l| l.faults.iter().map(move |f| (l.carrier.clone(), l.line.clone(), f)))
+        .collect();
+    let egress_faults: &[FaultView] = p.egress.as_ref().map_or(&[], |e| &e.faults);
+    // One incident, one bill: which fault answers for what.
+    let mut answered_by_lead: Vec<(i64, i64)> = Vec::new(); // (line fault, egress fault)
+    let mut report_given: Vec<(i64, String)> = Vec::new(); // (egress fault, carrier) with a repair report in time
+    for e in egress_faults {
+        for (carrier, _, f) in contained(e, &line_faults) {
+            if by_lead {
+                answered_by_lead.push((f.id, e.id));
+            }
+            if !breached_kinds(f, cutoff, now).contains(&DeadlineKind::RepairReport)
+                && f.repair_report_at.is_some()
             {
-                out.push(Breach {
-                    carrier: carrier.to_string(),
-                    line: line.to_string(),
-                    kind: deadline_breach(d.kind),
-                    fault: Some(f.id),
-                    class: Some(f.class),
-                    at: d.due,
-                    units: 1,
-                });
+                report_given.push((e.id, carrier.clone()));
             }
         }
+    }
+    let incident_of = |fault: i64| {
+        egress_faults
+            .iter()
+            .find(|e| contained(e, &line_faults).iter().any(|(_, _, f)| f.id == fault))
     };
+    let breach = |carrier: &str, line: &str, f: &FaultView, k: DeadlineKind| Breach {
+        carrier: carrier.to_string(),
+        line: line.to_string(),
+        kind: deadline_breach(k),
+        fault: Some(f.id),
+        class: f.deadlines.iter().find(|d| d.kind == DeadlineKind::Resolution).and_then(|d| d.class).or(Some(f.class)),
+        at: f.deadlines.iter().find(|d| d.kind == k).and_then(|d| d.due),
+        units: 1,
+        note: None,
+    };
+    for (carrier, line, f) in &line_faults {
+        for k in breached_kinds(f, cutoff, now) {
+            let mut b = breach(carrier, line, f, k);
+            if let Some((_, e)) = answered_by_lead.iter().find(|(l, _)| *l == f.id) {
+                b.note = Some(format!("egress:{e}:lead"));
+                uncharged.push(b);
+                continue;
+            }
+            // One repair report per member per incident is enough.
+            if k == DeadlineKind::RepairReport {
+                if let Some(e) = incident_of(f.id) {
+                    if report_given.iter().any(|(id, c)| *id == e.id && c == carrier) {
+                        b.note = Some(format!("egress:{}:report", e.id));
+                        uncharged.push(b);
+                        continue;
+                    }
+                }
+            }
+            breaches.push(b);
+        }
+    }
+    for e in egress_faults {
+        for k in breached_kinds(e, cutoff, now) {
+            let mut b = breach(&lead, "egress", e, k);
+            let lead_reported = report_given.iter().any(|(id, c)| *id == e.id && *c == lead);
+            if !by_lead || (k == DeadlineKind::RepairReport && lead_reported) {
+                b.note = Some(format!("egress:{}:lines", e.id));
+                uncharged.push(b);
+            } else {
+                breaches.push(b);
+            }
+        }
+    }
     for l in &p.lines {
-        fault_breaches(&l.carrier, &l.line, &l.faults, &mut breaches);
-        let cap = l.year_to_date.cap_s;
-        let end = l.year_to_date.charged_s;
-        let start = (end - l.availability.charged_s).max(0.0);
-        let over = |s: f64| ((s - cap).max(0.0) / 3600.0).ceil() as u64;
-        let hours = over(end).saturating_sub(over(start));
-        if hours > 0 {
-            breaches.push(Breach {
-                carrier: l.carrier.clone(),
-                line: l.line.clone(),
-                kind: BreachKind::DowntimeOverCap,
-                fault: None,
-                class: None,
-                at: None,
-                units: hours,
-            });
+        // Each contract year the half touches against its own cap.
+        for y in &l.years {
+            let hours = y.hours_over_cap();
+            if hours > 0 {
+                breaches.push(Breach {
+                    carrier: l.carrier.clone(),
+                    line: l.line.clone(),
+                    kind: BreachKind::DowntimeOverCap,
+                    fault: None,
+                    class: None,
+                    at: y.budget.projected_breach.filter(|_| y.budget.breached),
+                    units: hours,
+                    note: Some(format!("year:{}", y.contract_year)),
+                });
+            }
         }
         for m in l
             .maintenance
@@ -128,11 +226,42 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
                 class: None,
                 at: Some(m.start),
                 units: 1,
+                note: None,
             });
         }
     }
-    if let Some(e) = &p.egress {
-        fault_breaches(&lead, "egress", &e.faults, &mut breaches);
+    // Corrections recorded in this half of faults judged before it: the
+    // difference each made, as lines of their own.
+    let mut corrections = Vec::new();
+    for f in &p.corrected_faults {
+        let carrier = f
+            .line
+            .as_ref()
+            .and_then(|id| c.lines.iter().find(|l| l.id == *id))
+            .map_or(lead.clone(), |l| l.carrier.clone());
+        for k in f.corrections.iter().filter(|k| k.recorded_at >= p.period.start && k.recorded_at < p.until) {
+            let before = breached_kinds(f, k.recorded_at - chrono::TimeDelta::milliseconds(1), now);
+            let after = breached_kinds(f, k.recorded_at, now);
+            for kind in DeadlineKind::ALL {
+                let units = match (before.contains(&kind), after.contains(&kind)) {
+                    (true, false) => -1,
+                    (false, true) => 1,
+                    _ => continue,
+                };
+                corrections.push(CorrectionLine {
+                    carrier: carrier.clone(),
+                    line: f.line.clone().unwrap_or_else(|| "egress".into()),
+                    kind: deadline_breach(kind),
+                    fault: f.id,
+                    from: k.from,
+                    to: k.to,
+                    recorded_at: k.recorded_at,
+                    by: k.by.clone(),
+                    reason: k.reason.clone(),
+                    units,
+                });
+            }
+        }
     }
     let mut carriers: Vec<String> = c.lines.iter().map(|l| l.carrier.clone()).collect();
     carriers.sort();
@@ -147,15 +276,21 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
     let mut deductions = Vec::new();
     for rule in &c.contract.penalties {
         for carrier in &carriers {
-            let units: u64 = breaches
+            let applies = |c: &str, kind: BreachKind, class: Option<FaultClass>| {
+                c == carrier && kind == rule.breach && rule.class.is_none_or(|k| class == Some(k))
+            };
+            let breached: i64 = breaches
                 .iter()
-                .filter(|b| {
-                    b.carrier == *carrier
-                        && b.kind == rule.breach
-                        && rule.class.is_none_or(|k| b.class == Some(k))
-                })
-                .map(|b| b.units)
+                .filter(|b| applies(&b.carrier, b.kind, b.class))
+                .map(|b| b.units as i64)
                 .sum();
+            let corrected: i64 = corrections
+                .iter()
+                .filter(|k| applies(&k.carrier, k.kind, Some(k.from)) || applies(&k.carrier, k.kind, Some(k.to)))
+                .map(|k| k.units)
+                .sum();
+            // A credit never turns a rule into a payment to the carrier.
+            let units = (breached + corrected).max(0) as u64;
             if units == 0 {
                 continue;
             }
@@ -201,6 +336,8 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
         .collect();
     Assessment {
         breaches,
+        uncharged,
+        corrections,
         rules: c.contract.penalties.clone(),
         deductions,
         members,
@@ -227,6 +364,28 @@ fn breach_name(l: Language, k: BreachKind) -> String {
             "downtime over the annual cap (hours)",
         ),
         BreachKind::LateMaintenance => tr(l, "维护未按约定通知", "maintenance without due notice"),
+    }
+}
+
+fn uncharged_why(l: Language, note: &str) -> String {
+    let parts: Vec<&str> = note.split(':').collect();
+    match parts.as_slice() {
+        ["egress", id, "lines"] => tr(
+            l,
+            &format!("出口整体故障 #{id} 已由其包含的各线路故障计入"),
+            &format!("egress fault #{id}: answered by the line faults it contains"),
+        ),
+        ["egress", id, "lead"] => tr(
+            l,
+            &format!("由牵头人就出口整体故障 #{id} 一次承担"),
+            &format!("answered once by the lead on egress fault #{id}"),
+        ),
+        ["egress", id, "report"] => tr(
+            l,
+            &format!("同一事件（出口整体故障 #{id}）该成员已按时提交维修报告"),
+            &format!("the member gave its repair report for the incident (egress fault #{id}) in time"),
+        ),
+        _ => note.to_string(),
     }
 }
 
@@ -293,6 +452,7 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         ]);
     }
     d.table(&head, &[0.9, 0.9, 1.0, 1.1, 1.6, 0.6, 0.9], rows, "");
+    super::sections::year_parts_table(&mut d, p);
 
     d.heading(1, tr(l, "二、违约事项", "2. Breaches"));
     let head = heads(
@@ -328,6 +488,71 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         rows,
         &tr(l, "本期无违约事项。", "No breaches in the half."),
     );
+    if !a.uncharged.is_empty() {
+        d.heading(2, tr(l, "同一事件不重复计费的事项", "Breaches of one incident not charged twice"));
+        let head = heads(
+            l,
+            &[
+                ("运营商", "Carrier"),
+                ("线路", "Line"),
+                ("事项", "Breach"),
+                ("故障", "Fault"),
+                ("原因", "Why not charged"),
+            ],
+        );
+        let rows = a
+            .uncharged
+            .iter()
+            .map(|b| {
+                vec![
+                    b.carrier.clone(),
+                    b.line.clone(),
+                    breach_name(l, b.kind),
+                    b.fault.map(|f| format!("#{f}")).unwrap_or_default(),
+                    uncharged_why(l, b.note.as_deref().unwrap_or("")),
+                ]
+            })
+            .collect();
+        d.table(&head, &[0.8, 0.8, 1.6, 0.5, 2.6], rows, "");
+    }
+    if !a.corrections.is_empty() {
+        d.heading(2, tr(l, "更正", "Corrections"));
+        let head = heads(
+            l,
+            &[
+                ("运营商", "Carrier"),
+                ("故障", "Fault"),
+                ("事项", "Breach"),
+                ("等级更正", "Class corrected"),
+                ("更正时间", "Corrected at"),
+                ("更正人", "By"),
+                ("理由", "Reason"),
+                ("数量", "Units"),
+            ],
+        );
+        let rows = a
+            .corrections
+            .iter()
+            .map(|k| {
+                vec![
+                    k.carrier.clone(),
+                    format!("#{}", k.fault),
+                    breach_name(l, k.kind),
+                    format!("{} → {}", class_name(l, k.from), class_name(l, k.to)),
+                    at(tz, k.recorded_at),
+                    k.by.clone().unwrap_or_default(),
+                    k.reason.clone().unwrap_or_default(),
+                    format!("{:+}", k.units),
+                ]
+            })
+            .collect();
+        d.table(&head, &[0.8, 0.5, 1.4, 1.0, 1.3, 0.7, 2.0, 0.5], rows, "");
+        d.note(tr(
+            l,
+            "更正针对以往考核期已判定的故障：原考核结果保持不变，更正造成的差额（−1 为退回一次违约）在本期单列计算。",
+            "Corrections concern faults judged in an earlier assessment: that assessment stands, and the difference a correction makes (−1: a breach credited back) is counted here as a line of its own.",
+        ));
+    }
 
     d.heading(1, tr(l, "三、扣减规则", "3. Deduction rules"));
     let head = heads(

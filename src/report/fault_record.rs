@@ -246,10 +246,25 @@ fn degradation_name(l: Language, kind: &str) -> String {
     tr(l, zh, en)
 }
 
+fn via_name(l: Language, via: &str) -> String {
+    match via {
+        "phone" => tr(l, "电话", "phone"),
+        "ticket" => tr(l, "工单", "ticket"),
+        "email" => tr(l, "电子邮件", "email"),
+        "im" => tr(l, "即时通讯", "instant message"),
+        other => match other.strip_prefix("notify:") {
+            Some(ch) => tr(l, &format!("告警通道 {ch} 自动申告"), &format!("alert channel {ch}")),
+            None => other.to_string(),
+        },
+    }
+}
+
 fn event_name(l: Language, kind: &str) -> String {
     let (zh, en) = match kind {
         "escalated" => ("升级", "escalated"),
         "reclassified" => ("人工调整等级", "reclassified"),
+        "corrected" => ("更正等级", "class corrected"),
+        "reported" => ("申告", "reported to the carrier"),
         "acknowledged" => ("运营商响应", "acknowledged by the carrier"),
         "on_site" => ("到场", "on site"),
         "repair_report" => ("收到维修报告", "repair report received"),
@@ -329,24 +344,51 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         l,
         &[
             ("时限", "Deadline"),
+            ("计时起点", "Runs from"),
             ("到期", "Due"),
             ("完成", "Done"),
             ("结论", "Verdict"),
         ],
     );
+    use crate::fault::deadline::RunsFrom;
     let rows = f
         .deadlines
         .iter()
         .map(|x| {
+            let from = match x.runs_from {
+                RunsFrom::Reported => tr(l, "申告", "fault report"),
+                RunsFrom::Detected if x.kind == crate::fault::deadline::DeadlineKind::Response => {
+                    tr(l, "发现（未申告）", "detection (not reported)")
+                }
+                RunsFrom::Detected => tr(l, "发现", "detection"),
+                RunsFrom::Resolved => tr(l, "恢复", "resolution"),
+            };
+            let from = match x.class {
+                Some(c) => format!("{from}（{}）", class_name(l, c)),
+                None => from,
+            };
             vec![
                 deadline_name(l, x.kind),
+                from,
                 x.due.map(|t| at(tz, t)).unwrap_or_else(|| "—".into()),
                 x.done_at.map(|t| at(tz, t)).unwrap_or_else(|| "—".into()),
                 state_name(l, x.state),
             ]
         })
         .collect();
-    d.table(&head, &[1.0, 1.4, 1.4, 0.8], rows, "");
+    d.table(&head, &[1.0, 1.2, 1.4, 1.4, 0.8], rows, "");
+    d.note(match (f.reported_at, f.reported_via.as_deref()) {
+        (Some(t), via) => tr(
+            l,
+            &format!("申告时间 {}（{}）：响应时限按合同第二条第17项自申告起算。", at(tz, t), via_name(l, via.unwrap_or(""))),
+            &format!("Reported to the carrier at {} ({}): the response time runs from the report (clause 2.17).", at(tz, t), via_name(l, via.unwrap_or(""))),
+        ),
+        (None, _) => tr(
+            l,
+            "未记录申告（含因静默时段暂缓发送的告警）：响应时限自发现起算。",
+            "No fault report recorded (an alert held by quiet hours is not a report): the response time runs from detection.",
+        ),
+    });
     d.heading(1, tr(l, "三、时间线", "3. Timeline"));
     let head = heads(
         l,

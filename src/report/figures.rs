@@ -129,6 +129,34 @@ pub struct TrafficPoint {
     pub out_bps: f64,
 }
 
+/// The part of a period inside one contract year: a period that contains
+/// an anniversary has two, each counted against its own year's cap.
+#[derive(Debug, Clone, Serialize)]
+pub struct YearPart {
+    pub contract_year: i32,
+    pub year_start: DateTime<Utc>,
+    pub year_end: DateTime<Utc>,
+    /// The part of the period in this year.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Charged in this part.
+    pub charged_s: f64,
+    /// The year's budget counted up to the part's end.
+    pub budget: BudgetView,
+}
+
+impl YearPart {
+    /// Started hours over the annual cap that this part added: what the
+    /// year had used over the cap at the part's end, less at its start.
+    pub fn hours_over_cap(&self) -> u64 {
+        let cap = self.budget.cap_s;
+        let end = self.budget.charged_s;
+        let start = (end - self.charged_s).max(0.0);
+        let over = |s: f64| ((s - cap).max(0.0) / 3600.0).ceil() as u64;
+        over(end).saturating_sub(over(start))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LineFigures {
     pub line: String,
@@ -138,6 +166,8 @@ pub struct LineFigures {
     pub availability: Availability,
     /// The contract year containing the period's end, counted up to it.
     pub year_to_date: BudgetView,
+    /// Each contract year the period touches, with the part in it.
+    pub years: Vec<YearPart>,
     pub outages: Vec<OutageRow>,
     pub faults: Vec<FaultView>,
     pub fault_classes: Vec<ClassSummary>,
@@ -156,6 +186,7 @@ pub struct LineFigures {
 pub struct EgressFigures {
     pub availability: Availability,
     pub year_to_date: BudgetView,
+    pub years: Vec<YearPart>,
     /// Times every line was down at once.
     pub outages: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     pub faults: Vec<FaultView>,
@@ -183,6 +214,38 @@ pub struct PeriodFigures {
     /// Each line's RTT threshold in ms, for the advice.
     #[serde(skip)]
     pub rtt_thresholds: Vec<(String, Option<f64>)>,
+    /// When the figures were read (deadlines are judged as of then).
+    #[serde(skip)]
+    pub generated_at: DateTime<Utc>,
+    /// Faults detected before the period with a correction recorded in it.
+    #[serde(skip)]
+    pub corrected_faults: Vec<FaultView>,
+}
+
+/// Faults detected before `p` with a correction recorded within it.
+async fn corrected_before(
+    pool: &SqlitePool,
+    c: &Config,
+    p: Span,
+    now: DateTime<Utc>,
+) -> Result<Vec<FaultView>, LedgerError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT e.fault_id FROM fault_events e JOIN faults f ON f.id = e.fault_id \
+         WHERE e.kind = 'corrected' AND e.recorded_at >= ? AND e.recorded_at < ? AND f.detected_at < ? ORDER BY e.fault_id",
+    )
+    .bind(ledger_ts(p.0))
+    .bind(ledger_ts(p.1))
+    .bind(ledger_ts(p.0))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read corrections"))?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(f) = crate::ledger::records::fault(pool, id, &c.contract.terms, now).await? {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 fn class_summaries(fs: &[FaultView]) -> Vec<ClassSummary> {
@@ -286,9 +349,18 @@ pub async fn period_figures(
     let terms = &c.contract.terms;
     let until = now.min(period.end).max(period.start);
     let p = (period.start, until);
-    let year = ContractYear::containing(c.contract.start, tz, until - TimeDelta::milliseconds(1));
-    // One read of each line's records serves the budget and the period.
-    let (budget, records) = budget_and_records(pool, c, year, until, p.0).await?;
+    // Each contract year the period touches counts against its own cap;
+    // one read of each line's records serves the budgets and the period.
+    let parts = year_parts(c, p);
+    let mut budgets = Vec::new();
+    let mut records = Vec::new();
+    for (y, part) in &parts {
+        let (b, r) = budget_and_records(pool, c, *y, part.1, p.0).await?;
+        budgets.push(b);
+        records = r;
+    }
+    let (year, _) = *parts.last().expect("at least one part");
+    let budget = budgets.last().expect("at least one part").clone();
     let all_faults = faults(
         pool,
         &FaultFilter {
@@ -305,16 +377,23 @@ pub async fn period_figures(
         ..period.clone()
     }
     .days_within(tz);
-    let year_span = (year.start, until);
     let mut downs = Vec::new();
+    let mut year_downs: Vec<Vec<Downtime>> = vec![Vec::new(); parts.len()];
     let mut lines = Vec::new();
     for (i, (l, r)) in c.lines.iter().zip(&records).enumerate() {
         let d = Downtime::of_line(r, p, terms.approved_maintenance_counts);
-        let in_year = Downtime::of_line(r, year_span, terms.approved_maintenance_counts);
+        let in_years: Vec<Downtime> = parts
+            .iter()
+            .map(|(y, part)| Downtime::of_line(r, (y.start, part.1), terms.approved_maintenance_counts))
+            .collect();
         downs.push(d.clone());
+        for (k, y) in in_years.iter().enumerate() {
+            year_downs[k].push(y.clone());
+        }
         if only.is_some_and(|o| o != l.id) {
             continue;
         }
+        let years = year_rows(&parts, &in_years, |k| budgets[k].lines[i].clone());
         lines.push(
             line_figures(
                 pool,
@@ -323,7 +402,8 @@ pub async fn period_figures(
                 period,
                 p,
                 &d,
-                &in_year,
+                (&parts, &in_years),
+                years,
                 &budget.lines[i],
                 &all_faults,
                 &all_exclusions,
@@ -340,9 +420,11 @@ pub async fn period_figures(
             .filter(|f| f.line.is_none() && in_period(f, p))
             .cloned()
             .collect();
+        let in_years: Vec<Downtime> = year_downs.iter().map(|l| Downtime::of_egress(l)).collect();
         Some(EgressFigures {
             availability: Availability::of(&d, p),
             year_to_date: budget.egress.clone(),
+            years: year_rows(&parts, &in_years, |k| budgets[k].egress.clone()),
             outages: d.down.clone(),
             fault_classes: class_summaries(&fs),
             faults: fs,
@@ -373,7 +455,50 @@ pub async fn period_figures(
                 )
             })
             .collect(),
+        generated_at: now,
+        corrected_faults: corrected_before(pool, c, p, now).await?,
     })
+}
+
+/// The contract years `p` touches, each with the part of `p` inside it,
+/// in order. A period before the contract starts is one part of year 1.
+pub fn year_parts(c: &Config, p: Span) -> Vec<(ContractYear, Span)> {
+    let (start, tz) = (c.contract.start, c.daemon.timezone);
+    let mut out = Vec::new();
+    let mut y = ContractYear::containing(start, tz, p.0);
+    while y.start < p.1 {
+        let part = (p.0.max(y.start), p.1.min(y.end));
+        if part.0 < part.1 {
+            out.push((y, part));
+        }
+        y = ContractYear::nth(start, tz, y.number + 1);
+    }
+    if out.is_empty() {
+        let y = ContractYear::containing(start, tz, p.1 - TimeDelta::milliseconds(1));
+        out.push((y, p));
+    }
+    out
+}
+
+fn year_rows(
+    parts: &[(ContractYear, Span)],
+    in_years: &[Downtime],
+    budget: impl Fn(usize) -> BudgetView,
+) -> Vec<YearPart> {
+    parts
+        .iter()
+        .zip(in_years)
+        .enumerate()
+        .map(|(k, ((y, part), d))| YearPart {
+            contract_year: y.number,
+            year_start: y.start,
+            year_end: y.end,
+            from: part.0,
+            to: part.1,
+            charged_s: secs(total(&clip(&d.charged, *part))),
+            budget: budget(k),
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -384,7 +509,8 @@ async fn line_figures(
     period: &Period,
     p: Span,
     d: &Downtime,
-    in_year: &Downtime,
+    (parts, in_years): (&[(ContractYear, Span)], &[Downtime]),
+    years: Vec<YearPart>,
     ytd: &BudgetView,
     all_faults: &[FaultView],
     all_exclusions: &[ExclusionView],
@@ -422,8 +548,13 @@ async fn line_figures(
             let charged = secs(total(&clip(&d.charged, *span)));
             let unobserved = secs(total(&clip(&d.unobserved, *span)));
             let observed = secs(span.1 - span.0) - unobserved;
+            // The budget of the contract year this day is in.
+            let k = parts
+                .iter()
+                .rposition(|(y, _)| y.start <= span.0)
+                .unwrap_or(0);
             let used = secs(total(&clip(
-                &in_year.charged,
+                &in_years[k].charged,
                 (DateTime::<Utc>::MIN_UTC, span.1),
             )));
             let f = q.figures();
@@ -461,6 +592,7 @@ async fn line_figures(
         bandwidth_mbps: l.bandwidth_mbps,
         availability: Availability::of(d, p),
         year_to_date: ytd.clone(),
+        years,
         outages,
         fault_classes: class_summaries(&fs),
         anomalies,

@@ -186,6 +186,63 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
             dur(l, p.cap_s)
         ),
     ));
+    year_parts_table(d, p);
+}
+
+/// A period that contains a contract-year anniversary: each part against
+/// its own year's cap (shown only when there is more than one part).
+pub fn year_parts_table(d: &mut Doc, p: &PeriodFigures) {
+    let l = d.language;
+    let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let mut all: Vec<(String, &[crate::report::figures::YearPart])> = p
+        .lines
+        .iter()
+        .map(|f| (f.line.clone(), f.years.as_slice()))
+        .collect();
+    if let Some(e) = &p.egress {
+        all.push((tr(l, "出口整体", "whole egress"), e.years.as_slice()));
+    }
+    if all.iter().all(|(_, ys)| ys.len() < 2) {
+        return;
+    }
+    d.heading(2, tr(l, "跨合同年度分段", "Parts in each contract year"));
+    let head = heads(
+        l,
+        &[
+            ("线路", "Line"),
+            ("合同年度", "Contract year"),
+            ("本期内时段", "Part of the period"),
+            ("本段计费中断", "Charged in the part"),
+            ("该年度累计 / 上限", "Year to the part's end / cap"),
+            ("超出上限（小时）", "Hours over the cap"),
+        ],
+    );
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let rows = all
+        .iter()
+        .flat_map(|(name, ys)| {
+            ys.iter().map(move |y| {
+                vec![
+                    name.clone(),
+                    tr(
+                        l,
+                        &format!("第{}年", y.contract_year),
+                        &format!("year {}", y.contract_year),
+                    ),
+                    format!("{} – {}", day(y.from), day(y.to)),
+                    dur(l, y.charged_s),
+                    format!("{} / {}", dur(l, y.budget.charged_s), dur(l, y.budget.cap_s)),
+                    y.hours_over_cap().to_string(),
+                ]
+            })
+        })
+        .collect();
+    d.table(&head, &[1.2, 0.9, 2.2, 1.1, 1.7, 0.9], rows, "");
+    d.note(tr(
+        l,
+        "本期跨越合同年度起始日：每一段按其所属合同年度的上限分别计算，超出上限的小时数计入该段所在的考核期。",
+        "This period contains a contract-year anniversary: each part counts against the cap of its own contract year, and hours over a cap count in the period that contains them.",
+    ));
 }
 
 /// Date labels at the start of every few days, on the same time axis as the points.

@@ -1,0 +1,427 @@
+//! Contract accounting as a contract manager checks it, on crafted ledgers:
+//! a half-year that contains a contract-year anniversary, deadlines judged
+//! by the class the fault had while they ran and by the terms in force when
+//! it was detected, corrections shown as such, the response time running
+//! from the fault report (申告), and the default class of a line down.
+//! Each ledger is written with SQL (the times worked out in the comments),
+//! and read back through the CLI as a user would.
+
+#![allow(clippy::disallowed_types)] // real-time orchestration of child processes
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::BIN;
+use serde_json::Value;
+
+struct Ledger {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    db: PathBuf,
+}
+
+/// Two lines (lead telecom, member unicom) in Asia/Shanghai, the contract
+/// starting on `start`, `extra` appended to `[contract]`.
+fn config(start: &str, extra: &str) -> String {
+    format!(
+        r#"
+[daemon]
+database = "DB"
+listen = "127.0.0.1:9798"
+timezone = "Asia/Shanghai"
+
+[contract]
+name = "测试合同"
+start = "{start}"
+annual_downtime_cap = "4h"
+{extra}
+
+[[contract.member]]
+carrier = "China Telecom"
+annual_fee = 1200000
+
+[[contract.member]]
+carrier = "China Unicom"
+annual_fee = 600000
+
+[[contract.penalty]]
+name = "中断超限"
+breach = "downtime_over_cap"
+amount = 1000
+
+[[contract.penalty]]
+name = "修复超时"
+breach = "resolution"
+amount = 3000
+
+[[line]]
+id = "telecom"
+carrier = "China Telecom"
+role = "lead"
+bandwidth_mbps = 1000
+local = ["127.0.0.1"]
+upstream = ["127.0.2.1"]
+
+[[line]]
+id = "unicom"
+carrier = "China Unicom"
+role = "member"
+bandwidth_mbps = 500
+local = ["127.0.0.1"]
+upstream = ["127.0.3.1"]
+"#
+    )
+}
+
+/// A ledger watched without a break from 2023-12-01 to 2027-06-01, with `rows`.
+fn ledger(config_text: &str, rows: &str) -> Ledger {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let config = dir.path().join("linkledger.toml");
+    std::fs::write(&config, config_text.replace("\"DB\"", &format!("{db:?}"))).unwrap();
+    let base = "INSERT INTO runs (id, started_at, heartbeat_at, stopped_at, version, config_path, interval_ms) \
+      VALUES (1, '2023-12-01T00:00:00.000Z', '2027-06-01T00:00:00.000Z', '2027-06-01T00:00:00.000Z', 'fixture', 'fixture', 1000);\n\
+      INSERT INTO line_configs (line, config_json, valid_from, run_id) VALUES \
+      ('telecom', '{}', '2023-12-01T00:00:00.000Z', 1), ('unicom', '{}', '2023-12-01T00:00:00.000Z', 1);\n";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = linkledger::ledger::open(&db).await.unwrap();
+        sqlx::raw_sql(&format!("{base}{rows}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    Ledger { dir, config, db }
+}
+
+/// Runs the CLI on the ledger's config, succeeding or not.
+fn cli(l: &Ledger, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("-c")
+        .arg(&l.config)
+        .output()
+        .unwrap()
+}
+
+fn report_json(l: &Ledger, args: &[&str]) -> Value {
+    let out = l.dir.path().join("out.json");
+    let o = common::run(
+        Command::new(BIN)
+            .arg("report")
+            .args(args)
+            .arg("-c")
+            .arg(&l.config)
+            .args(["--format", "json", "-o"])
+            .arg(&out),
+    );
+    assert!(
+        o.status.success(),
+        "report {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
+fn report_text(l: &Ledger, args: &[&str], format: &str) -> String {
+    let out = l.dir.path().join(format!("out.{format}"));
+    let o = common::run(
+        Command::new(BIN)
+            .arg("report")
+            .args(args)
+            .arg("-c")
+            .arg(&l.config)
+            .args(["--format", format, "-o"])
+            .arg(&out),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(&out).unwrap()
+}
+
+fn breaches<'a>(j: &'a Value, kind: &str, line: &str) -> Vec<&'a Value> {
+    j["assessment"]["breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["kind"] == kind && b["line"] == line)
+        .collect()
+}
+
+fn units(j: &Value, kind: &str, line: &str) -> u64 {
+    breaches(j, kind, line)
+        .iter()
+        .map(|b| b["units"].as_u64().unwrap())
+        .sum()
+}
+
+fn outage(id: u32, line: &str, start: &str, end: &str) -> String {
+    format!(
+        "INSERT INTO outages (id, line, start_at, start_after, end_at, end_after, cause, interval_ms, run_opened, run_closed) \
+         VALUES ({id}, '{line}', '{start}', NULL, '{end}', NULL, 'upstream_unreachable', 1000, 1, 1);\n"
+    )
+}
+
+/// Item 1 of the issue: a 5 h outage in contract year 1 inside a half-year
+/// (and quarter) that ends in year 2 is over the year-1 cap by one started
+/// hour, and that hour belongs to the half that contains it. Starts on
+/// 1 Jan and 1 Jul (anniversaries on period boundaries), 1 Sep and 29 Feb
+/// (anniversaries inside a half). A 3 h outage in year 2 of the same half
+/// is under year 2's cap and adds nothing.
+#[test]
+fn a_half_year_containing_an_anniversary_counts_each_part_against_its_own_year() {
+    // (start, 5 h outage in year 1, 3 h outage in year 2, half, quarter)
+    // Times are UTC; Shanghai is UTC+8.
+    let cases = [
+        // Year 1: 2025-01-01 … 2025-12-31; year 2 from 2025-12-31T16:00Z.
+        ("2025-01-01", "2025-12-10T02:00:00.000Z", "2026-01-10T02:00:00.000Z", "2025H2", "2025Q4"),
+        // Year 1 ends 2025-06-30T16:00Z.
+        ("2024-07-01", "2025-06-10T02:00:00.000Z", "2025-07-10T02:00:00.000Z", "2025H1", "2025Q2"),
+        // Year 1 ends 2025-08-31T16:00Z, inside 2025H2 and 2025Q3.
+        ("2024-09-01", "2025-07-10T02:00:00.000Z", "2025-09-10T02:00:00.000Z", "2025H2", "2025Q3"),
+        // Year 1 ends 2025-02-27T16:00Z (29 February falls back to the 28th),
+        // inside 2025H1 and 2025Q1.
+        ("2024-02-29", "2025-02-10T02:00:00.000Z", "2025-03-10T02:00:00.000Z", "2025H1", "2025Q1"),
+    ];
+    for (start, year1, year2, half, quarter) in cases {
+        let t = |s: &str, h: i64| {
+            (chrono::DateTime::parse_from_rfc3339(s).unwrap() + chrono::TimeDelta::hours(h))
+                .to_utc()
+                .format("%Y-%m-%dT%H:%M:%S.000Z")
+                .to_string()
+        };
+        let rows = outage(1, "telecom", year1, &t(year1, 5)) + &outage(2, "telecom", year2, &t(year2, 3));
+        let l = ledger(&config(start, ""), &rows);
+        let j = report_json(&l, &["assessment", "--half", half]);
+        assert_eq!(
+            units(&j, "downtime_over_cap", "telecom"),
+            1,
+            "start {start}, {half}: 5 h in year 1 is one started hour over its 4 h cap"
+        );
+        let telecom = j["figures"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["line"] == "telecom")
+            .unwrap();
+        let years = telecom["years"].as_array().unwrap();
+        let partial = ["2024-09-01", "2024-02-29"].contains(&start);
+        assert_eq!(years.len(), if partial { 2 } else { 1 }, "start {start}");
+        if partial {
+            assert_eq!(years[0]["contract_year"], 1);
+            assert_eq!(years[0]["charged_s"].as_f64().unwrap(), 5.0 * 3600.0);
+            assert_eq!(years[0]["budget"]["breached"], true);
+            assert_eq!(years[1]["contract_year"], 2);
+            assert_eq!(years[1]["charged_s"].as_f64().unwrap(), 3.0 * 3600.0);
+            assert_eq!(years[1]["budget"]["breached"], false);
+        }
+        let deducted = j["assessment"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["carrier"] == "China Telecom")
+            .unwrap()["deducted"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(deducted, 1000.0, "start {start}: one hour over the cap");
+        let q = report_json(&l, &["quarterly", "--quarter", quarter]);
+        let rules: Vec<&str> = q["advice"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["line"] == "telecom")
+            .map(|a| a["rule"].as_str().unwrap())
+            .collect();
+        assert!(
+            rules.contains(&"budget_breached"),
+            "start {start}, {quarter}: advice {rules:?}"
+        );
+        if partial {
+            let html = report_text(&l, &["assessment", "--half", half], "html");
+            assert!(html.contains("跨合同年度分段") && html.contains("第1年") && html.contains("第2年"));
+            assert!(!html.contains("各项指标符合合同要求"));
+        }
+    }
+}
+
+/// Resolution breached by a general fault, reclassified a year later: the
+/// judgement stays (the class while the deadline ran was general), the
+/// reclassification of an assessed fault is refused without a correction,
+/// and a correction shows in the next assessment as a line of its own.
+#[test]
+fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
+    // Fault 1: general, detected 2025-02-10T02:00Z, resolved after 45 min:
+    // its 30-minute resolution deadline was breached at 02:30.
+    let rows = outage(1, "telecom", "2025-02-10T02:00:00.000Z", "2025-02-10T02:45:00.000Z")
+        + "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+           (1, 'telecom', '2025-02-10T02:00:00.000Z', 'line_down', 'general', '2025-02-10T02:45:00.000Z', 1);\n\
+           INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (1, 'outage', 1, '2025-02-10T02:00:00.000Z');\n";
+    let l = ledger(&config("2024-07-01", ""), &rows);
+    let before = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(units(&before, "resolution", "telecom"), 1);
+
+    // A plain reclassification a year later is refused: 2025H1 is assessed.
+    let o = cli(
+        &l,
+        &["fault", "reclassify", "1", "--class", "serious", "--reason", "运营商认为属严重故障", "--by", "李经理"],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2025H1") && err.contains("--correction"), "{err}");
+    let again = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(again["assessment"]["breaches"], before["assessment"]["breaches"]);
+
+    // With a correction it is recorded; 2025H1 as assessed stays as it was,
+    // and the half in which the correction was made shows it as a line
+    // of its own, crediting the breach back.
+    let o = cli(
+        &l,
+        &[
+            "fault", "reclassify", "1", "--class", "serious", "--reason", "运营商申诉", "--by", "李经理",
+            "--correction", "经双方核实，该故障应属严重故障",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(
+        units(&again, "resolution", "telecom"),
+        1,
+        "an assessed half is never re-judged silently"
+    );
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+    let this_half = format!("{}H{}", now.format("%Y"), if now.format("%m").to_string() <= "06".to_string() { 1 } else { 2 });
+    let next = report_json(&l, &["assessment", "--half", &this_half]);
+    let corrections = next["assessment"]["corrections"].as_array().unwrap();
+    assert_eq!(corrections.len(), 1, "{corrections:?}");
+    assert_eq!(corrections[0]["fault"], 1);
+    assert_eq!(corrections[0]["kind"], "resolution");
+    assert_eq!(corrections[0]["units"], -1);
+    let html = report_text(&l, &["assessment", "--half", &this_half], "html");
+    assert!(html.contains("更正") && html.contains("经双方核实"), "the correction is shown");
+}
+
+/// A degradation (general, 30 min) that became an outage at minute 40 is
+/// judged against the 30 minutes it had while its deadline ran, not the
+/// escalated class's 120.
+#[test]
+fn an_escalation_never_extends_a_deadline_that_was_already_over() {
+    let rows = "INSERT INTO degradations (id, line, kind, start_at, end_at, detail, run_opened, run_closed) VALUES \
+        (1, 'telecom', 'loss', '2025-03-01T02:00:00.000Z', '2025-03-01T02:40:00.000Z', '{}', 1, 1);\n"
+        .to_string()
+        + &outage(1, "telecom", "2025-03-01T02:40:00.000Z", "2025-03-01T03:00:00.000Z")
+        + "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+           (1, 'telecom', '2025-03-01T02:00:00.000Z', 'degradation', 'general', '2025-03-01T03:00:00.000Z', 1);\n\
+           INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (1, 'degradation', 1, '2025-03-01T02:00:00.000Z'), \
+           (1, 'outage', 1, '2025-03-01T02:40:00.000Z');\n\
+           INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, text) VALUES \
+           (1, '2025-03-01T02:40:00.000Z', '2025-03-01T02:40:01.000Z', 'escalated', 'serious', 'the line went down (outage)');\n";
+    let l = ledger(&config("2024-07-01", ""), &rows);
+    let o = cli(&l, &["fault", "show", "1", "--json"]);
+    let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let res = f["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "resolution")
+        .unwrap();
+    assert_eq!(res["state"], "breached");
+    assert_eq!(res["due"], "2025-03-01T02:30:00Z");
+    assert_eq!(res["class"], "general");
+    assert_eq!(f["class"], "serious", "the current class is still shown");
+}
+
+/// Terms recorded in the ledger: a fault detected under 60-minute general
+/// resolution stays met after the terms are shortened to 30 minutes.
+#[test]
+fn a_fault_is_judged_by_the_terms_in_force_when_it_was_detected() {
+    let old = config("2024-07-01", "resolution = { general = \"60m\" }");
+    let rows = outage(1, "telecom", "2025-02-10T02:00:00.000Z", "2025-02-10T02:45:00.000Z")
+        + "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+           (1, 'telecom', '2025-02-10T02:00:00.000Z', 'line_down', 'general', '2025-02-10T02:45:00.000Z', 1);\n";
+    let l = ledger(&old, &rows);
+    // The terms as the daemon recorded them when it started under the old config.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = linkledger::config::Config::load(&l.config).unwrap();
+        let pool = linkledger::ledger::open(&l.db).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let at = "2024-01-01T00:00:00Z".parse().unwrap();
+        assert!(linkledger::ledger::terms::record(&mut conn, &c.contract.terms, at, Some(1))
+            .await
+            .unwrap());
+    });
+    // The config now says 30 minutes (as after a SIGHUP).
+    std::fs::write(
+        &l.config,
+        config("2024-07-01", "").replace("\"DB\"", &format!("{:?}", l.db)),
+    )
+    .unwrap();
+    let j = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(units(&j, "resolution", "telecom"), 0, "met under the terms in force");
+    let o = cli(&l, &["fault", "show", "1", "--json"]);
+    let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(f["deadlines"][2]["state"], "met");
+    assert_eq!(f["deadlines"][2]["due"], "2025-02-10T03:00:00Z");
+}
+
+/// The response time runs from the fault report (申告) and the fault
+/// record says so; with `response_from = "detected"` from detection.
+#[test]
+fn response_runs_from_the_fault_report() {
+    // Detected 02:00, reported by phone at 02:20, acknowledged 02:45:
+    // 25 min after the report (met), 45 min after detection (breached).
+    let rows = outage(1, "telecom", "2026-03-01T02:00:00.000Z", "2026-03-01T04:00:00.000Z")
+        + "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+           (1, 'telecom', '2026-03-01T02:00:00.000Z', 'line_down', 'general', '2026-03-01T04:00:00.000Z', 1);\n";
+    let l = ledger(&config("2025-07-01", ""), &rows);
+    let o = cli(
+        &l,
+        &["fault", "report", "1", "--at", "2026-03-01T02:20:00Z", "--by", "值班员", "--via", "phone"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(&l, &["fault", "report", "1", "--at", "2026-03-01T02:25:00Z", "--by", "值班员", "--via", "phone"]);
+    assert!(!o.status.success(), "reported twice");
+    let o = cli(&l, &["fault", "report", "1", "--by", "值班员", "--via", "carrier-pigeon"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("phone, ticket, email"));
+    let o = cli(&l, &["fault", "ack", "1", "--at", "2026-03-01T02:45:00Z", "--by", "值班员"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let show = |l: &Ledger| -> Value {
+        serde_json::from_slice(&cli(l, &["fault", "show", "1", "--json"]).stdout).unwrap()
+    };
+    let f = show(&l);
+    assert_eq!(f["reported_at"], "2026-03-01T02:20:00Z");
+    assert_eq!(f["deadlines"][0]["state"], "met");
+    assert_eq!(f["deadlines"][0]["runs_from"], "reported");
+    assert_eq!(f["deadlines"][0]["due"], "2026-03-01T02:50:00Z");
+    let html = report_text(&l, &["fault", "1"], "html");
+    assert!(html.contains("申告"), "the fault record says where the response time ran from");
+
+    std::fs::write(
+        &l.config,
+        config("2025-07-01", "response_from = \"detected\"").replace("\"DB\"", &format!("{:?}", l.db)),
+    )
+    .unwrap();
+    let f = show(&l);
+    assert_eq!(f["deadlines"][0]["state"], "breached");
+    assert_eq!(f["deadlines"][0]["runs_from"], "detected");
+}
+
+/// One line down is a general fault by default (30 minutes to resolve).
+#[test]
+fn one_line_down_is_a_general_fault_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, config("2025-07-01", "")).unwrap();
+    let c = linkledger::config::Config::load(&path).unwrap();
+    use linkledger::fault::{FaultClass, Trigger};
+    assert_eq!(c.contract.terms.classes.class_of(Trigger::LineDown), FaultClass::General);
+    assert_eq!(c.contract.terms.classes.class_of(Trigger::EgressDown), FaultClass::Major);
+}
