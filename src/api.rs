@@ -45,6 +45,10 @@ pub fn routes() -> Router<HttpState> {
             "/api/v1/maintenance/:id/withdraw",
             post(withdraw_maintenance),
         )
+        .route(
+            "/api/v1/maintenance/:id/approve",
+            post(approve_maintenance),
+        )
         .route("/api/v1/drills", get(list_drills).post(new_drill))
         .route("/api/v1/budget", get(get_budget))
         .route("/api/v1/audit", get(get_audit))
@@ -351,6 +355,19 @@ async fn withdraw_maintenance(
     raw: Body,
 ) -> ApiResult {
     withdraw(&s, &headers, &id, raw, Withdrawable::Maintenance).await
+}
+
+/// A manager approves a maintenance window recorded after it began.
+async fn approve_maintenance(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: Body,
+) -> ApiResult {
+    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
+    let id = parse_id(&id)?;
+    let body = body(raw).await?;
+    apply(&s, &c, &token, Action::ApproveMaintenance { id, body }).await
 }
 
 async fn list_drills(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {

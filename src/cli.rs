@@ -94,9 +94,10 @@ pub enum Command {
     Budget {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
-        /// Contract year number (1 = the year from contract.start).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
-        year: Option<i32>,
+        /// The contract year's number counted from the contract start (1, 2, 3),
+        /// as `report annual --contract-year` takes it.
+        #[arg(long = "contract-year", visible_alias = "year", value_name = "N", allow_negative_numbers = true)]
+        year: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -159,7 +160,7 @@ impl Command {
             Command::Maintenance { cmd } => match cmd {
                 MaintenanceCmd::Add { common, .. } => &common.config,
                 MaintenanceCmd::List(l) => &l.common.config,
-                MaintenanceCmd::Withdraw(w) => &w.common.config,
+                MaintenanceCmd::Withdraw(w) | MaintenanceCmd::Approve(w) => &w.common.config,
             },
             Command::Drill { cmd } => match cmd {
                 DrillCmd::Add { common, .. } => &common.config,
@@ -493,7 +494,7 @@ async fn outages(
     check_line(c, line.as_deref())?;
     let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let list = read::outages(&pool, line.as_deref(), since, Utc::now())
+    let list = read::outages(&pool, line.as_deref(), since, Utc::now(), &c.contract.terms)
         .await
         .context("reading outages")?;
     if json {
@@ -502,17 +503,18 @@ async fn outages(
     }
     let tz = c.daemon.timezone;
     println!(
-        "{:<12} {:<25} {:<25} {:>10} {:>10}  cause",
-        "line", "start", "end", "duration", "charged"
+        "{:<12} {:<25} {:<25} {:>10} {:>10} {:>10}  cause",
+        "line", "start", "end", "duration", "excluded", "charged"
     );
     for o in list {
         let fmt = |t| local_time(tz, t);
         println!(
-            "{:<12} {:<25} {:<25} {:>9.1}s {:>9.1}s  {}",
+            "{:<12} {:<25} {:<25} {:>9.1}s {:>9.1}s {:>9.1}s  {}",
             o.line,
             fmt(o.start),
             o.end.map(fmt).unwrap_or_else(|| "(open)".into()),
             o.duration_s,
+            o.excluded_s,
             o.charged_s,
             o.cause
         );

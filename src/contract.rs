@@ -49,6 +49,38 @@ impl ContractYear {
         }
     }
 
+    /// Contract year `n` as a user names it (`--contract-year N`): by its
+    /// number counted from the contract start, as the contract does
+    /// (第一年度, 第二年度 …). A calendar year such as 2025 is refused with
+    /// the number of the contract year that starts in it.
+    pub fn numbered(n: i64, start: NaiveDate, tz: Tz) -> Result<Self, String> {
+        let first = Self::nth(start, tz, 1);
+        let to = |y: &Self| {
+            let end = (y.end.with_timezone(&tz) - chrono::TimeDelta::days(1)).date_naive();
+            format!("{} to {end}", y.start.with_timezone(&tz).date_naive())
+        };
+        if n >= 1000 {
+            let k = n - i64::from(start.year()) + 1;
+            let hint = if (1..=500).contains(&k) {
+                let y = Self::nth(start, tz, k as i32);
+                format!("; the contract year that starts in {n} is year {k} ({}): write {k}", to(&y))
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "contract year {n}: contract years are numbered from the contract start ({start}), year 1 being {}{hint}",
+                to(&first)
+            ));
+        }
+        if !(1..=500).contains(&n) {
+            return Err(format!(
+                "contract year {n}: write its number, 1 for the first year ({})",
+                to(&first)
+            ));
+        }
+        Ok(Self::nth(start, tz, n as i32))
+    }
+
     /// The contract year containing `t`. Before the contract starts, this is
     /// the first year (which has not begun yet).
     pub fn containing(start: NaiveDate, tz: Tz, t: DateTime<Utc>) -> Self {

@@ -425,3 +425,52 @@ fn one_line_down_is_a_general_fault_by_default() {
     assert_eq!(c.contract.terms.classes.class_of(Trigger::LineDown), FaultClass::General);
     assert_eq!(c.contract.terms.classes.class_of(Trigger::EgressDown), FaultClass::Major);
 }
+
+/// Maintenance entered after the fact: a window recorded 17 months late
+/// with an earlier notice time is `recorded_late`, never excluded (even
+/// where approved maintenance is), and an interruption without notice
+/// until a manager approves it with a reason; a refused window that
+/// interrupted nothing is no breach.
+#[test]
+fn maintenance_recorded_after_the_fact_is_never_excluded() {
+    let rows = outage(1, "telecom", "2025-03-01T02:00:00.000Z", "2025-03-01T07:00:00.000Z")
+        // Unicom: a window we refused, announced in time, recorded in
+        // time; nothing went down.
+        + "INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at) VALUES \
+           ('unicom', '2025-04-01T02:00:00.000Z', '2025-04-01T03:00:00.000Z', '2025-03-20T00:00:00.000Z', 0, 'LT-0401', 'ops', '2025-03-20T01:00:00.000Z');\n";
+    let l = ledger(&config("2024-07-01", "approved_maintenance_counts = false"), &rows);
+    let o = cli(
+        &l,
+        &[
+            "maintenance", "add", "--line", "telecom", "--from", "2025-03-01T02:00:00Z", "--to", "2025-03-01T07:00:00Z",
+            "--notice-at", "2025-02-20T00:00:00Z", "--consented", "--by", "张三", "--reference", "补录-0301",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list: Value =
+        serde_json::from_slice(&cli(&l, &["maintenance", "list", "--json"]).stdout).unwrap();
+    let telecom = list.as_array().unwrap().iter().find(|m| m["line"] == "telecom").unwrap_or_else(|| panic!("{list:#}"));
+    assert_eq!(telecom["status"], "recorded_late");
+    assert_eq!(telecom["consented_by"], "张三");
+    let budget = |l: &Ledger| -> Value {
+        serde_json::from_slice(&cli(l, &["budget", "--contract-year", "1", "--json"]).stdout).unwrap()
+    };
+    let b = budget(&l);
+    assert_eq!(b["lines"][0]["charged_s"].as_f64().unwrap(), 5.0 * 3600.0, "not excluded");
+    let j = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(units(&j, "late_maintenance", "telecom"), 1);
+    assert_eq!(units(&j, "late_maintenance", "unicom"), 0, "a refused window that interrupted nothing");
+
+    let id = telecom["id"].as_i64().unwrap().to_string();
+    let o = cli(&l, &["maintenance", "approve", &id, "--by", "李经理", "--reason", "割接当日已电话同意，补录"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(&l, &["maintenance", "approve", &id, "--by", "李经理", "--reason", "again"]);
+    assert!(!o.status.success(), "approved once");
+    let j = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(units(&j, "late_maintenance", "telecom"), 0, "approved by a manager");
+    assert_eq!(budget(&l)["lines"][0]["charged_s"].as_f64().unwrap(), 5.0 * 3600.0, "still never excluded");
+    let audit = String::from_utf8(cli(&l, &["audit"]).stdout).unwrap();
+    assert!(audit.contains("approve_maintenance") && audit.contains("割接当日已电话同意"), "{audit}");
+    let html = report_text(&l, &["quarterly", "--quarter", "2025Q1"], "html");
+    assert!(html.contains("开始后补录，经李经理批准"));
+}

@@ -480,9 +480,12 @@ async fn maintenance(pool: &SqlitePool, c: &Config, from: &str, to: &str, notice
             end: t(to),
             notice_at: notice,
             consented: true,
+            consented_by: None,
+            consented_at: None,
             reference: "CT-MAINT-9".into(),
         }),
-        t("23:30"),
+        // Recorded when the notice came, before the window began.
+        notice,
     )
     .await
     .unwrap();

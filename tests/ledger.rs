@@ -109,7 +109,7 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         .await
         .unwrap()
         .unwrap();
-    let list = read::outages(&pool, None, None, t("2026-01-02T00:00:00Z"))
+    let list = read::outages(&pool, None, None, t("2026-01-02T00:00:00Z"), &Terms::default())
         .await
         .unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
@@ -197,7 +197,7 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         .execute(&pool)
         .await
         .unwrap();
-    let open = &read::outages(&pool, Some("telecom"), None, t("2026-01-01T02:00:00Z"))
+    let open = &read::outages(&pool, Some("telecom"), None, t("2026-01-01T02:00:00Z"), &Terms::default())
         .await
         .unwrap()[0];
     assert_eq!(open.end, None);
@@ -211,7 +211,7 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         .bind(second.run_id).execute(&pool).await.unwrap();
     sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(&pool).await.unwrap();
 
-    let o = &read::outages(&pool, Some("telecom"), None, t("2026-01-02T00:00:00Z"))
+    let o = &read::outages(&pool, Some("telecom"), None, t("2026-01-02T00:00:00Z"), &Terms::default())
         .await
         .unwrap()[0];
     assert_eq!(
@@ -219,7 +219,8 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         (20.0, 10.0, 10.0)
     );
     // --since keeps outages still going at or after the date.
-    let since = |at: &str| read::outages(&pool, None, Some(t(at)), t("2026-01-02T00:00:00Z"));
+    let terms = Terms::default();
+    let since = |at: &str| read::outages(&pool, None, Some(t(at)), t("2026-01-02T00:00:00Z"), &terms);
     assert_eq!(since("2026-01-01T01:00:20Z").await.unwrap().len(), 1);
     assert_eq!(since("2026-01-01T01:00:21Z").await.unwrap().len(), 0);
     // Over a period that cuts the outage in half, only the part inside counts.

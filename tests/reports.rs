@@ -451,7 +451,7 @@ fn an_outage_across_the_contract_year_boundary_is_split_between_the_years() {
     );
     // The annual report of contract year 1 counts the same 8400 s.
     let y: Value =
-        serde_json::from_slice(&report(&f, &["annual", "--contract-year", "2024"], "json"))
+        serde_json::from_slice(&report(&f, &["annual", "--contract-year", "1"], "json"))
             .unwrap();
     approx(&line(&y, "telecom")["availability"]["charged_s"], 8400.0);
     let drills = y["acceptance"]
@@ -616,8 +616,8 @@ fn bad_report_requests_say_what_is_wrong() {
             "use html, pdf, md, csv or json",
         ),
         (
-            &["annual", "--contract-year", "2023"],
-            "its first year is 2024",
+            &["annual", "--contract-year", "2025"],
+            "the contract year that starts in 2025 is year 2 (2025-07-01 to 2026-06-30): write 2",
         ),
         (
             &["quarterly", "--quarter", "2099Q1"],

@@ -198,11 +198,20 @@ pub enum MaintenanceCmd {
         /// We consented to it.
         #[arg(long)]
         consented: bool,
+        /// Who consented (default: --by).
+        #[arg(long, value_name = "NAME", requires = "consented")]
+        consented_by: Option<String>,
+        /// When we consented (default: now).
+        #[arg(long, value_name = "TIME", requires = "consented")]
+        consented_at: Option<DateTime<Utc>>,
         #[arg(long, default_value = "")]
         reference: String,
     },
     List(ListArgs),
     Withdraw(WithdrawArgs),
+    /// Approve a window recorded after it began (manager), with a reason:
+    /// it is then no interruption without notice, but still never excluded.
+    Approve(WithdrawArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -251,6 +251,8 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
             to,
             notice_at,
             consented,
+            consented_by,
+            consented_at,
             reference,
             ..
         } => {
@@ -263,12 +265,27 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
                     end: to,
                     notice_at,
                     consented,
+                    consented_by,
+                    consented_at,
                     reference,
                 }),
             )
             .await
         }
         MaintenanceCmd::Withdraw(w) => act(c, w.into_action(Withdrawable::Maintenance)).await,
+        MaintenanceCmd::Approve(w) => {
+            act(
+                c,
+                Action::ApproveMaintenance {
+                    id: w.id,
+                    body: operator::ApproveLate {
+                        by: w.by.by,
+                        reason: w.reason,
+                    },
+                },
+            )
+            .await
+        }
         MaintenanceCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
             let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
@@ -340,13 +357,14 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
     }
 }
 
-pub async fn budget(c: &Config, year: Option<i32>, json: bool) -> anyhow::Result<()> {
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result<()> {
     let (start, tz, now) = (c.contract.start, c.daemon.timezone, Utc::now());
     let year = match year {
-        Some(n) => ContractYear::nth(start, tz, n),
+        Some(n) => ContractYear::numbered(n, start, tz)
+            .map_err(|e| crate::cli::UsageError(format!("--contract-year: {e}")))?,
         None => ContractYear::containing(start, tz, now),
     };
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
     let b = budget::budget_of_year(&pool, c, year, now).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&b)?);

@@ -65,8 +65,22 @@ pub struct NewMaintenance {
     /// When the carrier gave notice.
     pub notice_at: DateTime<Utc>,
     pub consented: bool,
+    /// Who consented (default: the person recording it) and when
+    /// (default: now); consent given after the window began is none.
+    #[serde(default)]
+    pub consented_by: Option<String>,
+    #[serde(default)]
+    pub consented_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub reference: String,
+}
+
+/// A manager's approval of a maintenance window recorded after it began.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveLate {
+    pub by: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -126,6 +140,10 @@ pub enum Action {
     },
     Exclude(NewExclusion),
     Maintenance(NewMaintenance),
+    ApproveMaintenance {
+        id: i64,
+        body: ApproveLate,
+    },
     Withdraw {
         record: Withdrawable,
         id: i64,

@@ -27,11 +27,21 @@ pub struct MaintenanceView {
     pub end: DateTime<Utc>,
     pub notice_at: DateTime<Utc>,
     pub consented: bool,
+    /// Who consented and when (None for a window recorded before either
+    /// was kept).
+    pub consented_by: Option<String>,
+    pub consented_at: Option<DateTime<Utc>>,
     pub reference: String,
-    /// approved (notice in time and consented) | late_notice |
-    /// not_consented: only approved windows can be excluded, and only
-    /// when `approved_maintenance_counts = false`.
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+    /// approved (notice in time and consented before it began) |
+    /// late_notice | not_consented | recorded_late (entered after it
+    /// began): only approved windows can be excluded, and only when
+    /// `approved_maintenance_counts = false`.
     pub status: &'static str,
+    /// A manager's approval of a window recorded late (who, why): it is
+    /// then no breach, but still never excluded.
+    pub late_approval: Option<(String, String)>,
     /// Withdrawn by a later record: no longer in force.
     pub withdrawn: bool,
 }
@@ -39,6 +49,13 @@ pub struct MaintenanceView {
 impl MaintenanceView {
     pub fn approved(&self) -> bool {
         self.status == "approved" && !self.withdrawn
+    }
+
+    /// An interruption without due notice or consent: a breach of 第二条 14
+    /// when it interrupted anything (a recorded-late window a manager
+    /// approved is not).
+    pub fn without_due_notice(&self) -> bool {
+        !self.withdrawn && self.status != "approved" && self.late_approval.is_none()
     }
 }
 
@@ -84,8 +101,10 @@ pub async fn maintenance(
 ) -> Result<Vec<MaintenanceView>, LedgerError> {
     let rows = sqlx::query(
         "SELECT m.id, m.line, m.start_at, m.end_at, m.notice_at, m.consented, m.reference, \
-         EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'maintenance' AND w.record_id = m.id) \
-         FROM maintenance m WHERE (?1 IS NULL OR m.line = ?1) AND m.start_at < ?2 AND m.end_at > ?3 ORDER BY m.start_at, m.id",
+         EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'maintenance' AND w.record_id = m.id), \
+         m.consented_by, m.consented_at, m.recorded_by, m.recorded_at, a.approved_by, a.reason \
+         FROM maintenance m LEFT JOIN maintenance_approvals a ON a.maintenance_id = m.id \
+         WHERE (?1 IS NULL OR m.line = ?1) AND m.start_at < ?2 AND m.end_at > ?3 ORDER BY m.start_at, m.id",
     )
     .bind(line)
     .bind(ledger_ts(period.1))
@@ -99,13 +118,20 @@ pub async fn maintenance(
         .filter_map(|r| {
             let (start, end, notice_at) = (ts(r, 2)?, ts(r, 3)?, ts(r, 4)?);
             let consented: bool = r.get(5);
-            let status = if !consented {
+            let consented_at = ts(r, 9);
+            let recorded_at = ts(r, 11)?;
+            let status = if recorded_at > start {
+                "recorded_late"
+            } else if !consented || consented_at.is_some_and(|t| t > start) {
                 "not_consented"
             } else if notice_at > start - notice {
                 "late_notice"
             } else {
                 "approved"
             };
+            let late_approval = r
+                .get::<Option<String>, _>(12)
+                .map(|by| (by, r.get::<Option<String>, _>(13).unwrap_or_default()));
             Some(MaintenanceView {
                 id: r.get(0),
                 line: r.get(1),
@@ -113,8 +139,13 @@ pub async fn maintenance(
                 end,
                 notice_at,
                 consented,
+                consented_by: r.get(8),
+                consented_at,
                 reference: r.get(6),
+                recorded_by: r.get(10),
+                recorded_at,
                 status,
+                late_approval,
                 withdrawn: r.get(7),
             })
         })

@@ -160,6 +160,17 @@ pub async fn apply(
                 Outcome::Created { id },
             )
         }
+        Action::ApproveMaintenance { id, body } => {
+            let aid = approve_late(&mut tx, *id, body, now).await?;
+            (
+                "approve_maintenance",
+                format!("maintenance/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                Some(body.reason.clone()),
+                Outcome::Created { id: aid },
+            )
+        }
         Action::Withdraw { record, id, body } => {
             let wid = withdraw(&mut tx, *record, *id, body, now).await?;
             (
@@ -483,7 +494,26 @@ async fn maintenance(
     span(m.start, m.end)?;
     not_future("notice_at", m.notice_at, now)?;
     text("reference", &m.reference, false)?;
-    sqlx::query_scalar("INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+    if !m.consented && (m.consented_by.is_some() || m.consented_at.is_some()) {
+        return invalid("consented_by and consented_at belong to a window we consented to (consented: true)");
+    }
+    let (consented_by, consented_at) = if m.consented {
+        let by = m.consented_by.clone().unwrap_or_else(|| m.by.clone());
+        text("consented_by", &by, true)?;
+        let at = m.consented_at.unwrap_or(now);
+        not_future("consented_at", at, now)?;
+        (Some(by), Some(ledger_ts(at)))
+    } else {
+        (None, None)
+    };
+    if now > m.start {
+        tracing::warn!(
+            line = m.line,
+            start = %ledger_ts(m.start),
+            "maintenance window recorded after it began: never excluded, and an interruption without notice unless a manager approves it"
+        );
+    }
+    sqlx::query_scalar("INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at, consented_by, consented_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
         .bind(&m.line)
         .bind(ledger_ts(m.start))
         .bind(ledger_ts(m.end))
@@ -492,9 +522,53 @@ async fn maintenance(
         .bind(&m.reference)
         .bind(&m.by)
         .bind(ledger_ts(now))
+        .bind(consented_by)
+        .bind(consented_at)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| query_err("record maintenance window")(e).into())
+}
+
+/// A manager approves a window recorded after it began, with a reason:
+/// it is then no interruption without notice, but still never excluded.
+async fn approve_late(
+    conn: &mut SqliteConnection,
+    id: i64,
+    a: &ApproveLate,
+    now: DateTime<Utc>,
+) -> Result<i64, ActionError> {
+    text("reason", &a.reason, true)?;
+    let row = sqlx::query("SELECT start_at, recorded_at FROM maintenance WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(query_err("read maintenance window"))?;
+    let Some(row) = row else {
+        return Err(ActionError::NotFound(format!("no maintenance {id}")));
+    };
+    let (start, recorded): (String, String) = (row.get(0), row.get(1));
+    if recorded <= start {
+        return conflict(format!(
+            "maintenance {id} was recorded before it began ({recorded} ≤ {start}); only a window recorded late needs an approval"
+        ));
+    }
+    let done: Option<String> =
+        sqlx::query_scalar("SELECT approved_by FROM maintenance_approvals WHERE maintenance_id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(query_err("read maintenance approvals"))?;
+    if let Some(by) = done {
+        return conflict(format!("maintenance {id} was already approved by {by}"));
+    }
+    sqlx::query_scalar("INSERT INTO maintenance_approvals (maintenance_id, approved_by, reason, at) VALUES (?, ?, ?, ?) RETURNING id")
+        .bind(id)
+        .bind(&a.by)
+        .bind(&a.reason)
+        .bind(ledger_ts(now))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_err("record maintenance approval")(e).into())
 }
 
 async fn withdraw(

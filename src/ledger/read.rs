@@ -28,7 +28,11 @@ pub struct OutageView {
     pub duration_s: f64,
     /// Unobserved time inside the outage.
     pub unobserved_s: f64,
-    /// Duration minus unobserved time: what the carrier is charged.
+    /// Observed time inside the outage excluded from the charge (force
+    /// majeure, and approved maintenance where the contract excludes it).
+    pub excluded_s: f64,
+    /// Duration minus unobserved and excluded time: what the carrier is
+    /// charged, the same figure as the budget and the reports count.
     pub charged_s: f64,
     /// The most specific cause known: the interface's own status (SNMP)
     /// when it was seen during the outage, else the cause it was declared with.
@@ -56,11 +60,14 @@ pub(crate) fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc
 }
 
 /// Outages, oldest first; `since` keeps those still going at or after it.
+/// Each is charged as the budget charges it (the terms say which
+/// maintenance is excluded).
 pub async fn outages(
     pool: &SqlitePool,
     line: Option<&str>,
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    terms: &crate::config::Terms,
 ) -> Result<Vec<OutageView>, LedgerError> {
     let rows = sqlx::query(
         "SELECT o.id, o.line, o.start_at, o.start_after, o.end_at, o.end_after, \
@@ -73,15 +80,14 @@ pub async fn outages(
     .fetch_all(pool)
     .await
     .map_err(query_err("read outages"))?;
-    let away = away_since(pool).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let line: String = row.get(1);
         let start = ts(&row, 2).unwrap_or(now);
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
-        let gaps = unobserved_spans_given(pool, &line, span, away).await?;
-        let unobserved = total(&gaps);
+        let records = super::budget::line_records(pool, &line, span, terms.maintenance_notice).await?;
+        let d = crate::budget::Downtime::of_line(&records, span, terms.approved_maintenance_counts);
         let duration = span.1 - span.0;
         out.push(OutageView {
             id: row.get(0),
@@ -91,8 +97,9 @@ pub async fn outages(
             end,
             end_after: ts(&row, 5),
             duration_s: secs(duration),
-            unobserved_s: secs(unobserved),
-            charged_s: secs(duration - unobserved),
+            unobserved_s: secs(total(&d.unobserved)),
+            excluded_s: secs(total(&d.excluded_force_majeure) + total(&d.excluded_maintenance)),
+            charged_s: secs(total(&d.charged)),
             cause: row.get(6),
             declared_cause: row.get(8),
             interval_s: row.get::<i64, _>(7) as f64 / 1000.0,

@@ -202,7 +202,7 @@ pub const RULES: &[Rule] = &[
         id: "maintenance_late_notice",
         when: "a maintenance window was announced less than the notice period ahead or without consent",
         check: |l, _| {
-            let n = l.maintenance.iter().filter(|m| !m.withdrawn && m.status != "approved").count();
+            let n = l.maintenance_breaches().count();
             (n > 0).then(|| {
                 [
                     format!("{n} 次计划维护未提前通知或未经同意，按中断计算：提醒运营商遵守提前 24 小时通知的约定（第二条 14）。"),

@@ -213,11 +213,7 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
                 });
             }
         }
-        for m in l
-            .maintenance
-            .iter()
-            .filter(|m| !m.withdrawn && m.status != "approved")
-        {
+        for m in l.maintenance_breaches() {
             breaches.push(Breach {
                 carrier: l.carrier.clone(),
                 line: l.line.clone(),

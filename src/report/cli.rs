@@ -28,9 +28,10 @@ pub enum ReportCmd {
     Annual {
         #[command(flatten)]
         common: Common,
-        /// The calendar year the contract year starts in (2025), or its number (1, 2, 3).
-        #[arg(long, value_name = "YEAR")]
-        contract_year: i32,
+        /// The contract year's number counted from the contract start (1, 2, 3),
+        /// as `budget --contract-year` takes it.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        contract_year: i64,
     },
     /// The half-year payment assessment with deductions per consortium member.
     Assessment {

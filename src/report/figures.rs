@@ -129,6 +129,20 @@ pub struct TrafficPoint {
     pub out_bps: f64,
 }
 
+impl LineFigures {
+    /// Maintenance windows that interrupted the line without due notice or
+    /// consent (第二条 14): a window that interrupted nothing is no breach.
+    pub fn maintenance_breaches(&self) -> impl Iterator<Item = &MaintenanceView> {
+        self.maintenance.iter().filter(|m| {
+            m.without_due_notice()
+                && self
+                    .outages
+                    .iter()
+                    .any(|o| o.start < m.end && o.end.is_none_or(|e| e > m.start))
+        })
+    }
+}
+
 /// The part of a period inside one contract year: a period that contains
 /// an anniversary has two, each counted against its own year's cap.
 #[derive(Debug, Clone, Serialize)]

@@ -73,17 +73,10 @@ impl Period {
         ))
     }
 
-    /// A contract year, given as the calendar year it starts in (2025) or
-    /// as its number counted from the contract start (1, 2, 3).
-    pub fn contract_year(n: i32, start: NaiveDate, tz: Tz) -> Result<Self, String> {
-        let number = if n >= 1000 { n - start.year() + 1 } else { n };
-        if number < 1 {
-            return Err(format!(
-                "--contract-year {n}: the contract starts on {start}; its first year is {} (or 1)",
-                start.year()
-            ));
-        }
-        let y = ContractYear::nth(start, tz, number);
+    /// A contract year by its number counted from the contract start
+    /// (1, 2, 3); see [`ContractYear::numbered`].
+    pub fn contract_year(n: i64, start: NaiveDate, tz: Tz) -> Result<Self, String> {
+        let y = ContractYear::numbered(n, start, tz).map_err(|e| format!("--contract-year: {e}"))?;
         Ok(Self::of_contract_year(y, tz))
     }
 
@@ -228,15 +221,17 @@ mod tests {
     }
 
     #[test]
-    fn contract_years_by_number_or_starting_calendar_year() {
+    fn contract_years_by_number_never_by_calendar_year() {
         let start = NaiveDate::from_ymd_opt(2024, 7, 1).unwrap();
         let a = Period::contract_year(2, start, Shanghai).unwrap();
-        let b = Period::contract_year(2025, start, Shanghai).unwrap();
-        assert_eq!(a, b);
         assert_eq!(
             a.start,
             "2025-06-30T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
+        // A calendar year is refused, naming the number to write instead.
+        let e = Period::contract_year(2025, start, Shanghai).unwrap_err();
+        assert!(e.contains("year 2 (2025-07-01 to 2026-06-30): write 2"), "{e}");
         assert!(Period::contract_year(2023, start, Shanghai).is_err());
+        assert!(Period::contract_year(0, start, Shanghai).is_err());
     }
 }

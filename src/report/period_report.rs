@@ -86,6 +86,20 @@ pub fn quarterly(
 }
 
 /// The contract's checkable clauses over a contract year.
+/// The drills held within the report's period (its contract year).
+fn drills_in<'a>(p: &PeriodFigures, drills: &'a [DrillView]) -> Vec<&'a DrillView> {
+    let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    drills
+        .iter()
+        .filter(|d| {
+            chrono::NaiveDate::parse_from_str(&d.held_on, "%Y-%m-%d").is_ok_and(|day| {
+                let t = crate::contract::local_midnight(tz, day);
+                t >= p.period.start && t < p.period.end
+            })
+        })
+        .collect()
+}
+
 pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<Clause> {
     let mut out = Vec::new();
     let worst = p
@@ -180,10 +194,7 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         .lines
         .iter()
         .map(|f| {
-            f.maintenance
-                .iter()
-                .filter(|m| !m.withdrawn && m.status != "approved")
-                .count()
+            f.maintenance_breaches().count()
         })
         .sum();
     let windows: usize = p.lines.iter().map(|f| f.maintenance.len()).sum();
@@ -236,19 +247,15 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             "持续监测线路质量（本系统的监测覆盖率）",
             "continuous quality monitoring (this monitor's coverage)",
         ),
-        met: Some(p.lines.iter().all(|f| f.availability.coverage >= 0.99)),
-        evidence: coverage.join("; "),
+        // Coverage is this monitor's, not the carrier's: shown, never judged.
+        met: None,
+        evidence: tr(
+            l,
+            &format!("{}（覆盖率反映本监测系统的运行情况，不作为对运营商的考核依据）", coverage.join("; ")),
+            &format!("{} (coverage is this monitor's own record, not a measure of the carrier)", coverage.join("; ")),
+        ),
     });
-    let held: Vec<&DrillView> = drills
-        .iter()
-        .filter(|d| {
-            chrono::NaiveDate::parse_from_str(&d.held_on, "%Y-%m-%d").is_ok_and(|day| {
-                let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-                let t = crate::contract::local_midnight(tz, day);
-                t >= p.period.start && t < p.period.end
-            })
-        })
-        .collect();
+    let held = drills_in(p, drills);
     out.push(Clause {
         clause: "第二条 19",
         requirement: tr(
@@ -325,8 +332,8 @@ pub fn annual(
             ("记录人", "Recorded by"),
         ],
     );
-    let rows = drills
-        .iter()
+    let rows = drills_in(p, drills)
+        .into_iter()
         .map(|x| {
             vec![
                 x.held_on.clone(),

@@ -867,10 +867,25 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
                 } else {
                     tr(l, "是", "yes")
                 },
-                match (m.withdrawn, m.status) {
-                    (true, _) => tr(l, "已撤销", "withdrawn"),
-                    (_, "approved") => tr(l, "已批准，不计中断", "approved, not downtime"),
-                    (_, "late_notice") => tr(l, "通知过晚，计为中断", "late notice: downtime"),
+                match (m.withdrawn, m.status, &m.late_approval) {
+                    (true, _, _) => tr(l, "已撤销", "withdrawn"),
+                    (_, "approved", _) if p.approved_maintenance_counts => tr(
+                        l,
+                        "已批准（本合同仍计入中断）",
+                        "approved (this contract still counts it as downtime)",
+                    ),
+                    (_, "approved", _) => tr(l, "已批准，不计中断", "approved, not downtime"),
+                    (_, "late_notice", _) => tr(l, "通知过晚，计为中断", "late notice: downtime"),
+                    (_, "recorded_late", Some((by, why))) => tr(
+                        l,
+                        &format!("开始后补录，经{by}批准（{why}）：不计违约，仍计为中断"),
+                        &format!("recorded after it began, approved by {by} ({why}): no breach, still downtime"),
+                    ),
+                    (_, "recorded_late", None) => tr(
+                        l,
+                        "开始后补录，计为未通知的中断",
+                        "recorded after it began: an interruption without notice",
+                    ),
                     _ => tr(l, "未经同意，计为中断", "not consented: downtime"),
                 },
                 m.reference.clone(),
