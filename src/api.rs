@@ -45,10 +45,7 @@ pub fn routes() -> Router<HttpState> {
             "/api/v1/maintenance/:id/withdraw",
             post(withdraw_maintenance),
         )
-        .route(
-            "/api/v1/maintenance/:id/approve",
-            post(approve_maintenance),
-        )
+        .route("/api/v1/maintenance/:id/approve", post(approve_maintenance))
         .route("/api/v1/drills", get(list_drills).post(new_drill))
         .route("/api/v1/budget", get(get_budget))
         .route("/api/v1/audit", get(get_audit))

@@ -96,7 +96,12 @@ pub enum Command {
         config: PathBuf,
         /// The contract year's number counted from the contract start (1, 2, 3),
         /// as `report annual --contract-year` takes it.
-        #[arg(long = "contract-year", visible_alias = "year", value_name = "N", allow_negative_numbers = true)]
+        #[arg(
+            long = "contract-year",
+            visible_alias = "year",
+            value_name = "N",
+            allow_negative_numbers = true
+        )]
         year: Option<i64>,
         #[arg(long)]
         json: bool,
@@ -148,9 +153,7 @@ impl Command {
                 FaultCmd::Ack(s) | FaultCmd::OnSite(s) | FaultCmd::Note(s) => &s.common.config,
                 FaultCmd::RepairReport { step, .. }
                 | FaultCmd::Ticket { step, .. }
-                | FaultCmd::Report { step, .. } => {
-                    &step.common.config
-                }
+                | FaultCmd::Report { step, .. } => &step.common.config,
             },
             Command::Exclude { cmd } => match cmd {
                 ExcludeCmd::Add { common, .. } => &common.config,

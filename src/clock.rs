@@ -65,7 +65,10 @@ mod tests {
         let t = ledger_ts("2025-03-01T02:00:00Z".parse().unwrap());
         assert!(ledger_ts(DateTime::<Utc>::MIN_UTC) < t);
         assert!(ledger_ts(DateTime::<Utc>::MAX_UTC) > t);
-        assert_eq!(ledger_ts(DateTime::<Utc>::MAX_UTC), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            ledger_ts(DateTime::<Utc>::MAX_UTC),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 }
 

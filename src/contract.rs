@@ -63,7 +63,10 @@ impl ContractYear {
             let k = n - i64::from(start.year()) + 1;
             let hint = if (1..=500).contains(&k) {
                 let y = Self::nth(start, tz, k as i32);
-                format!("; the contract year that starts in {n} is year {k} ({}): write {k}", to(&y))
+                format!(
+                    "; the contract year that starts in {n} is year {k} ({}): write {k}",
+                    to(&y)
+                )
             } else {
                 String::new()
             };

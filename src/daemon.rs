@@ -186,7 +186,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await?;
     {
-        let mut conn = pool.acquire().await.context("cannot record the contract terms")?;
+        let mut conn = pool
+            .acquire()
+            .await
+            .context("cannot record the contract terms")?;
         ledger::terms::record(
             &mut conn,
             &config.contract.terms,

@@ -104,12 +104,16 @@ pub fn classify(
 
 /// Combines a round's probe verdict with what SNMP says of the line's
 /// interface: the interface being down (operationally or administratively)
-/// makes the round `down` with that cause — unless our own side did not
-/// answer, in which case the agent (on our side too) is no better evidence
-/// than the local tier, and the round stays a local fault.
+/// makes a failed round `down` with that cause (declared at once) — but
+/// never a round whose upstream answered: the last poll's status is up to
+/// a poll interval old, and an answer from beyond the carrier is proof the
+/// line is up now (a round that could not probe at all takes the
+/// interface's word). Nor a round where our own side did not answer: the
+/// agent (on our side too) is no better evidence than the local tier, and
+/// the round stays a local fault.
 pub fn with_interface_evidence(probed: RoundState, interface: Option<Cause>) -> RoundState {
     match (probed, interface) {
-        (RoundState::LocalFault, _) | (_, None) => probed,
+        (RoundState::LocalFault | RoundState::Up, _) | (_, None) => probed,
         (_, Some(cause)) => RoundState::Down(cause),
     }
 }

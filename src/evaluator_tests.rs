@@ -355,12 +355,11 @@ fn interface_evidence_after_an_icmp_declared_outage_is_recorded_once() {
 }
 
 #[test]
-fn interface_evidence_decides_except_when_our_side_is_silent() {
+fn interface_evidence_decides_except_when_our_side_is_silent_or_upstream_answers() {
     let iface = Some(Cause::InterfaceDown);
-    assert_eq!(
-        with_interface_evidence(UP, iface),
-        RoundState::Down(Cause::InterfaceDown)
-    );
+    // The last poll's status is up to a poll interval old: an answer from
+    // beyond the carrier says the line is up now.
+    assert_eq!(with_interface_evidence(UP, iface), UP);
     assert_eq!(
         with_interface_evidence(DOWN, iface),
         RoundState::Down(Cause::InterfaceDown)
@@ -371,4 +370,33 @@ fn interface_evidence_decides_except_when_our_side_is_silent() {
     );
     assert_eq!(with_interface_evidence(LOCAL, iface), LOCAL);
     assert_eq!(with_interface_evidence(DOWN, None), DOWN);
+}
+
+#[test]
+fn a_stale_interface_down_never_keeps_a_line_down_after_upstream_answers() {
+    // The port is down from round 2 to 12 (ICMP fails), SNMP (every 10 s)
+    // saw it down at round 5 and says so until its next poll at round 15.
+    let mut ev = Evaluator::new(3, 2);
+    let mut states = Vec::new();
+    for round in 0..20 {
+        let probed = if (2..12).contains(&round) { DOWN } else { UP };
+        let iface = (5..15).contains(&round).then_some(Cause::InterfaceDown);
+        states.push(with_interface_evidence(probed, iface));
+    }
+    let events = run(&mut ev, 0, &states);
+    let closed: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::OutageClosed { .. }))
+        .collect();
+    assert_eq!(
+        closed,
+        [&(
+            13,
+            Event::OutageClosed {
+                end: t(12),
+                end_after: t(11)
+            }
+        )],
+        "the outage ends at the first good round, not at the next poll"
+    );
 }

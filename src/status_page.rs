@@ -56,7 +56,8 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         };
         let faults = records::faults(&s.pool, &open, &config.contract.terms, now).await?;
         let since = now - TimeDelta::days(RECENT_DAYS);
-        let mut outages = read::outages(&s.pool, None, Some(since), now, &config.contract.terms).await?;
+        let mut outages =
+            read::outages(&s.pool, None, Some(since), now, &config.contract.terms).await?;
         outages.reverse();
         outages.truncate(20);
         Ok::<_, crate::ledger::LedgerError>((budget, faults, outages))

@@ -179,14 +179,38 @@ fn a_half_year_containing_an_anniversary_counts_each_part_against_its_own_year()
     // Times are UTC; Shanghai is UTC+8.
     let cases = [
         // Year 1: 2025-01-01 … 2025-12-31; year 2 from 2025-12-31T16:00Z.
-        ("2025-01-01", "2025-12-10T02:00:00.000Z", "2026-01-10T02:00:00.000Z", "2025H2", "2025Q4"),
+        (
+            "2025-01-01",
+            "2025-12-10T02:00:00.000Z",
+            "2026-01-10T02:00:00.000Z",
+            "2025H2",
+            "2025Q4",
+        ),
         // Year 1 ends 2025-06-30T16:00Z.
-        ("2024-07-01", "2025-06-10T02:00:00.000Z", "2025-07-10T02:00:00.000Z", "2025H1", "2025Q2"),
+        (
+            "2024-07-01",
+            "2025-06-10T02:00:00.000Z",
+            "2025-07-10T02:00:00.000Z",
+            "2025H1",
+            "2025Q2",
+        ),
         // Year 1 ends 2025-08-31T16:00Z, inside 2025H2 and 2025Q3.
-        ("2024-09-01", "2025-07-10T02:00:00.000Z", "2025-09-10T02:00:00.000Z", "2025H2", "2025Q3"),
+        (
+            "2024-09-01",
+            "2025-07-10T02:00:00.000Z",
+            "2025-09-10T02:00:00.000Z",
+            "2025H2",
+            "2025Q3",
+        ),
         // Year 1 ends 2025-02-27T16:00Z (29 February falls back to the 28th),
         // inside 2025H1 and 2025Q1.
-        ("2024-02-29", "2025-02-10T02:00:00.000Z", "2025-03-10T02:00:00.000Z", "2025H1", "2025Q1"),
+        (
+            "2024-02-29",
+            "2025-02-10T02:00:00.000Z",
+            "2025-03-10T02:00:00.000Z",
+            "2025H1",
+            "2025Q1",
+        ),
     ];
     for (start, year1, year2, half, quarter) in cases {
         let t = |s: &str, h: i64| {
@@ -195,7 +219,8 @@ fn a_half_year_containing_an_anniversary_counts_each_part_against_its_own_year()
                 .format("%Y-%m-%dT%H:%M:%S.000Z")
                 .to_string()
         };
-        let rows = outage(1, "telecom", year1, &t(year1, 5)) + &outage(2, "telecom", year2, &t(year2, 3));
+        let rows =
+            outage(1, "telecom", year1, &t(year1, 5)) + &outage(2, "telecom", year2, &t(year2, 3));
         let l = ledger(&config(start, ""), &rows);
         let j = report_json(&l, &["assessment", "--half", half]);
         assert_eq!(
@@ -243,7 +268,9 @@ fn a_half_year_containing_an_anniversary_counts_each_part_against_its_own_year()
         );
         if partial {
             let html = report_text(&l, &["assessment", "--half", half], "html");
-            assert!(html.contains("跨合同年度分段") && html.contains("第1年") && html.contains("第2年"));
+            assert!(
+                html.contains("跨合同年度分段") && html.contains("第1年") && html.contains("第2年")
+            );
             assert!(!html.contains("各项指标符合合同要求"));
         }
     }
@@ -268,13 +295,29 @@ fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
     // A plain reclassification a year later is refused: 2025H1 is assessed.
     let o = cli(
         &l,
-        &["fault", "reclassify", "1", "--class", "serious", "--reason", "运营商认为属严重故障", "--by", "李经理"],
+        &[
+            "fault",
+            "reclassify",
+            "1",
+            "--class",
+            "serious",
+            "--reason",
+            "运营商认为属严重故障",
+            "--by",
+            "李经理",
+        ],
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("2025H1") && err.contains("--correction"), "{err}");
+    assert!(
+        err.contains("2025H1") && err.contains("--correction"),
+        "{err}"
+    );
     let again = report_json(&l, &["assessment", "--half", "2025H1"]);
-    assert_eq!(again["assessment"]["breaches"], before["assessment"]["breaches"]);
+    assert_eq!(
+        again["assessment"]["breaches"],
+        before["assessment"]["breaches"]
+    );
 
     // With a correction it is recorded; 2025H1 as assessed stays as it was,
     // and the half in which the correction was made shows it as a line
@@ -282,8 +325,17 @@ fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
     let o = cli(
         &l,
         &[
-            "fault", "reclassify", "1", "--class", "serious", "--reason", "运营商申诉", "--by", "李经理",
-            "--correction", "经双方核实，该故障应属严重故障",
+            "fault",
+            "reclassify",
+            "1",
+            "--class",
+            "serious",
+            "--reason",
+            "运营商申诉",
+            "--by",
+            "李经理",
+            "--correction",
+            "经双方核实，该故障应属严重故障",
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -294,7 +346,15 @@ fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
         "an assessed half is never re-judged silently"
     );
     let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
-    let this_half = format!("{}H{}", now.format("%Y"), if now.format("%m").to_string() <= "06".to_string() { 1 } else { 2 });
+    let this_half = format!(
+        "{}H{}",
+        now.format("%Y"),
+        if now.format("%m").to_string() <= "06".to_string() {
+            1
+        } else {
+            2
+        }
+    );
     let next = report_json(&l, &["assessment", "--half", &this_half]);
     let corrections = next["assessment"]["corrections"].as_array().unwrap();
     assert_eq!(corrections.len(), 1, "{corrections:?}");
@@ -302,7 +362,10 @@ fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
     assert_eq!(corrections[0]["kind"], "resolution");
     assert_eq!(corrections[0]["units"], -1);
     let html = report_text(&l, &["assessment", "--half", &this_half], "html");
-    assert!(html.contains("更正") && html.contains("经双方核实"), "the correction is shown");
+    assert!(
+        html.contains("更正") && html.contains("经双方核实"),
+        "the correction is shown"
+    );
 }
 
 /// A degradation (general, 30 min) that became an outage at minute 40 is
@@ -354,9 +417,11 @@ fn a_fault_is_judged_by_the_terms_in_force_when_it_was_detected() {
         let pool = linkledger::ledger::open(&l.db).await.unwrap();
         let mut conn = pool.acquire().await.unwrap();
         let at = "2024-01-01T00:00:00Z".parse().unwrap();
-        assert!(linkledger::ledger::terms::record(&mut conn, &c.contract.terms, at, Some(1))
-            .await
-            .unwrap());
+        assert!(
+            linkledger::ledger::terms::record(&mut conn, &c.contract.terms, at, Some(1))
+                .await
+                .unwrap()
+        );
     });
     // The config now says 30 minutes (as after a SIGHUP).
     std::fs::write(
@@ -365,7 +430,11 @@ fn a_fault_is_judged_by_the_terms_in_force_when_it_was_detected() {
     )
     .unwrap();
     let j = report_json(&l, &["assessment", "--half", "2025H1"]);
-    assert_eq!(units(&j, "resolution", "telecom"), 0, "met under the terms in force");
+    assert_eq!(
+        units(&j, "resolution", "telecom"),
+        0,
+        "met under the terms in force"
+    );
     let o = cli(&l, &["fault", "show", "1", "--json"]);
     let f: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(f["deadlines"][2]["state"], "met");
@@ -384,14 +453,59 @@ fn response_runs_from_the_fault_report() {
     let l = ledger(&config("2025-07-01", ""), &rows);
     let o = cli(
         &l,
-        &["fault", "report", "1", "--at", "2026-03-01T02:20:00Z", "--by", "值班员", "--via", "phone"],
+        &[
+            "fault",
+            "report",
+            "1",
+            "--at",
+            "2026-03-01T02:20:00Z",
+            "--by",
+            "值班员",
+            "--via",
+            "phone",
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = cli(&l, &["fault", "report", "1", "--at", "2026-03-01T02:25:00Z", "--by", "值班员", "--via", "phone"]);
+    let o = cli(
+        &l,
+        &[
+            "fault",
+            "report",
+            "1",
+            "--at",
+            "2026-03-01T02:25:00Z",
+            "--by",
+            "值班员",
+            "--via",
+            "phone",
+        ],
+    );
     assert!(!o.status.success(), "reported twice");
-    let o = cli(&l, &["fault", "report", "1", "--by", "值班员", "--via", "carrier-pigeon"]);
+    let o = cli(
+        &l,
+        &[
+            "fault",
+            "report",
+            "1",
+            "--by",
+            "值班员",
+            "--via",
+            "carrier-pigeon",
+        ],
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("phone, ticket, email"));
-    let o = cli(&l, &["fault", "ack", "1", "--at", "2026-03-01T02:45:00Z", "--by", "值班员"]);
+    let o = cli(
+        &l,
+        &[
+            "fault",
+            "ack",
+            "1",
+            "--at",
+            "2026-03-01T02:45:00Z",
+            "--by",
+            "值班员",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let show = |l: &Ledger| -> Value {
         serde_json::from_slice(&cli(l, &["fault", "show", "1", "--json"]).stdout).unwrap()
@@ -402,11 +516,15 @@ fn response_runs_from_the_fault_report() {
     assert_eq!(f["deadlines"][0]["runs_from"], "reported");
     assert_eq!(f["deadlines"][0]["due"], "2026-03-01T02:50:00Z");
     let html = report_text(&l, &["fault", "1"], "html");
-    assert!(html.contains("申告"), "the fault record says where the response time ran from");
+    assert!(
+        html.contains("申告"),
+        "the fault record says where the response time ran from"
+    );
 
     std::fs::write(
         &l.config,
-        config("2025-07-01", "response_from = \"detected\"").replace("\"DB\"", &format!("{:?}", l.db)),
+        config("2025-07-01", "response_from = \"detected\"")
+            .replace("\"DB\"", &format!("{:?}", l.db)),
     )
     .unwrap();
     let f = show(&l);
@@ -422,8 +540,14 @@ fn one_line_down_is_a_general_fault_by_default() {
     std::fs::write(&path, config("2025-07-01", "")).unwrap();
     let c = linkledger::config::Config::load(&path).unwrap();
     use linkledger::fault::{FaultClass, Trigger};
-    assert_eq!(c.contract.terms.classes.class_of(Trigger::LineDown), FaultClass::General);
-    assert_eq!(c.contract.terms.classes.class_of(Trigger::EgressDown), FaultClass::Major);
+    assert_eq!(
+        c.contract.terms.classes.class_of(Trigger::LineDown),
+        FaultClass::General
+    );
+    assert_eq!(
+        c.contract.terms.classes.class_of(Trigger::EgressDown),
+        FaultClass::Major
+    );
 }
 
 /// Maintenance entered after the fact: a window recorded 17 months late
@@ -438,39 +562,102 @@ fn maintenance_recorded_after_the_fact_is_never_excluded() {
         // time; nothing went down.
         + "INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at) VALUES \
            ('unicom', '2025-04-01T02:00:00.000Z', '2025-04-01T03:00:00.000Z', '2025-03-20T00:00:00.000Z', 0, 'LT-0401', 'ops', '2025-03-20T01:00:00.000Z');\n";
-    let l = ledger(&config("2024-07-01", "approved_maintenance_counts = false"), &rows);
+    let l = ledger(
+        &config("2024-07-01", "approved_maintenance_counts = false"),
+        &rows,
+    );
     let o = cli(
         &l,
         &[
-            "maintenance", "add", "--line", "telecom", "--from", "2025-03-01T02:00:00Z", "--to", "2025-03-01T07:00:00Z",
-            "--notice-at", "2025-02-20T00:00:00Z", "--consented", "--by", "张三", "--reference", "补录-0301",
+            "maintenance",
+            "add",
+            "--line",
+            "telecom",
+            "--from",
+            "2025-03-01T02:00:00Z",
+            "--to",
+            "2025-03-01T07:00:00Z",
+            "--notice-at",
+            "2025-02-20T00:00:00Z",
+            "--consented",
+            "--by",
+            "张三",
+            "--reference",
+            "补录-0301",
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let list: Value =
         serde_json::from_slice(&cli(&l, &["maintenance", "list", "--json"]).stdout).unwrap();
-    let telecom = list.as_array().unwrap().iter().find(|m| m["line"] == "telecom").unwrap_or_else(|| panic!("{list:#}"));
+    let telecom = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["line"] == "telecom")
+        .unwrap_or_else(|| panic!("{list:#}"));
     assert_eq!(telecom["status"], "recorded_late");
     assert_eq!(telecom["consented_by"], "张三");
     let budget = |l: &Ledger| -> Value {
-        serde_json::from_slice(&cli(l, &["budget", "--contract-year", "1", "--json"]).stdout).unwrap()
+        serde_json::from_slice(&cli(l, &["budget", "--contract-year", "1", "--json"]).stdout)
+            .unwrap()
     };
     let b = budget(&l);
-    assert_eq!(b["lines"][0]["charged_s"].as_f64().unwrap(), 5.0 * 3600.0, "not excluded");
+    assert_eq!(
+        b["lines"][0]["charged_s"].as_f64().unwrap(),
+        5.0 * 3600.0,
+        "not excluded"
+    );
     let j = report_json(&l, &["assessment", "--half", "2025H1"]);
     assert_eq!(units(&j, "late_maintenance", "telecom"), 1);
-    assert_eq!(units(&j, "late_maintenance", "unicom"), 0, "a refused window that interrupted nothing");
+    assert_eq!(
+        units(&j, "late_maintenance", "unicom"),
+        0,
+        "a refused window that interrupted nothing"
+    );
 
     let id = telecom["id"].as_i64().unwrap().to_string();
-    let o = cli(&l, &["maintenance", "approve", &id, "--by", "李经理", "--reason", "割接当日已电话同意，补录"]);
+    let o = cli(
+        &l,
+        &[
+            "maintenance",
+            "approve",
+            &id,
+            "--by",
+            "李经理",
+            "--reason",
+            "割接当日已电话同意，补录",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = cli(&l, &["maintenance", "approve", &id, "--by", "李经理", "--reason", "again"]);
+    let o = cli(
+        &l,
+        &[
+            "maintenance",
+            "approve",
+            &id,
+            "--by",
+            "李经理",
+            "--reason",
+            "again",
+        ],
+    );
     assert!(!o.status.success(), "approved once");
     let j = report_json(&l, &["assessment", "--half", "2025H1"]);
-    assert_eq!(units(&j, "late_maintenance", "telecom"), 0, "approved by a manager");
-    assert_eq!(budget(&l)["lines"][0]["charged_s"].as_f64().unwrap(), 5.0 * 3600.0, "still never excluded");
+    assert_eq!(
+        units(&j, "late_maintenance", "telecom"),
+        0,
+        "approved by a manager"
+    );
+    assert_eq!(
+        budget(&l)["lines"][0]["charged_s"].as_f64().unwrap(),
+        5.0 * 3600.0,
+        "still never excluded"
+    );
     let audit = String::from_utf8(cli(&l, &["audit"]).stdout).unwrap();
-    assert!(audit.contains("approve_maintenance") && audit.contains("割接当日已电话同意"), "{audit}");
+    assert!(
+        audit.contains("approve_maintenance") && audit.contains("割接当日已电话同意"),
+        "{audit}"
+    );
     let html = report_text(&l, &["quarterly", "--quarter", "2025Q1"], "html");
     assert!(html.contains("开始后补录，经李经理批准"));
 }

@@ -109,9 +109,15 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         .await
         .unwrap()
         .unwrap();
-    let list = read::outages(&pool, None, None, t("2026-01-02T00:00:00Z"), &Terms::default())
-        .await
-        .unwrap();
+    let list = read::outages(
+        &pool,
+        None,
+        None,
+        t("2026-01-02T00:00:00Z"),
+        &Terms::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].duration_s, 10.0);
     assert_eq!(list[0].end, Some(t("2026-01-01T01:00:10Z")));
@@ -197,9 +203,15 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         .execute(&pool)
         .await
         .unwrap();
-    let open = &read::outages(&pool, Some("telecom"), None, t("2026-01-01T02:00:00Z"), &Terms::default())
-        .await
-        .unwrap()[0];
+    let open = &read::outages(
+        &pool,
+        Some("telecom"),
+        None,
+        t("2026-01-01T02:00:00Z"),
+        &Terms::default(),
+    )
+    .await
+    .unwrap()[0];
     assert_eq!(open.end, None);
     assert_eq!(
         (open.duration_s, open.charged_s),
@@ -211,16 +223,23 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         .bind(second.run_id).execute(&pool).await.unwrap();
     sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(&pool).await.unwrap();
 
-    let o = &read::outages(&pool, Some("telecom"), None, t("2026-01-02T00:00:00Z"), &Terms::default())
-        .await
-        .unwrap()[0];
+    let o = &read::outages(
+        &pool,
+        Some("telecom"),
+        None,
+        t("2026-01-02T00:00:00Z"),
+        &Terms::default(),
+    )
+    .await
+    .unwrap()[0];
     assert_eq!(
         (o.duration_s, o.unobserved_s, o.charged_s),
         (20.0, 10.0, 10.0)
     );
     // --since keeps outages still going at or after the date.
     let terms = Terms::default();
-    let since = |at: &str| read::outages(&pool, None, Some(t(at)), t("2026-01-02T00:00:00Z"), &terms);
+    let since =
+        |at: &str| read::outages(&pool, None, Some(t(at)), t("2026-01-02T00:00:00Z"), &terms);
     assert_eq!(since("2026-01-01T01:00:20Z").await.unwrap().len(), 1);
     assert_eq!(since("2026-01-01T01:00:21Z").await.unwrap().len(), 0);
     // Over a period that cuts the outage in half, only the part inside counts.

@@ -451,8 +451,7 @@ fn an_outage_across_the_contract_year_boundary_is_split_between_the_years() {
     );
     // The annual report of contract year 1 counts the same 8400 s.
     let y: Value =
-        serde_json::from_slice(&report(&f, &["annual", "--contract-year", "1"], "json"))
-            .unwrap();
+        serde_json::from_slice(&report(&f, &["annual", "--contract-year", "1"], "json")).unwrap();
     approx(&line(&y, "telecom")["availability"]["charged_s"], 8400.0);
     let drills = y["acceptance"]
         .as_array()

@@ -202,6 +202,50 @@ fn the_carrier_port_going_down_is_an_interface_down_outage() {
     );
 }
 
+/// The carrier's port down and up again, polled at the default 10 s: the
+/// outage ends at the first good ICMP round after the port comes back, not
+/// at the next poll that sees the interface up (up to 10 s and snmpd's
+/// 3 s cache later). Restored right after SNMP saw the port down, so the
+/// stale `interface_down` is what the line is judged against meanwhile.
+#[test]
+fn a_stale_interface_down_never_keeps_the_line_down_after_icmp_answers() {
+    if !can_use_netns("snmp stale interface") || !snmpd_installed() {
+        return;
+    }
+    let (lab, config, mut daemon, _snmpd) =
+        lab_with_snmp_edited("llsnmq", |t| t.replace("interval = \"6s\"\n", ""));
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        1.0,
+        25.0,
+    );
+    lab.fault("carrier-port", "on");
+    wait_metric(
+        &daemon,
+        "linkledger_interface_oper_up{line=\"telecom\"}",
+        0.0,
+        25.0,
+    );
+    let restored = now_epoch();
+    lab.fault("carrier-port", "off");
+    let restored_done = now_epoch();
+    daemon.wait_up(&["telecom"], Duration::from_secs(10));
+    sleep(1.0);
+    let stale = daemon.metric("linkledger_interface_oper_up{line=\"telecom\"}");
+    assert!(daemon.signal_and_wait("TERM").success());
+    let list = outages(&config, "telecom");
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let end = epoch(&list[0]["end"]);
+    assert!(
+        end >= restored - 0.5 && end <= restored_done + 1.5,
+        "the outage ended at {end}, the port came back at {restored:.3}..{restored_done:.3} \
+         (SNMP still said oper up = {stale:?} a second after the line was up): {:#?}",
+        list[0]
+    );
+    assert_eq!(list[0]["cause"], "interface_down", "the evidence is kept");
+}
+
 /// Sends UDP datagrams of `payload` bytes at `pps` for `secs` from the
 /// monitor to the carrier's edge (across the firewall's out0), paced on an
 /// absolute schedule. Prints the bytes on the wire and the seconds taken.

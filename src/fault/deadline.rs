@@ -348,7 +348,10 @@ mod tests {
         let d = deadlines(&f, &terms, t(0));
         // Serious at minute 10: due at 60. Major at 50: its 20 minutes
         // were over, so due at once, at 50.
-        assert_eq!((d[2].due, d[2].class), (Some(t(50)), Some(FaultClass::Major)));
+        assert_eq!(
+            (d[2].due, d[2].class),
+            (Some(t(50)), Some(FaultClass::Major))
+        );
     }
 
     #[test]
@@ -359,7 +362,11 @@ mod tests {
         f.changes = vec![(t(525_600), FaultClass::Serious)];
         assert_eq!(states(&f, 600_000)[2], Breached);
         f.corrected = Some(FaultClass::Serious);
-        assert_eq!(states(&f, 600_000)[2], Met, "a correction judges from the start");
+        assert_eq!(
+            states(&f, 600_000)[2],
+            Met,
+            "a correction judges from the start"
+        );
     }
 
     #[test]
@@ -368,7 +375,10 @@ mod tests {
         f.reported = Some(t(20));
         f.acknowledged = Some(t(45));
         let d = deadlines(&f, &Terms::default(), t(60));
-        assert_eq!((d[0].state, d[0].due, d[0].runs_from), (Met, Some(t(50)), RunsFrom::Reported));
+        assert_eq!(
+            (d[0].state, d[0].due, d[0].runs_from),
+            (Met, Some(t(50)), RunsFrom::Reported)
+        );
         let mut terms = Terms::default();
         terms.response_from = ResponseFrom::Detected;
         let d = deadlines(&f, &terms, t(60));

@@ -495,7 +495,9 @@ async fn maintenance(
     not_future("notice_at", m.notice_at, now)?;
     text("reference", &m.reference, false)?;
     if !m.consented && (m.consented_by.is_some() || m.consented_at.is_some()) {
-        return invalid("consented_by and consented_at belong to a window we consented to (consented: true)");
+        return invalid(
+            "consented_by and consented_at belong to a window we consented to (consented: true)",
+        );
     }
     let (consented_by, consented_at) = if m.consented {
         let by = m.consented_by.clone().unwrap_or_else(|| m.by.clone());
@@ -552,12 +554,13 @@ async fn approve_late(
             "maintenance {id} was recorded before it began ({recorded} ≤ {start}); only a window recorded late needs an approval"
         ));
     }
-    let done: Option<String> =
-        sqlx::query_scalar("SELECT approved_by FROM maintenance_approvals WHERE maintenance_id = ?")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(query_err("read maintenance approvals"))?;
+    let done: Option<String> = sqlx::query_scalar(
+        "SELECT approved_by FROM maintenance_approvals WHERE maintenance_id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(query_err("read maintenance approvals"))?;
     if let Some(by) = done {
         return conflict(format!("maintenance {id} was already approved by {by}"));
     }

@@ -86,7 +86,8 @@ pub async fn outages(
         let start = ts(&row, 2).unwrap_or(now);
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
-        let records = super::budget::line_records(pool, &line, span, terms.maintenance_notice).await?;
+        let records =
+            super::budget::line_records(pool, &line, span, terms.maintenance_notice).await?;
         let d = crate::budget::Downtime::of_line(&records, span, terms.approved_maintenance_counts);
         let duration = span.1 - span.0;
         out.push(OutageView {

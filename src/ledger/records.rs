@@ -221,7 +221,12 @@ async fn fault_judged(
     // In time order, as the timeline reads them.
     for e in &events {
         let kind: String = e.get(2);
-        let (Some(at), Some(to)) = (ts(e, 0), e.get::<Option<String>, _>(3).as_deref().and_then(FaultClass::parse)) else {
+        let (Some(at), Some(to)) = (
+            ts(e, 0),
+            e.get::<Option<String>, _>(3)
+                .as_deref()
+                .and_then(FaultClass::parse),
+        ) else {
             continue;
         };
         match kind.as_str() {

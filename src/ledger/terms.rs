@@ -19,11 +19,12 @@ pub async fn record(
     run_id: Option<i64>,
 ) -> Result<bool, LedgerError> {
     let json = serde_json::to_string(terms).expect("terms serialize");
-    let latest: Option<String> =
-        sqlx::query_scalar("SELECT terms_json FROM contract_terms ORDER BY valid_from DESC, id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(query_err("read contract terms"))?;
+    let latest: Option<String> = sqlx::query_scalar(
+        "SELECT terms_json FROM contract_terms ORDER BY valid_from DESC, id DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(query_err("read contract terms"))?;
     let same = latest
         .as_deref()
         .and_then(|j| serde_json::from_str::<Terms>(j).ok())
@@ -50,11 +51,16 @@ pub struct TermsHistory {
 }
 
 impl TermsHistory {
-    pub async fn load(conn: &mut SqliteConnection, configured: &Terms) -> Result<Self, LedgerError> {
-        let rows = sqlx::query("SELECT valid_from, terms_json FROM contract_terms ORDER BY valid_from, id")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(query_err("read contract terms"))?;
+    pub async fn load(
+        conn: &mut SqliteConnection,
+        configured: &Terms,
+    ) -> Result<Self, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT valid_from, terms_json FROM contract_terms ORDER BY valid_from, id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(query_err("read contract terms"))?;
         let versions = rows
             .iter()
             .filter_map(|r| {

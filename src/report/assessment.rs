@@ -15,9 +15,9 @@ use super::sections::{at, class_name, deadline_name, dur, pct};
 use crate::config::report::{BreachKind, Penalty};
 use crate::config::terms::EgressBreaches;
 use crate::config::{Config, Language};
-use crate::ledger::records::FaultView;
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
+use crate::ledger::records::FaultView;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Breach {
@@ -106,7 +106,10 @@ fn breached_kinds(f: &FaultView, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> V
 }
 
 /// The line faults an egress fault contains: those about the same outages.
-fn contained<'a>(egress: &FaultView, lines: &'a [(String, String, &'a FaultView)]) -> Vec<&'a (String, String, &'a FaultView)> {
+fn contained<'a>(
+    egress: &FaultView,
+    lines: &'a [(String, String, &'a FaultView)],
+) -> Vec<&'a (String, String, &'a FaultView)> {
     lines
         .iter()
         .filter(|(_, _, f)| f.outages.iter().any(|o| egress.outages.contains(o)))
@@ -130,7 +133,11 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
     let line_faults: Vec<(String, String, &FaultView)> = p
         .lines
         .iter()
-        .flat_map(|l| l.faults.iter().map(move |f| (l.carrier.clone(), l.line.clone(), f)))
+        .flat_map(|l| {
+            l.faults
+                .iter()
+                .map(move |f| (l.carrier.clone(), l.line.clone(), f))
+        })
         .collect();
     let egress_faults: &[FaultView] = p.egress.as_ref().map_or(&[], |e| &e.faults);
     // One incident, one bill: which fault answers for what.
@@ -149,16 +156,23 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
         }
     }
     let incident_of = |fault: i64| {
-        egress_faults
-            .iter()
-            .find(|e| contained(e, &line_faults).iter().any(|(_, _, f)| f.id == fault))
+        egress_faults.iter().find(|e| {
+            contained(e, &line_faults)
+                .iter()
+                .any(|(_, _, f)| f.id == fault)
+        })
     };
     let breach = |carrier: &str, line: &str, f: &FaultView, k: DeadlineKind| Breach {
         carrier: carrier.to_string(),
         line: line.to_string(),
         kind: deadline_breach(k),
         fault: Some(f.id),
-        class: f.deadlines.iter().find(|d| d.kind == DeadlineKind::Resolution).and_then(|d| d.class).or(Some(f.class)),
+        class: f
+            .deadlines
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Resolution)
+            .and_then(|d| d.class)
+            .or(Some(f.class)),
         at: f.deadlines.iter().find(|d| d.kind == k).and_then(|d| d.due),
         units: 1,
         note: None,
@@ -174,7 +188,10 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             // One repair report per member per incident is enough.
             if k == DeadlineKind::RepairReport {
                 if let Some(e) = incident_of(f.id) {
-                    if report_given.iter().any(|(id, c)| *id == e.id && c == carrier) {
+                    if report_given
+                        .iter()
+                        .any(|(id, c)| *id == e.id && c == carrier)
+                    {
                         b.note = Some(format!("egress:{}:report", e.id));
                         uncharged.push(b);
                         continue;
@@ -235,7 +252,11 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             .as_ref()
             .and_then(|id| c.lines.iter().find(|l| l.id == *id))
             .map_or(lead.clone(), |l| l.carrier.clone());
-        for k in f.corrections.iter().filter(|k| k.recorded_at >= p.period.start && k.recorded_at < p.until) {
+        for k in f
+            .corrections
+            .iter()
+            .filter(|k| k.recorded_at >= p.period.start && k.recorded_at < p.until)
+        {
             let before = breached_kinds(f, k.recorded_at - chrono::TimeDelta::milliseconds(1), now);
             let after = breached_kinds(f, k.recorded_at, now);
             for kind in DeadlineKind::ALL {
@@ -282,7 +303,10 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
                 .sum();
             let corrected: i64 = corrections
                 .iter()
-                .filter(|k| applies(&k.carrier, k.kind, Some(k.from)) || applies(&k.carrier, k.kind, Some(k.to)))
+                .filter(|k| {
+                    applies(&k.carrier, k.kind, Some(k.from))
+                        || applies(&k.carrier, k.kind, Some(k.to))
+                })
                 .map(|k| k.units)
                 .sum();
             // A credit never turns a rule into a payment to the carrier.
@@ -379,7 +403,9 @@ fn uncharged_why(l: Language, note: &str) -> String {
         ["egress", id, "report"] => tr(
             l,
             &format!("同一事件（出口整体故障 #{id}）该成员已按时提交维修报告"),
-            &format!("the member gave its repair report for the incident (egress fault #{id}) in time"),
+            &format!(
+                "the member gave its repair report for the incident (egress fault #{id}) in time"
+            ),
         ),
         _ => note.to_string(),
     }
@@ -485,7 +511,14 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         &tr(l, "本期无违约事项。", "No breaches in the half."),
     );
     if !a.uncharged.is_empty() {
-        d.heading(2, tr(l, "同一事件不重复计费的事项", "Breaches of one incident not charged twice"));
+        d.heading(
+            2,
+            tr(
+                l,
+                "同一事件不重复计费的事项",
+                "Breaches of one incident not charged twice",
+            ),
+        );
         let head = heads(
             l,
             &[

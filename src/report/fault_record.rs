@@ -253,7 +253,11 @@ fn via_name(l: Language, via: &str) -> String {
         "email" => tr(l, "电子邮件", "email"),
         "im" => tr(l, "即时通讯", "instant message"),
         other => match other.strip_prefix("notify:") {
-            Some(ch) => tr(l, &format!("告警通道 {ch} 自动申告"), &format!("alert channel {ch}")),
+            Some(ch) => tr(
+                l,
+                &format!("告警通道 {ch} 自动申告"),
+                &format!("alert channel {ch}"),
+            ),
             None => other.to_string(),
         },
     }

@@ -398,7 +398,9 @@ pub async fn period_figures(
         let d = Downtime::of_line(r, p, terms.approved_maintenance_counts);
         let in_years: Vec<Downtime> = parts
             .iter()
-            .map(|(y, part)| Downtime::of_line(r, (y.start, part.1), terms.approved_maintenance_counts))
+            .map(|(y, part)| {
+                Downtime::of_line(r, (y.start, part.1), terms.approved_maintenance_counts)
+            })
             .collect();
         downs.push(d.clone());
         for (k, y) in in_years.iter().enumerate() {

@@ -76,7 +76,8 @@ impl Period {
     /// A contract year by its number counted from the contract start
     /// (1, 2, 3); see [`ContractYear::numbered`].
     pub fn contract_year(n: i64, start: NaiveDate, tz: Tz) -> Result<Self, String> {
-        let y = ContractYear::numbered(n, start, tz).map_err(|e| format!("--contract-year: {e}"))?;
+        let y =
+            ContractYear::numbered(n, start, tz).map_err(|e| format!("--contract-year: {e}"))?;
         Ok(Self::of_contract_year(y, tz))
     }
 
@@ -230,7 +231,10 @@ mod tests {
         );
         // A calendar year is refused, naming the number to write instead.
         let e = Period::contract_year(2025, start, Shanghai).unwrap_err();
-        assert!(e.contains("year 2 (2025-07-01 to 2026-06-30): write 2"), "{e}");
+        assert!(
+            e.contains("year 2 (2025-07-01 to 2026-06-30): write 2"),
+            "{e}"
+        );
         assert!(Period::contract_year(2023, start, Shanghai).is_err());
         assert!(Period::contract_year(0, start, Shanghai).is_err());
     }

@@ -193,9 +193,7 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
     let late: usize = p
         .lines
         .iter()
-        .map(|f| {
-            f.maintenance_breaches().count()
-        })
+        .map(|f| f.maintenance_breaches().count())
         .sum();
     let windows: usize = p.lines.iter().map(|f| f.maintenance.len()).sum();
     out.push(Clause {
@@ -251,8 +249,14 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         met: None,
         evidence: tr(
             l,
-            &format!("{}（覆盖率反映本监测系统的运行情况，不作为对运营商的考核依据）", coverage.join("; ")),
-            &format!("{} (coverage is this monitor's own record, not a measure of the carrier)", coverage.join("; ")),
+            &format!(
+                "{}（覆盖率反映本监测系统的运行情况，不作为对运营商的考核依据）",
+                coverage.join("; ")
+            ),
+            &format!(
+                "{} (coverage is this monitor's own record, not a measure of the carrier)",
+                coverage.join("; ")
+            ),
         ),
     });
     let held = drills_in(p, drills);

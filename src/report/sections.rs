@@ -231,7 +231,11 @@ pub fn year_parts_table(d: &mut Doc, p: &PeriodFigures) {
                     ),
                     format!("{} – {}", day(y.from), day(y.to)),
                     dur(l, y.charged_s),
-                    format!("{} / {}", dur(l, y.budget.charged_s), dur(l, y.budget.cap_s)),
+                    format!(
+                        "{} / {}",
+                        dur(l, y.budget.charged_s),
+                        dur(l, y.budget.cap_s)
+                    ),
                     y.hours_over_cap().to_string(),
                 ]
             })
