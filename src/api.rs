@@ -46,6 +46,7 @@ pub fn routes() -> Router<HttpState> {
             post(withdraw_maintenance),
         )
         .route("/api/v1/maintenance/:id/approve", post(approve_maintenance))
+        .route("/api/v1/outages/agreed", get(list_agreed).post(new_agreed))
         .route("/api/v1/drills", get(list_drills).post(new_drill))
         .route("/api/v1/budget", get(get_budget))
         .route("/api/v1/audit", get(get_audit))
@@ -352,6 +353,17 @@ async fn withdraw_maintenance(
     raw: Body,
 ) -> ApiResult {
     withdraw(&s, &headers, &id, raw, Withdrawable::Maintenance).await
+}
+
+async fn list_agreed(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
+    ok(records::agreed_outages(&s.pool, None).await?)
+}
+
+/// A manager records an outage both sides agree on.
+async fn new_agreed(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
+    let (c, token) = caller(&s, &headers, ApiRole::Manager).await?;
+    apply(&s, &c, &token, Action::AgreeOutage(body(raw).await?)).await
 }
 
 /// A manager approves a maintenance window recorded after it began.

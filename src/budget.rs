@@ -4,7 +4,11 @@
 //! times are arguments, so overlapping outages, exclusions and maintenance
 //! windows are never counted twice and a period boundary splits exactly.
 //!
-//! Charged = (outages − unobserved) − (force majeure ∪ excluded maintenance).
+//! Charged = ((outages − unobserved) ∪ (agreed ∩ unobserved))
+//!           − (force majeure ∪ excluded maintenance).
+//! Unobserved time is never charged, unless both sides agreed it was down
+//! (an agreed outage, with its evidence); unobserved time with the line
+//! down on both sides of it and no agreement is disputed: shown, not charged.
 //! Maintenance is excluded only when it was approved (notice in time and
 //! consent) and the contract does not count approved maintenance
 //! (`approved_maintenance_counts = false`). The egress is charged where
@@ -95,6 +99,9 @@ pub struct LineRecords {
     /// Maintenance windows approved under the contract (notice in time,
     /// consented) and not withdrawn.
     pub approved_maintenance: Vec<Span>,
+    /// Outages both sides agreed on (a carrier ticket admitting them):
+    /// they charge the unobserved time they cover.
+    pub agreed: Vec<Span>,
 }
 
 /// A line's (or the egress's) downtime in a period, as disjoint spans.
@@ -105,14 +112,46 @@ pub struct Downtime {
     pub charged: Vec<Span>,
     pub excluded_force_majeure: Vec<Span>,
     pub excluded_maintenance: Vec<Span>,
+    /// Time nobody knows about: unobserved and not agreed.
     pub unobserved: Vec<Span>,
+    /// Unobserved time charged because both sides agreed it was down.
+    pub agreed: Vec<Span>,
+    /// Unobserved, not agreed, with the line down on both sides of it:
+    /// disputed, not charged.
+    pub disputed: Vec<Span>,
+}
+
+/// The unobserved spans with the line down right before and right after
+/// them (an outage reaching each edge).
+fn down_on_both_sides(unobserved: &[Span], outages: &[Span]) -> Vec<Span> {
+    let down = merge(outages.iter().copied());
+    unobserved
+        .iter()
+        .filter(|(a, b)| {
+            let before = down.iter().any(|(s, e)| s < a && e >= a);
+            let after = down.iter().any(|(s, e)| s <= b && e > b);
+            before && after
+        })
+        .copied()
+        .collect()
 }
 
 impl Downtime {
     /// The downtime of one line in `period`.
     pub fn of_line(r: &LineRecords, period: Span, maintenance_counts: bool) -> Self {
-        let unobserved = clip(&r.unobserved, period);
-        let down = subtract(&clip(&r.outages, period), &unobserved);
+        let raw_unobserved = merge(r.unobserved.iter().copied());
+        let agreed_all = merge(r.agreed.iter().copied());
+        // Disputed spans are judged on whole gaps, then clipped.
+        let open_gaps = subtract(&raw_unobserved, &agreed_all);
+        let disputed = clip(&down_on_both_sides(&open_gaps, &r.outages), period);
+        let unobserved_all = clip(&raw_unobserved, period);
+        let agreed = intersect(&unobserved_all, &clip(&agreed_all, period));
+        let unobserved = subtract(&unobserved_all, &agreed);
+        let down = merge(
+            subtract(&clip(&r.outages, period), &unobserved_all)
+                .into_iter()
+                .chain(agreed.iter().copied()),
+        );
         let fm = clip(&r.force_majeure, period);
         let excluded_force_majeure = intersect(&down, &fm);
         let excluded_maintenance = if maintenance_counts {
@@ -131,6 +170,8 @@ impl Downtime {
             excluded_force_majeure,
             excluded_maintenance,
             unobserved,
+            agreed,
+            disputed,
         }
     }
 
@@ -156,12 +197,22 @@ impl Downtime {
         );
         let excluded_force_majeure = intersect(&excluded, &fm);
         let excluded_maintenance = subtract(&excluded, &excluded_force_majeure);
+        let agreed = intersect(
+            &down,
+            &merge(lines.iter().flat_map(|l| l.agreed.iter().copied())),
+        );
+        let mut disputed = first.disputed.clone();
+        for l in &lines[1..] {
+            disputed = intersect(&disputed, &l.disputed);
+        }
         Self {
             down,
             charged,
             excluded_force_majeure,
             excluded_maintenance,
             unobserved,
+            agreed,
+            disputed,
         }
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand};
 
-use crate::cli_contract::{self, DrillCmd, ExcludeCmd, FaultCmd, MaintenanceCmd};
+use crate::cli_contract::{self, DrillCmd, ExcludeCmd, FaultCmd, MaintenanceCmd, OutageCmd};
 use crate::config::Config;
 use crate::contract::ContractYear;
 use crate::ledger::{self, read};
@@ -89,6 +89,12 @@ pub enum Command {
         #[command(subcommand)]
         cmd: DrillCmd,
     },
+    /// Outages both sides agree on (the carrier admits time the monitor
+    /// did not see): agree, list.
+    Outage {
+        #[command(subcommand)]
+        cmd: OutageCmd,
+    },
     /// The downtime budget of a contract year (default: the current one),
     /// per line and for the egress.
     Budget {
@@ -165,6 +171,10 @@ impl Command {
                 MaintenanceCmd::List(l) => &l.common.config,
                 MaintenanceCmd::Withdraw(w) | MaintenanceCmd::Approve(w) => &w.common.config,
             },
+            Command::Outage { cmd } => match cmd {
+                OutageCmd::Agree { common, .. } => &common.config,
+                OutageCmd::List(l) => &l.common.config,
+            },
             Command::Drill { cmd } => match cmd {
                 DrillCmd::Add { common, .. } => &common.config,
                 DrillCmd::List(l) => &l.common.config,
@@ -214,6 +224,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Exclude { cmd } => cli_contract::exclude(&config, cmd).await,
             Command::Maintenance { cmd } => cli_contract::maintenance(&config, cmd).await,
             Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
+            Command::Outage { cmd } => cli_contract::outage(&config, cmd).await,
             Command::Budget { year, json, .. } => cli_contract::budget(&config, year, json).await,
             Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
             Command::Report { cmd } => crate::report::cli::run(&config, cmd).await,

@@ -661,3 +661,100 @@ fn maintenance_recorded_after_the_fact_is_never_excluded() {
     let html = report_text(&l, &["quarterly", "--quarter", "2025Q1"], "html");
     assert!(html.contains("开始后补录，经李经理批准"));
 }
+
+/// Time the monitor did not see: a two-hour daemon gap with the line down
+/// on both sides of it is disputed (shown, not charged) until both sides
+/// agree on it; an agreed outage (manager, audit-logged) charges the
+/// unobserved time it covers and nothing else. The annual acceptance shows
+/// the monitor's coverage without judging the carrier by it.
+#[test]
+fn unobserved_time_is_charged_only_when_both_sides_agree() {
+    let rows = outage(1, "telecom", "2025-03-01T02:00:00.000Z", "2025-03-01T03:00:00.000Z")
+        + &outage(2, "telecom", "2025-03-01T05:00:00.000Z", "2025-03-01T06:00:00.000Z")
+        + "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES \
+           (NULL, '2025-03-01T03:00:00.000Z', '2025-03-01T05:00:00.000Z', 'daemon_not_running', 1);\n";
+    let l = ledger(&config("2024-07-01", ""), &rows);
+    let budget = |l: &Ledger| -> Value {
+        serde_json::from_slice(&cli(l, &["budget", "--contract-year", "1", "--json"]).stdout)
+            .unwrap()
+    };
+    let b = budget(&l);
+    assert_eq!(b["lines"][0]["charged_s"].as_f64().unwrap(), 7200.0);
+    assert_eq!(b["lines"][0]["disputed_s"].as_f64().unwrap(), 7200.0);
+    let q = report_json(&l, &["quarterly", "--quarter", "2025Q1"]);
+    let a = &q["figures"]["lines"][0]["availability"];
+    assert_eq!(a["disputed_s"].as_f64().unwrap(), 7200.0);
+    assert_eq!(a["charged_s"].as_f64().unwrap(), 7200.0);
+    let html = report_text(&l, &["quarterly", "--quarter", "2025Q1"], "html");
+    assert!(html.contains("争议时段"));
+
+    // A manager's record with its evidence; an agreement on no such line
+    // is refused.
+    let o = cli(
+        &l,
+        &[
+            "outage",
+            "agree",
+            "--line",
+            "telecom",
+            "--from",
+            "2025-03-01T03:00:00Z",
+            "--to",
+            "2025-03-01T05:00:00Z",
+            "--evidence",
+            "电信工单 DX-0301 确认 03:00–05:00 中断",
+            "--approved-by",
+            "李经理",
+            "--by",
+            "张三",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(
+        &l,
+        &[
+            "outage",
+            "agree",
+            "--line",
+            "nosuch",
+            "--from",
+            "2025-03-01T03:00:00Z",
+            "--to",
+            "2025-03-01T05:00:00Z",
+            "--evidence",
+            "x",
+            "--approved-by",
+            "y",
+            "--by",
+            "z",
+        ],
+    );
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("nosuch"));
+    let b = budget(&l);
+    assert_eq!(
+        b["lines"][0]["charged_s"].as_f64().unwrap(),
+        4.0 * 3600.0,
+        "the agreed gap is charged"
+    );
+    assert_eq!(b["lines"][0]["agreed_s"].as_f64().unwrap(), 7200.0);
+    assert_eq!(b["lines"][0]["disputed_s"].as_f64().unwrap(), 0.0);
+    assert_eq!(
+        b["lines"][1]["charged_s"].as_f64().unwrap(),
+        0.0,
+        "unicom is not touched"
+    );
+    let audit = String::from_utf8(cli(&l, &["audit"]).stdout).unwrap();
+    assert!(audit.contains("agree_outage"), "{audit}");
+
+    let y = report_json(&l, &["annual", "--contract-year", "1"]);
+    let coverage = y["acceptance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clause"] == "第二条 12")
+        .unwrap();
+    assert!(
+        coverage["met"].is_null(),
+        "coverage is ours, never judged: {coverage}"
+    );
+}

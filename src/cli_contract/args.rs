@@ -215,6 +215,32 @@ pub enum MaintenanceCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum OutageCmd {
+    /// Record an outage both sides agree on (manager), e.g. a carrier
+    /// ticket admitting time the monitor did not see: it charges the
+    /// unobserved time it covers.
+    Agree {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        by: By,
+        #[arg(long, value_name = "ID")]
+        line: String,
+        #[arg(long, value_name = "TIME")]
+        from: DateTime<Utc>,
+        #[arg(long, value_name = "TIME")]
+        to: DateTime<Utc>,
+        /// The carrier's admission (ticket, letter, minutes).
+        #[arg(long)]
+        evidence: String,
+        #[arg(long, value_name = "NAME")]
+        approved_by: String,
+    },
+    /// List the agreed outages.
+    List(ListArgs),
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DrillCmd {
     /// Log an emergency drill.
     Add {

@@ -317,6 +317,53 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
     }
 }
 
+pub async fn outage(c: &Config, cmd: OutageCmd) -> anyhow::Result<()> {
+    match cmd {
+        OutageCmd::Agree {
+            by,
+            line,
+            from,
+            to,
+            evidence,
+            approved_by,
+            ..
+        } => {
+            act(
+                c,
+                Action::AgreeOutage(operator::AgreedOutage {
+                    by: by.by,
+                    line,
+                    start: from,
+                    end: to,
+                    evidence,
+                    approved_by,
+                }),
+            )
+            .await
+        }
+        OutageCmd::List(ListArgs { json, .. }) => {
+            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = crate::ledger::records::agreed_outages(&pool, None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for a in list {
+                    println!(
+                        "{:>4}  {:<10} {} .. {}  approved by {}  evidence: {}",
+                        a.id,
+                        a.line,
+                        a.start.to_rfc3339(),
+                        a.end.to_rfc3339(),
+                        a.approved_by,
+                        a.evidence
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
     match cmd {
         DrillCmd::Add {

@@ -75,6 +75,20 @@ pub struct NewMaintenance {
     pub reference: String,
 }
 
+/// An outage both sides agree on (manager): it charges the unobserved
+/// time it covers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreedOutage {
+    pub by: String,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The carrier's admission: a ticket, a letter, minutes.
+    pub evidence: String,
+    pub approved_by: String,
+}
+
 /// A manager's approval of a maintenance window recorded after it began.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +158,7 @@ pub enum Action {
         id: i64,
         body: ApproveLate,
     },
+    AgreeOutage(AgreedOutage),
     Withdraw {
         record: Withdrawable,
         id: i64,

@@ -69,7 +69,12 @@ pub struct BudgetView {
     pub charged_s: f64,
     pub excluded_force_majeure_s: f64,
     pub excluded_maintenance_s: f64,
+    /// Unobserved and not agreed: never charged.
     pub unobserved_s: f64,
+    /// Unobserved time charged by an agreed outage (in charged_s).
+    pub agreed_s: f64,
+    /// Unobserved, not agreed, down on both sides: disputed, not charged.
+    pub disputed_s: f64,
     pub remaining_s: f64,
     pub used_share: f64,
     /// Charged seconds per day over the last 30 days.
@@ -207,11 +212,25 @@ pub async fn line_records(
         .filter(|m| m.approved())
         .map(|m| (m.start, m.end))
         .collect();
+    let rows = sqlx::query(
+        "SELECT start_at, end_at FROM agreed_outages WHERE line = ? AND start_at < ? AND end_at > ?",
+    )
+    .bind(line)
+    .bind(ledger_ts(to))
+    .bind(ledger_ts(from))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read agreed outages"))?;
+    let agreed = rows
+        .iter()
+        .filter_map(|r| Some((ts(r, 0)?, ts(r, 1)?)))
+        .collect();
     Ok(LineRecords {
         outages,
         unobserved,
         force_majeure,
         approved_maintenance,
+        agreed,
     })
 }
 
@@ -255,6 +274,8 @@ fn view(
         excluded_force_majeure_s: secs(total(&year.excluded_force_majeure)),
         excluded_maintenance_s: secs(total(&year.excluded_maintenance)),
         unobserved_s: secs(total(&year.unobserved)),
+        agreed_s: secs(total(&year.agreed)),
+        disputed_s: secs(total(&year.disputed)),
         remaining_s: (charged - cap).num_milliseconds() as f64 / -1000.0,
         used_share: secs(charged) / secs(cap).max(f64::MIN_POSITIVE),
         burn_rate_s_per_day: burn.rate_s_per_day,

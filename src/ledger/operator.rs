@@ -171,6 +171,17 @@ pub async fn apply(
                 Outcome::Created { id: aid },
             )
         }
+        Action::AgreeOutage(a) => {
+            let id = agree_outage(&mut tx, c, a, now).await?;
+            (
+                "agree_outage",
+                format!("agreed_outage/{id}"),
+                serde_json::to_value(a),
+                &a.by,
+                Some(a.evidence.clone()),
+                Outcome::Created { id },
+            )
+        }
         Action::Withdraw { record, id, body } => {
             let wid = withdraw(&mut tx, *record, *id, body, now).await?;
             (
@@ -529,6 +540,31 @@ async fn maintenance(
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| query_err("record maintenance window")(e).into())
+}
+
+/// Records an outage both sides agree on, with its evidence.
+async fn agree_outage(
+    conn: &mut SqliteConnection,
+    c: &Config,
+    a: &AgreedOutage,
+    now: DateTime<Utc>,
+) -> Result<i64, ActionError> {
+    known_line(c, &a.line)?;
+    span(a.start, a.end)?;
+    not_future("end", a.end, now)?;
+    text("evidence", &a.evidence, true)?;
+    text("approved_by", &a.approved_by, true)?;
+    sqlx::query_scalar("INSERT INTO agreed_outages (line, start_at, end_at, evidence, approved_by, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+        .bind(&a.line)
+        .bind(ledger_ts(a.start))
+        .bind(ledger_ts(a.end))
+        .bind(&a.evidence)
+        .bind(&a.approved_by)
+        .bind(&a.by)
+        .bind(ledger_ts(now))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_err("record agreed outage")(e).into())
 }
 
 /// A manager approves a window recorded after it began, with a reason:

@@ -363,6 +363,49 @@ pub async fn exclusions(pool: &SqlitePool) -> Result<Vec<ExclusionView>, LedgerE
         .collect())
 }
 
+/// An outage both sides agreed on.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgreedOutageView {
+    pub id: i64,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub evidence: String,
+    pub approved_by: String,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Agreed outages of a line (or every line), oldest first.
+pub async fn agreed_outages(
+    pool: &SqlitePool,
+    line: Option<&str>,
+) -> Result<Vec<AgreedOutageView>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT id, line, start_at, end_at, evidence, approved_by, recorded_by, recorded_at FROM agreed_outages \
+         WHERE (?1 IS NULL OR line = ?1) ORDER BY start_at, id",
+    )
+    .bind(line)
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read agreed outages"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(AgreedOutageView {
+                id: r.get(0),
+                line: r.get(1),
+                start: ts(r, 2)?,
+                end: ts(r, 3)?,
+                evidence: r.get(4),
+                approved_by: r.get(5),
+                recorded_by: r.get(6),
+                recorded_at: ts(r, 7)?,
+            })
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DrillView {
     pub id: i64,

@@ -18,7 +18,9 @@ use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
 use crate::ledger::budget::{budget_and_records, maintenance, BudgetView, MaintenanceView};
 use crate::ledger::read::ts;
-use crate::ledger::records::{exclusions, faults, ExclusionView, FaultFilter, FaultView};
+use crate::ledger::records::{
+    agreed_outages, exclusions, faults, AgreedOutageView, ExclusionView, FaultFilter, FaultView,
+};
 use crate::ledger::{query_err, LedgerError};
 use crate::traffic::TrafficSummary;
 
@@ -34,6 +36,13 @@ pub struct Availability {
     pub excluded_force_majeure_s: f64,
     pub excluded_maintenance_s: f64,
     pub charged_s: f64,
+    /// Unobserved time charged by agreed outages (part of charged_s, and
+    /// of observed_s: both sides know it).
+    pub agreed_s: f64,
+    /// Unobserved time with the line down on both sides: disputed, not charged.
+    pub disputed_s: f64,
+    /// Where the disputed time lies.
+    pub disputed: Vec<Span>,
     /// 1 − charged / observed: the share of observed time not charged as down.
     pub availability: Option<f64>,
 }
@@ -57,6 +66,9 @@ impl Availability {
             excluded_force_majeure_s: secs(total(&d.excluded_force_majeure)),
             excluded_maintenance_s: secs(total(&d.excluded_maintenance)),
             charged_s,
+            agreed_s: secs(total(&d.agreed)),
+            disputed_s: secs(total(&d.disputed)),
+            disputed: d.disputed.clone(),
             availability: (observed_s > 0.0).then(|| 1.0 - charged_s / observed_s),
         }
     }
@@ -190,6 +202,8 @@ pub struct LineFigures {
     pub traffic: Option<TrafficSummary>,
     pub maintenance: Vec<MaintenanceView>,
     pub exclusions: Vec<ExclusionView>,
+    /// Outages both sides agreed on, overlapping the period.
+    pub agreed: Vec<AgreedOutageView>,
     pub anomalies: Vec<Anomaly>,
     pub days: Vec<Day>,
     #[serde(skip)]
@@ -627,6 +641,11 @@ async fn line_figures(
             .iter()
             .filter(|e| e.line.as_deref().is_none_or(|x| x == l.id) && e.start < p.1 && e.end > p.0)
             .cloned()
+            .collect(),
+        agreed: agreed_outages(pool, Some(&l.id))
+            .await?
+            .into_iter()
+            .filter(|a| a.start < p.1 && a.end > p.0)
             .collect(),
         days: days_out,
         traffic_hourly,

@@ -592,8 +592,81 @@ fn downtime_figures(
                 .unwrap_or_else(|| tr(l, "本合同年内不会超限", "not within this contract year")),
         ),
         (tr(l, "未监测时长", "Unobserved"), dur(l, a.unobserved_s)),
+        (
+            tr(l, "确认中断计费", "Charged by agreement"),
+            dur(l, a.agreed_s),
+        ),
+        (
+            tr(l, "争议时段（不计费）", "Disputed (not charged)"),
+            dur(l, a.disputed_s),
+        ),
         (tr(l, "监测覆盖率", "Coverage"), pct(Some(a.coverage), 2)),
     ]
+}
+
+/// Time the monitor did not see: agreed outages (charged) and disputed
+/// spans (down on both sides, not charged), shown only when there are any.
+fn agreed_and_disputed(d: &mut Doc, tz: Tz, f: &LineFigures) {
+    let l = d.language;
+    if !f.agreed.is_empty() {
+        d.heading(2, tr(l, "双方确认的中断", "Outages agreed by both sides"));
+        let head = heads(
+            l,
+            &[
+                ("编号", "Id"),
+                ("开始", "Start"),
+                ("结束", "End"),
+                ("依据", "Evidence"),
+                ("批准人", "Approved by"),
+                ("录入", "Recorded"),
+            ],
+        );
+        let rows = f
+            .agreed
+            .iter()
+            .map(|a| {
+                vec![
+                    a.id.to_string(),
+                    at(tz, a.start),
+                    at(tz, a.end),
+                    a.evidence.clone(),
+                    a.approved_by.clone(),
+                    format!("{} {}", a.recorded_by, at(tz, a.recorded_at)),
+                ]
+            })
+            .collect();
+        d.table(&head, &[0.4, 1.3, 1.3, 1.8, 0.8, 1.4], rows, "");
+        d.note(tr(
+            l,
+            &format!(
+                "双方确认的中断计入其覆盖的未监测时间：本期因此计费 {}。监测到的时间仍以监测结果为准。",
+                dur(l, f.availability.agreed_s)
+            ),
+            &format!(
+                "An agreed outage charges the unobserved time it covers: {} charged this period. Observed time stays as the monitor saw it.",
+                dur(l, f.availability.agreed_s)
+            ),
+        ));
+    }
+    if !f.availability.disputed.is_empty() {
+        d.heading(2, tr(l, "争议时段", "Disputed time"));
+        let head = heads(
+            l,
+            &[("开始", "Start"), ("结束", "End"), ("时长", "Duration")],
+        );
+        let rows = f
+            .availability
+            .disputed
+            .iter()
+            .map(|(a, b)| vec![at(tz, *a), at(tz, *b), dur(l, crate::budget::secs(*b - *a))])
+            .collect();
+        d.table(&head, &[1.5, 1.5, 1.0], rows, "");
+        d.note(tr(
+            l,
+            "争议时段：监测系统未能观测、但其前后线路均处于中断状态的时间，不计费。双方确认后可录入为确认中断（linkledger outage agree）。",
+            "Disputed time: time the monitor did not see with the line down on both sides of it. Not charged; once both sides agree, record it as an agreed outage (linkledger outage agree).",
+        ));
+    }
 }
 
 /// Force-majeure exclusions with their approver, evidence and standing.
@@ -707,6 +780,8 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
             "* The outage crosses the period's edge; only the part inside is counted here.",
         ));
     }
+
+    agreed_and_disputed(d, tz, f);
 
     d.heading(2, tr(l, "故障与处理时限", "Faults and deadlines"));
     let empty = tr(l, "本期无故障。", "No faults in the period.");
