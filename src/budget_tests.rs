@@ -25,6 +25,7 @@ fn overlapping_outages_exclusions_and_maintenance_count_once() {
         unobserved: vec![span(80, 100)],
         force_majeure: vec![span(0, 20), span(10, 25)],
         approved_maintenance: vec![span(20, 40), span(200, 230)],
+        agreed: vec![],
     };
     let period = span(-1000, 1000);
     let counted = Downtime::of_line(&r, period, true);
@@ -45,6 +46,29 @@ fn overlapping_outages_exclusions_and_maintenance_count_once() {
         TimeDelta::minutes(45)
     );
     assert_eq!(total(&excluded.charged), TimeDelta::minutes(140 - 25 - 45));
+}
+
+#[test]
+fn a_gap_down_on_both_sides_is_disputed_until_agreed() {
+    let mut r = LineRecords {
+        outages: vec![span(0, 60), span(120, 180), span(300, 360)],
+        unobserved: vec![span(60, 120), span(200, 250)],
+        ..Default::default()
+    };
+    let p = span(-10, 1000);
+    let d = Downtime::of_line(&r, p, true);
+    assert_eq!(d.disputed, vec![span(60, 120)], "down before and after");
+    assert_eq!(total(&d.charged), TimeDelta::minutes(180));
+    r.agreed = vec![span(50, 130), span(400, 500)];
+    let d = Downtime::of_line(&r, p, true);
+    assert!(d.disputed.is_empty());
+    assert_eq!(d.agreed, vec![span(60, 120)], "only the unobserved part");
+    assert_eq!(
+        total(&d.charged),
+        TimeDelta::minutes(240),
+        "observed up time stays up"
+    );
+    assert_eq!(total(&d.unobserved), TimeDelta::minutes(50));
 }
 
 #[test]
@@ -170,11 +194,12 @@ fn spans(max: usize) -> impl Strategy<Value = Vec<Span>> {
 }
 
 fn records() -> impl Strategy<Value = LineRecords> {
-    (spans(8), spans(4), spans(4), spans(4)).prop_map(|(o, u, f, m)| LineRecords {
+    (spans(8), spans(4), spans(4), spans(4), spans(3)).prop_map(|(o, u, f, m, a)| LineRecords {
         outages: o,
         unobserved: u,
         force_majeure: f,
         approved_maintenance: m,
+        agreed: a,
     })
 }
 
@@ -190,7 +215,10 @@ proptest! {
             total(&d.down),
             charged + total(&d.excluded_force_majeure) + total(&d.excluded_maintenance)
         );
-        prop_assert!(intersect(&d.charged, &merge(r.unobserved.clone())).is_empty());
+        // Unobserved time is charged only where both sides agreed on it.
+        let unagreed = subtract(&merge(r.unobserved.clone()), &merge(r.agreed.clone()));
+        prop_assert!(intersect(&d.charged, &unagreed).is_empty());
+        prop_assert!(intersect(&d.disputed, &d.charged).is_empty());
     }
 
     #[test]

@@ -56,6 +56,13 @@ pub fn ledger_ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Parses a ledger timestamp back.
+pub fn parse_ledger_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,11 +77,4 @@ mod tests {
             "9999-12-31T23:59:59.999Z"
         );
     }
-}
-
-/// Parses a ledger timestamp back.
-pub fn parse_ledger_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }

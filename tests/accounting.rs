@@ -349,7 +349,7 @@ fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
     let this_half = format!(
         "{}H{}",
         now.format("%Y"),
-        if now.format("%m").to_string() <= "06".to_string() {
+        if chrono::Datelike::month(&now) <= 6 {
             1
         } else {
             2
@@ -757,4 +757,98 @@ fn unobserved_time_is_charged_only_when_both_sides_agree() {
         coverage["met"].is_null(),
         "coverage is ours, never judged: {coverage}"
     );
+}
+
+/// Both lines down for 90 minutes: one incident, one bill. The egress
+/// fault contains the two line faults (the same outages); by default each
+/// member answers for its own line's fault and the egress fault's own
+/// breaches are shown, not charged again; with `egress_breaches = "lead"`
+/// the lead answers once for the incident and the line faults are not
+/// charged for their deadlines.
+#[test]
+fn an_egress_incident_is_billed_once() {
+    // Nobody responded, came on site or reported: each line fault (opened
+    // general, 30 min) breaches response, on site, resolution and repair
+    // report; the egress fault (major, 120 min) response, on site and
+    // repair report.
+    let rows = outage(1, "telecom", "2025-03-01T02:00:00.000Z", "2025-03-01T03:30:00.000Z")
+        + &outage(2, "unicom", "2025-03-01T02:00:00.000Z", "2025-03-01T03:30:00.000Z")
+        + "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+           (1, 'telecom', '2025-03-01T02:00:00.000Z', 'line_down', 'general', '2025-03-01T03:30:00.000Z', 1), \
+           (2, 'unicom', '2025-03-01T02:00:00.000Z', 'line_down', 'general', '2025-03-01T03:30:00.000Z', 1), \
+           (3, NULL, '2025-03-01T02:00:00.000Z', 'egress_down', 'major', '2025-03-01T03:30:00.000Z', 1);\n\
+           INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES \
+           (1, 'outage', 1, '2025-03-01T02:00:00.000Z'), (2, 'outage', 2, '2025-03-01T02:00:00.000Z'), \
+           (3, 'outage', 1, '2025-03-01T02:00:00.000Z'), (3, 'outage', 2, '2025-03-01T02:00:00.000Z');\n";
+    let count = |j: &Value, list: &str, carrier: &str| {
+        j["assessment"][list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["carrier"] == carrier && b["fault"].is_number())
+            .count()
+    };
+    let l = ledger(&config("2024-07-01", ""), &rows);
+    let j = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(
+        count(&j, "breaches", "China Telecom"),
+        4,
+        "the lead: its own line's fault only"
+    );
+    assert_eq!(count(&j, "breaches", "China Unicom"), 4);
+    assert_eq!(
+        count(&j, "uncharged", "China Telecom"),
+        3,
+        "the egress fault's, shown"
+    );
+    // Resolution: 3000 per breach, one per line fault.
+    let deducted = |j: &Value, carrier: &str| {
+        j["assessment"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["carrier"] == carrier)
+            .unwrap()["deducted"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(deducted(&j, "China Telecom"), 3000.0);
+    assert_eq!(deducted(&j, "China Unicom"), 3000.0);
+    let html = report_text(&l, &["assessment", "--half", "2025H1"], "html");
+    assert!(html.contains("同一事件不重复计费") && html.contains("出口整体故障 #3"));
+
+    let l = ledger(&config("2024-07-01", "egress_breaches = \"lead\""), &rows);
+    let j = report_json(&l, &["assessment", "--half", "2025H1"]);
+    assert_eq!(
+        count(&j, "breaches", "China Telecom"),
+        3,
+        "the lead, once, on the egress fault"
+    );
+    assert_eq!(count(&j, "breaches", "China Unicom"), 0);
+    assert_eq!(count(&j, "uncharged", "China Unicom"), 4);
+    assert_eq!(
+        deducted(&j, "China Telecom"),
+        0.0,
+        "the egress fault (major) met its resolution"
+    );
+
+    // One repair report per member per incident: telecom's report for its
+    // line fault, in time, also answers for the egress fault.
+    let with_report = rows.clone()
+        + "INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES \
+           (1, '2025-03-01T06:00:00.000Z', '2025-03-01T06:00:00.000Z', 'repair_report', '李工', 'DX-0301');\n";
+    let l = ledger(
+        &config("2024-07-01", "egress_breaches = \"lead\""),
+        &with_report,
+    );
+    let j = report_json(&l, &["assessment", "--half", "2025H1"]);
+    let kinds: Vec<&str> = breaches(&j, "repair_report", "egress")
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.is_empty(),
+        "the lead's report covers the incident: {kinds:?}"
+    );
+    assert_eq!(count(&j, "breaches", "China Telecom"), 2);
 }

@@ -78,6 +78,12 @@ fn the_example_config_parses_with_the_documented_values() {
     assert_eq!(l.upstream.len(), 2);
     assert_eq!(l.ip_blocks[0].to_string(), "198.19.100.0/29");
     assert_eq!(l.source.unwrap().to_string(), "198.18.0.1");
+    use linkledger::config::terms::{EgressBreaches, ResponseFrom};
+    use linkledger::fault::{FaultClass, Trigger};
+    let t = &c.contract.terms;
+    assert_eq!(t.classes.class_of(Trigger::LineDown), FaultClass::General);
+    assert_eq!(t.response_from, ResponseFrom::Reported);
+    assert_eq!(t.egress_breaches, EgressBreaches::Lines);
 }
 
 /// The example's commented `[[notify]]` channels, uncommented, parse into
@@ -114,8 +120,17 @@ fn the_example_alert_channels_parse_when_uncommented() {
     let names: Vec<&str> = c.channels.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["noc-mail", "duty-wecom", "itsm", "contract-manager", "am"]
+        [
+            "noc-mail",
+            "duty-wecom",
+            "telecom-hotline",
+            "itsm",
+            "contract-manager",
+            "am"
+        ]
     );
+    assert_eq!(c.channels[2].carrier.as_deref(), Some("China Telecom"));
+    assert_eq!(c.channels[0].carrier, None);
     let Target::Email(e) = &c.channels[0].target else {
         panic!("noc-mail is not email")
     };

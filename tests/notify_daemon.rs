@@ -479,3 +479,78 @@ c.commit()
         "[linkledger] 线路 telecom（China Telecom） 频繁中断：15分钟内 3 次故障"
     );
 }
+
+/// A channel marked `carrier = "…"` reaches the carrier (its hotline
+/// mailbox or robot): the first delivery of a fault of that carrier's
+/// lines to it is the fault's 申告, recorded in the fault's timeline with
+/// the channel's name; the other carrier's channel reports nothing. A
+/// carrier channel holding the fault for quiet hours has not reported it.
+#[test]
+fn delivering_a_fault_to_the_carriers_channel_reports_it() {
+    let telecom = Receiver::start("webhook", Some("hook-secret"), &[], None);
+    let unicom = Receiver::start("webhook", Some("hook-secret"), &[], None);
+    let channels = webhook("telecom-hotline", &telecom.url("/t"), "5s")
+        + "carrier = \"China Telecom\"\n"
+        + &webhook("unicom-hotline", &unicom.url("/u"), "5s")
+        + "carrier = \"China Unicom\"\n";
+    let site = Site::new(&channels);
+    site.first_run();
+    site.queue_fault_notices();
+    let before = chrono::Utc::now();
+    let _daemon = site.start();
+    telecom.wait_accepted(4, Duration::from_secs(15));
+    unicom.wait_accepted(4, Duration::from_secs(15));
+    let reported = sql(
+        &site.db(),
+        "SELECT fault_id, text, at FROM fault_events WHERE kind = 'reported'",
+    );
+    let fields: Vec<&str> = reported.split('|').collect();
+    assert_eq!(&fields[..2], ["1", "notify:telecom-hotline"], "{reported}");
+    let at = chrono::DateTime::parse_from_rfc3339(fields[2]).unwrap();
+    assert!(
+        at >= before && at <= chrono::Utc::now(),
+        "reported at its delivery: {at}"
+    );
+    let show = common::run(
+        Command::new(BIN)
+            .args(["fault", "show", "1", "--json", "-c"])
+            .arg(&site.config),
+    );
+    let f: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(f["reported_via"], "notify:telecom-hotline");
+    assert_eq!(f["deadlines"][0]["runs_from"], "reported");
+
+    // Held by quiet hours all day: not reported.
+    let quiet = Receiver::start("webhook", Some("hook-secret"), &[], None);
+    let other = Receiver::start("webhook", Some("hook-secret"), &[], None);
+    let channels = webhook("telecom-hotline", &quiet.url("/t"), "5s")
+        + "carrier = \"China Telecom\"\nquiet_hours = \"00:00-23:59\"\n"
+        + &webhook("noc", &other.url("/n"), "5s");
+    let site = Site::new(&channels);
+    site.first_run();
+    // A general fault, opened and resolved (nothing major to release it).
+    site.python(
+        r#"
+import sqlite3, sys, datetime
+c = sqlite3.connect(sys.argv[1])
+now = datetime.datetime.now(datetime.timezone.utc)
+ts = lambda d: (now - datetime.timedelta(minutes=d)).strftime('%Y-%m-%dT%H:%M:%S.000Z')
+c.execute("INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at) VALUES (1, 'telecom', ?, 'line_down', 'general', ?)", (ts(10), ts(7)))
+c.execute("INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES ('fault:1:opened', 'fault_opened', 'telecom', 1, 'general', ?, ?, '{\"trigger\": \"line_down\"}')", (ts(10), ts(0)))
+c.commit()
+"#,
+    );
+    let _daemon = site.start();
+    // The fault, then this start's "restarted after a gap".
+    other.wait_accepted(2, Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(quiet.accepted().is_empty(), "held by quiet hours");
+    assert_eq!(
+        sql(
+            &site.db(),
+            "SELECT count(*) FROM fault_events WHERE kind = 'reported'"
+        ),
+        "0",
+        "a fault held back by quiet hours is not reported"
+    );
+}

@@ -341,8 +341,10 @@ mod tests {
 
     #[test]
     fn an_escalation_shortens_a_running_resolution_deadline() {
-        let mut terms = Terms::default();
-        terms.resolution = [120, 60, 20].map(|m| std::time::Duration::from_secs(60 * m));
+        let terms = Terms {
+            resolution: [120, 60, 20].map(|m| std::time::Duration::from_secs(60 * m)),
+            ..Terms::default()
+        };
         let mut f = facts(FaultClass::General);
         f.changes = vec![(t(10), FaultClass::Serious), (t(50), FaultClass::Major)];
         let d = deadlines(&f, &terms, t(0));
@@ -379,8 +381,10 @@ mod tests {
             (d[0].state, d[0].due, d[0].runs_from),
             (Met, Some(t(50)), RunsFrom::Reported)
         );
-        let mut terms = Terms::default();
-        terms.response_from = ResponseFrom::Detected;
+        let terms = Terms {
+            response_from: ResponseFrom::Detected,
+            ..Terms::default()
+        };
         let d = deadlines(&f, &terms, t(60));
         assert_eq!((d[0].state, d[0].runs_from), (Breached, RunsFrom::Detected));
         // Nothing reported: from detection.

@@ -67,6 +67,10 @@ pub struct FaultRecord {
     pub probes: Vec<TierSlot>,
     pub interface: Vec<TrafficSample>,
     pub exclusions: Vec<ExclusionView>,
+    /// The other faults of the same incident (about the same outages): for
+    /// the egress fault the line faults it contains, for a line fault the
+    /// egress fault containing it.
+    pub incident: Vec<i64>,
 }
 
 pub async fn gather(
@@ -211,6 +215,15 @@ pub async fn gather(
         .as_ref()
         .and_then(|l| c.lines.iter().find(|x| &x.id == l))
         .map(|l| l.carrier.clone());
+    let incident = sqlx::query_scalar(
+        "SELECT DISTINCT b.fault_id FROM fault_links a JOIN fault_links b \
+         ON b.kind = 'outage' AND b.ref_id = a.ref_id AND b.fault_id <> a.fault_id \
+         WHERE a.kind = 'outage' AND a.fault_id = ? ORDER BY b.fault_id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read the incident's faults"))?;
     Ok(Some(FaultRecord {
         fault: f,
         carrier,
@@ -221,6 +234,7 @@ pub async fn gather(
         probes,
         interface,
         exclusions: ex,
+        incident,
     }))
 }
 
@@ -341,6 +355,18 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         (
             tr(l, "运营商工单号", "Carrier ticket"),
             f.carrier_ticket.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (
+            tr(l, "同一事件的其他故障", "Other faults of the incident"),
+            if r.incident.is_empty() {
+                "—".into()
+            } else {
+                r.incident
+                    .iter()
+                    .map(|i| format!("#{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
         ),
     ]);
     d.heading(1, tr(l, "二、处理时限", "2. Deadlines"));
