@@ -852,3 +852,85 @@ fn an_egress_incident_is_billed_once() {
     );
     assert_eq!(count(&j, "breaches", "China Telecom"), 2);
 }
+
+/// A reload never re-judges the past: a fault resolved in 45 minutes under
+/// 60-minute terms stays met after SIGHUP shortens them to 30 minutes, with
+/// no breach appended or alerted; the ledger keeps both versions of the
+/// terms.
+#[test]
+fn a_reload_with_shorter_deadlines_never_rejudges_a_resolved_fault() {
+    if !common::can_ping() {
+        return;
+    }
+    let now = chrono::Utc::now();
+    let ago = |m: i64| {
+        (now - chrono::TimeDelta::minutes(m))
+            .format("%Y-%m-%dT%H:%M:%S.000Z")
+            .to_string()
+    };
+    let rows = outage(1, "telecom", &ago(180), &ago(135))
+        + &format!(
+            "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+             (1, 'telecom', '{}', 'line_down', 'general', '{}', 1);\n\
+             INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (1, 'outage', 1, '{}');\n",
+            ago(180),
+            ago(135),
+            ago(180)
+        );
+    let port = common::free_port();
+    let text = |general: &str| {
+        config(
+            "2025-07-01",
+            &format!("resolution = {{ general = \"{general}\" }}"),
+        )
+        .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"))
+    };
+    let l = ledger(&text("60m"), &rows);
+    let log = l.dir.path().join("daemon.log");
+    let mut daemon = common::start_loopback(&l.config, &log);
+    let sql = |q: &str| common::sql(&l.db, q);
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !f() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    // The first pass over every fault: response and on site were breached
+    // (nobody answered), resolution met.
+    wait("the start's deadline pass", &|| {
+        sql("SELECT count(*) FROM fault_events WHERE kind = 'deadline_breached' AND deadline = 'on_site'") == "1"
+    });
+    std::fs::write(
+        &l.config,
+        text("30m").replace("\"DB\"", &format!("{:?}", l.db)),
+    )
+    .unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait("the reloaded terms", &|| {
+        sql("SELECT count(*) FROM contract_terms") == "2"
+    });
+    // Several deadline passes under the new terms.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(
+        sql("SELECT count(*) FROM fault_events WHERE kind = 'deadline_breached' AND deadline = 'resolution'"),
+        "0",
+        "the resolved fault is judged by the terms in force when it was detected"
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM notices WHERE key = 'fault:1:breached:resolution'"),
+        "0"
+    );
+    let f: Value =
+        serde_json::from_slice(&cli(&l, &["fault", "show", "1", "--json"]).stdout).unwrap();
+    assert_eq!(f["deadlines"][2]["state"], "met");
+    let _ = daemon.0.kill();
+}

@@ -64,11 +64,7 @@ struct Case {
 
 fn spans(n: usize, max_len: i64, any_line: bool) -> impl Strategy<Value = Spans> {
     prop::collection::vec(
-        (
-            0usize..if any_line { 3 } else { 2 },
-            0..HOURS,
-            1..=max_len,
-        ),
+        (0usize..if any_line { 3 } else { 2 }, 0..HOURS, 1..=max_len),
         0..=n,
     )
     .prop_map(|v| {
@@ -85,32 +81,39 @@ fn case() -> impl Strategy<Value = Case> {
         Just(NaiveDate::from_ymd_opt(2020, 2, 29).unwrap()),
         Just(NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()),
         Just(NaiveDate::from_ymd_opt(2023, 7, 1).unwrap()),
-        (0u64..1800).prop_map(|d| NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(d)),
+        (0u64..1800)
+            .prop_map(|d| NaiveDate::from_ymd_opt(2019, 1, 1).unwrap() + chrono::Days::new(d)),
     ];
     (
         start,
         any::<bool>(),
         // Outages: many, some long, so caps are crossed; they may overlap.
         prop::collection::vec((0usize..2, 0..HOURS, 1i64..9), 4..30).prop_map(|v| {
-            Spans(v.into_iter().map(|(l, a, len)| (Some(l), a, (a + len).min(HOURS))).collect())
+            Spans(
+                v.into_iter()
+                    .map(|(l, a, len)| (Some(l), a, (a + len).min(HOURS)))
+                    .collect(),
+            )
         }),
         spans(4, 10, true),
         spans(3, 6, true),
         prop::collection::vec((0usize..2, 0..HOURS, 1i64..6, any::<bool>()), 0..4),
         spans(3, 8, false),
     )
-        .prop_map(|(start, maintenance_counts, outages, gaps, force_majeure, m, agreed)| Case {
-            start,
-            maintenance_counts,
-            outages,
-            gaps,
-            force_majeure,
-            maintenance: m
-                .into_iter()
-                .map(|(l, a, len, ok)| (l, a, (a + len).min(HOURS), ok))
-                .collect(),
-            agreed,
-        })
+        .prop_map(
+            |(start, maintenance_counts, outages, gaps, force_majeure, m, agreed)| Case {
+                start,
+                maintenance_counts,
+                outages,
+                gaps,
+                force_majeure,
+                maintenance: m
+                    .into_iter()
+                    .map(|(l, a, len, ok)| (l, a, (a + len).min(HOURS), ok))
+                    .collect(),
+                agreed,
+            },
+        )
 }
 
 /// What the reference says of one hour of one line.
@@ -161,7 +164,11 @@ fn leap(y: i32) -> bool {
 fn year_of(start: NaiveDate, d: NaiveDate) -> i32 {
     let anniversary = |y: i32| {
         let (m, day) = (start.month(), start.day());
-        let day = if m == 2 && day == 29 && !leap(y) { 28 } else { day };
+        let day = if m == 2 && day == 29 && !leap(y) {
+            28
+        } else {
+            day
+        };
         (m, day)
     };
     let mut k = d.year() - start.year();
@@ -321,14 +328,20 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
         let tz = config.daemon.timezone;
         let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
         let terms = &config.contract.terms;
-        let of = |line: Option<usize>, key: &str| want.get(&(line, key.to_string())).copied().unwrap_or_default();
+        let of = |line: Option<usize>, key: &str| {
+            want.get(&(line, key.to_string()))
+                .copied()
+                .unwrap_or_default()
+        };
 
         // Contract years: the budget of each line and the egress.
         let first = year_of(c.start, local_date(0));
         let last = year_of(c.start, local_date(HOURS - 1));
         for n in first..=last {
             let y = ContractYear::nth(c.start, tz, n);
-            let b = budget::budget_of_year(&pool, &config, y, now).await.unwrap();
+            let b = budget::budget_of_year(&pool, &config, y, now)
+                .await
+                .unwrap();
             let key = format!("year {n}");
             for (l, v) in b.lines.iter().enumerate() {
                 let w = of(Some(l), &key);
@@ -340,7 +353,12 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
                 ];
                 prop_assert_eq!(got, w, "{} {} (start {})", LINES[l], key, c.start);
             }
-            prop_assert_eq!(hours(b.egress.charged_s), of(None, &key)[0], "egress {}", key);
+            prop_assert_eq!(
+                hours(b.egress.charged_s),
+                of(None, &key)[0],
+                "egress {}",
+                key
+            );
         }
 
         // Quarters and halves: each line's and the egress's charged time.
@@ -355,13 +373,19 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
             };
             let mut downs = Vec::new();
             for (l, id) in LINES.iter().enumerate() {
-                let d = budget::line_downtime(&pool, id, p.span(), terms).await.unwrap();
-                let got = hours(linkledger::budget::secs(linkledger::budget::total(&d.charged)));
+                let d = budget::line_downtime(&pool, id, p.span(), terms)
+                    .await
+                    .unwrap();
+                let got = hours(linkledger::budget::secs(linkledger::budget::total(
+                    &d.charged,
+                )));
                 prop_assert_eq!(got, of(Some(l), label)[0], "{} {}", id, label);
                 downs.push(d);
             }
             let e = linkledger::budget::Downtime::of_egress(&downs);
-            let got = hours(linkledger::budget::secs(linkledger::budget::total(&e.charged)));
+            let got = hours(linkledger::budget::secs(linkledger::budget::total(
+                &e.charged,
+            )));
             prop_assert_eq!(got, of(None, label)[0], "egress {}", label);
         }
 
@@ -374,10 +398,19 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
                 .await
                 .unwrap();
             let a = linkledger::report::assessment::assess(&f, &config);
-            for b in a.breaches.iter().filter(|b| {
-                b.kind == linkledger::config::report::BreachKind::DowntimeOverCap
-            }) {
-                let n: i32 = b.note.as_deref().unwrap().strip_prefix("year:").unwrap().parse().unwrap();
+            for b in a
+                .breaches
+                .iter()
+                .filter(|b| b.kind == linkledger::config::report::BreachKind::DowntimeOverCap)
+            {
+                let n: i32 = b
+                    .note
+                    .as_deref()
+                    .unwrap()
+                    .strip_prefix("year:")
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 *over.entry((b.line.clone(), n)).or_default() += b.units;
             }
         }
@@ -416,7 +449,10 @@ fn the_reference_years_begin_on_the_anniversary() {
     assert_eq!(year_of(start, d(2025, 2, 28)), 6);
     // The code's year 5 begins at the same instant.
     let y = ContractYear::nth(start, chrono_tz::Asia::Shanghai, 5);
-    assert_eq!(y.start, "2024-02-28T16:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(
+        y.start,
+        "2024-02-28T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+    );
     assert_eq!(local_date(0), d(2024, 1, 1));
     assert_eq!(local_date(15), d(2024, 1, 1));
     assert_eq!(local_date(16), d(2024, 1, 2));

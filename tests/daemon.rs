@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{metric_value, start_loopback, Running, BIN};
+use common::{can_ping, metric_value, start_loopback, Running, BIN};
 
 fn write_config(dir: &Path, port: u16, extra_line: bool) -> PathBuf {
     let demo = std::fs::read_to_string("config/demo.toml").unwrap();
@@ -68,26 +68,6 @@ fn signal(child: &Child, sig: &str) {
         .status()
         .unwrap()
         .success());
-}
-
-fn can_ping() -> bool {
-    // Raw sockets (root, CAP_NET_RAW) or the kernel's ping sockets.
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
-    let open = range
-        .split_whitespace()
-        .map(|v| v.parse::<i64>().unwrap_or(0))
-        .collect::<Vec<_>>();
-    let allowed = open.len() == 2 && open[0] <= open[1];
-    if root || allowed || std::env::var_os("CI").is_some() {
-        return true;
-    }
-    eprintln!("skipping: no permission to send ICMP");
-    false
 }
 
 #[test]

@@ -57,6 +57,28 @@ pub fn have_tool(program: &str, package: &str) -> bool {
     false
 }
 
+/// True when this process may send ICMP (root, CAP_NET_RAW or the
+/// kernel's ping sockets); in CI always, so that a missing permission fails.
+pub fn can_ping() -> bool {
+    // Raw sockets (root, CAP_NET_RAW) or the kernel's ping sockets.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let open = range
+        .split_whitespace()
+        .map(|v| v.parse::<i64>().unwrap_or(0))
+        .collect::<Vec<_>>();
+    let allowed = open.len() == 2 && open[0] <= open[1];
+    if root || allowed || std::env::var_os("CI").is_some() {
+        return true;
+    }
+    eprintln!("skipping: no permission to send ICMP");
+    false
+}
+
 /// A TCP port on loopback that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
