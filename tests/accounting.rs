@@ -1,8 +1,10 @@
 //! Contract accounting as a contract manager checks it, on crafted ledgers:
 //! a half-year that contains a contract-year anniversary, deadlines judged
 //! by the class the fault had while they ran and by the terms in force when
-//! it was detected, corrections shown as such, the response time running
-//! from the fault report (申告), and the default class of a line down.
+//! it was detected (also across a SIGHUP of a running daemon), corrections
+//! shown as such, the response time running from the fault report (申告),
+//! maintenance entered after the fact, unobserved time agreed or disputed,
+//! an egress incident billed once, and the default class of a line down.
 //! Each ledger is written with SQL (the times worked out in the comments),
 //! and read back through the CLI as a user would.
 
@@ -85,18 +87,7 @@ fn ledger(config_text: &str, rows: &str) -> Ledger {
       VALUES (1, '2023-12-01T00:00:00.000Z', '2027-06-01T00:00:00.000Z', '2027-06-01T00:00:00.000Z', 'fixture', 'fixture', 1000);\n\
       INSERT INTO line_configs (line, config_json, valid_from, run_id) VALUES \
       ('telecom', '{}', '2023-12-01T00:00:00.000Z', 1), ('unicom', '{}', '2023-12-01T00:00:00.000Z', 1);\n";
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = linkledger::ledger::open(&db).await.unwrap();
-        sqlx::raw_sql(&format!("{base}{rows}"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-    });
+    common::write_ledger(&db, &format!("{base}{rows}"));
     Ledger { dir, config, db }
 }
 
@@ -111,22 +102,7 @@ fn cli(l: &Ledger, args: &[&str]) -> std::process::Output {
 }
 
 fn report_json(l: &Ledger, args: &[&str]) -> Value {
-    let out = l.dir.path().join("out.json");
-    let o = common::run(
-        Command::new(BIN)
-            .arg("report")
-            .args(args)
-            .arg("-c")
-            .arg(&l.config)
-            .args(["--format", "json", "-o"])
-            .arg(&out),
-    );
-    assert!(
-        o.status.success(),
-        "report {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+    common::report_json(&l.config, l.dir.path(), args)
 }
 
 fn report_text(l: &Ledger, args: &[&str], format: &str) -> String {

@@ -84,15 +84,7 @@ fn every_output_shows_the_same_figures() {
          INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES \
          (1, '2026-08-10T02:10:00.000Z', '2026-08-10T02:10:00.000Z', 'reported', '值班员', 'phone');\n"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = linkledger::ledger::open(&db).await.unwrap();
-        sqlx::raw_sql(&rows).execute(&pool).await.unwrap();
-        pool.close().await;
-    });
+    common::write_ledger(&db, &rows);
     let cli = |args: &[&str]| {
         Command::new(BIN)
             .args(args)
@@ -101,20 +93,7 @@ fn every_output_shows_the_same_figures() {
             .output()
             .unwrap()
     };
-    let report = |args: &[&str]| -> Value {
-        let out = dir.path().join("r.json");
-        let o = Command::new(BIN)
-            .arg("report")
-            .args(args)
-            .arg("-c")
-            .arg(&config)
-            .args(["--format", "json", "-o"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
-    };
+    let report = |args: &[&str]| common::report_json(&config, dir.path(), args);
 
     // The hand count.
     let (telecom, unicom, fm) = (4800.0, 1200.0, 1200.0);

@@ -85,7 +85,7 @@ events = ["fault_opened", "fault_resolved"]
     assert!(robots[0]["body"]["markdown"]["content"]
         .as_str()
         .unwrap()
-        .contains("严重故障：线路中断"));
+        .contains("一般故障：线路中断"));
     // The outage opened before it was declared (down_after rounds earlier).
     let outage = &outages(&daemon.config, "telecom")[0];
     assert!(epoch(&outage["start"]) < declared);

@@ -194,16 +194,7 @@ pub fn fixture() -> Fixture {
             .replace("\"REPORTS\"", &format!("{:?}", dir.path().join("reports"))),
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = linkledger::ledger::open(&db).await.unwrap();
-        let all = format!("{ROWS}{}{}", probe_rows(), traffic_rows());
-        sqlx::raw_sql(&all).execute(&pool).await.unwrap();
-        pool.close().await;
-    });
+    common::write_ledger(&db, &format!("{ROWS}{}{}", probe_rows(), traffic_rows()));
     Fixture { dir, config, db }
 }
 

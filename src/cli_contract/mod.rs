@@ -427,17 +427,18 @@ pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result
         humantime::format_duration(c.contract.annual_downtime_cap)
     );
     println!(
-        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6}  projected breach",
-        "line", "charged", "excl. fm", "excl. mnt", "unobserved", "left", "used"
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6}  projected breach",
+        "line", "charged", "excl. fm", "excl. mnt", "unobserved", "disputed", "left", "used"
     );
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         println!(
-            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>5.1}%  {}",
+            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>5.1}%  {}",
             v.line,
             span(v.charged_s),
             span(v.excluded_force_majeure_s),
             span(v.excluded_maintenance_s),
             span(v.unobserved_s),
+            span(v.disputed_s),
             span(v.remaining_s),
             v.used_share * 100.0,
             match (v.projected_breach, v.breached) {

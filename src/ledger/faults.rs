@@ -2,8 +2,9 @@
 //! the same transaction as the outage or degradation that caused them, so
 //! a fault exists exactly when its cause does.
 //!
-//! - An outage on a line opens a fault of class `line_down` (serious), or
-//!   joins the line's open fault (a degradation) and escalates it.
+//! - An outage on a line opens a fault of class `line_down` (general by
+//!   default), or joins the line's open fault (a degradation) and
+//!   escalates it when `line_down` is the higher class.
 //! - When every configured line is down at once, an egress fault opens
 //!   (`egress_down`, major) and each line's open fault escalates to it.
 //! - A degradation opens a fault of class `degradation` (general), or
@@ -298,7 +299,7 @@ pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::E
 
 /// Appends a `deadline_breached` event for each breached deadline of the
 /// given faults not yet recorded (at the deadline's due time, with the
-/// class it was breached under), and queues its notice in the same
+/// class it was judged against), and queues its notice in the same
 /// transaction. Returns the breaches newly recorded.
 pub async fn record_breaches(
     pool: &sqlx::SqlitePool,
@@ -314,6 +315,8 @@ pub async fn record_breaches(
             .filter(|d| d.state == DeadlineState::Breached)
         {
             let Some(due) = d.due else { continue };
+            // The class it was judged against (resolution), else the fault's.
+            let class = d.class.unwrap_or(f.class);
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \
@@ -322,7 +325,7 @@ pub async fn record_breaches(
             .bind(f.id)
             .bind(ledger_ts(due))
             .bind(ledger_ts(now))
-            .bind(f.class.as_str())
+            .bind(class.as_str())
             .bind(d.kind.as_str())
             .bind(format!("{} deadline passed", d.kind.as_str()))
             .execute(&mut *tx)
@@ -336,14 +339,14 @@ pub async fn record_breaches(
                 NoticeKind::DeadlineBreached
             };
             let what = format!("breached:{}", d.kind.as_str());
-            let notice = NewNotice::fault(kind, f.id, f.line.as_deref(), f.class, due, &what)
+            let notice = NewNotice::fault(kind, f.id, f.line.as_deref(), class, due, &what)
                 .with(serde_json::json!({ "deadline": d.kind.as_str(), "due": ledger_ts(due) }));
             outbox::queue(&mut tx, &notice).await?;
             tx.commit().await?;
             tracing::warn!(
                 fault = f.id,
                 line = f.line.as_deref().unwrap_or("egress"),
-                class = f.class.as_str(),
+                class = class.as_str(),
                 deadline = d.kind.as_str(),
                 due = %ledger_ts(due),
                 "fault deadline breached"

@@ -79,6 +79,41 @@ pub fn can_ping() -> bool {
     false
 }
 
+/// Creates a ledger at `db` (the daemon's schema) holding the rows `sql`
+/// inserts: a crafted ledger, its times worked out by hand in the test.
+pub fn write_ledger(db: &Path, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = linkledger::ledger::open(db).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+/// `linkledger report ARGS -c CONFIG --format json`, parsed; the file is
+/// written in `dir`.
+pub fn report_json(config: &Path, dir: &Path, args: &[&str]) -> Value {
+    let out = dir.join("report.json");
+    let o = Command::new(BIN)
+        .arg("report")
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .args(["--format", "json", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "report {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
 /// A TCP port on loopback that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
