@@ -60,6 +60,7 @@ fn lines(n: usize) -> Vec<Line> {
             upstream_quorum: 1,
             rtt_threshold: None,
             snmp: None,
+            block_targets: vec![],
         })
         .collect()
 }

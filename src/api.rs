@@ -50,11 +50,12 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/drills", get(list_drills).post(new_drill))
         .route("/api/v1/budget", get(get_budget))
         .route("/api/v1/audit", get(get_audit))
+        .merge(crate::vantage::ingest::routes())
         .fallback(not_found)
 }
 
 /// An API error: a status and a message saying what is wrong.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -90,7 +91,7 @@ async fn not_found() -> ApiError {
 }
 
 /// Equal in constant time for equal lengths; the length itself is not secret.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -215,10 +216,19 @@ fn parse_id(s: &str) -> Result<i64, ApiError> {
 
 /// Reads and parses a JSON body after the caller is authorized.
 async fn body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
+    body_limited(body, MAX_BODY).await
+}
+
+/// A JSON request body of at most `limit` bytes: 413 when larger, 400
+/// naming the field when it does not parse.
+pub(crate) async fn body_limited<T: DeserializeOwned>(
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = to_bytes(body, limit).await.map_err(|_| {
         ApiError(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is over {} KiB", MAX_BODY / 1024),
+            format!("the request body is over {} KiB", limit / 1024),
         )
     })?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);

@@ -26,6 +26,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum VantageCmd {
+    /// Each agent's last round, lag, backlog and health.
+    Status {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon.
     Run {
@@ -88,6 +99,17 @@ pub enum Command {
     Drill {
         #[command(subcommand)]
         cmd: DrillCmd,
+    },
+    /// Run as a vantage agent outside the customer's network: probe the
+    /// public IP blocks the central daemon names and push every round to it.
+    Agent {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// The vantage agents as the central daemon sees them.
+    Vantage {
+        #[command(subcommand)]
+        cmd: VantageCmd,
     },
     /// Outages both sides agree on (the carrier admits time the monitor
     /// did not see): agree, list.
@@ -171,6 +193,10 @@ impl Command {
                 MaintenanceCmd::List(l) => &l.common.config,
                 MaintenanceCmd::Withdraw(w) | MaintenanceCmd::Approve(w) => &w.common.config,
             },
+            Command::Agent { config } => config,
+            Command::Vantage {
+                cmd: VantageCmd::Status { config, .. },
+            } => config,
             Command::Outage { cmd } => match cmd {
                 OutageCmd::Agree { common, .. } => &common.config,
                 OutageCmd::List(l) => &l.common.config,
@@ -185,6 +211,9 @@ impl Command {
 
 /// Runs the command; config errors exit with status 2, other failures 1.
 pub fn main(cli: Cli) -> ExitCode {
+    if let Command::Agent { config } = &cli.command {
+        return agent_main(config);
+    }
     let config = match Config::load(cli.command.config_path()) {
         Ok(c) => c,
         Err(e) => {
@@ -225,6 +254,10 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Maintenance { cmd } => cli_contract::maintenance(&config, cmd).await,
             Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
             Command::Outage { cmd } => cli_contract::outage(&config, cmd).await,
+            Command::Agent { .. } => unreachable!("handled before the config is loaded"),
+            Command::Vantage {
+                cmd: VantageCmd::Status { json, .. },
+            } => vantage_status(&config, json).await,
             Command::Budget { year, json, .. } => cli_contract::budget(&config, year, json).await,
             Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
             Command::Report { cmd } => crate::report::cli::run(&config, cmd).await,
@@ -531,6 +564,69 @@ async fn outages(
             o.excluded_s,
             o.charged_s,
             o.cause
+        );
+    }
+    Ok(())
+}
+
+/// `linkledger agent -c agent.toml`.
+fn agent_main(path: &std::path::Path) -> ExitCode {
+    let cfg = match crate::vantage::agent_config::AgentConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::vantage::agent::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = crate::vantage::status::agents(&pool, c, Utc::now()).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no [[vantage]] agents are configured");
+    }
+    let tz = c.daemon.timezone;
+    println!(
+        "{:<14} {:>8} {:>10} {:<25} {:>9} {:>8}  own side",
+        "agent", "rounds", "last seq", "last round", "lag", "backlog"
+    );
+    for a in list {
+        println!(
+            "{:<14} {:>8} {:>10} {:<25} {:>9} {:>8}  {}",
+            a.agent,
+            a.rounds,
+            a.last_seq.map_or("-".into(), |s| s.to_string()),
+            a.last_round_at
+                .map_or("never".into(), |t| local_time(tz, t)),
+            a.lag_s.map_or("-".into(), |s| format!("{s:.1}s")),
+            a.backlog.map_or("-".into(), |b| b.to_string()),
+            match a.healthy {
+                Some(true) => "healthy",
+                Some(false) => "down (unobserved)",
+                None => "-",
+            }
         );
     }
     Ok(())

@@ -81,6 +81,28 @@ async fn contract_metrics(
             .with_label_values(&[&l.id])
             .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
+    for a in crate::vantage::status::agents(&s.pool, config, now).await? {
+        let v = &m.vantage;
+        let id = [a.agent.as_str()];
+        v.rounds.with_label_values(&id).set(a.rounds as f64);
+        match (a.last_round_at, a.lag_s, a.backlog, a.healthy) {
+            (Some(t), Some(lag), Some(backlog), Some(up)) => {
+                v.last_round
+                    .with_label_values(&id)
+                    .set(t.timestamp_millis() as f64 / 1000.0);
+                v.lag.with_label_values(&id).set(lag);
+                v.backlog.with_label_values(&id).set(backlog as f64);
+                v.own_side_up
+                    .with_label_values(&id)
+                    .set(if up { 1.0 } else { 0.0 });
+            }
+            _ => {
+                for g in [&v.last_round, &v.lag, &v.backlog, &v.own_side_up] {
+                    let _ = g.remove_label_values(&id);
+                }
+            }
+        }
+    }
     let b = budget::budget(&s.pool, config, now).await?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let id = v.line.as_str();

@@ -27,3 +27,4 @@ pub mod rollup;
 pub mod snmp_task;
 pub mod status_page;
 pub mod traffic;
+pub mod vantage;

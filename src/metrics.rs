@@ -33,6 +33,29 @@ pub struct Metrics {
     pub last_round: Gauge,
     pub interface: InterfaceMetrics,
     pub notify: NotifyMetrics,
+    pub vantage: VantageMetrics,
+}
+
+/// What each vantage agent last pushed, read from the ledger at each scrape.
+pub struct VantageMetrics {
+    pub last_round: GaugeVec,
+    pub lag: GaugeVec,
+    pub backlog: GaugeVec,
+    pub own_side_up: GaugeVec,
+    pub rounds: GaugeVec,
+}
+
+impl VantageMetrics {
+    fn new(r: &Registry) -> Self {
+        let agent = &["agent"];
+        Self {
+            last_round: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_last_round_timestamp_seconds", "Unix time (the agent's clock) of the agent's latest round the central holds."), agent).unwrap()),
+            lag: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_lag_seconds", "Now minus the agent's latest round: how far behind the central's view of it is."), agent).unwrap()),
+            backlog: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_backlog_rounds", "Rounds the agent still held in its buffer when it sent its latest batch."), agent).unwrap()),
+            own_side_up: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_own_side_up", "1 if the agent's own anchors answered in its latest round; 0: its rounds are unobserved."), agent).unwrap()),
+            rounds: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_rounds", "Rounds from the agent held in the ledger."), agent).unwrap()),
+        }
+    }
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -78,6 +101,7 @@ impl Metrics {
             ledger_write_failures: reg(&r, IntCounter::new("linkledger_ledger_write_failures_total", "Ledger write attempts that failed.").unwrap()),
             last_round: reg(&r, Gauge::new("linkledger_last_round_timestamp_seconds", "Unix time of the latest completed probe round.").unwrap()),
             interface: InterfaceMetrics::new(&r),
+            vantage: VantageMetrics::new(&r),
             notify: NotifyMetrics::new(&r),
             registry: r,
         }

@@ -263,3 +263,42 @@ fn the_example_penalty_rule_parses_when_uncommented() {
     assert_eq!(c.contract.members[0].annual_fee, 1_200_000.0);
     assert_eq!(c.report.formats.len(), 2);
 }
+
+/// The example agent config parses (its token from a file), and an agent
+/// config without own anchors is refused with the reason.
+#[test]
+fn the_example_agent_config_parses_and_a_bad_one_says_why() {
+    use linkledger::vantage::agent_config::AgentConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("agent.token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef0123\n").unwrap();
+    let text = std::fs::read_to_string("config/agent.example.toml")
+        .unwrap()
+        .replace("/etc/linkledger/agent.token", token.to_str().unwrap());
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, &text).unwrap();
+    let a = AgentConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (a.id.as_str(), a.interval.as_secs(), a.anchors.len()),
+        ("cloud-sh", 5, 2)
+    );
+    assert_eq!(a.buffer_max_age.as_secs(), 7 * 86_400);
+    assert!(
+        !format!("{a:?}").contains("0123456789abcdef"),
+        "the token stays out of Debug output"
+    );
+    std::fs::write(
+        &path,
+        text.replace("anchors = [\"198.18.200.1\", \"198.18.200.2\"]", ""),
+    )
+    .unwrap();
+    let e = AgentConfig::load(&path).unwrap_err().to_string();
+    assert!(e.contains("agent.anchors: give at least one anchor"), "{e}");
+    std::fs::write(
+        &path,
+        text.replace("interval = \"5s\"", "intervall = \"5s\""),
+    )
+    .unwrap();
+    let e = AgentConfig::load(&path).unwrap_err().to_string();
+    assert!(e.contains(":1: unknown field `intervall`"), "{e}");
+}

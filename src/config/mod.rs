@@ -7,6 +7,7 @@ pub mod raw;
 pub mod report;
 pub mod snmp;
 pub mod terms;
+pub mod vantage;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub struct Config {
     pub channels: Vec<Channel>,
     /// Scheduled reports.
     pub report: report::ReportSettings,
+    /// Agents allowed to push observations of the public IP blocks.
+    pub vantage: Vec<vantage::Vantage>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,9 @@ pub struct Line {
     pub rtt_threshold: Option<Duration>,
     /// The line's interface polled by SNMP, if configured.
     pub snmp: Option<snmp::LineSnmp>,
+    /// Addresses of its public block that vantage agents probe from outside.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub block_targets: Vec<vantage::BlockTarget>,
 }
 
 impl Line {
@@ -168,6 +174,14 @@ impl Config {
     }
 }
 
+/// An id as lines and agents take them: lowercase letters, digits, '-', '_'.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -230,12 +244,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     let mut lines: Vec<Line> = Vec::new();
     for (i, l) in raw.lines.into_iter().enumerate() {
         let key = |k: &str| format!("line[{i}] (id {:?}).{k}", l.id);
-        if l.id.is_empty()
-            || !l
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-        {
+        if !valid_id(&l.id) {
             return err(
                 &format!("line[{i}].id"),
                 format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", l.id),
@@ -318,6 +327,12 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
                 Some(snmp::validate(raw).map_err(|(k, m)| (key(&format!("snmp.{k}")), m))?)
             }
         };
+        let blocks: Vec<_> = l.ip_blocks.iter().map(|b| b.0).collect();
+        let block_targets = vantage::validate_block_targets(
+            &format!("line[{i}] (id {:?})", l.id),
+            &l.block_targets,
+            &blocks,
+        )?;
         lines.push(Line {
             id: l.id,
             carrier: l.carrier,
@@ -332,6 +347,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             upstream_quorum: l.upstream_quorum as usize,
             rtt_threshold: l.rtt_threshold.map(|d| d.0),
             snmp,
+            block_targets,
         });
     }
     check_block_overlaps(&lines)?;
@@ -350,6 +366,8 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     terms.response_from = c.response_from;
     terms.egress_breaches = c.egress_breaches;
     let api_tokens = terms::validate_api(raw.api)?;
+    let secrets: Vec<&str> = api_tokens.iter().map(|t| t.secret.as_str()).collect();
+    let vantage = vantage::validate_vantage(raw.vantage, &secrets)?;
     let alerts = notify::validate_alerts(raw.alerts)?;
     let ids: Vec<String> = lines.iter().map(|l| l.id.clone()).collect();
     let channels = notify::validate_channels(raw.notify, &ids)?;
@@ -392,6 +410,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         alerts,
         channels,
         report,
+        vantage,
     })
 }
 

@@ -29,6 +29,8 @@ pub struct RawConfig {
     pub notify: Vec<super::notify::RawChannel>,
     #[serde(default)]
     pub report: super::report::RawReport,
+    #[serde(default)]
+    pub vantage: Vec<super::vantage::RawVantage>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +123,9 @@ pub struct RawLine {
     /// RTT 95th percentile above which the line is degraded.
     pub rtt_threshold: Option<Dur>,
     pub snmp: Option<super::snmp::RawSnmp>,
+    /// Addresses of the line's ip_blocks that vantage agents probe.
+    #[serde(default)]
+    pub block_targets: Vec<String>,
 }
 
 /// A line's place in the consortium.

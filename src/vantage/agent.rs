@@ -1,0 +1,354 @@
+//! `linkledger agent`: probes the public IP blocks from outside, every
+//! `interval`, and pushes each round to the central daemon. Rounds go
+//! into the buffer first and leave it only when the central has
+//! acknowledged them, so a central that is away, or a restart of either
+//! side, loses nothing and stores nothing twice.
+//!
+//! A round probes the agent's own anchors too: when none answers, the
+//! agent's own side is down and the central counts the round as
+//! unobserved, never as a vote for "down".
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use linkledger_probes::{Binding, EchoOutcome, Echoer};
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::agent_config::AgentConfig;
+use super::batch::{Ack, Batch, Round, TargetResult, SCHEMA};
+use super::buffer::Buffer;
+use super::ingest::{TargetSpec, Targets};
+use crate::clock::RunClock;
+
+/// Rounds sent in one batch at most.
+const BATCH_ROUNDS: usize = 60;
+const TARGETS_EVERY: Duration = Duration::from_secs(60);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
+    let buffer = Arc::new(
+        Buffer::open(&cfg.buffer)
+            .await
+            .with_context(|| format!("cannot open the agent buffer {}", cfg.buffer.display()))?,
+    );
+    let client = client(&cfg)?;
+    let clock = RunClock::start();
+    let remembered: Vec<TargetSpec> = buffer
+        .recall("targets")
+        .await?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let targets = Arc::new(RwLock::new(remembered));
+    // Before the first round: the targets and where the central's rounds
+    // end, unless the central is away and targets are remembered.
+    loop {
+        match fetch_targets(&client, &cfg).await {
+            Ok(t) => {
+                apply_targets(&buffer, &targets, t).await?;
+                break;
+            }
+            Err(e) if !targets.read().await.is_empty() => {
+                warn!(error = %e, "the central is unreachable; probing the targets it gave last time");
+                break;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot get the block targets from the central yet; retrying");
+                tokio::time::sleep(cfg.interval).await;
+            }
+        }
+    }
+    let echoer = Echoer::open(&Binding::default(), true, true)
+        .or_else(|_| Echoer::open(&Binding::default(), true, false))
+        .context("cannot open the agent's ICMP sockets")?;
+    let echoer = Arc::new(echoer);
+    info!(agent = %cfg.id, central = %cfg.central, targets = targets.read().await.len(), "linkledger agent running");
+
+    let cancel = CancellationToken::new();
+    let tasks = [
+        tokio::spawn(probe_loop(
+            cfg.clone(),
+            clock,
+            echoer,
+            targets.clone(),
+            buffer.clone(),
+            cancel.clone(),
+        )),
+        tokio::spawn(send_loop(
+            cfg.clone(),
+            client.clone(),
+            buffer.clone(),
+            cancel.clone(),
+        )),
+        tokio::spawn(upkeep_loop(
+            cfg.clone(),
+            client,
+            clock,
+            buffer,
+            targets,
+            cancel.clone(),
+        )),
+    ];
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: stopping the agent"),
+        _ = int.recv() => info!("SIGINT: stopping the agent"),
+    }
+    cancel.cancel();
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    Ok(())
+}
+
+fn client(cfg: &AgentConfig) -> anyhow::Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("linkledger-agent/", env!("CARGO_PKG_VERSION")));
+    if let Some(f) = &cfg.ca_file {
+        let pem =
+            std::fs::read(f).with_context(|| format!("cannot read ca_file {}", f.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("ca_file {} is not a PEM certificate", f.display()))?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build().context("cannot build the HTTPS client")
+}
+
+fn url(cfg: &AgentConfig, path: &str) -> url::Url {
+    cfg.central.join(path).expect("a static path joins")
+}
+
+async fn fetch_targets(client: &reqwest::Client, cfg: &AgentConfig) -> anyhow::Result<Targets> {
+    let r = client
+        .get(url(cfg, "/api/v1/agent/targets"))
+        .bearer_auth(&cfg.token)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    let status = r.status();
+    if !status.is_success() {
+        let body = r.text().await.unwrap_or_default();
+        anyhow::bail!("the central answered {status}: {body}");
+    }
+    r.json()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))
+}
+
+async fn apply_targets(
+    buffer: &Buffer,
+    targets: &RwLock<Vec<TargetSpec>>,
+    t: Targets,
+) -> anyhow::Result<()> {
+    buffer.resume_after(t.last_seq).await?;
+    buffer
+        .remember("targets", &serde_json::to_string(&t.targets)?)
+        .await?;
+    let mut cur = targets.write().await;
+    if *cur != t.targets {
+        info!(targets = t.targets.len(), "block targets from the central");
+        *cur = t.targets;
+    }
+    Ok(())
+}
+
+async fn probe_loop(
+    cfg: AgentConfig,
+    clock: RunClock,
+    echoer: Arc<Echoer>,
+    targets: Arc<RwLock<Vec<TargetSpec>>>,
+    buffer: Arc<Buffer>,
+    cancel: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(cfg.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let at = clock.now();
+        let list = targets.read().await.clone();
+        let round = probe_round(&cfg, &echoer, &list, at).await;
+        if let Err(e) = buffer.push(round).await {
+            error!(error = %e, "cannot write the round to the agent buffer; it is lost");
+        }
+    }
+}
+
+/// One round: the own anchors, ICMP block targets and TCP connects at once.
+async fn probe_round(
+    cfg: &AgentConfig,
+    echoer: &Echoer,
+    list: &[TargetSpec],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Round {
+    let icmp: Vec<IpAddr> = list
+        .iter()
+        .filter(|t| t.target.tcp_port.is_none())
+        .map(|t| t.target.addr)
+        .collect();
+    let mut tcp = tokio::task::JoinSet::new();
+    for t in list
+        .iter()
+        .filter_map(|t| t.target.tcp_port.map(|p| (t.target, p)))
+    {
+        let timeout = cfg.timeout;
+        tcp.spawn(async move {
+            let start = tokio::time::Instant::now();
+            let ok = matches!(
+                tokio::time::timeout(timeout, tokio::net::TcpStream::connect((t.0.addr, t.1)))
+                    .await,
+                Ok(Ok(_))
+            );
+            (t.0, ok.then(|| start.elapsed()))
+        });
+    }
+    let (anchors, icmp_out) = tokio::join!(
+        echoer.round(&cfg.anchors, cfg.timeout),
+        echoer.round(&icmp, cfg.timeout)
+    );
+    let mut results: Vec<TargetResult> = icmp
+        .iter()
+        .zip(icmp_out)
+        .map(|(addr, o)| {
+            let rtt = match o {
+                EchoOutcome::Reply { rtt } => Some(rtt),
+                _ => None,
+            };
+            TargetResult {
+                target: addr.to_string(),
+                answered: rtt.is_some(),
+                rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0),
+            }
+        })
+        .collect();
+    while let Some(Ok((t, rtt))) = tcp.join_next().await {
+        results.push(TargetResult {
+            target: t.to_string(),
+            answered: rtt.is_some(),
+            rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0),
+        });
+    }
+    results.sort_by(|a, b| a.target.cmp(&b.target));
+    Round {
+        seq: 0,
+        at,
+        anchors: cfg.anchors.len() as u32,
+        anchors_answered: anchors
+            .iter()
+            .filter(|o| matches!(o, EchoOutcome::Reply { .. }))
+            .count() as u32,
+        results,
+    }
+}
+
+async fn send_loop(
+    cfg: AgentConfig,
+    client: reqwest::Client,
+    buffer: Arc<Buffer>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let wait = match send_once(&cfg, &client, &buffer).await {
+            Ok(true) => {
+                backoff = Duration::from_secs(1);
+                continue;
+            }
+            Ok(false) => Duration::from_millis(500),
+            Err(e) => {
+                warn!(error = %e, retry_in = ?backoff, "cannot push rounds to the central; they stay in the buffer");
+                let w = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                w
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Sends the oldest pending rounds; true when some were acknowledged.
+async fn send_once(
+    cfg: &AgentConfig,
+    client: &reqwest::Client,
+    buffer: &Buffer,
+) -> anyhow::Result<bool> {
+    let rounds = buffer.pending(BATCH_ROUNDS).await?;
+    if rounds.is_empty() {
+        return Ok(false);
+    }
+    let backlog = buffer.backlog().await?.saturating_sub(rounds.len() as u64);
+    let batch = Batch {
+        schema: SCHEMA.into(),
+        agent: cfg.id.clone(),
+        backlog,
+        rounds,
+    };
+    let r = client
+        .post(url(cfg, "/api/v1/agent/batches"))
+        .bearer_auth(&cfg.token)
+        .json(&batch)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    let status = r.status();
+    if !status.is_success() {
+        let body = r.text().await.unwrap_or_default();
+        anyhow::bail!("the central refused the batch ({status}): {body}");
+    }
+    let ack: Ack = r
+        .json()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    buffer.ack(ack.acked).await?;
+    Ok(ack.stored + ack.duplicates > 0)
+}
+
+async fn upkeep_loop(
+    cfg: AgentConfig,
+    client: reqwest::Client,
+    clock: RunClock,
+    buffer: Arc<Buffer>,
+    targets: Arc<RwLock<Vec<TargetSpec>>>,
+    cancel: CancellationToken,
+) {
+    let mut refresh = tokio::time::interval(TARGETS_EVERY);
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = refresh.tick() => {
+                match fetch_targets(&client, &cfg).await {
+                    Ok(t) => {
+                        if let Err(e) = apply_targets(&buffer, &targets, t).await {
+                            error!(error = %e, "cannot keep the block targets");
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "cannot refresh the block targets; probing the last ones"),
+                }
+            }
+            _ = prune.tick() => {
+                let age = chrono::TimeDelta::from_std(cfg.buffer_max_age).unwrap_or(chrono::TimeDelta::MAX);
+                match buffer.prune(clock.now() - age).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        let total = buffer.dropped_total().await.unwrap_or(n);
+                        error!(dropped = n, dropped_total = total, max_age = ?cfg.buffer_max_age, "the central has been unreachable longer than buffer_max_age: the oldest rounds were dropped");
+                    }
+                    Err(e) => error!(error = %e, "cannot prune the agent buffer"),
+                }
+            }
+        }
+    }
+}

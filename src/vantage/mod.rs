@@ -1,0 +1,18 @@
+//! Vantage points: small linkledger agents outside the customer's network
+//! probe the public IP blocks as the public sees them and push what they
+//! saw to the central daemon, which keeps every round in the ledger.
+//!
+//! - [`batch`]: the wire format, shared by both sides, and its checks.
+//! - [`ingest`]: the central daemon's endpoints for agents.
+//! - [`agent`], [`agent_config`], [`buffer`]: `linkledger agent`, its
+//!   config, and the SQLite file that keeps rounds until the central has
+//!   them.
+//! - [`status`]: what each agent last sent (`linkledger vantage status`,
+//!   /metrics).
+
+pub mod agent;
+pub mod agent_config;
+pub mod batch;
+pub mod buffer;
+pub mod ingest;
+pub mod status;

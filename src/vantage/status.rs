@@ -1,0 +1,66 @@
+//! What each configured agent last sent: its last round and when it came,
+//! how far behind it is, the backlog it reported and whether its own side
+//! was healthy. Read by `linkledger vantage status` and /metrics.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use crate::clock::parse_ledger_ts;
+use crate::config::Config;
+use crate::ledger::{query_err, LedgerError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentStatus {
+    pub agent: String,
+    pub rounds: i64,
+    pub last_seq: Option<i64>,
+    /// The last round's time on the agent's clock.
+    pub last_round_at: Option<DateTime<Utc>>,
+    /// When the central received it.
+    pub last_received_at: Option<DateTime<Utc>>,
+    /// Now minus the last round's time.
+    pub lag_s: Option<f64>,
+    /// Rounds the agent still held when it sent its last batch.
+    pub backlog: Option<i64>,
+    /// Its own anchors answered in its last round.
+    pub healthy: Option<bool>,
+}
+
+pub async fn agents(
+    pool: &SqlitePool,
+    c: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<AgentStatus>, LedgerError> {
+    let mut out = Vec::new();
+    for v in &c.vantage {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM vantage_rounds WHERE agent = ?")
+            .bind(&v.id)
+            .fetch_one(pool)
+            .await
+            .map_err(query_err("read agent rounds"))?;
+        let row = sqlx::query(
+            "SELECT seq, at, received_at, backlog, own_healthy FROM vantage_rounds WHERE agent = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&v.id)
+        .fetch_optional(pool)
+        .await
+        .map_err(query_err("read agent rounds"))?;
+        let at = |i: usize| {
+            row.as_ref()
+                .and_then(|r| parse_ledger_ts(&r.get::<String, _>(i)))
+        };
+        let last_round_at = at(1);
+        out.push(AgentStatus {
+            agent: v.id.clone(),
+            rounds: n,
+            last_seq: row.as_ref().map(|r| r.get(0)),
+            last_round_at,
+            last_received_at: at(2),
+            lag_s: last_round_at.map(|t| (now - t).num_milliseconds() as f64 / 1000.0),
+            backlog: row.as_ref().map(|r| r.get(3)),
+            healthy: row.as_ref().map(|r| r.get(4)),
+        });
+    }
+    Ok(out)
+}

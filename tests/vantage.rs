@@ -1,0 +1,372 @@
+//! Vantage agents against a real central daemon on loopback: two agents
+//! probe a TCP block target (a listener the test runs) and their own
+//! anchor every second and push each round; the central keeps every round
+//! once, in order, through a central SIGKILLed and restarted, an agent
+//! SIGKILLed with a backlog and restarted, and refuses wrong tokens,
+//! foreign agents, oversized bodies, garbage and rounds from the future
+//! without storing anything or being disturbed.
+
+#![allow(clippy::disallowed_types)] // real-time orchestration of child processes
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{sql, Running, BIN};
+use serde_json::{json, Value};
+
+const TOKENS: [&str; 2] = [
+    "agent-one-token-0123456789abcdef0123456789",
+    "agent-two-token-0123456789abcdef0123456789",
+];
+
+/// A raw HTTP/1.1 request; the status code and the body.
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn wait(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Site {
+    dir: tempfile::TempDir,
+    port: u16,
+    config: PathBuf,
+    db: PathBuf,
+}
+
+impl Site {
+    fn new(target_port: u16) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        let db = dir.path().join("ledger.db");
+        let text = std::fs::read_to_string(common::repo().join("config/demo.toml"))
+            .unwrap()
+            .replace("database = \"linkledger-demo.db\"", &format!("database = {db:?}"))
+            .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"))
+            .replace(
+                "ip_blocks = [\"198.19.100.0/29\"]",
+                &format!("ip_blocks = [\"127.0.0.0/29\"]\nblock_targets = [\"127.0.0.2:tcp/{target_port}\"]"),
+            )
+            + &format!(
+                "\n[[vantage]]\nid = \"a1\"\ntoken = \"{}\"\n\n[[vantage]]\nid = \"a2\"\ntoken = \"{}\"\n",
+                TOKENS[0], TOKENS[1]
+            );
+        let config = dir.path().join("linkledger.toml");
+        std::fs::write(&config, text).unwrap();
+        Site {
+            dir,
+            port,
+            config,
+            db,
+        }
+    }
+
+    fn central(&self) -> Running {
+        let r = common::start_loopback(&self.config, &self.dir.path().join("central.log"));
+        wait("the central", Duration::from_secs(15), || {
+            http(self.port, "GET", "/healthz", None, b"").0 == 200
+        });
+        r
+    }
+
+    fn agent(&self, i: usize) -> Running {
+        let id = format!("a{}", i + 1);
+        let cfg = self.dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[agent]\nid = \"{id}\"\ncentral = \"http://127.0.0.1:{}\"\ntoken = \"{}\"\ninterval = \"1s\"\ntimeout = \"500ms\"\nbuffer = {:?}\nanchors = [\"127.0.0.1\"]\n",
+                self.port,
+                TOKENS[i],
+                self.dir.path().join(format!("{id}-buffer.db"))
+            ),
+        )
+        .unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{id}.log")))
+            .unwrap();
+        Running(
+            Command::new(BIN)
+                .args(["agent", "-c"])
+                .arg(&cfg)
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// (count, min seq, max seq) of an agent's rounds in the ledger.
+    fn rounds(&self, agent: &str) -> (i64, i64, i64) {
+        let out = sql(
+            &self.db,
+            &format!("SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0) FROM vantage_rounds WHERE agent = '{agent}'"),
+        );
+        let v: Vec<i64> = out.split('|').map(|x| x.parse().unwrap_or(0)).collect();
+        (v[0], v[1], v[2])
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}
+
+fn kill(r: &mut Running) {
+    let _ = r.0.kill();
+    let _ = r.0.wait();
+}
+
+/// Every round from 1 to the last, each once, in time order, none missing
+/// (a second apart; less across the agent's restart).
+fn contiguous(site: &Site, agent: &str) {
+    let (n, lo, hi) = site.rounds(agent);
+    assert_eq!(
+        (lo, n),
+        (1, hi),
+        "{agent}: rounds 1..{hi} each once, {n} held"
+    );
+    let ats = sql(
+        &site.db,
+        &format!("SELECT at FROM vantage_rounds WHERE agent = '{agent}' ORDER BY seq"),
+    );
+    let ts: Vec<f64> = ats
+        .lines()
+        .map(|a| common::epoch(&Value::String(a.into())))
+        .collect();
+    for w in ts.windows(2) {
+        assert!(
+            w[1] > w[0] && w[1] - w[0] < 2.5,
+            "{agent}: rounds {w:?} are not in order a second apart"
+        );
+    }
+}
+
+fn listener(up: Arc<AtomicBool>) -> u16 {
+    let l = TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            if !up.load(Ordering::Relaxed) {
+                break;
+            }
+            drop(s);
+        }
+    });
+    port
+}
+
+#[test]
+fn agents_push_every_round_once_through_restarts_and_bad_input_is_refused() {
+    if !common::can_ping() {
+        return;
+    }
+    let up = Arc::new(AtomicBool::new(true));
+    let target_port = listener(up.clone());
+    let site = Site::new(target_port);
+    let mut central = site.central();
+    let mut agents = [site.agent(0), site.agent(1)];
+    wait("rounds from both agents", Duration::from_secs(20), || {
+        site.rounds("a1").0 >= 3 && site.rounds("a2").0 >= 3
+    });
+    let (code, body) = http(
+        site.port,
+        "GET",
+        "/api/v1/agent/targets",
+        Some(TOKENS[0]),
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    let t: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(t["agent"], "a1");
+    assert_eq!(
+        t["targets"][0]["target"],
+        format!("127.0.0.2:tcp/{target_port}")
+    );
+    assert_eq!(t["targets"][0]["line"], "telecom");
+    let answered = sql(
+        &site.db,
+        "SELECT results FROM vantage_rounds WHERE agent = 'a1' ORDER BY seq DESC LIMIT 1",
+    );
+    assert!(answered.contains("\"answered\":true"), "{answered}");
+    let metrics = http(site.port, "GET", "/metrics", None, b"").1;
+    assert!(
+        metrics.contains("linkledger_vantage_own_side_up{agent=\"a1\"} 1"),
+        "{metrics}"
+    );
+    let status = Command::new(BIN)
+        .args(["vantage", "status", "--json", "-c"])
+        .arg(&site.config)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status[0]["healthy"], true);
+    assert!(status[0]["lag_s"].as_f64().unwrap() < 5.0);
+
+    // The central away for 6 s (SIGKILL): the agents keep their rounds and
+    // replay them, in order, when it is back.
+    let before = site.rounds("a1").2;
+    kill(&mut central);
+    std::thread::sleep(Duration::from_secs(6));
+    let mut central = site.central();
+    wait("the backlog replayed", Duration::from_secs(20), || {
+        site.rounds("a1").2 >= before + 6 && site.rounds("a2").2 >= before + 5
+    });
+
+    // The block target stops answering: the rounds say so.
+    up.store(false, Ordering::Relaxed);
+    // Wakes the accept loop, which then closes the listener.
+    let _ = std::net::TcpStream::connect(("127.0.0.2", target_port));
+    let seen = site.rounds("a1").2;
+    wait(
+        "a round with the target silent",
+        Duration::from_secs(10),
+        || {
+            sql(&site.db, &format!("SELECT count(*) FROM vantage_rounds WHERE agent = 'a1' AND seq > {seen} AND results LIKE '%\"answered\":false%'")) != "0"
+        },
+    );
+
+    // Agent a1 SIGKILLed while the central is away, restarted with its
+    // backlog, the central restarted: nothing lost, nothing twice.
+    kill(&mut central);
+    std::thread::sleep(Duration::from_secs(3));
+    kill(&mut agents[0]);
+    agents[0] = site.agent(0);
+    std::thread::sleep(Duration::from_secs(3));
+    let central = site.central();
+    let hi = site.rounds("a1").2;
+    wait(
+        "a1's backlog after its restart",
+        Duration::from_secs(20),
+        || site.rounds("a1").2 >= hi + 4,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    contiguous(&site, "a1");
+    contiguous(&site, "a2");
+
+    // Bad input: refused with a reason, nothing stored, the daemon unaffected.
+    let held = sql(&site.db, "SELECT count(*) FROM vantage_rounds");
+    let round = |seq: i64, at: String| json!({"seq": seq, "at": at, "anchors": 1, "anchors_answered": 1, "results": []});
+    let now = chrono::Utc::now();
+    let batch = |agent: &str, rounds: Vec<Value>| {
+        json!({"schema": "linkledger.agent-batch/v1", "agent": agent, "rounds": rounds}).to_string()
+    };
+    let post = |token: Option<&str>, body: &str| {
+        http(
+            site.port,
+            "POST",
+            "/api/v1/agent/batches",
+            token,
+            body.as_bytes(),
+        )
+    };
+    let future = batch(
+        "a2",
+        vec![round(
+            1_000_000,
+            (now + chrono::TimeDelta::hours(1)).to_rfc3339(),
+        )],
+    );
+    let cases: Vec<(Option<&str>, String, u16, &str)> = vec![
+        (
+            Some("not-a-token-at-all-0123456789abcdef0123"),
+            batch("a2", vec![round(999_999, now.to_rfc3339())]),
+            401,
+            "unknown agent token",
+        ),
+        (
+            None,
+            batch("a2", vec![round(999_999, now.to_rfc3339())]),
+            401,
+            "Bearer",
+        ),
+        (
+            Some(TOKENS[1]),
+            batch("a1", vec![round(999_999, now.to_rfc3339())]),
+            403,
+            "but its token is agent",
+        ),
+        (
+            Some(TOKENS[1]),
+            "{\"schema\": ".to_string(),
+            400,
+            "invalid JSON",
+        ),
+        (Some(TOKENS[1]), future, 422, "from the future"),
+        (Some(TOKENS[1]), "x".repeat(5 * 1024 * 1024), 413, "over"),
+    ];
+    for (token, body, want, says) in cases {
+        let (code, answer) = post(token, &body);
+        assert_eq!(code, want, "{answer}");
+        assert!(answer.contains(says), "{want}: {answer}");
+    }
+    // A replay of a stored round: acknowledged, stored once.
+    let (code, answer) = post(
+        Some(TOKENS[1]),
+        &batch("a2", vec![round(1, now.to_rfc3339())]),
+    );
+    assert_eq!(code, 200, "{answer}");
+    let ack: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(
+        (ack["stored"].as_i64(), ack["duplicates"].as_i64()),
+        (Some(0), Some(1))
+    );
+    // What the agents pushed meanwhile is all that was added.
+    let after: i64 = sql(&site.db, "SELECT count(*) FROM vantage_rounds")
+        .parse()
+        .unwrap();
+    let (n1, _, hi1) = site.rounds("a1");
+    let (n2, _, hi2) = site.rounds("a2");
+    assert_eq!((n1, n2), (hi1, hi2), "nothing stored out of sequence");
+    assert!(after >= held.parse::<i64>().unwrap());
+    assert_eq!(
+        http(site.port, "GET", "/healthz", None, b"").0,
+        200,
+        "the daemon is unaffected"
+    );
+    drop(central);
+    drop(agents);
+    assert!(
+        !site.log("central.log").contains("panicked"),
+        "{}",
+        site.log("central.log")
+    );
+}
