@@ -162,20 +162,24 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
                 .any(|(_, _, f)| f.id == fault)
         })
     };
-    let breach = |carrier: &str, line: &str, f: &FaultView, k: DeadlineKind| Breach {
-        carrier: carrier.to_string(),
-        line: line.to_string(),
-        kind: deadline_breach(k),
-        fault: Some(f.id),
-        class: f
-            .deadlines
-            .iter()
-            .find(|d| d.kind == DeadlineKind::Resolution)
-            .and_then(|d| d.class)
-            .or(Some(f.class)),
-        at: f.deadlines.iter().find(|d| d.kind == k).and_then(|d| d.due),
-        units: 1,
-        note: None,
+    // The breach as judged at the cutoff: its due time, and the class the
+    // resolution deadline was judged against.
+    let breach = |carrier: &str, line: &str, f: &FaultView, k: DeadlineKind| {
+        let ds = f.deadlines_known_at(cutoff, now);
+        Breach {
+            carrier: carrier.to_string(),
+            line: line.to_string(),
+            kind: deadline_breach(k),
+            fault: Some(f.id),
+            class: ds
+                .iter()
+                .find(|d| d.kind == DeadlineKind::Resolution)
+                .and_then(|d| d.class)
+                .or(Some(f.class)),
+            at: ds.iter().find(|d| d.kind == k).and_then(|d| d.due),
+            units: 1,
+            note: None,
+        }
     };
     for (carrier, line, f) in &line_faults {
         for k in breached_kinds(f, cutoff, now) {
@@ -303,9 +307,14 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
                 .sum();
             let corrected: i64 = corrections
                 .iter()
+                // A breach credited back was charged under the class it
+                // had; a breach the correction adds is under the new one.
                 .filter(|k| {
-                    applies(&k.carrier, k.kind, Some(k.from))
-                        || applies(&k.carrier, k.kind, Some(k.to))
+                    applies(
+                        &k.carrier,
+                        k.kind,
+                        Some(if k.units < 0 { k.from } else { k.to }),
+                    )
                 })
                 .map(|k| k.units)
                 .sum();

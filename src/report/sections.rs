@@ -663,7 +663,7 @@ fn agreed_and_disputed(d: &mut Doc, tz: Tz, f: &LineFigures) {
         d.table(&head, &[1.5, 1.5, 1.0], rows, "");
         d.note(tr(
             l,
-            "争议时段：监测系统未能观测、但其前后线路均处于中断状态的时间，不计费。双方确认后可录入为确认中断（linkledger outage agree）。",
+            "争议时段：监测系统未能观测、但其前后线路均处于中断状态的时间，不计费。经双方确认后，可由合同管理人员录入为双方确认的中断。",
             "Disputed time: time the monitor did not see with the line down on both sides of it. Not charged; once both sides agree, record it as an agreed outage (linkledger outage agree).",
         ));
     }
