@@ -125,9 +125,13 @@ fn url(cfg: &AgentConfig, path: &str) -> url::Url {
     cfg.central.join(path).expect("a static path joins")
 }
 
-async fn fetch_targets(client: &reqwest::Client, cfg: &AgentConfig) -> anyhow::Result<Targets> {
-    let r = client
-        .get(url(cfg, "/api/v1/agent/targets"))
+/// Sends a request to the central with the agent's token and parses its
+/// answer; a refusal says the central's status and reason.
+async fn call<T: serde::de::DeserializeOwned>(
+    cfg: &AgentConfig,
+    req: reqwest::RequestBuilder,
+) -> anyhow::Result<T> {
+    let r = req
         .bearer_auth(&cfg.token)
         .send()
         .await
@@ -140,6 +144,10 @@ async fn fetch_targets(client: &reqwest::Client, cfg: &AgentConfig) -> anyhow::R
     r.json()
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.without_url()))
+}
+
+async fn fetch_targets(client: &reqwest::Client, cfg: &AgentConfig) -> anyhow::Result<Targets> {
+    call(cfg, client.get(url(cfg, "/api/v1/agent/targets"))).await
 }
 
 async fn apply_targets(
@@ -295,22 +303,11 @@ async fn send_once(
         backlog,
         rounds,
     };
-    let r = client
-        .post(url(cfg, "/api/v1/agent/batches"))
-        .bearer_auth(&cfg.token)
-        .json(&batch)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
-    let status = r.status();
-    if !status.is_success() {
-        let body = r.text().await.unwrap_or_default();
-        anyhow::bail!("the central refused the batch ({status}): {body}");
-    }
-    let ack: Ack = r
-        .json()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    let ack: Ack = call(
+        cfg,
+        client.post(url(cfg, "/api/v1/agent/batches")).json(&batch),
+    )
+    .await?;
     buffer.ack(ack.acked).await?;
     Ok(ack.stored + ack.duplicates > 0)
 }
