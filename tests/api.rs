@@ -6,7 +6,8 @@
 
 #![allow(clippy::disallowed_types)] // real-time orchestration of a child process
 
-use std::io::{Read, Write};
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -130,32 +131,8 @@ fn request(
     token: Option<&str>,
     body: Option<&[u8]>,
 ) -> (u16, Value) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if let Some(tok) = token {
-        head += &format!("Authorization: Bearer {tok}\r\n");
-    }
-    let body = body.unwrap_or_default();
-    head += &format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    // The server may answer (413) and close before reading a large body.
-    let _ = s.write_all(body);
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let code = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (code, body) = common::http(port, method, path, token, body.unwrap_or_default());
+    assert_ne!(code, 0, "cannot reach the daemon on port {port}");
     (
         code,
         serde_json::from_str(&body).unwrap_or(Value::String(body)),

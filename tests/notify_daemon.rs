@@ -74,18 +74,7 @@ impl Site {
     }
 
     fn metrics(&self) -> String {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return String::new();
-        };
-        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        let _ = write!(
-            s,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        );
-        let mut buf = String::new();
-        let _ = s.read_to_string(&mut buf);
-        buf
+        common::http(self.port, "GET", "/metrics", None, b"").1
     }
 
     fn metric(&self, sample: &str) -> Option<f64> {
