@@ -61,6 +61,7 @@ fn lines(n: usize) -> Vec<Line> {
             rtt_threshold: None,
             snmp: None,
             block_targets: vec![],
+            block_quorum: 2,
         })
         .collect()
 }

@@ -40,10 +40,29 @@ fn main() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
+    let target = |t: u64| format!("198.18.{}.{}:tcp/443", 100 + t / 250, t % 250);
+    // The demo config with the targets as its first line's block targets,
+    // so that each round is summarised per block as the central does.
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml");
+    let list: Vec<String> = (0..targets).map(|t| format!("{:?}", target(t))).collect();
+    let text = std::fs::read_to_string(demo).unwrap().replacen(
+        "ip_blocks = [\"198.19.100.0/29\"]",
+        &format!(
+            "ip_blocks = [\"198.18.96.0/19\"]\nblock_targets = [{}]",
+            list.join(", ")
+        ),
+        1,
+    );
+    let config = linkledger::config::Config::parse(std::path::Path::new(demo), &text).unwrap();
     rt.block_on(async {
         let pool = linkledger::ledger::open(&db).await.unwrap();
         let start = chrono::Utc::now();
-        let size0 = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        let size0 = {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
+            let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&pool).await.unwrap();
+            let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
+            (n * size) as u64
+        };
         let mut latencies = Vec::new();
         let (cpu0, wall0) = (cpu_ticks(), Instant::now());
         // Round k of every agent is due at 10 k s after the start.
@@ -65,29 +84,35 @@ fn main() {
                         anchors_answered: 2,
                         results: (0..targets)
                             .map(|t| TargetResult {
-                                target: format!("198.19.{}.{}:tcp/443", 100 + t / 250, t % 250),
+                                target: target(t),
                                 answered: (t + k) % 97 != 0,
                                 rtt_ms: Some(3.0 + (t % 17) as f64 * 0.31),
                             })
                             .collect(),
+                        traces: vec![],
                     }],
                 };
                 let body = serde_json::to_vec(&batch).unwrap();
                 let t0 = Instant::now();
                 let parsed: Batch = serde_json::from_slice(&body).unwrap();
-                let ack = store(&pool, &parsed.agent, &parsed, at + chrono::TimeDelta::seconds(1)).await.unwrap();
+                let ack = store(&pool, &config.lines, &parsed.agent, &parsed, at + chrono::TimeDelta::seconds(1)).await.unwrap();
                 assert_eq!(ack.stored, 1);
                 latencies.push(t0.elapsed());
             }
         }
         let elapsed = wall0.elapsed().as_secs_f64();
         let cpu = (cpu_ticks() - cpu0) as f64 / 100.0;
+        // The ledger's own pages, the WAL checkpointed into it first (the
+        // WAL's size is the checkpoint threshold, not growth).
+        let pages = |pool: sqlx::SqlitePool| async move {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
+            let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&pool).await.unwrap();
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&pool).await.unwrap();
+            let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
+            ((n - free) * size) as u64
+        };
+        let size = pages(pool.clone()).await - size0;
         pool.close().await;
-        let size = ["", "-wal"]
-            .iter()
-            .map(|s| std::fs::metadata(format!("{}{s}", db.display())).map(|m| m.len()).unwrap_or(0))
-            .sum::<u64>()
-            - size0;
         latencies.sort();
         let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
         let rounds = latencies.len() as f64;

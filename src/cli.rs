@@ -624,6 +624,28 @@ async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
             }
         );
     }
+    let blocks = crate::vantage::status::blocks(&pool, c).await?;
+    if !blocks.is_empty() {
+        println!(
+            "\n{:<14} {:<20} {:>6} {:<25} {:>8}  state",
+            "line", "block", "quorum", "judged until", "outages"
+        );
+    }
+    for b in blocks {
+        println!(
+            "{:<14} {:<20} {:>6} {:<25} {:>8}  {}",
+            b.line,
+            b.block,
+            b.quorum,
+            b.judged_until
+                .map_or("not yet".into(), |t| local_time(tz, t)),
+            b.outages,
+            b.down_since.map_or("no open outage".into(), |t| format!(
+                "down since {}",
+                local_time(tz, t)
+            )),
+        );
+    }
     Ok(())
 }
 

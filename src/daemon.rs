@@ -304,6 +304,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(60),
         heartbeat_cancel.clone(),
     ));
+    let judge = tokio::spawn(crate::vantage::judge::run(
+        pool.clone(),
+        config_cell.clone(),
+        clock,
+        ledger_tx.clone(),
+        metrics.clone(),
+        Duration::from_secs(1),
+        heartbeat_cancel.clone(),
+    ));
     let notifier = tokio::spawn(crate::notify::sender::run(
         pool.clone(),
         config_cell.clone(),
@@ -372,6 +381,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = heartbeat.await;
     let _ = deadlines.await;
     let _ = reports.await;
+    let _ = judge.await;
     // An alert in flight gets the grace period to finish; one cut off is
     // retried by the next run (its delivery is not yet recorded).
     let _ = tokio::time::timeout(GRACE, notifier).await;

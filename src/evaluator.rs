@@ -223,6 +223,20 @@ impl Evaluator {
         self.candidate = None;
     }
 
+    /// Continues from a point the ledger says the line (or block) was up at,
+    /// with no change pending.
+    pub fn resume_up(&mut self, seen_until: Ts) {
+        self.confirmed = Condition::Up;
+        self.prev_round = Some(seen_until);
+        self.candidate = None;
+    }
+
+    /// Whether no change is pending: every round fed so far is accounted
+    /// for in the events returned (a judge may resume from here).
+    pub fn settled(&self) -> bool {
+        self.candidate.is_none()
+    }
+
     /// Takes the thresholds of a reloaded config, keeping the state.
     pub fn set_thresholds(&mut self, down_after: u32, up_after: u32) {
         self.down_after = down_after.max(1);

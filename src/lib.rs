@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod line_task;
 pub mod metrics;
 pub mod notify;
+pub mod path;
 pub mod probe_runtime;
 pub mod probe_series;
 pub mod quality;

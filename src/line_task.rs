@@ -199,6 +199,15 @@ impl LineTask {
             } => {
                 warn!(line, start = %ledger_ts(start), cause = cause.as_str(), "outage declared");
                 shared.metrics.outages.with_label_values(&[&line]).inc();
+                // Path evidence: where the way to each anchor stops now.
+                crate::path::trace_line_outage(
+                    shared.ledger.clone(),
+                    shared.clock,
+                    line.clone(),
+                    self.line.binding(),
+                    self.line.upstream.clone(),
+                    start,
+                );
                 LedgerWrite::OutageOpened {
                     line,
                     start,

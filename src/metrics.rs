@@ -43,7 +43,11 @@ pub struct VantageMetrics {
     pub backlog: GaugeVec,
     pub own_side_up: GaugeVec,
     pub rounds: GaugeVec,
+    pub block_state: IntGaugeVec,
 }
+
+/// The states a public block can be in, as judged from the agents.
+pub const BLOCK_STATES: [&str; 3] = ["up", "down", "unobserved"];
 
 impl VantageMetrics {
     fn new(r: &Registry) -> Self {
@@ -54,6 +58,21 @@ impl VantageMetrics {
             backlog: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_backlog_rounds", "Rounds the agent still held in its buffer when it sent its latest batch."), agent).unwrap()),
             own_side_up: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_own_side_up", "1 if the agent's own anchors answered in its latest round; 0: its rounds are unobserved."), agent).unwrap()),
             rounds: reg(r, GaugeVec::new(Opts::new("linkledger_vantage_rounds", "Rounds from the agent held in the ledger."), agent).unwrap()),
+            block_state: reg(r, IntGaugeVec::new(Opts::new("linkledger_block_state", "The public block's state as the vantage agents see it (judged up to the oldest agent's latest round), one-hot over up, down, unobserved."), &["line", "block", "state"]).unwrap()),
+        }
+    }
+
+    pub fn set_block_state(&self, line: &str, block: &str, state: &str) {
+        for s in BLOCK_STATES {
+            self.block_state
+                .with_label_values(&[line, block, s])
+                .set(i64::from(s == state));
+        }
+    }
+
+    pub fn forget_block(&self, line: &str, block: &str) {
+        for s in BLOCK_STATES {
+            let _ = self.block_state.remove_label_values(&[line, block, s]);
         }
     }
 }

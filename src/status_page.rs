@@ -48,6 +48,25 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
             (l.id.clone(), state)
         })
         .collect();
+    // Each public block as the vantage agents see it (the judge's state).
+    let blocks: Vec<(String, String, &'static str)> =
+        crate::vantage::judge::configured_blocks(&config)
+            .into_iter()
+            .map(|(line, block, _)| {
+                let state = crate::metrics::BLOCK_STATES
+                    .into_iter()
+                    .find(|st| {
+                        s.metrics
+                            .vantage
+                            .block_state
+                            .with_label_values(&[&line, &block, st])
+                            .get()
+                            == 1
+                    })
+                    .unwrap_or("unobserved");
+                (line, block, state)
+            })
+            .collect();
     let data = async {
         let budget = budget::budget(&s.pool, &config, now).await?;
         let open = FaultFilter {
@@ -71,6 +90,7 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
                 config: &config,
                 now,
                 states: &states,
+                blocks: &blocks,
                 budget: &budget,
                 faults: &faults,
                 outages: &outages,
@@ -89,6 +109,8 @@ struct Page<'a> {
     config: &'a Config,
     now: DateTime<Utc>,
     states: &'a [(String, &'static str)],
+    /// (line, block, state) of each block the agents probe.
+    blocks: &'a [(String, String, &'static str)],
     budget: &'a budget::Budget,
     faults: &'a [FaultView],
     outages: &'a [OutageView],
@@ -115,6 +137,22 @@ impl Page<'_> {
             "down" => self.t("中断", "down"),
             "local_fault" => self.t("本端故障", "local fault"),
             _ => self.t("未监测", "unobserved"),
+        }
+    }
+
+    /// An outage's cause as the reader says it.
+    fn cause(&self, o: &OutageView) -> String {
+        let said = match o.cause.as_str() {
+            "upstream_unreachable" => self.t("上游锚点不可达", "upstream anchors unreachable"),
+            "gateway_unreachable" => self.t("运营商网关不可达", "carrier gateway unreachable"),
+            "interface_down" => self.t("接口断开（SNMP）", "interface down (SNMP)"),
+            "admin_down" => self.t("接口被管理关闭（SNMP）", "interface shut down (SNMP)"),
+            "ip_block_unreachable" => self.t("IP 地址段不可达", "IP block unreachable"),
+            other => other,
+        };
+        match &o.block {
+            Some(b) => format!("{} {}", esc(said), esc(b)),
+            None => esc(said),
         }
     }
 
@@ -245,6 +283,32 @@ fn render(p: &Page) -> String {
     }
     h += &budget_row(p, &p.budget.egress, p.t("整体出口", "whole egress"), None);
     h += "</table>";
+    if !p.blocks.is_empty() {
+        h += &format!(
+            "<h2>{}</h2>",
+            p.t(
+                "公网 IP 地址段（外部探测）",
+                "Public IP blocks (seen from outside)"
+            )
+        );
+        h += &table_head(
+            "blocks",
+            &[
+                p.t("线路", "line"),
+                p.t("地址段", "block"),
+                p.t("状态", "state"),
+            ],
+        );
+        for (line, block, state) in p.blocks {
+            h += &format!(
+                "<tr data-block=\"{b}\"><td>{l}</td><td>{b}</td><td><span class=\"state {state}\">{}</span></td></tr>",
+                p.state(state),
+                l = esc(line),
+                b = esc(block),
+            );
+        }
+        h += "</table>";
+    }
 
     h += &format!("<h2>{}</h2>", p.t("未关闭的故障", "Open faults"));
     if p.faults.is_empty() {
@@ -324,7 +388,7 @@ fn render(p: &Page) -> String {
                 p.duration(o.duration_s),
                 o.charged_s,
                 p.duration(o.charged_s),
-                esc(&o.cause),
+                p.cause(o),
             );
         }
         h += "</table>";

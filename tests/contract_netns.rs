@@ -20,20 +20,6 @@ fn sleep(s: f64) {
     std::thread::sleep(Duration::from_secs_f64(s));
 }
 
-fn budget(config: &std::path::Path) -> Value {
-    let out = Command::new(BIN)
-        .args(["budget", "--json", "-c"])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn line<'a>(b: &'a Value, id: &str) -> &'a Value {
     if id == "egress" {
         return &b["egress"];
@@ -141,7 +127,7 @@ fn a_line_down_for_3_minutes_is_a_general_fault_acknowledged_resolved_and_charge
         (charged - 180.0).abs() <= 1.1,
         "outage of 3 min ± 1 interval: {charged}"
     );
-    let b = budget(&config);
+    let b = budget_json(&config);
     assert_eq!(
         line(&b, "telecom")["charged_s"].as_f64().unwrap(),
         charged,
@@ -254,7 +240,7 @@ fn twenty_percent_loss_is_a_general_fault_and_no_outage() {
         assert!(row.starts_with(&format!("{line}|loss|1|loss ")), "{row}");
         assert!(row.contains("over 1 min (threshold 5.0 %)"), "{row}");
     }
-    let budget = budget(&config);
+    let budget = budget_json(&config);
     assert_eq!(
         line(&budget, "telecom")["charged_s"].as_f64().unwrap(),
         0.0,

@@ -90,10 +90,20 @@ events = ["fault_opened", "fault_resolved"]
     let outage = &outages(&daemon.config, "telecom")[0];
     assert!(epoch(&outage["start"]) < declared);
 
+    // The path evidence follows in the fault's thread: the way to each
+    // anchor stops after the carrier's edge (the anchors stay silent).
+    let mails = sink.wait_messages(2, Duration::from_secs(20));
+    let path = &mails[1];
+    assert_eq!(
+        path["subject"],
+        "[linkledger] 故障 #1 线路 telecom（China Telecom） 路径证据（监测端）：止于 198.18.1.1"
+    );
+    assert_eq!(path["in_reply_to"], opened["message_id"]);
+
     std::thread::sleep(Duration::from_secs(10));
     lab.fault("silent-anchors", "off");
-    let mails = sink.wait_messages(2, Duration::from_secs(20));
-    let resolved = &mails[1];
+    let mails = sink.wait_messages(3, Duration::from_secs(20));
+    let resolved = &mails[2];
     assert!(
         resolved["subject"]
             .as_str()
@@ -112,7 +122,7 @@ events = ["fault_opened", "fault_resolved"]
         .contains("已恢复"));
     // Exactly these: nothing per probe, nothing twice.
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(sink.messages().len(), 2);
+    assert_eq!(sink.messages().len(), 3);
     assert_eq!(robot.requests().len(), 2);
     daemon.signal_and_wait("TERM");
 }

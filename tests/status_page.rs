@@ -136,7 +136,7 @@ c.commit()
         "{r}"
     );
     assert!(
-        r.contains("unicom") && r.contains("upstream_unreachable"),
+        r.contains("unicom") && r.contains("上游锚点不可达") && !r.contains("upstream_unreachable"),
         "{r}"
     );
     // The open fault, its deadlines counting down (the script has run:

@@ -94,6 +94,9 @@ pub struct Line {
     /// Addresses of its public block that vantage agents probe from outside.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub block_targets: Vec<vantage::BlockTarget>,
+    /// Healthy agents that must fail to reach a block for it to be down;
+    /// all healthy ones when fewer agents are configured.
+    pub block_quorum: usize,
 }
 
 impl Line {
@@ -333,6 +336,13 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             &l.block_targets,
             &blocks,
         )?;
+        if l.block_quorum == 0 {
+            return Err((
+                key("block_quorum"),
+                "0: at least one agent must fail to reach the block for it to be down (default 2)"
+                    .into(),
+            ));
+        }
         lines.push(Line {
             id: l.id,
             carrier: l.carrier,
@@ -348,6 +358,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             rtt_threshold: l.rtt_threshold.map(|d| d.0),
             snmp,
             block_targets,
+            block_quorum: l.block_quorum as usize,
         });
     }
     check_block_overlaps(&lines)?;
@@ -365,6 +376,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     )?;
     terms.response_from = c.response_from;
     terms.egress_breaches = c.egress_breaches;
+    terms.ip_block_counts = c.ip_block_counts;
     let api_tokens = terms::validate_api(raw.api)?;
     let secrets: Vec<&str> = api_tokens.iter().map(|t| t.secret.as_str()).collect();
     let vantage = vantage::validate_vantage(raw.vantage, &secrets)?;

@@ -71,6 +71,8 @@ pub struct RawContract {
     pub response_from: super::terms::ResponseFrom,
     #[serde(default)]
     pub egress_breaches: super::terms::EgressBreaches,
+    #[serde(default = "super::terms::yes")]
+    pub ip_block_counts: bool,
     #[serde(default)]
     pub member: Vec<super::report::Member>,
     #[serde(default)]
@@ -126,6 +128,13 @@ pub struct RawLine {
     /// Addresses of the line's ip_blocks that vantage agents probe.
     #[serde(default)]
     pub block_targets: Vec<String>,
+    /// Healthy agents that must fail to reach the block for it to be down.
+    #[serde(default = "default_block_quorum")]
+    pub block_quorum: u32,
+}
+
+fn default_block_quorum() -> u32 {
+    2
 }
 
 /// A line's place in the consortium.

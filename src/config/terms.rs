@@ -148,6 +148,10 @@ pub struct Terms {
     pub response_from: ResponseFrom,
     #[serde(default)]
     pub egress_breaches: EgressBreaches,
+    /// Whether a block outage (the public IP block unreachable from
+    /// outside while the line is up from inside) counts against the cap.
+    #[serde(default = "yes")]
+    pub ip_block_counts: bool,
 }
 
 impl Terms {
@@ -270,6 +274,7 @@ pub fn validate(
         classes,
         response_from: ResponseFrom::default(),
         egress_breaches: EgressBreaches::default(),
+        ip_block_counts: true,
     })
 }
 

@@ -159,18 +159,21 @@ pub async fn maintenance(
 
 /// Everything the budget arithmetic needs about one line in `period`; an
 /// open outage runs to the period's end. Time before the line was first
-/// configured in this ledger is unobserved.
+/// configured in this ledger is unobserved. Block outages count unless the
+/// terms say `ip_block_counts = false`.
 pub async fn line_records(
     pool: &SqlitePool,
     line: &str,
     period: Span,
-    maintenance_notice: std::time::Duration,
+    terms: &crate::config::Terms,
 ) -> Result<LineRecords, LedgerError> {
     let (from, to) = period;
-    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?)")
+    let maintenance_notice = terms.maintenance_notice;
+    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?) AND (block IS NULL OR ?)")
         .bind(line)
         .bind(ledger_ts(to))
         .bind(ledger_ts(from))
+        .bind(terms.ip_block_counts)
         .fetch_all(pool)
         .await
         .map_err(query_err("read outages"))?;
@@ -241,7 +244,7 @@ pub async fn line_downtime(
     period: Span,
     terms: &crate::config::Terms,
 ) -> Result<Downtime, LedgerError> {
-    let r = line_records(pool, line, period, terms.maintenance_notice).await?;
+    let r = line_records(pool, line, period, terms).await?;
     Ok(Downtime::of_line(
         &r,
         period,
@@ -328,13 +331,7 @@ pub async fn budget_and_records(
     let mut in_window = Vec::new();
     let mut lines = Vec::new();
     for l in &c.lines {
-        let r = line_records(
-            pool,
-            &l.id,
-            (read_from, now.max(until)),
-            terms.maintenance_notice,
-        )
-        .await?;
+        let r = line_records(pool, &l.id, (read_from, now.max(until)), terms).await?;
         let y = Downtime::of_line(&r, (year.start, until), terms.approved_maintenance_counts);
         let w = Downtime::of_line(&r, window, terms.approved_maintenance_counts);
         lines.push(view(&l.id, &y, &w, cap, now, year.end));

@@ -5,6 +5,9 @@
 //! - An outage on a line opens a fault of class `line_down` (general by
 //!   default), or joins the line's open fault (a degradation) and
 //!   escalates it when `line_down` is the higher class.
+//! - A block outage (the line's public block unreachable from outside)
+//!   opens a fault of class `ip_block_unreachable` (major by default), or
+//!   joins and escalates the line's open fault.
 //! - When every configured line is down at once, an egress fault opens
 //!   (`egress_down`, major) and each line's open fault escalates to it.
 //! - A degradation opens a fault of class `degradation` (general), or
@@ -142,29 +145,67 @@ pub async fn outage_opened(
     start: DateTime<Utc>,
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
-    let class = rules.classes.class_of(Trigger::LineDown);
-    let fault = match open_fault_of(conn, Some(line)).await? {
+    let fault = join_or_open(conn, rules, line, start, run_id, Trigger::LineDown).await?;
+    link(conn, fault, "outage", outage, start).await?;
+    egress_check(conn, rules, start, run_id).await
+}
+
+/// A block outage (the line's public block unreachable from outside) was
+/// just inserted with id `outage`: it opens a fault of class
+/// `ip_block_unreachable` (major by default) or joins the line's open one.
+/// The egress is not down for it: outbound traffic still flows.
+pub async fn block_outage_opened(
+    conn: &mut SqliteConnection,
+    rules: &FaultRules,
+    line: &str,
+    outage: i64,
+    start: DateTime<Utc>,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    let fault = join_or_open(
+        conn,
+        rules,
+        line,
+        start,
+        run_id,
+        Trigger::IpBlockUnreachable,
+    )
+    .await?;
+    link(conn, fault, "outage", outage, start).await
+}
+
+/// The line's open fault, escalated to the trigger's class when that is
+/// higher, or a new fault for the trigger.
+async fn join_or_open(
+    conn: &mut SqliteConnection,
+    rules: &FaultRules,
+    line: &str,
+    start: DateTime<Utc>,
+    run_id: i64,
+    trigger: Trigger,
+) -> Result<i64, sqlx::Error> {
+    let class = rules.classes.class_of(trigger);
+    let reason = match trigger {
+        Trigger::IpBlockUnreachable => "the public IP block is unreachable from outside",
+        _ => "the line went down (outage)",
+    };
+    Ok(match open_fault_of(conn, Some(line)).await? {
         Some(f) => {
-            escalate(
-                conn,
-                Some(line),
-                f,
-                class,
-                start,
-                "the line went down (outage)",
-            )
-            .await?;
+            escalate(conn, Some(line), f, class, start, reason).await?;
             f.0
         }
         None => {
-            let id =
-                insert_fault(conn, Some(line), start, Trigger::LineDown, class, run_id).await?;
-            tracing::warn!(line, fault = id, class = class.as_str(), "fault opened");
+            let id = insert_fault(conn, Some(line), start, trigger, class, run_id).await?;
+            tracing::warn!(
+                line,
+                fault = id,
+                class = class.as_str(),
+                trigger = trigger.as_str(),
+                "fault opened"
+            );
             id
         }
-    };
-    link(conn, fault, "outage", outage, start).await?;
-    egress_check(conn, rules, start, run_id).await
+    })
 }
 
 /// Opens the egress fault when every configured line has an open outage.
@@ -177,9 +218,13 @@ async fn egress_check(
     if rules.lines.is_empty() {
         return Ok(());
     }
-    let open = sqlx::query("SELECT id, line, start_at FROM outages WHERE end_at IS NULL")
-        .fetch_all(&mut *conn)
-        .await?;
+    // The lines' own outages: a block unreachable from outside leaves the
+    // line's outbound traffic flowing.
+    let open = sqlx::query(
+        "SELECT id, line, start_at FROM outages WHERE end_at IS NULL AND block IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let open: Vec<(i64, String, DateTime<Utc>)> = open
         .iter()
         .filter_map(|r| Some((r.get(0), r.get(1), parse_ledger_ts(&r.get::<String, _>(2))?)))

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod faults;
 pub mod operator;
 pub mod outbox;
+pub mod paths;
 pub mod read;
 pub mod records;
 pub mod run;

@@ -29,12 +29,15 @@ pub enum NoticeKind {
     SnmpFailing,
     /// A scheduled report was written (detail: report, period, title, files).
     ReportReady,
+    /// The paths traced when an outage was declared (detail: outage,
+    /// origin, traces: target, reached, last_hop).
+    PathEvidence,
     /// `linkledger notify test`; never queued.
     Test,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 15] = [
+    pub const ALL: [NoticeKind; 16] = [
         NoticeKind::FaultOpened,
         NoticeKind::FaultEscalated,
         NoticeKind::FaultReclassified,
@@ -49,6 +52,7 @@ impl NoticeKind {
         NoticeKind::ProbeFailed,
         NoticeKind::SnmpFailing,
         NoticeKind::ReportReady,
+        NoticeKind::PathEvidence,
         NoticeKind::Test,
     ];
 
@@ -68,6 +72,7 @@ impl NoticeKind {
             NoticeKind::ProbeFailed => "probe_failed",
             NoticeKind::SnmpFailing => "snmp_failing",
             NoticeKind::ReportReady => "report_ready",
+            NoticeKind::PathEvidence => "path_evidence",
             NoticeKind::Test => "test",
         }
     }

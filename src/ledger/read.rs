@@ -40,6 +40,10 @@ pub struct OutageView {
     /// The cause the outage was declared with (from the probes, or SNMP).
     pub declared_cause: String,
     pub interval_s: f64,
+    /// The public block unreachable from outside (a block outage, cause
+    /// ip_block_unreachable); None: the line itself, seen from inside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<String>,
 }
 
 /// A gap in observation.
@@ -72,7 +76,7 @@ pub async fn outages(
     let rows = sqlx::query(
         "SELECT o.id, o.line, o.start_at, o.start_after, o.end_at, o.end_after, \
          coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
-         o.interval_ms, o.cause FROM outages o \
+         o.interval_ms, o.cause, o.block FROM outages o \
          WHERE (?1 IS NULL OR o.line = ?1) AND (?2 IS NULL OR o.end_at IS NULL OR o.end_at >= ?2) ORDER BY o.start_at, o.id",
     )
     .bind(line)
@@ -86,8 +90,7 @@ pub async fn outages(
         let start = ts(&row, 2).unwrap_or(now);
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
-        let records =
-            super::budget::line_records(pool, &line, span, terms.maintenance_notice).await?;
+        let records = super::budget::line_records(pool, &line, span, terms).await?;
         let d = crate::budget::Downtime::of_line(&records, span, terms.approved_maintenance_counts);
         let duration = span.1 - span.0;
         out.push(OutageView {
@@ -104,6 +107,7 @@ pub async fn outages(
             cause: row.get(6),
             declared_cause: row.get(8),
             interval_s: row.get::<i64, _>(7) as f64 / 1000.0,
+            block: row.get(9),
         });
     }
     Ok(out)

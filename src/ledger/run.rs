@@ -82,9 +82,10 @@ pub async fn begin(
         previous_heartbeat,
         ..Default::default()
     };
-    for table in ["outages", "local_faults"] {
+    // Block outages (block not NULL) are the block judge's to resume.
+    for (table, own) in [("outages", " AND block IS NULL"), ("local_faults", "")] {
         let rows = sqlx::query(&format!(
-            "SELECT line, start_at FROM {table} WHERE end_at IS NULL"
+            "SELECT line, start_at FROM {table} WHERE end_at IS NULL{own}"
         ))
         .fetch_all(&mut *tx)
         .await
@@ -106,7 +107,7 @@ pub async fn begin(
             // ends where observation of it ended.
             let at = ledger_ts(previous_heartbeat.unwrap_or(now));
             sqlx::query(&format!(
-                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL"
+                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own}"
             ))
             .bind(&at)
             .bind(&at)

@@ -26,6 +26,36 @@ pub enum LedgerWrite {
         start_after: Option<DateTime<Utc>>,
         cause: &'static str,
     },
+    /// A block outage: the line's public block unreachable from outside
+    /// (vantage agents) while the line is up from inside.
+    BlockOutageOpened {
+        line: String,
+        block: String,
+        start: DateTime<Utc>,
+        start_after: Option<DateTime<Utc>>,
+    },
+    BlockOutageClosed {
+        line: String,
+        block: String,
+        end: DateTime<Utc>,
+        end_after: DateTime<Utc>,
+    },
+    /// The block judge has fed every agent round up to `until` with no
+    /// verdict pending (its resume point).
+    BlockJudged {
+        line: String,
+        block: String,
+        until: DateTime<Utc>,
+    },
+    /// A traceroute taken for an outage (path evidence). `outage_start`
+    /// names the line's (or block's) outage it was taken for.
+    PathTraces {
+        line: String,
+        block: Option<String>,
+        outage_start: Option<DateTime<Utc>>,
+        origin: String,
+        paths: Vec<crate::path::PathRecord>,
+    },
     /// Later evidence of the open outage's cause (appended to outage_causes).
     OutageCause {
         line: String,
@@ -320,6 +350,72 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             settle(&mut tx, r, "outage opened").await?;
             tx.commit().await?;
         }
+        LedgerWrite::BlockOutageOpened {
+            line,
+            block,
+            start,
+            start_after,
+        } => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, block, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, 'ip_block_unreachable', ?, ?) RETURNING id")
+                .bind(line).bind(block).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
+                .fetch_one(&mut *tx).await?;
+            savepoint(&mut tx).await?;
+            let r = faults::block_outage_opened(&mut tx, ctx.rules, line, id, *start, run_id).await;
+            settle(&mut tx, r, "block outage opened").await?;
+            savepoint(&mut tx).await?;
+            let r = super::paths::notify_block_paths(&mut tx, line, block, id, *start, Utc::now())
+                .await;
+            settle(&mut tx, r, "block outage path evidence").await?;
+            tx.commit().await?;
+        }
+        LedgerWrite::BlockOutageClosed {
+            line,
+            block,
+            end,
+            end_after,
+        } => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE outages SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND block = ? AND end_at IS NULL")
+                .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line).bind(block)
+                .execute(&mut *tx).await?;
+            savepoint(&mut tx).await?;
+            let r = faults::resolve_finished(&mut tx).await;
+            settle(&mut tx, r, "block outage closed").await?;
+            tx.commit().await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(
+                    line,
+                    block,
+                    "asked to close a block outage that is not open in the ledger"
+                );
+            }
+        }
+        LedgerWrite::PathTraces {
+            line,
+            block,
+            outage_start,
+            origin,
+            paths,
+        } => {
+            let mut tx = pool.begin().await?;
+            super::paths::record_for_outage(
+                &mut tx,
+                line,
+                block.as_deref(),
+                *outage_start,
+                origin,
+                paths,
+                Utc::now(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        LedgerWrite::BlockJudged { line, block, until } => {
+            sqlx::query("INSERT INTO block_judged (line, block, judged_until) VALUES (?, ?, ?) ON CONFLICT (line, block) DO UPDATE SET judged_until = excluded.judged_until")
+                .bind(line).bind(block).bind(ts(until))
+                .execute(pool).await?;
+        }
         LedgerWrite::DegradationStarted {
             line,
             kind,
@@ -375,14 +471,15 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             end,
             end_after,
         } => {
-            let table = if matches!(w, LedgerWrite::OutageClosed { .. }) {
-                "outages"
+            // A line's own outage, not its block's (block not NULL).
+            let (table, own) = if matches!(w, LedgerWrite::OutageClosed { .. }) {
+                ("outages", " AND block IS NULL")
             } else {
-                "local_faults"
+                ("local_faults", "")
             };
             let mut tx = pool.begin().await?;
             let done = sqlx::query(&format!(
-                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL"
+                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own}"
             ))
             .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line)
             .execute(&mut *tx).await?;
@@ -402,7 +499,7 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
         }
         LedgerWrite::OutageCause { line, at, cause } => {
             let done = sqlx::query(
-                "INSERT INTO outage_causes (outage_id, seen_at, cause) SELECT id, ?, ? FROM outages WHERE line = ? AND end_at IS NULL",
+                "INSERT INTO outage_causes (outage_id, seen_at, cause) SELECT id, ?, ? FROM outages WHERE line = ? AND end_at IS NULL AND block IS NULL",
             )
             .bind(ts(at))
             .bind(cause)

@@ -107,6 +107,9 @@ pub fn alerts_of(o: &Outgoing, now: DateTime<Utc>) -> Vec<Value> {
         (NoticeKind::FaultResolved, Some(_), Some(c)) => {
             vec![fault_alert(&fault_alert_of(c, Some(at)), now)]
         }
+        // Path evidence is for the people reading the fault's messages:
+        // as an alert of its own it would keep the fault's group firing.
+        (NoticeKind::PathEvidence, _, _) => Vec::new(),
         _ => {
             let mut labels = json!({
                 "alertname": format!("Linkledger{}", camel(o.kind)),

@@ -331,6 +331,73 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 format!("Report ready: {}", detail_str(n, "title"))
             }
         }
+        NoticeKind::PathEvidence => {
+            let traces = n
+                .detail
+                .get("traces")
+                .and_then(|t| t.as_array())
+                .cloned()
+                .unwrap_or_default();
+            let mut stops = Vec::new();
+            for t in &traces {
+                let target = t.get("target").and_then(|v| v.as_str()).unwrap_or("");
+                // An agent's trace names the agent it was taken from.
+                let target = match t.get("origin").and_then(|v| v.as_str()) {
+                    Some(o) if o != "monitor" && cx.zh() => format!("{target}（外部探测点 {o}）"),
+                    Some(o) if o != "monitor" => format!("{target} (agent {o})"),
+                    _ => target.to_string(),
+                };
+                let last = t.get("last_hop").and_then(|v| v.as_str());
+                let reached = t.get("reached").and_then(|v| v.as_bool()) == Some(true);
+                let said = match (last, reached, cx.zh()) {
+                    (_, true, true) => format!("至 {target}：已到达目标"),
+                    (_, true, false) => format!("to {target}: target reached"),
+                    (Some(h), false, true) => {
+                        format!("至 {target}：路径止于 {h}（最后应答的一跳）")
+                    }
+                    (Some(h), false, false) => {
+                        format!(
+                            "to {target}: the path stops after {h} (the last hop that answered)"
+                        )
+                    }
+                    (None, false, true) => format!("至 {target}：无任何一跳应答"),
+                    (None, false, false) => format!("to {target}: no hop answered"),
+                };
+                lines.push(said);
+                if !reached {
+                    stops.extend(last.map(str::to_string));
+                }
+            }
+            let origin = detail_str(n, "origin");
+            let from = match (origin, cx.zh()) {
+                ("monitor", true) => "监测端".to_string(),
+                ("monitor", false) => "the monitor".to_string(),
+                ("agents", true) => "外部探测点".to_string(),
+                ("agents", false) => "the vantage agents".to_string(),
+                (a, true) => format!("外部探测点 {a}"),
+                (a, false) => format!("agent {a}"),
+            };
+            stops.dedup();
+            if cx.zh() {
+                format!(
+                    "{fault_label} {line} 路径证据（{from}）：{}",
+                    if stops.is_empty() {
+                        "路径可达".to_string()
+                    } else {
+                        format!("止于 {}", stops.join("、"))
+                    }
+                )
+            } else {
+                format!(
+                    "{fault_label} on {line}: path evidence from {from}: {}",
+                    if stops.is_empty() {
+                        "paths complete".to_string()
+                    } else {
+                        format!("stops after {}", stops.join(", "))
+                    }
+                )
+            }
+        }
         NoticeKind::Test => {
             lines.push(
                 cx.t(

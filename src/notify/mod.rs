@@ -121,6 +121,9 @@ pub async fn deliver(
         Target::Email(e) => email::send(e, &channel.name, o).await,
         Target::Http(r) if channel.kind == crate::config::ChannelKind::Alertmanager => {
             let alerts = alertmanager::alerts_of(o, chrono::Utc::now());
+            if alerts.is_empty() {
+                return Ok("nothing for Alertmanager".into());
+            }
             alertmanager::post(client, &r.url.0, &alerts).await
         }
         Target::Http(r) => robots::send(client, channel.kind, r, o).await,

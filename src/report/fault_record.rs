@@ -71,6 +71,9 @@ pub struct FaultRecord {
     /// the egress fault the line faults it contains, for a line fault the
     /// egress fault containing it.
     pub incident: Vec<i64>,
+    /// Path evidence: the traceroutes taken for its outages (the
+    /// monitor's to each anchor, the agents' to the block).
+    pub paths: Vec<crate::ledger::paths::PathView>,
 }
 
 pub async fn gather(
@@ -224,7 +227,12 @@ pub async fn gather(
     .fetch_all(pool)
     .await
     .map_err(query_err("read the incident's faults"))?;
+    let mut paths = Vec::new();
+    for o in &outages {
+        paths.extend(crate::ledger::paths::of_outage(pool, o.id, now).await?);
+    }
     Ok(Some(FaultRecord {
+        paths,
         fault: f,
         carrier,
         outages,
@@ -509,6 +517,62 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         rows,
         &tr(l, "该故障不涉及中断。", "The fault covers no outage."),
     );
+    if !r.paths.is_empty() {
+        d.paragraph(tr(
+            l,
+            "路径证据：中断判定时的逐跳路由追踪（监测端至各上游锚点；外部探测点至地址段）。路径在最后应答的一跳之后中断。",
+            "Path evidence: hop-by-hop traces taken when the outage was declared (the monitor to each upstream anchor; vantage agents to the block). The path stops after the last hop that answered.",
+        ));
+        let head = heads(
+            l,
+            &[
+                ("中断", "Outage"),
+                ("探测端", "From"),
+                ("目标", "Target"),
+                ("时间", "Taken"),
+                ("逐跳", "Hops"),
+                ("最后应答的一跳", "Last hop that answered"),
+            ],
+        );
+        let rows = r
+            .paths
+            .iter()
+            .map(|p| {
+                let hops = p
+                    .hops
+                    .iter()
+                    .map(|h| match (h.addr, h.rtt_ms) {
+                        (Some(a), Some(ms)) => format!("{} {a} {ms:.1} ms", h.ttl),
+                        (Some(a), None) => format!("{} {a}", h.ttl),
+                        _ => format!("{} *", h.ttl),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let last = match (&p.last_hop, p.reached) {
+                    (Some(h), true) => tr(
+                        l,
+                        &format!("{h}（已到达目标）"),
+                        &format!("{h} (target reached)"),
+                    ),
+                    (Some(h), false) => h.clone(),
+                    (None, _) => tr(l, "无应答", "none answered"),
+                };
+                vec![
+                    p.outage.map_or("—".into(), |o| o.to_string()),
+                    if p.origin == "monitor" {
+                        tr(l, "监测端", "monitor")
+                    } else {
+                        format!("{}{}", tr(l, "外部探测点 ", "agent "), p.origin)
+                    },
+                    p.target.clone(),
+                    at(tz, p.taken_at),
+                    hops,
+                    last,
+                ]
+            })
+            .collect();
+        d.table(&head, &[0.6, 0.9, 1.0, 1.2, 2.6, 1.2], rows, "");
+    }
     if !r.degradations.is_empty() {
         let head = heads(
             l,

@@ -93,6 +93,7 @@ pub fn cause_name(l: Language, code: &str) -> String {
         "gateway_unreachable" => ("运营商网关不可达", "carrier gateway unreachable"),
         "interface_down" => ("接口断开（SNMP）", "interface down (SNMP)"),
         "admin_down" => ("接口被管理关闭（SNMP）", "interface shut down (SNMP)"),
+        "ip_block_unreachable" => ("IP 地址段不可达", "IP block unreachable"),
         other => return other.to_string(),
     };
     format!("{} ({code})", tr(l, zh, en))

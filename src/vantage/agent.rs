@@ -177,6 +177,7 @@ async fn probe_loop(
 ) {
     let mut ticker = tokio::time::interval(cfg.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut paths = PathWatch::default();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -184,10 +185,84 @@ async fn probe_loop(
         }
         let at = clock.now();
         let list = targets.read().await.clone();
-        let round = probe_round(&cfg, &echoer, &list, at).await;
+        let mut round = probe_round(&cfg, &echoer, &list, at).await;
+        paths.watch(&list, &round, clock);
+        round.traces = paths.take();
         if let Err(e) = buffer.push(round).await {
             error!(error = %e, "cannot write the round to the agent buffer; it is lost");
         }
+    }
+}
+
+/// Rounds in a row a line's block must fail (own side healthy) before the
+/// agent traces the path to it.
+const TRACE_AFTER: u32 = 2;
+/// At most one trace per line this often.
+const TRACE_EVERY: Duration = Duration::from_secs(600);
+
+/// Path evidence from the agent's side: when every target of a line fails
+/// for [`TRACE_AFTER`] rounds while the agent's own side is healthy, a
+/// traceroute to the first of them, sent with a later round.
+#[derive(Default)]
+struct PathWatch {
+    failing: std::collections::HashMap<String, u32>,
+    traced: std::collections::HashMap<String, tokio::time::Instant>,
+    done: Arc<std::sync::Mutex<Vec<crate::path::PathRecord>>>,
+}
+
+impl PathWatch {
+    fn watch(&mut self, list: &[TargetSpec], round: &Round, clock: RunClock) {
+        let mut lines: Vec<&str> = list.iter().map(|t| t.line.as_str()).collect();
+        lines.dedup();
+        for line in lines {
+            let of_line: Vec<&TargetSpec> = list.iter().filter(|t| t.line == line).collect();
+            let lost = round.own_healthy()
+                && of_line.iter().all(|t| {
+                    let name = t.target.to_string();
+                    round
+                        .results
+                        .iter()
+                        .any(|r| r.target == name && !r.answered)
+                });
+            let n = self.failing.entry(line.to_string()).or_default();
+            *n = if lost { *n + 1 } else { 0 };
+            let recent = self
+                .traced
+                .get(line)
+                .is_some_and(|t| t.elapsed() < TRACE_EVERY);
+            if *n != TRACE_AFTER || recent {
+                continue;
+            }
+            self.traced
+                .insert(line.to_string(), tokio::time::Instant::now());
+            let target = of_line[0].target;
+            let done = self.done.clone();
+            tokio::spawn(async move {
+                let taken_at = clock.now();
+                match linkledger_probes::icmp::trace::trace(
+                    &Binding::default(),
+                    target.addr,
+                    crate::path::MAX_HOPS,
+                    crate::path::WAIT,
+                )
+                .await
+                {
+                    Ok(t) => {
+                        let p =
+                            crate::path::PathRecord::from_trace(target.to_string(), taken_at, &t);
+                        info!(target = %target, last_hop = ?p.last_hop(), "the block is lost from here: path traced");
+                        done.lock().expect("not poisoned").push(p);
+                    }
+                    Err(e) => {
+                        warn!(target = %target, error = %e, "cannot trace the path to the block")
+                    }
+                }
+            });
+        }
+    }
+
+    fn take(&self) -> Vec<crate::path::PathRecord> {
+        std::mem::take(&mut *self.done.lock().expect("not poisoned"))
     }
 }
 
@@ -255,6 +330,7 @@ async fn probe_round(
             .filter(|o| matches!(o, EchoOutcome::Reply { .. }))
             .count() as u32,
         results,
+        traces: Vec::new(),
     }
 }
 

@@ -39,6 +39,10 @@ pub struct Round {
     pub anchors: u32,
     pub anchors_answered: u32,
     pub results: Vec<TargetResult>,
+    /// Paths to the block traced since the previous round, when the agent
+    /// lost it (path evidence).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<crate::path::PathRecord>,
 }
 
 impl Round {
@@ -146,6 +150,12 @@ pub fn check<'a>(
                 SKEW.num_seconds()
             )));
         }
+        if let Some(e) = r.traces.iter().find_map(|t| t.check().err()) {
+            return Err(Refusal::Malformed(format!(
+                "round {}: a path trace is not one: {e}",
+                r.seq
+            )));
+        }
         if known(r.seq) {
             duplicates += 1;
             continue;
@@ -197,6 +207,7 @@ mod tests {
                     anchors: 1,
                     anchors_answered: 1,
                     results: vec![],
+                    traces: vec![],
                 })
                 .collect(),
         }

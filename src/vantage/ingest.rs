@@ -19,6 +19,7 @@ use serde::Serialize;
 use sqlx::{Row, SqliteConnection};
 
 use super::batch::{self, Ack, Batch, Last, Refusal};
+use super::compact;
 use crate::api::{body_limited, same, ApiError};
 use crate::clock::{ledger_ts, parse_ledger_ts};
 use crate::config::Config;
@@ -115,19 +116,21 @@ async fn batches(
     let agent = agent_of(&c, &headers)?;
     let b: Batch = body_limited(raw, batch::MAX_BODY).await?;
     let now = s.clock.now();
-    let ack = store(&s.pool, &agent, &b, now).await.map_err(|e| match e {
-        StoreError::Refused(r) => {
-            tracing::warn!(agent, reason = %r, "agent batch refused");
-            let code = match r {
-                Refusal::Malformed(_) => StatusCode::BAD_REQUEST,
-                Refusal::WrongAgent(_) => StatusCode::FORBIDDEN,
-                Refusal::Time(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                Refusal::Sequence(_) => StatusCode::CONFLICT,
-            };
-            ApiError(code, r.to_string())
-        }
-        StoreError::Ledger(e) => e.into(),
-    })?;
+    let ack = store(&s.pool, &c.lines, &agent, &b, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Refused(r) => {
+                tracing::warn!(agent, reason = %r, "agent batch refused");
+                let code = match r {
+                    Refusal::Malformed(_) => StatusCode::BAD_REQUEST,
+                    Refusal::WrongAgent(_) => StatusCode::FORBIDDEN,
+                    Refusal::Time(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    Refusal::Sequence(_) => StatusCode::CONFLICT,
+                };
+                ApiError(code, r.to_string())
+            }
+            StoreError::Ledger(e) => e.into(),
+        })?;
     Ok(Json(ack).into_response())
 }
 
@@ -143,6 +146,7 @@ pub enum StoreError {
 /// is refused.
 pub async fn store(
     pool: &sqlx::SqlitePool,
+    lines: &[crate::config::Line],
     agent: &str,
     b: &Batch,
     now: DateTime<Utc>,
@@ -168,20 +172,85 @@ pub async fn store(
     .await
     .map_err(query_err("read agent rounds"))?;
     let (new, duplicates) = batch::check(b, agent, last, now, |seq| held.contains(&seq))?;
+    // Rounds of one agent almost always share their target list: it is
+    // looked up (or stored) once per distinct list in the batch.
+    let mut sets: Vec<(Vec<&str>, i64)> = Vec::new();
     for r in &new {
+        let names: Vec<&str> = r.results.iter().map(|t| t.target.as_str()).collect();
+        let set = match sets.iter().find(|(n, _)| *n == names) {
+            Some((_, id)) => *id,
+            None => {
+                let id = target_set(&mut tx, &names, now)
+                    .await
+                    .map_err(query_err("store an agent's target list"))?;
+                sets.push((names, id));
+                id
+            }
+        };
+        let unanswered = compact::unanswered_ranges(r.results.iter().map(|t| t.answered));
+        let blocks = compact::summarise(lines, r);
         sqlx::query(
-            "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog, target_set, unanswered, blocks) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
         )
         .bind(agent)
         .bind(r.seq)
         .bind(ledger_ts(r.at))
         .bind(r.own_healthy())
-        .bind(serde_json::to_string(&r.results).expect("results serialize"))
         .bind(ledger_ts(now))
         .bind(b.backlog as i64)
+        .bind(set)
+        .bind(unanswered)
+        .bind(serde_json::to_string(&blocks).expect("summaries serialize"))
         .execute(&mut *tx)
         .await
         .map_err(query_err("store agent rounds"))?;
+        for t in &r.traces {
+            let Some((line, block)) = compact::block_of(lines, &t.target) else {
+                tracing::warn!(
+                    agent,
+                    target = t.target,
+                    "a path trace to a target no line names; not kept"
+                );
+                continue;
+            };
+            crate::ledger::paths::insert_on(
+                &mut tx,
+                &line.id,
+                Some(&block.to_string()),
+                None,
+                agent,
+                t,
+                now,
+            )
+            .await
+            .map_err(query_err("store an agent's path trace"))?;
+            crate::ledger::paths::notify_if_block_down(
+                &mut tx,
+                &line.id,
+                &block.to_string(),
+                t.taken_at,
+                now,
+            )
+            .await
+            .map_err(query_err("queue an agent's path evidence"))?;
+        }
+    }
+    // Rounds for time the block judge has already judged (an agent silent
+    // for longer than it waits): kept, judged without.
+    let judged: Option<String> = sqlx::query_scalar("SELECT min(judged_until) FROM block_judged")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_err("read block judgements"))?;
+    if let Some(judged) = judged.as_deref().and_then(parse_ledger_ts) {
+        let late = new.iter().filter(|r| r.at < judged).count();
+        if late > 0 {
+            tracing::warn!(
+                agent,
+                late,
+                judged_until = %ledger_ts(judged),
+                "rounds arrived for time already judged (the agent was silent longer than the judge waits): kept, not judged again"
+            );
+        }
     }
     tx.commit()
         .await
@@ -205,4 +274,27 @@ pub async fn store(
         stored: new.len(),
         duplicates,
     })
+}
+
+/// The id of an agent's target list, stored the first time it is seen.
+async fn target_set(
+    conn: &mut SqliteConnection,
+    names: &[&str],
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let json = serde_json::to_string(names).expect("names serialize");
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM vantage_target_sets WHERE targets = ?")
+        .bind(&json)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok(id);
+    }
+    sqlx::query_scalar(
+        "INSERT INTO vantage_target_sets (targets, first_seen) VALUES (?, ?) RETURNING id",
+    )
+    .bind(&json)
+    .bind(ledger_ts(now))
+    .fetch_one(&mut *conn)
+    .await
 }

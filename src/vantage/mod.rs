@@ -7,6 +7,8 @@
 //! - [`agent`], [`agent_config`], [`buffer`]: `linkledger agent`, its
 //!   config, and the SQLite file that keeps rounds until the central has
 //!   them.
+//! - [`judge`]: the central's judgement of each block from every agent's
+//!   rounds: its state, and block outages in the ledger.
 //! - [`status`]: what each agent last sent (`linkledger vantage status`,
 //!   /metrics).
 
@@ -14,5 +16,7 @@ pub mod agent;
 pub mod agent_config;
 pub mod batch;
 pub mod buffer;
+pub mod compact;
 pub mod ingest;
+pub mod judge;
 pub mod status;

@@ -64,3 +64,52 @@ pub async fn agents(
     }
     Ok(out)
 }
+
+/// A public block as the ledger holds it: how far the judge has judged it,
+/// the open block outage if any, and how many it has had.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockStatus {
+    pub line: String,
+    pub block: String,
+    /// Agents that must fail to reach it for it to be down.
+    pub quorum: usize,
+    /// Every agent round up to here has been judged.
+    pub judged_until: Option<DateTime<Utc>>,
+    /// The start of the open block outage.
+    pub down_since: Option<DateTime<Utc>>,
+    pub outages: i64,
+}
+
+pub async fn blocks(pool: &SqlitePool, c: &Config) -> Result<Vec<BlockStatus>, LedgerError> {
+    let mut out = Vec::new();
+    for (line, block, quorum) in super::judge::configured_blocks(c) {
+        let judged: Option<String> = sqlx::query_scalar(
+            "SELECT judged_until FROM block_judged WHERE line = ? AND block = ?",
+        )
+        .bind(&line)
+        .bind(&block)
+        .fetch_optional(pool)
+        .await
+        .map_err(query_err("read block judgements"))?;
+        let row = sqlx::query(
+            "SELECT count(*), max(CASE WHEN end_at IS NULL THEN start_at END) FROM outages WHERE line = ? AND block = ?",
+        )
+        .bind(&line)
+        .bind(&block)
+        .fetch_one(pool)
+        .await
+        .map_err(query_err("read block outages"))?;
+        out.push(BlockStatus {
+            judged_until: judged.as_deref().and_then(parse_ledger_ts),
+            down_since: row
+                .get::<Option<String>, _>(1)
+                .as_deref()
+                .and_then(parse_ledger_ts),
+            outages: row.get(0),
+            line,
+            block,
+            quorum,
+        });
+    }
+    Ok(out)
+}

@@ -93,6 +93,31 @@ pub fn write_ledger(db: &Path, sql: &str) {
     });
 }
 
+/// `linkledger budget --json -c CONFIG`, parsed.
+pub fn budget_json(config: &Path) -> Value {
+    let out = Command::new(BIN)
+        .args(["budget", "--json", "-c"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// One line's view in `budget --json`.
+pub fn budget_line<'a>(budget: &'a Value, line: &str) -> &'a Value {
+    budget["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["line"] == line)
+        .unwrap_or_else(|| panic!("no line {line:?} in the budget: {budget}"))
+}
+
 /// `linkledger report ARGS -c CONFIG --format json`, parsed; the file is
 /// written in `dir`.
 pub fn report_json(config: &Path, dir: &Path, args: &[&str]) -> Value {

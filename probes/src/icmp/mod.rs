@@ -13,6 +13,7 @@
 
 pub mod packet;
 mod socket;
+pub mod trace;
 
 use std::io;
 use std::net::IpAddr;
