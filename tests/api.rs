@@ -8,11 +8,13 @@
 
 mod common;
 
+use common::wait_for;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use linkledger::config::Config;
@@ -145,14 +147,6 @@ fn get(port: u16, path: &str, token: Option<&str>) -> (u16, Value) {
 
 fn post(port: u16, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
     request(port, "POST", path, token, Some(body.to_string().as_bytes()))
-}
-
-fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn error_of(v: &Value) -> String {

@@ -16,10 +16,6 @@ use serde_json::{json, Value};
 
 const OPERATOR: &str = "lab-operator-token-0123456789";
 
-fn sleep(s: f64) {
-    std::thread::sleep(Duration::from_secs_f64(s));
-}
-
 fn line<'a>(b: &'a Value, id: &str) -> &'a Value {
     if id == "egress" {
         return &b["egress"];

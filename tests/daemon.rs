@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{can_ping, metric_value, start_loopback, Running, BIN};
+use common::{can_ping, metric_value, start_loopback, wait_for, Running, BIN};
 
 fn write_config(dir: &Path, port: u16, extra_line: bool) -> PathBuf {
     let demo = std::fs::read_to_string("config/demo.toml").unwrap();
@@ -52,14 +52,6 @@ fn get(port: u16, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (code, body)
-}
-
-fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn signal(child: &Child, sig: &str) {

@@ -20,10 +20,6 @@ fn settled_lab(prefix: &str) -> (Lab, std::path::PathBuf, Daemon) {
     (lab, config, daemon)
 }
 
-fn sleep(s: f64) {
-    std::thread::sleep(Duration::from_secs_f64(s));
-}
-
 #[test]
 fn upstream_blackholed_for_10s_is_exactly_one_outage_of_10s() {
     if !can_use_netns("blackhole") {

@@ -15,10 +15,10 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::receivers::Receiver;
-use common::{metric_value, sql, BIN};
+use common::{metric_value, sql, wait_for, BIN};
 use serde_json::Value;
 
 struct Site {
@@ -170,14 +170,6 @@ impl Drop for Running {
                 std::fs::read_to_string(&self.log).unwrap_or_default()
             );
         }
-    }
-}
-
-fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -14,10 +14,6 @@ use common::*;
 
 const COMMUNITY: &str = "lab-c0mmunity";
 
-fn sleep(s: f64) {
-    std::thread::sleep(Duration::from_secs_f64(s));
-}
-
 struct Killed(Child);
 impl Drop for Killed {
     fn drop(&mut self) {

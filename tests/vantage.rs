@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{http, sql, Running, BIN};
 use serde_json::{json, Value};
@@ -25,12 +25,9 @@ const TOKENS: [&str; 2] = [
     "agent-two-token-0123456789abcdef0123456789",
 ];
 
-fn wait(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Waits for `f`, checking every 200 ms (each check runs a query).
+fn wait(what: &str, within: Duration, f: impl FnMut() -> bool) {
+    common::wait_every(what, within, Duration::from_millis(200), f)
 }
 
 struct Site {

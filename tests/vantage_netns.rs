@@ -11,21 +11,14 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
 
-fn sleep(s: f64) {
-    std::thread::sleep(Duration::from_secs_f64(s));
-}
-
-fn wait(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        sleep(0.3);
-    }
+/// Waits for `f`, checking every 300 ms (each check runs a query).
+fn wait(what: &str, within: Duration, f: impl FnMut() -> bool) {
+    wait_every(what, within, Duration::from_millis(300), f)
 }
 
 /// Block outages: (start, end) as Unix seconds, oldest first.

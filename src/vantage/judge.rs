@@ -595,6 +595,21 @@ mod tests {
         DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
     }
 
+    fn judge(down_after: u32, up_after: u32) -> Judge {
+        Judge {
+            line: "l".into(),
+            block: "198.19.100.0/24".into(),
+            views: Views::default(),
+            ev: Evaluator::new(down_after, up_after),
+            fed: None,
+            fed_agent: String::new(),
+            pending: None,
+            settled: None,
+            saved: None,
+            state: RoundState::Unobserved,
+        }
+    }
+
     #[test]
     fn the_quorum_of_healthy_agents_decides() {
         let mut v = Views::default();
@@ -625,18 +640,7 @@ mod tests {
 
     #[test]
     fn edges_are_the_first_failed_and_first_good_round() {
-        let mut j = Judge {
-            line: "l".into(),
-            block: "198.19.100.0/24".into(),
-            views: Views::default(),
-            ev: Evaluator::new(3, 2),
-            fed: None,
-            fed_agent: String::new(),
-            pending: None,
-            settled: None,
-            saved: None,
-            state: RoundState::Unobserved,
-        };
+        let mut j = judge(3, 2);
         let mut writes = Vec::new();
         // Two agents, 5 s apart, offset by 2 s; the block fails at 21.
         for k in 0..12 {
@@ -677,18 +681,7 @@ mod tests {
 
     #[test]
     fn rounds_of_one_instant_are_one_step() {
-        let mut j = Judge {
-            line: "l".into(),
-            block: "b".into(),
-            views: Views::default(),
-            ev: Evaluator::new(2, 1),
-            fed: None,
-            fed_agent: String::new(),
-            pending: None,
-            settled: None,
-            saved: None,
-            state: RoundState::Unobserved,
-        };
+        let mut j = judge(2, 1);
         let mut writes = Vec::new();
         // Both agents round at the same instants; the block fails from 10.
         for k in 0..6 {

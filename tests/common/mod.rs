@@ -95,16 +95,9 @@ pub fn write_ledger(db: &Path, sql: &str) {
 
 /// `linkledger budget --json -c CONFIG`, parsed.
 pub fn budget_json(config: &Path) -> Value {
-    let out = Command::new(BIN)
+    let out = run(Command::new(BIN)
         .args(["budget", "--json", "-c"])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(config));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -185,6 +178,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Waits until `f` holds, checking every 100 ms; fails naming `what`
+/// after `within`.
+pub fn wait_for(what: &str, within: Duration, f: impl FnMut() -> bool) {
+    wait_every(what, within, Duration::from_millis(100), f)
+}
+
+/// [`wait_for`], checking every `every` (for checks that start a process).
+pub fn wait_every(what: &str, within: Duration, every: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(every);
+    }
+}
+
+pub fn sleep(s: f64) {
+    std::thread::sleep(Duration::from_secs_f64(s));
 }
 
 pub fn repo() -> &'static Path {
