@@ -29,20 +29,16 @@ pub async fn record_for_outage(
     let Some(start) = outage_start else {
         return Ok(());
     };
-    let Some(r) = sqlx::query(
-        "SELECT o.id, (SELECT k.fault_id FROM fault_links k JOIN faults f ON f.id = k.fault_id \
-         WHERE k.kind = 'outage' AND k.ref_id = o.id AND f.line = o.line ORDER BY k.fault_id LIMIT 1) \
-         FROM outages o WHERE o.line = ? AND o.block IS ? AND o.start_at = ?",
-    )
-    .bind(line)
-    .bind(block)
-    .bind(ledger_ts(start))
-    .fetch_optional(&mut *conn)
-    .await?
+    let Some(outage): Option<i64> =
+        sqlx::query_scalar("SELECT id FROM outages WHERE line = ? AND block IS ? AND start_at = ?")
+            .bind(line)
+            .bind(block)
+            .bind(ledger_ts(start))
+            .fetch_optional(&mut *conn)
+            .await?
     else {
         return Ok(());
     };
-    let (outage, fault): (i64, Option<i64>) = (r.get(0), r.get(1));
     let traces: Vec<serde_json::Value> = paths
         .iter()
         .map(|p| {
@@ -53,12 +49,35 @@ pub async fn record_for_outage(
             })
         })
         .collect();
+    let detail = serde_json::json!({ "outage": outage, "origin": origin, "traces": traces });
+    queue_notice(conn, line, outage, origin, detail, now).await
+}
+
+/// Queues the `path_evidence` notice of `origin`'s traces for an outage,
+/// for the line's own fault (not the egress fault it may also be part
+/// of); once per outage and origin.
+async fn queue_notice(
+    conn: &mut SqliteConnection,
+    line: &str,
+    outage: i64,
+    origin: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let fault: Option<i64> = sqlx::query_scalar(
+        "SELECT k.fault_id FROM fault_links k JOIN faults f ON f.id = k.fault_id \
+         WHERE k.kind = 'outage' AND k.ref_id = ? AND f.line = ? ORDER BY k.fault_id LIMIT 1",
+    )
+    .bind(outage)
+    .bind(line)
+    .fetch_optional(&mut *conn)
+    .await?;
     let mut notice = super::outbox::NewNotice::about(
         super::outbox::NoticeKind::PathEvidence,
         format!("path:{outage}:{origin}"),
         Some(line.to_string()),
         now,
-        serde_json::json!({ "outage": outage, "origin": origin, "traces": traces }),
+        detail,
     );
     notice.fault = fault;
     super::outbox::queue(conn, &notice).await.map(|_| ())
@@ -186,14 +205,6 @@ pub async fn notify_block_paths(
     .bind(ledger_ts(start - TimeDelta::minutes(1)))
     .fetch_all(&mut *conn)
     .await?;
-    let fault: Option<i64> = sqlx::query_scalar(
-        "SELECT k.fault_id FROM fault_links k JOIN faults f ON f.id = k.fault_id \
-         WHERE k.kind = 'outage' AND k.ref_id = ? AND f.line = ? ORDER BY k.fault_id LIMIT 1",
-    )
-    .bind(outage)
-    .bind(line)
-    .fetch_optional(&mut *conn)
-    .await?;
     let mut origins: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
     origins.dedup();
     for origin in origins {
@@ -209,15 +220,8 @@ pub async fn notify_block_paths(
                 })
             })
             .collect();
-        let mut notice = super::outbox::NewNotice::about(
-            super::outbox::NoticeKind::PathEvidence,
-            format!("path:{outage}:{origin}"),
-            Some(line.to_string()),
-            now,
-            serde_json::json!({ "outage": outage, "origin": origin, "block": block, "traces": traces }),
-        );
-        notice.fault = fault;
-        super::outbox::queue(conn, &notice).await?;
+        let detail = serde_json::json!({ "outage": outage, "origin": origin, "block": block, "traces": traces });
+        queue_notice(conn, line, outage, &origin, detail, now).await?;
     }
     Ok(())
 }

@@ -237,6 +237,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let mut judges: HashMap<(String, String), Judge> = HashMap::new();
+    // The blocks of the last tick: orphans are looked for when they change.
+    let mut probed: Option<Vec<(String, String, usize)>> = None;
     let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {
@@ -244,7 +246,17 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let c = config.read().await.clone();
-        if let Err(e) = tick(&pool, &c, clock.now(), &ledger, &metrics, &mut judges).await {
+        if let Err(e) = tick(
+            &pool,
+            &c,
+            clock.now(),
+            &ledger,
+            &metrics,
+            &mut judges,
+            &mut probed,
+        )
+        .await
+        {
             tracing::error!(error = %e, "block judge: cannot read agent rounds; retrying");
         }
     }
@@ -257,6 +269,7 @@ async fn tick(
     ledger: &LedgerTx,
     metrics: &Metrics,
     judges: &mut HashMap<(String, String), Judge>,
+    probed: &mut Option<Vec<(String, String, usize)>>,
 ) -> Result<(), sqlx::Error> {
     let blocks = configured_blocks(c);
     // Blocks no longer configured: an open outage ends where judging ended.
@@ -277,7 +290,10 @@ async fn tick(
             e.insert(resume(pool, c, line, block, now).await?);
         }
     }
-    close_orphans(pool, &blocks, ledger, now).await?;
+    if probed.as_ref() != Some(&blocks) {
+        close_orphans(pool, &blocks, ledger, now).await?;
+        *probed = Some(blocks.clone());
+    }
     if judges.is_empty() {
         return Ok(());
     }
@@ -595,6 +611,19 @@ mod tests {
         DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
     }
 
+    /// (start, start_after) of each block outage opened.
+    fn opened(writes: &[LedgerWrite]) -> Vec<(Ts, Option<Ts>)> {
+        writes
+            .iter()
+            .filter_map(|w| match w {
+                LedgerWrite::BlockOutageOpened {
+                    start, start_after, ..
+                } => Some((*start, *start_after)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn judge(down_after: u32, up_after: u32) -> Judge {
         Judge {
             line: "l".into(),
@@ -655,15 +684,7 @@ mod tests {
                 writes.extend(j.feed(agent, at, v, 2, false));
             }
         }
-        let opened: Vec<_> = writes
-            .iter()
-            .filter_map(|w| match w {
-                LedgerWrite::BlockOutageOpened {
-                    start, start_after, ..
-                } => Some((*start, *start_after)),
-                _ => None,
-            })
-            .collect();
+        let opened = opened(&writes);
         let closed: Vec<_> = writes
             .iter()
             .filter_map(|w| match w {
@@ -695,15 +716,7 @@ mod tests {
             }
             writes.extend(j.judge_instant());
         }
-        let opened: Vec<_> = writes
-            .iter()
-            .filter_map(|w| match w {
-                LedgerWrite::BlockOutageOpened {
-                    start, start_after, ..
-                } => Some((*start, *start_after)),
-                _ => None,
-            })
-            .collect();
+        let opened = opened(&writes);
         // Down from 10 (after two failed instants), bounded by 5: never by
         // a round of the same instant.
         assert_eq!(opened, vec![(t(10), Some(t(5)))]);
