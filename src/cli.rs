@@ -63,6 +63,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List local faults: times our own side of a line (firewall, CPE, the
+    /// monitor's link) did not answer. Never charged to the carrier; the
+    /// line is unobserved meanwhile (works while the daemon runs).
+    LocalFaults {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this line.
+        #[arg(long, value_name = "ID")]
+        line: Option<String>,
+        /// Only local faults still going at or after this date (YYYY-MM-DD
+        /// in the contract's time zone, or an RFC 3339 time).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Traffic per line from the 5-minute SNMP samples: average, maximum and
     /// 95th percentile per direction, utilisation, symmetry, upgrade advice.
     Traffic {
@@ -166,7 +183,9 @@ impl Command {
     fn config_path(&self) -> &PathBuf {
         match self {
             Command::Run { config } | Command::CheckConfig { config } => config,
-            Command::Outages { config, .. } | Command::Gaps { config, .. } => config,
+            Command::Outages { config, .. }
+            | Command::LocalFaults { config, .. }
+            | Command::Gaps { config, .. } => config,
             Command::Traffic { config, .. }
             | Command::Budget { config, .. }
             | Command::Audit { config, .. } => config,
@@ -235,6 +254,9 @@ pub fn main(cli: Cli) -> ExitCode {
                 line, since, json, ..
             } => outages(&config, line, since, json).await,
             Command::Gaps { json, .. } => gaps(&config, json).await,
+            Command::LocalFaults {
+                line, since, json, ..
+            } => local_faults(&config, line, since, json).await,
             Command::Traffic {
                 line,
                 from,
@@ -385,15 +407,15 @@ fn describe(c: &Config) -> String {
     let now = Utc::now();
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
     let mut s = format!(
-        "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {:?}, timeout {:?}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
+        "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {}, timeout {}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
         c.path.display(),
         c.contract.name,
         year.number,
         year.start.with_timezone(&c.daemon.timezone).date_naive(),
         year.end.with_timezone(&c.daemon.timezone).date_naive(),
         humantime::format_duration(c.contract.annual_downtime_cap),
-        c.probe.interval,
-        c.probe.timeout,
+        humantime::format_duration(c.probe.interval),
+        humantime::format_duration(c.probe.timeout),
         c.probe.down_after,
         c.probe.up_after,
         c.daemon.database.display(),
@@ -441,7 +463,12 @@ fn describe(c: &Config) -> String {
     for ch in &c.channels {
         let to = match &ch.target {
             crate::config::notify::Target::Email(e) => {
-                format!("{}:{} ({:?}) to {}", e.host, e.port, e.tls, e.to.join(", "))
+                let tls = match e.tls {
+                    crate::config::notify::SmtpTls::Starttls => "STARTTLS",
+                    crate::config::notify::SmtpTls::Tls => "TLS",
+                    crate::config::notify::SmtpTls::None => "no encryption",
+                };
+                format!("{}:{} ({tls}) to {}", e.host, e.port, e.to.join(", "))
             }
             crate::config::notify::Target::Http(_) => "webhook URL (hidden)".to_string(),
         };
@@ -558,6 +585,43 @@ async fn outages(
             o.charged_s,
             o.cause
         );
+    }
+    Ok(())
+}
+
+async fn local_faults(
+    c: &Config,
+    line: Option<String>,
+    since: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    check_line(c, line.as_deref())?;
+    let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
+    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = read::local_faults(&pool, line.as_deref(), since, None, Utc::now())
+        .await
+        .context("reading local faults")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    println!(
+        "{:<12} {:<25} {:<25} {:>10}  charged",
+        "line", "start", "end", "duration"
+    );
+    for f in &list {
+        let fmt = |t| local_time(tz, t);
+        println!(
+            "{:<12} {:<25} {:<25} {:>9.1}s  never (our own side; unobserved)",
+            f.line,
+            fmt(f.start),
+            f.end.map(fmt).unwrap_or_else(|| "(open)".into()),
+            f.duration_s,
+        );
+    }
+    if list.is_empty() {
+        println!("(none)");
     }
     Ok(())
 }

@@ -73,6 +73,32 @@ impl RoundState {
     }
 }
 
+/// The whole egress's state from its lines' declared states: `down` when
+/// every line is down (the ledger's egress fault), `up` when any line is
+/// up, else `local_fault` when any line is cut off on our own side, else
+/// `unobserved`.
+pub fn egress_state<'a>(lines: impl IntoIterator<Item = &'a str>) -> &'static str {
+    let (mut n, mut down, mut up, mut local) = (0, 0, 0, 0);
+    for s in lines {
+        n += 1;
+        match s {
+            "down" => down += 1,
+            "up" => up += 1,
+            "local_fault" => local += 1,
+            _ => {}
+        }
+    }
+    if n > 0 && down == n {
+        "down"
+    } else if up > 0 {
+        "up"
+    } else if local > 0 {
+        "local_fault"
+    } else {
+        "unobserved"
+    }
+}
+
 /// Decides a round's state from its tiers.
 ///
 /// `up` needs `quorum` upstream answers. Without them the line is
@@ -261,6 +287,22 @@ impl Evaluator {
     /// Whether the line is declared up (no outage or local fault open).
     pub fn confirmed_up(&self) -> bool {
         self.confirmed == Condition::Up
+    }
+
+    /// The line's declared state, as the ledger holds it: `up`, `down`
+    /// (an outage open), `local_fault`, or `unobserved` (the latest rounds
+    /// have no evidence, or nothing is declared yet). Unlike the latest
+    /// round's state it changes only at the edges the ledger records.
+    pub fn declared(&self) -> &'static str {
+        if self.unobserved_since.is_some() {
+            return "unobserved";
+        }
+        match self.confirmed {
+            Condition::Up => "up",
+            Condition::Outage => "down",
+            Condition::LocalFault => "local_fault",
+            Condition::Unknown => "unobserved",
+        }
     }
 
     /// Whether a local fault is open.

@@ -400,3 +400,39 @@ fn a_stale_interface_down_never_keeps_a_line_down_after_upstream_answers() {
         "the outage ends at the first good round, not at the next poll"
     );
 }
+
+#[test]
+fn egress_is_down_only_when_every_line_is() {
+    assert_eq!(egress_state(["down", "down", "down"]), "down");
+    assert_eq!(egress_state(["down", "up", "down"]), "up");
+    assert_eq!(egress_state(["down", "local_fault", "down"]), "local_fault");
+    assert_eq!(egress_state(["down", "unobserved"]), "unobserved");
+    assert_eq!(egress_state([]), "unobserved");
+}
+
+#[test]
+fn the_declared_state_changes_only_at_the_recorded_edges() {
+    let mut e = Evaluator::new(3, 2);
+    assert_eq!(e.declared(), "unobserved");
+    e.observe(RoundState::Up, t(0));
+    assert_eq!(e.declared(), "unobserved", "not yet up_after rounds");
+    e.observe(RoundState::Up, t(1));
+    assert_eq!(e.declared(), "up");
+    let down = DOWN;
+    // Two lost rounds under loss: the round state flickers, the declared one not.
+    e.observe(down, t(2));
+    e.observe(down, t(3));
+    assert_eq!(e.state().name(), "down");
+    assert_eq!(e.declared(), "up");
+    e.observe(RoundState::Up, t(4));
+    e.observe(down, t(5));
+    e.observe(down, t(6));
+    e.observe(down, t(7));
+    assert_eq!(e.declared(), "down");
+    e.observe(RoundState::Unobserved, t(8));
+    assert_eq!(e.declared(), "unobserved");
+    e.observe(RoundState::Up, t(9));
+    assert_eq!(e.declared(), "down", "one good round is not yet up");
+    e.observe(RoundState::Up, t(10));
+    assert_eq!(e.declared(), "up");
+}

@@ -38,6 +38,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(crate::status_page::page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/runbook", get(crate::runbook::page))
         .merge(crate::api::routes())
         .with_state(state)
 }
@@ -45,6 +46,8 @@ pub fn router(state: HttpState) -> Router {
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let now = s.clock.now();
     let config = s.config.read().await.clone();
+    s.metrics
+        .update_egress(config.lines.iter().map(|l| l.id.as_str()));
     if let Err(e) = contract_metrics(&s, &config, now).await {
         tracing::warn!(error = %e, "cannot read contract figures for /metrics");
     }
@@ -148,6 +151,19 @@ async fn contract_metrics(
             m.faults_open
                 .with_label_values(&[id, class.as_str()])
                 .set(n);
+        }
+    }
+    // Every line and kind, 0 or 1, so "none open" is a value, not absence.
+    let open_degradations = crate::ledger::read::open_degradations(&s.pool).await?;
+    m.degradations_open.reset();
+    for l in &config.lines {
+        for kind in crate::metrics::DEGRADATION_KINDS {
+            let open = open_degradations
+                .iter()
+                .any(|(line, k)| *line == l.id && k == kind);
+            m.degradations_open
+                .with_label_values(&[&l.id, kind])
+                .set(i64::from(open));
         }
     }
     let breaches = sqlx::query(

@@ -25,6 +25,7 @@ pub mod probe_series;
 pub mod quality;
 pub mod report;
 pub mod rollup;
+pub mod runbook;
 pub mod snmp_task;
 pub mod status_page;
 pub mod traffic;

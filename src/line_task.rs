@@ -169,7 +169,8 @@ impl LineTask {
                     }
                 }
             }
-            state_gauges.set(state.name());
+            state_gauges.set_round(state.name());
+            state_gauges.set_declared(self.evaluator.declared());
             let done = shared.clock.now();
             m.last_round.set(done.timestamp_millis() as f64 / 1000.0);
             shared

@@ -14,6 +14,8 @@ pub struct Metrics {
     pub registry: Registry,
     pub line_up: IntGaugeVec,
     pub line_state: IntGaugeVec,
+    pub line_round_state: IntGaugeVec,
+    pub egress_state: IntGaugeVec,
     /// Per-target probe series, rendered by their own encoder.
     pub probes: ProbeSeries,
     pub outages: IntCounterVec,
@@ -21,6 +23,7 @@ pub struct Metrics {
     pub excluded: GaugeVec,
     pub projected_breach: GaugeVec,
     pub faults_open: IntGaugeVec,
+    pub degradations_open: IntGaugeVec,
     pub deadline_breaches: IntCounterVec,
     pub deadline_due: GaugeVec,
     pub bandwidth: GaugeVec,
@@ -45,6 +48,9 @@ pub struct VantageMetrics {
     pub rounds: GaugeVec,
     pub block_state: IntGaugeVec,
 }
+
+/// The kinds of degradation the quality engine judges.
+pub const DEGRADATION_KINDS: [&str; 3] = ["loss", "rtt", "utilisation"];
 
 /// The states a public block can be in, as judged from the agents.
 pub const BLOCK_STATES: [&str; 3] = ["up", "down", "unobserved"];
@@ -101,14 +107,17 @@ impl Metrics {
         );
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         Self {
-            line_up: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_up", "1 if the line's latest round was up, else 0."), line).unwrap()),
-            line_state: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_state", "The line's state in its latest round, one-hot over up, down, local_fault, unobserved."), &["line", "state"]).unwrap()),
+            line_up: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_up", "1 if the line is declared up (as the ledger holds it: no outage, local fault or unobserved time open), else 0."), line).unwrap()),
+            line_state: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_state", "The line's declared state, as the ledger holds it (changes at the outage and local-fault edges, after down_after/up_after rounds), one-hot over up, down, local_fault, unobserved."), &["line", "state"]).unwrap()),
+            line_round_state: reg(&r, IntGaugeVec::new(Opts::new("linkledger_line_round_state", "The state of the line's latest probe round alone (flickers under loss; not what the ledger records), one-hot over up, down, local_fault, unobserved."), &["line", "state"]).unwrap()),
+            egress_state: reg(&r, IntGaugeVec::new(Opts::new("linkledger_egress_state", "The whole egress's state from the lines' declared states (down: every line down at once, the egress fault), one-hot over up, down, local_fault, unobserved."), &["state"]).unwrap()),
             probes: ProbeSeries::default(),
             outages: reg(&r, IntCounterVec::new(Opts::new("linkledger_outages_total", "Outages in the ledger for the line, since the ledger began."), line).unwrap()),
             downtime: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_charged_seconds", "Charged downtime in the period (outages minus unobserved time and exclusions), an open outage included; line=\"egress\" for all lines down at once."), period).unwrap()),
             excluded: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_excluded_seconds", "Outage time in the current contract year excluded from the charged downtime, by reason (force_majeure, maintenance)."), &["line", "reason"]).unwrap()),
             projected_breach: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_projected_breach_timestamp_seconds", "When the annual cap would be breached at the last 30 days' burn rate (or was breached); absent when no breach is projected this contract year."), line).unwrap()),
             faults_open: reg(&r, IntGaugeVec::new(Opts::new("linkledger_faults_open", "Open fault tickets by line (\"egress\" for the whole egress) and current class."), &["line", "class"]).unwrap()),
+            degradations_open: reg(&r, IntGaugeVec::new(Opts::new("linkledger_degradations_open", "1 for each degradation of a line the ledger holds open (kind: loss, rtt, utilisation), read at each scrape; a degradation fault goes with it."), &["line", "kind"]).unwrap()),
             deadline_breaches: reg(&r, IntCounterVec::new(Opts::new("linkledger_fault_deadline_breaches_total", "Fault deadlines breached (response, on_site, resolution, repair_report), by the class they were breached under."), &["line", "class", "deadline"]).unwrap()),
             deadline_due: reg(&r, GaugeVec::new(Opts::new("linkledger_fault_deadline_due_timestamp_seconds", "When each pending deadline of a fault falls due (response, on_site, resolution, repair_report), by fault id; gone once met, breached or not required."), &["line", "class", "deadline", "fault"]).unwrap()),
             bandwidth: reg(&r, GaugeVec::new(Opts::new("linkledger_line_bandwidth_bytes_per_second", "The line's contracted bandwidth (bandwidth_mbps), in bytes per second (×8 for bit/s), to draw traffic against."), line).unwrap()),
@@ -126,9 +135,11 @@ impl Metrics {
         }
     }
 
-    /// Sets the one-hot state gauges of a line.
+    /// Sets a line's declared and round states alike (at start-up).
     pub fn set_state(&self, line: &str, state: &str) {
-        self.state_gauges(line).set(state);
+        let g = self.state_gauges(line);
+        g.set_declared(state);
+        g.set_round(state);
     }
 
     /// The state gauges of one line, looked up once.
@@ -136,7 +147,29 @@ impl Metrics {
         StateGauges {
             up: self.line_up.with_label_values(&[line]),
             states: STATES.map(|s| self.line_state.with_label_values(&[line, s])),
+            round: STATES.map(|s| self.line_round_state.with_label_values(&[line, s])),
         }
+    }
+
+    /// A line's declared state as the gauges hold it.
+    pub fn declared_state(&self, line: &str) -> &'static str {
+        STATES
+            .into_iter()
+            .find(|st| self.line_state.with_label_values(&[line, st]).get() == 1)
+            .unwrap_or("unobserved")
+    }
+
+    /// The whole egress's state from the configured lines' declared states,
+    /// set in `linkledger_egress_state` and returned.
+    pub fn update_egress<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> &'static str {
+        let states: Vec<&'static str> = lines.into_iter().map(|l| self.declared_state(l)).collect();
+        let egress = crate::evaluator::egress_state(states.iter().copied());
+        for s in STATES {
+            self.egress_state
+                .with_label_values(&[s])
+                .set(i64::from(s == egress));
+        }
+        egress
     }
 
     /// The exposition text.
@@ -155,16 +188,26 @@ impl Default for Metrics {
     }
 }
 
-/// A line's `linkledger_line_up` and one-hot `linkledger_line_state` gauges.
+/// A line's `linkledger_line_up` and one-hot `linkledger_line_state`
+/// (declared) and `linkledger_line_round_state` (latest round) gauges.
 pub struct StateGauges {
     up: prometheus::IntGauge,
     states: [prometheus::IntGauge; 4],
+    round: [prometheus::IntGauge; 4],
 }
 
 impl StateGauges {
-    pub fn set(&self, state: &str) {
+    /// The declared state: what the ledger holds.
+    pub fn set_declared(&self, state: &str) {
         self.up.set(i64::from(state == "up"));
         for (gauge, name) in self.states.iter().zip(STATES) {
+            gauge.set(i64::from(name == state));
+        }
+    }
+
+    /// The latest round's own state.
+    pub fn set_round(&self, state: &str) {
+        for (gauge, name) in self.round.iter().zip(STATES) {
             gauge.set(i64::from(name == state));
         }
     }

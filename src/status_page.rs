@@ -15,9 +15,8 @@ use crate::config::{Config, Language};
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::http::HttpState;
 use crate::ledger::budget::{self, BudgetView};
-use crate::ledger::read::{self, OutageView};
+use crate::ledger::read::{self, LocalFaultView, OutageView};
 use crate::ledger::records::{self, FaultFilter, FaultView};
-use crate::metrics::STATES;
 use crate::notify::message::html_escape as esc;
 
 /// Seconds between reloads.
@@ -40,14 +39,9 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
     let states: Vec<(String, &'static str)> = config
         .lines
         .iter()
-        .map(|l| {
-            let state = STATES
-                .into_iter()
-                .find(|st| s.metrics.line_state.with_label_values(&[&l.id, st]).get() == 1)
-                .unwrap_or("unobserved");
-            (l.id.clone(), state)
-        })
+        .map(|l| (l.id.clone(), s.metrics.declared_state(&l.id)))
         .collect();
+    let egress = crate::evaluator::egress_state(states.iter().map(|(_, st)| *st));
     // Each public block as the vantage agents see it (the judge's state).
     let blocks: Vec<(String, String, &'static str)> =
         crate::vantage::judge::configured_blocks(&config)
@@ -69,20 +63,31 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
             .collect();
     let data = async {
         let budget = budget::budget(&s.pool, &config, now).await?;
-        let open = FaultFilter {
-            open: Some(true),
+        // Open faults, and resolved ones whose repair report is still owed
+        // (shown until it is received or its deadline is breached).
+        let terms = &config.contract.terms;
+        let horizon = TimeDelta::from_std(terms.repair_report).unwrap_or(TimeDelta::MAX);
+        let recent = FaultFilter {
+            since: now
+                .checked_sub_signed(horizon)
+                .and_then(|t| t.checked_sub_signed(TimeDelta::hours(1))),
             ..Default::default()
         };
-        let faults = records::faults(&s.pool, &open, &config.contract.terms, now).await?;
+        // (Faults still going at `since` include every open one.)
+        let mut faults = records::faults(&s.pool, &recent, terms, now).await?;
+        faults.retain(|f| f.open || report_owed(f));
         let since = now - TimeDelta::days(RECENT_DAYS);
         let mut outages =
             read::outages(&s.pool, None, Some(since), now, &config.contract.terms).await?;
         outages.reverse();
         outages.truncate(20);
-        Ok::<_, crate::ledger::LedgerError>((budget, faults, outages))
+        let mut local = read::local_faults(&s.pool, None, Some(since), None, now).await?;
+        local.reverse();
+        local.truncate(20);
+        Ok::<_, crate::ledger::LedgerError>((budget, faults, outages, local))
     };
     match data.await {
-        Ok((budget, faults, outages)) => (
+        Ok((budget, faults, outages, local_faults)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             render(&Page {
@@ -90,10 +95,12 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
                 config: &config,
                 now,
                 states: &states,
+                egress,
                 blocks: &blocks,
                 budget: &budget,
                 faults: &faults,
                 outages: &outages,
+                local_faults: &local_faults,
             }),
         ),
         Err(e) => (
@@ -104,16 +111,27 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
     }
 }
 
+/// A resolved fault whose repair report is due and not yet received.
+fn report_owed(f: &FaultView) -> bool {
+    f.deadlines
+        .iter()
+        .any(|d| d.kind == DeadlineKind::RepairReport && d.state == DeadlineState::Pending)
+}
+
 struct Page<'a> {
     lang: Language,
     config: &'a Config,
     now: DateTime<Utc>,
     states: &'a [(String, &'static str)],
+    /// The whole egress's state, from the lines'.
+    egress: &'static str,
     /// (line, block, state) of each block the agents probe.
     blocks: &'a [(String, String, &'static str)],
     budget: &'a budget::Budget,
     faults: &'a [FaultView],
     outages: &'a [OutageView],
+    /// Our own side's faults in the last days, newest first.
+    local_faults: &'a [LocalFaultView],
 }
 
 impl Page<'_> {
@@ -161,7 +179,47 @@ impl Page<'_> {
             DeadlineKind::Response => self.t("响应", "response"),
             DeadlineKind::OnSite => self.t("到场", "on site"),
             DeadlineKind::Resolution => self.t("修复", "resolution"),
-            DeadlineKind::RepairReport => self.t("故障报告", "repair report"),
+            DeadlineKind::RepairReport => self.t("维修报告", "repair report"),
+        }
+    }
+
+    /// What has been done about a fault: reported (申告), acknowledged by
+    /// whom, the carrier's ticket, resolved.
+    fn handling(&self, f: &FaultView) -> String {
+        let mut done = Vec::new();
+        let by = |kind: &str| {
+            f.timeline
+                .iter()
+                .find(|e| e.kind == kind)
+                .and_then(|e| e.actor.clone())
+        };
+        if let Some(t) = f.reported_at {
+            done.push(format!("{} {}", self.t("已申告", "reported"), self.time(t)));
+        }
+        if let Some(t) = f.acknowledged_at {
+            let who = by("acknowledged")
+                .map(|a| format!("（{}）", esc(&a)))
+                .unwrap_or_default();
+            done.push(format!(
+                "{} {}{who}",
+                self.t("已确认", "acknowledged"),
+                self.time(t)
+            ));
+        }
+        if let Some(ticket) = &f.carrier_ticket {
+            done.push(format!(
+                "{} {}",
+                self.t("运营商工单", "carrier ticket"),
+                esc(ticket)
+            ));
+        }
+        if let Some(t) = f.resolved_at {
+            done.push(format!("{} {}", self.t("已修复", "resolved"), self.time(t)));
+        }
+        if done.is_empty() {
+            self.t("尚无处理记录", "nothing recorded yet").to_string()
+        } else {
+            done.join("<br>")
         }
     }
 
@@ -178,6 +236,7 @@ th{background:#f0f0f0}.num{text-align:right;font-variant-numeric:tabular-nums}\
 .up{background:#2e7d32}.down{background:#c62828}.local_fault{background:#ef6c00}.unobserved{background:#757575}\
 .bar{background:#e0e0e0;height:.8em;width:12em;display:inline-block;vertical-align:middle}\
 .bar span{display:block;height:100%;background:#1565c0}.bar span.over{background:#c62828}\
+.banner{background:#c62828;color:#fff;font-weight:bold;padding:.6em 1em;margin:1em 0;border-radius:.3em}\
 .late{color:#c62828;font-weight:bold}.none{color:#666}";
 
 /// Each `[data-due]` cell counts down to its epoch milliseconds.
@@ -252,6 +311,21 @@ fn render(p: &Page) -> String {
         now = p.time(p.now),
         refresh = p.t("每 15 秒自动刷新", "reloads every 15 s"),
     );
+    if p.egress == "down" {
+        h += &format!(
+            "<div id=\"egress-banner\" class=\"banner\">{}</div>",
+            esc(&match p.lang {
+                Language::ZhCn => format!(
+                    "出口整体中断：全部 {} 条线路同时中断，属重大故障。",
+                    c.lines.len()
+                ),
+                Language::En => format!(
+                    "The whole egress is down: all {} lines are down at once, a major fault.",
+                    c.lines.len()
+                ),
+            })
+        );
+    }
     h += &format!("<h2>{}</h2>", p.t("线路", "Lines"));
     h += &table_head(
         "lines",
@@ -281,7 +355,12 @@ fn render(p: &Page) -> String {
             .map(|(_, s)| *s);
         h += &budget_row(p, v, &label, state);
     }
-    h += &budget_row(p, &p.budget.egress, p.t("整体出口", "whole egress"), None);
+    h += &budget_row(
+        p,
+        &p.budget.egress,
+        p.t("出口整体", "whole egress"),
+        Some(p.egress),
+    );
     h += "</table>";
     if !p.blocks.is_empty() {
         h += &format!(
@@ -310,7 +389,13 @@ fn render(p: &Page) -> String {
         h += "</table>";
     }
 
-    h += &format!("<h2>{}</h2>", p.t("未关闭的故障", "Open faults"));
+    h += &format!(
+        "<h2>{}</h2>",
+        p.t(
+            "未关闭的故障与待交维修报告",
+            "Open faults and repair reports owed"
+        )
+    );
     if p.faults.is_empty() {
         h += &format!("<p class=\"none\" id=\"faults\">{}</p>", p.t("无", "none"));
     } else {
@@ -321,6 +406,7 @@ fn render(p: &Page) -> String {
                 p.t("线路", "line"),
                 p.t("等级", "class"),
                 p.t("检测时间", "detected"),
+                p.t("处理", "handling"),
                 p.t("时限", "deadlines"),
             ],
         );
@@ -340,6 +426,9 @@ fn render(p: &Page) -> String {
                         esc(p.t("超时 {}", "{} late")),
                         p.time(due)
                     ),
+                    (DeadlineState::Pending, None) => p
+                        .t("待定（故障修复后起算）", "pending (runs from resolution)")
+                        .to_string(),
                     (DeadlineState::Met, _) => p.t("已达标", "met").to_string(),
                     (DeadlineState::Breached, _) => {
                         format!("<span class=\"late\">{}</span>", p.t("已超时", "breached"))
@@ -349,11 +438,12 @@ fn render(p: &Page) -> String {
                 deadlines.push(format!("{}: {cell}", p.deadline(d.kind)));
             }
             h += &format!(
-                "<tr data-fault=\"{}\"><td>{}</td><td>{}</td><td>{class}</td><td>{}</td><td>{}</td></tr>",
+                "<tr data-fault=\"{}\"><td>{}</td><td>{}</td><td>{class}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 f.id,
                 f.id,
-                esc(f.line.as_deref().unwrap_or(p.t("整体出口", "whole egress"))),
+                esc(f.line.as_deref().unwrap_or(p.t("出口整体", "whole egress"))),
                 p.time(f.detected_at),
+                p.handling(f),
                 deadlines.join("<br>")
             );
         }
@@ -389,6 +479,42 @@ fn render(p: &Page) -> String {
                 o.charged_s,
                 p.duration(o.charged_s),
                 p.cause(o),
+            );
+        }
+        h += "</table>";
+    }
+    h += &format!(
+        "<h2>{}</h2>",
+        p.t(
+            "近 7 天的本端故障（我方设备，不计入运营商中断）",
+            "Local faults in the last 7 days (our own side, never charged to the carrier)"
+        )
+    );
+    if p.local_faults.is_empty() {
+        h += &format!(
+            "<p class=\"none\" id=\"local-faults\">{}</p>",
+            p.t("无", "none")
+        );
+    } else {
+        h += &table_head(
+            "local-faults",
+            &[
+                p.t("线路", "line"),
+                p.t("开始", "start"),
+                p.t("结束", "end"),
+                p.t("时长", "duration"),
+                p.t("计费", "charged"),
+            ],
+        );
+        for f in p.local_faults {
+            h += &format!(
+                "<tr data-local-fault=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                f.id,
+                esc(&f.line),
+                p.time(f.start),
+                f.end.map(|e| p.time(e)).unwrap_or_else(|| p.t("进行中", "ongoing").to_string()),
+                p.duration(f.duration_s),
+                p.t("不计费（期间未监测）", "never (unobserved meanwhile)"),
             );
         }
         h += "</table>";

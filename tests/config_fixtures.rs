@@ -216,6 +216,11 @@ fn snmp_secrets_from_file_and_environment_never_show() {
     );
     assert!(stdout.contains("snmp: 198.18.0.3:1161 v3 user \"noc\" authPriv, interface with ifAlias \"CT-WAN\", every 30s"), "{stdout}");
 
+    // Said in words: never a Rust `None` or `Some(..)`.
+    assert!(
+        !stdout.contains("None") && !stdout.contains("Some("),
+        "{stdout}"
+    );
     // The values were read (the config carries them) ...
     std::env::set_var("LL_TEST_AUTH", "env-auth-s3cret");
     std::env::set_var("LL_TEST_PRIV", "env-priv-s3cret");
@@ -301,4 +306,15 @@ fn the_example_agent_config_parses_and_a_bad_one_says_why() {
     .unwrap();
     let e = AgentConfig::load(&path).unwrap_err().to_string();
     assert!(e.contains(":1: unknown field `intervall`"), "{e}");
+}
+
+#[test]
+fn a_relative_database_is_the_config_folders_not_the_working_directorys() {
+    let demo = std::fs::read_to_string("config/demo.toml").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("linkledger.toml");
+    std::fs::write(&path, &demo).unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.daemon.database, dir.path().join("linkledger-demo.db"));
+    assert_eq!(c.report.dir, dir.path().join("reports"));
 }

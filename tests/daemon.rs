@@ -379,7 +379,14 @@ fn misbehaving_snmp_agents_are_counted_and_change_nothing_else() {
                     >= 2.0
         },
     );
-    // ICMP still decides: both lines up, no interface evidence, healthy.
+    // ICMP still decides: both lines declared up, no interface evidence,
+    // healthy.
+    wait_for("both lines declared up", Duration::from_secs(10), || {
+        let (_, m) = get(port, "/metrics");
+        ["telecom", "unicom"]
+            .iter()
+            .all(|l| metric_value(&m, &format!("linkledger_line_up{{line=\"{l}\"}}")) == Some(1.0))
+    });
     let (_, m) = get(port, "/metrics");
     assert_eq!(
         metric_value(&m, "linkledger_line_up{line=\"telecom\"}"),

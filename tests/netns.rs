@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -91,8 +92,22 @@ fn five_percent_random_loss_for_60s_is_no_outage() {
     let sent_before = daemon.metric_sum("linkledger_probe_sent_total{");
     let recv_before = daemon.metric_sum("linkledger_probe_received_total{");
     lab.fault("loss", "5");
-    sleep(60.0);
+    // The declared state (what the ledger holds) stays up all along, even
+    // when a round loses its quorum.
+    let mut declared_down = 0;
+    for _ in 0..60 {
+        sleep(1.0);
+        declared_down += daemon
+            .get("/metrics")
+            .lines()
+            .filter(|l| l.starts_with("linkledger_line_state{") && l.contains("state=\"down\"} 1"))
+            .count();
+    }
     lab.fault("loss", "off");
+    assert_eq!(
+        declared_down, 0,
+        "the declared state flickered under 5 % loss"
+    );
     let sent = daemon.metric_sum("linkledger_probe_sent_total{") - sent_before;
     let recv = daemon.metric_sum("linkledger_probe_received_total{") - recv_before;
     assert!(daemon.signal_and_wait("TERM").success());
@@ -118,6 +133,8 @@ fn our_side_cut_off_is_a_local_fault_not_charged() {
     lab.fault("cut-local", "on");
     sleep(4.0);
     let state = daemon.metric("linkledger_line_state{line=\"telecom\",state=\"local_fault\"}");
+    let egress = daemon.metric("linkledger_egress_state{state=\"local_fault\"}");
+    let page = daemon.get("/");
     sleep(4.0);
     lab.fault("cut-local", "off");
     daemon.wait_up(&["telecom", "telecom6"], SETTLE);
@@ -126,6 +143,25 @@ fn our_side_cut_off_is_a_local_fault_not_charged() {
         .metric("linkledger_downtime_charged_seconds{line=\"telecom\",period=\"contract_year\"}");
     assert!(daemon.signal_and_wait("TERM").success());
     assert_eq!(state, Some(1.0), "line state during the cut");
+    assert_eq!(egress, Some(1.0), "the egress is not the carrier's: {page}");
+    // The status page lists them in their own section, as ours.
+    let at = page
+        .find("id=\"local-faults\"")
+        .expect("a local-fault section");
+    let section = &page[at..at + page[at..].find("</table>").unwrap()];
+    assert!(
+        section.contains("telecom6") && section.contains("进行中") && section.contains("不计费"),
+        "{section}"
+    );
+    assert!(!page.contains("egress-banner"), "no egress outage: {page}");
+    // And the CLI lists them, with their durations.
+    let listed = ledger_json(&config, "local-faults", &[]);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for f in &listed {
+        let d = f["duration_s"].as_f64().unwrap();
+        assert!((d - 8.0).abs() <= 1.5, "{f}");
+        assert!(f["end"].is_string(), "{f}");
+    }
     assert_eq!(charged, Some(0.0), "nothing charged to the carrier");
     assert_eq!(
         ledger_json(&config, "outages", &[]),
@@ -466,4 +502,71 @@ fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
             "{line}: {start}..{end} vs {cut}..{restored}"
         );
     }
+}
+
+#[test]
+fn the_whole_egress_down_is_shown_as_such_on_the_page_and_in_the_metrics() {
+    if !can_use_netns("egress") {
+        return;
+    }
+    let (lab, _config, mut daemon) = settled_lab("llegr");
+    assert_eq!(
+        daemon.metric("linkledger_egress_state{state=\"up\"}"),
+        Some(1.0)
+    );
+    // Both lines (IPv4 and IPv6 through the one carrier) lose their anchors.
+    lab.fault("blackhole", "on");
+    wait_every(
+        "the egress declared down",
+        Duration::from_secs(10),
+        Duration::from_millis(250),
+        || daemon.metric("linkledger_egress_state{state=\"down\"}") == Some(1.0),
+    );
+    let one_hot: f64 = ["up", "down", "local_fault", "unobserved"]
+        .iter()
+        .filter_map(|s| daemon.metric(&format!("linkledger_egress_state{{state=\"{s}\"}}")))
+        .sum();
+    // The page in a real browser: the banner and the egress row's state.
+    let dom = if have_tool("chromium", "chromium") {
+        let out = run(Command::new("ip").args([
+            "netns",
+            "exec",
+            &daemon.ns,
+            "timeout",
+            "60",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            "http://127.0.0.1:9798/",
+        ]));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        daemon.get("/")
+    };
+    lab.fault("blackhole", "off");
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let after = daemon.metric("linkledger_egress_state{state=\"up\"}");
+    let page_after = daemon.get("/");
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    assert_eq!(one_hot, 1.0, "one state at a time");
+    assert!(
+        dom.contains("id=\"egress-banner\"") && dom.contains("出口整体中断：全部 2 条线路同时中断"),
+        "{dom}"
+    );
+    let at = dom
+        .find("<tr data-line=\"egress\">")
+        .expect("the egress row");
+    let row = &dom[at..at + dom[at..].find("</tr>").unwrap()];
+    assert!(
+        row.contains("class=\"state down\"") && row.contains("中断"),
+        "{row}"
+    );
+    assert_eq!(after, Some(1.0));
+    assert!(
+        !page_after.contains("egress-banner"),
+        "the banner goes with the outage"
+    );
 }

@@ -147,7 +147,14 @@ c.commit()
         r.contains("响应: <span data-due=") && r.contains(">剩余 2"),
         "{r}"
     );
-    assert!(r.contains("故障报告: 不适用"), "{r}");
+    assert!(r.contains("维修报告: 待定（故障修复后起算）"), "{r}");
+    assert!(r.contains("尚无处理记录"), "{r}");
+    // Our own side's faults have their section (none here).
+    assert!(dom.contains("id=\"local-faults\""), "{dom}");
+    // The egress row has its state: up, since both lines are.
+    let r = row(&dom, "<tr data-line=\"egress\">");
+    assert!(r.contains("class=\"state up\""), "{r}");
+    assert!(!dom.contains("egress-banner"));
     // One document: nothing fetched from anywhere.
     for external in ["src=\"http", "href=\"http", "<link", "@import", "url("] {
         assert!(!dom.contains(external), "external reference {external}");

@@ -394,11 +394,17 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         }
     }
     report::validate_money(&c.member, &c.penalty, &carriers)?;
-    let report = report::validate_report(raw.report, &raw.daemon.database)?;
+    // Relative paths are the config file's folder's, not the working
+    // directory's (the daemon and the CLI may be started from anywhere).
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let database = folder.join(&raw.daemon.database);
+    let mut raw_report = raw.report;
+    raw_report.dir = raw_report.dir.map(|d| folder.join(d));
+    let report = report::validate_report(raw_report, &database)?;
     Ok(Config {
         path: path.to_path_buf(),
         daemon: Daemon {
-            database: raw.daemon.database,
+            database,
             listen: raw.daemon.listen.0,
             timezone: raw.daemon.timezone.0,
         },

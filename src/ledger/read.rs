@@ -113,6 +113,69 @@ pub async fn outages(
     Ok(out)
 }
 
+/// A local fault: our own side of a line did not answer (firewall, CPE,
+/// the monitor's link). Never charged; the line is unobserved meanwhile.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalFaultView {
+    pub id: i64,
+    pub line: String,
+    pub start: DateTime<Utc>,
+    /// Last round with evidence before the start (the start's lower bound).
+    pub start_after: Option<DateTime<Utc>>,
+    /// None while it lasts.
+    pub end: Option<DateTime<Utc>>,
+    pub end_after: Option<DateTime<Utc>>,
+    /// End (or now, while open) minus start: coverage lost, not charged.
+    pub duration_s: f64,
+}
+
+/// Local faults overlapping `[since, until)` (either open), oldest first.
+pub async fn local_faults(
+    pool: &SqlitePool,
+    line: Option<&str>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<LocalFaultView>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT id, line, start_at, start_after, end_at, end_after FROM local_faults \
+         WHERE (?1 IS NULL OR line = ?1) AND (?2 IS NULL OR end_at IS NULL OR end_at >= ?2) \
+         AND (?3 IS NULL OR start_at < ?3) ORDER BY start_at, id",
+    )
+    .bind(line)
+    .bind(since.map(ledger_ts))
+    .bind(until.map(ledger_ts))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read local faults"))?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let start = ts(row, 2).unwrap_or(now);
+            let end = ts(row, 4);
+            LocalFaultView {
+                id: row.get(0),
+                line: row.get(1),
+                start,
+                start_after: ts(row, 3),
+                end,
+                end_after: ts(row, 5),
+                duration_s: secs(end.unwrap_or(now).max(start) - start),
+            }
+        })
+        .collect())
+}
+
+/// The degradations still open, as (line, kind).
+pub async fn open_degradations(pool: &SqlitePool) -> Result<Vec<(String, String)>, LedgerError> {
+    let rows =
+        sqlx::query("SELECT line, kind FROM degradations WHERE end_at IS NULL ORDER BY line, kind")
+            .fetch_all(pool)
+            .await
+            .map_err(query_err("read open degradations"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Every gap in observation, oldest first.
 pub async fn gaps(pool: &SqlitePool) -> Result<Vec<GapView>, LedgerError> {
     let rows = sqlx::query("SELECT line, start_at, end_at, reason FROM gaps ORDER BY start_at, id")

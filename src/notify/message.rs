@@ -82,7 +82,7 @@ impl Context<'_> {
             (true, DeadlineKind::Response) => "响应时限",
             (true, DeadlineKind::OnSite) => "到场时限",
             (true, DeadlineKind::Resolution) => "修复时限",
-            (true, DeadlineKind::RepairReport) => "故障报告时限",
+            (true, DeadlineKind::RepairReport) => "维修报告时限",
             (false, DeadlineKind::Response) => "response deadline",
             (false, DeadlineKind::OnSite) => "on-site deadline",
             (false, DeadlineKind::Resolution) => "resolution deadline",
@@ -225,7 +225,7 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                     format!("{fault_label} on {line}: {dl} is close")
                 }
                 (NoticeKind::RepairReportOverdue, true) => {
-                    format!("{fault_label} {line} 故障报告逾期未提交")
+                    format!("{fault_label} {line} 维修报告逾期未提交")
                 }
                 (NoticeKind::RepairReportOverdue, false) => {
                     format!("{fault_label} on {line}: repair report overdue")

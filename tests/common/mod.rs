@@ -323,7 +323,7 @@ impl Drop for Lab {
 /// A running daemon; killed on drop.
 pub struct Daemon {
     child: Option<Child>,
-    ns: String,
+    pub ns: String,
     pub config: PathBuf,
     pub log: PathBuf,
 }
