@@ -30,3 +30,4 @@ pub mod snmp_task;
 pub mod status_page;
 pub mod traffic;
 pub mod vantage;
+pub mod vocab;

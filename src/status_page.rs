@@ -150,24 +150,12 @@ impl Page<'_> {
     }
 
     fn state(&self, s: &str) -> &str {
-        match s {
-            "up" => self.t("正常", "up"),
-            "down" => self.t("中断", "down"),
-            "local_fault" => self.t("本端故障", "local fault"),
-            _ => self.t("未监测", "unobserved"),
-        }
+        crate::vocab::state(self.lang, s)
     }
 
     /// An outage's cause as the reader says it.
     fn cause(&self, o: &OutageView) -> String {
-        let said = match o.cause.as_str() {
-            "upstream_unreachable" => self.t("上游锚点不可达", "upstream anchors unreachable"),
-            "gateway_unreachable" => self.t("运营商网关不可达", "carrier gateway unreachable"),
-            "interface_down" => self.t("接口断开（SNMP）", "interface down (SNMP)"),
-            "admin_down" => self.t("接口被管理关闭（SNMP）", "interface shut down (SNMP)"),
-            "ip_block_unreachable" => self.t("IP 地址段不可达", "IP block unreachable"),
-            other => other,
-        };
+        let said = crate::vocab::cause(self.lang, &o.cause);
         match &o.block {
             Some(b) => format!("{} {}", esc(said), esc(b)),
             None => esc(said),
@@ -179,7 +167,7 @@ impl Page<'_> {
             DeadlineKind::Response => self.t("响应", "response"),
             DeadlineKind::OnSite => self.t("到场", "on site"),
             DeadlineKind::Resolution => self.t("修复", "resolution"),
-            DeadlineKind::RepairReport => self.t("维修报告", "repair report"),
+            DeadlineKind::RepairReport => crate::vocab::repair_report(self.lang),
         }
     }
 
@@ -358,7 +346,7 @@ fn render(p: &Page) -> String {
     h += &budget_row(
         p,
         &p.budget.egress,
-        p.t("出口整体", "whole egress"),
+        crate::vocab::egress(p.lang),
         Some(p.egress),
     );
     h += "</table>";
@@ -441,7 +429,7 @@ fn render(p: &Page) -> String {
                 "<tr data-fault=\"{}\"><td>{}</td><td>{}</td><td>{class}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 f.id,
                 f.id,
-                esc(f.line.as_deref().unwrap_or(p.t("出口整体", "whole egress"))),
+                esc(f.line.as_deref().unwrap_or(crate::vocab::egress(p.lang))),
                 p.time(f.detected_at),
                 p.handling(f),
                 deadlines.join("<br>")

@@ -464,23 +464,11 @@ pub fn flapping(n: &Notice, count: usize, window_s: f64, cx: &Context) -> Messag
 }
 
 fn trigger_zh(t: &str) -> &'static str {
-    match t {
-        "line_down" => "线路中断",
-        "egress_down" => "出口全部中断",
-        "degradation" => "质量劣化",
-        "ip_block_unreachable" => "IP 地址段不可达",
-        _ => "故障",
-    }
+    crate::vocab::trigger(Language::ZhCn, t)
 }
 
 fn trigger_en(t: &str) -> &'static str {
-    match t {
-        "line_down" => "line down",
-        "egress_down" => "the whole egress down",
-        "degradation" => "degraded quality",
-        "ip_block_unreachable" => "IP block unreachable",
-        _ => "fault",
-    }
+    crate::vocab::trigger(Language::En, t)
 }
 
 #[cfg(test)]

@@ -421,7 +421,7 @@ fn uncharged_why(l: Language, note: &str) -> String {
 }
 
 pub fn money(v: f64) -> String {
-    format!("{v:.2}")
+    super::sections::fixed(v, 2)
 }
 
 pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateTime<Utc>) -> Doc {
@@ -429,8 +429,8 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         l,
         tr(
             l,
-            &format!("半年服务考核 {}", p.period.label),
-            &format!("Half-year service assessment {}", p.period.label),
+            &format!("半年服务考核 {}", p.period.title(l)),
+            &format!("Half-year service assessment {}", p.period.title(l)),
         ),
     );
     subtitle(&mut d, p, generated);

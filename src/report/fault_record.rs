@@ -142,7 +142,7 @@ pub async fn gather(
                 .unwrap_or_else(|_| serde_json::json!(r.get::<&str, _>(5))),
         });
     }
-    let from = outages
+    let earliest = outages
         .iter()
         .map(|o| o.start)
         .chain(degradations.iter().map(|d| d.start))
@@ -151,11 +151,14 @@ pub async fn gather(
         .min(f.detected_at)
         - TimeDelta::minutes(15);
     let to = f.resolved_at.unwrap_or(now).min(now) + TimeDelta::minutes(15);
-    let span_min = (to - from).num_minutes().max(1);
+    let span_min = (to - earliest).num_minutes().max(1);
     let slot = [1, 5, 15, 60, 240, 1440]
         .into_iter()
         .find(|s| span_min / s <= 60)
         .unwrap_or(1440);
+    // Rows on the ledger's own grid (whole minutes, whole slots), so each is
+    // labelled with the minutes it holds, not an offset from the detection.
+    let from = floor_to_slot(earliest, slot);
     let lines: Vec<String> = match &f.line {
         Some(l) => vec![l.clone()],
         None => c.lines.iter().map(|l| l.id.clone()).collect(),
@@ -175,7 +178,7 @@ pub async fn gather(
         let mut acc: Vec<(DateTime<Utc>, String, i64, i64, i64)> = Vec::new();
         for r in &rows {
             let Some(m) = ts(r, 0) else { continue };
-            let start = from + TimeDelta::minutes((m - from).num_minutes() / slot * slot);
+            let start = floor_to_slot(m, slot);
             let tier = if lines.len() > 1 {
                 format!("{line}/{}", r.get::<String, _>(1))
             } else {
@@ -248,24 +251,11 @@ pub async fn gather(
 
 /// What opened a fault, as a reader says it.
 pub fn trigger_name(l: Language, t: &str) -> String {
-    let (zh, en) = match t {
-        "line_down" => ("线路中断", "line down"),
-        "egress_down" => ("出口整体中断", "whole egress down"),
-        "degradation" => ("质量劣化", "degradation"),
-        "ip_block_unreachable" => ("IP 地址段不可达", "IP block unreachable"),
-        other => return other.to_string(),
-    };
-    tr(l, zh, en)
+    crate::vocab::trigger(l, t).to_string()
 }
 
 fn degradation_name(l: Language, kind: &str) -> String {
-    let (zh, en) = match kind {
-        "loss" => ("丢包", "packet loss"),
-        "rtt" => ("时延", "latency"),
-        "utilisation" => ("带宽利用率", "utilisation"),
-        other => return other.to_string(),
-    };
-    tr(l, zh, en)
+    crate::vocab::degradation(l, kind).to_string()
 }
 
 fn via_name(l: Language, via: &str) -> String {
@@ -453,13 +443,13 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
                 .as_deref()
                 .and_then(crate::fault::deadline::DeadlineKind::parse)
                 .map(|k| deadline_name(l, k));
-            let text = e.text.as_deref().map(|t| {
-                if e.kind == "detected" {
-                    trigger_name(l, t)
-                } else {
-                    t.to_string()
-                }
-            });
+            // The ledger's own texts for detection and breaches are codes
+            // and English; the event, class and deadline already say them.
+            let text = match e.kind.as_str() {
+                "detected" => e.text.as_deref().map(|t| trigger_name(l, t)),
+                "deadline_breached" => None,
+                _ => e.text.clone(),
+            };
             vec![
                 at(tz, e.at),
                 event_name(l, &e.kind),
@@ -631,7 +621,10 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         .map(|p| {
             vec![
                 at(tz, p.start),
-                p.tier.clone(),
+                match p.tier.split_once('/') {
+                    Some((line, t)) => format!("{line} {}", crate::vocab::tier(l, t)),
+                    None => crate::vocab::tier(l, &p.tier).to_string(),
+                },
                 p.sent.to_string(),
                 p.received.to_string(),
                 pct(p.loss_ratio, 1),
@@ -681,4 +674,33 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
     d.heading(1, tr(l, "五、不可抗力与扣除", "5. Exclusions"));
     exclusions_table(&mut d, tz, &r.exclusions, &tr(l, "无。", "None."));
     d
+}
+
+/// The start of the `slot`-minute slot (counted from the Unix epoch, so
+/// whole minutes and, in whole-hour time zones, whole hours) holding `t`.
+fn floor_to_slot(t: DateTime<Utc>, slot: i64) -> DateTime<Utc> {
+    let step = slot * 60;
+    DateTime::from_timestamp(t.timestamp().div_euclid(step) * step, 0).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::*;
+
+    #[test]
+    fn evidence_rows_start_on_whole_minutes_and_slots() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            floor_to_slot(t("2026-10-02T07:29:57.300Z"), 1),
+            t("2026-10-02T07:29:00Z")
+        );
+        assert_eq!(
+            floor_to_slot(t("2026-10-02T07:29:57Z"), 5),
+            t("2026-10-02T07:25:00Z")
+        );
+        assert_eq!(
+            floor_to_slot(t("2026-10-02T07:30:00Z"), 15),
+            t("2026-10-02T07:30:00Z")
+        );
+    }
 }

@@ -45,6 +45,31 @@ impl Period {
         }
     }
 
+    /// The period as a reader says it: 2025年第一季度 / 2025 Q1, 2025年上半年
+    /// / 2025 H1; a contract year keeps its dates.
+    pub fn title(&self, l: crate::config::Language) -> String {
+        let zh = l == crate::config::Language::ZhCn;
+        let (year, rest) = self.label.split_at(self.label.len().min(4));
+        match (self.kind, rest) {
+            ("quarter", q) if q.len() == 2 => {
+                let n = ["一", "二", "三", "四"]
+                    .get(q[1..].parse::<usize>().unwrap_or(1).saturating_sub(1))
+                    .copied()
+                    .unwrap_or("一");
+                if zh {
+                    format!("{year}年第{n}季度")
+                } else {
+                    format!("{year} {q}")
+                }
+            }
+            ("half", h) if zh => {
+                format!("{year}年{}", if h == "H1" { "上半年" } else { "下半年" })
+            }
+            ("half", h) => format!("{year} {h}"),
+            _ => self.label.clone(),
+        }
+    }
+
     /// "2025Q1" … "2025Q4".
     pub fn quarter(s: &str, tz: Tz) -> Result<Self, String> {
         let (year, n) = split(s, 'Q', 4)
@@ -208,6 +233,19 @@ mod tests {
         assert_eq!(q.months_within(Shanghai).len(), 3);
         assert_eq!(q.days_within(Shanghai).len(), 90);
         assert_eq!(Period::quarter_of(q.end, Shanghai).label, "2025Q2");
+        use crate::config::Language::{En, ZhCn};
+        assert_eq!(
+            Period::quarter("2026Q4", Shanghai).unwrap().title(ZhCn),
+            "2026年第四季度"
+        );
+        assert_eq!(
+            Period::quarter("2026Q4", Shanghai).unwrap().title(En),
+            "2026 Q4"
+        );
+        assert_eq!(
+            Period::half("2026H2", Shanghai).unwrap().title(ZhCn),
+            "2026年下半年"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn subtitle(d: &mut Doc, p: &PeriodFigures, generated: DateTime<chrono::Utc>
                     &format!("contract year {}", p.contract_year),
                 )
             } else {
-                p.period.label.clone()
+                p.period.title(l)
             },
             p.period.start.with_timezone(&tz).date_naive(),
             tr(l, "至", "to"),
@@ -70,8 +70,8 @@ pub fn quarterly(
         language,
         tr(
             language,
-            &format!("线路运行质量分析报告 {}", p.period.label),
-            &format!("Line quality report {}", p.period.label),
+            &format!("线路运行质量分析报告 {}", p.period.title(language)),
+            &format!("Line quality report {}", p.period.title(language)),
         ),
     );
     subtitle(&mut d, p, generated);

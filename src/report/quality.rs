@@ -1,6 +1,9 @@
 //! Probe quality over days and months for reports: loss, RTT percentiles
 //! and jitter of a line's upstream targets, from the per-minute rollups.
-//! Complete days are summed once into `quality_days` by the daemon
+//! Only minutes wholly outside the line's outages, local faults and
+//! unobserved time count: those rounds say nothing of the carrier's
+//! quality (an outage is charged as downtime already; a local fault is our
+//! side). Complete days are summed once into `quality_days_observed` by the daemon
 //! ([`roll_up_days`]); a report reads those and sums any day not rolled up
 //! yet straight from `probe_minutes`, so its figures do not depend on
 //! whether the daemon got to it.
@@ -20,6 +23,9 @@ use crate::ledger::{query_err, LedgerError};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QualitySum {
     pub minutes: i64,
+    /// Minutes with probes left out: inside an outage, a local fault or
+    /// unobserved time of the line.
+    pub excluded_minutes: i64,
     pub sent: i64,
     pub received: i64,
     pub rtt_sum_us: i64,
@@ -32,6 +38,8 @@ pub struct QualitySum {
 /// What a report shows of a [`QualitySum`].
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QualityFigures {
+    /// Minutes left out (inside outages, local faults, unobserved time).
+    pub excluded_minutes: i64,
     pub sent: i64,
     pub received: i64,
     pub loss_ratio: Option<f64>,
@@ -55,6 +63,7 @@ impl QualitySum {
 
     pub fn add(&mut self, o: &QualitySum) {
         self.minutes += o.minutes;
+        self.excluded_minutes += o.excluded_minutes;
         self.sent += o.sent;
         self.received += o.received;
         self.rtt_sum_us += o.rtt_sum_us;
@@ -94,6 +103,7 @@ impl QualitySum {
     pub fn figures(&self) -> QualityFigures {
         let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
         QualityFigures {
+            excluded_minutes: self.excluded_minutes,
             sent: self.sent,
             received: self.received,
             loss_ratio: ratio(self.sent - self.received, self.sent),
@@ -111,12 +121,56 @@ pub fn bucket_middle_ms(b: u8) -> f64 {
     0.05 * 1.25f64.powf(b as f64 + 0.5)
 }
 
-/// A line's upstream probes summed over `span`, straight from the minutes.
+/// The parts of `span` whose probes say nothing of the carrier's quality:
+/// the line's own outages (already charged as downtime), its local faults
+/// (our side) and its unobserved time, merged.
+pub async fn not_quality(
+    pool: &SqlitePool,
+    line: &str,
+    span: Span,
+) -> Result<Vec<Span>, LedgerError> {
+    let mut spans = crate::ledger::read::unobserved_spans(pool, line, span).await?;
+    for table in ["outages", "local_faults"] {
+        let own = if table == "outages" {
+            " AND block IS NULL"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT start_at, end_at FROM {table} WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?){own}"
+        ))
+        .bind(line)
+        .bind(ledger_ts(span.1))
+        .bind(ledger_ts(span.0))
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read outages and local faults"))?;
+        for r in &rows {
+            let a = r
+                .get::<Option<String>, _>(0)
+                .as_deref()
+                .and_then(crate::clock::parse_ledger_ts);
+            let b = r
+                .get::<Option<String>, _>(1)
+                .as_deref()
+                .and_then(crate::clock::parse_ledger_ts);
+            if let Some(a) = a {
+                spans.push((a.max(span.0), b.unwrap_or(span.1).min(span.1)));
+            }
+        }
+    }
+    spans.retain(|(a, b)| a < b);
+    Ok(crate::budget::merge(spans))
+}
+
+/// A line's upstream probes summed over `span`, straight from the minutes,
+/// leaving out every minute that touches [`not_quality`] time.
 pub async fn sum_minutes(
     pool: &SqlitePool,
     line: &str,
     span: Span,
 ) -> Result<QualitySum, LedgerError> {
+    let skip = not_quality(pool, line, span).await?;
     let rows = sqlx::query(
         "SELECT minute, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM probe_minutes \
          WHERE line = ? AND tier = 'upstream' AND minute >= ? AND minute < ?",
@@ -129,8 +183,19 @@ pub async fn sum_minutes(
     .map_err(query_err("read probe minutes"))?;
     let mut s = QualitySum::default();
     let mut minutes = std::collections::HashSet::new();
+    let mut excluded = std::collections::HashSet::new();
     for r in &rows {
-        minutes.insert(r.get::<String, _>(0));
+        let minute: String = r.get(0);
+        let at = crate::clock::parse_ledger_ts(&minute);
+        let touches = at.is_some_and(|m| {
+            let end = m + chrono::TimeDelta::minutes(1);
+            skip.iter().any(|(a, b)| *a < end && *b > m)
+        });
+        if touches {
+            excluded.insert(minute);
+            continue;
+        }
+        minutes.insert(minute);
         s.sent += r.get::<i64, _>(1);
         s.received += r.get::<i64, _>(2);
         s.rtt_sum_us += r.get::<i64, _>(3);
@@ -139,6 +204,7 @@ pub async fn sum_minutes(
         s.add_hist(r.get::<&str, _>(6));
     }
     s.minutes = minutes.len() as i64;
+    s.excluded_minutes = excluded.len() as i64;
     Ok(s)
 }
 
@@ -154,7 +220,7 @@ pub async fn daily(
     };
     let last = days.last().expect("not empty");
     let rows = sqlx::query(
-        "SELECT day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM quality_days \
+        "SELECT day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes FROM quality_days_observed \
          WHERE line = ? AND day_start >= ? AND day_start < ?",
     )
     .bind(line)
@@ -167,6 +233,7 @@ pub async fn daily(
     for r in &rows {
         let mut s = QualitySum {
             minutes: r.get(2),
+            excluded_minutes: r.get(9),
             sent: r.get(3),
             received: r.get(4),
             rtt_sum_us: r.get(5),
@@ -209,7 +276,7 @@ pub async fn roll_up_days(
     let mut written = 0;
     for line in lines {
         let bounds: (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT max(day_end) FROM quality_days WHERE line = ?1), \
+            "SELECT (SELECT max(day_end) FROM quality_days_observed WHERE line = ?1), \
              (SELECT min(minute) FROM probe_minutes WHERE line = ?1 AND tier = 'upstream')",
         )
         .bind(line)
@@ -225,8 +292,8 @@ pub async fn roll_up_days(
         for (start, end) in finished_days(from, tz, settled) {
             let s = sum_minutes(pool, line, (start, end)).await?;
             sqlx::query(
-                "INSERT OR IGNORE INTO quality_days (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO quality_days_observed (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(line)
             .bind(ledger_ts(start))
@@ -238,6 +305,7 @@ pub async fn roll_up_days(
             .bind(s.jitter_sum_us)
             .bind(s.jitter_n)
             .bind(s.hist_text())
+            .bind(s.excluded_minutes)
             .execute(pool)
             .await
             .map_err(query_err("write quality days"))?;

@@ -3,7 +3,7 @@
 //! the `[report]` formats and queues a `report_ready` notice, whose key
 //! (`report:quarterly:2025Q1`) makes it once only, across restarts. It
 //! also rolls each finished day's probe quality and traffic up into
-//! `quality_days` and `traffic_days`.
+//! `quality_days_observed` and `traffic_days`.
 //! Time is an argument, so tests drive it with a synthetic clock.
 
 use std::path::PathBuf;

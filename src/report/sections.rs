@@ -35,17 +35,27 @@ pub fn dur(l: Language, secs: f64) -> String {
     }
 }
 
+/// `v` with `digits` decimals, never `-0.00`: a value that rounds to zero
+/// is written as zero.
+pub fn fixed(v: f64, digits: usize) -> String {
+    let s = format!("{v:.digits$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => s,
+    }
+}
+
 pub fn pct(v: Option<f64>, digits: usize) -> String {
-    v.map(|v| format!("{:.*}%", digits, v * 100.0))
+    v.map(|v| format!("{}%", fixed(v * 100.0, digits)))
         .unwrap_or_else(|| "—".into())
 }
 
 pub fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
+    v.map(|v| fixed(v, 1)).unwrap_or_else(|| "—".into())
 }
 
 pub fn mbps(bps: f64) -> String {
-    format!("{:.1}", bps / 1e6)
+    fixed(bps / 1e6, 1)
 }
 
 /// A ledger time in the contract's zone, to the second.
@@ -86,17 +96,9 @@ pub fn state_name(l: Language, s: DeadlineState) -> String {
     tr(l, zh, en)
 }
 
-/// An outage's cause as a reader says it, with the ledger's code.
+/// An outage's cause as a reader says it.
 pub fn cause_name(l: Language, code: &str) -> String {
-    let (zh, en) = match code {
-        "upstream_unreachable" => ("上游锚点不可达", "upstream anchors unreachable"),
-        "gateway_unreachable" => ("运营商网关不可达", "carrier gateway unreachable"),
-        "interface_down" => ("接口断开（SNMP）", "interface down (SNMP)"),
-        "admin_down" => ("接口被管理关闭（SNMP）", "interface shut down (SNMP)"),
-        "ip_block_unreachable" => ("IP 地址段不可达", "IP block unreachable"),
-        other => return other.to_string(),
-    };
-    format!("{} ({code})", tr(l, zh, en))
+    crate::vocab::cause(l, code).to_string()
 }
 
 fn line_title(l: Language, f: &LineFigures) -> String {
@@ -309,7 +311,7 @@ pub fn charts(d: &mut Doc, p: &PeriodFigures, n: usize) {
             x_labels: x_labels(p, 6),
             y_min: floor,
             y_max: 1.0,
-            y_format: |v| format!("{:.2}%", v * 100.0),
+            y_format: |v| format!("{}%", fixed(v * 100.0, 2)),
             series: series(|x| x.availability),
             rules: Vec::new(),
         }
@@ -831,6 +833,16 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
     ]);
     d.table(&head, &[0.9, 1.0, 0.8, 0.8, 0.7, 0.7, 0.7, 0.7], rows, "");
     d.note(tr(l, "时延单位为毫秒，取自运营商之外的上游探测目标；百分位由对数直方图得出（误差 ±12%）。", "RTT in ms to the upstream anchors beyond the carrier; percentiles from a log-scale histogram (±12 %)."));
+    d.note(match l {
+        Language::ZhCn => format!(
+            "丢包率与时延只计线路正常期间的探测：中断（已计入中断时长）、本端故障（我方设备）和未监测期间的探测不计入，本期共去除 {} 分钟。",
+            q.excluded_minutes
+        ),
+        Language::En => format!(
+            "Loss and RTT count only probes while the line was up: those inside outages (charged as downtime already), local faults (our own side) and unobserved time are left out, {} minutes in the period.",
+            q.excluded_minutes
+        ),
+    });
 
     d.heading(2, tr(l, "流量与带宽", "Traffic and bandwidth"));
     match &f.traffic {
@@ -993,7 +1005,11 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
 
     d.heading(2, tr(l, "优化建议", "Optimisation advice"));
     for a in advice.iter().filter(|a| a.line == f.line) {
-        d.paragraph(format!("• {} [{}]", a.text, a.rule));
+        d.paragraph(match l {
+            // The rule's name is an identifier: English readers get it.
+            Language::ZhCn => format!("• {}", a.text),
+            Language::En => format!("• {} [{}]", a.text, a.rule),
+        });
     }
 }
 
@@ -1055,5 +1071,18 @@ pub fn zh_num(n: usize) -> String {
         0..=10 => D[n].to_string(),
         11..=19 => format!("十{}", D[n - 10]),
         _ => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn never_minus_zero() {
+        assert_eq!(fixed(-0.001, 2), "0.00");
+        assert_eq!(fixed(-0.0, 1), "0.0");
+        assert_eq!(fixed(-0.5, 2), "-0.50");
+        assert_eq!(pct(Some(-0.000_001), 3), "0.000%");
     }
 }
