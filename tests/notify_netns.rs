@@ -257,3 +257,81 @@ fn alertmanager_receives_groups_and_resolves_a_line_fault() {
     );
     daemon.signal_and_wait("TERM");
 }
+
+#[test]
+fn a_whole_egress_outage_is_one_message_per_step_the_egress_first() {
+    if !can_use_netns("egress alerts") {
+        return;
+    }
+    let lab = Lab::up("llnte");
+    let ns = format!("{}-mon", lab.prefix);
+    let sink = SmtpSink::start("starttls", Some("alerts:lab-password"), Some(&ns));
+    let config = lab.config();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text += &format!(
+        "\n[[notify]]\nname = \"noc-mail\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nca_file = \"{}\"\n\
+         username = \"alerts\"\npassword_env = \"LAB_SMTP_PASSWORD\"\nfrom = \"linkledger <linkledger@noc.example.gov.cn>\"\nto = [\"noc@example.gov.cn\"]\n",
+        sink.port,
+        sink.ca().display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    std::env::set_var("LAB_SMTP_PASSWORD", "lab-password");
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
+    sleep(2.0);
+    // Both lines lose their anchors for 13 s: two line faults, the egress
+    // fault, two escalations, path evidence, three resolutions.
+    lab.fault("blackhole", "on");
+    let first = sink.wait_messages(1, Duration::from_secs(20));
+    let db = lab.dir.path().join("ledger.db");
+    let declared: f64 = sql(
+        &db,
+        "SELECT (julianday(min(created_at)) - 2440587.5) * 86400.0 FROM notices WHERE kind = 'fault_opened'",
+    )
+    .parse()
+    .unwrap();
+    sleep(11.0);
+    lab.fault("blackhole", "off");
+    daemon.wait_up(&["telecom", "telecom6"], Duration::from_secs(15));
+    sleep(6.0);
+    let mails = sink.messages();
+    let notices: i64 = sql(&db, "SELECT count(*) FROM notices").parse().unwrap();
+    daemon.signal_and_wait("TERM");
+
+    let delay = first[0]["received_at"].as_f64().unwrap() - declared;
+    assert!((0.0..5.0).contains(&delay), "first mail after {delay} s");
+    let subject = first[0]["subject"].as_str().unwrap();
+    assert!(
+        subject.contains("出口整体（全部线路）")
+            && subject.contains("重大故障")
+            && subject.contains("另有"),
+        "the egress's fault leads: {subject}"
+    );
+    let body = first[0]["text"].as_str().unwrap();
+    for line in ["线路 telecom（", "线路 telecom6（"] {
+        assert!(body.contains(line), "the line faults are folded in: {body}");
+    }
+    assert!(
+        body.find("出口整体").unwrap() < body.find("线路 telecom（").unwrap(),
+        "{body}"
+    );
+    // One message per step of the incident, not one per notice.
+    assert!(notices >= 8, "{notices} notices");
+    assert!(
+        mails.len() <= 4,
+        "{} mails for {notices} notices: {:#?}",
+        mails.len(),
+        mails
+            .iter()
+            .map(|m| m["subject"].clone())
+            .collect::<Vec<_>>()
+    );
+    // Every notice was delivered, each recorded once.
+    let sent: i64 = sql(
+        &db,
+        "SELECT count(DISTINCT notice_id) FROM deliveries WHERE channel = 'noc-mail' AND outcome = 'sent'",
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(sent, notices);
+}

@@ -23,6 +23,55 @@ pub struct Message {
     pub urgent: bool,
 }
 
+/// Several messages owed at once as one: the first's subject with how many
+/// more, then each in full (subject, then its lines), the first `full` of
+/// them; the rest by subject only.
+pub fn combine(messages: &[Message], full: usize, cx: &Context) -> Message {
+    let Some(first) = messages.first() else {
+        return Message {
+            subject: String::new(),
+            lines: Vec::new(),
+            urgent: false,
+        };
+    };
+    let more = messages.len() - 1;
+    let subject = if cx.zh() {
+        format!("{}（另有 {more} 条）", first.subject)
+    } else {
+        format!("{} (+{more} more)", first.subject)
+    };
+    let mut lines = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        if i == full {
+            lines.push(if cx.zh() {
+                format!("另有 {} 条（仅列标题）：", messages.len() - full)
+            } else {
+                format!("{} more (subjects only):", messages.len() - full)
+            });
+        }
+        if i >= full {
+            lines.push(format!(
+                "· {}",
+                m.subject.trim_start_matches("[linkledger] ")
+            ));
+            continue;
+        }
+        if i > 0 {
+            lines.push(String::new());
+        }
+        lines.push(format!(
+            "【{}】",
+            m.subject.trim_start_matches("[linkledger] ")
+        ));
+        lines.extend(m.lines.iter().cloned());
+    }
+    Message {
+        subject,
+        lines,
+        urgent: messages.iter().any(|m| m.urgent),
+    }
+}
+
 /// What the renderer needs beside the notice.
 pub struct Context<'a> {
     pub language: Language,
@@ -55,7 +104,7 @@ impl Context<'_> {
     fn line(&self, line: Option<&str>) -> String {
         let Some(id) = line else {
             return self
-                .t("整个出口（全部线路）", "the whole egress (every line)")
+                .t("出口整体（全部线路）", "the whole egress (every line)")
                 .into();
         };
         match self.carriers.iter().find(|(l, _)| l == id) {

@@ -32,6 +32,23 @@ use crate::metrics::Metrics;
 /// A message refused for itself this many times is recorded as rejected.
 const REJECT_AFTER: u32 = 5;
 
+/// A person's channel (mail, IM robot) waits this long after the oldest
+/// notice it owes was queued, then sends everything it owes by then as one
+/// message: an incident's notices (its line faults, the egress's,
+/// escalations, reminders falling due together) arrive as one, the most
+/// severe first. The first message still goes out within seconds.
+pub const GATHER: Duration = Duration::from_secs(1);
+
+/// At most this many notices are written out in full in one message; the
+/// rest are listed by their subjects (a summary instead of a flood).
+const FULL_IN_ONE: usize = 12;
+
+/// Whether a channel is read by a person (one message per incident) rather
+/// than by a machine (one document or alert per notice).
+fn for_people(kind: ChannelKind) -> bool {
+    !matches!(kind, ChannelKind::Webhook | ChannelKind::Alertmanager)
+}
+
 /// Registers the configured channels (before the run's first notices are
 /// queued, so a new channel is owed them).
 pub async fn register(pool: &SqlitePool, channels: &[Channel]) -> Result<(), sqlx::Error> {
@@ -216,6 +233,46 @@ impl ChannelTask {
                 .find(|id| !done.contains(id))
                 .unwrap_or(newest + 1)
         };
+        if for_people(channel.kind) {
+            // Routing first, then what is owed goes out together.
+            let mut group: Vec<(Notice, u32)> = Vec::new();
+            for step in &steps {
+                match step {
+                    Step::Skip(id) => {
+                        done.insert(*id);
+                        outbox::record(
+                            &self.pool,
+                            *id,
+                            &self.name,
+                            1,
+                            Outcome::Skipped,
+                            "not routed to this channel",
+                        )
+                        .await?;
+                    }
+                    Step::Send(id) => {
+                        if let Some((n, a)) = pending.iter().find(|(n, _)| n.id == *id) {
+                            group.push((n.clone(), *a));
+                        }
+                    }
+                }
+            }
+            let gather = TimeDelta::from_std(GATHER).unwrap_or_default();
+            if let Some(oldest) = group.iter().map(|(n, _)| n.queued_at).min() {
+                let waited = now - oldest;
+                if waited < gather {
+                    *low = still_owed(&done);
+                    return Ok(Some((gather - waited).to_std().unwrap_or(GATHER)));
+                }
+                if let Some(wait) = self.send_group(config, channel, &group).await? {
+                    *low = still_owed(&done);
+                    return Ok(Some(wait));
+                }
+                done.extend(group.iter().map(|(n, _)| n.id));
+            }
+            *low = still_owed(&done);
+            return Ok(None);
+        }
         for step in steps {
             match step {
                 Step::Skip(id) => {
@@ -344,6 +401,150 @@ impl ChannelTask {
                 })
             }
             _ => Ok(Flap::Normal),
+        }
+    }
+
+    /// Delivers what a person's channel owes as one message (one notice
+    /// alone as itself); Some(wait) when it failed and the queue stops.
+    /// Every notice gets its own delivery record.
+    async fn send_group(
+        &self,
+        config: &Config,
+        channel: &Channel,
+        group: &[(Notice, u32)],
+    ) -> Result<Option<Duration>, sqlx::Error> {
+        if let [(n, attempts)] = group {
+            return self.send(config, channel, n, *attempts).await;
+        }
+        let carriers = carriers_of(config);
+        let cx = context(config, channel, &carriers);
+        let mut parts: Vec<(&Notice, u32, message::Message, String)> = Vec::new();
+        for (n, attempts) in group {
+            match self.flap(config, n).await? {
+                Flap::Fold => {
+                    outbox::record(
+                        &self.pool,
+                        n.id,
+                        &self.name,
+                        attempts + 1,
+                        Outcome::Summarised,
+                        "line flapping: folded into its summary",
+                    )
+                    .await?;
+                }
+                Flap::Summary(count) => parts.push((
+                    n,
+                    *attempts,
+                    message::flapping(n, count, config.alerts.flap_window.as_secs_f64(), &cx),
+                    FLAPPING.to_string() + ": ",
+                )),
+                Flap::Normal => {
+                    let fault = match n.fault {
+                        Some(id) => {
+                            records::fault(&self.pool, id, &config.contract.terms, Utc::now())
+                                .await
+                                .ok()
+                                .flatten()
+                        }
+                        None => None,
+                    };
+                    parts.push((
+                        n,
+                        *attempts,
+                        message::render(n, fault.as_ref(), &cx),
+                        String::new(),
+                    ));
+                }
+            }
+        }
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        // The most severe incident first: a fault with a major notice, the
+        // whole egress's before a line's; each fault's own notices in the
+        // order they were queued; notices of no fault last.
+        let rank: Vec<(bool, bool, usize)> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, (n, ..))| match n.fault {
+                Some(f) => {
+                    let of = |p: &&(&Notice, u32, message::Message, String)| p.0.fault == Some(f);
+                    (
+                        !parts.iter().filter(of).any(|p| p.2.urgent),
+                        n.line.is_some(),
+                        parts.iter().position(|p| of(&p)).unwrap_or(i),
+                    )
+                }
+                None => (true, true, usize::MAX - parts.len() + i),
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..parts.len()).collect();
+        order.sort_by_key(|i| (rank[*i], *i));
+        let mut parts: Vec<_> = order.into_iter().map(|i| parts[i].clone()).collect();
+        parts.dedup_by_key(|p| p.0.id);
+        let messages: Vec<message::Message> = parts.iter().map(|(_, _, m, _)| m.clone()).collect();
+        let combined = message::combine(&messages, FULL_IN_ONE, &cx);
+        let lead_notice = parts[0].0;
+        let carrier_of = |n: &Notice| {
+            n.line
+                .as_ref()
+                .and_then(|l| carriers.iter().find(|(id, _)| id == l))
+                .map(|(_, c)| c.as_str())
+        };
+        let carrier = carrier_of(lead_notice)
+            .filter(|c| parts.iter().all(|(n, ..)| carrier_of(n) == Some(*c)));
+        let out = Outgoing::new(lead_notice, combined, channel, carrier);
+        let ids: Vec<String> = parts.iter().map(|(n, ..)| format!("#{}", n.id)).collect();
+        let together = format!("in one message with notices {}: ", ids.join(", "));
+        match deliver(&self.client, channel, &out).await {
+            Ok(answer) => {
+                for (n, attempts, _, note) in &parts {
+                    outbox::record(
+                        &self.pool,
+                        n.id,
+                        &self.name,
+                        attempts + 1,
+                        Outcome::Sent,
+                        &format!("{note}{together}{answer}"),
+                    )
+                    .await?;
+                    self.metrics
+                        .notify
+                        .sent
+                        .with_label_values(&[&self.name, n.kind.as_str()])
+                        .inc();
+                    let reaches = |c: &str| carrier_of(n).is_none_or(|of| of == c);
+                    if let (Some(fault), Some(_)) =
+                        (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
+                    {
+                        outbox::record_reported(&self.pool, fault, Utc::now(), &self.name).await?;
+                    }
+                }
+                info!(notices = %ids.join(","), "alerts delivered in one message");
+                Ok(None)
+            }
+            Err(f) => {
+                self.metrics
+                    .notify
+                    .failed
+                    .with_label_values(&[&self.name, f.reason])
+                    .inc();
+                let attempt = parts.iter().map(|(_, a, ..)| a + 1).max().unwrap_or(1);
+                let wait = backoff(attempt, channel.retry_max);
+                warn!(notices = %ids.join(","), attempt, failure = %f, retry_in = ?wait, "alert delivery failed; will retry");
+                for (n, attempts, ..) in &parts {
+                    outbox::record(
+                        &self.pool,
+                        n.id,
+                        &self.name,
+                        attempts + 1,
+                        Outcome::Failed,
+                        &f.to_string(),
+                    )
+                    .await?;
+                }
+                Ok(Some(wait))
+            }
         }
     }
 
