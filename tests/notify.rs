@@ -58,6 +58,8 @@ fn outgoing(c: &Config, channel: usize, n: &Notice) -> Outgoing {
         language: ch.language,
         tz: c.daemon.timezone,
         contract: &c.contract.name,
+        config_path: c.path.display().to_string(),
+        public_url: c.daemon.public_url.clone(),
         carriers: &carriers,
     };
     Outgoing::new(n, message::render(n, None, &cx), ch, Some("China Telecom"))
@@ -287,7 +289,11 @@ async fn each_robot_gets_its_documented_format_and_a_valid_signature() {
     let wr = &w.wait_accepted(1, Duration::from_secs(5))[0];
     assert_eq!(wr["query"]["key"], "wecom-key");
     let content = wr["body"]["markdown"]["content"].as_str().unwrap();
-    assert!(content.starts_with(&format!("**{subject}**")), "{content}");
+    // Coloured by class: a serious fault in WeCom's warning colour.
+    assert!(
+        content.starts_with(&format!("<font color=\"warning\">**{subject}**</font>")),
+        "{content}"
+    );
     assert!(content.contains("<@zhangsan>"), "{content}");
 
     let dr = &d.wait_accepted(1, Duration::from_secs(5))[0];

@@ -49,6 +49,12 @@ events = ["fault_opened", "fault_resolved"]
         sink.ca().display(),
         robot.url("/cgi-bin/webhook/send?key=lab")
     );
+    let text = text.replacen(
+        "[daemon]\n",
+        "[daemon]\npublic_url = \"https://noc.example.gov.cn/linkledger/\"\n",
+        1,
+    );
+    assert!(text.contains("public_url"), "{text}");
     std::fs::write(&config, text).unwrap();
     std::env::set_var("LAB_SMTP_PASSWORD", "lab-password");
     let mut daemon = lab.start_daemon(&config);
@@ -71,6 +77,20 @@ events = ["fault_opened", "fault_resolved"]
         opened["subject"],
         "[linkledger] 故障 #1 线路 telecom（China Telecom） 一般故障：线路中断"
     );
+    // Actionable: when (Beijing time with its offset), the cause, what to
+    // do, commands that run as printed, the status page.
+    let body = opened["text"].as_str().unwrap();
+    let config_path = config.display().to_string();
+    for want in [
+        "北京时间（UTC+08:00）",
+        "原因: 线路中断",
+        "处理: 向运营商申告",
+        &format!("linkledger fault ack 1 -c {config_path} --by 姓名"),
+        &format!("linkledger fault ticket 1 -c {config_path} --ticket 工单号 --by 姓名"),
+        "状态页: https://noc.example.gov.cn/linkledger/",
+    ] {
+        assert!(body.contains(want), "lacks {want:?}: {body}");
+    }
     let mail_delay = opened["received_at"].as_f64().unwrap() - declared;
     let robot_delay = robots[0]["received_at"].as_f64().unwrap() - declared;
     eprintln!("alert delays after the outage was declared: email {mail_delay:.2} s, robot {robot_delay:.2} s");
@@ -115,6 +135,10 @@ events = ["fault_opened", "fault_resolved"]
     assert_eq!(resolved["references"], opened["message_id"]);
     let text = resolved["text"].as_str().unwrap();
     assert!(text.contains("修复时限: 已达标"), "{text}");
+    assert!(
+        !text.contains("fault ack"),
+        "no ack offered once resolved: {text}"
+    );
     let robots = robot.wait_accepted(2, Duration::from_secs(10));
     assert!(robots[1]["body"]["markdown"]["content"]
         .as_str()

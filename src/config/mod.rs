@@ -46,6 +46,8 @@ pub struct Daemon {
     pub database: PathBuf,
     pub listen: SocketAddr,
     pub timezone: chrono_tz::Tz,
+    /// The status page's address as people reach it, linked from alerts.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -394,6 +396,18 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         }
     }
     report::validate_money(&c.member, &c.penalty, &carriers)?;
+    let public_url = match raw.daemon.public_url {
+        Some(u)
+            if !(u.starts_with("http://") || u.starts_with("https://"))
+                || u.contains(char::is_whitespace) =>
+        {
+            return Err((
+                "daemon.public_url".into(),
+                format!("{u:?} is not an http:// or https:// address of the status page"),
+            ))
+        }
+        u => u,
+    };
     // Relative paths are the config file's folder's, not the working
     // directory's (the daemon and the CLI may be started from anywhere).
     let folder = path.parent().unwrap_or(Path::new(""));
@@ -407,6 +421,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             database,
             listen: raw.daemon.listen.0,
             timezone: raw.daemon.timezone.0,
+            public_url,
         },
         contract: Contract {
             name: c.name,

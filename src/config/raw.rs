@@ -40,6 +40,10 @@ pub struct RawDaemon {
     pub listen: Listen,
     #[serde(default = "default_timezone")]
     pub timezone: TimeZone,
+    /// Where people reach the status page (e.g. "https://noc.example/linkledger/"),
+    /// linked from every alert.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

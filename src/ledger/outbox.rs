@@ -25,6 +25,8 @@ pub enum NoticeKind {
     BudgetProjectedBreach,
     DaemonGap,
     LocalFault,
+    /// A local fault ended (detail: duration_seconds).
+    LocalFaultResolved,
     ProbeFailed,
     SnmpFailing,
     /// A scheduled report was written (detail: report, period, title, files).
@@ -37,7 +39,7 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 16] = [
+    pub const ALL: [NoticeKind; 17] = [
         NoticeKind::FaultOpened,
         NoticeKind::FaultEscalated,
         NoticeKind::FaultReclassified,
@@ -49,6 +51,7 @@ impl NoticeKind {
         NoticeKind::BudgetProjectedBreach,
         NoticeKind::DaemonGap,
         NoticeKind::LocalFault,
+        NoticeKind::LocalFaultResolved,
         NoticeKind::ProbeFailed,
         NoticeKind::SnmpFailing,
         NoticeKind::ReportReady,
@@ -69,6 +72,7 @@ impl NoticeKind {
             NoticeKind::BudgetProjectedBreach => "budget_projected_breach",
             NoticeKind::DaemonGap => "daemon_gap",
             NoticeKind::LocalFault => "local_fault",
+            NoticeKind::LocalFaultResolved => "local_fault_resolved",
             NoticeKind::ProbeFailed => "probe_failed",
             NoticeKind::SnmpFailing => "snmp_failing",
             NoticeKind::ReportReady => "report_ready",

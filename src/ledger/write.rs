@@ -478,18 +478,33 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
                 ("local_faults", "")
             };
             let mut tx = pool.begin().await?;
-            let done = sqlx::query(&format!(
-                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own}"
+            let closed: Vec<(i64, String)> = sqlx::query_as(&format!(
+                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own} RETURNING id, start_at"
             ))
             .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line)
-            .execute(&mut *tx).await?;
+            .fetch_all(&mut *tx).await?;
             if table == "outages" {
                 savepoint(&mut tx).await?;
                 let r = faults::resolve_finished(&mut tx).await;
                 settle(&mut tx, r, "outage closed").await?;
+            } else {
+                // Its recovery is told too, as the local fault was.
+                for (id, start) in &closed {
+                    let lasted = crate::clock::parse_ledger_ts(start)
+                        .map(|s| (*end - s).num_milliseconds() as f64 / 1000.0)
+                        .unwrap_or(0.0);
+                    let notice = NewNotice::about(
+                        NoticeKind::LocalFaultResolved,
+                        format!("local_fault:{id}:resolved"),
+                        Some(line.clone()),
+                        *end,
+                        serde_json::json!({ "duration_seconds": lasted }),
+                    );
+                    outbox::queue(&mut tx, &notice).await?;
+                }
             }
             tx.commit().await?;
-            if done.rows_affected() == 0 {
+            if closed.is_empty() {
                 tracing::warn!(
                     line,
                     table,

@@ -36,11 +36,7 @@ pub fn message_id(key: &str, channel: &str, from: &str) -> String {
 
 fn html(o: &Outgoing) -> String {
     let esc = super::message::html_escape;
-    let colour = if o.message.urgent {
-        "#b00020"
-    } else {
-        "#8a5a00"
-    };
+    let colour = o.colour().0;
     let mut h = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">\
          <h2 style=\"color:{colour}\">{}</h2><ul>",

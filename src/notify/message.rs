@@ -77,6 +77,10 @@ pub struct Context<'a> {
     pub language: Language,
     pub tz: Tz,
     pub contract: &'a str,
+    /// The config file, for commands that run as printed.
+    pub config_path: String,
+    /// The status page as people reach it (`daemon.public_url`).
+    pub public_url: Option<String>,
     /// (line id, carrier) of the configured lines.
     pub carriers: &'a [(String, String)],
 }
@@ -94,10 +98,16 @@ impl Context<'_> {
         }
     }
 
+    /// "2026-11-28 12:00:00 北京时间（UTC+08:00）" / "… UTC+08:00 (Asia/Shanghai)".
     fn time(&self, t: DateTime<Utc>) -> String {
-        t.with_timezone(&self.tz)
-            .format("%Y-%m-%d %H:%M:%S %Z")
-            .to_string()
+        let local = t.with_timezone(&self.tz);
+        let offset = local.format("UTC%:z");
+        let when = local.format("%Y-%m-%d %H:%M:%S");
+        match (self.zh(), self.tz) {
+            (true, chrono_tz::Asia::Shanghai) => format!("{when} 北京时间（{offset}）"),
+            (true, tz) => format!("{when} {}（{offset}）", tz.name()),
+            (false, tz) => format!("{when} {offset} ({})", tz.name()),
+        }
     }
 
     /// "line ct (China Telecom)" / "线路 ct（中国电信）"; the egress when None.
@@ -171,6 +181,18 @@ pub fn duration(language: Language, secs: f64) -> String {
     }
 }
 
+/// A path as one shell word (quoted when it needs to be).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Text made safe for HTML content and attribute values.
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -209,6 +231,24 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 "{}: {}",
                 cx.t("检测时间", "Detected"),
                 cx.time(n.at)
+            ));
+            let trigger = detail_str(n, "trigger");
+            lines.push(format!(
+                "{}: {}",
+                cx.t("原因", "Cause"),
+                crate::vocab::trigger(cx.language, trigger)
+            ));
+            lines.push(format!(
+                "{}: {}",
+                cx.t("处理", "What to do"),
+                match (trigger, cx.zh()) {
+                    ("egress_down", true) => "立即通知全部运营商和合同负责人；先确认我方防火墙正常。",
+                    ("egress_down", false) => "Call every carrier and the contract manager now; check our own firewall first.",
+                    ("degradation", true) => "线路可用但质量不达标：向运营商申告并附上质量数据。",
+                    ("degradation", false) => "The line is up but below the contract's quality: report it to the carrier with the figures.",
+                    (_, true) => "向运营商申告（电话或工单），记录其受理时间与工单号；响应与修复时限自检测时起算。",
+                    (_, false) => "Report it to the carrier (phone or ticket) and record when they acknowledged it and their ticket; the deadlines run from detection.",
+                }
             ));
             if cx.zh() {
                 format!(
@@ -331,17 +371,40 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
             }
         }
         NoticeKind::LocalFault => {
+            lines.push(format!("{}: {}", cx.t("开始时间", "Since"), cx.time(n.at)));
             lines.push(
                 cx.t(
-                    "我方本端（防火墙或 CPE）无响应：不计入运营商中断。",
-                    "Our own side (firewall or CPE) does not answer: not charged to the carrier.",
+                    "我方本端（防火墙或 CPE）无响应：不计入运营商中断，期间线路未监测。",
+                    "Our own side (firewall or CPE) does not answer: not charged to the carrier; the line is unobserved meanwhile.",
                 )
                 .into(),
             );
+            lines.push(format!(
+                "{}: {}",
+                cx.t("处理", "What to do"),
+                cx.t(
+                    "检查我方防火墙、CPE 与监测主机的链路；无需联系运营商。",
+                    "Check our firewall, the CPE and the monitor's own link; do not call the carrier."
+                )
+            ));
             if cx.zh() {
                 format!("{line} 本端故障")
             } else {
                 format!("Local fault on {line}")
+            }
+        }
+        NoticeKind::LocalFaultResolved => {
+            let d = cx.duration(detail_f64(n, "duration_seconds"));
+            lines.push(format!(
+                "{}: {}",
+                cx.t("恢复时间", "Over at"),
+                cx.time(n.at)
+            ));
+            lines.push(format!("{}: {d}", cx.t("历时", "Duration")));
+            if cx.zh() {
+                format!("{line} 本端故障已恢复，历时 {d}")
+            } else {
+                format!("Local fault on {line} over after {d}")
             }
         }
         NoticeKind::ProbeFailed => {
@@ -473,13 +536,32 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 cx.state(d.state)
             ));
         }
-        if f.open {
+        // What to do next, as commands that run as printed.
+        if f.open && f.acknowledged_at.is_none() {
             lines.push(format!(
-                "{}: linkledger fault ack {}",
-                cx.t("确认受理", "Acknowledge"),
-                f.id
+                "{}: linkledger fault ack {} -c {} --by {}",
+                cx.t(
+                    "运营商受理后记录（把“姓名”换成你的名字）",
+                    "Once the carrier has acknowledged it, record it (put your name)"
+                ),
+                f.id,
+                shell_word(&cx.config_path),
+                cx.t("姓名", "NAME"),
             ));
         }
+        if f.open && f.carrier_ticket.is_none() && f.line.is_some() {
+            lines.push(format!(
+                "{}: linkledger fault ticket {} -c {} --ticket {} --by {}",
+                cx.t("记录运营商工单号", "Record the carrier's ticket"),
+                f.id,
+                shell_word(&cx.config_path),
+                cx.t("工单号", "TICKET"),
+                cx.t("姓名", "NAME"),
+            ));
+        }
+    }
+    if let Some(url) = &cx.public_url {
+        lines.push(format!("{}: {url}", cx.t("状态页", "Status page")));
     }
     Message {
         subject: format!("[linkledger] {subject}"),
@@ -531,6 +613,8 @@ mod tests {
             language,
             tz: chrono_tz::Asia::Shanghai,
             contract: "Demo lease",
+            config_path: "/etc/linkledger/linkledger.toml".into(),
+            public_url: None,
             carriers: CARRIERS.get_or_init(|| vec![("ct".into(), "China Telecom".into())]),
         }
     }
@@ -603,7 +687,10 @@ mod tests {
             m.subject,
             "[linkledger] 故障 #3 线路 ct（China Telecom） 修复时限即将到期"
         );
-        assert_eq!(m.lines, vec!["到期时间: 2026-11-28 12:00:00 CST"]);
+        assert_eq!(
+            m.lines,
+            vec!["到期时间: 2026-11-28 12:00:00 北京时间（UTC+08:00）"]
+        );
         assert!(m.urgent);
     }
 }

@@ -28,6 +28,8 @@ pub struct Outgoing {
     /// The notice's idempotency key (Message-ID, Idempotency-Key).
     pub key: String,
     pub kind: NoticeKind,
+    /// The fault's class, which colours the message.
+    pub class: Option<crate::fault::FaultClass>,
     pub message: Message,
     /// The key of the fault's first notice, to thread under.
     pub thread: Option<String>,
@@ -36,6 +38,23 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// The message's colour by class: (HTML colour, Feishu card template,
+    /// WeCom font colour). Major red, serious orange, general amber; a
+    /// recovery green; anything else grey.
+    pub fn colour(&self) -> (&'static str, &'static str, &'static str) {
+        use crate::fault::FaultClass;
+        match (self.kind, self.class) {
+            (NoticeKind::FaultResolved | NoticeKind::LocalFaultResolved, _) => {
+                ("#2e7d32", "green", "info")
+            }
+            (_, Some(FaultClass::Major)) => ("#b00020", "red", "warning"),
+            (_, Some(FaultClass::Serious)) => ("#e65100", "orange", "warning"),
+            (_, Some(FaultClass::General)) => ("#8a5a00", "yellow", "comment"),
+            _ if self.message.urgent => ("#b00020", "red", "warning"),
+            _ => ("#555555", "grey", "comment"),
+        }
+    }
+
     pub fn new(n: &Notice, message: Message, channel: &Channel, carrier: Option<&str>) -> Self {
         let thread = match (n.fault, n.kind) {
             (Some(_), NoticeKind::FaultOpened) | (None, _) => None,
@@ -66,6 +85,7 @@ impl Outgoing {
         Outgoing {
             key: n.key.clone(),
             kind: n.kind,
+            class: n.class,
             message,
             thread,
             document,
@@ -178,6 +198,8 @@ pub async fn test_channels<'a>(
             language: ch.language,
             tz: c.daemon.timezone,
             contract: &c.contract.name,
+            config_path: c.path.display().to_string(),
+            public_url: c.daemon.public_url.clone(),
             carriers: &carriers,
         };
         let o = Outgoing::new(&n, message::render(&n, None, &cx), ch, None);

@@ -67,7 +67,16 @@ pub fn request(kind: ChannelKind, r: &Robot, o: &Outgoing) -> (String, Value) {
     let secret = r.secret.as_ref().map(|s| s.0.as_str());
     match kind {
         ChannelKind::Wecom => {
-            let mut content = markdown(o, true);
+            // WeCom colours a subject by its font's colour name.
+            let mut content = markdown(o, true).replacen(
+                &format!("**{}**", o.message.subject),
+                &format!(
+                    "<font color=\"{}\">**{}**</font>",
+                    o.colour().2,
+                    o.message.subject
+                ),
+                1,
+            );
             for u in &r.mention_users {
                 content += &format!("<@{u}>");
             }
@@ -105,7 +114,7 @@ pub fn request(kind: ChannelKind, r: &Robot, o: &Outgoing) -> (String, Value) {
             for u in &r.mention_users {
                 content += &format!("<at id={u}></at>");
             }
-            let template = if o.message.urgent { "red" } else { "orange" };
+            let template = o.colour().1;
             let mut body = json!({
                 "msg_type": "interactive",
                 "card": {

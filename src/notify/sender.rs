@@ -137,6 +137,8 @@ fn context<'a>(
         language: channel.language,
         tz: config.daemon.timezone,
         contract: &config.contract.name,
+        config_path: config.path.display().to_string(),
+        public_url: config.daemon.public_url.clone(),
         carriers,
     }
 }
@@ -493,7 +495,9 @@ impl ChannelTask {
         };
         let carrier = carrier_of(lead_notice)
             .filter(|c| parts.iter().all(|(n, ..)| carrier_of(n) == Some(*c)));
-        let out = Outgoing::new(lead_notice, combined, channel, carrier);
+        let mut out = Outgoing::new(lead_notice, combined, channel, carrier);
+        // Coloured by the most severe class in it.
+        out.class = parts.iter().filter_map(|(n, ..)| n.class).max();
         let ids: Vec<String> = parts.iter().map(|(n, ..)| format!("#{}", n.id)).collect();
         let together = format!("in one message with notices {}: ", ids.join(", "));
         match deliver(&self.client, channel, &out).await {
