@@ -225,6 +225,7 @@ th{background:#f0f0f0}.num{text-align:right;font-variant-numeric:tabular-nums}\
 .bar{background:#e0e0e0;height:.8em;width:12em;display:inline-block;vertical-align:middle}\
 .bar span{display:block;height:100%;background:#1565c0}.bar span.over{background:#c62828}\
 .banner{background:#c62828;color:#fff;font-weight:bold;padding:.6em 1em;margin:1em 0;border-radius:.3em}\
+.banner.special{background:#1565c0}\
 .late{color:#c62828;font-weight:bold}.none{color:#666}";
 
 /// Each `[data-due]` cell counts down to its epoch milliseconds.
@@ -313,6 +314,41 @@ fn render(p: &Page) -> String {
                 ),
             })
         );
+    }
+    for sp in crate::config::special::at(&c.special_periods, p.now) {
+        h += &format!(
+            "<div class=\"banner special\" data-special=\"{}\">{} {} · {} – {} · {}</div>",
+            esc(&sp.name),
+            p.t("特殊时期：", "Special period:"),
+            esc(&sp.name),
+            p.time(sp.from),
+            p.time(sp.to),
+            p.t(
+                "免打扰时段暂停，告警即时发出",
+                "quiet hours suspended, alerts go out at once"
+            ),
+        );
+        if !sp.on_duty.is_empty() {
+            h += &table_head(
+                "on-duty",
+                &[
+                    p.t("值班单位", "for"),
+                    p.t("姓名", "name"),
+                    p.t("电话", "phone"),
+                    p.t("当值地点", "place"),
+                ],
+            );
+            for o in &sp.on_duty {
+                h += &format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(o.carrier.as_deref().unwrap_or(p.t("我方", "us"))),
+                    esc(&o.name),
+                    esc(&o.phone),
+                    esc(o.place.as_deref().unwrap_or("—")),
+                );
+            }
+            h += "</table>";
+        }
     }
     h += &format!("<h2>{}</h2>", p.t("线路", "Lines"));
     h += &table_head(

@@ -60,6 +60,7 @@ fn outgoing(c: &Config, channel: usize, n: &Notice) -> Outgoing {
         contract: &c.contract.name,
         config_path: c.path.display().to_string(),
         public_url: c.daemon.public_url.clone(),
+        special: None,
         carriers: &carriers,
     };
     Outgoing::new(n, message::render(n, None, &cx), ch, Some("China Telecom"))

@@ -534,3 +534,63 @@ c.commit()
         "a fault held back by quiet hours is not reported"
     );
 }
+
+/// A special period (国庆保障, with its on-duty roster) suspends quiet hours:
+/// a general fault held all day otherwise goes out at once, with the
+/// period and the people on duty in it.
+#[test]
+fn a_special_period_suspends_quiet_hours_and_names_who_is_on_duty() {
+    let robot = Receiver::start("wecom", None, &[], None);
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let channels = format!(
+        "\n[[notify]]\nname = \"noc-robot\"\nkind = \"wecom\"\nurl = \"{}\"\nquiet_hours = \"00:00-23:59\"\n\n\
+         [[special_period]]\nname = \"国庆保障\"\nfrom = \"{}\"\nto = \"{}\"\nresponse = \"15m\"\n\
+         [[special_period.on_duty]]\ncarrier = \"China Telecom\"\nname = \"张工\"\nphone = \"138-0000-0001\"\nplace = \"城东机房\"\n\
+         [[special_period.on_duty]]\nname = \"李工\"\nphone = \"139-0000-0002\"\n",
+        robot.url("/cgi-bin/webhook/send?key=k"),
+        today.pred_opt().unwrap(),
+        today.succ_opt().unwrap(),
+    );
+    let site = Site::new(&channels);
+    site.first_run();
+    site.python(
+        r#"
+import sqlite3, sys, datetime
+c = sqlite3.connect(sys.argv[1])
+now = datetime.datetime.now(datetime.timezone.utc)
+ts = lambda d: (now - datetime.timedelta(minutes=d)).strftime('%Y-%m-%dT%H:%M:%S.000Z')
+c.execute("INSERT INTO faults (id, line, detected_at, trigger, class) VALUES (1, 'telecom', ?, 'line_down', 'general')", (ts(1),))
+c.execute("INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES ('fault:1:opened', 'fault_opened', 'telecom', 1, 'general', ?, ?, '{\"trigger\": \"line_down\"}')", (ts(1), ts(0)))
+c.commit()
+"#,
+    );
+    let _daemon = site.start();
+    let got = robot.wait_accepted(1, Duration::from_secs(15));
+    let text = got[0]["body"]["markdown"]["content"].as_str().unwrap();
+    assert!(text.contains("特殊时期（免打扰暂停）: 国庆保障"), "{text}");
+    assert!(
+        text.contains("China Telecom 张工 138-0000-0001（城东机房）")
+            && text.contains("李工 139-0000-0002"),
+        "{text}"
+    );
+    // Its response deadline is the special period's 15 minutes.
+    let show = common::run(
+        Command::new(BIN)
+            .args(["fault", "show", "1", "--json", "-c"])
+            .arg(&site.config),
+    );
+    let f: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let detected =
+        chrono::DateTime::parse_from_rfc3339(f["detected_at"].as_str().unwrap()).unwrap();
+    let due =
+        chrono::DateTime::parse_from_rfc3339(f["deadlines"][0]["due"].as_str().unwrap()).unwrap();
+    assert_eq!((due - detected).num_minutes(), 15, "{f}");
+    // The status page shows the period and the roster.
+    let page = common::http(site.port, "GET", "/", None, b"").1;
+    assert!(
+        page.contains("data-special=\"国庆保障\"") && page.contains("城东机房"),
+        "{page}"
+    );
+}

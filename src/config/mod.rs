@@ -6,6 +6,7 @@ pub mod notify;
 pub mod raw;
 pub mod report;
 pub mod snmp;
+pub mod special;
 pub mod terms;
 pub mod vantage;
 
@@ -39,6 +40,8 @@ pub struct Config {
     pub report: report::ReportSettings,
     /// Agents allowed to push observations of the public IP blocks.
     pub vantage: Vec<vantage::Vantage>,
+    /// Special periods and statutory holidays, oldest first.
+    pub special_periods: Vec<special::SpecialPeriod>,
 }
 
 #[derive(Debug, Clone)]
@@ -379,6 +382,14 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     terms.response_from = c.response_from;
     terms.egress_breaches = c.egress_breaches;
     terms.ip_block_counts = c.ip_block_counts;
+    let carriers_seen: Vec<String> = lines.iter().map(|l| l.carrier.clone()).collect();
+    let (special_periods, special_terms) = special::validate(
+        raw.special_periods,
+        &c.holidays,
+        raw.daemon.timezone.0,
+        &carriers_seen,
+    )?;
+    terms.special = special_terms;
     let api_tokens = terms::validate_api(raw.api)?;
     let secrets: Vec<&str> = api_tokens.iter().map(|t| t.secret.as_str()).collect();
     let vantage = vantage::validate_vantage(raw.vantage, &secrets)?;
@@ -444,6 +455,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         channels,
         report,
         vantage,
+        special_periods,
     })
 }
 

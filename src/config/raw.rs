@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub report: super::report::RawReport,
     #[serde(default)]
     pub vantage: Vec<super::vantage::RawVantage>,
+    #[serde(default, rename = "special_period")]
+    pub special_periods: Vec<super::special::RawSpecialPeriod>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +53,9 @@ pub struct RawDaemon {
 pub struct RawContract {
     pub name: String,
     pub start: Date,
+    /// Statutory holidays (announced each year), special periods without a roster.
+    #[serde(default)]
+    pub holidays: Vec<Date>,
     #[serde(default = "default_cap")]
     pub annual_downtime_cap: Dur,
     #[serde(default = "default_advice_share")]

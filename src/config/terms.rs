@@ -152,9 +152,39 @@ pub struct Terms {
     /// outside while the line is up from inside) counts against the cap.
     #[serde(default = "yes")]
     pub ip_block_counts: bool,
+    /// Special periods with stricter deadlines for faults detected in them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub special: Vec<super::special::SpecialTerms>,
 }
 
 impl Terms {
+    /// The terms a fault detected at `detected` is judged by: a special
+    /// period's stricter deadlines where one was in force (never looser).
+    pub fn for_fault_detected(
+        &self,
+        detected: chrono::DateTime<chrono::Utc>,
+    ) -> std::borrow::Cow<'_, Terms> {
+        let Some(p) = self
+            .special
+            .iter()
+            .find(|p| p.from <= detected && detected < p.to)
+        else {
+            return std::borrow::Cow::Borrowed(self);
+        };
+        let mut t = self.clone();
+        if let Some(d) = p.response {
+            t.response = t.response.min(d);
+        }
+        if let Some(d) = p.on_site {
+            t.on_site = t.on_site.min(d);
+        }
+        if let Some(d) = p.resolution {
+            for r in &mut t.resolution {
+                *r = (*r).min(d);
+            }
+        }
+        std::borrow::Cow::Owned(t)
+    }
     pub fn resolution_for(&self, class: FaultClass) -> Duration {
         self.resolution[class as usize]
     }
@@ -275,6 +305,7 @@ pub fn validate(
         response_from: ResponseFrom::default(),
         egress_breaches: EgressBreaches::default(),
         ip_block_counts: true,
+        special: Vec::new(),
     })
 }
 

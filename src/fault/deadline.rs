@@ -186,6 +186,8 @@ pub fn resolution_due(f: &FaultFacts, terms: &Terms) -> (Ts, FaultClass) {
 
 /// The four deadlines of a fault as of `now`.
 pub fn deadlines(f: &FaultFacts, terms: &Terms, now: Ts) -> [Deadline; 4] {
+    // A special period's stricter deadlines, where the fault began in one.
+    let terms = &*terms.for_fault_detected(f.detected);
     // Not required when the fault was over before it fell due.
     let unless_resolved_first = |kind, due: Ts, done: Option<Ts>, from| match (done, f.resolved) {
         (None, Some(r)) if r <= due => Deadline {

@@ -72,6 +72,30 @@ pub fn combine(messages: &[Message], full: usize, cx: &Context) -> Message {
     }
 }
 
+/// The special period in force at `t` as a message says it.
+pub fn special_at(
+    config: &crate::config::Config,
+    t: DateTime<Utc>,
+) -> Option<(String, Vec<String>)> {
+    let p = *crate::config::special::at(&config.special_periods, t).first()?;
+    let roster = p
+        .on_duty
+        .iter()
+        .map(|o| {
+            let mut s = [o.carrier.as_deref(), Some(&o.name), Some(&o.phone)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Some(place) = &o.place {
+                s += &format!("（{place}）");
+            }
+            s
+        })
+        .collect();
+    Some((p.name.clone(), roster))
+}
+
 /// What the renderer needs beside the notice.
 pub struct Context<'a> {
     pub language: Language,
@@ -81,6 +105,9 @@ pub struct Context<'a> {
     pub config_path: String,
     /// The status page as people reach it (`daemon.public_url`).
     pub public_url: Option<String>,
+    /// The special period in force when sent (name, people on duty as
+    /// "carrier name phone (place)").
+    pub special: Option<(String, Vec<String>)>,
     /// (line id, carrier) of the configured lines.
     pub carriers: &'a [(String, String)],
 }
@@ -560,6 +587,22 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
             ));
         }
     }
+    if let (Some((name, roster)), Some(_)) = (&cx.special, n.fault) {
+        lines.push(format!(
+            "{}: {name}",
+            cx.t(
+                "特殊时期（免打扰暂停）",
+                "Special period (quiet hours suspended)"
+            )
+        ));
+        if !roster.is_empty() {
+            lines.push(format!(
+                "{}: {}",
+                cx.t("值班人员", "On duty"),
+                roster.join("；")
+            ));
+        }
+    }
     if let Some(url) = &cx.public_url {
         lines.push(format!("{}: {url}", cx.t("状态页", "Status page")));
     }
@@ -615,6 +658,7 @@ mod tests {
             contract: "Demo lease",
             config_path: "/etc/linkledger/linkledger.toml".into(),
             public_url: None,
+            special: None,
             carriers: CARRIERS.get_or_init(|| vec![("ct".into(), "China Telecom".into())]),
         }
     }

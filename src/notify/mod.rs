@@ -200,6 +200,7 @@ pub async fn test_channels<'a>(
             contract: &c.contract.name,
             config_path: c.path.display().to_string(),
             public_url: c.daemon.public_url.clone(),
+            special: message::special_at(c, chrono::Utc::now()),
             carriers: &carriers,
         };
         let o = Outgoing::new(&n, message::render(&n, None, &cx), ch, None);

@@ -139,6 +139,7 @@ fn context<'a>(
         contract: &config.contract.name,
         config_path: config.path.display().to_string(),
         public_url: config.daemon.public_url.clone(),
+        special: message::special_at(config, Utc::now()),
         carriers,
     }
 }
@@ -216,7 +217,17 @@ impl ChannelTask {
         let now = Utc::now();
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
-        let steps = plan(&channel.route, &notices, local);
+        // In a special period quiet hours hold nothing back.
+        let special = !crate::config::special::at(&config.special_periods, now).is_empty();
+        let route = if special {
+            crate::config::notify::Route {
+                quiet: None,
+                ..channel.route.clone()
+            }
+        } else {
+            channel.route.clone()
+        };
+        let steps = plan(&route, &notices, local);
         let owed: Vec<&Notice> = notices
             .iter()
             .filter(|n| !steps.contains(&Step::Skip(n.id)))
