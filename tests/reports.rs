@@ -358,6 +358,11 @@ fn quarterly_figures_match_the_hand_count_in_every_format() {
             "0/1", // on site: met/breached in the class table
             "1/0", // response: met/breached
             "合同年第 1 年",
+            "本端故障（我方原因）", // the local fault's part, its 10 minutes
+            "10分0秒",
+            "报告编号",
+            "编制",
+            "审核",
         ] {
             if fmt == "csv" && want.starts_with("合同年第") {
                 continue; // notes are not figures; the CSV carries tables and figures only
@@ -365,6 +370,15 @@ fn quarterly_figures_match_the_hand_count_in_every_format() {
             assert!(text.contains(want), "{fmt} lacks {want:?}");
         }
     }
+
+    // The CSV: every duration and percentage column has a numeric twin a
+    // spreadsheet can add up (seconds, ratios).
+    let csv = String::from_utf8(report(&f, &args, "csv")).unwrap();
+    assert!(csv.contains("（秒）") && csv.contains("（比率）"), "{csv}");
+    assert!(
+        csv.lines().any(|l| l.contains("1小时30分0秒,5400")),
+        "charged 5400 s as a number: {csv}"
+    );
 
     // The PDF: Chinese headings and the same figures, extractable.
     let pdf = report(&f, &args, "pdf");
@@ -382,12 +396,20 @@ fn quarterly_figures_match_the_hand_count_in_every_format() {
             "1小时30分0秒",
             "44分57秒",
             "张主任",
+            "报告编号",
+            "第 1 页 / 共",
+            "编制",
+            "本端故障（我方原因）",
         ] {
             assert!(
                 text.contains(want),
                 "the PDF's text lacks {want:?}:\n{text}"
             );
         }
+        // Every page says which of how many it is.
+        let pages = text.matches("页 / 共").count();
+        assert!(pages >= 2, "{pages} page footers");
+        assert!(!text.contains("-0.00"), "a minus zero in the PDF");
         let path = f.dir.path().join("check.pdf");
         let out = common::run(
             Command::new("pdftoppm")

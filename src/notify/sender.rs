@@ -277,11 +277,23 @@ impl ChannelTask {
                     *low = still_owed(&done);
                     return Ok(Some((gather - waited).to_std().unwrap_or(GATHER)));
                 }
-                if let Some(wait) = self.send_group(config, channel, &group).await? {
-                    *low = still_owed(&done);
-                    return Ok(Some(wait));
+                // A report goes alone: its mail carries the report itself.
+                let mut batches: Vec<Vec<(Notice, u32)>> = vec![Vec::new()];
+                for item in group {
+                    if item.0.kind == NoticeKind::ReportReady {
+                        batches.push(vec![item]);
+                        batches.push(Vec::new());
+                    } else {
+                        batches.last_mut().expect("one batch").push(item);
+                    }
                 }
-                done.extend(group.iter().map(|(n, _)| n.id));
+                for batch in batches.iter().filter(|b| !b.is_empty()) {
+                    if let Some(wait) = self.send_group(config, channel, batch).await? {
+                        *low = still_owed(&done);
+                        return Ok(Some(wait));
+                    }
+                    done.extend(batch.iter().map(|(n, _)| n.id));
+                }
             }
             *low = still_owed(&done);
             return Ok(None);

@@ -35,12 +35,27 @@ pub fn render(d: &Doc) -> String {
             }
             Block::Table(t) => {
                 s.push_str("\r\n");
+                // A column of durations or percentages gets a numeric twin
+                // (seconds, ratio) beside it, for a spreadsheet to add up.
+                let kinds: Vec<Option<Numeric>> = (0..t.head.len())
+                    .map(|c| column_kind(t.rows.iter().filter_map(|r| r.get(c))))
+                    .collect();
                 let mut head = vec![section.clone()];
-                head.extend(t.head.iter().cloned());
+                for (h, k) in t.head.iter().zip(&kinds) {
+                    head.push(h.clone());
+                    if let Some(k) = k {
+                        head.push(k.header(d.language, h));
+                    }
+                }
                 row(&mut s, &head);
                 for r in &t.rows {
                     let mut cells = vec![section.clone()];
-                    cells.extend(r.iter().cloned());
+                    for (i, c) in r.iter().enumerate() {
+                        cells.push(c.clone());
+                        if let Some(Some(k)) = kinds.get(i) {
+                            cells.push(k.parse(c).map(number).unwrap_or_default());
+                        }
+                    }
                     row(&mut s, &cells);
                 }
             }
@@ -49,4 +64,127 @@ pub fn render(d: &Doc) -> String {
         }
     }
     s
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Numeric {
+    Seconds,
+    Ratio,
+}
+
+impl Numeric {
+    fn header(self, l: crate::config::Language, h: &str) -> String {
+        match (self, l) {
+            (Numeric::Seconds, crate::config::Language::ZhCn) => format!("{h}（秒）"),
+            (Numeric::Seconds, _) => format!("{h} (s)"),
+            (Numeric::Ratio, crate::config::Language::ZhCn) => format!("{h}（比率）"),
+            (Numeric::Ratio, _) => format!("{h} (ratio)"),
+        }
+    }
+
+    fn parse(self, cell: &str) -> Option<f64> {
+        match self {
+            Numeric::Seconds => seconds(cell),
+            Numeric::Ratio => ratio(cell),
+        }
+    }
+}
+
+/// Whether every filled cell of a column (at least one) is a duration as
+/// the reports write them, or a percentage; "—" is an empty cell.
+fn column_kind<'a>(cells: impl Iterator<Item = &'a String>) -> Option<Numeric> {
+    let filled: Vec<&String> = cells.filter(|c| !c.is_empty() && *c != "—").collect();
+    if filled.is_empty() {
+        return None;
+    }
+    if filled.iter().all(|c| ratio(c).is_some()) {
+        Some(Numeric::Ratio)
+    } else if filled.iter().all(|c| seconds(c).is_some()) {
+        Some(Numeric::Seconds)
+    } else {
+        None
+    }
+}
+
+/// "12.5%" → 0.125.
+fn ratio(cell: &str) -> Option<f64> {
+    cell.trim()
+        .strip_suffix('%')?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|v| v / 100.0)
+}
+
+/// A duration as `notify::message::duration` writes it ("2小时15分",
+/// "3分12秒", "42秒", "2h 15m", "3m 12s"), signed; seconds.
+fn seconds(cell: &str) -> Option<f64> {
+    let t = cell.trim();
+    let (sign, t) = match t.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, t),
+    };
+    let mut total = 0.0;
+    let mut rest = t.trim_start();
+    let mut any = false;
+    while !rest.is_empty() {
+        let n_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if n_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..n_len].parse().ok()?;
+        rest = &rest[n_len..];
+        let (unit, len) = [
+            ("小时", 3600.0),
+            ("分钟", 60.0),
+            ("分", 60.0),
+            ("秒", 1.0),
+            ("h", 3600.0),
+            ("m", 60.0),
+            ("s", 1.0),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))
+        .map(|(u, v)| (v, u.len()))?;
+        total += n * unit;
+        rest = rest[len..].trim_start();
+        any = true;
+    }
+    any.then_some(sign * total)
+}
+
+fn number(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_percentages_read_back_as_numbers() {
+        assert_eq!(seconds("2小时15分"), Some(8100.0));
+        assert_eq!(seconds("3分12秒"), Some(192.0));
+        assert_eq!(seconds("15分钟"), Some(900.0));
+        assert_eq!(seconds("-42秒"), Some(-42.0));
+        assert_eq!(seconds("2h 15m"), Some(8100.0));
+        assert_eq!(seconds("3m 12s"), Some(192.0));
+        assert_eq!(seconds("telecom"), None);
+        assert_eq!(seconds("2025-01-01"), None);
+        assert_eq!(ratio("12.50%"), Some(0.125));
+        assert_eq!(number(0.125), "0.125");
+        assert_eq!(number(192.0), "192");
+        let col = ["3分12秒".to_string(), "—".into(), "42秒".into()];
+        assert_eq!(column_kind(col.iter()), Some(Numeric::Seconds));
+        let mixed = ["3分12秒".to_string(), "telecom".into()];
+        assert_eq!(column_kind(mixed.iter()), None);
+    }
 }

@@ -88,6 +88,27 @@ impl Doc {
         }));
     }
 
+    /// The sign-off at the end: who prepared it, who reviewed it, when
+    /// (编制 / 审核 / 日期), for signatures on the printed copy.
+    pub fn sign_off(&mut self) {
+        let l = self.language;
+        self.heading(2, tr(l, "签署", "Sign-off"));
+        let head = heads(
+            l,
+            &[
+                ("编制", "Prepared by"),
+                ("审核", "Reviewed by"),
+                ("日期", "Date"),
+            ],
+        );
+        self.table(
+            &head,
+            &[1.0, 1.0, 1.0],
+            vec![vec!["　".into(), "　".into(), "　".into()]],
+            "",
+        );
+    }
+
     pub fn chart(&mut self, c: Option<Chart>) {
         if let Some(c) = c {
             self.blocks.push(Block::Chart(c));

@@ -204,6 +204,9 @@ pub struct LineFigures {
     pub exclusions: Vec<ExclusionView>,
     /// Outages both sides agreed on, overlapping the period.
     pub agreed: Vec<AgreedOutageView>,
+    /// Our own side's faults overlapping the period: why coverage was
+    /// lost, never charged.
+    pub local_faults: Vec<crate::ledger::read::LocalFaultView>,
     pub anomalies: Vec<Anomaly>,
     pub days: Vec<Day>,
     #[serde(skip)]
@@ -615,7 +618,10 @@ async fn line_figures(
             .map(|f| f.id)
             .collect();
     }
+    let local_faults =
+        crate::ledger::read::local_faults(pool, Some(&l.id), Some(p.0), Some(p.1), now).await?;
     Ok(LineFigures {
+        local_faults,
         line: l.id.clone(),
         carrier: l.carrier.clone(),
         role: l.role.to_string(),

@@ -148,7 +148,22 @@ pub async fn build(
             (doc, json!({ "fault": r }))
         }
     };
-    // What every report kind carries.
+    // What every report kind carries: its number, and a sign-off block.
+    let mut doc = doc;
+    let number = format!(
+        "LL-{}-{}",
+        kind.stem(),
+        now.with_timezone(&c.daemon.timezone).format("%Y%m%d%H%M%S")
+    );
+    doc.subtitle.insert(
+        0,
+        format!(
+            "{}: {number}",
+            doc::tr(language, "报告编号", "Report number")
+        ),
+    );
+    doc.sign_off();
+    json["report_number"] = json!(number);
     json["schema"] = json!("linkledger.report/v1");
     json["kind"] = json!(kind.as_str());
     json["generated_at"] = json!(now);

@@ -194,6 +194,9 @@ struct Writer<'a> {
     y: f32,
     pages: usize,
     footer: String,
+    /// The document's page count, once known (the second drawing).
+    total: Option<usize>,
+    language: Language,
     svg_options: usvg::Options<'static>,
 }
 
@@ -245,7 +248,13 @@ impl<'a> Writer<'a> {
     fn flush(&mut self) {
         self.pages += 1;
         let ops = std::mem::take(&mut self.ops);
-        let footer = format!("{} · {}", self.footer, self.pages);
+        let n = self.pages;
+        let footer = match (self.language, self.total) {
+            (Language::ZhCn, Some(t)) => format!("{} · 第 {n} 页 / 共 {t} 页", self.footer),
+            (Language::ZhCn, None) => format!("{} · 第 {n} 页", self.footer),
+            (_, Some(t)) => format!("{} · page {n} of {t}", self.footer),
+            (_, None) => format!("{} · page {n}", self.footer),
+        };
         let mut page = self.doc.start_page_with(PageSettings::new(
             Size::from_wh(PAGE_W, PAGE_H).expect("A4"),
         ));
@@ -503,6 +512,14 @@ impl<'a> Writer<'a> {
 
 /// The document as PDF bytes.
 pub fn render(d: &Doc, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
+    // Drawn twice: the first time to count the pages, so each footer can
+    // say "第 x 页 / 共 y 页".
+    let (_, pages) = draw(d, font, None)?;
+    let (doc, _) = draw(d, font, Some(pages))?;
+    doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
+}
+
+fn draw(d: &Doc, font: &PdfFont, total: Option<usize>) -> Result<(Document, usize), PdfError> {
     let mut db = usvg::fontdb::Database::new();
     db.load_font_data(font.data.as_ref().clone());
     let svg_options = usvg::Options {
@@ -521,6 +538,8 @@ pub fn render(d: &Doc, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
         y: MARGIN,
         pages: 0,
         footer: d.title.clone(),
+        total,
+        language: d.language,
         svg_options,
     };
     let title = w.measure.wrap(&d.title, 16.0, CONTENT_W);
@@ -540,6 +559,7 @@ pub fn render(d: &Doc, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
         }
     }
     w.flush();
+    let pages_done = w.pages;
     let mut doc = w.doc;
     doc.set_metadata(
         krilla::metadata::Metadata::new()
@@ -554,5 +574,5 @@ pub fn render(d: &Doc, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
                 .to_string(),
             ),
     );
-    doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
+    Ok((doc, pages_done))
 }

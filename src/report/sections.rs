@@ -45,6 +45,24 @@ pub fn fixed(v: f64, digits: usize) -> String {
     }
 }
 
+/// Below this share of the period observed, an availability says too
+/// little to be read as one figure.
+pub const MEANINGFUL_COVERAGE: f64 = 0.5;
+
+/// The availability, or why it is not meaningful.
+pub fn availability(l: Language, a: &Availability) -> String {
+    if a.coverage < MEANINGFUL_COVERAGE {
+        return match l {
+            Language::ZhCn => format!("—（监测覆盖率仅 {}，不足以评价）", pct(Some(a.coverage), 1)),
+            Language::En => format!(
+                "— (only {} of the period observed: not meaningful)",
+                pct(Some(a.coverage), 1)
+            ),
+        };
+    }
+    pct(a.availability, 4)
+}
+
 pub fn pct(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{}%", fixed(v * 100.0, digits)))
         .unwrap_or_else(|| "—".into())
@@ -96,6 +114,46 @@ pub fn state_name(l: Language, s: DeadlineState) -> String {
     tr(l, zh, en)
 }
 
+/// Our own side's faults in the period: the reason for coverage lost,
+/// never charged to the carrier.
+fn local_faults_part(d: &mut Doc, tz: Tz, f: &LineFigures) {
+    let l = d.language;
+    d.heading(
+        2,
+        tr(l, "本端故障（我方原因）", "Local faults (our own side)"),
+    );
+    let head = heads(
+        l,
+        &[("开始", "Start"), ("结束", "End"), ("时长", "Duration")],
+    );
+    let rows = f
+        .local_faults
+        .iter()
+        .map(|x| {
+            vec![
+                at(tz, x.start),
+                x.end
+                    .map(|e| at(tz, e))
+                    .unwrap_or_else(|| tr(l, "进行中", "ongoing")),
+                dur(l, x.duration_s),
+            ]
+        })
+        .collect();
+    d.table(
+        &head,
+        &[1.5, 1.5, 1.0],
+        rows,
+        &tr(l, "本期无本端故障。", "No local faults in the period."),
+    );
+    if !f.local_faults.is_empty() {
+        d.note(tr(
+            l,
+            "本端故障是我方设备（防火墙、CPE 或监测主机的链路）无响应，期间线路未监测：计入覆盖率损失，不计入运营商中断。",
+            "A local fault is our own equipment (firewall, CPE or the monitor's link) not answering; the line was unobserved meanwhile: it lowers coverage and is never charged to the carrier.",
+        ));
+    }
+}
+
 /// An outage's cause as a reader says it.
 pub fn cause_name(l: Language, code: &str) -> String {
     crate::vocab::cause(l, code).to_string()
@@ -141,7 +199,7 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
     let row = |name: String, a: &Availability, y: &crate::ledger::budget::BudgetView| {
         vec![
             name,
-            pct(a.availability, 4),
+            availability(l, a),
             dur(l, a.charged_s),
             format!("{} / {}", dur(l, y.charged_s), dur(l, y.cap_s)),
             dur(l, y.remaining_s),
@@ -569,7 +627,7 @@ fn downtime_figures(
     down: (&str, &str),
 ) -> Vec<(String, String)> {
     vec![
-        (tr(l, "可用率", "Availability"), pct(a.availability, 4)),
+        (tr(l, "可用率", "Availability"), availability(l, a)),
         (tr(l, down.0, down.1), dur(l, a.down_s)),
         (
             tr(l, "不可抗力扣除", "Force majeure excluded"),
@@ -785,6 +843,7 @@ pub fn line_section(d: &mut Doc, p: &PeriodFigures, f: &LineFigures, n: usize, a
     }
 
     agreed_and_disputed(d, tz, f);
+    local_faults_part(d, tz, f);
 
     d.heading(2, tr(l, "故障与处理时限", "Faults and deadlines"));
     let empty = tr(l, "本期无故障。", "No faults in the period.");
