@@ -49,6 +49,7 @@ fn lines(n: usize) -> Vec<Line> {
         .map(|l| Line {
             id: format!("l{l}"),
             carrier: "bench".into(),
+            display_name: None,
             role: Role::Member,
             bandwidth_mbps: 1000,
             ip_blocks: vec![],

@@ -368,7 +368,7 @@ fn render(p: &Page) -> String {
             Some(l) => format!(
                 "{} <span class=\"sub\">{}</span>",
                 esc(&l.id),
-                esc(&l.carrier)
+                esc(l.carrier_for(p.lang))
             ),
             None => esc(&v.line),
         };

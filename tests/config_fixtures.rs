@@ -73,6 +73,18 @@ fn the_example_config_parses_with_the_documented_values() {
     assert_eq!(c.contract.annual_downtime_cap.as_secs(), 4 * 3600);
     assert_eq!((c.probe.down_after, c.probe.up_after), (3, 2));
     assert_eq!(c.probe.timeout.as_millis(), 800);
+    // Three lines, each leaving through its own carrier.
+    let ids: Vec<&str> = c.lines.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["telecom", "unicom", "mobile"]);
+    assert_eq!(c.lines[1].interface.as_deref(), Some("eth2"));
+    assert_eq!(
+        c.lines[2].carrier_for(linkledger::config::Language::ZhCn),
+        "中国移动"
+    );
+    assert_eq!(
+        c.lines[2].carrier_for(linkledger::config::Language::En),
+        "China Mobile"
+    );
     let l = &c.lines[0];
     assert_eq!(l.id, "telecom");
     assert_eq!(l.upstream.len(), 2);
@@ -190,7 +202,7 @@ fn snmp_secrets_from_file_and_environment_never_show() {
     let base = std::fs::read_to_string("config/linkledger.example.toml").unwrap();
     let text = format!(
         "{base}\n[line.snmp]\nagent = \"198.18.0.2\"\nversion = \"2c\"\ncommunity_file = {:?}\nif_name = \"eth1\"\n\n\
-         [[line]]\nid = \"unicom\"\ncarrier = \"China Unicom\"\nrole = \"member\"\nbandwidth_mbps = 500\nupstream = [\"198.19.101.1\"]\n\
+         [[line]]\nid = \"edu\"\ncarrier = \"CERNET\"\nrole = \"member\"\nbandwidth_mbps = 500\nupstream = [\"198.19.103.1\"]\n\
          [line.snmp]\nagent = \"198.18.0.3:1161\"\nversion = \"3\"\nuser = \"noc\"\nauth = \"sha256\"\n\
          auth_password_env = \"LL_TEST_AUTH\"\nprivacy_password_env = \"LL_TEST_PRIV\"\nif_alias = \"CT-WAN\"\ninterval = \"30s\"\n",
         community_file.display()
@@ -226,8 +238,9 @@ fn snmp_secrets_from_file_and_environment_never_show() {
     std::env::set_var("LL_TEST_PRIV", "env-priv-s3cret");
     let c = Config::load(&path).unwrap();
     use linkledger_probes::snmp::Credentials;
+    // The first [line.snmp] belongs to the example's last line.
     assert_eq!(
-        c.lines[0].snmp.as_ref().unwrap().credentials,
+        c.lines[2].snmp.as_ref().unwrap().credentials,
         Credentials::V2c {
             community: "file-s3cret-community".into()
         }

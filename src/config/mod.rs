@@ -77,11 +77,25 @@ pub struct Probe {
     pub up_after: u32,
 }
 
+impl Line {
+    /// The carrier's name as a reader of `language` says it.
+    pub fn carrier_for(&self, language: Language) -> &str {
+        match (&self.display_name, language) {
+            (Some(n), Language::ZhCn) => n,
+            _ => &self.carrier,
+        }
+    }
+}
+
 /// One carrier's circuit and its probe targets, tier by tier.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Line {
     pub id: String,
     pub carrier: String,
+    /// The carrier's name in Chinese documents (status page, alerts,
+    /// reports in zh-CN); the `carrier` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     pub role: Role,
     pub bandwidth_mbps: u64,
     pub ip_blocks: Vec<IpNet>,
@@ -351,6 +365,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         lines.push(Line {
             id: l.id,
             carrier: l.carrier,
+            display_name: l.display_name.filter(|n| !n.trim().is_empty()),
             role: l.role,
             bandwidth_mbps: l.bandwidth_mbps,
             ip_blocks: l.ip_blocks.iter().map(|b| b.0).collect(),

@@ -117,6 +117,8 @@ impl Default for RawProbe {
 pub struct RawLine {
     pub id: String,
     pub carrier: String,
+    /// The carrier's name as Chinese documents say it ("中国电信").
+    pub display_name: Option<String>,
     pub role: Role,
     pub bandwidth_mbps: u64,
     #[serde(default)]

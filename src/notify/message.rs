@@ -178,7 +178,7 @@ impl Context<'_> {
 
     fn state(&self, s: DeadlineState) -> &'static str {
         match (self.zh(), s) {
-            (true, DeadlineState::Pending) => "进行中",
+            (true, DeadlineState::Pending) => "未到期",
             (true, DeadlineState::Met) => "已达标",
             (true, DeadlineState::Breached) => "已超时",
             (true, DeadlineState::NotRequired) => "不适用",
@@ -556,12 +556,25 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
             cx.class(f.class)
         ));
         for d in &f.deadlines {
-            let due = d.due.map(|t| cx.time(t)).unwrap_or_default();
-            lines.push(format!(
-                "{}: {} {due}",
-                cx.deadline(d.kind),
-                cx.state(d.state)
-            ));
+            // Said as the status page says it: a deadline that runs from
+            // the resolution is pending until there is one.
+            let said = match (d.state, d.due) {
+                (DeadlineState::Pending, None) => cx
+                    .t("待定（故障修复后起算）", "pending (runs from resolution)")
+                    .to_string(),
+                (DeadlineState::Pending, Some(due)) => {
+                    format!("{} {}", cx.t("截止", "due"), cx.time(due))
+                }
+                (state, Some(due)) => format!(
+                    "{}{}{}{}",
+                    cx.state(state),
+                    cx.t("（时限 ", " (due "),
+                    cx.time(due),
+                    cx.t("）", ")")
+                ),
+                (state, None) => cx.state(state).to_string(),
+            };
+            lines.push(format!("{}: {said}", cx.deadline(d.kind)));
         }
         // What to do next, as commands that run as printed.
         if f.open && f.acknowledged_at.is_none() {

@@ -128,6 +128,15 @@ fn carriers_of(config: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// (line id, carrier as the channel's readers say it).
+fn shown_carriers(config: &Config, language: crate::config::Language) -> Vec<(String, String)> {
+    config
+        .lines
+        .iter()
+        .map(|l| (l.id.clone(), l.carrier_for(language).to_string()))
+        .collect()
+}
+
 fn context<'a>(
     config: &'a Config,
     channel: &Channel,
@@ -347,7 +356,8 @@ impl ChannelTask {
             return Ok(());
         }
         let carriers = carriers_of(config);
-        let cx = context(config, channel, &carriers);
+        let shown = shown_carriers(config, channel.language);
+        let cx = context(config, channel, &shown);
         let alerts: Vec<serde_json::Value> = open
             .iter()
             .map(|f| {
@@ -442,7 +452,8 @@ impl ChannelTask {
             return self.send(config, channel, n, *attempts).await;
         }
         let carriers = carriers_of(config);
-        let cx = context(config, channel, &carriers);
+        let shown = shown_carriers(config, channel.language);
+        let cx = context(config, channel, &shown);
         let mut parts: Vec<(&Notice, u32, message::Message, String)> = Vec::new();
         for (n, attempts) in group {
             match self.flap(config, n).await? {
@@ -584,7 +595,8 @@ impl ChannelTask {
         attempts: u32,
     ) -> Result<Option<Duration>, sqlx::Error> {
         let carriers = carriers_of(config);
-        let cx = context(config, channel, &carriers);
+        let shown = shown_carriers(config, channel.language);
+        let cx = context(config, channel, &shown);
         let flap = self.flap(config, n).await?;
         let (msg, note) = match flap {
             Flap::Fold => {

@@ -316,8 +316,12 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             "{}: {}{}",
             tr(l, "线路", "Line"),
             line,
-            r.carrier
+            r.fault
+                .line
                 .as_ref()
+                .and_then(|id| c.lines.iter().find(|x| &x.id == id))
+                .map(|x| x.carrier_for(l).to_string())
+                .or_else(|| r.carrier.clone())
                 .map(|c| format!(" ({c})"))
                 .unwrap_or_default()
         ),

@@ -187,6 +187,9 @@ impl YearPart {
 pub struct LineFigures {
     pub line: String,
     pub carrier: String,
+    /// The carrier's name in Chinese documents, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     pub role: String,
     pub bandwidth_mbps: u64,
     pub availability: Availability,
@@ -624,6 +627,7 @@ async fn line_figures(
         local_faults,
         line: l.id.clone(),
         carrier: l.carrier.clone(),
+        display_name: l.display_name.clone(),
         role: l.role.to_string(),
         bandwidth_mbps: l.bandwidth_mbps,
         availability: Availability::of(d, p),

@@ -114,6 +114,14 @@ pub fn state_name(l: Language, s: DeadlineState) -> String {
     tr(l, zh, en)
 }
 
+/// The carrier's name as the report's reader says it.
+fn shown_carrier(l: Language, f: &LineFigures) -> &str {
+    match (&f.display_name, l) {
+        (Some(n), Language::ZhCn) => n,
+        _ => &f.carrier,
+    }
+}
+
 /// Our own side's faults in the period: the reason for coverage lost,
 /// never charged to the carrier.
 fn local_faults_part(d: &mut Doc, tz: Tz, f: &LineFigures) {
@@ -168,7 +176,9 @@ fn line_title(l: Language, f: &LineFigures) -> String {
     };
     format!(
         "{} — {} ({role}, {} Mbit/s)",
-        f.line, f.carrier, f.bandwidth_mbps
+        f.line,
+        shown_carrier(l, f),
+        f.bandwidth_mbps
     )
 }
 
@@ -214,7 +224,7 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
         .iter()
         .map(|f| {
             row(
-                format!("{} ({})", f.line, f.carrier),
+                format!("{} ({})", f.line, shown_carrier(l, f)),
                 &f.availability,
                 &f.year_to_date,
             )
