@@ -48,6 +48,22 @@ pub struct LineChart {
     pub rules: Vec<Rule>,
 }
 
+/// An axis over [min, max] with about `n` steps of a round size:
+/// (low, high, step), low and high whole multiples of the step.
+pub fn nice_axis(min: f64, max: f64, n: usize) -> (f64, f64, f64) {
+    let (min, max) = if max > min { (min, max) } else { (min, min + 1.0) };
+    let raw = (max - min) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * 0.999)
+        .unwrap_or(10.0 * mag);
+    let lo = (min / step).floor() * step;
+    let hi = (max / step).ceil() * step;
+    (lo, hi, step)
+}
+
 fn esc(s: &str) -> String {
     html_escape(s)
 }
@@ -63,10 +79,10 @@ impl LineChart {
             return None;
         }
         let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
-        let span = (self.y_max - self.y_min).max(f64::MIN_POSITIVE);
-        let y = |v: f64| {
-            y1 - ((v.clamp(self.y_min, self.y_max) - self.y_min) / span) as f32 * (y1 - y0)
-        };
+        // Round ticks: the axis widened to whole steps of 1, 2, 2.5 or 5 × 10ⁿ.
+        let (lo, hi, step) = nice_axis(self.y_min, self.y_max, 4);
+        let span = (hi - lo).max(f64::MIN_POSITIVE);
+        let y = |v: f64| y1 - ((v.clamp(lo, hi) - lo) / span) as f32 * (y1 - y0);
         let x = |f: f32| x0 + f.clamp(0.0, 1.0) * (x1 - x0);
         let mut s = String::new();
         let _ = write!(
@@ -82,8 +98,9 @@ impl LineChart {
             r##"<text x="{x0}" y="15" font-size="12" font-weight="bold" fill="#222222">{}</text>"##,
             esc(&self.title)
         );
-        for i in 0..=4 {
-            let v = self.y_min + span * i as f64 / 4.0;
+        let ticks = ((hi - lo) / step).round() as usize;
+        for i in 0..=ticks {
+            let v = lo + step * i as f64;
             let yy = y(v);
             let _ = write!(
                 s,
@@ -188,4 +205,18 @@ pub fn text_width(t: &str) -> f32 {
     t.chars()
         .map(|c| if (c as u32) >= 0x2E80 { 1.0 } else { 0.56 })
         .sum()
+}
+
+#[cfg(test)]
+mod axis_tests {
+    use super::nice_axis;
+
+    #[test]
+    fn ticks_fall_on_round_values() {
+        assert_eq!(nice_axis(0.0, 14400.0, 4), (0.0, 15000.0, 5000.0));
+        let (lo, hi, step) = nice_axis(0.9993, 1.0, 4);
+        assert!((step - 0.0002).abs() < 1e-12 && (hi - 1.0).abs() < 1e-9 && lo <= 0.9993, "{lo} {hi} {step}");
+        assert_eq!(nice_axis(0.0, 37.0, 4), (0.0, 40.0, 10.0));
+        assert_eq!(nice_axis(5.0, 5.0, 4).0, 5.0);
+    }
 }
