@@ -418,6 +418,13 @@ fn quarterly_figures_match_the_hand_count_in_every_format() {
                 .arg(f.dir.path().join("page")),
         );
         assert!(out.status.success());
+        // The README's picture of the first page is taken this way.
+        let _ = common::run(
+            Command::new("pdftoppm")
+                .args(["-r", "70", "-f", "1", "-l", "1", "-png", "-singlefile"])
+                .arg(&path)
+                .arg(common::repo().join("target/report-quarterly")),
+        );
         for page in ["page-1.pgm", "page-2.pgm"] {
             let img = std::fs::read(f.dir.path().join(page)).unwrap();
             // A binary PGM: a header of three lines, then one byte per pixel.

@@ -51,7 +51,11 @@ pub struct LineChart {
 /// An axis over [min, max] with about `n` steps of a round size:
 /// (low, high, step), low and high whole multiples of the step.
 pub fn nice_axis(min: f64, max: f64, n: usize) -> (f64, f64, f64) {
-    let (min, max) = if max > min { (min, max) } else { (min, min + 1.0) };
+    let (min, max) = if max > min {
+        (min, max)
+    } else {
+        (min, min + 1.0)
+    };
     let raw = (max - min) / n.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]
@@ -215,7 +219,10 @@ mod axis_tests {
     fn ticks_fall_on_round_values() {
         assert_eq!(nice_axis(0.0, 14400.0, 4), (0.0, 15000.0, 5000.0));
         let (lo, hi, step) = nice_axis(0.9993, 1.0, 4);
-        assert!((step - 0.0002).abs() < 1e-12 && (hi - 1.0).abs() < 1e-9 && lo <= 0.9993, "{lo} {hi} {step}");
+        assert!(
+            (step - 0.0002).abs() < 1e-12 && (hi - 1.0).abs() < 1e-9 && lo <= 0.9993,
+            "{lo} {hi} {step}"
+        );
         assert_eq!(nice_axis(0.0, 37.0, 4), (0.0, 40.0, 10.0));
         assert_eq!(nice_axis(5.0, 5.0, 4).0, 5.0);
     }

@@ -150,9 +150,14 @@ pub async fn build(
     };
     // What every report kind carries: its number, and a sign-off block.
     let mut doc = doc;
+    let (code, of) = match &kind {
+        ReportKind::Quarterly(p) => ("QR", p.label.clone()),
+        ReportKind::Annual(p) => ("AR", p.label.get(..4).unwrap_or(&p.label).to_string()),
+        ReportKind::Assessment(p) => ("AS", p.label.clone()),
+        ReportKind::Fault(id) => ("FR", id.to_string()),
+    };
     let number = format!(
-        "LL-{}-{}",
-        kind.stem(),
+        "LL-{code}-{of}-{}",
         now.with_timezone(&c.daemon.timezone).format("%Y%m%d%H%M%S")
     );
     doc.subtitle.insert(
