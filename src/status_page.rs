@@ -211,6 +211,12 @@ impl Page<'_> {
         }
     }
 
+    /// An end time, or "ongoing".
+    fn end(&self, t: Option<DateTime<Utc>>) -> String {
+        t.map(|e| self.time(e))
+            .unwrap_or_else(|| self.t("进行中", "ongoing").to_string())
+    }
+
     fn duration(&self, secs: f64) -> String {
         crate::notify::message::duration(self.lang, secs)
     }
@@ -234,6 +240,14 @@ var d=Math.round((+e.dataset.due-n)/1000),a=Math.abs(d),h=Math.floor(a/3600),m=M
 var t=(h?h+':'+String(m).padStart(2,'0'):m)+':'+String(s).padStart(2,'0');\
 e.textContent=d>=0?e.dataset.left.replace('{}',t):e.dataset.late.replace('{}',t);e.className=d>=0?'':'late';});}\
 tick();setInterval(tick,1000);";
+
+/// A table of rows under its header, or "none" when there is no row.
+fn listing(p: &Page, id: &str, cells: &[&str], rows: &[String]) -> String {
+    if rows.is_empty() {
+        return format!("<p class=\"none\" id=\"{id}\">{}</p>", p.t("无", "none"));
+    }
+    table_head(id, cells) + &rows.concat() + "</table>"
+}
 
 /// A table's opening tag and its header row.
 fn table_head(id: &str, cells: &[&str]) -> String {
@@ -478,35 +492,36 @@ fn render(p: &Page) -> String {
         "<h2>{}</h2>",
         p.t("近 7 天的中断", "Outages in the last 7 days")
     );
-    if p.outages.is_empty() {
-        h += &format!("<p class=\"none\" id=\"outages\">{}</p>", p.t("无", "none"));
-    } else {
-        h += &table_head(
-            "outages",
-            &[
-                p.t("线路", "line"),
-                p.t("开始", "start"),
-                p.t("结束", "end"),
-                p.t("时长", "duration"),
-                p.t("计费", "charged"),
-                p.t("原因", "cause"),
-            ],
-        );
-        for o in p.outages {
-            h += &format!(
+    let rows: Vec<String> = p
+        .outages
+        .iter()
+        .map(|o| {
+            format!(
                 "<tr data-outage=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\" data-charged-s=\"{:.3}\">{}</td><td>{}</td></tr>",
                 o.id,
                 esc(&o.line),
                 p.time(o.start),
-                o.end.map(|e| p.time(e)).unwrap_or_else(|| p.t("进行中", "ongoing").to_string()),
+                p.end(o.end),
                 p.duration(o.duration_s),
                 o.charged_s,
                 p.duration(o.charged_s),
                 p.cause(o),
-            );
-        }
-        h += "</table>";
-    }
+            )
+        })
+        .collect();
+    h += &listing(
+        p,
+        "outages",
+        &[
+            p.t("线路", "line"),
+            p.t("开始", "start"),
+            p.t("结束", "end"),
+            p.t("时长", "duration"),
+            p.t("计费", "charged"),
+            p.t("原因", "cause"),
+        ],
+        &rows,
+    );
     h += &format!(
         "<h2>{}</h2>",
         p.t(
@@ -514,35 +529,33 @@ fn render(p: &Page) -> String {
             "Local faults in the last 7 days (our own side, never charged to the carrier)"
         )
     );
-    if p.local_faults.is_empty() {
-        h += &format!(
-            "<p class=\"none\" id=\"local-faults\">{}</p>",
-            p.t("无", "none")
-        );
-    } else {
-        h += &table_head(
-            "local-faults",
-            &[
-                p.t("线路", "line"),
-                p.t("开始", "start"),
-                p.t("结束", "end"),
-                p.t("时长", "duration"),
-                p.t("计费", "charged"),
-            ],
-        );
-        for f in p.local_faults {
-            h += &format!(
+    let rows: Vec<String> = p
+        .local_faults
+        .iter()
+        .map(|f| {
+            format!(
                 "<tr data-local-fault=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 f.id,
                 esc(&f.line),
                 p.time(f.start),
-                f.end.map(|e| p.time(e)).unwrap_or_else(|| p.t("进行中", "ongoing").to_string()),
+                p.end(f.end),
                 p.duration(f.duration_s),
                 p.t("不计费（期间未监测）", "never (unobserved meanwhile)"),
-            );
-        }
-        h += "</table>";
-    }
+            )
+        })
+        .collect();
+    h += &listing(
+        p,
+        "local-faults",
+        &[
+            p.t("线路", "line"),
+            p.t("开始", "start"),
+            p.t("结束", "end"),
+            p.t("时长", "duration"),
+            p.t("计费", "charged"),
+        ],
+        &rows,
+    );
     h += &format!(
         "<p class=\"sub\">linkledger {} · <a href=\"?lang={}\">{}</a> · <a href=\"/metrics\">/metrics</a></p><script>{SCRIPT}</script></body></html>",
         env!("CARGO_PKG_VERSION"),

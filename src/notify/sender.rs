@@ -439,6 +439,46 @@ impl ChannelTask {
         }
     }
 
+    /// A notice's message and the note its delivery record starts with;
+    /// None when a flapping line's summary already holds it (recorded as
+    /// summarised).
+    async fn compose(
+        &self,
+        config: &Config,
+        cx: &Context<'_>,
+        n: &Notice,
+        attempts: u32,
+    ) -> Result<Option<(message::Message, String)>, sqlx::Error> {
+        Ok(Some(match self.flap(config, n).await? {
+            Flap::Fold => {
+                outbox::record(
+                    &self.pool,
+                    n.id,
+                    &self.name,
+                    attempts + 1,
+                    Outcome::Summarised,
+                    "line flapping: folded into its summary",
+                )
+                .await?;
+                return Ok(None);
+            }
+            Flap::Summary(count) => (
+                message::flapping(n, count, config.alerts.flap_window.as_secs_f64(), cx),
+                FLAPPING.to_string() + ": ",
+            ),
+            Flap::Normal => {
+                let fault = match n.fault {
+                    Some(id) => records::fault(&self.pool, id, &config.contract.terms, Utc::now())
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => None,
+                };
+                (message::render(n, fault.as_ref(), cx), String::new())
+            }
+        }))
+    }
+
     /// Delivers what a person's channel owes as one message (one notice
     /// alone as itself); Some(wait) when it failed and the queue stops.
     /// Every notice gets its own delivery record.
@@ -456,41 +496,8 @@ impl ChannelTask {
         let cx = context(config, channel, &shown);
         let mut parts: Vec<(&Notice, u32, message::Message, String)> = Vec::new();
         for (n, attempts) in group {
-            match self.flap(config, n).await? {
-                Flap::Fold => {
-                    outbox::record(
-                        &self.pool,
-                        n.id,
-                        &self.name,
-                        attempts + 1,
-                        Outcome::Summarised,
-                        "line flapping: folded into its summary",
-                    )
-                    .await?;
-                }
-                Flap::Summary(count) => parts.push((
-                    n,
-                    *attempts,
-                    message::flapping(n, count, config.alerts.flap_window.as_secs_f64(), &cx),
-                    FLAPPING.to_string() + ": ",
-                )),
-                Flap::Normal => {
-                    let fault = match n.fault {
-                        Some(id) => {
-                            records::fault(&self.pool, id, &config.contract.terms, Utc::now())
-                                .await
-                                .ok()
-                                .flatten()
-                        }
-                        None => None,
-                    };
-                    parts.push((
-                        n,
-                        *attempts,
-                        message::render(n, fault.as_ref(), &cx),
-                        String::new(),
-                    ));
-                }
+            if let Some((m, note)) = self.compose(config, &cx, n, *attempts).await? {
+                parts.push((n, *attempts, m, note));
             }
         }
         if parts.is_empty() {
@@ -597,34 +604,8 @@ impl ChannelTask {
         let carriers = carriers_of(config);
         let shown = shown_carriers(config, channel.language);
         let cx = context(config, channel, &shown);
-        let flap = self.flap(config, n).await?;
-        let (msg, note) = match flap {
-            Flap::Fold => {
-                outbox::record(
-                    &self.pool,
-                    n.id,
-                    &self.name,
-                    attempts + 1,
-                    Outcome::Summarised,
-                    "line flapping: folded into its summary",
-                )
-                .await?;
-                return Ok(None);
-            }
-            Flap::Summary(count) => (
-                message::flapping(n, count, config.alerts.flap_window.as_secs_f64(), &cx),
-                FLAPPING.to_string() + ": ",
-            ),
-            Flap::Normal => {
-                let fault = match n.fault {
-                    Some(id) => records::fault(&self.pool, id, &config.contract.terms, Utc::now())
-                        .await
-                        .ok()
-                        .flatten(),
-                    None => None,
-                };
-                (message::render(n, fault.as_ref(), &cx), String::new())
-            }
+        let Some((msg, note)) = self.compose(config, &cx, n, attempts).await? else {
+            return Ok(None);
         };
         let carrier = n
             .line
