@@ -45,6 +45,38 @@ pub fn cause(l: Language, code: &str) -> &'static str {
     }
 }
 
+/// Which tiers answered, as an outage's cause says it.
+pub fn tiers_answered(l: Language, cause: &str) -> &'static str {
+    match cause {
+        "upstream_unreachable" => say(
+            l,
+            "本端与运营商网关应答，上游锚点无应答",
+            "our side and the carrier's gateway answered; the upstream anchors did not",
+        ),
+        "gateway_unreachable" => say(
+            l,
+            "本端应答，运营商网关与上游锚点均无应答",
+            "our side answered; neither the carrier's gateway nor the upstream anchors did",
+        ),
+        "interface_down" => say(
+            l,
+            "线路接口断开（SNMP 报告）",
+            "the line's interface is down (SNMP)",
+        ),
+        "admin_down" => say(
+            l,
+            "线路接口被管理关闭（SNMP 报告）",
+            "the line's interface is shut down (SNMP)",
+        ),
+        "ip_block_unreachable" => say(
+            l,
+            "线路从内部可达，外部探测点无法到达公网地址段",
+            "the line answers from inside; the vantage agents cannot reach the public block",
+        ),
+        _ => say(l, "探测无应答", "the probes got no answer"),
+    }
+}
+
 /// A probe tier.
 pub fn tier(l: Language, t: &str) -> &'static str {
     match t {

@@ -84,6 +84,7 @@ events = ["fault_opened", "fault_resolved"]
     for want in [
         "北京时间（UTC+08:00）",
         "原因: 线路中断",
+        "探测结果: 本端与运营商网关应答，上游锚点无应答",
         "处理: 向运营商申告",
         &format!("linkledger fault ack 1 -c {config_path} --by 姓名"),
         &format!("linkledger fault ticket 1 -c {config_path} --ticket 工单号 --by 姓名"),

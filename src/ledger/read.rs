@@ -166,6 +166,15 @@ pub async fn local_faults(
         .collect())
 }
 
+/// The cause an outage was declared with (None: no such outage).
+pub async fn outage_cause(pool: &SqlitePool, id: i64) -> Result<Option<String>, LedgerError> {
+    sqlx::query_scalar("SELECT cause FROM outages WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(query_err("read an outage's cause"))
+}
+
 /// The degradations still open, as (line, kind).
 pub async fn open_degradations(pool: &SqlitePool) -> Result<Vec<(String, String)>, LedgerError> {
     let rows =

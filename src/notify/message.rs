@@ -265,6 +265,14 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 cx.t("原因", "Cause"),
                 crate::vocab::trigger(cx.language, trigger)
             ));
+            let cause = detail_str(n, "cause");
+            if !cause.is_empty() {
+                lines.push(format!(
+                    "{}: {}",
+                    cx.t("探测结果", "Probes"),
+                    crate::vocab::tiers_answered(cx.language, cause)
+                ));
+            }
             lines.push(format!(
                 "{}: {}",
                 cx.t("处理", "What to do"),

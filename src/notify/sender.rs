@@ -474,7 +474,18 @@ impl ChannelTask {
                         .flatten(),
                     None => None,
                 };
-                (message::render(n, fault.as_ref(), cx), String::new())
+                // What the probes saw: the cause of the outage that opened it.
+                let mut n = n.clone();
+                if let (NoticeKind::FaultOpened, Some(&outage)) =
+                    (n.kind, fault.as_ref().and_then(|f| f.outages.first()))
+                {
+                    if let Ok(Some(cause)) =
+                        crate::ledger::read::outage_cause(&self.pool, outage).await
+                    {
+                        n.detail["cause"] = serde_json::json!(cause);
+                    }
+                }
+                (message::render(&n, fault.as_ref(), cx), String::new())
             }
         }))
     }
