@@ -155,6 +155,30 @@ c.commit()
     let r = row(&dom, "<tr data-line=\"egress\">");
     assert!(r.contains("class=\"state up\""), "{r}");
     assert!(!dom.contains("egress-banner"));
+    // One language: no identifier of the ledger's in the text (tags and
+    // attributes aside).
+    let mut text = String::new();
+    let mut in_tag = false;
+    let shown = &dom[dom.find("</style>").unwrap()..dom.find("<script>").unwrap_or(dom.len())];
+    for c in shown.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let codes: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.contains('_') && w.chars().any(|c| c.is_ascii_lowercase()))
+        .collect();
+    assert!(
+        codes.is_empty(),
+        "identifiers on the Chinese page: {codes:?}"
+    );
     // One document: nothing fetched from anywhere.
     for external in ["src=\"http", "href=\"http", "<link", "@import", "url("] {
         assert!(!dom.contains(external), "external reference {external}");

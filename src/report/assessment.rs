@@ -646,7 +646,7 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         rows,
         &tr(
             l,
-            "未配置扣减规则（[[contract.penalty]]）。合同第六条约定按考核结果确定实际支付费用，但未规定服务违约的扣减金额，因此本报告只列出违约事项，不计算扣减。",
+            "未配置扣减规则。合同第六条约定按考核结果确定实际支付费用，但未规定服务违约的扣减金额，因此本报告只列出违约事项，不计算扣减。",
             "No deduction rules are configured ([[contract.penalty]]). Clause 6 ties the payment to the assessment but states no amounts for service breaches, so this report lists the breaches and deducts nothing.",
         ),
     );
@@ -714,7 +714,7 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
     );
     d.note(tr(
         l,
-        "金额单位：元。半年服务费 = 年度服务费 / 2（[[contract.member]]）。扣减合计不超过半年服务费。出口整体的违约计入联合体牵头人。",
+        "金额单位：元。半年服务费 = 年度服务费 / 2（年度服务费按合同各成员约定）。扣减合计不超过半年服务费。出口整体的违约计入联合体牵头人。",
         "Amounts in yuan. Half-year fee = annual fee / 2 ([[contract.member]]). Deductions never exceed the half-year fee. Breaches of the whole egress count against the consortium lead.",
     ));
     d
