@@ -49,37 +49,11 @@ pub enum Command {
         config: PathBuf,
     },
     /// List outages from the ledger (works while the daemon runs).
-    Outages {
-        #[arg(short, long, value_name = "FILE")]
-        config: PathBuf,
-        /// Only this line.
-        #[arg(long, value_name = "ID")]
-        line: Option<String>,
-        /// Only outages still going at or after this date (YYYY-MM-DD in the
-        /// contract's time zone, or an RFC 3339 time).
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Outages(Listing),
     /// List local faults: times our own side of a line (firewall, CPE, the
     /// monitor's link) did not answer. Never charged to the carrier; the
     /// line is unobserved meanwhile (works while the daemon runs).
-    LocalFaults {
-        #[arg(short, long, value_name = "FILE")]
-        config: PathBuf,
-        /// Only this line.
-        #[arg(long, value_name = "ID")]
-        line: Option<String>,
-        /// Only local faults still going at or after this date (YYYY-MM-DD
-        /// in the contract's time zone, or an RFC 3339 time).
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    LocalFaults(Listing),
     /// Traffic per line from the 5-minute SNMP samples: average, maximum and
     /// 95th percentile per direction, utilisation, symmetry, upgrade advice.
     Traffic {
@@ -179,13 +153,29 @@ pub enum Command {
     },
 }
 
+/// What a listing of the ledger's records takes.
+#[derive(Debug, clap::Args)]
+pub struct Listing {
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// Only this line.
+    #[arg(long, value_name = "ID")]
+    line: Option<String>,
+    /// Only those still going at or after this date (YYYY-MM-DD in the
+    /// contract's time zone, or an RFC 3339 time).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 impl Command {
     fn config_path(&self) -> &PathBuf {
         match self {
             Command::Run { config } | Command::CheckConfig { config } => config,
-            Command::Outages { config, .. }
-            | Command::LocalFaults { config, .. }
-            | Command::Gaps { config, .. } => config,
+            Command::Outages(l) | Command::LocalFaults(l) => &l.config,
+            Command::Gaps { config, .. } => config,
             Command::Traffic { config, .. }
             | Command::Budget { config, .. }
             | Command::Audit { config, .. } => config,
@@ -250,13 +240,9 @@ pub fn main(cli: Cli) -> ExitCode {
                 print!("{}", describe(&config));
                 Ok(())
             }
-            Command::Outages {
-                line, since, json, ..
-            } => outages(&config, line, since, json).await,
+            Command::Outages(l) => outages(&config, l.line, l.since, l.json).await,
             Command::Gaps { json, .. } => gaps(&config, json).await,
-            Command::LocalFaults {
-                line, since, json, ..
-            } => local_faults(&config, line, since, json).await,
+            Command::LocalFaults(l) => local_faults(&config, l.line, l.since, l.json).await,
             Command::Traffic {
                 line,
                 from,

@@ -25,8 +25,8 @@ pub struct Message {
 
 /// Several messages owed at once as one: the first's subject with how many
 /// more, then each in full (subject, then its lines), the first `full` of
-/// them; the rest by subject only.
-pub fn combine(messages: &[Message], full: usize, cx: &Context) -> Message {
+/// them within `max_bytes`; the rest by subject only, as far as they fit.
+pub fn combine(messages: &[Message], full: usize, max_bytes: usize, cx: &Context) -> Message {
     let Some(first) = messages.first() else {
         return Message {
             subject: String::new(),
@@ -40,30 +40,41 @@ pub fn combine(messages: &[Message], full: usize, cx: &Context) -> Message {
     } else {
         format!("{} (+{more} more)", first.subject)
     };
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    let size = |lines: &[String]| lines.iter().map(|l| l.len() + 4).sum::<usize>();
+    // In full while both the count and the size allow (a robot has a
+    // limit on a message's length), then by subject, then only a count.
+    let mut in_full = 0;
     for (i, m) in messages.iter().enumerate() {
-        if i == full {
-            lines.push(if cx.zh() {
-                format!("另有 {} 条（仅列标题）：", messages.len() - full)
-            } else {
-                format!("{} more (subjects only):", messages.len() - full)
-            });
+        let subject = m.subject.trim_start_matches("[linkledger] ");
+        let mut part = Vec::new();
+        if i > 0 {
+            part.push(String::new());
         }
-        if i >= full {
-            lines.push(format!(
-                "· {}",
-                m.subject.trim_start_matches("[linkledger] ")
-            ));
+        part.push(format!("【{subject}】"));
+        part.extend(m.lines.iter().cloned());
+        if in_full == i && i < full && (i == 0 || size(&lines) + size(&part) <= max_bytes) {
+            lines.extend(part);
+            in_full += 1;
             continue;
         }
-        if i > 0 {
-            lines.push(String::new());
+        if in_full == i {
+            lines.push(if cx.zh() {
+                format!("另有 {} 条（仅列标题）：", messages.len() - i)
+            } else {
+                format!("{} more (subjects only):", messages.len() - i)
+            });
         }
-        lines.push(format!(
-            "【{}】",
-            m.subject.trim_start_matches("[linkledger] ")
-        ));
-        lines.extend(m.lines.iter().cloned());
+        let line = format!("· {subject}");
+        if size(&lines) + line.len() + 4 > max_bytes {
+            lines.push(if cx.zh() {
+                format!("……以及另外 {} 条", messages.len() - i)
+            } else {
+                format!("… and {} more", messages.len() - i)
+            });
+            break;
+        }
+        lines.push(line);
     }
     Message {
         subject,
@@ -682,6 +693,35 @@ mod tests {
             special: None,
             carriers: CARRIERS.get_or_init(|| vec![("ct".into(), "China Telecom".into())]),
         }
+    }
+
+    #[test]
+    fn several_messages_combine_the_first_leading_within_a_length() {
+        let m = |i: usize| Message {
+            subject: format!("[linkledger] 故障 #{i}"),
+            lines: vec!["检测时间: 2026-12-01".into(); 5],
+            urgent: i == 3,
+        };
+        let all: Vec<Message> = (1..=30).map(m).collect();
+        let c = combine(&all, 12, usize::MAX / 2, &cx(Language::ZhCn));
+        assert_eq!(c.subject, "[linkledger] 故障 #1（另有 29 条）");
+        assert!(c.urgent);
+        assert_eq!(c.lines[0], "【故障 #1】");
+        assert!(
+            c.lines.contains(&"另有 18 条（仅列标题）：".to_string()),
+            "{:?}",
+            c.lines
+        );
+        assert!(c.lines.contains(&"· 故障 #30".to_string()));
+        // Within a robot's length: fewer in full, the rest counted.
+        let short = combine(&all, 12, 600, &cx(Language::ZhCn));
+        let bytes: usize = short.lines.iter().map(|l| l.len() + 4).sum();
+        assert!(bytes <= 600 + 64, "{bytes}");
+        assert!(
+            short.lines.iter().any(|l| l.starts_with("……以及另外")),
+            "{:?}",
+            short.lines
+        );
     }
 
     #[test]

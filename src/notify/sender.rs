@@ -43,6 +43,18 @@ pub const GATHER: Duration = Duration::from_secs(1);
 /// rest are listed by their subjects (a summary instead of a flood).
 const FULL_IN_ONE: usize = 12;
 
+/// How long one message to the channel may be: WeCom's markdown takes
+/// 4096 bytes, DingTalk's 20000, a Feishu card about 30 KB; mail has no
+/// such limit. With room left for the subject and the mentions.
+fn max_bytes(kind: ChannelKind) -> usize {
+    match kind {
+        ChannelKind::Wecom => 3500,
+        ChannelKind::Dingtalk => 16_000,
+        ChannelKind::Feishu => 24_000,
+        _ => usize::MAX / 2,
+    }
+}
+
 /// Whether a channel is read by a person (one message per incident) rather
 /// than by a machine (one document or alert per notice).
 fn for_people(kind: ChannelKind) -> bool {
@@ -439,6 +451,33 @@ impl ChannelTask {
         }
     }
 
+    /// Records a notice's delivery, counts it, and when the channel reaches
+    /// the carrier of the notice's line, records the fault as reported (申告).
+    async fn delivered(
+        &self,
+        channel: &Channel,
+        n: &Notice,
+        carrier: Option<&str>,
+        attempt: u32,
+        answer: &str,
+    ) -> Result<(), sqlx::Error> {
+        outbox::record(&self.pool, n.id, &self.name, attempt, Outcome::Sent, answer).await?;
+        self.metrics
+            .notify
+            .sent
+            .with_label_values(&[&self.name, n.kind.as_str()])
+            .inc();
+        let reaches = |c: &str| carrier.is_none_or(|of| of == c);
+        if let (Some(fault), Some(to)) =
+            (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
+        {
+            if outbox::record_reported(&self.pool, fault, Utc::now(), &self.name).await? {
+                info!(fault, carrier = to, channel = %self.name, "fault reported to the carrier (申告) by its alert");
+            }
+        }
+        Ok(())
+    }
+
     /// A notice's message and the note its delivery record starts with;
     /// None when a flapping line's summary already holds it (recorded as
     /// summarised).
@@ -537,7 +576,7 @@ impl ChannelTask {
         let mut parts: Vec<_> = order.into_iter().map(|i| parts[i].clone()).collect();
         parts.dedup_by_key(|p| p.0.id);
         let messages: Vec<message::Message> = parts.iter().map(|(_, _, m, _)| m.clone()).collect();
-        let combined = message::combine(&messages, FULL_IN_ONE, &cx);
+        let combined = message::combine(&messages, FULL_IN_ONE, max_bytes(channel.kind), &cx);
         let lead_notice = parts[0].0;
         let carrier_of = |n: &Notice| {
             n.line
@@ -555,26 +594,9 @@ impl ChannelTask {
         match deliver(&self.client, channel, &out).await {
             Ok(answer) => {
                 for (n, attempts, _, note) in &parts {
-                    outbox::record(
-                        &self.pool,
-                        n.id,
-                        &self.name,
-                        attempts + 1,
-                        Outcome::Sent,
-                        &format!("{note}{together}{answer}"),
-                    )
-                    .await?;
-                    self.metrics
-                        .notify
-                        .sent
-                        .with_label_values(&[&self.name, n.kind.as_str()])
-                        .inc();
-                    let reaches = |c: &str| carrier_of(n).is_none_or(|of| of == c);
-                    if let (Some(fault), Some(_)) =
-                        (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
-                    {
-                        outbox::record_reported(&self.pool, fault, Utc::now(), &self.name).await?;
-                    }
+                    let answer = format!("{note}{together}{answer}");
+                    self.delivered(channel, n, carrier_of(n), attempts + 1, &answer)
+                        .await?;
                 }
                 info!(notices = %ids.join(","), "alerts delivered in one message");
                 Ok(None)
@@ -586,6 +608,17 @@ impl ChannelTask {
                     .with_label_values(&[&self.name, f.reason])
                     .inc();
                 let attempt = parts.iter().map(|(_, a, ..)| a + 1).max().unwrap_or(1);
+                if f.kind == FailureKind::Message {
+                    // Refused for itself (too long for a robot, say): each
+                    // goes alone, with its own retries and rejection.
+                    warn!(notices = %ids.join(","), failure = %f, "the message of several alerts was refused; sending them one by one");
+                    for (n, attempts, ..) in &parts {
+                        if let Some(wait) = self.send(config, channel, n, *attempts).await? {
+                            return Ok(Some(wait));
+                        }
+                    }
+                    return Ok(None);
+                }
                 let wait = backoff(attempt, channel.retry_max);
                 warn!(notices = %ids.join(","), attempt, failure = %f, retry_in = ?wait, "alert delivery failed; will retry");
                 for (n, attempts, ..) in &parts {
@@ -627,29 +660,9 @@ impl ChannelTask {
         let attempt = attempts + 1;
         match deliver(&self.client, channel, &out).await {
             Ok(answer) => {
-                outbox::record(
-                    &self.pool,
-                    n.id,
-                    &self.name,
-                    attempt,
-                    Outcome::Sent,
-                    &(note + &answer),
-                )
-                .await?;
-                self.metrics
-                    .notify
-                    .sent
-                    .with_label_values(&[&self.name, n.kind.as_str()])
-                    .inc();
+                self.delivered(channel, n, carrier, attempt, &(note + &answer))
+                    .await?;
                 info!(notice = n.id, key = %n.key, attempt, "alert delivered");
-                let reaches = |c: &str| carrier.is_none_or(|of| of == c);
-                if let (Some(fault), Some(to)) =
-                    (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
-                {
-                    if outbox::record_reported(&self.pool, fault, Utc::now(), &self.name).await? {
-                        info!(fault, carrier = to, channel = %self.name, "fault reported to the carrier (申告) by its alert");
-                    }
-                }
                 Ok(None)
             }
             Err(f) => {
