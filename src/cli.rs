@@ -538,15 +538,25 @@ fn parse_date(c: &Config, flag: &str, s: &str) -> anyhow::Result<DateTime<Utc>> 
         .ok_or_else(|| UsageError(format!("{flag} {s:?}: no such local time")).into())
 }
 
+/// What a listing reads from: the ledger, opened for reading, and its
+/// `--since` as a time (the `--line` checked against the config).
+async fn listing_scope(
+    c: &Config,
+    line: Option<&str>,
+    since: Option<String>,
+) -> anyhow::Result<(sqlx::SqlitePool, Option<DateTime<Utc>>)> {
+    check_line(c, line)?;
+    let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
+    Ok((ledger::open_for_reading(&c.daemon.database).await?, since))
+}
+
 async fn outages(
     c: &Config,
     line: Option<String>,
     since: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    check_line(c, line.as_deref())?;
-    let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let (pool, since) = listing_scope(c, line.as_deref(), since).await?;
     let list = read::outages(&pool, line.as_deref(), since, Utc::now(), &c.contract.terms)
         .await
         .context("reading outages")?;
@@ -581,9 +591,7 @@ async fn local_faults(
     since: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    check_line(c, line.as_deref())?;
-    let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let (pool, since) = listing_scope(c, line.as_deref(), since).await?;
     let list = read::local_faults(&pool, line.as_deref(), since, None, Utc::now())
         .await
         .context("reading local faults")?;
