@@ -4,16 +4,12 @@
 //! outage, unobserved) and the rules that keep the ledger true.
 
 pub mod api;
-pub mod budget;
 pub mod cli;
 pub mod cli_contract;
 pub mod clock;
 pub mod config;
-pub mod contract;
 pub mod daemon;
 pub mod deadline_watch;
-pub mod evaluator;
-pub mod fault;
 pub mod http;
 pub mod ledger;
 pub mod line_task;
@@ -22,12 +18,15 @@ pub mod notify;
 pub mod path;
 pub mod probe_runtime;
 pub mod probe_series;
-pub mod quality;
 pub mod report;
 pub mod rollup;
 pub mod runbook;
 pub mod snmp_task;
 pub mod status_page;
-pub mod traffic;
 pub mod vantage;
-pub mod vocab;
+
+// The pure domain lives in its own crate; these names keep the paths the
+// rest of this crate uses.
+pub use linkledger_core::{
+    budget, contract, evaluator, fault, notice, quality, terms, traffic, vocab,
+};

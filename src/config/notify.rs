@@ -12,8 +12,8 @@ use chrono::NaiveTime;
 use serde::Deserialize;
 
 use super::raw::Dur;
-use crate::fault::FaultClass;
-use crate::ledger::outbox::NoticeKind;
+use linkledger_core::fault::FaultClass;
+use linkledger_core::notice::NoticeKind;
 
 /// `[alerts]`.
 #[derive(Debug, Deserialize)]
@@ -134,15 +134,7 @@ impl ChannelKind {
     }
 }
 
-/// The language of messages (and reports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum Language {
-    #[default]
-    #[serde(rename = "zh-CN")]
-    ZhCn,
-    #[serde(rename = "en")]
-    En,
-}
+pub use linkledger_core::vocab::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

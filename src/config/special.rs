@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::raw::Dur;
 use super::Invalid;
+pub use linkledger_core::terms::SpecialTerms;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,25 +59,13 @@ pub struct SpecialPeriod {
     pub on_duty: Vec<OnDuty>,
 }
 
-/// What a special period changes in the judgement of a fault detected in
-/// it: part of the contract terms (kept in the terms history).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpecialTerms {
-    pub name: String,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub response: Option<Duration>,
-    pub on_site: Option<Duration>,
-    pub resolution: Option<Duration>,
-}
-
 fn instant(s: &str, tz: Tz, end: bool) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     let d = if end { d.succ_opt()? } else { d };
-    Some(crate::contract::local_midnight(tz, d))
+    Some(linkledger_core::contract::local_midnight(tz, d))
 }
 
 /// The special periods and holidays, with the terms each changes.
@@ -183,8 +172,8 @@ pub fn validate(
         });
     }
     for d in holidays {
-        let from = crate::contract::local_midnight(tz, d.0);
-        let to = crate::contract::local_midnight(tz, d.0.succ_opt().unwrap_or(d.0));
+        let from = linkledger_core::contract::local_midnight(tz, d.0);
+        let to = linkledger_core::contract::local_midnight(tz, d.0.succ_opt().unwrap_or(d.0));
         periods.push(SpecialPeriod {
             name: "法定节假日".into(),
             from,

@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::raw::Dur;
-use crate::fault::{ClassRules, FaultClass};
+use linkledger_core::fault::ClassRules;
+pub use linkledger_core::terms::{Degradation, EgressBreaches, ResponseFrom, Terms};
 
 fn mins(m: u64) -> Dur {
     Dur(Duration::from_secs(60 * m))
@@ -92,118 +93,6 @@ fn five_minutes() -> Dur {
 }
 fn fifteen_minutes() -> Dur {
     mins(15)
-}
-
-/// Validated degradation thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Degradation {
-    pub loss_ratio: f64,
-    pub loss_window: Duration,
-    pub rtt_window: Duration,
-    pub utilisation_ratio: f64,
-    pub utilisation_window: Duration,
-}
-
-/// Where the response deadline (第二条 17) runs from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResponseFrom {
-    /// From 申告, the fault report to the carrier (falling back to
-    /// detection while nothing was reported): the contract's reading.
-    #[default]
-    Reported,
-    /// From detection, whether or not anybody told the carrier.
-    Detected,
-}
-
-/// Who answers for a breach of the whole egress (every line down): one
-/// incident is one bill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EgressBreaches {
-    /// Each member for its own line's fault; the egress fault's own
-    /// breaches are shown, not charged again.
-    #[default]
-    Lines,
-    /// The consortium lead, once for the incident; the line faults the
-    /// incident contains are not charged for their deadlines.
-    Lead,
-}
-
-/// Validated fault deadlines and rules: the terms a fault is judged by.
-/// The ledger keeps their history (`contract_terms`), so a fault is judged
-/// by the terms in force when it was detected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Terms {
-    pub response: Duration,
-    pub on_site: Duration,
-    /// Indexed by class: general, serious, major.
-    pub resolution: [Duration; 3],
-    pub repair_report: Duration,
-    pub maintenance_notice: Duration,
-    pub approved_maintenance_counts: bool,
-    pub degradation: Degradation,
-    pub classes: ClassRules,
-    #[serde(default)]
-    pub response_from: ResponseFrom,
-    #[serde(default)]
-    pub egress_breaches: EgressBreaches,
-    /// Whether a block outage (the public IP block unreachable from
-    /// outside while the line is up from inside) counts against the cap.
-    #[serde(default = "yes")]
-    pub ip_block_counts: bool,
-    /// Special periods with stricter deadlines for faults detected in them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub special: Vec<super::special::SpecialTerms>,
-}
-
-impl Terms {
-    /// The terms a fault detected at `detected` is judged by: a special
-    /// period's stricter deadlines where one was in force (never looser).
-    pub fn for_fault_detected(
-        &self,
-        detected: chrono::DateTime<chrono::Utc>,
-    ) -> std::borrow::Cow<'_, Terms> {
-        let Some(p) = self
-            .special
-            .iter()
-            .find(|p| p.from <= detected && detected < p.to)
-        else {
-            return std::borrow::Cow::Borrowed(self);
-        };
-        let mut t = self.clone();
-        if let Some(d) = p.response {
-            t.response = t.response.min(d);
-        }
-        if let Some(d) = p.on_site {
-            t.on_site = t.on_site.min(d);
-        }
-        if let Some(d) = p.resolution {
-            for r in &mut t.resolution {
-                *r = (*r).min(d);
-            }
-        }
-        std::borrow::Cow::Owned(t)
-    }
-    pub fn resolution_for(&self, class: FaultClass) -> Duration {
-        self.resolution[class as usize]
-    }
-}
-
-impl Default for Terms {
-    fn default() -> Self {
-        validate(
-            thirty(),
-            thirty(),
-            RawResolution::default(),
-            eight_hours(),
-            one_day(),
-            yes(),
-            RawDegradation::default(),
-            ClassRules::default(),
-        )
-        .expect("the contract's defaults are valid")
-    }
 }
 
 /// Validates the terms; errors are (key, message).
@@ -409,4 +298,28 @@ pub fn validate_api(raw: RawApi) -> Result<Vec<ApiToken>, (String, String)> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's numbers are written twice: as the defaults of each
+    /// `[contract]` key here and as `Terms::default()` in the domain crate.
+    /// An empty `[contract]` must give exactly the domain's defaults.
+    #[test]
+    fn an_empty_contract_table_gives_the_domain_defaults() {
+        let t = validate(
+            thirty(),
+            thirty(),
+            RawResolution::default(),
+            eight_hours(),
+            one_day(),
+            yes(),
+            RawDegradation::default(),
+            ClassRules::default(),
+        )
+        .unwrap();
+        assert_eq!(t, Terms::default());
+    }
 }

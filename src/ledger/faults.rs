@@ -22,15 +22,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::outbox::{self, NewNotice, NoticeKind};
 use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::fault::{ClassRules, FaultClass, Trigger};
+use crate::fault::{FaultClass, Trigger};
 
-/// What the writer needs to open and classify faults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultRules {
-    pub classes: ClassRules,
-    /// The configured lines: the egress is down when all of them are.
-    pub lines: Vec<String>,
-}
+pub use linkledger_core::fault::FaultRules;
 
 /// SQL giving a fault's current class (the latest class event, else the
 /// class it was opened with), for a fault aliased `f`.

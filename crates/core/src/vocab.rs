@@ -3,7 +3,17 @@
 //! identifier of the ledger's (`upstream_unreachable`, `on_site`, ...).
 //! The ledger's codes stay in JSON and the CLI's machine output.
 
-use crate::config::Language;
+use serde::Deserialize;
+
+/// The language of messages (and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    #[serde(rename = "en")]
+    En,
+}
 
 fn say(l: Language, zh: &'static str, en: &'static str) -> &'static str {
     if l == Language::ZhCn {

@@ -25,8 +25,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::FaultClass;
-use crate::config::terms::ResponseFrom;
-use crate::config::Terms;
+use crate::terms::ResponseFrom;
+use crate::terms::Terms;
 
 type Ts = DateTime<Utc>;
 

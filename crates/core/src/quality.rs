@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::terms::Degradation;
+use crate::terms::Degradation;
 
 type Ts = DateTime<Utc>;
 

@@ -1,6 +1,6 @@
 //! Degradation windows: loss, RTT and utilisation with synthetic rounds.
 use super::*;
-use crate::config::Terms;
+use crate::terms::Terms;
 
 fn at(s: i64) -> Ts {
     "2026-01-01T00:00:00Z".parse::<Ts>().unwrap() + TimeDelta::seconds(s)

@@ -1,0 +1,15 @@
+//! linkledger's pure domain. Nothing here reads a clock, a socket or a
+//! database: the daemon feeds it observations and the time, the ledger
+//! keeps what it decides. See `DESIGN.md` for the words used (line, tier,
+//! round, state, outage, unobserved).
+
+pub mod budget;
+pub mod contract;
+pub mod evaluator;
+pub mod fault;
+pub mod notice;
+pub mod quality;
+pub mod terms;
+pub mod time;
+pub mod traffic;
+pub mod vocab;
