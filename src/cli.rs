@@ -631,7 +631,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// `linkledger agent -c agent.toml`.
 fn agent_main(path: &std::path::Path) -> ExitCode {
-    let cfg = match crate::vantage::agent_config::AgentConfig::load(path) {
+    let cfg = match crate::config::agent::AgentConfig::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -7,7 +7,6 @@ pub mod api;
 pub mod cli;
 pub mod cli_contract;
 pub mod clock;
-pub mod config;
 pub mod daemon;
 pub mod deadline_watch;
 pub mod http;
@@ -27,6 +26,7 @@ pub mod vantage;
 
 // The pure domain lives in its own crate; these names keep the paths the
 // rest of this crate uses.
+pub use linkledger_config as config;
 pub use linkledger_core::{
     budget, contract, evaluator, fault, notice, quality, terms, traffic, vocab,
 };

@@ -286,7 +286,7 @@ fn the_example_penalty_rule_parses_when_uncommented() {
 /// config without own anchors is refused with the reason.
 #[test]
 fn the_example_agent_config_parses_and_a_bad_one_says_why() {
-    use linkledger::vantage::agent_config::AgentConfig;
+    use linkledger::config::agent::AgentConfig;
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("agent.token");
     std::fs::write(&token, "0123456789abcdef0123456789abcdef0123\n").unwrap();

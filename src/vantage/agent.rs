@@ -18,11 +18,11 @@ use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::agent_config::AgentConfig;
 use super::batch::{Ack, Batch, Round, TargetResult, SCHEMA};
 use super::buffer::Buffer;
 use super::ingest::{TargetSpec, Targets};
 use crate::clock::RunClock;
+use crate::config::agent::AgentConfig;
 
 /// Rounds sent in one batch at most.
 const BATCH_ROUNDS: usize = 60;

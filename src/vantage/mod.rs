@@ -4,16 +4,15 @@
 //!
 //! - [`batch`]: the wire format, shared by both sides, and its checks.
 //! - [`ingest`]: the central daemon's endpoints for agents.
-//! - [`agent`], [`agent_config`], [`buffer`]: `linkledger agent`, its
-//!   config, and the SQLite file that keeps rounds until the central has
-//!   them.
+//! - [`agent`], [`buffer`]: `linkledger agent` (its config is read by
+//!   `linkledger_config::agent`) and the SQLite file that keeps rounds
+//!   until the central has them.
 //! - [`judge`]: the central's judgement of each block from every agent's
 //!   rounds: its state, and block outages in the ledger.
 //! - [`status`]: what each agent last sent (`linkledger vantage status`,
 //!   /metrics).
 
 pub mod agent;
-pub mod agent_config;
 pub mod batch;
 pub mod buffer;
 pub mod compact;

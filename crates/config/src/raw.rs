@@ -75,7 +75,7 @@ pub struct RawContract {
     #[serde(default)]
     pub degradation: super::terms::RawDegradation,
     #[serde(default)]
-    pub classes: crate::fault::ClassRules,
+    pub classes: linkledger_core::fault::ClassRules,
     #[serde(default)]
     pub response_from: super::terms::ResponseFrom,
     #[serde(default)]

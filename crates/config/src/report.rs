@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::notify::Language;
-use crate::fault::FaultClass;
+use linkledger_core::fault::FaultClass;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,6 +2,7 @@
 //! the typed values the daemon runs on. Every error names the file and either
 //! the line and column or the key, and says what would be valid.
 
+pub mod agent;
 pub mod notify;
 pub mod raw;
 pub mod report;
@@ -160,8 +161,8 @@ impl Config {
     }
 
     /// What the ledger writer needs to open and classify faults.
-    pub fn fault_rules(&self) -> crate::ledger::faults::FaultRules {
-        crate::ledger::faults::FaultRules {
+    pub fn fault_rules(&self) -> linkledger_core::fault::FaultRules {
+        linkledger_core::fault::FaultRules {
             classes: self.contract.terms.classes,
             lines: self.lines.iter().map(|l| l.id.clone()).collect(),
         }

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::raw::{Dur, Target};
-use crate::config::ConfigError;
+use crate::raw::{Dur, Target};
+use crate::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +113,7 @@ impl AgentConfig {
 }
 
 fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
-    if !crate::config::valid_id(&a.id) {
+    if !crate::valid_id(&a.id) {
         return Err((
             "id".into(),
             format!(
@@ -131,14 +131,14 @@ fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
                 format!("{:?} is not an http(s) URL of the central daemon, e.g. \"https://198.18.255.2:9798\"", a.central),
             )
         })?;
-    let token = crate::config::snmp::secret("token", a.token, a.token_env, a.token_file)?
-        .ok_or_else(|| {
+    let token =
+        crate::snmp::secret("token", a.token, a.token_env, a.token_file)?.ok_or_else(|| {
             (
                 "token".to_string(),
                 "give one of token, token_env and token_file".to_string(),
             )
         })?;
-    let min = crate::config::vantage::AGENT_TOKEN_MIN;
+    let min = crate::vantage::AGENT_TOKEN_MIN;
     if token.chars().count() < min || token.chars().any(char::is_whitespace) {
         return Err((
             "token".into(),

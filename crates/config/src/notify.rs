@@ -379,7 +379,7 @@ pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<C
                     .ok_or_else(|| (key("url"), format!("a {} channel needs url (or url_env, url_file): the robot's webhook address", kind.as_str())))?;
                 let u = url.trim();
                 if !(u.starts_with("http://") || u.starts_with("https://"))
-                    || reqwest::Url::parse(u).is_err()
+                    || url::Url::parse(u).is_err()
                 {
                     return Err((key("url"), "is not an http:// or https:// URL (its value is not shown: it may hold a key)".into()));
                 }
