@@ -18,7 +18,6 @@ pub mod path;
 pub mod probe_runtime;
 pub mod probe_series;
 pub mod report;
-pub mod rollup;
 pub mod runbook;
 pub mod snmp_task;
 pub mod status_page;
@@ -28,5 +27,5 @@ pub mod vantage;
 // rest of this crate uses.
 pub use linkledger_config as config;
 pub use linkledger_core::{
-    budget, contract, evaluator, fault, notice, quality, terms, traffic, vocab,
+    budget, contract, evaluator, fault, notice, quality, rollup, terms, traffic, vocab,
 };

@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use linkledger_probes::icmp::trace::{trace, Trace};
 use linkledger_probes::Binding;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::RunClock;
 use crate::ledger::write::{LedgerTx, LedgerWrite};
@@ -20,75 +19,23 @@ pub const MAX_HOPS: u8 = 16;
 /// How long answers are collected after the requests went out.
 pub const WAIT: Duration = Duration::from_secs(2);
 
-/// One TTL of a path as kept in the ledger and sent by agents.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HopRecord {
-    pub ttl: u8,
-    /// Who answered; None: nothing came back.
-    pub addr: Option<IpAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rtt_ms: Option<f64>,
-    /// router | target | unreachable | silent
-    pub kind: String,
-}
+pub use linkledger_core::path::{HopRecord, PathRecord};
 
-/// A traceroute as kept and as an agent sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PathRecord {
-    /// The block target or anchor traced to, as configured.
-    pub target: String,
-    pub taken_at: DateTime<Utc>,
-    pub hops: Vec<HopRecord>,
-}
-
-impl PathRecord {
-    pub fn from_trace(target: String, taken_at: DateTime<Utc>, t: &Trace) -> Self {
-        Self {
-            target,
-            taken_at,
-            hops: t
-                .hops
-                .iter()
-                .map(|h| HopRecord {
-                    ttl: h.ttl,
-                    addr: h.addr,
-                    rtt_ms: h.rtt.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
-                    kind: h.kind.as_str().to_string(),
-                })
-                .collect(),
-        }
-    }
-
-    pub fn reached(&self) -> bool {
-        self.hops.iter().any(|h| h.kind == "target")
-    }
-
-    /// The last address that answered.
-    pub fn last_hop(&self) -> Option<IpAddr> {
-        self.hops.iter().rev().find_map(|h| h.addr)
-    }
-
-    /// Checks what an agent sent: TTLs 1, 2, 3 … in order, known kinds.
-    pub fn check(&self) -> Result<(), String> {
-        if self.hops.len() > 64 {
-            return Err(format!("a path of {} hops (64 at most)", self.hops.len()));
-        }
-        for (i, h) in self.hops.iter().enumerate() {
-            if usize::from(h.ttl) != i + 1 {
-                return Err(format!("hop {} has ttl {}", i + 1, h.ttl));
-            }
-            if !["router", "target", "unreachable", "silent"].contains(&h.kind.as_str())
-                || (h.kind == "silent") != h.addr.is_none()
-            {
-                return Err(format!(
-                    "hop {} is {:?} with address {:?}",
-                    h.ttl, h.kind, h.addr
-                ));
-            }
-        }
-        Ok(())
+/// A traceroute as kept in the ledger.
+pub fn record_of(target: String, taken_at: DateTime<Utc>, t: &Trace) -> PathRecord {
+    PathRecord {
+        target,
+        taken_at,
+        hops: t
+            .hops
+            .iter()
+            .map(|h| HopRecord {
+                ttl: h.ttl,
+                addr: h.addr,
+                rtt_ms: h.rtt.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
+                kind: h.kind.as_str().to_string(),
+            })
+            .collect(),
     }
 }
 
@@ -115,7 +62,7 @@ pub fn trace_line_outage(
         for (anchor, taken_at, r) in futures_join(traces).await {
             match r {
                 Ok(t) => {
-                    let p = PathRecord::from_trace(anchor.to_string(), taken_at, &t);
+                    let p = record_of(anchor.to_string(), taken_at, &t);
                     tracing::info!(
                         line,
                         anchor = %anchor,

@@ -118,22 +118,7 @@ pub enum LedgerWrite {
     Notice(NewNotice),
 }
 
-/// One target's probes over one minute.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MinuteRow {
-    pub line: String,
-    pub tier: &'static str,
-    pub target: String,
-    pub minute: DateTime<Utc>,
-    pub sent: u32,
-    pub received: u32,
-    pub rtt_min_us: Option<u64>,
-    pub rtt_max_us: Option<u64>,
-    pub rtt_sum_us: u64,
-    pub jitter_sum_us: u64,
-    pub jitter_n: u32,
-    pub rtt_hist: String,
-}
+pub use linkledger_core::rollup::MinuteRow;
 
 /// What the writer is up to, for metrics and health.
 #[derive(Debug, Default)]

@@ -16,7 +16,7 @@ pub mod figures;
 pub mod html;
 pub mod markdown;
 pub mod pdf;
-pub mod period;
+pub use linkledger_core::period;
 pub mod period_report;
 pub mod quality;
 pub mod schedule;

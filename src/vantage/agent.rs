@@ -248,8 +248,7 @@ impl PathWatch {
                 .await
                 {
                     Ok(t) => {
-                        let p =
-                            crate::path::PathRecord::from_trace(target.to_string(), taken_at, &t);
+                        let p = crate::path::record_of(target.to_string(), taken_at, &t);
                         info!(target = %target, last_hop = ?p.last_hop(), "the block is lost from here: path traced");
                         done.lock().expect("not poisoned").push(p);
                     }

@@ -47,8 +47,8 @@ impl Period {
 
     /// The period as a reader says it: 2025年第一季度 / 2025 Q1, 2025年上半年
     /// / 2025 H1; a contract year keeps its dates.
-    pub fn title(&self, l: crate::config::Language) -> String {
-        let zh = l == crate::config::Language::ZhCn;
+    pub fn title(&self, l: crate::vocab::Language) -> String {
+        let zh = l == crate::vocab::Language::ZhCn;
         let (year, rest) = self.label.split_at(self.label.len().min(4));
         match (self.kind, rest) {
             ("quarter", q) if q.len() == 2 => {
@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(q.months_within(Shanghai).len(), 3);
         assert_eq!(q.days_within(Shanghai).len(), 90);
         assert_eq!(Period::quarter_of(q.end, Shanghai).label, "2025Q2");
-        use crate::config::Language::{En, ZhCn};
+        use crate::vocab::Language::{En, ZhCn};
         assert_eq!(
             Period::quarter("2026Q4", Shanghai).unwrap().title(ZhCn),
             "2026年第四季度"

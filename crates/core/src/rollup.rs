@@ -6,7 +6,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use crate::ledger::write::MinuteRow;
+/// One target's probes over one minute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinuteRow {
+    pub line: String,
+    pub tier: &'static str,
+    pub target: String,
+    pub minute: DateTime<Utc>,
+    pub sent: u32,
+    pub received: u32,
+    pub rtt_min_us: Option<u64>,
+    pub rtt_max_us: Option<u64>,
+    pub rtt_sum_us: u64,
+    pub jitter_sum_us: u64,
+    pub jitter_n: u32,
+    pub rtt_hist: String,
+}
 
 /// RTT histogram bucket of a round-trip time in microseconds.
 pub fn rtt_bucket(rtt_us: u64) -> u8 {
