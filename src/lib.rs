@@ -10,7 +10,6 @@ pub mod clock;
 pub mod daemon;
 pub mod deadline_watch;
 pub mod http;
-pub mod ledger;
 pub mod line_task;
 pub mod metrics;
 pub mod notify;
@@ -29,3 +28,4 @@ pub use linkledger_config as config;
 pub use linkledger_core::{
     budget, contract, evaluator, fault, notice, quality, rollup, terms, traffic, vocab,
 };
+pub use linkledger_ledger as ledger;

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::outbox::{self, NewNotice, NoticeKind};
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::fault::{FaultClass, Trigger};
+use linkledger_core::fault::{FaultClass, Trigger};
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 pub use linkledger_core::fault::FaultRules;
 
@@ -345,7 +345,7 @@ pub async fn record_breaches(
     faults: &[super::records::FaultView],
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, &'static str)>, sqlx::Error> {
-    use crate::fault::deadline::{DeadlineKind, DeadlineState};
+    use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
     let mut out = Vec::new();
     for f in faults {
         for d in f
@@ -404,7 +404,7 @@ pub async fn record_approaching(
     now: DateTime<Utc>,
     lead: chrono::TimeDelta,
 ) -> Result<(), sqlx::Error> {
-    use crate::fault::deadline::DeadlineState;
+    use linkledger_core::fault::deadline::DeadlineState;
     for f in faults {
         for d in &f.deadlines {
             let Some(due) = d.due else { continue };

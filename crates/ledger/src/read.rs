@@ -10,8 +10,8 @@ use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use super::{query_err, LedgerError};
-use crate::budget::{merge, secs, total, Span};
-use crate::clock::{ledger_ts, parse_ledger_ts};
+use linkledger_core::budget::{merge, secs, total, Span};
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 /// An outage as the CLI and reports present it.
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +57,7 @@ pub struct GapView {
 }
 
 /// A ledger time column (NULL or unparsable: None).
-pub(crate) fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+pub fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
     row.get::<Option<String>, _>(i)
         .as_deref()
         .and_then(parse_ledger_ts)
@@ -71,7 +71,7 @@ pub async fn outages(
     line: Option<&str>,
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-    terms: &crate::config::Terms,
+    terms: &linkledger_config::Terms,
 ) -> Result<Vec<OutageView>, LedgerError> {
     let rows = sqlx::query(
         "SELECT o.id, o.line, o.start_at, o.start_after, o.end_at, o.end_after, \
@@ -91,7 +91,11 @@ pub async fn outages(
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
         let records = super::budget::line_records(pool, &line, span, terms).await?;
-        let d = crate::budget::Downtime::of_line(&records, span, terms.approved_maintenance_counts);
+        let d = linkledger_core::budget::Downtime::of_line(
+            &records,
+            span,
+            terms.approved_maintenance_counts,
+        );
         let duration = span.1 - span.0;
         out.push(OutageView {
             id: row.get(0),
@@ -276,7 +280,7 @@ pub async fn traffic_samples(
     line: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<crate::traffic::TrafficSample>, LedgerError> {
+) -> Result<Vec<linkledger_core::traffic::TrafficSample>, LedgerError> {
     let rows = sqlx::query(
         "SELECT start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps, in_errors, out_errors, \
          in_discards, out_discards FROM traffic_samples WHERE line = ? AND start_at >= ? AND start_at < ? ORDER BY start_at",
@@ -290,7 +294,7 @@ pub async fn traffic_samples(
     Ok(rows
         .iter()
         .filter_map(|r| {
-            Some(crate::traffic::TrafficSample {
+            Some(linkledger_core::traffic::TrafficSample {
                 line: line.to_string(),
                 start: ts(r, 0)?,
                 seconds: r.get(1),

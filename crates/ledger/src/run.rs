@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqlitePool};
 
 use super::{query_err, LedgerError};
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::config::Line;
+use linkledger_config::Line;
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 /// What a new run inherits from the ledger.
 #[derive(Debug, Default)]

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
 use super::{query_err, LedgerError};
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::config::Terms;
+use linkledger_config::Terms;
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 /// Appends `terms` valid from `at` when they differ from the latest recorded.
 pub async fn record(

@@ -1,6 +1,6 @@
 //! The downtime budget read from the ledger: per line and for the egress,
 //! for the contract year containing `now`. The arithmetic is in
-//! [`crate::budget`]; this gathers its spans (outages, unobserved time,
+//! [`linkledger_core::budget`]; this gathers its spans (outages, unobserved time,
 //! exclusions and maintenance windows in force) from the ledger.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -10,10 +10,10 @@ use sqlx::{Row, SqlitePool};
 use super::read::ts;
 use super::read::unobserved_spans;
 use super::{query_err, LedgerError};
-use crate::budget::{self, secs, total, Downtime, LineRecords, Span};
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::config::Config;
-use crate::contract::ContractYear;
+use linkledger_config::Config;
+use linkledger_core::budget::{self, secs, total, Downtime, LineRecords, Span};
+use linkledger_core::contract::ContractYear;
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 /// The burn rate is measured over this window.
 pub const BURN_WINDOW_DAYS: i64 = 30;
@@ -165,7 +165,7 @@ pub async fn line_records(
     pool: &SqlitePool,
     line: &str,
     period: Span,
-    terms: &crate::config::Terms,
+    terms: &linkledger_config::Terms,
 ) -> Result<LineRecords, LedgerError> {
     let (from, to) = period;
     let maintenance_notice = terms.maintenance_notice;
@@ -242,7 +242,7 @@ pub async fn line_downtime(
     pool: &SqlitePool,
     line: &str,
     period: Span,
-    terms: &crate::config::Terms,
+    terms: &linkledger_config::Terms,
 ) -> Result<Downtime, LedgerError> {
     let r = line_records(pool, line, period, terms).await?;
     Ok(Downtime::of_line(

@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::fault::FaultClass;
+use linkledger_core::fault::FaultClass;
 
 /// A step in a fault's timeline recorded by a person.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -9,10 +9,10 @@ use super::faults::CURRENT_CLASS;
 use super::read::ts;
 use super::terms::TermsHistory;
 use super::{query_err, LedgerError};
-use crate::clock::ledger_ts;
-use crate::config::Terms;
-use crate::fault::deadline::{deadlines, Deadline, FaultFacts};
-use crate::fault::FaultClass;
+use linkledger_config::Terms;
+use linkledger_core::fault::deadline::{deadlines, Deadline, FaultFacts};
+use linkledger_core::fault::FaultClass;
+use linkledger_core::time::ledger_ts;
 
 /// One entry of a fault's timeline.
 #[derive(Debug, Clone, Serialize)]

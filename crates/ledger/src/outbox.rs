@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::fault::FaultClass;
+use linkledger_core::fault::FaultClass;
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 pub use linkledger_core::notice::NoticeKind;
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::faults::{self, FaultRules};
 use super::outbox::{self, NewNotice, NoticeKind};
-use crate::clock::ledger_ts;
+use linkledger_core::time::ledger_ts;
 
 /// One thing to record.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ pub enum LedgerWrite {
         block: Option<String>,
         outage_start: Option<DateTime<Utc>>,
         origin: String,
-        paths: Vec<crate::path::PathRecord>,
+        paths: Vec<linkledger_core::path::PathRecord>,
     },
     /// Later evidence of the open outage's cause (appended to outage_causes).
     OutageCause {
@@ -91,15 +91,15 @@ pub enum LedgerWrite {
         at: DateTime<Utc>,
     },
     /// The configured lines after a reload (history rows where changed).
-    LineConfigs(Vec<crate::config::Line>),
+    LineConfigs(Vec<linkledger_config::Line>),
     /// The contract terms after a reload, in force from `at` (a history
     /// row where changed).
     Terms {
-        terms: Box<crate::config::Terms>,
+        terms: Box<linkledger_config::Terms>,
         at: DateTime<Utc>,
     },
     /// Five minutes of a line's interface traffic.
-    TrafficSample(crate::traffic::TrafficSample),
+    TrafficSample(linkledger_core::traffic::TrafficSample),
     /// Quality crossed a degradation threshold (kind: loss, rtt, utilisation).
     DegradationStarted {
         line: String,
@@ -475,7 +475,7 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             } else {
                 // Its recovery is told too, as the local fault was.
                 for (id, start) in &closed {
-                    let lasted = crate::clock::parse_ledger_ts(start)
+                    let lasted = linkledger_core::time::parse_ledger_ts(start)
                         .map(|s| (*end - s).num_milliseconds() as f64 / 1000.0)
                         .unwrap_or(0.0);
                     let notice = NewNotice::about(

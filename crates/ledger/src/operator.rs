@@ -12,8 +12,8 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 pub use super::actions::*;
 use super::records::{fault_on, FaultView};
 use super::{query_err, LedgerError};
-use crate::clock::ledger_ts;
-use crate::config::Config;
+use linkledger_config::Config;
+use linkledger_core::time::ledger_ts;
 
 /// How the acting person came in: `api:<token name>` or `cli:<user>`
 /// (the person is the request's `by`).
@@ -360,7 +360,7 @@ async fn withdraw_breach_met_late(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), ActionError> {
-    use crate::fault::deadline::{DeadlineKind, DeadlineState};
+    use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
     let kind = match step {
         Step::Acknowledged | Step::Reported => DeadlineKind::Response,
         Step::OnSite => DeadlineKind::OnSite,
@@ -420,7 +420,7 @@ async fn reclassify(
     }
     let resolved: Option<String> = row.get(1);
     let detected = super::read::ts(&row, 2).unwrap_or(now);
-    let half = crate::report::period::Period::half_of(detected, c.daemon.timezone);
+    let half = linkledger_core::period::Period::half_of(detected, c.daemon.timezone);
     if resolved.is_some() && half.end <= now && body.correction.is_none() {
         return conflict(format!(
             "fault {id} is resolved and its half-year {} is over and assessed; reclassifying it would re-judge an assessed period. \

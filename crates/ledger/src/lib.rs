@@ -43,7 +43,7 @@ pub enum LedgerError {
     },
 }
 
-pub(crate) fn query_err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LedgerError {
+pub fn query_err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LedgerError {
     move |source| LedgerError::Query { operation, source }
 }
 

@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{query_err, LedgerError};
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::path::{HopRecord, PathRecord};
+use linkledger_core::path::{HopRecord, PathRecord};
+use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 /// Appends the traceroutes taken for an outage (`outage_start` names the
 /// line's, block None, or block's outage) and queues a `path_evidence`
