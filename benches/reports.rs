@@ -133,8 +133,8 @@ fn main() {
         let now: DateTime<Utc> = "2026-01-10T00:00:00Z".parse().unwrap();
         let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
         let t = Instant::now();
-        let days = linkledger::report::quality::roll_up_days(&pool, &ids, c.daemon.timezone, now).await.unwrap();
-        let traffic = linkledger::report::traffic::roll_up_days(&pool, &ids, c.daemon.timezone, now).await.unwrap();
+        let days = linkledger::ledger::day_rollups::roll_up_quality(&pool, &ids, c.daemon.timezone, now).await.unwrap();
+        let traffic = linkledger::ledger::day_rollups::roll_up_traffic(&pool, &ids, c.daemon.timezone, now).await.unwrap();
         println!(
             "rolled up {days} line-days of probes and {traffic} of traffic in {:.1} s (the daemon does one day at a time)",
             t.elapsed().as_secs_f64()

@@ -9,7 +9,6 @@ use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use super::period::Period;
-use super::quality::{self, QualityFigures, QualitySum};
 use crate::budget::{clip, intersect, secs, total, Downtime, Span};
 use crate::clock::ledger_ts;
 use crate::config::{Config, Line};
@@ -22,6 +21,7 @@ use crate::ledger::records::{
     agreed_outages, exclusions, faults, AgreedOutageView, ExclusionView, FaultFilter, FaultView,
 };
 use crate::ledger::{query_err, LedgerError};
+use crate::rollup::{QualityFigures, QualitySum};
 use crate::traffic::TrafficSummary;
 
 /// Time a line (or the egress) was up, down, excluded and unobserved.
@@ -565,7 +565,7 @@ async fn line_figures(
             .and_then(|id| all_faults.iter().find(|f| f.id == id))
             .map(|f| f.class);
     }
-    let per_day = quality::daily(pool, &l.id, days).await?;
+    let per_day = linkledger_ledger::day_rollups::quality_by_day(pool, &l.id, days).await?;
     let mut whole = QualitySum::default();
     let mut months: Vec<(String, QualitySum)> = Vec::new();
     for (date, q) in &per_day {
@@ -608,7 +608,7 @@ async fn line_figures(
         })
         .collect();
     let contracted = l.bandwidth_mbps as f64 * 1e6;
-    let samples = super::traffic::samples(pool, &l.id, days).await?;
+    let samples = linkledger_ledger::day_rollups::traffic_by_day(pool, &l.id, days).await?;
     let t = super::traffic::figures(&l.id, &samples, contracted, c.contract.upgrade_advice_share);
     let (traffic, traffic_hourly, mut anomalies) = match t {
         Some(t) => (Some(t.summary), t.hourly, t.anomalies),

@@ -18,7 +18,6 @@ pub mod markdown;
 pub mod pdf;
 pub use linkledger_core::period;
 pub mod period_report;
-pub mod quality;
 pub mod schedule;
 pub mod sections;
 pub mod traffic;

@@ -71,8 +71,8 @@ pub async fn tick(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<String>> {
     let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
-    super::quality::roll_up_days(pool, &ids, c.daemon.timezone, now).await?;
-    super::traffic::roll_up_days(pool, &ids, c.daemon.timezone, now).await?;
+    linkledger_ledger::day_rollups::roll_up_quality(pool, &ids, c.daemon.timezone, now).await?;
+    linkledger_ledger::day_rollups::roll_up_traffic(pool, &ids, c.daemon.timezone, now).await?;
     if !c.report.schedule {
         return Ok(Vec::new());
     }

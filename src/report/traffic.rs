@@ -1,133 +1,14 @@
-//! A line's traffic over a report's period. A year is 105 120 five-minute
-//! samples a line, too many to read row by row for every report, so the
-//! daemon packs each finished local day into one `traffic_days` row
-//! ([`roll_up_days`]); a report unpacks those and reads any day not packed
-//! yet straight from `traffic_samples`. Either way it gets the same samples
-//! and sums them with [`crate::traffic::summarize`], the code behind
-//! `linkledger traffic`, so the two always agree.
+//! What a report shows of a line's traffic over its period: the hourly
+//! series, the busiest samples and the episodes above the contracted rate.
+//! The samples come from the ledger's day roll-ups
+//! (`linkledger_ledger::day_rollups`), summed with
+//! [`crate::traffic::summarize`], the code behind `linkledger traffic`, so
+//! the two always agree.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::Tz;
-use sqlx::{Row, SqlitePool};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::figures::{Anomaly, TrafficPoint};
-use crate::budget::Span;
-use crate::clock::{ledger_ts, parse_ledger_ts};
-use crate::ledger::read::traffic_samples;
-use crate::ledger::{query_err, LedgerError};
 use crate::traffic::{summarize, TrafficSample, TrafficSummary};
-
-const FIELDS: usize = 6;
-
-/// Packs one day's samples (see the `traffic_days` schema).
-pub fn pack(day_start: DateTime<Utc>, samples: &[TrafficSample]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(samples.len() * FIELDS * 8);
-    for s in samples {
-        let offset = (s.start - day_start).num_milliseconds() as f64;
-        for v in [
-            offset,
-            s.seconds,
-            s.avg_in_bps,
-            s.avg_out_bps,
-            s.max_in_bps,
-            s.max_out_bps,
-        ] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    out
-}
-
-/// Unpacks a day; the error counters are not kept (reports do not use them).
-pub fn unpack(line: &str, day_start: DateTime<Utc>, blob: &[u8]) -> Vec<TrafficSample> {
-    blob.chunks_exact(FIELDS * 8)
-        .map(|c| {
-            let f = |i: usize| f64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            TrafficSample {
-                line: line.to_string(),
-                start: day_start + TimeDelta::milliseconds(f(0) as i64),
-                seconds: f(1),
-                avg_in_bps: f(2),
-                avg_out_bps: f(3),
-                max_in_bps: f(4),
-                max_out_bps: f(5),
-                errors: [0; 4],
-            }
-        })
-        .collect()
-}
-
-/// A line's samples in the local `days` (the last may be cut short).
-pub async fn samples(
-    pool: &SqlitePool,
-    line: &str,
-    days: &[(NaiveDate, Span)],
-) -> Result<Vec<TrafficSample>, LedgerError> {
-    let (Some(first), Some(last)) = (days.first(), days.last()) else {
-        return Ok(Vec::new());
-    };
-    let rows = sqlx::query("SELECT day_start, day_end, rates FROM traffic_days WHERE line = ? AND day_start >= ? AND day_start < ?")
-        .bind(line)
-        .bind(ledger_ts(first.1 .0))
-        .bind(ledger_ts(last.1 .1))
-        .fetch_all(pool)
-        .await
-        .map_err(query_err("read traffic days"))?;
-    let mut packed: std::collections::HashMap<(String, String), Vec<u8>> = rows
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect();
-    let mut out = Vec::new();
-    for (_, span) in days {
-        match packed.remove(&(ledger_ts(span.0), ledger_ts(span.1))) {
-            Some(blob) => out.extend(unpack(line, span.0, &blob)),
-            None => out.extend(traffic_samples(pool, line, span.0, span.1).await?),
-        }
-    }
-    Ok(out)
-}
-
-/// Packs every local day that ended [`super::quality::ROLL_UP_SETTLE`]
-/// before `now`, from a line's first sample on, that has no
-/// `traffic_days` row yet (an empty one for a day without samples).
-pub async fn roll_up_days(
-    pool: &SqlitePool,
-    lines: &[String],
-    tz: Tz,
-    now: DateTime<Utc>,
-) -> Result<usize, LedgerError> {
-    let settled = now - super::quality::ROLL_UP_SETTLE;
-    let mut written = 0;
-    for line in lines {
-        let bounds: (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT max(day_end) FROM traffic_days WHERE line = ?1), (SELECT min(start_at) FROM traffic_samples WHERE line = ?1)",
-        )
-        .bind(line)
-        .fetch_one(pool)
-        .await
-        .map_err(query_err("read traffic days"))?;
-        let Some(from) = bounds.0.or(bounds.1).as_deref().and_then(parse_ledger_ts) else {
-            continue;
-        };
-        for (start, end) in super::quality::finished_days(from, tz, settled) {
-            let s = traffic_samples(pool, line, start, end).await?;
-            sqlx::query(
-                "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(line)
-            .bind(ledger_ts(start))
-            .bind(ledger_ts(end))
-            .bind(s.len() as i64)
-            .bind(pack(start, &s))
-            .execute(pool)
-            .await
-            .map_err(query_err("write traffic days"))?;
-            written += 1;
-        }
-    }
-    Ok(written)
-}
 
 /// Everything a report shows of a line's traffic; None without samples.
 pub struct TrafficFigures {
@@ -266,18 +147,6 @@ mod tests {
             max_out_bps: 1e6,
             errors: [0; 4],
         }
-    }
-
-    #[test]
-    fn a_packed_day_unpacks_to_the_same_samples() {
-        let day = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
-        let samples: Vec<_> = (0..288)
-            .map(|i| TrafficSample {
-                start: day + TimeDelta::minutes(5 * i),
-                ..s(0, 1e6 + i as f64 * 12345.678)
-            })
-            .collect();
-        assert_eq!(unpack("l", day, &pack(day, &samples)), samples);
     }
 
     #[test]

@@ -4,7 +4,13 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::budget::Span;
 
 /// One target's probes over one minute.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +125,136 @@ impl MinuteRollup {
     }
 }
 
+// Probe quality over days and months, for reports.
+
+/// Sums of probe results over some time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QualitySum {
+    pub minutes: i64,
+    /// Minutes with probes left out: inside an outage, a local fault or
+    /// unobserved time of the line.
+    pub excluded_minutes: i64,
+    pub sent: i64,
+    pub received: i64,
+    pub rtt_sum_us: i64,
+    pub jitter_sum_us: i64,
+    pub jitter_n: i64,
+    /// Count per RTT bucket (bucket b: [50 µs·1.25^b, 50 µs·1.25^(b+1))).
+    pub hist: BTreeMap<u8, i64>,
+}
+
+/// What a report shows of a [`QualitySum`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QualityFigures {
+    /// Minutes left out (inside outages, local faults, unobserved time).
+    pub excluded_minutes: i64,
+    pub sent: i64,
+    pub received: i64,
+    pub loss_ratio: Option<f64>,
+    pub rtt_avg_ms: Option<f64>,
+    pub rtt_p50_ms: Option<f64>,
+    pub rtt_p95_ms: Option<f64>,
+    pub rtt_p99_ms: Option<f64>,
+    pub jitter_avg_ms: Option<f64>,
+}
+
+impl QualitySum {
+    pub fn add_hist(&mut self, text: &str) {
+        for pair in text.split(',').filter(|p| !p.is_empty()) {
+            if let Some((b, n)) = pair.split_once(':') {
+                if let (Ok(b), Ok(n)) = (b.parse::<u8>(), n.parse::<i64>()) {
+                    *self.hist.entry(b).or_default() += n;
+                }
+            }
+        }
+    }
+
+    pub fn add(&mut self, o: &QualitySum) {
+        self.minutes += o.minutes;
+        self.excluded_minutes += o.excluded_minutes;
+        self.sent += o.sent;
+        self.received += o.received;
+        self.rtt_sum_us += o.rtt_sum_us;
+        self.jitter_sum_us += o.jitter_sum_us;
+        self.jitter_n += o.jitter_n;
+        for (b, n) in &o.hist {
+            *self.hist.entry(*b).or_default() += n;
+        }
+    }
+
+    /// The histogram as the ledger keeps it: `bucket:count,…`.
+    pub fn hist_text(&self) -> String {
+        self.hist
+            .iter()
+            .map(|(b, n)| format!("{b}:{n}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The RTT below which a share `q` of the answered probes fell: the
+    /// geometric middle of the bucket holding it (within ±12 %).
+    pub fn percentile_ms(&self, q: f64) -> Option<f64> {
+        let total: i64 = self.hist.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = (q * total as f64).ceil().max(1.0) as i64;
+        let mut seen = 0;
+        for (b, n) in &self.hist {
+            seen += n;
+            if seen >= rank {
+                return Some(bucket_middle_ms(*b));
+            }
+        }
+        None
+    }
+
+    pub fn figures(&self) -> QualityFigures {
+        let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+        QualityFigures {
+            excluded_minutes: self.excluded_minutes,
+            sent: self.sent,
+            received: self.received,
+            loss_ratio: ratio(self.sent - self.received, self.sent),
+            rtt_avg_ms: ratio(self.rtt_sum_us, self.received).map(|v| v / 1000.0),
+            rtt_p50_ms: self.percentile_ms(0.50),
+            rtt_p95_ms: self.percentile_ms(0.95),
+            rtt_p99_ms: self.percentile_ms(0.99),
+            jitter_avg_ms: ratio(self.jitter_sum_us, self.jitter_n).map(|v| v / 1000.0),
+        }
+    }
+}
+
+/// The geometric middle of RTT bucket `b`, in milliseconds.
+pub fn bucket_middle_ms(b: u8) -> f64 {
+    0.05 * 1.25f64.powf(b as f64 + 0.5)
+}
+
+/// A day is rolled up this long after it ends, when every row of it has
+/// long been written (minutes at the minute, traffic samples at the first
+/// SNMP poll after their five minutes). Reports read a day that is not
+/// rolled up yet from the rows themselves, so nothing waits on this.
+pub const ROLL_UP_SETTLE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The local days from the one containing `from` that ended by `settled`,
+/// as UTC spans: what a daily roll-up still has to do.
+pub fn finished_days(from: DateTime<Utc>, tz: Tz, settled: DateTime<Utc>) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut day = from.with_timezone(&tz).date_naive();
+    loop {
+        let next = day.succ_opt().expect("in range");
+        let span = (
+            crate::contract::local_midnight(tz, day),
+            crate::contract::local_midnight(tz, next),
+        );
+        if span.1 > settled {
+            return out;
+        }
+        out.push(span);
+        day = next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +306,39 @@ mod tests {
         assert_eq!(rtt_bucket(62), 0);
         assert_eq!(rtt_bucket(63), 1);
         assert!(rtt_bucket(1_000_000) > rtt_bucket(100_000));
+    }
+}
+
+#[cfg(test)]
+mod quality_sum_tests {
+    use super::*;
+
+    #[test]
+    fn finished_days_are_local_days_that_have_ended() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // From 10:00 local on 1 March to 00:30 local on 3 March: two days.
+        let d = finished_days(t("2025-03-01T02:00:00Z"), tz, t("2025-03-02T16:30:00Z"));
+        assert_eq!(
+            d,
+            vec![
+                (t("2025-02-28T16:00:00Z"), t("2025-03-01T16:00:00Z")),
+                (t("2025-03-01T16:00:00Z"), t("2025-03-02T16:00:00Z"))
+            ]
+        );
+        assert!(finished_days(t("2025-03-02T17:00:00Z"), tz, t("2025-03-02T18:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram_bucket_holding_the_rank() {
+        let mut s = QualitySum::default();
+        // 90 probes in bucket 20 (~4.3 ms), 10 in bucket 30 (~40 ms).
+        s.add_hist("20:90,30:10");
+        assert_eq!(s.percentile_ms(0.5), Some(bucket_middle_ms(20)));
+        assert_eq!(s.percentile_ms(0.90), Some(bucket_middle_ms(20)));
+        assert_eq!(s.percentile_ms(0.95), Some(bucket_middle_ms(30)));
+        let m = bucket_middle_ms(20);
+        assert!(m > 0.05 * 1.25f64.powi(20) && m < 0.05 * 1.25f64.powi(21));
+        assert_eq!(QualitySum::default().percentile_ms(0.95), None);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod budget;
+pub mod day_rollups;
 pub mod faults;
 pub mod operator;
 pub mod outbox;
