@@ -6,21 +6,19 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::period::Period;
 use crate::budget::{clip, intersect, secs, total, Downtime, Span};
-use crate::clock::ledger_ts;
 use crate::config::{Config, Line};
 use crate::contract::ContractYear;
 use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::fault::FaultClass;
 use crate::ledger::budget::{budget_and_records, maintenance, BudgetView, MaintenanceView};
-use crate::ledger::read::ts;
 use crate::ledger::records::{
     agreed_outages, exclusions, faults, AgreedOutageView, ExclusionView, FaultFilter, FaultView,
 };
-use crate::ledger::{query_err, LedgerError};
+use crate::ledger::LedgerError;
 use crate::rollup::{QualityFigures, QualitySum};
 use crate::traffic::TrafficSummary;
 
@@ -256,32 +254,6 @@ pub struct PeriodFigures {
     pub corrected_faults: Vec<FaultView>,
 }
 
-/// Faults detected before `p` with a correction recorded within it.
-async fn corrected_before(
-    pool: &SqlitePool,
-    c: &Config,
-    p: Span,
-    now: DateTime<Utc>,
-) -> Result<Vec<FaultView>, LedgerError> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT e.fault_id FROM fault_events e JOIN faults f ON f.id = e.fault_id \
-         WHERE e.kind = 'corrected' AND e.recorded_at >= ? AND e.recorded_at < ? AND f.detected_at < ? ORDER BY e.fault_id",
-    )
-    .bind(ledger_ts(p.0))
-    .bind(ledger_ts(p.1))
-    .bind(ledger_ts(p.0))
-    .fetch_all(pool)
-    .await
-    .map_err(query_err("read corrections"))?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(f) = crate::ledger::records::fault(pool, id, &c.contract.terms, now).await? {
-            out.push(f);
-        }
-    }
-    Ok(out)
-}
-
 fn class_summaries(fs: &[FaultView]) -> Vec<ClassSummary> {
     FaultClass::ALL
         .into_iter()
@@ -334,28 +306,17 @@ async fn outage_rows(
     d: &Downtime,
     now: DateTime<Utc>,
 ) -> Result<Vec<OutageRow>, LedgerError> {
-    let rows = sqlx::query(
-        "SELECT o.id, o.start_at, o.end_at, \
-         coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
-         (SELECT l.fault_id FROM fault_links l WHERE l.kind = 'outage' AND l.ref_id = o.id ORDER BY l.fault_id LIMIT 1) \
-         FROM outages o WHERE o.line = ? AND o.start_at < ? AND (o.end_at IS NULL OR o.end_at > ?) ORDER BY o.start_at, o.id",
-    )
-    .bind(line)
-    .bind(ledger_ts(p.1))
-    .bind(ledger_ts(p.0))
-    .fetch_all(pool)
-    .await
-    .map_err(query_err("read outages"))?;
+    let rows = crate::ledger::read::outages_touching(pool, line, p).await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .filter_map(|r| {
-            let start = ts(r, 1)?;
-            let end = ts(r, 2);
+            let start = r.start?;
+            let end = r.end;
             let span = (start, end.unwrap_or(now).min(p.1).max(start));
             let inside = clip(&[span], p);
             let part = |spans: &[Span]| secs(total(&intersect(spans, &inside)));
             Some(OutageRow {
-                id: r.get(0),
+                id: r.id,
                 start,
                 end,
                 split: start < p.0 || end.is_none_or(|e| e > p.1),
@@ -363,8 +324,8 @@ async fn outage_rows(
                 charged_s: part(&d.charged),
                 excluded_s: part(&d.excluded_force_majeure) + part(&d.excluded_maintenance),
                 unobserved_s: part(&d.unobserved),
-                cause: r.get(3),
-                fault: r.get(4),
+                cause: r.cause,
+                fault: r.fault,
                 class: None,
             })
         })
@@ -492,7 +453,8 @@ pub async fn period_figures(
             })
             .collect(),
         generated_at: now,
-        corrected_faults: corrected_before(pool, c, p, now).await?,
+        corrected_faults: crate::ledger::records::corrected_in(pool, &c.contract.terms, p, now)
+            .await?,
     })
 }
 

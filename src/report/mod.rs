@@ -140,7 +140,7 @@ pub async fn build(
             (doc, json!({ "figures": f, "assessment": a }))
         }
         ReportKind::Fault(id) => {
-            let r = fault_record::gather(pool, c, *id, now)
+            let r = crate::ledger::evidence::gather(pool, c, *id, now)
                 .await?
                 .ok_or(ReportError::NoFault(*id))?;
             let doc = fault_record::document(&r, c, language, now);

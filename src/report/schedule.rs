@@ -77,25 +77,17 @@ pub async fn tick(
         return Ok(Vec::new());
     }
     // Periods that ended before this ledger ever ran have nothing to report.
-    let first: Option<String> = sqlx::query_scalar("SELECT min(started_at) FROM runs")
-        .fetch_one(pool)
-        .await?;
-    let Some(since) = first.as_deref().and_then(crate::clock::parse_ledger_ts) else {
+    let Some(since) = crate::ledger::run::first_started(pool).await? else {
         return Ok(Vec::new());
     };
     let mut queued = Vec::new();
     for kind in due(c, now, since) {
         let k = key(&kind);
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?")
-            .bind(&k)
-            .fetch_optional(pool)
-            .await?;
-        if exists.is_some() {
+        if outbox::is_queued(pool, &k).await? {
             continue;
         }
         let files = write(pool, c, &kind, now).await?;
         let report_title = files.0;
-        let mut conn = pool.acquire().await?;
         let n = NewNotice::about(
             NoticeKind::ReportReady,
             k.clone(),
@@ -108,7 +100,7 @@ pub async fn tick(
                 "files": files.1.iter().map(|(f, p)| (f.clone(), json!(p.display().to_string()))).collect::<serde_json::Map<_, _>>(),
             }),
         );
-        if outbox::queue(&mut conn, &n).await? {
+        if outbox::queue_alone(pool, &n).await? {
             tracing::info!(report = %k, "scheduled report written and queued for the notifier");
             queued.push(k);
         }

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod budget;
 pub mod day_rollups;
+pub mod evidence;
 pub mod faults;
 pub mod operator;
 pub mod outbox;

@@ -126,6 +126,22 @@ impl Outcome {
     }
 }
 
+/// Whether a notice with this key was ever queued.
+pub async fn is_queued(pool: &SqlitePool, key: &str) -> Result<bool, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(id.is_some())
+}
+
+/// Queues a notice that is its own cause (a report written), in a
+/// transaction of its own.
+pub async fn queue_alone(pool: &SqlitePool, n: &NewNotice) -> Result<bool, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    queue(&mut conn, n).await
+}
+
 /// Records the fault report (申告) made by delivering a fault's alert to
 /// a channel the carrier reads, unless the fault was reported already;
 /// true when this delivery reported it.

@@ -307,3 +307,47 @@ pub async fn traffic_samples(
         })
         .collect())
 }
+
+/// An outage of a line as a period's listing shows it.
+#[derive(Debug, Clone)]
+pub struct OutageTouching {
+    pub id: i64,
+    /// None only where the ledger's time is unreadable (left out).
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// The first cause seen (the outage's own where none was recorded).
+    pub cause: String,
+    /// The fault the outage is linked to, if any.
+    pub fault: Option<i64>,
+}
+
+/// A line's outages (not block outages' own rows aside) that touch `p`,
+/// oldest first, with their first cause and fault.
+pub async fn outages_touching(
+    pool: &SqlitePool,
+    line: &str,
+    p: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<OutageTouching>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.start_at, o.end_at, \
+         coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
+         (SELECT l.fault_id FROM fault_links l WHERE l.kind = 'outage' AND l.ref_id = o.id ORDER BY l.fault_id LIMIT 1) \
+         FROM outages o WHERE o.line = ? AND o.start_at < ? AND (o.end_at IS NULL OR o.end_at > ?) ORDER BY o.start_at, o.id",
+    )
+    .bind(line)
+    .bind(ledger_ts(p.1))
+    .bind(ledger_ts(p.0))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read outages"))?;
+    Ok(rows
+        .iter()
+        .map(|r| OutageTouching {
+            id: r.get(0),
+            start: ts(r, 1),
+            end: ts(r, 2),
+            cause: r.get(3),
+            fault: r.get(4),
+        })
+        .collect())
+}

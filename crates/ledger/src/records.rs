@@ -473,3 +473,30 @@ pub async fn audit_log(pool: &SqlitePool) -> Result<Vec<AuditEntry>, LedgerError
         })
         .collect())
 }
+
+/// Faults detected before `p` with a correction recorded within it: a
+/// period's report lists them, since its figures changed an earlier one's.
+pub async fn corrected_in(
+    pool: &SqlitePool,
+    terms: &Terms,
+    p: (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+) -> Result<Vec<FaultView>, LedgerError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT e.fault_id FROM fault_events e JOIN faults f ON f.id = e.fault_id \
+         WHERE e.kind = 'corrected' AND e.recorded_at >= ? AND e.recorded_at < ? AND f.detected_at < ? ORDER BY e.fault_id",
+    )
+    .bind(ledger_ts(p.0))
+    .bind(ledger_ts(p.1))
+    .bind(ledger_ts(p.0))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("read corrections"))?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(f) = fault(pool, id, terms, now).await? {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}

@@ -165,3 +165,12 @@ pub async fn record_line_configs(
     }
     Ok(())
 }
+
+/// When this ledger's first run started (None: it never ran). Periods that
+/// ended before it have nothing to report.
+pub async fn first_started(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let first: Option<String> = sqlx::query_scalar("SELECT min(started_at) FROM runs")
+        .fetch_one(pool)
+        .await?;
+    Ok(first.as_deref().and_then(parse_ledger_ts))
+}
