@@ -231,10 +231,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::new());
     for line in &config.lines {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = ?")
-            .bind(&line.id)
-            .fetch_one(&pool)
-            .await?;
+        let n = crate::ledger::read::outage_count(&pool, &line.id).await?;
         metrics
             .outages
             .with_label_values(&[&line.id])

@@ -16,11 +16,8 @@ use crate::clock::RunClock;
 use crate::config::Config;
 use crate::fault::FaultClass;
 use crate::ledger::budget;
-use crate::ledger::faults::CURRENT_CLASS;
-use crate::ledger::query_err;
 use crate::ledger::write::WriterStatus;
 use crate::metrics::Metrics;
-use sqlx::Row;
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -135,19 +132,14 @@ async fn contract_metrics(
             }
         }
     }
-    let open = sqlx::query(&format!(
-        "SELECT coalesce(f.line, 'egress'), {CURRENT_CLASS}, count(*) FROM faults f WHERE f.resolved_at IS NULL GROUP BY 1, 2"
-    ))
-    .fetch_all(&s.pool)
-    .await
-    .map_err(query_err("count open faults"))?;
+    let open = crate::ledger::records::open_fault_counts(&s.pool).await?;
     let ids = b.lines.iter().map(|l| l.line.as_str()).chain(["egress"]);
     for id in ids {
         for class in FaultClass::ALL {
             let n = open
                 .iter()
-                .find(|r| r.get::<String, _>(0) == id && r.get::<String, _>(1) == class.as_str())
-                .map_or(0, |r| r.get::<i64, _>(2));
+                .find(|r| r.0 == id && r.1 == class.as_str())
+                .map_or(0, |r| r.2);
             m.faults_open
                 .with_label_values(&[id, class.as_str()])
                 .set(n);
@@ -166,23 +158,12 @@ async fn contract_metrics(
                 .set(i64::from(open));
         }
     }
-    let breaches = sqlx::query(
-        "SELECT coalesce(f.line, 'egress'), e.class, e.deadline, count(*) FROM fault_events e JOIN faults f ON f.id = e.fault_id \
-         WHERE e.kind = 'deadline_breached' GROUP BY 1, 2, 3",
-    )
-    .fetch_all(&s.pool)
-    .await
-    .map_err(query_err("count deadline breaches"))?;
-    for r in breaches {
-        let labels = [
-            r.get::<String, _>(0),
-            r.get::<String, _>(1),
-            r.get::<String, _>(2),
-        ];
+    let breaches = crate::ledger::records::breach_counts(&s.pool).await?;
+    for (scope, class, deadline, n) in breaches {
         let c = m
             .deadline_breaches
-            .with_label_values(&[&labels[0], &labels[1], &labels[2]]);
-        let n = r.get::<i64, _>(3).max(0) as u64;
+            .with_label_values(&[&scope, &class, &deadline]);
+        let n = n.max(0) as u64;
         c.inc_by(n.saturating_sub(c.get()));
     }
     // Pending deadlines: of open faults, and repair reports of faults

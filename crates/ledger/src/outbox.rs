@@ -305,3 +305,70 @@ pub async fn record(
     .await
     .map(|_| ())
 }
+
+/// One delivery attempt, as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub at: Option<DateTime<Utc>>,
+    pub notice: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A channel's deliveries by outcome.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeliveryCounts {
+    pub sent: i64,
+    pub failed: i64,
+    pub rejected: i64,
+    pub summarised: i64,
+}
+
+/// The first notice a channel is owed (None: the daemon never ran with it).
+pub async fn first_notice_of(pool: &SqlitePool, channel: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
+        .bind(channel)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn delivery_counts(
+    pool: &SqlitePool,
+    channel: &str,
+) -> Result<DeliveryCounts, sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT coalesce(sum(outcome = 'sent'), 0), coalesce(sum(outcome = 'failed'), 0), \
+         coalesce(sum(outcome = 'rejected'), 0), coalesce(sum(outcome = 'summarised'), 0) \
+         FROM deliveries WHERE channel = ?",
+    )
+    .bind(channel)
+    .fetch_one(pool)
+    .await?;
+    Ok(DeliveryCounts {
+        sent: r.get(0),
+        failed: r.get(1),
+        rejected: r.get(2),
+        summarised: r.get(3),
+    })
+}
+
+/// A channel's last delivery attempt (skips aside).
+pub async fn last_attempt(
+    pool: &SqlitePool,
+    channel: &str,
+) -> Result<Option<Attempt>, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT d.at, n.key, d.outcome, coalesce(d.detail, '') FROM deliveries d \
+         JOIN notices n ON n.id = d.notice_id \
+         WHERE d.channel = ? AND d.outcome <> 'skipped' ORDER BY d.id DESC LIMIT 1",
+    )
+    .bind(channel)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| Attempt {
+        at: crate::read::ts(&r, 0),
+        notice: r.get(1),
+        outcome: r.get(2),
+        detail: r.get(3),
+    }))
+}

@@ -351,3 +351,13 @@ pub async fn outages_touching(
         })
         .collect())
 }
+
+/// How many outages a line has had (block outages included), for the
+/// metrics' running count at start.
+pub async fn outage_count(pool: &SqlitePool, line: &str) -> Result<i64, LedgerError> {
+    sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = ?")
+        .bind(line)
+        .fetch_one(pool)
+        .await
+        .map_err(query_err("count outages"))
+}

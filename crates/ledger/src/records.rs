@@ -500,3 +500,28 @@ pub async fn corrected_in(
     }
     Ok(out)
 }
+
+/// Open faults per scope (a line, or `egress`) and current class.
+pub async fn open_fault_counts(
+    pool: &SqlitePool,
+) -> Result<Vec<(String, String, i64)>, LedgerError> {
+    sqlx::query_as(&format!(
+        "SELECT coalesce(f.line, 'egress'), {CURRENT_CLASS}, count(*) FROM faults f WHERE f.resolved_at IS NULL GROUP BY 1, 2"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("count open faults"))
+}
+
+/// Deadline breaches ever recorded, per scope, class and deadline.
+pub async fn breach_counts(
+    pool: &SqlitePool,
+) -> Result<Vec<(String, String, String, i64)>, LedgerError> {
+    sqlx::query_as(
+        "SELECT coalesce(f.line, 'egress'), e.class, e.deadline, count(*) FROM fault_events e JOIN faults f ON f.id = e.fault_id \
+         WHERE e.kind = 'deadline_breached' GROUP BY 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(query_err("count deadline breaches"))
+}
