@@ -12,8 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use linkledger::vantage::batch::{Batch, Round, TargetResult, SCHEMA};
-use linkledger::vantage::ingest::store;
+use linkledger::ledger::vantage::store;
+use linkledger_core::batch::{Batch, Round, TargetResult, SCHEMA};
 
 fn env(key: &str, default: u64) -> u64 {
     std::env::var(key)

@@ -652,7 +652,7 @@ fn agent_main(path: &std::path::Path) -> ExitCode {
 
 async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let list = crate::vantage::status::agents(&pool, c, Utc::now()).await?;
+    let list = crate::ledger::vantage::status::agents(&pool, c, Utc::now()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -682,7 +682,7 @@ async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
             }
         );
     }
-    let blocks = crate::vantage::status::blocks(&pool, c).await?;
+    let blocks = crate::ledger::vantage::status::blocks(&pool, c).await?;
     if !blocks.is_empty() {
         println!(
             "\n{:<14} {:<20} {:>6} {:<25} {:>8}  state",

@@ -81,7 +81,7 @@ async fn contract_metrics(
             .with_label_values(&[&l.id])
             .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
-    for a in crate::vantage::status::agents(&s.pool, config, now).await? {
+    for a in crate::ledger::vantage::status::agents(&s.pool, config, now).await? {
         let v = &m.vantage;
         let id = [a.agent.as_str()];
         v.rounds.with_label_values(&id).set(a.rounds as f64);

@@ -43,24 +43,24 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         .collect();
     let egress = crate::evaluator::egress_state(states.iter().map(|(_, st)| *st));
     // Each public block as the vantage agents see it (the judge's state).
-    let blocks: Vec<(String, String, &'static str)> =
-        crate::vantage::judge::configured_blocks(&config)
-            .into_iter()
-            .map(|(line, block, _)| {
-                let state = crate::metrics::BLOCK_STATES
-                    .into_iter()
-                    .find(|st| {
-                        s.metrics
-                            .vantage
-                            .block_state
-                            .with_label_values(&[&line, &block, st])
-                            .get()
-                            == 1
-                    })
-                    .unwrap_or("unobserved");
-                (line, block, state)
-            })
-            .collect();
+    let blocks: Vec<(String, String, &'static str)> = config
+        .probed_blocks()
+        .into_iter()
+        .map(|(line, block, _)| {
+            let state = crate::metrics::BLOCK_STATES
+                .into_iter()
+                .find(|st| {
+                    s.metrics
+                        .vantage
+                        .block_state
+                        .with_label_values(&[&line, &block, st])
+                        .get()
+                        == 1
+                })
+                .unwrap_or("unobserved");
+            (line, block, state)
+        })
+        .collect();
     let data = async {
         let budget = budget::budget(&s.pool, &config, now).await?;
         // Open faults, and resolved ones whose repair report is still owed

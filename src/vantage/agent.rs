@@ -18,11 +18,11 @@ use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::batch::{Ack, Batch, Round, TargetResult, SCHEMA};
-use super::buffer::Buffer;
 use super::ingest::{TargetSpec, Targets};
 use crate::clock::RunClock;
 use crate::config::agent::AgentConfig;
+use crate::ledger::agent_buffer::Buffer;
+use linkledger_core::batch::{Ack, Batch, Round, TargetResult, SCHEMA};
 
 /// Rounds sent in one batch at most.
 const BATCH_ROUNDS: usize = 60;

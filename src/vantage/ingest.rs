@@ -14,17 +14,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
 
-use super::batch::{self, Ack, Batch, Last, Refusal};
-use super::compact;
 use crate::api::{body_limited, same, ApiError};
-use crate::clock::{ledger_ts, parse_ledger_ts};
 use crate::config::Config;
 use crate::http::HttpState;
-use crate::ledger::query_err;
+use crate::ledger::vantage::{last_of, store, StoreError};
+use linkledger_core::batch::{self, Batch, Refusal};
 
 pub fn routes() -> Router<HttpState> {
     Router::new()
@@ -64,31 +60,10 @@ pub struct Targets {
     pub last_seq: i64,
 }
 
-async fn last_of(conn: &mut SqliteConnection, agent: &str) -> Result<Option<Last>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT seq, at FROM vantage_rounds WHERE agent = ? ORDER BY seq DESC LIMIT 1")
-            .bind(agent)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(row.and_then(|r| {
-        Some(Last {
-            seq: r.get(0),
-            at: parse_ledger_ts(&r.get::<String, _>(1))?,
-        })
-    }))
-}
-
 async fn targets(State(s): State<HttpState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let c = s.config.read().await.clone();
     let agent = agent_of(&c, &headers)?;
-    let mut conn = s
-        .pool
-        .acquire()
-        .await
-        .map_err(query_err("read agent rounds"))?;
-    let last = last_of(&mut conn, &agent)
-        .await
-        .map_err(query_err("read agent rounds"))?;
+    let last = last_of(&s.pool, &agent).await?;
     let targets = c
         .lines
         .iter()
@@ -132,169 +107,4 @@ async fn batches(
             StoreError::Ledger(e) => e.into(),
         })?;
     Ok(Json(ack).into_response())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    #[error(transparent)]
-    Ledger(#[from] crate::ledger::LedgerError),
-}
-
-/// Checks and stores a batch in one transaction; nothing is stored when it
-/// is refused.
-pub async fn store(
-    pool: &sqlx::SqlitePool,
-    lines: &[crate::config::Line],
-    agent: &str,
-    b: &Batch,
-    now: DateTime<Utc>,
-) -> Result<Ack, StoreError> {
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(query_err("begin storing an agent batch"))?;
-    let last = last_of(&mut tx, agent)
-        .await
-        .map_err(query_err("read agent rounds"))?;
-    let (first, end) = (
-        b.rounds.first().map_or(0, |r| r.seq),
-        b.rounds.last().map_or(0, |r| r.seq),
-    );
-    let held: Vec<i64> = sqlx::query_scalar(
-        "SELECT seq FROM vantage_rounds WHERE agent = ? AND seq BETWEEN ? AND ?",
-    )
-    .bind(agent)
-    .bind(first)
-    .bind(end)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(query_err("read agent rounds"))?;
-    let (new, duplicates) = batch::check(b, agent, last, now, |seq| held.contains(&seq))?;
-    // Rounds of one agent almost always share their target list: it is
-    // looked up (or stored) once per distinct list in the batch.
-    let mut sets: Vec<(Vec<&str>, i64)> = Vec::new();
-    for r in &new {
-        let names: Vec<&str> = r.results.iter().map(|t| t.target.as_str()).collect();
-        let set = match sets.iter().find(|(n, _)| *n == names) {
-            Some((_, id)) => *id,
-            None => {
-                let id = target_set(&mut tx, &names, now)
-                    .await
-                    .map_err(query_err("store an agent's target list"))?;
-                sets.push((names, id));
-                id
-            }
-        };
-        let unanswered = compact::unanswered_ranges(r.results.iter().map(|t| t.answered));
-        let blocks = compact::summarise(lines, r);
-        sqlx::query(
-            "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog, target_set, unanswered, blocks) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
-        )
-        .bind(agent)
-        .bind(r.seq)
-        .bind(ledger_ts(r.at))
-        .bind(r.own_healthy())
-        .bind(ledger_ts(now))
-        .bind(b.backlog as i64)
-        .bind(set)
-        .bind(unanswered)
-        .bind(serde_json::to_string(&blocks).expect("summaries serialize"))
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("store agent rounds"))?;
-        for t in &r.traces {
-            let Some((line, block)) = compact::block_of(lines, &t.target) else {
-                tracing::warn!(
-                    agent,
-                    target = t.target,
-                    "a path trace to a target no line names; not kept"
-                );
-                continue;
-            };
-            crate::ledger::paths::insert_on(
-                &mut tx,
-                &line.id,
-                Some(&block.to_string()),
-                None,
-                agent,
-                t,
-                now,
-            )
-            .await
-            .map_err(query_err("store an agent's path trace"))?;
-            crate::ledger::paths::notify_if_block_down(
-                &mut tx,
-                &line.id,
-                &block.to_string(),
-                t.taken_at,
-                now,
-            )
-            .await
-            .map_err(query_err("queue an agent's path evidence"))?;
-        }
-    }
-    // Rounds for time the block judge has already judged (an agent silent
-    // for longer than it waits): kept, judged without.
-    let judged: Option<String> = sqlx::query_scalar("SELECT min(judged_until) FROM block_judged")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(query_err("read block judgements"))?;
-    if let Some(judged) = judged.as_deref().and_then(parse_ledger_ts) {
-        let late = new.iter().filter(|r| r.at < judged).count();
-        if late > 0 {
-            tracing::warn!(
-                agent,
-                late,
-                judged_until = %ledger_ts(judged),
-                "rounds arrived for time already judged (the agent was silent longer than the judge waits): kept, not judged again"
-            );
-        }
-    }
-    tx.commit()
-        .await
-        .map_err(query_err("commit agent rounds"))?;
-    let acked = new
-        .last()
-        .map(|r| r.seq)
-        .max(last.map(|l| l.seq))
-        .unwrap_or(0);
-    if !new.is_empty() {
-        tracing::debug!(
-            agent,
-            stored = new.len(),
-            duplicates,
-            acked,
-            "agent batch stored"
-        );
-    }
-    Ok(Ack {
-        acked,
-        stored: new.len(),
-        duplicates,
-    })
-}
-
-/// The id of an agent's target list, stored the first time it is seen.
-async fn target_set(
-    conn: &mut SqliteConnection,
-    names: &[&str],
-    now: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    let json = serde_json::to_string(names).expect("names serialize");
-    if let Some(id) = sqlx::query_scalar("SELECT id FROM vantage_target_sets WHERE targets = ?")
-        .bind(&json)
-        .fetch_optional(&mut *conn)
-        .await?
-    {
-        return Ok(id);
-    }
-    sqlx::query_scalar(
-        "INSERT INTO vantage_target_sets (targets, first_seen) VALUES (?, ?) RETURNING id",
-    )
-    .bind(&json)
-    .bind(ledger_ts(now))
-    .fetch_one(&mut *conn)
-    .await
 }

@@ -31,14 +31,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
-use super::compact::BlockSummary;
-use crate::clock::{ledger_ts, parse_ledger_ts, RunClock};
+use crate::clock::{ledger_ts, RunClock};
 use crate::config::Config;
 use crate::evaluator::{Cause, Evaluator, Event, RoundState};
+use crate::ledger::vantage::compact::BlockSummary;
+use crate::ledger::vantage::{
+    judged_until, latest_round_at, line_outage_spans, open_block_outage, open_block_outages,
+    rounds_between, StoredRound,
+};
 use crate::ledger::write::{LedgerTx, LedgerWrite};
 use crate::metrics::Metrics;
 
@@ -117,11 +121,6 @@ impl Views {
         let blind = fresh.iter().filter(|(_, v)| *v == Verdict::Blind).count();
         (fresh.len(), blind)
     }
-}
-
-/// The quorum in force for a line's blocks.
-pub fn quorum(block_quorum: usize, agents: usize) -> usize {
-    block_quorum.min(agents).max(1)
 }
 
 /// One block's judge.
@@ -207,24 +206,6 @@ impl Judge {
     }
 }
 
-/// The blocks the configuration asks agents to probe: (line, block) with
-/// at least one block target inside.
-pub fn configured_blocks(c: &Config) -> Vec<(String, String, usize)> {
-    let mut out = Vec::new();
-    for l in &c.lines {
-        for b in &l.ip_blocks {
-            if l.block_targets.iter().any(|t| b.contains(&t.addr)) {
-                out.push((
-                    l.id.clone(),
-                    b.to_string(),
-                    quorum(l.block_quorum, c.vantage.len()),
-                ));
-            }
-        }
-    }
-    out
-}
-
 /// The block judge's task: every `every`, judges the rounds that have
 /// arrived up to the watermark.
 pub async fn run(
@@ -271,7 +252,7 @@ async fn tick(
     judges: &mut HashMap<(String, String), Judge>,
     probed: &mut Option<Vec<(String, String, usize)>>,
 ) -> Result<(), sqlx::Error> {
-    let blocks = configured_blocks(c);
+    let blocks = c.probed_blocks();
     // Blocks no longer configured: an open outage ends where judging ended.
     let gone: Vec<_> = judges
         .keys()
@@ -307,15 +288,8 @@ async fn tick(
         .unwrap_or(now);
     let mut cursor = from;
     loop {
-        let rows = sqlx::query(
-            "SELECT agent, at, own_healthy, blocks FROM vantage_rounds WHERE at > ? AND at <= ? AND blocks IS NOT NULL ORDER BY at, agent, seq LIMIT ?",
-        )
-        .bind(ledger_ts(cursor))
-        .bind(ledger_ts(watermark))
-        .bind(PAGE)
-        .fetch_all(pool)
-        .await?;
-        let at_of = |r: &sqlx::sqlite::SqliteRow| parse_ledger_ts(&r.get::<String, _>(1));
+        let rows = rounds_between(pool, cursor, watermark, Some(PAGE)).await?;
+        let at_of = |r: &StoredRound| r.at;
         let Some(last) = rows.last().and_then(at_of) else {
             break;
         };
@@ -336,9 +310,7 @@ async fn tick(
         let downs = line_downs(pool, &blocks, cursor, last).await?;
         for (i, r) in rows.iter().enumerate() {
             // After the last round of an instant, the instant is judged.
-            let instant_ends = rows
-                .get(i + 1)
-                .is_none_or(|n| n.get::<String, _>(1) != r.get::<String, _>(1));
+            let instant_ends = rows.get(i + 1).is_none_or(|n| n.at != r.at);
             judge_round(c, &blocks, judges, &downs, r);
             if instant_ends {
                 for j in judges.values_mut() {
@@ -363,18 +335,17 @@ fn judge_round(
     blocks: &[(String, String, usize)],
     judges: &mut HashMap<(String, String), Judge>,
     downs: &HashMap<String, Vec<(Ts, Ts)>>,
-    r: &sqlx::sqlite::SqliteRow,
+    r: &StoredRound,
 ) {
-    let agent: String = r.get(0);
-    let Some(at) = parse_ledger_ts(&r.get::<String, _>(1)) else {
+    let agent = &r.agent;
+    let Some(at) = r.at else {
         return;
     };
-    if !c.vantage.iter().any(|v| v.id == agent) {
+    if !c.vantage.iter().any(|v| &v.id == agent) {
         return; // an agent no longer configured has no vote
     }
-    let own: bool = r.get(2);
-    let summaries: Vec<BlockSummary> =
-        serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default();
+    let own = r.own_healthy;
+    let summaries = &r.blocks;
     for (line, block, q) in blocks {
         let Some(j) = judges.get_mut(&(line.clone(), block.clone())) else {
             continue;
@@ -391,7 +362,7 @@ fn judge_round(
         let down = downs
             .get(line)
             .is_some_and(|spans| spans.iter().any(|(a, b)| *a <= at && at < *b));
-        j.see(&agent, at, verdict(own, s), *q, down);
+        j.see(agent, at, verdict(own, s), *q, down);
     }
 }
 
@@ -430,13 +401,7 @@ fn finish(
 async fn watermark(pool: &SqlitePool, c: &Config, now: Ts) -> Result<Option<Ts>, sqlx::Error> {
     let mut w: Option<Ts> = None;
     for v in &c.vantage {
-        let last: Option<String> = sqlx::query_scalar(
-            "SELECT at FROM vantage_rounds WHERE agent = ? ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(&v.id)
-        .fetch_optional(pool)
-        .await?;
-        let Some(last) = last.as_deref().and_then(parse_ledger_ts) else {
+        let Some(last) = latest_round_at(pool, &v.id).await? else {
             continue;
         };
         let mark = last.max(now - HOLD).min(now);
@@ -457,25 +422,7 @@ async fn line_downs(
         if out.contains_key(line) {
             continue;
         }
-        let rows = sqlx::query(
-            "SELECT start_at, end_at FROM outages WHERE line = ? AND block IS NULL AND start_at <= ? AND (end_at IS NULL OR end_at > ?)",
-        )
-        .bind(line)
-        .bind(ledger_ts(to))
-        .bind(ledger_ts(from))
-        .fetch_all(pool)
-        .await?;
-        let spans = rows
-            .iter()
-            .filter_map(|r| {
-                let a = parse_ledger_ts(&r.get::<String, _>(0))?;
-                let b = r
-                    .get::<Option<String>, _>(1)
-                    .and_then(|s| parse_ledger_ts(&s))
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                Some((a, b))
-            })
-            .collect();
+        let spans = line_outage_spans(pool, line, from, to).await?;
         out.insert(line.clone(), spans);
     }
     Ok(out)
@@ -489,22 +436,9 @@ async fn resume(
     block: &str,
     now: Ts,
 ) -> Result<Judge, sqlx::Error> {
-    let until: Option<String> =
-        sqlx::query_scalar("SELECT judged_until FROM block_judged WHERE line = ? AND block = ?")
-            .bind(line)
-            .bind(block)
-            .fetch_optional(pool)
-            .await?;
-    let until = until.as_deref().and_then(parse_ledger_ts);
-    let open: Option<String> = sqlx::query_scalar(
-        "SELECT start_at FROM outages WHERE line = ? AND block = ? AND end_at IS NULL",
-    )
-    .bind(line)
-    .bind(block)
-    .fetch_optional(pool)
-    .await?;
+    let until = judged_until(pool, line, block).await?;
+    let open = open_block_outage(pool, line, block).await?;
     let mut ev = Evaluator::new(c.probe.down_after, c.probe.up_after);
-    let open = open.as_deref().and_then(parse_ledger_ts);
     match (open, until) {
         (Some(start), u) => ev.resume_outage(u.unwrap_or(start).max(start)),
         (None, Some(u)) => ev.resume_up(u),
@@ -513,23 +447,12 @@ async fn resume(
     // Each agent's latest round before the resume point, for the quorum.
     let mut views = Views::default();
     let from = until.or(open).unwrap_or(now - HOLD);
-    let rows = sqlx::query(
-        "SELECT agent, at, own_healthy, blocks FROM vantage_rounds WHERE at > ? AND at <= ? AND blocks IS NOT NULL ORDER BY at, agent, seq",
-    )
-    .bind(ledger_ts(from - STALE))
-    .bind(ledger_ts(from))
-    .fetch_all(pool)
-    .await?;
-    for r in rows {
-        let Some(at) = parse_ledger_ts(&r.get::<String, _>(1)) else {
+    for r in rounds_between(pool, from - STALE, from, None).await? {
+        let Some(at) = r.at else {
             continue;
         };
-        let summaries: Vec<BlockSummary> =
-            serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default();
-        let s = summaries
-            .iter()
-            .find(|s| s.line == line && s.block == block);
-        views.see(&r.get::<String, _>(0), at, verdict(r.get(2), s));
+        let s = r.blocks.iter().find(|s| s.line == line && s.block == block);
+        views.see(&r.agent, at, verdict(r.own_healthy, s));
     }
     tracing::info!(
         line,
@@ -580,19 +503,11 @@ async fn close_orphans(
     ledger: &LedgerTx,
     now: Ts,
 ) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT o.line, o.block, coalesce(j.judged_until, o.start_at) FROM outages o \
-         LEFT JOIN block_judged j ON j.line = o.line AND j.block = o.block \
-         WHERE o.block IS NOT NULL AND o.end_at IS NULL",
-    )
-    .fetch_all(pool)
-    .await?;
-    for r in rows {
-        let (line, block): (String, String) = (r.get(0), r.get(1));
+    for (line, block, judged) in open_block_outages(pool).await? {
         if blocks.iter().any(|(l, b, _)| *l == line && *b == block) {
             continue;
         }
-        let at = parse_ledger_ts(&r.get::<String, _>(2)).unwrap_or(now);
+        let at = judged.unwrap_or(now);
         tracing::warn!(
             line,
             block,
@@ -663,8 +578,8 @@ mod tests {
         // A round older than STALE no longer stands.
         let late = t(12) + STALE + TimeDelta::seconds(1);
         assert_eq!(v.state(late, 1, false), RoundState::Unobserved);
-        assert_eq!(quorum(2, 1), 1);
-        assert_eq!(quorum(2, 3), 2);
+        assert_eq!(crate::config::vantage::quorum(2, 1), 1);
+        assert_eq!(crate::config::vantage::quorum(2, 3), 2);
     }
 
     #[test]

@@ -2,20 +2,15 @@
 //! probe the public IP blocks as the public sees them and push what they
 //! saw to the central daemon, which keeps every round in the ledger.
 //!
-//! - [`batch`]: the wire format, shared by both sides, and its checks.
-//! - [`ingest`]: the central daemon's endpoints for agents.
-//! - [`agent`], [`buffer`]: `linkledger agent` (its config is read by
-//!   `linkledger_config::agent`) and the SQLite file that keeps rounds
-//!   until the central has them.
+//! - [`agent`]: `linkledger agent` (its config is read by
+//!   `linkledger_config::agent`; its rounds wait in
+//!   `linkledger_ledger::agent_buffer` until the central has them; the
+//!   wire format is `linkledger_core::batch`).
+//! - [`ingest`]: the central daemon's endpoints for agents (stored by
+//!   `linkledger_ledger::vantage`).
 //! - [`judge`]: the central's judgement of each block from every agent's
 //!   rounds: its state, and block outages in the ledger.
-//! - [`status`]: what each agent last sent (`linkledger vantage status`,
-//!   /metrics).
 
 pub mod agent;
-pub mod batch;
-pub mod buffer;
-pub mod compact;
 pub mod ingest;
 pub mod judge;
-pub mod status;

@@ -174,6 +174,31 @@ pub fn validate_block_targets(
     Ok(out)
 }
 
+/// The quorum in force for a line's blocks.
+pub fn quorum(block_quorum: usize, agents: usize) -> usize {
+    block_quorum.min(agents).max(1)
+}
+
+impl crate::Config {
+    /// The blocks the configuration asks agents to probe: (line, block) with
+    /// at least one block target inside.
+    pub fn probed_blocks(&self) -> Vec<(String, String, usize)> {
+        let mut out = Vec::new();
+        for l in &self.lines {
+            for b in &l.ip_blocks {
+                if l.block_targets.iter().any(|t| b.contains(&t.addr)) {
+                    out.push((
+                        l.id.clone(),
+                        b.to_string(),
+                        quorum(l.block_quorum, self.vantage.len()),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

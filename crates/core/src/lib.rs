@@ -3,6 +3,7 @@
 //! keeps what it decides. See `DESIGN.md` for the words used (line, tier,
 //! round, state, outage, unobserved).
 
+pub mod batch;
 pub mod budget;
 pub mod contract;
 pub mod evaluator;

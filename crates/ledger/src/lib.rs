@@ -6,6 +6,7 @@
 //! ([`read`]) work beside a running daemon.
 
 pub mod actions;
+pub mod agent_buffer;
 pub mod budget;
 pub mod day_rollups;
 pub mod evidence;
@@ -17,6 +18,7 @@ pub mod read;
 pub mod records;
 pub mod run;
 pub mod terms;
+pub mod vantage;
 pub mod write;
 
 use std::path::Path;

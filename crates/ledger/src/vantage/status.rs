@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use crate::clock::parse_ledger_ts;
-use crate::config::Config;
-use crate::ledger::{query_err, LedgerError};
+use crate::{query_err, LedgerError};
+use linkledger_config::Config;
+use linkledger_core::time::parse_ledger_ts;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentStatus {
@@ -82,7 +82,7 @@ pub struct BlockStatus {
 
 pub async fn blocks(pool: &SqlitePool, c: &Config) -> Result<Vec<BlockStatus>, LedgerError> {
     let mut out = Vec::new();
-    for (line, block, quorum) in super::judge::configured_blocks(c) {
+    for (line, block, quorum) in c.probed_blocks() {
         let judged: Option<String> = sqlx::query_scalar(
             "SELECT judged_until FROM block_judged WHERE line = ? AND block = ?",
         )

@@ -14,8 +14,8 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::batch::Round;
-use crate::clock::ledger_ts;
+use linkledger_core::batch::Round;
+use linkledger_core::time::ledger_ts;
 
 pub struct Buffer {
     pool: SqlitePool,

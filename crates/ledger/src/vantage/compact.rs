@@ -7,8 +7,8 @@
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::batch::Round;
-use crate::config::Line;
+use linkledger_config::Line;
+use linkledger_core::batch::Round;
 
 /// One block as one agent saw it in one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +70,7 @@ pub fn parse_ranges(s: &str) -> Option<Vec<usize>> {
 
 /// Which configured block a target string belongs to.
 pub fn block_of<'a>(lines: &'a [Line], target: &str) -> Option<(&'a Line, IpNet)> {
-    let t: crate::config::vantage::BlockTarget = target.parse().ok()?;
+    let t: linkledger_config::vantage::BlockTarget = target.parse().ok()?;
     lines.iter().find_map(|l| {
         if !l.block_targets.contains(&t) {
             return None;
