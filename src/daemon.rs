@@ -313,7 +313,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let notifier = tokio::spawn(crate::notify::sender::run(
         pool.clone(),
         config_cell.clone(),
-        metrics.clone(),
+        metrics.notify.clone(),
         heartbeat_cancel.clone(),
     ));
 

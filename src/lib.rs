@@ -12,7 +12,6 @@ pub mod deadline_watch;
 pub mod http;
 pub mod line_task;
 pub mod metrics;
-pub mod notify;
 pub mod path;
 pub mod probe_runtime;
 pub mod probe_series;
@@ -26,6 +25,7 @@ pub mod vantage;
 // rest of this crate uses.
 pub use linkledger_config as config;
 pub use linkledger_core::{
-    budget, contract, evaluator, fault, notice, quality, rollup, terms, traffic, vocab,
+    budget, contract, evaluator, fault, notice, quality, rollup, terms, text, traffic, vocab,
 };
 pub use linkledger_ledger as ledger;
+pub use linkledger_notify as notify;

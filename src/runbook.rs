@@ -4,7 +4,7 @@
 //! section. The Markdown is the small subset the runbook uses: headings,
 //! paragraphs, numbered and bulleted lists, `code`.
 
-use crate::notify::message::html_escape as esc;
+use crate::text::html_escape as esc;
 
 const RUNBOOK: &str = include_str!("../deploy/prometheus/RUNBOOK.md");
 

@@ -17,7 +17,7 @@ use crate::http::HttpState;
 use crate::ledger::budget::{self, BudgetView};
 use crate::ledger::read::{self, LocalFaultView, OutageView};
 use crate::ledger::records::{self, FaultFilter, FaultView};
-use crate::notify::message::html_escape as esc;
+use crate::text::html_escape as esc;
 
 /// Seconds between reloads.
 const REFRESH_S: u32 = 15;

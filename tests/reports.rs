@@ -797,7 +797,7 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
     let sender = tokio::spawn(linkledger::notify::sender::run(
         pool.clone(),
         cell,
-        std::sync::Arc::new(linkledger::metrics::Metrics::new()),
+        linkledger::metrics::Metrics::new().notify.clone(),
         cancel.clone(),
     ));
     let sink_ref = &sink;

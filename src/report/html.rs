@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::doc::{Block, Doc};
 use crate::config::Language;
-use crate::notify::message::html_escape as esc;
+use crate::text::html_escape as esc;
 
 const CSS: &str = "\
 @page{size:A4;margin:14mm 12mm}\

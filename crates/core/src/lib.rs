@@ -14,6 +14,7 @@ pub mod period;
 pub mod quality;
 pub mod rollup;
 pub mod terms;
+pub mod text;
 pub mod time;
 pub mod traffic;
 pub mod vocab;

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::{Failure, FailureKind, Outgoing};
-use crate::config::notify::Robot;
-use crate::config::ChannelKind;
+use linkledger_config::notify::Robot;
+use linkledger_config::ChannelKind;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -14,9 +14,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::{Failure, FailureKind, Outgoing};
-use crate::clock::ledger_ts;
-use crate::fault::FaultClass;
-use crate::ledger::outbox::NoticeKind;
+use linkledger_core::fault::FaultClass;
+use linkledger_core::time::ledger_ts;
+use linkledger_ledger::outbox::NoticeKind;
 
 /// How long a firing fault alert lasts without a re-post.
 pub const FIRING_FOR: TimeDelta = TimeDelta::minutes(10);
@@ -80,7 +80,7 @@ pub fn alerts_of(o: &Outgoing, now: DateTime<Utc>) -> Vec<Value> {
     let d = &o.document;
     let at = d["at"]
         .as_str()
-        .and_then(crate::clock::parse_ledger_ts)
+        .and_then(linkledger_core::time::parse_ledger_ts)
         .unwrap_or(now);
     let class = d["class"].as_str().and_then(FaultClass::parse);
     let fault = d["fault_id"].as_i64();

@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::config::Language;
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
-use crate::fault::FaultClass;
-use crate::ledger::outbox::{Notice, NoticeKind};
-use crate::ledger::records::FaultView;
+use linkledger_config::Language;
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::outbox::{Notice, NoticeKind};
+use linkledger_ledger::records::FaultView;
 
 /// A rendered alert.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,10 +85,10 @@ pub fn combine(messages: &[Message], full: usize, max_bytes: usize, cx: &Context
 
 /// The special period in force at `t` as a message says it.
 pub fn special_at(
-    config: &crate::config::Config,
+    config: &linkledger_config::Config,
     t: DateTime<Utc>,
 ) -> Option<(String, Vec<String>)> {
-    let p = *crate::config::special::at(&config.special_periods, t).first()?;
+    let p = *linkledger_config::special::at(&config.special_periods, t).first()?;
     let roster = p
         .on_duty
         .iter()
@@ -231,13 +231,7 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// Text made safe for HTML content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub use linkledger_core::text::html_escape;
 
 fn detail_str<'a>(n: &'a Notice, key: &str) -> &'a str {
     n.detail.get(key).and_then(|v| v.as_str()).unwrap_or("")
@@ -274,14 +268,14 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
             lines.push(format!(
                 "{}: {}",
                 cx.t("原因", "Cause"),
-                crate::vocab::trigger(cx.language, trigger)
+                linkledger_core::vocab::trigger(cx.language, trigger)
             ));
             let cause = detail_str(n, "cause");
             if !cause.is_empty() {
                 lines.push(format!(
                     "{}: {}",
                     cx.t("探测结果", "Probes"),
-                    crate::vocab::tiers_answered(cx.language, cause)
+                    linkledger_core::vocab::tiers_answered(cx.language, cause)
                 ));
             }
             lines.push(format!(
@@ -348,7 +342,7 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
         | NoticeKind::DeadlineBreached
         | NoticeKind::RepairReportOverdue => {
             let dl = deadline_of(n).map(|k| cx.deadline(k)).unwrap_or_default();
-            let due = crate::clock::parse_ledger_ts(detail_str(n, "due"));
+            let due = linkledger_core::time::parse_ledger_ts(detail_str(n, "due"));
             if let Some(due) = due {
                 lines.push(format!("{}: {}", cx.t("到期时间", "Due"), cx.time(due)));
             }
@@ -386,7 +380,7 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
         }
         NoticeKind::BudgetProjectedBreach => {
             let when = detail_str(n, "projected_breach");
-            let when = crate::clock::parse_ledger_ts(when)
+            let when = linkledger_core::time::parse_ledger_ts(when)
                 .map(|t| t.with_timezone(&cx.tz).format("%Y-%m-%d").to_string())
                 .unwrap_or_default();
             lines.push(format!("{}: {}", cx.t("合同", "Contract"), cx.contract));
@@ -670,11 +664,11 @@ pub fn flapping(n: &Notice, count: usize, window_s: f64, cx: &Context) -> Messag
 }
 
 fn trigger_zh(t: &str) -> &'static str {
-    crate::vocab::trigger(Language::ZhCn, t)
+    linkledger_core::vocab::trigger(Language::ZhCn, t)
 }
 
 fn trigger_en(t: &str) -> &'static str {
-    crate::vocab::trigger(Language::En, t)
+    linkledger_core::vocab::trigger(Language::En, t)
 }
 
 #[cfg(test)]

@@ -23,11 +23,11 @@ use tracing::{error, info, warn, Instrument};
 use super::message::{self, Context};
 use super::plan::{plan, Step};
 use super::{deliver, FailureKind, Outgoing};
-use crate::config::{Channel, ChannelKind, Config};
-use crate::fault::FaultClass;
-use crate::ledger::outbox::{self, Notice, NoticeKind, Outcome, FLAPPING};
-use crate::ledger::records;
-use crate::metrics::Metrics;
+use crate::metrics::NotifyMetrics;
+use linkledger_config::{Channel, ChannelKind, Config};
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::outbox::{self, Notice, NoticeKind, Outcome, FLAPPING};
+use linkledger_ledger::records;
 
 /// A message refused for itself this many times is recorded as rejected.
 const REJECT_AFTER: u32 = 5;
@@ -75,7 +75,7 @@ pub async fn register(pool: &SqlitePool, channels: &[Channel]) -> Result<(), sql
 pub async fn run(
     pool: SqlitePool,
     config: Arc<RwLock<Config>>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<NotifyMetrics>,
     cancel: CancellationToken,
 ) {
     let client = super::http_client();
@@ -97,7 +97,7 @@ pub async fn run(
             let keep = names.contains(name) && !handle.is_finished();
             if !keep {
                 stop.cancel();
-                metrics.notify.forget(name);
+                metrics.forget(name);
             }
             keep
         });
@@ -127,7 +127,7 @@ struct ChannelTask {
     name: String,
     pool: SqlitePool,
     config: Arc<RwLock<Config>>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<NotifyMetrics>,
     client: reqwest::Client,
 }
 
@@ -141,7 +141,7 @@ fn carriers_of(config: &Config) -> Vec<(String, String)> {
 }
 
 /// (line id, carrier as the channel's readers say it).
-fn shown_carriers(config: &Config, language: crate::config::Language) -> Vec<(String, String)> {
+fn shown_carriers(config: &Config, language: linkledger_config::Language) -> Vec<(String, String)> {
     config
         .lines
         .iter()
@@ -239,9 +239,9 @@ impl ChannelTask {
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
         // In a special period quiet hours hold nothing back.
-        let special = !crate::config::special::at(&config.special_periods, now).is_empty();
+        let special = !linkledger_config::special::at(&config.special_periods, now).is_empty();
         let route = if special {
-            crate::config::notify::Route {
+            linkledger_config::notify::Route {
                 quiet: None,
                 ..channel.route.clone()
             }
@@ -257,9 +257,7 @@ impl ChannelTask {
             .iter()
             .map(|n| (now - n.queued_at).num_milliseconds() as f64 / 1000.0)
             .fold(0.0, f64::max);
-        self.metrics
-            .notify
-            .set_pending(&self.name, owed.len(), oldest);
+        self.metrics.set_pending(&self.name, owed.len(), oldest);
         let mut done = std::collections::HashSet::new();
         let still_owed = |done: &std::collections::HashSet<i64>| {
             owed.iter()
@@ -353,7 +351,7 @@ impl ChannelTask {
     /// alert that is not re-posted). The outbox's own notices open and
     /// resolve them; this only keeps them alive.
     async fn refresh_open_faults(&self, config: &Config, channel: &Channel) -> Result<(), String> {
-        let crate::config::notify::Target::Http(r) = &channel.target else {
+        let linkledger_config::notify::Target::Http(r) = &channel.target else {
             return Ok(());
         };
         let filter = records::FaultFilter {
@@ -463,7 +461,6 @@ impl ChannelTask {
     ) -> Result<(), sqlx::Error> {
         outbox::record(&self.pool, n.id, &self.name, attempt, Outcome::Sent, answer).await?;
         self.metrics
-            .notify
             .sent
             .with_label_values(&[&self.name, n.kind.as_str()])
             .inc();
@@ -519,7 +516,7 @@ impl ChannelTask {
                     (n.kind, fault.as_ref().and_then(|f| f.outages.first()))
                 {
                     if let Ok(Some(cause)) =
-                        crate::ledger::read::outage_cause(&self.pool, outage).await
+                        linkledger_ledger::read::outage_cause(&self.pool, outage).await
                     {
                         n.detail["cause"] = serde_json::json!(cause);
                     }
@@ -603,7 +600,6 @@ impl ChannelTask {
             }
             Err(f) => {
                 self.metrics
-                    .notify
                     .failed
                     .with_label_values(&[&self.name, f.reason])
                     .inc();
@@ -667,7 +663,6 @@ impl ChannelTask {
             }
             Err(f) => {
                 self.metrics
-                    .notify
                     .failed
                     .with_label_values(&[&self.name, f.reason])
                     .inc();

@@ -12,7 +12,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{Failure, FailureKind, Outgoing};
-use crate::config::notify::{Email, SmtpTls};
+use linkledger_config::notify::{Email, SmtpTls};
 
 /// `<linkledger.fault-12.opened.CHANNEL@DOMAIN>` from a notice key.
 pub fn message_id(key: &str, channel: &str, from: &str) -> String {
@@ -139,7 +139,7 @@ pub fn build(e: &Email, channel: &str, o: &Outgoing) -> Result<lettre::Message, 
 /// that cannot be read is left off with a warning; the message still
 /// names its path.
 fn attachment(o: &Outgoing) -> Option<SinglePart> {
-    if o.kind != crate::ledger::outbox::NoticeKind::ReportReady {
+    if o.kind != linkledger_ledger::outbox::NoticeKind::ReportReady {
         return None;
     }
     let path = o.document.pointer("/detail/files/pdf")?.as_str()?;

@@ -8,9 +8,9 @@
 
 use chrono::NaiveTime;
 
-use crate::config::notify::Route;
-use crate::fault::FaultClass;
-use crate::ledger::outbox::{Notice, NoticeKind};
+use linkledger_config::notify::Route;
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::outbox::{Notice, NoticeKind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {

@@ -10,6 +10,7 @@
 pub mod alertmanager;
 pub mod email;
 pub mod message;
+pub mod metrics;
 pub mod plan;
 pub mod robots;
 pub mod sender;
@@ -17,9 +18,9 @@ pub mod status;
 
 use serde_json::json;
 
-use crate::config::notify::Target;
-use crate::config::Channel;
-use crate::ledger::outbox::{Notice, NoticeKind};
+use linkledger_config::notify::Target;
+use linkledger_config::Channel;
+use linkledger_ledger::outbox::{Notice, NoticeKind};
 use message::Message;
 
 /// One message on its way to one channel.
@@ -29,7 +30,7 @@ pub struct Outgoing {
     pub key: String,
     pub kind: NoticeKind,
     /// The fault's class, which colours the message.
-    pub class: Option<crate::fault::FaultClass>,
+    pub class: Option<linkledger_core::fault::FaultClass>,
     pub message: Message,
     /// The key of the fault's first notice, to thread under.
     pub thread: Option<String>,
@@ -42,7 +43,7 @@ impl Outgoing {
     /// WeCom font colour). Major red, serious orange, general amber; a
     /// recovery green; anything else grey.
     pub fn colour(&self) -> (&'static str, &'static str, &'static str) {
-        use crate::fault::FaultClass;
+        use linkledger_core::fault::FaultClass;
         match (self.kind, self.class) {
             (NoticeKind::FaultResolved | NoticeKind::LocalFaultResolved, _) => {
                 ("#2e7d32", "green", "info")
@@ -65,7 +66,7 @@ impl Outgoing {
             "id": n.key,
             "notice_id": n.id,
             "kind": n.kind.as_str(),
-            "at": crate::clock::ledger_ts(n.at),
+            "at": linkledger_core::time::ledger_ts(n.at),
             "line": n.line,
             "carrier": carrier,
             "fault_id": n.fault,
@@ -77,10 +78,10 @@ impl Outgoing {
             "thread": thread,
             "channel": channel.name,
             "language": match channel.language {
-                crate::config::Language::ZhCn => "zh-CN",
-                crate::config::Language::En => "en",
+                linkledger_config::Language::ZhCn => "zh-CN",
+                linkledger_config::Language::En => "en",
             },
-            "sent_at": crate::clock::ledger_ts(chrono::Utc::now()),
+            "sent_at": linkledger_core::time::ledger_ts(chrono::Utc::now()),
         });
         Outgoing {
             key: n.key.clone(),
@@ -139,7 +140,7 @@ pub async fn deliver(
 ) -> Result<String, Failure> {
     match &channel.target {
         Target::Email(e) => email::send(e, &channel.name, o).await,
-        Target::Http(r) if channel.kind == crate::config::ChannelKind::Alertmanager => {
+        Target::Http(r) if channel.kind == linkledger_config::ChannelKind::Alertmanager => {
             let alerts = alertmanager::alerts_of(o, chrono::Utc::now());
             if alerts.is_empty() {
                 return Ok("nothing for Alertmanager".into());
@@ -175,7 +176,7 @@ pub fn request_failure(e: reqwest::Error) -> Failure {
 /// Sends a test message through each channel, one after another; the
 /// results in the same order.
 pub async fn test_channels<'a>(
-    c: &crate::config::Config,
+    c: &linkledger_config::Config,
     channels: &[&'a Channel],
 ) -> Vec<(&'a Channel, Result<String, Failure>)> {
     let client = http_client();

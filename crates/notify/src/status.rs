@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 
 use super::plan::takes;
-use crate::config::Config;
-use crate::ledger::outbox::{self, Attempt};
+use linkledger_config::Config;
+use linkledger_ledger::outbox::{self, Attempt};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelStatus {
