@@ -1,6 +1,6 @@
 //! Command-line interface: `run`, `check-config`, `outages`, `gaps`,
 //! `traffic`, the contract commands of [`crate::cli_contract`] and
-//! `report` ([`crate::report::cli`]).
+//! `report` ([`crate::cli_report`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,7 +142,7 @@ pub enum Command {
     /// assessment, one fault's record; HTML, PDF, Markdown, CSV or JSON.
     Report {
         #[command(subcommand)]
-        cmd: crate::report::cli::ReportCmd,
+        cmd: crate::cli_report::ReportCmd,
     },
     /// List the gaps in observation (daemon not running, probes failing).
     Gaps {
@@ -261,7 +261,7 @@ pub fn main(cli: Cli) -> ExitCode {
             } => vantage_status(&config, json).await,
             Command::Budget { year, json, .. } => cli_contract::budget(&config, year, json).await,
             Command::Audit { json, .. } => cli_contract::audit(&config, json).await,
-            Command::Report { cmd } => crate::report::cli::run(&config, cmd).await,
+            Command::Report { cmd } => crate::cli_report::run(&config, cmd).await,
             Command::Notify {
                 cmd: NotifyCmd::Test { channel, .. },
             } => notify_test(&config, channel.as_deref()).await,

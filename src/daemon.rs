@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::clock::{ledger_ts, RunClock};
+use crate::clock::RunClock;
 use crate::config::Config;
 use crate::evaluator::Evaluator;
 use crate::http::{router, HttpState};
@@ -25,6 +25,7 @@ use crate::line_task::{LineTask, Shared};
 use crate::metrics::Metrics;
 use crate::probe_runtime::ProbeRuntime;
 use crate::snmp_task::{InterfaceEvidence, SnmpPoller};
+use crate::time::ledger_ts;
 
 const GRACE: Duration = Duration::from_secs(3);
 

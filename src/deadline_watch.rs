@@ -110,7 +110,7 @@ async fn budget_notices(
         }
         if let (Some(when), false) = (v.projected_breach, v.breached) {
             let mut detail = figures.clone();
-            detail["projected_breach"] = serde_json::json!(crate::clock::ledger_ts(when));
+            detail["projected_breach"] = serde_json::json!(crate::time::ledger_ts(when));
             notices.push(NewNotice::about(
                 NoticeKind::BudgetProjectedBreach,
                 format!("budget:{}:{year}:projected", v.line),

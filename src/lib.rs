@@ -6,7 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod cli_contract;
-pub mod clock;
+pub mod cli_report;
 pub mod daemon;
 pub mod deadline_watch;
 pub mod http;
@@ -15,7 +15,6 @@ pub mod metrics;
 pub mod path;
 pub mod probe_runtime;
 pub mod probe_series;
-pub mod report;
 pub mod runbook;
 pub mod snmp_task;
 pub mod status_page;
@@ -25,7 +24,9 @@ pub mod vantage;
 // rest of this crate uses.
 pub use linkledger_config as config;
 pub use linkledger_core::{
-    budget, contract, evaluator, fault, notice, quality, rollup, terms, text, traffic, vocab,
+    budget, contract, evaluator, fault, notice, quality, rollup, terms, text, time, traffic, vocab,
 };
 pub use linkledger_ledger as ledger;
+pub use linkledger_ledger::clock;
 pub use linkledger_notify as notify;
+pub use linkledger_report as report;

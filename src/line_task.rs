@@ -12,7 +12,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::{ledger_ts, RunClock};
+use crate::clock::RunClock;
 use crate::config::terms::Degradation;
 use crate::config::{Line, Probe};
 use crate::evaluator::{
@@ -24,6 +24,7 @@ use crate::probe_series::TargetSeries;
 use crate::quality::{LineQuality, QualityChange};
 use crate::rollup::{minute_of, MinuteRollup};
 use crate::snmp_task::InterfaceEvidence;
+use crate::time::ledger_ts;
 
 const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
 

@@ -18,7 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::{ledger_ts, RunClock};
+use crate::clock::RunClock;
 use crate::config::snmp::LineSnmp;
 use crate::config::terms::Degradation;
 use crate::evaluator::Cause;
@@ -27,6 +27,7 @@ use crate::ledger::write::{LedgerTx, LedgerWrite};
 use crate::line_task::record_quality;
 use crate::metrics::Metrics;
 use crate::quality::{SharedUtilisation, Utilisation};
+use crate::time::ledger_ts;
 use crate::traffic::{rates, CounterSample, Discard, FiveMinutes};
 
 /// What the interface says, shared with the line's probing task.

@@ -242,7 +242,7 @@ fn traffic_report_from_five_minute_samples() {
             sqlx::query(
                 "INSERT INTO traffic_samples VALUES ('telecom', ?, 300, ?, ?, ?, ?, 0, 0, 0, 0)",
             )
-            .bind(linkledger::clock::ledger_ts(start))
+            .bind(linkledger::time::ledger_ts(start))
             .bind(i as f64 * 20e6)
             .bind(5e6)
             .bind(i as f64 * 25e6)

@@ -35,7 +35,7 @@ use sqlx::SqlitePool;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{ledger_ts, RunClock};
+use crate::clock::RunClock;
 use crate::config::Config;
 use crate::evaluator::{Cause, Evaluator, Event, RoundState};
 use crate::ledger::vantage::compact::BlockSummary;
@@ -45,6 +45,7 @@ use crate::ledger::vantage::{
 };
 use crate::ledger::write::{LedgerTx, LedgerWrite};
 use crate::metrics::Metrics;
+use crate::time::ledger_ts;
 
 type Ts = DateTime<Utc>;
 

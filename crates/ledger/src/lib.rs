@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod agent_buffer;
 pub mod budget;
+pub mod clock;
 pub mod day_rollups;
 pub mod evidence;
 pub mod faults;

@@ -9,9 +9,9 @@ use super::advice::{advise, Advice};
 use super::doc::{heads, tr, Doc};
 use super::figures::PeriodFigures;
 use super::sections::{at, charts, dur, egress_section, line_section, pct, summary};
-use crate::config::Language;
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
-use crate::ledger::records::DrillView;
+use linkledger_config::Language;
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_ledger::records::DrillView;
 
 /// A clause of the contract the ledger can check, and the verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -93,7 +93,7 @@ fn drills_in<'a>(p: &PeriodFigures, drills: &'a [DrillView]) -> Vec<&'a DrillVie
         .iter()
         .filter(|d| {
             chrono::NaiveDate::parse_from_str(&d.held_on, "%Y-%m-%d").is_ok_and(|day| {
-                let t = crate::contract::local_midnight(tz, day);
+                let t = linkledger_core::contract::local_midnight(tz, day);
                 t >= p.period.start && t < p.period.end
             })
         })

@@ -18,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::period::Period;
 use super::{build, ReportKind};
-use crate::clock::RunClock;
-use crate::config::Config;
-use crate::contract::ContractYear;
-use crate::ledger::outbox::{self, NewNotice, NoticeKind};
+use linkledger_config::Config;
+use linkledger_core::contract::ContractYear;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::outbox::{self, NewNotice, NoticeKind};
 
 /// Reports are written this long after their period ends, so that the
 /// last minute's rollups are in the ledger.
@@ -77,7 +77,7 @@ pub async fn tick(
         return Ok(Vec::new());
     }
     // Periods that ended before this ledger ever ran have nothing to report.
-    let Some(since) = crate::ledger::run::first_started(pool).await? else {
+    let Some(since) = linkledger_ledger::run::first_started(pool).await? else {
         return Ok(Vec::new());
     };
     let mut queued = Vec::new();
@@ -125,7 +125,7 @@ async fn write(
     let font = if c
         .report
         .formats
-        .contains(&crate::config::report::ReportFormat::Pdf)
+        .contains(&linkledger_config::report::ReportFormat::Pdf)
     {
         Some(super::pdf::PdfFont::load(c.report.font.as_deref())?)
     } else {

@@ -2,13 +2,13 @@
 //! series, the busiest samples and the episodes above the contracted rate.
 //! The samples come from the ledger's day roll-ups
 //! (`linkledger_ledger::day_rollups`), summed with
-//! [`crate::traffic::summarize`], the code behind `linkledger traffic`, so
+//! [`linkledger_core::traffic::summarize`], the code behind `linkledger traffic`, so
 //! the two always agree.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::figures::{Anomaly, TrafficPoint};
-use crate::traffic::{summarize, TrafficSample, TrafficSummary};
+use linkledger_core::traffic::{summarize, TrafficSample, TrafficSummary};
 
 /// Everything a report shows of a line's traffic; None without samples.
 pub struct TrafficFigures {

@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::figures::{LineFigures, PeriodFigures};
-use crate::config::Language;
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_config::Language;
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
 
 /// One piece of advice, with the rule that gave it.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -11,16 +11,16 @@ use super::sections::{
     at, cause_name, class_name, deadline_name, dur, exclusions_table, mbps, ms, opt_at, pct,
     state_name,
 };
-use crate::config::{Config, Language};
-use crate::ledger::evidence::FaultRecord;
+use linkledger_config::{Config, Language};
+use linkledger_ledger::evidence::FaultRecord;
 
 /// What opened a fault, as a reader says it.
 pub fn trigger_name(l: Language, t: &str) -> String {
-    crate::vocab::trigger(l, t).to_string()
+    linkledger_core::vocab::trigger(l, t).to_string()
 }
 
 fn degradation_name(l: Language, kind: &str) -> String {
-    crate::vocab::degradation(l, kind).to_string()
+    linkledger_core::vocab::degradation(l, kind).to_string()
 }
 
 fn via_name(l: Language, via: &str) -> String {
@@ -147,14 +147,16 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             ("结论", "Verdict"),
         ],
     );
-    use crate::fault::deadline::RunsFrom;
+    use linkledger_core::fault::deadline::RunsFrom;
     let rows = f
         .deadlines
         .iter()
         .map(|x| {
             let from = match x.runs_from {
                 RunsFrom::Reported => tr(l, "申告", "fault report"),
-                RunsFrom::Detected if x.kind == crate::fault::deadline::DeadlineKind::Response => {
+                RunsFrom::Detected
+                    if x.kind == linkledger_core::fault::deadline::DeadlineKind::Response =>
+                {
                     tr(l, "发现（未申告）", "detection (not reported)")
                 }
                 RunsFrom::Detected => tr(l, "发现", "detection"),
@@ -205,12 +207,12 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             let class = e
                 .class
                 .as_deref()
-                .and_then(crate::fault::FaultClass::parse)
+                .and_then(linkledger_core::fault::FaultClass::parse)
                 .map(|c| class_name(l, c));
             let deadline = e
                 .deadline
                 .as_deref()
-                .and_then(crate::fault::deadline::DeadlineKind::parse)
+                .and_then(linkledger_core::fault::deadline::DeadlineKind::parse)
                 .map(|k| deadline_name(l, k));
             // The ledger's own texts for detection and breaches are codes
             // and English; the event, class and deadline already say them.
@@ -391,8 +393,8 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             vec![
                 at(tz, p.start),
                 match p.tier.split_once('/') {
-                    Some((line, t)) => format!("{line} {}", crate::vocab::tier(l, t)),
-                    None => crate::vocab::tier(l, &p.tier).to_string(),
+                    Some((line, t)) => format!("{line} {}", linkledger_core::vocab::tier(l, t)),
+                    None => linkledger_core::vocab::tier(l, &p.tier).to_string(),
                 },
                 p.sent.to_string(),
                 p.received.to_string(),

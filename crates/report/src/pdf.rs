@@ -16,7 +16,7 @@ use krilla::Document;
 use krilla_svg::{SurfaceExt, SvgSettings};
 
 use super::doc::{Block, Doc, Table};
-use crate::config::Language;
+use linkledger_config::Language;
 
 const PAGE_W: f32 = 595.28;
 const PAGE_H: f32 = 841.89;

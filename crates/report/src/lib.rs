@@ -8,7 +8,6 @@
 pub mod advice;
 pub mod assessment;
 pub mod charts;
-pub mod cli;
 pub mod csv;
 pub mod doc;
 pub mod fault_record;
@@ -26,9 +25,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::SqlitePool;
 
-use crate::config::report::ReportFormat;
-use crate::config::{Config, Language};
-use crate::ledger::LedgerError;
+use linkledger_config::report::ReportFormat;
+use linkledger_config::{Config, Language};
+use linkledger_ledger::LedgerError;
 use period::Period;
 
 /// Which report.
@@ -126,7 +125,7 @@ pub async fn build(
         }
         ReportKind::Annual(p) => {
             let f = figures::period_figures(pool, c, p, line, now).await?;
-            let drills = crate::ledger::records::drills(pool).await?;
+            let drills = linkledger_ledger::records::drills(pool).await?;
             let (doc, advice, clauses) = period_report::annual(&f, &drills, language, now);
             (
                 doc,
@@ -140,7 +139,7 @@ pub async fn build(
             (doc, json!({ "figures": f, "assessment": a }))
         }
         ReportKind::Fault(id) => {
-            let r = crate::ledger::evidence::gather(pool, c, *id, now)
+            let r = linkledger_ledger::evidence::gather(pool, c, *id, now)
                 .await?
                 .ok_or(ReportError::NoFault(*id))?;
             let doc = fault_record::document(&r, c, language, now);

@@ -6,7 +6,6 @@
 //! step is noticed by [`RunClock::wall_offset`] and logged by the daemon.
 
 use chrono::{DateTime, TimeDelta, Utc};
-pub use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy)]

@@ -10,10 +10,10 @@ use super::advice::Advice;
 use super::charts::{LineChart, Rule, Series, COLOURS};
 use super::doc::{heads, tr, Doc};
 use super::figures::{Availability, ClassSummary, LineFigures, PeriodFigures};
-use crate::config::Language;
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
-use crate::fault::FaultClass;
-use crate::ledger::budget::BudgetView;
+use linkledger_config::Language;
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::budget::BudgetView;
 
 /// A report duration: whole seconds always shown ("1小时2分3秒", "1h 2m 3s").
 pub fn dur(l: Language, secs: f64) -> String {
@@ -164,7 +164,7 @@ fn local_faults_part(d: &mut Doc, tz: Tz, f: &LineFigures) {
 
 /// An outage's cause as a reader says it.
 pub fn cause_name(l: Language, code: &str) -> String {
-    crate::vocab::cause(l, code).to_string()
+    linkledger_core::vocab::cause(l, code).to_string()
 }
 
 fn line_title(l: Language, f: &LineFigures) -> String {
@@ -206,7 +206,7 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
         ],
     );
     let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let row = |name: String, a: &Availability, y: &crate::ledger::budget::BudgetView| {
+    let row = |name: String, a: &Availability, y: &linkledger_ledger::budget::BudgetView| {
         vec![
             name,
             availability(l, a),
@@ -265,7 +265,7 @@ pub fn summary(d: &mut Doc, p: &PeriodFigures, n: usize) {
 pub fn year_parts_table(d: &mut Doc, p: &PeriodFigures) {
     let l = d.language;
     let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let mut all: Vec<(String, &[crate::report::figures::YearPart])> = p
+    let mut all: Vec<(String, &[crate::figures::YearPart])> = p
         .lines
         .iter()
         .map(|f| (f.line.clone(), f.years.as_slice()))
@@ -567,7 +567,7 @@ fn faults_part(
     d: &mut Doc,
     tz: Tz,
     classes: &[ClassSummary],
-    faults: &[crate::ledger::records::FaultView],
+    faults: &[linkledger_ledger::records::FaultView],
     empty: &str,
 ) {
     if faults.is_empty() {
@@ -587,7 +587,7 @@ fn faults_part(
 pub fn fault_rows(
     l: Language,
     tz: Tz,
-    fs: &[crate::ledger::records::FaultView],
+    fs: &[linkledger_ledger::records::FaultView],
 ) -> Vec<Vec<String>> {
     fs.iter()
         .map(|f| {
@@ -729,7 +729,13 @@ fn agreed_and_disputed(d: &mut Doc, tz: Tz, f: &LineFigures) {
             .availability
             .disputed
             .iter()
-            .map(|(a, b)| vec![at(tz, *a), at(tz, *b), dur(l, crate::budget::secs(*b - *a))])
+            .map(|(a, b)| {
+                vec![
+                    at(tz, *a),
+                    at(tz, *b),
+                    dur(l, linkledger_core::budget::secs(*b - *a)),
+                ]
+            })
             .collect();
         d.table(&head, &[1.5, 1.5, 1.0], rows, "");
         d.note(tr(
@@ -744,7 +750,7 @@ fn agreed_and_disputed(d: &mut Doc, tz: Tz, f: &LineFigures) {
 pub fn exclusions_table(
     d: &mut Doc,
     tz: Tz,
-    exclusions: &[crate::ledger::records::ExclusionView],
+    exclusions: &[linkledger_ledger::records::ExclusionView],
     empty: &str,
 ) {
     let l = d.language;

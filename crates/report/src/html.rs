@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::doc::{Block, Doc};
-use crate::config::Language;
-use crate::text::html_escape as esc;
+use linkledger_config::Language;
+use linkledger_core::text::html_escape as esc;
 
 const CSS: &str = "\
 @page{size:A4;margin:14mm 12mm}\

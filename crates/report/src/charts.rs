@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::doc::Chart;
-use crate::text::html_escape;
+use linkledger_core::text::html_escape;
 
 /// The font the charts ask for; the PDF renderer maps it to the embedded CJK font.
 pub const FONT: &str = "Noto Sans CJK SC, Noto Sans SC, sans-serif";

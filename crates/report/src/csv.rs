@@ -73,11 +73,11 @@ enum Numeric {
 }
 
 impl Numeric {
-    fn header(self, l: crate::config::Language, h: &str) -> String {
+    fn header(self, l: linkledger_config::Language, h: &str) -> String {
         match (self, l) {
-            (Numeric::Seconds, crate::config::Language::ZhCn) => format!("{h}（秒）"),
+            (Numeric::Seconds, linkledger_config::Language::ZhCn) => format!("{h}（秒）"),
             (Numeric::Seconds, _) => format!("{h} (s)"),
-            (Numeric::Ratio, crate::config::Language::ZhCn) => format!("{h}（比率）"),
+            (Numeric::Ratio, linkledger_config::Language::ZhCn) => format!("{h}（比率）"),
             (Numeric::Ratio, _) => format!("{h} (ratio)"),
         }
     }

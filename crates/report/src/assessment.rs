@@ -12,12 +12,12 @@ use super::doc::{heads, tr, Doc};
 use super::figures::PeriodFigures;
 use super::period_report::subtitle;
 use super::sections::{at, class_name, deadline_name, dur, pct};
-use crate::config::report::{BreachKind, Penalty};
-use crate::config::terms::EgressBreaches;
-use crate::config::{Config, Language};
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
-use crate::fault::FaultClass;
-use crate::ledger::records::FaultView;
+use linkledger_config::report::{BreachKind, Penalty};
+use linkledger_config::terms::EgressBreaches;
+use linkledger_config::{Config, Language};
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::records::FaultView;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Breach {
@@ -120,7 +120,7 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
     let lead = c
         .lines
         .iter()
-        .find(|l| l.role == crate::config::raw::Role::Lead)
+        .find(|l| l.role == linkledger_config::raw::Role::Lead)
         .or(c.lines.first())
         .map(|l| l.carrier.clone())
         .unwrap_or_default();

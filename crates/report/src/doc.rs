@@ -3,7 +3,7 @@
 //! Markdown and PDF renderers draw the same blocks, so every format shows
 //! the same figures.
 
-use crate::config::Language;
+use linkledger_config::Language;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {

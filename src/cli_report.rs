@@ -7,12 +7,12 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use super::period::Period;
-use super::{build, ReportKind};
 use crate::cli::{check_line, UsageError};
 use crate::config::report::ReportFormat;
 use crate::config::{Config, Language};
 use crate::ledger;
+use crate::report::period::Period;
+use crate::report::{build, ReportKind};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
@@ -137,7 +137,7 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
     };
     // Check the font before the ledger work, so a missing font fails fast.
     let font = match format {
-        ReportFormat::Pdf => Some(super::pdf::PdfFont::load(c.report.font.as_deref())?),
+        ReportFormat::Pdf => Some(crate::report::pdf::PdfFont::load(c.report.font.as_deref())?),
         _ => None,
     };
     let pool = ledger::open_for_reading(&c.daemon.database).await?;

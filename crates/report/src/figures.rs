@@ -1,6 +1,6 @@
 //! The figures of a period report (quarterly, annual, half-year), per line
 //! and for the egress, computed from the ledger with the same interval
-//! arithmetic as the downtime budget ([`crate::budget`]), so a report and
+//! arithmetic as the downtime budget ([`linkledger_core::budget`]), so a report and
 //! `linkledger budget` never disagree. Every list carries the ledger ids
 //! its rows come from.
 
@@ -9,18 +9,18 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 
 use super::period::Period;
-use crate::budget::{clip, intersect, secs, total, Downtime, Span};
-use crate::config::{Config, Line};
-use crate::contract::ContractYear;
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
-use crate::fault::FaultClass;
-use crate::ledger::budget::{budget_and_records, maintenance, BudgetView, MaintenanceView};
-use crate::ledger::records::{
+use linkledger_config::{Config, Line};
+use linkledger_core::budget::{clip, intersect, secs, total, Downtime, Span};
+use linkledger_core::contract::ContractYear;
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_core::fault::FaultClass;
+use linkledger_core::rollup::{QualityFigures, QualitySum};
+use linkledger_core::traffic::TrafficSummary;
+use linkledger_ledger::budget::{budget_and_records, maintenance, BudgetView, MaintenanceView};
+use linkledger_ledger::records::{
     agreed_outages, exclusions, faults, AgreedOutageView, ExclusionView, FaultFilter, FaultView,
 };
-use crate::ledger::LedgerError;
-use crate::rollup::{QualityFigures, QualitySum};
-use crate::traffic::TrafficSummary;
+use linkledger_ledger::LedgerError;
 
 /// Time a line (or the egress) was up, down, excluded and unobserved.
 #[derive(Debug, Clone, Serialize)]
@@ -207,7 +207,7 @@ pub struct LineFigures {
     pub agreed: Vec<AgreedOutageView>,
     /// Our own side's faults overlapping the period: why coverage was
     /// lost, never charged.
-    pub local_faults: Vec<crate::ledger::read::LocalFaultView>,
+    pub local_faults: Vec<linkledger_ledger::read::LocalFaultView>,
     pub anomalies: Vec<Anomaly>,
     pub days: Vec<Day>,
     #[serde(skip)]
@@ -306,7 +306,7 @@ async fn outage_rows(
     d: &Downtime,
     now: DateTime<Utc>,
 ) -> Result<Vec<OutageRow>, LedgerError> {
-    let rows = crate::ledger::read::outages_touching(pool, line, p).await?;
+    let rows = linkledger_ledger::read::outages_touching(pool, line, p).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
@@ -453,7 +453,7 @@ pub async fn period_figures(
             })
             .collect(),
         generated_at: now,
-        corrected_faults: crate::ledger::records::corrected_in(pool, &c.contract.terms, p, now)
+        corrected_faults: linkledger_ledger::records::corrected_in(pool, &c.contract.terms, p, now)
             .await?,
     })
 }
@@ -584,7 +584,7 @@ async fn line_figures(
             .collect();
     }
     let local_faults =
-        crate::ledger::read::local_faults(pool, Some(&l.id), Some(p.0), Some(p.1), now).await?;
+        linkledger_ledger::read::local_faults(pool, Some(&l.id), Some(p.0), Some(p.1), now).await?;
     Ok(LineFigures {
         local_faults,
         line: l.id.clone(),
