@@ -14,13 +14,13 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use linkledger::clock::RunClock;
-use linkledger::config::{Line, Probe, Role};
-use linkledger::evaluator::Evaluator;
-use linkledger::ledger::{self, run, write};
-use linkledger::line_task::{LineTask, Shared};
-use linkledger::metrics::Metrics;
-use linkledger::probe_runtime::ProbeRuntime;
+use linkledger_config::{Line, Probe, Role};
+use linkledger_core::evaluator::Evaluator;
+use linkledger_daemon::line_task::{LineTask, Shared};
+use linkledger_daemon::metrics::Metrics;
+use linkledger_daemon::probe_runtime::ProbeRuntime;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::{self as ledger, run, write};
 use linkledger_probes::{Binding, Echoer};
 use tokio_util::sync::CancellationToken;
 
@@ -82,7 +82,7 @@ async fn bench(n: usize, secs: u64) {
         pool.clone(),
         start.run_id,
         1000,
-        linkledger::ledger::faults::FaultRules {
+        linkledger_ledger::faults::FaultRules {
             classes: Default::default(),
             lines: lines.iter().map(|l| l.id.clone()).collect(),
         },
@@ -195,6 +195,6 @@ fn main() {
     rt.block_on(bench(ns[0], secs));
 }
 
-fn cfg_degradation() -> linkledger::config::terms::Degradation {
-    linkledger::config::Terms::default().degradation
+fn cfg_degradation() -> linkledger_config::terms::Degradation {
+    linkledger_config::Terms::default().degradation
 }

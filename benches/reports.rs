@@ -18,10 +18,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use linkledger::config::report::ReportFormat;
-use linkledger::config::{Config, Language};
-use linkledger::report::period::Period;
-use linkledger::report::{build, pdf::PdfFont, ReportKind};
+use linkledger_config::report::ReportFormat;
+use linkledger_config::{Config, Language};
+use linkledger_report::period::Period;
+use linkledger_report::{build, pdf::PdfFont, ReportKind};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -125,7 +125,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = linkledger::ledger::open(&c.daemon.database).await.unwrap();
+        let pool = linkledger_ledger::open(&c.daemon.database).await.unwrap();
         let t = Instant::now();
         sqlx::raw_sql(&fill_sql(lines)).execute(&pool).await.unwrap();
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM probe_minutes").fetch_one(&pool).await.unwrap();
@@ -133,15 +133,15 @@ fn main() {
         let now: DateTime<Utc> = "2026-01-10T00:00:00Z".parse().unwrap();
         let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
         let t = Instant::now();
-        let days = linkledger::ledger::day_rollups::roll_up_quality(&pool, &ids, c.daemon.timezone, now).await.unwrap();
-        let traffic = linkledger::ledger::day_rollups::roll_up_traffic(&pool, &ids, c.daemon.timezone, now).await.unwrap();
+        let days = linkledger_ledger::day_rollups::roll_up_quality(&pool, &ids, c.daemon.timezone, now).await.unwrap();
+        let traffic = linkledger_ledger::day_rollups::roll_up_traffic(&pool, &ids, c.daemon.timezone, now).await.unwrap();
         println!(
             "rolled up {days} line-days of probes and {traffic} of traffic in {:.1} s (the daemon does one day at a time)",
             t.elapsed().as_secs_f64()
         );
         drop(pool);
         // Reports read the ledger the way the CLI does: read-only.
-        let pool = linkledger::ledger::open_for_reading(&c.daemon.database).await.unwrap();
+        let pool = linkledger_ledger::open_for_reading(&c.daemon.database).await.unwrap();
         let font = PdfFont::load(None).ok();
         let tz = c.daemon.timezone;
         let kinds = [

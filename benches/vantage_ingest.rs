@@ -12,8 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use linkledger::ledger::vantage::store;
 use linkledger_core::batch::{Batch, Round, TargetResult, SCHEMA};
+use linkledger_ledger::vantage::store;
 
 fn env(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -53,9 +53,9 @@ fn main() {
         ),
         1,
     );
-    let config = linkledger::config::Config::parse(std::path::Path::new(demo), &text).unwrap();
+    let config = linkledger_config::Config::parse(std::path::Path::new(demo), &text).unwrap();
     rt.block_on(async {
-        let pool = linkledger::ledger::open(&db).await.unwrap();
+        let pool = linkledger_ledger::open(&db).await.unwrap();
         let start = chrono::Utc::now();
         let size0 = {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();

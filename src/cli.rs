@@ -10,9 +10,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::cli_contract::{self, DrillCmd, ExcludeCmd, FaultCmd, MaintenanceCmd, OutageCmd};
-use crate::config::Config;
-use crate::contract::ContractYear;
-use crate::ledger::{self, read};
+use linkledger_config::Config;
+use linkledger_core::contract::ContractYear;
+use linkledger_ledger::{self as ledger, read};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -235,7 +235,7 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run { .. } => crate::daemon::run(config).await,
+            Command::Run { .. } => linkledger_daemon::daemon::run(config).await,
             Command::CheckConfig { .. } => {
                 print!("{}", describe(&config));
                 Ok(())
@@ -312,8 +312,8 @@ pub enum NotifyCmd {
 }
 
 async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> {
-    let pool = crate::ledger::open_for_reading(&c.daemon.database).await?;
-    let list = crate::notify::status::status(&pool, c)
+    let pool = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
+    let list = linkledger_notify::status::status(&pool, c)
         .await
         .context("cannot read the alert outbox")?;
     if json {
@@ -357,7 +357,7 @@ async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Result<()> {
-    let channels: Vec<&crate::config::Channel> = c
+    let channels: Vec<&linkledger_config::Channel> = c
         .channels
         .iter()
         .filter(|ch| only.is_none_or(|o| o == ch.name))
@@ -374,7 +374,7 @@ async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Result<()> {
         .into());
     }
     let mut failed = 0;
-    for (ch, result) in crate::notify::test_channels(c, &channels).await {
+    for (ch, result) in linkledger_notify::test_channels(c, &channels).await {
         match result {
             Ok(answer) => println!("{} ({}): accepted: {answer}", ch.name, ch.kind.as_str()),
             Err(f) => {
@@ -448,15 +448,15 @@ fn describe(c: &Config) -> String {
     );
     for ch in &c.channels {
         let to = match &ch.target {
-            crate::config::notify::Target::Email(e) => {
+            linkledger_config::notify::Target::Email(e) => {
                 let tls = match e.tls {
-                    crate::config::notify::SmtpTls::Starttls => "STARTTLS",
-                    crate::config::notify::SmtpTls::Tls => "TLS",
-                    crate::config::notify::SmtpTls::None => "no encryption",
+                    linkledger_config::notify::SmtpTls::Starttls => "STARTTLS",
+                    linkledger_config::notify::SmtpTls::Tls => "TLS",
+                    linkledger_config::notify::SmtpTls::None => "no encryption",
                 };
                 format!("{}:{} ({tls}) to {}", e.host, e.port, e.to.join(", "))
             }
-            crate::config::notify::Target::Http(_) => "webhook URL (hidden)".to_string(),
+            linkledger_config::notify::Target::Http(_) => "webhook URL (hidden)".to_string(),
         };
         s += &format!("notify {}: {} {to}\n", ch.name, ch.kind.as_str());
     }
@@ -468,7 +468,7 @@ fn describe(c: &Config) -> String {
             .map(|f| f.as_str())
             .collect::<Vec<_>>()
             .join(", "),
-        if r.language == crate::config::Language::ZhCn {
+        if r.language == linkledger_config::Language::ZhCn {
             "zh-CN"
         } else {
             "en"
@@ -631,7 +631,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// `linkledger agent -c agent.toml`.
 fn agent_main(path: &std::path::Path) -> ExitCode {
-    let cfg = match crate::config::agent::AgentConfig::load(path) {
+    let cfg = match linkledger_config::agent::AgentConfig::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -641,7 +641,7 @@ fn agent_main(path: &std::path::Path) -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(crate::vantage::agent::run(cfg)) {
+    match runtime.block_on(linkledger_daemon::vantage::agent::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -652,7 +652,7 @@ fn agent_main(path: &std::path::Path) -> ExitCode {
 
 async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let list = crate::ledger::vantage::status::agents(&pool, c, Utc::now()).await?;
+    let list = linkledger_ledger::vantage::status::agents(&pool, c, Utc::now()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -682,7 +682,7 @@ async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
             }
         );
     }
-    let blocks = crate::ledger::vantage::status::blocks(&pool, c).await?;
+    let blocks = linkledger_ledger::vantage::status::blocks(&pool, c).await?;
     if !blocks.is_empty() {
         println!(
             "\n{:<14} {:<20} {:>6} {:<25} {:>8}  state",
@@ -771,7 +771,7 @@ async fn traffic(
             .await
             .context("reading traffic")?;
         let contracted = l.bandwidth_mbps as f64 * 1e6;
-        out.push(crate::traffic::summarize(
+        out.push(linkledger_core::traffic::summarize(
             &l.id,
             &samples,
             contracted,

@@ -8,11 +8,11 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 
 use crate::cli::{check_line, UsageError};
-use crate::config::report::ReportFormat;
-use crate::config::{Config, Language};
-use crate::ledger;
-use crate::report::period::Period;
-use crate::report::{build, ReportKind};
+use linkledger_config::report::ReportFormat;
+use linkledger_config::{Config, Language};
+use linkledger_ledger as ledger;
+use linkledger_report::period::Period;
+use linkledger_report::{build, ReportKind};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
@@ -137,7 +137,9 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
     };
     // Check the font before the ledger work, so a missing font fails fast.
     let font = match format {
-        ReportFormat::Pdf => Some(crate::report::pdf::PdfFont::load(c.report.font.as_deref())?),
+        ReportFormat::Pdf => Some(linkledger_report::pdf::PdfFont::load(
+            c.report.font.as_deref(),
+        )?),
         _ => None,
     };
     let pool = ledger::open_for_reading(&c.daemon.database).await?;

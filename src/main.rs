@@ -1,11 +1,17 @@
-//! The `linkledger` binary: parse arguments, set up logging, hand over.
+//! The `linkledger` binary: parse arguments, set up logging, hand over to
+//! the command (the daemon, the agent, or one of the CLI's reads and
+//! contract actions).
+
+mod cli;
+mod cli_contract;
+mod cli_report;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = linkledger::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LINKLEDGER_LOG")
@@ -15,5 +21,5 @@ fn main() -> ExitCode {
         // Colour only on a terminal: a log file or the journal gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    linkledger::cli::main(cli)
+    cli::main(cli)
 }

@@ -389,12 +389,12 @@ fn a_fault_is_judged_by_the_terms_in_force_when_it_was_detected() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let c = linkledger::config::Config::load(&l.config).unwrap();
-        let pool = linkledger::ledger::open(&l.db).await.unwrap();
+        let c = linkledger_config::Config::load(&l.config).unwrap();
+        let pool = linkledger_ledger::open(&l.db).await.unwrap();
         let mut conn = pool.acquire().await.unwrap();
         let at = "2024-01-01T00:00:00Z".parse().unwrap();
         assert!(
-            linkledger::ledger::terms::record(&mut conn, &c.contract.terms, at, Some(1))
+            linkledger_ledger::terms::record(&mut conn, &c.contract.terms, at, Some(1))
                 .await
                 .unwrap()
         );
@@ -514,8 +514,8 @@ fn one_line_down_is_a_general_fault_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, config("2025-07-01", "")).unwrap();
-    let c = linkledger::config::Config::load(&path).unwrap();
-    use linkledger::fault::{FaultClass, Trigger};
+    let c = linkledger_config::Config::load(&path).unwrap();
+    use linkledger_core::fault::{FaultClass, Trigger};
     assert_eq!(
         c.contract.terms.classes.class_of(Trigger::LineDown),
         FaultClass::General

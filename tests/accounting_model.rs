@@ -15,10 +15,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
-use linkledger::config::Config;
-use linkledger::contract::ContractYear;
-use linkledger::ledger::budget;
-use linkledger::report::period::Period;
+use linkledger_config::Config;
+use linkledger_core::contract::ContractYear;
+use linkledger_ledger::budget;
+use linkledger_report::period::Period;
 use proptest::prelude::*;
 
 /// The fixture's three years, in hours from 2024-01-01T00:00Z.
@@ -323,7 +323,7 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = linkledger::ledger::open(&db).await.unwrap();
+        let pool = linkledger_ledger::open(&db).await.unwrap();
         sqlx::raw_sql(&rows(c)).execute(&pool).await.unwrap();
         let tz = config.daemon.timezone;
         let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
@@ -376,16 +376,16 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
                 let d = budget::line_downtime(&pool, id, p.span(), terms)
                     .await
                     .unwrap();
-                let got = hours(linkledger::budget::secs(linkledger::budget::total(
-                    &d.charged,
-                )));
+                let got = hours(linkledger_core::budget::secs(
+                    linkledger_core::budget::total(&d.charged),
+                ));
                 prop_assert_eq!(got, of(Some(l), label)[0], "{} {}", id, label);
                 downs.push(d);
             }
-            let e = linkledger::budget::Downtime::of_egress(&downs);
-            let got = hours(linkledger::budget::secs(linkledger::budget::total(
-                &e.charged,
-            )));
+            let e = linkledger_core::budget::Downtime::of_egress(&downs);
+            let got = hours(linkledger_core::budget::secs(
+                linkledger_core::budget::total(&e.charged),
+            ));
             prop_assert_eq!(got, of(None, label)[0], "egress {}", label);
         }
 
@@ -394,14 +394,14 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
         let mut over: BTreeMap<(String, i32), u64> = BTreeMap::new();
         for label in labels.iter().filter(|l| l.contains('H')) {
             let p = Period::half(label, tz).unwrap();
-            let f = linkledger::report::figures::period_figures(&pool, &config, &p, None, now)
+            let f = linkledger_report::figures::period_figures(&pool, &config, &p, None, now)
                 .await
                 .unwrap();
-            let a = linkledger::report::assessment::assess(&f, &config);
+            let a = linkledger_report::assessment::assess(&f, &config);
             for b in a
                 .breaches
                 .iter()
-                .filter(|b| b.kind == linkledger::config::report::BreachKind::DowntimeOverCap)
+                .filter(|b| b.kind == linkledger_config::report::BreachKind::DowntimeOverCap)
             {
                 let n: i32 = b
                     .note

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use linkledger::config::Config;
-use linkledger::ledger::write::{run_writer, LedgerWrite, WriterStatus};
-use linkledger::ledger::{self, run};
+use linkledger_config::Config;
+use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::{self as ledger, run};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkledger");

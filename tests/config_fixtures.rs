@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use linkledger::config::Config;
+use linkledger_config::Config;
 
 #[test]
 fn every_invalid_fixture_gives_its_expected_error() {
@@ -78,11 +78,11 @@ fn the_example_config_parses_with_the_documented_values() {
     assert_eq!(ids, ["telecom", "unicom", "mobile"]);
     assert_eq!(c.lines[1].interface.as_deref(), Some("eth2"));
     assert_eq!(
-        c.lines[2].carrier_for(linkledger::config::Language::ZhCn),
+        c.lines[2].carrier_for(linkledger_config::Language::ZhCn),
         "中国移动"
     );
     assert_eq!(
-        c.lines[2].carrier_for(linkledger::config::Language::En),
+        c.lines[2].carrier_for(linkledger_config::Language::En),
         "China Mobile"
     );
     let l = &c.lines[0];
@@ -90,8 +90,8 @@ fn the_example_config_parses_with_the_documented_values() {
     assert_eq!(l.upstream.len(), 2);
     assert_eq!(l.ip_blocks[0].to_string(), "198.19.100.0/29");
     assert_eq!(l.source.unwrap().to_string(), "198.18.0.1");
-    use linkledger::config::terms::{EgressBreaches, ResponseFrom};
-    use linkledger::fault::{FaultClass, Trigger};
+    use linkledger_config::terms::{EgressBreaches, ResponseFrom};
+    use linkledger_core::fault::{FaultClass, Trigger};
     let t = &c.contract.terms;
     assert_eq!(t.classes.class_of(Trigger::LineDown), FaultClass::General);
     assert_eq!(t.response_from, ResponseFrom::Reported);
@@ -102,7 +102,7 @@ fn the_example_config_parses_with_the_documented_values() {
 /// what their comments say.
 #[test]
 fn the_example_alert_channels_parse_when_uncommented() {
-    use linkledger::config::notify::{SmtpTls, Target};
+    use linkledger_config::notify::{SmtpTls, Target};
     let text = std::fs::read_to_string("config/linkledger.example.toml").unwrap();
     let (head, tail) = text.split_at(text.find("# [[notify]]").unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -286,7 +286,7 @@ fn the_example_penalty_rule_parses_when_uncommented() {
 /// config without own anchors is refused with the reason.
 #[test]
 fn the_example_agent_config_parses_and_a_bad_one_says_why() {
-    use linkledger::config::agent::AgentConfig;
+    use linkledger_config::agent::AgentConfig;
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("agent.token");
     std::fs::write(&token, "0123456789abcdef0123456789abcdef0123\n").unwrap();

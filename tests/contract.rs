@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use linkledger::config::Config;
-use linkledger::fault::deadline::DeadlineState::{self, *};
-use linkledger::fault::FaultClass;
-use linkledger::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
-use linkledger::ledger::records::{self, FaultFilter, FaultView};
-use linkledger::ledger::write::{run_writer, LedgerWrite, WriterStatus};
-use linkledger::ledger::{self, budget, run};
+use linkledger_config::Config;
+use linkledger_core::fault::deadline::DeadlineState::{self, *};
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
+use linkledger_ledger::records::{self, FaultFilter, FaultView};
+use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::{self as ledger, budget, run};
 use sqlx::SqlitePool;
 
 fn t(s: &str) -> DateTime<Utc> {

@@ -233,7 +233,7 @@ fn traffic_report_from_five_minute_samples() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = linkledger::ledger::open(&dir.path().join("ledger.db"))
+        let pool = linkledger_ledger::open(&dir.path().join("ledger.db"))
             .await
             .unwrap();
         // 40 samples on the 1000 Mbit/s line: inbound 20, 40, ... 800 Mbit/s.
@@ -242,7 +242,7 @@ fn traffic_report_from_five_minute_samples() {
             sqlx::query(
                 "INSERT INTO traffic_samples VALUES ('telecom', ?, 300, ?, ?, ?, ?, 0, 0, 0, 0)",
             )
-            .bind(linkledger::time::ledger_ts(start))
+            .bind(linkledger_core::time::ledger_ts(start))
             .bind(i as f64 * 20e6)
             .bind(5e6)
             .bind(i as f64 * 25e6)

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use linkledger::budget::{secs, total};
-use linkledger::config::Config;
-use linkledger::config::Terms;
-use linkledger::ledger::write::{run_writer, LedgerWrite, WriterStatus};
-use linkledger::ledger::{self, budget, read, run};
+use linkledger_config::Config;
+use linkledger_config::Terms;
+use linkledger_core::budget::{secs, total};
+use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::{self as ledger, budget, read, run};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
@@ -19,7 +19,7 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn demo_lines() -> Vec<linkledger::config::Line> {
+fn demo_lines() -> Vec<linkledger_config::Line> {
     Config::load(std::path::Path::new("config/demo.toml"))
         .unwrap()
         .lines
@@ -63,7 +63,7 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         pool.clone(),
         run_id,
         1000,
-        linkledger::ledger::faults::FaultRules {
+        linkledger_ledger::faults::FaultRules {
             classes: Default::default(),
             lines: vec!["telecom".into()],
         },

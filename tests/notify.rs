@@ -15,10 +15,10 @@ use std::time::Duration;
 use chrono::Utc;
 use common::receivers::{Receiver, SmtpSink};
 use common::BIN;
-use linkledger::config::Config;
-use linkledger::fault::FaultClass;
-use linkledger::ledger::outbox::{Notice, NoticeKind};
-use linkledger::notify::{deliver, http_client, message, Outgoing};
+use linkledger_config::Config;
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::outbox::{Notice, NoticeKind};
+use linkledger_notify::{deliver, http_client, message, Outgoing};
 use serde_json::json;
 
 fn config(dir: &Path, channels: &str) -> (std::path::PathBuf, Config) {

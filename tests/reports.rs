@@ -705,7 +705,7 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
 /// restart; and the real notifier mails the PDF to an SMTP server.
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
-    use linkledger::report::schedule::tick;
+    use linkledger_report::schedule::tick;
     let f = tokio::task::block_in_place(fixture);
     let sink = common::receivers::SmtpSink::start("none", None, None);
     let mut text = std::fs::read_to_string(&f.config).unwrap();
@@ -714,12 +714,12 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
         sink.port
     );
     std::fs::write(&f.config, &text).unwrap();
-    let c = linkledger::config::Config::load(&f.config).unwrap();
+    let c = linkledger_config::Config::load(&f.config).unwrap();
     let before: Value =
         serde_json::from_slice(&report(&f, &["quarterly", "--quarter", "2025Q1"], "json")).unwrap();
 
-    let pool = linkledger::ledger::open(&f.db).await.unwrap();
-    linkledger::notify::sender::register(&pool, &c.channels)
+    let pool = linkledger_ledger::open(&f.db).await.unwrap();
+    linkledger_notify::sender::register(&pool, &c.channels)
         .await
         .unwrap();
     assert_eq!(
@@ -748,7 +748,7 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
     );
     pool.close().await;
     // A restart: a new pool on the same ledger, later the same day.
-    let pool = linkledger::ledger::open(&f.db).await.unwrap();
+    let pool = linkledger_ledger::open(&f.db).await.unwrap();
     assert!(
         tick(&pool, &c, at("2025-03-31T20:00:00Z"))
             .await
@@ -794,10 +794,10 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
     // The notifier hands each to the contract manager's mailbox, PDF attached.
     let cell = std::sync::Arc::new(tokio::sync::RwLock::new(c.clone()));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let sender = tokio::spawn(linkledger::notify::sender::run(
+    let sender = tokio::spawn(linkledger_notify::sender::run(
         pool.clone(),
         cell,
-        linkledger::metrics::Metrics::new().notify.clone(),
+        linkledger_daemon::metrics::Metrics::new().notify.clone(),
         cancel.clone(),
     ));
     let sink_ref = &sink;

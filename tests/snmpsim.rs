@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use linkledger::traffic::{rates, CounterSample, Discard};
+use linkledger_core::traffic::{rates, CounterSample, Discard};
 use linkledger_probes::snmp::interface::{find_interface, read_interface, IfSelector, IfStatus};
 use linkledger_probes::snmp::oids::SYS_UPTIME_0;
 use linkledger_probes::snmp::{Agent, Credentials, SnmpClient};

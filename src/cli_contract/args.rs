@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 
-use crate::fault::FaultClass;
-use crate::ledger::operator;
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::operator;
 
 /// The config file every contract command reads.
 #[derive(Debug, Args)]

@@ -9,11 +9,13 @@ pub use args::*;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
-use crate::contract::ContractYear;
-use crate::ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step, Withdrawable};
-use crate::ledger::records::{self, FaultFilter};
-use crate::ledger::{self, budget};
+use linkledger_config::Config;
+use linkledger_core::contract::ContractYear;
+use linkledger_ledger::operator::{
+    self, Action, ActionError, Actor, FaultStep, Step, Withdrawable,
+};
+use linkledger_ledger::records::{self, FaultFilter};
+use linkledger_ledger::{self as ledger, budget};
 
 /// An action refused by its checks (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -343,7 +345,7 @@ pub async fn outage(c: &Config, cmd: OutageCmd) -> anyhow::Result<()> {
         }
         OutageCmd::List(ListArgs { json, .. }) => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
-            let list = crate::ledger::records::agreed_outages(&pool, None).await?;
+            let list = linkledger_ledger::records::agreed_outages(&pool, None).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {

@@ -87,7 +87,7 @@ pub fn write_ledger(db: &Path, sql: &str) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = linkledger::ledger::open(db).await.unwrap();
+        let pool = linkledger_ledger::open(db).await.unwrap();
         sqlx::raw_sql(sql).execute(&pool).await.unwrap();
         pool.close().await;
     });

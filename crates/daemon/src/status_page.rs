@@ -11,13 +11,13 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use crate::config::{Config, Language};
-use crate::fault::deadline::{DeadlineKind, DeadlineState};
 use crate::http::HttpState;
-use crate::ledger::budget::{self, BudgetView};
-use crate::ledger::read::{self, LocalFaultView, OutageView};
-use crate::ledger::records::{self, FaultFilter, FaultView};
-use crate::text::html_escape as esc;
+use linkledger_config::{Config, Language};
+use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+use linkledger_core::text::html_escape as esc;
+use linkledger_ledger::budget::{self, BudgetView};
+use linkledger_ledger::read::{self, LocalFaultView, OutageView};
+use linkledger_ledger::records::{self, FaultFilter, FaultView};
 
 /// Seconds between reloads.
 const REFRESH_S: u32 = 15;
@@ -41,7 +41,7 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         .iter()
         .map(|l| (l.id.clone(), s.metrics.declared_state(&l.id)))
         .collect();
-    let egress = crate::evaluator::egress_state(states.iter().map(|(_, st)| *st));
+    let egress = linkledger_core::evaluator::egress_state(states.iter().map(|(_, st)| *st));
     // Each public block as the vantage agents see it (the judge's state).
     let blocks: Vec<(String, String, &'static str)> = config
         .probed_blocks()
@@ -84,7 +84,7 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         let mut local = read::local_faults(&s.pool, None, Some(since), None, now).await?;
         local.reverse();
         local.truncate(20);
-        Ok::<_, crate::ledger::LedgerError>((budget, faults, outages, local))
+        Ok::<_, linkledger_ledger::LedgerError>((budget, faults, outages, local))
     };
     match data.await {
         Ok((budget, faults, outages, local_faults)) => (
@@ -150,12 +150,12 @@ impl Page<'_> {
     }
 
     fn state(&self, s: &str) -> &str {
-        crate::vocab::state(self.lang, s)
+        linkledger_core::vocab::state(self.lang, s)
     }
 
     /// An outage's cause as the reader says it.
     fn cause(&self, o: &OutageView) -> String {
-        let said = crate::vocab::cause(self.lang, &o.cause);
+        let said = linkledger_core::vocab::cause(self.lang, &o.cause);
         match &o.block {
             Some(b) => format!("{} {}", esc(said), esc(b)),
             None => esc(said),
@@ -167,7 +167,7 @@ impl Page<'_> {
             DeadlineKind::Response => self.t("响应", "response"),
             DeadlineKind::OnSite => self.t("到场", "on site"),
             DeadlineKind::Resolution => self.t("修复", "resolution"),
-            DeadlineKind::RepairReport => crate::vocab::repair_report(self.lang),
+            DeadlineKind::RepairReport => linkledger_core::vocab::repair_report(self.lang),
         }
     }
 
@@ -218,7 +218,7 @@ impl Page<'_> {
     }
 
     fn duration(&self, secs: f64) -> String {
-        crate::notify::message::duration(self.lang, secs)
+        linkledger_notify::message::duration(self.lang, secs)
     }
 }
 
@@ -329,7 +329,7 @@ fn render(p: &Page) -> String {
             })
         );
     }
-    for sp in crate::config::special::at(&c.special_periods, p.now) {
+    for sp in linkledger_config::special::at(&c.special_periods, p.now) {
         h += &format!(
             "<div class=\"banner special\" data-special=\"{}\">{} {} · {} – {} · {}</div>",
             esc(&sp.name),
@@ -396,7 +396,7 @@ fn render(p: &Page) -> String {
     h += &budget_row(
         p,
         &p.budget.egress,
-        crate::vocab::egress(p.lang),
+        linkledger_core::vocab::egress(p.lang),
         Some(p.egress),
     );
     h += "</table>";
@@ -479,7 +479,7 @@ fn render(p: &Page) -> String {
                 "<tr data-fault=\"{}\"><td>{}</td><td>{}</td><td>{class}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 f.id,
                 f.id,
-                esc(f.line.as_deref().unwrap_or(crate::vocab::egress(p.lang))),
+                esc(f.line.as_deref().unwrap_or(linkledger_core::vocab::egress(p.lang))),
                 p.time(f.detected_at),
                 p.handling(f),
                 deadlines.join("<br>")

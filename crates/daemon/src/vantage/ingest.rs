@@ -17,10 +17,10 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::api::{body_limited, same, ApiError};
-use crate::config::Config;
 use crate::http::HttpState;
-use crate::ledger::vantage::{last_of, store, StoreError};
+use linkledger_config::Config;
 use linkledger_core::batch::{self, Batch, Refusal};
+use linkledger_ledger::vantage::{last_of, store, StoreError};
 
 pub fn routes() -> Router<HttpState> {
     Router::new()
@@ -49,7 +49,7 @@ fn agent_of(config: &Config, headers: &HeaderMap) -> Result<String, ApiError> {
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct TargetSpec {
     pub line: String,
-    pub target: crate::config::vantage::BlockTarget,
+    pub target: linkledger_config::vantage::BlockTarget,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

@@ -35,17 +35,17 @@ use sqlx::SqlitePool;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::RunClock;
-use crate::config::Config;
-use crate::evaluator::{Cause, Evaluator, Event, RoundState};
-use crate::ledger::vantage::compact::BlockSummary;
-use crate::ledger::vantage::{
+use crate::metrics::Metrics;
+use linkledger_config::Config;
+use linkledger_core::evaluator::{Cause, Evaluator, Event, RoundState};
+use linkledger_core::time::ledger_ts;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::vantage::compact::BlockSummary;
+use linkledger_ledger::vantage::{
     judged_until, latest_round_at, line_outage_spans, open_block_outage, open_block_outages,
     rounds_between, StoredRound,
 };
-use crate::ledger::write::{LedgerTx, LedgerWrite};
-use crate::metrics::Metrics;
-use crate::time::ledger_ts;
+use linkledger_ledger::write::{LedgerTx, LedgerWrite};
 
 type Ts = DateTime<Utc>;
 
@@ -579,8 +579,8 @@ mod tests {
         // A round older than STALE no longer stands.
         let late = t(12) + STALE + TimeDelta::seconds(1);
         assert_eq!(v.state(late, 1, false), RoundState::Unobserved);
-        assert_eq!(crate::config::vantage::quorum(2, 1), 1);
-        assert_eq!(crate::config::vantage::quorum(2, 3), 2);
+        assert_eq!(linkledger_config::vantage::quorum(2, 1), 1);
+        assert_eq!(linkledger_config::vantage::quorum(2, 3), 2);
     }
 
     #[test]

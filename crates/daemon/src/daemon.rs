@@ -15,17 +15,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::clock::RunClock;
-use crate::config::Config;
-use crate::evaluator::Evaluator;
 use crate::http::{router, HttpState};
-use crate::ledger::write::{run_writer, LedgerWrite, WriterStatus};
-use crate::ledger::{self, run};
 use crate::line_task::{LineTask, Shared};
 use crate::metrics::Metrics;
 use crate::probe_runtime::ProbeRuntime;
 use crate::snmp_task::{InterfaceEvidence, SnmpPoller};
-use crate::time::ledger_ts;
+use linkledger_config::Config;
+use linkledger_core::evaluator::Evaluator;
+use linkledger_core::time::ledger_ts;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::{self as ledger, run};
 
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -175,7 +175,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
     // A channel configured for the first time is owed this run's notices.
-    crate::notify::sender::register(&pool, &config.channels)
+    linkledger_notify::sender::register(&pool, &config.channels)
         .await
         .context("cannot register the alert channels in the ledger")?;
     let start = run::begin(
@@ -232,7 +232,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::new());
     for line in &config.lines {
-        let n = crate::ledger::read::outage_count(&pool, &line.id).await?;
+        let n = linkledger_ledger::read::outage_count(&pool, &line.id).await?;
         metrics
             .outages
             .with_label_values(&[&line.id])
@@ -295,7 +295,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(5),
         heartbeat_cancel.clone(),
     ));
-    let reports = tokio::spawn(crate::report::schedule::run(
+    let reports = tokio::spawn(linkledger_report::schedule::run(
         pool.clone(),
         config_cell.clone(),
         clock,
@@ -311,7 +311,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(1),
         heartbeat_cancel.clone(),
     ));
-    let notifier = tokio::spawn(crate::notify::sender::run(
+    let notifier = tokio::spawn(linkledger_notify::sender::run(
         pool.clone(),
         config_cell.clone(),
         metrics.notify.clone(),
@@ -442,7 +442,7 @@ fn close_removed_lines(new: &Config, evaluators: &mut HashMap<String, Evaluator>
 /// clock stepping away from the run's monotonic timeline.
 async fn heartbeat(
     clock: RunClock,
-    ledger: crate::ledger::write::LedgerTx,
+    ledger: linkledger_ledger::write::LedgerTx,
     every: Duration,
     cancel: CancellationToken,
 ) {

@@ -12,19 +12,19 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::RunClock;
-use crate::config::terms::Degradation;
-use crate::config::{Line, Probe};
-use crate::evaluator::{
-    classify, with_interface_evidence, Evaluator, Event, RoundState, TierResult,
-};
-use crate::ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
-use crate::quality::{LineQuality, QualityChange};
-use crate::rollup::{minute_of, MinuteRollup};
 use crate::snmp_task::InterfaceEvidence;
-use crate::time::ledger_ts;
+use linkledger_config::terms::Degradation;
+use linkledger_config::{Line, Probe};
+use linkledger_core::evaluator::{
+    classify, with_interface_evidence, Evaluator, Event, RoundState, TierResult,
+};
+use linkledger_core::quality::{LineQuality, QualityChange};
+use linkledger_core::rollup::{minute_of, MinuteRollup};
+use linkledger_core::time::ledger_ts;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 
 const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
 

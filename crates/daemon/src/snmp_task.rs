@@ -18,17 +18,17 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::clock::RunClock;
-use crate::config::snmp::LineSnmp;
-use crate::config::terms::Degradation;
-use crate::evaluator::Cause;
-use crate::ledger::outbox::{NewNotice, NoticeKind};
-use crate::ledger::write::{LedgerTx, LedgerWrite};
 use crate::line_task::record_quality;
 use crate::metrics::Metrics;
-use crate::quality::{SharedUtilisation, Utilisation};
-use crate::time::ledger_ts;
-use crate::traffic::{rates, CounterSample, Discard, FiveMinutes};
+use linkledger_config::snmp::LineSnmp;
+use linkledger_config::terms::Degradation;
+use linkledger_core::evaluator::Cause;
+use linkledger_core::quality::{SharedUtilisation, Utilisation};
+use linkledger_core::time::ledger_ts;
+use linkledger_core::traffic::{rates, CounterSample, Discard, FiveMinutes};
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::outbox::{NewNotice, NoticeKind};
+use linkledger_ledger::write::{LedgerTx, LedgerWrite};
 
 /// What the interface says, shared with the line's probing task.
 #[derive(Debug, Default)]

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use linkledger_probes::icmp::trace::{trace, Trace};
 use linkledger_probes::Binding;
 
-use crate::clock::RunClock;
-use crate::ledger::write::{LedgerTx, LedgerWrite};
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::write::{LedgerTx, LedgerWrite};
 
 /// TTLs tried.
 pub const MAX_HOPS: u8 = 16;

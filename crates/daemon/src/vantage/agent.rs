@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::ingest::{TargetSpec, Targets};
-use crate::clock::RunClock;
-use crate::config::agent::AgentConfig;
-use crate::ledger::agent_buffer::Buffer;
+use linkledger_config::agent::AgentConfig;
 use linkledger_core::batch::{Ack, Batch, Round, TargetResult, SCHEMA};
+use linkledger_ledger::agent_buffer::Buffer;
+use linkledger_ledger::clock::RunClock;
 
 /// Rounds sent in one batch at most.
 const BATCH_ROUNDS: usize = 60;

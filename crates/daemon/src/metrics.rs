@@ -35,7 +35,7 @@ pub struct Metrics {
     pub ledger_write_failures: IntCounter,
     pub last_round: Gauge,
     pub interface: InterfaceMetrics,
-    pub notify: std::sync::Arc<crate::notify::metrics::NotifyMetrics>,
+    pub notify: std::sync::Arc<linkledger_notify::metrics::NotifyMetrics>,
     pub vantage: VantageMetrics,
 }
 
@@ -130,7 +130,7 @@ impl Metrics {
             last_round: reg(&r, Gauge::new("linkledger_last_round_timestamp_seconds", "Unix time of the latest completed probe round.").unwrap()),
             interface: InterfaceMetrics::new(&r),
             vantage: VantageMetrics::new(&r),
-            notify: std::sync::Arc::new(crate::notify::metrics::NotifyMetrics::new(&r)),
+            notify: std::sync::Arc::new(linkledger_notify::metrics::NotifyMetrics::new(&r)),
             registry: r,
         }
     }
@@ -163,7 +163,7 @@ impl Metrics {
     /// set in `linkledger_egress_state` and returned.
     pub fn update_egress<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> &'static str {
         let states: Vec<&'static str> = lines.into_iter().map(|l| self.declared_state(l)).collect();
-        let egress = crate::evaluator::egress_state(states.iter().copied());
+        let egress = linkledger_core::evaluator::egress_state(states.iter().copied());
         for s in STATES {
             self.egress_state
                 .with_label_values(&[s])

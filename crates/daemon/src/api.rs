@@ -16,13 +16,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::terms::ApiRole;
-use crate::config::Config;
-use crate::fault::FaultClass;
 use crate::http::HttpState;
-use crate::ledger::operator::{self, Action, ActionError, Actor, Step, Withdrawable};
-use crate::ledger::records::{self, FaultFilter};
-use crate::ledger::{budget, LedgerError};
+use linkledger_config::terms::ApiRole;
+use linkledger_config::Config;
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::operator::{self, Action, ActionError, Actor, Step, Withdrawable};
+use linkledger_ledger::records::{self, FaultFilter};
+use linkledger_ledger::{budget, LedgerError};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 64 * 1024;

@@ -4,9 +4,9 @@
 //! section. The Markdown is the small subset the runbook uses: headings,
 //! paragraphs, numbered and bulleted lists, `code`.
 
-use crate::text::html_escape as esc;
+use linkledger_core::text::html_escape as esc;
 
-const RUNBOOK: &str = include_str!("../deploy/prometheus/RUNBOOK.md");
+const RUNBOOK: &str = include_str!("../../../deploy/prometheus/RUNBOOK.md");
 
 pub async fn page() -> impl axum::response::IntoResponse {
     (
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn every_alert_has_its_anchor_and_lists_render() {
         let html = render(RUNBOOK);
-        let rules = include_str!("../deploy/prometheus/rules/linkledger-alerts.yml");
+        let rules = include_str!("../../../deploy/prometheus/rules/linkledger-alerts.yml");
         for name in rules
             .lines()
             .filter_map(|l| l.trim().strip_prefix("- alert: "))

@@ -15,11 +15,11 @@ use sqlx::SqlitePool;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::RunClock;
-use crate::config::Config;
-use crate::ledger::faults::{record_approaching, record_breaches};
-use crate::ledger::outbox::{self, NewNotice, NoticeKind};
-use crate::ledger::records::{faults, FaultFilter};
+use linkledger_config::Config;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::faults::{record_approaching, record_breaches};
+use linkledger_ledger::outbox::{self, NewNotice, NoticeKind};
+use linkledger_ledger::records::{faults, FaultFilter};
 
 pub async fn run(
     pool: SqlitePool,
@@ -76,13 +76,13 @@ async fn budget_notices(
     pool: &SqlitePool,
     c: &Config,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), crate::ledger::LedgerError> {
-    let b = crate::ledger::budget::budget(pool, c, now).await?;
+) -> Result<(), linkledger_ledger::LedgerError> {
+    let b = linkledger_ledger::budget::budget(pool, c, now).await?;
     let year = b.year_start.format("%Y-%m-%d").to_string();
     let mut conn = pool
         .acquire()
         .await
-        .map_err(crate::ledger::query_err("queue budget notices"))?;
+        .map_err(linkledger_ledger::query_err("queue budget notices"))?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let line = (v.line != "egress").then(|| v.line.clone());
         let figures = serde_json::json!({
@@ -110,7 +110,7 @@ async fn budget_notices(
         }
         if let (Some(when), false) = (v.projected_breach, v.breached) {
             let mut detail = figures.clone();
-            detail["projected_breach"] = serde_json::json!(crate::time::ledger_ts(when));
+            detail["projected_breach"] = serde_json::json!(linkledger_core::time::ledger_ts(when));
             notices.push(NewNotice::about(
                 NoticeKind::BudgetProjectedBreach,
                 format!("budget:{}:{year}:projected", v.line),
@@ -122,7 +122,7 @@ async fn budget_notices(
         for n in notices {
             outbox::queue(&mut conn, &n)
                 .await
-                .map_err(crate::ledger::query_err("queue budget notices"))?;
+                .map_err(linkledger_ledger::query_err("queue budget notices"))?;
         }
     }
     Ok(())

@@ -12,12 +12,12 @@ use axum::Router;
 use sqlx::SqlitePool;
 use tokio::sync::RwLock;
 
-use crate::clock::RunClock;
-use crate::config::Config;
-use crate::fault::FaultClass;
-use crate::ledger::budget;
-use crate::ledger::write::WriterStatus;
 use crate::metrics::Metrics;
+use linkledger_config::Config;
+use linkledger_core::fault::FaultClass;
+use linkledger_ledger::budget;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::write::WriterStatus;
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -73,7 +73,7 @@ async fn contract_metrics(
     s: &HttpState,
     config: &Config,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), crate::ledger::LedgerError> {
+) -> Result<(), linkledger_ledger::LedgerError> {
     let m = &s.metrics;
     m.bandwidth.reset();
     for l in &config.lines {
@@ -81,7 +81,7 @@ async fn contract_metrics(
             .with_label_values(&[&l.id])
             .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
-    for a in crate::ledger::vantage::status::agents(&s.pool, config, now).await? {
+    for a in linkledger_ledger::vantage::status::agents(&s.pool, config, now).await? {
         let v = &m.vantage;
         let id = [a.agent.as_str()];
         v.rounds.with_label_values(&id).set(a.rounds as f64);
@@ -132,7 +132,7 @@ async fn contract_metrics(
             }
         }
     }
-    let open = crate::ledger::records::open_fault_counts(&s.pool).await?;
+    let open = linkledger_ledger::records::open_fault_counts(&s.pool).await?;
     let ids = b.lines.iter().map(|l| l.line.as_str()).chain(["egress"]);
     for id in ids {
         for class in FaultClass::ALL {
@@ -146,7 +146,7 @@ async fn contract_metrics(
         }
     }
     // Every line and kind, 0 or 1, so "none open" is a value, not absence.
-    let open_degradations = crate::ledger::read::open_degradations(&s.pool).await?;
+    let open_degradations = linkledger_ledger::read::open_degradations(&s.pool).await?;
     m.degradations_open.reset();
     for l in &config.lines {
         for kind in crate::metrics::DEGRADATION_KINDS {
@@ -158,7 +158,7 @@ async fn contract_metrics(
                 .set(i64::from(open));
         }
     }
-    let breaches = crate::ledger::records::breach_counts(&s.pool).await?;
+    let breaches = linkledger_ledger::records::breach_counts(&s.pool).await?;
     for (scope, class, deadline, n) in breaches {
         let c = m
             .deadline_breaches
@@ -171,17 +171,19 @@ async fn contract_metrics(
     let terms = &config.contract.terms;
     let horizon =
         chrono::TimeDelta::from_std(terms.repair_report).unwrap_or(chrono::TimeDelta::MAX);
-    let filter = crate::ledger::records::FaultFilter {
+    let filter = linkledger_ledger::records::FaultFilter {
         since: Some(now - horizon - chrono::TimeDelta::hours(1)),
         ..Default::default()
     };
-    let recent = crate::ledger::records::faults(&s.pool, &filter, terms, now).await?;
+    let recent = linkledger_ledger::records::faults(&s.pool, &filter, terms, now).await?;
     m.deadline_due.reset();
     for f in &recent {
         let line = f.line.as_deref().unwrap_or("egress");
         let fault = f.id.to_string();
         for d in &f.deadlines {
-            if let (crate::fault::deadline::DeadlineState::Pending, Some(due)) = (d.state, d.due) {
+            if let (linkledger_core::fault::deadline::DeadlineState::Pending, Some(due)) =
+                (d.state, d.due)
+            {
                 m.deadline_due
                     .with_label_values(&[line, f.class.as_str(), d.kind.as_str(), &fault])
                     .set(due.timestamp_millis() as f64 / 1000.0);
