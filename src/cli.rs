@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::cli_contract::{self, DrillCmd, ExcludeCmd, FaultCmd, MaintenanceCmd, OutageCmd};
+use crate::usage::{check_line, UsageError};
 use linkledger_config::Config;
 use linkledger_core::contract::ContractYear;
 use linkledger_ledger::{self as ledger, read};
@@ -284,11 +285,6 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     }
 }
-
-/// A mistake in the command line (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct UsageError(pub(crate) String);
 
 #[derive(Debug, Subcommand)]
 pub enum NotifyCmd {
@@ -729,21 +725,6 @@ async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
             g.duration_s,
             g.reason
         );
-    }
-    Ok(())
-}
-
-/// A `--line` that names no configured line is a usage error.
-pub(crate) fn check_line(c: &Config, line: Option<&str>) -> anyhow::Result<()> {
-    if let Some(id) = line {
-        if !c.lines.iter().any(|l| l.id == id) {
-            let ids: Vec<_> = c.lines.iter().map(|l| l.id.as_str()).collect();
-            return Err(UsageError(format!(
-                "--line {id:?}: no such line in {}; lines are {ids:?}",
-                c.path.display()
-            ))
-            .into());
-        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use crate::cli::{check_line, UsageError};
+use crate::usage::{check_line, UsageError};
 use linkledger_config::report::ReportFormat;
 use linkledger_config::{Config, Language};
 use linkledger_ledger as ledger;

@@ -5,6 +5,7 @@
 mod cli;
 mod cli_contract;
 mod cli_report;
+mod usage;
 
 use std::process::ExitCode;
 

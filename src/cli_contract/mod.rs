@@ -410,7 +410,7 @@ pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result
     let (start, tz, now) = (c.contract.start, c.daemon.timezone, Utc::now());
     let year = match year {
         Some(n) => ContractYear::numbered(n, start, tz)
-            .map_err(|e| crate::cli::UsageError(format!("--contract-year: {e}")))?,
+            .map_err(|e| crate::usage::UsageError(format!("--contract-year: {e}")))?,
         None => ContractYear::containing(start, tz, now),
     };
     let pool = ledger::open_for_reading(&c.daemon.database).await?;

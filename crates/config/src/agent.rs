@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::raw::{Dur, Target};
+use crate::values::{Dur, Target};
 use crate::ConfigError;
 
 #[derive(Debug, Deserialize)]
@@ -132,7 +132,7 @@ fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
             )
         })?;
     let token =
-        crate::snmp::secret("token", a.token, a.token_env, a.token_file)?.ok_or_else(|| {
+        crate::values::secret("token", a.token, a.token_env, a.token_file)?.ok_or_else(|| {
             (
                 "token".to_string(),
                 "give one of token, token_env and token_file".to_string(),

@@ -9,6 +9,7 @@ pub mod report;
 pub mod snmp;
 pub mod special;
 pub mod terms;
+pub mod values;
 pub mod vantage;
 
 use std::net::{IpAddr, SocketAddr};
@@ -321,7 +322,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
                 );
             }
         }
-        let ips = |v: &[raw::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+        let ips = |v: &[values::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
         let (local, gateway, upstream) = (ips(&l.local), ips(&l.gateway), ips(&l.upstream));
         let mut seen: Vec<(IpAddr, &str)> = Vec::new();
         for (tier, list) in [

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveTime;
 use serde::Deserialize;
 
-use super::raw::Dur;
+use crate::values::Dur;
 use linkledger_core::fault::FaultClass;
 use linkledger_core::notice::NoticeKind;
 
@@ -315,7 +315,7 @@ pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<C
             return Err((key("retry_max"), "must be at least 1s".into()));
         }
         let secret = |k: &str, v, env, file| {
-            super::snmp::secret(k, v, env, file).map_err(|(k, m)| (key(&k), m))
+            crate::values::secret(k, v, env, file).map_err(|(k, m)| (key(&k), m))
         };
         let target = match c.kind {
             ChannelKind::Email => {

@@ -3,14 +3,12 @@
 //! or network is reported by toml with its line and column.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use ipnet::IpNet;
-use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
+
+pub use crate::values::{Block, Date, Dur, Listen, Target, TimeZone};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,114 +186,4 @@ fn default_up_after() -> u32 {
 }
 fn default_quorum() -> u32 {
     1
-}
-
-fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    String::deserialize(d)
-}
-
-/// A duration written the humantime way: "800ms", "1s", "4h", "1h 30m".
-#[derive(Debug, Clone, Copy)]
-pub struct Dur(pub Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = string(d)?;
-        humantime::parse_duration(&s).map(Dur).map_err(|e| {
-            D::Error::custom(format!(
-                "invalid duration {s:?} ({e}); write a number with a unit, e.g. \"800ms\", \"1s\", \"30m\", \"4h\""
-            ))
-        })
-    }
-}
-
-/// A calendar date, "YYYY-MM-DD".
-#[derive(Debug, Clone, Copy)]
-pub struct Date(pub NaiveDate);
-
-impl<'de> Deserialize<'de> for Date {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = string(d)?;
-        NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-            .map(Date)
-            .map_err(|e| {
-                D::Error::custom(format!(
-                    "invalid date {s:?} ({e}); write it as YYYY-MM-DD, e.g. \"2024-07-01\""
-                ))
-            })
-    }
-}
-
-/// An IANA time zone name.
-#[derive(Debug, Clone, Copy)]
-pub struct TimeZone(pub chrono_tz::Tz);
-
-impl<'de> Deserialize<'de> for TimeZone {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = string(d)?;
-        s.parse().map(TimeZone).map_err(|_| {
-            D::Error::custom(format!(
-                "unknown time zone {s:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\""
-            ))
-        })
-    }
-}
-
-/// The HTTP listen address, "IP:port".
-#[derive(Debug, Clone, Copy)]
-pub struct Listen(pub SocketAddr);
-
-impl<'de> Deserialize<'de> for Listen {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = string(d)?;
-        s.parse().map(Listen).map_err(|_| {
-            D::Error::custom(format!(
-                "invalid listen address {s:?}; write IP:port, e.g. \"127.0.0.1:9798\" or \"[::1]:9798\""
-            ))
-        })
-    }
-}
-
-/// A probe target or source: an IP literal, never a host name (a name would
-/// make the answer depend on DNS, which is not the carrier's line).
-#[derive(Debug, Clone, Copy)]
-pub struct Target(pub IpAddr);
-
-impl<'de> Deserialize<'de> for Target {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = string(d)?;
-        if let Ok(ip) = s.parse() {
-            return Ok(Target(ip));
-        }
-        let looks_like_name = s.chars().any(|c| c.is_ascii_alphabetic()) && !s.contains(':');
-        Err(D::Error::custom(if looks_like_name {
-            format!(
-                "{s:?} is a host name; probe targets must be IP literals (e.g. \"198.19.100.1\" or \"2001:db8::1\") so that DNS cannot decide whether a line is up"
-            )
-        } else {
-            format!("{s:?} is not an IP address; write e.g. \"198.19.100.1\" or \"2001:db8::1\"")
-        }))
-    }
-}
-
-/// A public IP block in CIDR notation, with no host bits set.
-#[derive(Debug, Clone, Copy)]
-pub struct Block(pub IpNet);
-
-impl<'de> Deserialize<'de> for Block {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = string(d)?;
-        let net: IpNet = s.parse().map_err(|_| {
-            D::Error::custom(format!(
-                "{s:?} is not a CIDR block; write e.g. \"198.19.100.0/29\""
-            ))
-        })?;
-        if net.trunc() != net {
-            return Err(D::Error::custom(format!(
-                "{s:?} has host bits set; the block is {}",
-                net.trunc()
-            )));
-        }
-        Ok(Block(net))
-    }
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::notify::Language;
 use linkledger_core::fault::FaultClass;
+use linkledger_core::vocab::Language;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@ use linkledger_probes::snmp::interface::IfSelector;
 use linkledger_probes::snmp::{Credentials, V3Auth};
 use serde::Deserialize;
 
-use super::raw::Dur;
+use crate::values::{secret, Dur};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,37 +78,6 @@ impl serde::Serialize for LineSnmp {
         st.serialize_field("interface", &self.interface.to_string())?;
         st.serialize_field("interval_s", &self.interval.as_secs_f64())?;
         st.end()
-    }
-}
-
-/// Resolves one secret given inline, by environment variable or by file.
-pub(crate) fn secret(
-    key: &str,
-    inline: Option<String>,
-    env: Option<String>,
-    file: Option<PathBuf>,
-) -> Result<Option<String>, (String, String)> {
-    match (inline, env, file) {
-        (None, None, None) => Ok(None),
-        (Some(v), None, None) => Ok(Some(v)),
-        (None, Some(var), None) => std::env::var(&var).map(Some).map_err(|_| {
-            (
-                format!("{key}_env"),
-                format!("the environment variable {var:?} is not set (or not UTF-8)"),
-            )
-        }),
-        (None, None, Some(path)) => std::fs::read_to_string(&path)
-            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-            .map_err(|e| {
-                (
-                    format!("{key}_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            }),
-        _ => Err((
-            key.to_string(),
-            format!("give only one of {key}, {key}_env and {key}_file"),
-        )),
     }
 }
 

@@ -11,8 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::raw::Dur;
 use super::Invalid;
+use crate::values::Dur;
 pub use linkledger_core::terms::SpecialTerms;
 
 #[derive(Debug, Deserialize)]
@@ -71,7 +71,7 @@ fn instant(s: &str, tz: Tz, end: bool) -> Option<DateTime<Utc>> {
 /// The special periods and holidays, with the terms each changes.
 pub fn validate(
     raw: Vec<RawSpecialPeriod>,
-    holidays: &[super::raw::Date],
+    holidays: &[crate::values::Date],
     tz: Tz,
     carriers: &[String],
 ) -> Result<(Vec<SpecialPeriod>, Vec<SpecialTerms>), Invalid> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::raw::Dur;
+use crate::values::Dur;
 use linkledger_core::fault::ClassRules;
 pub use linkledger_core::terms::{Degradation, EgressBreaches, ResponseFrom, Terms};
 
@@ -271,7 +271,7 @@ pub fn validate_api(raw: RawApi) -> Result<Vec<ApiToken>, (String, String)> {
         if out.iter().any(|o| o.name == t.name) {
             return Err((key("name"), format!("duplicate token name {:?}", t.name)));
         }
-        let secret = super::snmp::secret("token", t.token, t.token_env, t.token_file)
+        let secret = crate::values::secret("token", t.token, t.token_env, t.token_file)
             .map_err(|(k, m)| (key(&k), m))?
             .ok_or_else(|| {
                 (

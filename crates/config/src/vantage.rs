@@ -61,7 +61,7 @@ pub fn validate_vantage(
         if out.iter().any(|o| o.id == v.id) {
             return Err((key("id"), format!("duplicate vantage id {:?}", v.id)));
         }
-        let token = super::snmp::secret("token", v.token, v.token_env, v.token_file)
+        let token = crate::values::secret("token", v.token, v.token_env, v.token_file)
             .map_err(|(k, m)| (key(&k), m))?
             .ok_or_else(|| {
                 (

@@ -5,7 +5,7 @@
 //! (403), body size (413), body shape (400), and the action against the
 //! ledger (404, 409, 422); a rejected request writes nothing.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,15 +14,14 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::http::HttpState;
+use crate::web::{body_limited, same, ApiError, HttpState};
 use linkledger_config::terms::ApiRole;
 use linkledger_config::Config;
 use linkledger_core::fault::FaultClass;
-use linkledger_ledger::operator::{self, Action, ActionError, Actor, Step, Withdrawable};
+use linkledger_ledger::budget;
+use linkledger_ledger::operator::{self, Action, Actor, Step, Withdrawable};
 use linkledger_ledger::records::{self, FaultFilter};
-use linkledger_ledger::{budget, LedgerError};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -54,33 +53,6 @@ pub fn routes() -> Router<HttpState> {
         .fallback(not_found)
 }
 
-/// An API error: a status and a message saying what is wrong.
-pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<LedgerError> for ApiError {
-    fn from(e: LedgerError) -> Self {
-        tracing::error!(error = %e, "API request failed in the ledger");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    }
-}
-
-impl From<ActionError> for ApiError {
-    fn from(e: ActionError) -> Self {
-        match e {
-            ActionError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
-            ActionError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
-            ActionError::Invalid(m) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, m),
-            ActionError::Ledger(e) => e.into(),
-        }
-    }
-}
-
 type ApiResult = Result<Response, ApiError>;
 
 async fn not_found() -> ApiError {
@@ -88,14 +60,6 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "no such API endpoint; see the README (Operator API)".into(),
     )
-}
-
-/// Equal in constant time for equal lengths; the length itself is not secret.
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The caller's token name if it may act with `needed`.
@@ -217,36 +181,6 @@ fn parse_id(s: &str) -> Result<i64, ApiError> {
 /// Reads and parses a JSON body after the caller is authorized.
 async fn body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     body_limited(body, MAX_BODY).await
-}
-
-/// A JSON request body of at most `limit` bytes: 413 when larger, 400
-/// naming the field when it does not parse.
-pub(crate) async fn body_limited<T: DeserializeOwned>(
-    body: Body,
-    limit: usize,
-) -> Result<T, ApiError> {
-    let bytes = to_bytes(body, limit).await.map_err(|_| {
-        ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is over {} KiB", limit / 1024),
-        )
-    })?;
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let at = match e.path().to_string() {
-            p if p == "." => String::new(),
-            p => format!(" at `{p}`"),
-        };
-        let hint = if e.inner().to_string().starts_with("input") {
-            " (times are RFC 3339, e.g. \"2026-01-01T08:00:00+08:00\")"
-        } else {
-            ""
-        };
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body{at}: {}{hint}", e.inner()),
-        )
-    })
 }
 
 /// The config in force and the caller's token name, if it may act with `needed`.

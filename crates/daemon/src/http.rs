@@ -1,34 +1,18 @@
 //! The daemon's HTTP listener: the status page at `/`, `/metrics`
 //! (Prometheus text), `/healthz` and the operator API.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use sqlx::SqlitePool;
-use tokio::sync::RwLock;
 
-use crate::metrics::Metrics;
+pub use crate::web::HttpState;
 use linkledger_config::Config;
 use linkledger_core::fault::FaultClass;
 use linkledger_ledger::budget;
-use linkledger_ledger::clock::RunClock;
-use linkledger_ledger::write::WriterStatus;
-
-#[derive(Clone)]
-pub struct HttpState {
-    pub metrics: Arc<Metrics>,
-    pub pool: SqlitePool,
-    pub config: Arc<RwLock<Config>>,
-    pub clock: RunClock,
-    pub writer: Arc<WriterStatus>,
-    pub last_round_ms: Arc<AtomicI64>,
-    pub receive_stats: Arc<linkledger_probes::ReceiveStats>,
-}
 
 pub fn router(state: HttpState) -> Router {
     Router::new()

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod daemon;
 pub mod deadline_watch;
+pub mod events;
 pub mod http;
 pub mod line_task;
 pub mod metrics;
@@ -18,3 +19,4 @@ pub mod runbook;
 pub mod snmp_task;
 pub mod status_page;
 pub mod vantage;
+pub mod web;

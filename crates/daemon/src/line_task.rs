@@ -12,6 +12,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::events;
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
 use crate::snmp_task::InterfaceEvidence;
@@ -20,7 +21,7 @@ use linkledger_config::{Line, Probe};
 use linkledger_core::evaluator::{
     classify, with_interface_evidence, Evaluator, Event, RoundState, TierResult,
 };
-use linkledger_core::quality::{LineQuality, QualityChange};
+use linkledger_core::quality::LineQuality;
 use linkledger_core::rollup::{minute_of, MinuteRollup};
 use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
@@ -98,7 +99,7 @@ impl LineTask {
         match &mut self.evaluator.quality {
             Some(q) => {
                 for change in q.reconfigure(quality, shared.clock.now()) {
-                    record_quality(&shared.ledger, &id, change);
+                    events::degradation(&shared.ledger, &id, change);
                 }
             }
             None => self.evaluator.quality = Some(quality),
@@ -166,7 +167,7 @@ impl LineTask {
             if evidence && self.evaluator.confirmed_up() {
                 if let Some(q) = self.evaluator.quality.as_mut() {
                     for change in q.observe(at, &upstream) {
-                        record_quality(&shared.ledger, &id, change);
+                        events::degradation(&shared.ledger, &id, change);
                     }
                 }
             }
@@ -261,32 +262,4 @@ impl LineTask {
         };
         let _ = shared.ledger.send(write);
     }
-}
-
-/// A degradation beginning or ending, logged and sent to the ledger.
-pub fn record_quality(ledger: &LedgerTx, line: &str, change: QualityChange) {
-    let write = match change {
-        QualityChange::Started {
-            kind,
-            start,
-            detail,
-        } => {
-            warn!(line, kind, start = %ledger_ts(start), detail, "degradation");
-            LedgerWrite::DegradationStarted {
-                line: line.to_string(),
-                kind,
-                start,
-                detail,
-            }
-        }
-        QualityChange::Ended { kind, end, detail } => {
-            info!(line, kind, end = %ledger_ts(end), detail, "degradation over");
-            LedgerWrite::DegradationEnded {
-                line: line.to_string(),
-                kind,
-                end,
-            }
-        }
-    };
-    let _ = ledger.send(write);
 }

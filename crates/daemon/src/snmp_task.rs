@@ -18,7 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::line_task::record_quality;
+use crate::events;
 use crate::metrics::Metrics;
 use linkledger_config::snmp::LineSnmp;
 use linkledger_config::terms::Degradation;
@@ -220,7 +220,7 @@ impl SnmpPoller {
                         )
                     });
                     if let Some(change) = change {
-                        record_quality(ledger, line, change);
+                        events::degradation(ledger, line, change);
                     }
                     let delta: Vec<u64> = counters
                         .iter()

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use crate::http::HttpState;
+use crate::web::HttpState;
 use linkledger_config::{Config, Language};
 use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
 use linkledger_core::text::html_escape as esc;

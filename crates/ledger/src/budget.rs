@@ -7,9 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use super::read::ts;
-use super::read::unobserved_spans;
 use super::{query_err, LedgerError};
+use crate::observed::unobserved_spans;
+use crate::sql::ts;
 use linkledger_config::Config;
 use linkledger_core::budget::{self, secs, total, Downtime, LineRecords, Span};
 use linkledger_core::contract::ContractYear;

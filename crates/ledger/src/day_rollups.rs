@@ -30,7 +30,7 @@ pub async fn not_quality(
     line: &str,
     span: Span,
 ) -> Result<Vec<Span>, LedgerError> {
-    let mut spans = crate::read::unobserved_spans(pool, line, span).await?;
+    let mut spans = crate::observed::unobserved_spans(pool, line, span).await?;
     for table in ["outages", "local_faults"] {
         let own = if table == "outages" {
             " AND block IS NULL"

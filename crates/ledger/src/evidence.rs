@@ -9,8 +9,8 @@ use linkledger_core::traffic::TrafficSample;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use crate::read::ts;
 use crate::records::{exclusions, fault, ExclusionView, FaultView};
+use crate::sql::ts;
 use crate::{query_err, LedgerError};
 
 #[derive(Debug, Clone, Serialize)]

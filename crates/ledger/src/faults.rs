@@ -26,9 +26,7 @@ use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
 pub use linkledger_core::fault::FaultRules;
 
-/// SQL giving a fault's current class (the latest class event, else the
-/// class it was opened with), for a fault aliased `f`.
-pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified', 'corrected') ORDER BY e.id DESC LIMIT 1), f.class)";
+use crate::sql::CURRENT_CLASS;
 
 async fn open_fault_of(
     conn: &mut SqliteConnection,

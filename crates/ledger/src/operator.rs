@@ -405,7 +405,7 @@ async fn reclassify(
     }
     let row = sqlx::query(&format!(
         "SELECT {}, f.resolved_at, f.detected_at FROM faults f WHERE f.id = ?",
-        super::faults::CURRENT_CLASS
+        crate::sql::CURRENT_CLASS
     ))
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -419,7 +419,7 @@ async fn reclassify(
         return conflict(format!("fault {id} is already {current}"));
     }
     let resolved: Option<String> = row.get(1);
-    let detected = super::read::ts(&row, 2).unwrap_or(now);
+    let detected = crate::sql::ts(&row, 2).unwrap_or(now);
     let half = linkledger_core::period::Period::half_of(detected, c.daemon.timezone);
     if resolved.is_some() && half.end <= now && body.correction.is_none() {
         return conflict(format!(

@@ -366,7 +366,7 @@ pub async fn last_attempt(
     .fetch_optional(pool)
     .await?
     .map(|r| Attempt {
-        at: crate::read::ts(&r, 0),
+        at: crate::sql::ts(&r, 0),
         notice: r.get(1),
         outcome: r.get(2),
         detail: r.get(3),

@@ -5,13 +5,15 @@
 //! Charged downtime is outage time minus the unobserved time inside it: the
 //! design's rule is that unobserved time is never up and never down.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use super::{query_err, LedgerError};
-use linkledger_core::budget::{merge, secs, total, Span};
-use linkledger_core::time::{ledger_ts, parse_ledger_ts};
+pub use crate::observed::{away_since, unobserved_spans};
+pub use crate::sql::ts;
+use linkledger_core::budget::{secs, total};
+use linkledger_core::time::ledger_ts;
 
 /// An outage as the CLI and reports present it.
 #[derive(Debug, Clone, Serialize)]
@@ -54,13 +56,6 @@ pub struct GapView {
     pub end: DateTime<Utc>,
     pub duration_s: f64,
     pub reason: String,
-}
-
-/// A ledger time column (NULL or unparsable: None).
-pub fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
-    row.get::<Option<String>, _>(i)
-        .as_deref()
-        .and_then(parse_ledger_ts)
 }
 
 /// Outages, oldest first; `since` keeps those still going at or after it.
@@ -208,70 +203,6 @@ pub async fn gaps(pool: &SqlitePool) -> Result<Vec<GapView>, LedgerError> {
             })
         })
         .collect())
-}
-
-/// The unobserved parts of `span` for a line (daemon gaps and the line's
-/// own), merged so that nothing is counted twice.
-pub async fn unobserved_spans(
-    pool: &SqlitePool,
-    line: &str,
-    span: Span,
-) -> Result<Vec<Span>, LedgerError> {
-    let away = away_since(pool).await?;
-    unobserved_spans_given(pool, line, span, away).await
-}
-
-/// [`unobserved_spans`] with the daemon's absence ([`away_since`]) already
-/// read, for callers that ask about many spans.
-async fn unobserved_spans_given(
-    pool: &SqlitePool,
-    line: &str,
-    span: Span,
-    away: Option<DateTime<Utc>>,
-) -> Result<Vec<Span>, LedgerError> {
-    let rows = sqlx::query(
-        "SELECT start_at, end_at FROM gaps WHERE (line IS NULL OR line = ?) AND end_at > ? AND start_at < ? ORDER BY start_at",
-    )
-    .bind(line)
-    .bind(ledger_ts(span.0))
-    .bind(ledger_ts(span.1))
-    .fetch_all(pool)
-    .await
-    .map_err(query_err("read gaps"))?;
-    let mut spans: Vec<Span> = rows
-        .iter()
-        .filter_map(|r| {
-            let (a, b) = (ts(r, 0)?.max(span.0), ts(r, 1)?.min(span.1));
-            (a < b).then_some((a, b))
-        })
-        .collect();
-    // The time since the daemon was last seen is unobserved too, although
-    // its gap row is written only when the daemon starts again.
-    if let Some(away) = away {
-        let a = away.max(span.0);
-        if a < span.1 {
-            spans.push((a, span.1));
-        }
-    }
-    Ok(merge(spans))
-}
-
-/// When the latest run stopped, or was last seen alive if its heartbeat is
-/// stale (killed, or a machine that went down); None while it is running.
-pub async fn away_since(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, LedgerError> {
-    let row = sqlx::query(
-        "SELECT heartbeat_at, stopped_at, interval_ms FROM runs ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(query_err("read latest run"))?;
-    let Some(row) = row else { return Ok(None) };
-    let Some(heartbeat) = ts(&row, 0) else {
-        return Ok(None);
-    };
-    let stopped = row.get::<Option<String>, _>(1).is_some();
-    let stale_after = TimeDelta::milliseconds(3 * row.get::<i64, _>(2)) + TimeDelta::seconds(2);
-    Ok((stopped || Utc::now() - heartbeat > stale_after).then_some(heartbeat))
 }
 
 /// A line's 5-minute traffic samples starting in `[from, to)`, oldest first.

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::faults::CURRENT_CLASS;
-use super::read::ts;
 use super::terms::TermsHistory;
 use super::{query_err, LedgerError};
+use crate::sql::ts;
+use crate::sql::CURRENT_CLASS;
 use linkledger_config::Terms;
 use linkledger_core::fault::deadline::{deadlines, Deadline, FaultFacts};
 use linkledger_core::fault::FaultClass;

@@ -26,7 +26,7 @@ pub struct Rule {
 }
 
 fn pct(v: f64) -> String {
-    format!("{}%", super::sections::fixed(v * 100.0, 1))
+    format!("{}%", linkledger_core::text::fixed(v * 100.0, 1))
 }
 
 fn breached(l: &LineFigures, k: DeadlineKind) -> usize {

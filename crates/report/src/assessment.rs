@@ -421,7 +421,7 @@ fn uncharged_why(l: Language, note: &str) -> String {
 }
 
 pub fn money(v: f64) -> String {
-    super::sections::fixed(v, 2)
+    linkledger_core::text::fixed(v, 2)
 }
 
 pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateTime<Utc>) -> Doc {

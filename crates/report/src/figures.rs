@@ -9,6 +9,7 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 
 use super::period::Period;
+pub use super::traffic_figures::{Anomaly, TrafficPoint};
 use linkledger_config::{Config, Line};
 use linkledger_core::budget::{clip, intersect, secs, total, Downtime, Span};
 use linkledger_core::contract::ContractYear;
@@ -101,21 +102,6 @@ pub struct ClassSummary {
     pub mttr_s: Option<f64>,
 }
 
-/// A traffic anomaly: 5-minute samples running at the contracted
-/// bandwidth, or far above the period's usual level (a flood).
-#[derive(Debug, Clone, Serialize)]
-pub struct Anomaly {
-    /// saturation | surge
-    pub kind: &'static str,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub peak_bps: f64,
-    /// in | out
-    pub direction: &'static str,
-    /// Faults open at the same time.
-    pub faults: Vec<i64>,
-}
-
 /// One local day of a line.
 #[derive(Debug, Clone, Serialize)]
 pub struct Day {
@@ -129,14 +115,6 @@ pub struct Day {
     pub loss_ratio: Option<f64>,
     /// Contract-year budget left at the end of this day.
     pub budget_left_s: f64,
-}
-
-/// Hourly traffic, for the chart.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrafficPoint {
-    pub at: DateTime<Utc>,
-    pub in_bps: f64,
-    pub out_bps: f64,
 }
 
 impl LineFigures {
@@ -571,7 +549,12 @@ async fn line_figures(
         .collect();
     let contracted = l.bandwidth_mbps as f64 * 1e6;
     let samples = linkledger_ledger::day_rollups::traffic_by_day(pool, &l.id, days).await?;
-    let t = super::traffic::figures(&l.id, &samples, contracted, c.contract.upgrade_advice_share);
+    let t = super::traffic_figures::figures(
+        &l.id,
+        &samples,
+        contracted,
+        c.contract.upgrade_advice_share,
+    );
     let (traffic, traffic_hourly, mut anomalies) = match t {
         Some(t) => (Some(t.summary), t.hourly, t.anomalies),
         None => (None, Vec::new(), Vec::new()),

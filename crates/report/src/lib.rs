@@ -19,7 +19,7 @@ pub use linkledger_core::period;
 pub mod period_report;
 pub mod schedule;
 pub mod sections;
-pub mod traffic;
+pub mod traffic_figures;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;

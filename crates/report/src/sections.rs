@@ -35,15 +35,7 @@ pub fn dur(l: Language, secs: f64) -> String {
     }
 }
 
-/// `v` with `digits` decimals, never `-0.00`: a value that rounds to zero
-/// is written as zero.
-pub fn fixed(v: f64, digits: usize) -> String {
-    let s = format!("{v:.digits$}");
-    match s.strip_prefix('-') {
-        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
-        _ => s,
-    }
-}
+pub use linkledger_core::text::fixed;
 
 /// Below this share of the period observed, an availability says too
 /// little to be read as one figure.

@@ -16,8 +16,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::api::{body_limited, same, ApiError};
-use crate::http::HttpState;
+use crate::web::HttpState;
+use crate::web::{body_limited, same, ApiError};
 use linkledger_config::Config;
 use linkledger_core::batch::{self, Batch, Refusal};
 use linkledger_ledger::vantage::{last_of, store, StoreError};

@@ -7,8 +7,31 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::figures::{Anomaly, TrafficPoint};
 use linkledger_core::traffic::{summarize, TrafficSample, TrafficSummary};
+use serde::Serialize;
+
+/// A traffic anomaly: 5-minute samples running at the contracted
+/// bandwidth, or far above the period's usual level (a flood).
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomaly {
+    /// saturation | surge
+    pub kind: &'static str,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub peak_bps: f64,
+    /// in | out
+    pub direction: &'static str,
+    /// Faults open at the same time.
+    pub faults: Vec<i64>,
+}
+
+/// Hourly traffic, for the chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrafficPoint {
+    pub at: DateTime<Utc>,
+    pub in_bps: f64,
+    pub out_bps: f64,
+}
 
 /// Everything a report shows of a line's traffic; None without samples.
 pub struct TrafficFigures {

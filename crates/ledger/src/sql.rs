@@ -1,0 +1,17 @@
+//! What every query shares: reading a ledger time column back, and the
+//! SQL that gives a fault's current class.
+
+use chrono::{DateTime, Utc};
+use linkledger_core::time::parse_ledger_ts;
+use sqlx::Row;
+
+/// SQL giving a fault's current class (the latest class event, else the
+/// class it was opened with), for a fault aliased `f`.
+pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified', 'corrected') ORDER BY e.id DESC LIMIT 1), f.class)";
+
+/// A ledger time column (NULL or unparsable: None).
+pub fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+    row.get::<Option<String>, _>(i)
+        .as_deref()
+        .and_then(parse_ledger_ts)
+}
