@@ -144,6 +144,24 @@ fn metrics_health_reload_and_clean_stop() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 
+    // The config loaded at start counts as the last successful load.
+    let reload_ok = |port| {
+        metric_value(
+            &get(port, "/metrics").1,
+            "linkledger_config_last_reload_successful",
+        )
+    };
+    let loaded_at = |port| {
+        metric_value(
+            &get(port, "/metrics").1,
+            "linkledger_config_last_reload_success_timestamp_seconds",
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(reload_ok(port), Some(1.0));
+    let started_at = loaded_at(port);
+    assert!(started_at > 1.0e9, "loaded at {started_at}");
+
     // An invalid config on SIGHUP is rejected; the old one keeps serving.
     let good = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, good.replace("down_after = 3", "down_after = 0")).unwrap();
@@ -154,6 +172,13 @@ fn metrics_health_reload_and_clean_stop() {
             .contains("config reload rejected")
     });
     assert_eq!(get(port, "/healthz").0, 200);
+    // ... and the NOC sees it failed, while the last good load stays dated.
+    wait_for(
+        "the reload failure in /metrics",
+        Duration::from_secs(5),
+        || reload_ok(port) == Some(0.0),
+    );
+    assert_eq!(loaded_at(port), started_at);
 
     // A valid one with a new line is taken.
     write_config(dir.path(), port, true);
@@ -171,6 +196,8 @@ fn metrics_health_reload_and_clean_stop() {
         ),
         Some(1.0)
     );
+    assert_eq!(reload_ok(port), Some(1.0));
+    assert!(loaded_at(port) > started_at);
 
     let stopping = Instant::now();
     signal(&daemon.0, "TERM");

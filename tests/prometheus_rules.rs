@@ -35,7 +35,7 @@ fn the_rules_load_and_pass_their_unit_tests() {
         "rules/linkledger-alerts.yml",
     ]);
     assert!(checked.contains("SUCCESS: 14 rules found"), "{checked}");
-    assert!(checked.contains("SUCCESS: 17 rules found"), "{checked}");
+    assert!(checked.contains("SUCCESS: 18 rules found"), "{checked}");
     let tested = run(&["test", "rules", "tests/linkledger-alerts.test.yml"]);
     assert!(tested.contains("SUCCESS"), "{tested}");
     run(&["check", "config", "prometheus.yml"]);
@@ -50,7 +50,7 @@ fn every_alert_is_tested_firing_and_silent_and_has_a_runbook() {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- alert: "))
         .collect();
-    assert_eq!(names.len(), 17);
+    assert_eq!(names.len(), 18);
     // Each test case is "alertname: X" followed by its exp_alerts.
     let cases: Vec<(&str, bool)> = tests
         .split("alertname: ")

@@ -259,6 +259,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         receive_stats,
     };
     let config_cell = Arc::new(RwLock::new(config.clone()));
+    metrics.config_loaded(true, clock.now());
 
     let http_cancel = CancellationToken::new();
     let app = router(HttpState {
@@ -328,7 +329,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = int.recv() => { info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
                 match Config::load(&current.path) {
-                    Err(e) => error!(error = %e, "config reload rejected; the running config stays in force"),
+                    Err(e) => {
+                        error!(error = %e, "config reload rejected; the running config stays in force");
+                        metrics.config_loaded(false, clock.now());
+                    }
                     Ok(new) => {
                         if new.daemon.database != current.daemon.database || new.daemon.listen != current.daemon.listen {
                             warn!("daemon.database and daemon.listen changes take effect only after a restart");
@@ -348,9 +352,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                                     lines.iter().any(|l| l.id == id && l.targets(tier).contains(&addr))
                                 });
                                 info!(lines = current.lines.len(), "config reloaded");
+                                metrics.config_loaded(true, clock.now());
                             }
                             Err(e) => {
                                 error!(error = %format!("{e:#}"), "config reload failed; restarting with the previous config");
+                                metrics.config_loaded(false, clock.now());
                                 lines = Lines::start(&current, &shared, HashMap::new(), HashMap::new(), &probe)?;
                             }
                         }

@@ -34,6 +34,9 @@ pub struct Metrics {
     pub ledger_pending: IntGauge,
     pub ledger_write_failures: IntCounter,
     pub last_round: Gauge,
+    /// 1 if the latest config load (start or SIGHUP) was accepted, else 0.
+    pub config_reload_ok: IntGauge,
+    pub config_reload_at: Gauge,
     pub interface: InterfaceMetrics,
     pub notify: std::sync::Arc<linkledger_notify::metrics::NotifyMetrics>,
     pub vantage: VantageMetrics,
@@ -128,10 +131,21 @@ impl Metrics {
             ledger_pending: reg(&r, IntGauge::new("linkledger_ledger_pending_writes", "Ledger writes queued and not yet committed.").unwrap()),
             ledger_write_failures: reg(&r, IntCounter::new("linkledger_ledger_write_failures_total", "Ledger write attempts that failed.").unwrap()),
             last_round: reg(&r, Gauge::new("linkledger_last_round_timestamp_seconds", "Unix time of the latest completed probe round.").unwrap()),
+            config_reload_ok: reg(&r, IntGauge::new("linkledger_config_last_reload_successful", "1 if the latest config load (at start or on SIGHUP) was accepted and is in force, 0 if it was rejected (the previous config stays in force).").unwrap()),
+            config_reload_at: reg(&r, Gauge::new("linkledger_config_last_reload_success_timestamp_seconds", "Unix time of the latest config load that was accepted.").unwrap()),
             interface: InterfaceMetrics::new(&r),
             vantage: VantageMetrics::new(&r),
             notify: std::sync::Arc::new(linkledger_notify::metrics::NotifyMetrics::new(&r)),
             registry: r,
+        }
+    }
+
+    /// Records a config load (at start or on SIGHUP): accepted or not.
+    pub fn config_loaded(&self, accepted: bool, at: chrono::DateTime<chrono::Utc>) {
+        self.config_reload_ok.set(i64::from(accepted));
+        if accepted {
+            self.config_reload_at
+                .set(at.timestamp_millis() as f64 / 1000.0);
         }
     }
 
