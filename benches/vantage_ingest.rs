@@ -56,7 +56,7 @@ fn main() {
     let config = linkledger_config::Config::parse(std::path::Path::new(demo), &text).unwrap();
     rt.block_on(async {
         let pool = linkledger_ledger::open(&db).await.unwrap();
-        let start = chrono::Utc::now();
+        let start = linkledger_ledger::clock::wall_now();
         let size0 = {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
             let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&pool).await.unwrap();

@@ -386,7 +386,7 @@ async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Result<()> {
 }
 
 fn describe(c: &Config) -> String {
-    let now = Utc::now();
+    let now = linkledger_ledger::clock::wall_now();
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
     let mut s = format!(
         "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {}, timeout {}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
@@ -553,9 +553,15 @@ async fn outages(
     json: bool,
 ) -> anyhow::Result<()> {
     let (pool, since) = listing_scope(c, line.as_deref(), since).await?;
-    let list = read::outages(&pool, line.as_deref(), since, Utc::now(), &c.contract.terms)
-        .await
-        .context("reading outages")?;
+    let list = read::outages(
+        &pool,
+        line.as_deref(),
+        since,
+        linkledger_ledger::clock::wall_now(),
+        &c.contract.terms,
+    )
+    .await
+    .context("reading outages")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -588,9 +594,15 @@ async fn local_faults(
     json: bool,
 ) -> anyhow::Result<()> {
     let (pool, since) = listing_scope(c, line.as_deref(), since).await?;
-    let list = read::local_faults(&pool, line.as_deref(), since, None, Utc::now())
-        .await
-        .context("reading local faults")?;
+    let list = read::local_faults(
+        &pool,
+        line.as_deref(),
+        since,
+        None,
+        linkledger_ledger::clock::wall_now(),
+    )
+    .await
+    .context("reading local faults")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -648,7 +660,9 @@ fn agent_main(path: &std::path::Path) -> ExitCode {
 
 async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
     let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let list = linkledger_ledger::vantage::status::agents(&pool, c, Utc::now()).await?;
+    let list =
+        linkledger_ledger::vantage::status::agents(&pool, c, linkledger_ledger::clock::wall_now())
+            .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());

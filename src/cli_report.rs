@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chrono::Utc;
 use clap::{Args, Subcommand};
 
 use crate::usage::{check_line, UsageError};
@@ -101,7 +100,7 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
         ),
         ReportCmd::Fault { common, id } => (ReportKind::Fault(id), common),
     };
-    let now = Utc::now();
+    let now = linkledger_ledger::clock::wall_now();
     if let ReportKind::Quarterly(p) | ReportKind::Annual(p) | ReportKind::Assessment(p) = &kind {
         if p.start > now {
             return Err(UsageError(format!(

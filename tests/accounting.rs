@@ -321,7 +321,7 @@ fn a_late_reclassification_never_rejudges_and_a_correction_is_shown_as_one() {
         1,
         "an assessed half is never re-judged silently"
     );
-    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+    let now = linkledger_ledger::clock::wall_now().with_timezone(&chrono_tz::Asia::Shanghai);
     let this_half = format!(
         "{}H{}",
         now.format("%Y"),
@@ -838,7 +838,7 @@ fn a_reload_with_shorter_deadlines_never_rejudges_a_resolved_fault() {
     if !common::can_ping() {
         return;
     }
-    let now = chrono::Utc::now();
+    let now = linkledger_ledger::clock::wall_now();
     let ago = |m: i64| {
         (now - chrono::TimeDelta::minutes(m))
             .format("%Y-%m-%dT%H:%M:%S.000Z")

@@ -47,7 +47,7 @@ fn every_output_shows_the_same_figures() {
     // charged. Outage 2 (telecom): 30 min. Outage 3 (unicom): 20 min.
     // Fault 1 was reported by phone 10 min after detection and never
     // acknowledged: response breached at 02:40.
-    let now = chrono::Utc::now();
+    let now = linkledger_ledger::clock::wall_now();
     let ago = |m: i64| (now - chrono::TimeDelta::minutes(m)).format("%Y-%m-%dT%H:%M:00.000Z");
     let hb = (now - chrono::TimeDelta::seconds(2)).format("%Y-%m-%dT%H:%M:%S.000Z");
     // Outage 4 (telecom), two days ago: 10 min, the last 5 force majeure.

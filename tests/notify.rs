@@ -12,7 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use chrono::Utc;
 use common::receivers::{Receiver, SmtpSink};
 use common::BIN;
 use linkledger_config::Config;
@@ -41,8 +40,8 @@ fn notice(id: i64, kind: NoticeKind, what: &str, detail: serde_json::Value) -> N
         line: Some("telecom".into()),
         fault: Some(12),
         class: Some(FaultClass::Serious),
-        at: Utc::now(),
-        queued_at: Utc::now(),
+        at: linkledger_ledger::clock::wall_now(),
+        queued_at: linkledger_ledger::clock::wall_now(),
         detail,
     }
 }

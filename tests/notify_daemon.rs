@@ -476,7 +476,7 @@ fn delivering_a_fault_to_the_carriers_channel_reports_it() {
     let site = Site::new(&channels);
     site.first_run();
     site.queue_fault_notices();
-    let before = chrono::Utc::now();
+    let before = linkledger_ledger::clock::wall_now();
     let _daemon = site.start();
     telecom.wait_accepted(4, Duration::from_secs(15));
     unicom.wait_accepted(4, Duration::from_secs(15));
@@ -488,7 +488,7 @@ fn delivering_a_fault_to_the_carriers_channel_reports_it() {
     assert_eq!(&fields[..2], ["1", "notify:telecom-hotline"], "{reported}");
     let at = chrono::DateTime::parse_from_rfc3339(fields[2]).unwrap();
     assert!(
-        at >= before && at <= chrono::Utc::now(),
+        at >= before && at <= linkledger_ledger::clock::wall_now(),
         "reported at its delivery: {at}"
     );
     let show = common::run(
@@ -541,7 +541,7 @@ c.commit()
 #[test]
 fn a_special_period_suspends_quiet_hours_and_names_who_is_on_duty() {
     let robot = Receiver::start("wecom", None, &[], None);
-    let today = chrono::Utc::now()
+    let today = linkledger_ledger::clock::wall_now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive();
     let channels = format!(

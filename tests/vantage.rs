@@ -276,10 +276,7 @@ fn block_outages(site: &Site) -> Vec<(f64, f64, Option<f64>, Option<f64>)> {
 }
 
 fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
+    linkledger_ledger::clock::wall_now().timestamp_millis() as f64 / 1000.0
 }
 
 /// The block as the public sees it: two agents probing a TCP target of the
@@ -488,7 +485,7 @@ fn agents_push_every_round_once_through_restarts_and_bad_input_is_refused() {
     // Bad input: refused with a reason, nothing stored, the daemon unaffected.
     let held = sql(&site.db, "SELECT count(*) FROM vantage_rounds");
     let round = |seq: i64, at: String| json!({"seq": seq, "at": at, "anchors": 1, "anchors_answered": 1, "results": []});
-    let now = chrono::Utc::now();
+    let now = linkledger_ledger::clock::wall_now();
     let batch = |agent: &str, rounds: Vec<Value>| {
         json!({"schema": "linkledger.agent-batch/v1", "agent": agent, "rounds": rounds}).to_string()
     };

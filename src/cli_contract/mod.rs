@@ -34,12 +34,18 @@ fn actor() -> Actor {
 
 async fn act(c: &Config, action: Action) -> anyhow::Result<()> {
     let pool = ledger::open_existing(&c.daemon.database).await?;
-    let outcome = operator::apply(&pool, c, &actor(), action, Utc::now())
-        .await
-        .map_err(|e| match e {
-            ActionError::Ledger(e) => anyhow::Error::new(e),
-            other => Refused(other.to_string()).into(),
-        })?;
+    let outcome = operator::apply(
+        &pool,
+        c,
+        &actor(),
+        action,
+        linkledger_ledger::clock::wall_now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ActionError::Ledger(e) => anyhow::Error::new(e),
+        other => Refused(other.to_string()).into(),
+    })?;
     println!("{}", serde_json::to_string_pretty(&outcome)?);
     Ok(())
 }
@@ -76,7 +82,13 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 since: None,
             };
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
-            let list = records::faults(&pool, &filter, &c.contract.terms, Utc::now()).await?;
+            let list = records::faults(
+                &pool,
+                &filter,
+                &c.contract.terms,
+                linkledger_ledger::clock::wall_now(),
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
@@ -109,9 +121,14 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
         }
         FaultCmd::Show { id, json, .. } => {
             let pool = ledger::open_for_reading(&c.daemon.database).await?;
-            let f = records::fault(&pool, id, &c.contract.terms, Utc::now())
-                .await?
-                .ok_or_else(|| Refused(format!("no fault {id}")))?;
+            let f = records::fault(
+                &pool,
+                id,
+                &c.contract.terms,
+                linkledger_ledger::clock::wall_now(),
+            )
+            .await?
+            .ok_or_else(|| Refused(format!("no fault {id}")))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&f)?);
                 return Ok(());
@@ -407,7 +424,11 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
 }
 
 pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result<()> {
-    let (start, tz, now) = (c.contract.start, c.daemon.timezone, Utc::now());
+    let (start, tz, now) = (
+        c.contract.start,
+        c.daemon.timezone,
+        linkledger_ledger::clock::wall_now(),
+    );
     let year = match year {
         Some(n) => ContractYear::numbered(n, start, tz)
             .map_err(|e| crate::usage::UsageError(format!("--contract-year: {e}")))?,

@@ -466,7 +466,7 @@ pub fn epoch(v: &Value) -> f64 {
 }
 
 pub fn now_epoch() -> f64 {
-    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+    linkledger_ledger::clock::wall_now().timestamp_millis() as f64 / 1000.0
 }
 
 /// Runs a SQL query against the ledger with sqlite through the daemon's own

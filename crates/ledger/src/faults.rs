@@ -114,7 +114,7 @@ async fn escalate(
     sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, text) VALUES (?, ?, ?, 'escalated', ?, ?)")
         .bind(fault.0)
         .bind(ledger_ts(at))
-        .bind(ledger_ts(Utc::now()))
+        .bind(ledger_ts(crate::clock::wall_now()))
         .bind(to.as_str())
         .bind(reason)
         .execute(&mut *conn)

@@ -70,5 +70,5 @@ pub async fn away_since(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, Ledg
     };
     let stopped = row.get::<Option<String>, _>(1).is_some();
     let stale_after = TimeDelta::milliseconds(3 * row.get::<i64, _>(2)) + TimeDelta::seconds(2);
-    Ok((stopped || Utc::now() - heartbeat > stale_after).then_some(heartbeat))
+    Ok((stopped || crate::clock::wall_now() - heartbeat > stale_after).then_some(heartbeat))
 }

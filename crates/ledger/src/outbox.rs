@@ -82,7 +82,7 @@ pub async fn queue(conn: &mut SqliteConnection, n: &NewNotice) -> Result<bool, s
     .bind(n.fault)
     .bind(n.class.map(FaultClass::as_str))
     .bind(ledger_ts(n.at))
-    .bind(ledger_ts(Utc::now()))
+    .bind(ledger_ts(crate::clock::wall_now()))
     .bind(n.detail.to_string())
     .execute(conn)
     .await?;
@@ -170,7 +170,7 @@ pub async fn register_channel(pool: &SqlitePool, name: &str) -> Result<i64, sqlx
          SELECT ?, coalesce(max(id), 0) + 1, ? FROM notices",
     )
     .bind(name)
-    .bind(ledger_ts(Utc::now()))
+    .bind(ledger_ts(crate::clock::wall_now()))
     .execute(pool)
     .await?;
     sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
@@ -298,7 +298,7 @@ pub async fn record(
     .bind(notice)
     .bind(channel)
     .bind(attempt)
-    .bind(ledger_ts(Utc::now()))
+    .bind(ledger_ts(crate::clock::wall_now()))
     .bind(outcome.as_str())
     .bind(detail)
     .execute(pool)

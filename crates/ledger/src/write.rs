@@ -349,8 +349,15 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             let r = faults::block_outage_opened(&mut tx, ctx.rules, line, id, *start, run_id).await;
             settle(&mut tx, r, "block outage opened").await?;
             savepoint(&mut tx).await?;
-            let r = super::paths::notify_block_paths(&mut tx, line, block, id, *start, Utc::now())
-                .await;
+            let r = super::paths::notify_block_paths(
+                &mut tx,
+                line,
+                block,
+                id,
+                *start,
+                crate::clock::wall_now(),
+            )
+            .await;
             settle(&mut tx, r, "block outage path evidence").await?;
             tx.commit().await?;
         }
@@ -391,7 +398,7 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
                 *outage_start,
                 origin,
                 paths,
-                Utc::now(),
+                crate::clock::wall_now(),
             )
             .await?;
             tx.commit().await?;
@@ -566,12 +573,17 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
         }
         LedgerWrite::LineConfigs(lines) => {
             let mut conn = pool.acquire().await?;
-            super::run::record_line_configs(&mut conn, lines, &ledger_ts(Utc::now()), run_id)
-                .await
-                .map_err(|e| match e {
-                    super::LedgerError::Query { source, .. } => source,
-                    other => sqlx::Error::Protocol(other.to_string()),
-                })?;
+            super::run::record_line_configs(
+                &mut conn,
+                lines,
+                &ledger_ts(crate::clock::wall_now()),
+                run_id,
+            )
+            .await
+            .map_err(|e| match e {
+                super::LedgerError::Query { source, .. } => source,
+                other => sqlx::Error::Protocol(other.to_string()),
+            })?;
         }
         LedgerWrite::Terms { terms, at } => {
             let mut conn = pool.acquire().await?;

@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn an_open_fault_fires_for_ten_minutes_and_a_resolved_one_ends_when_it_did() {
-        let now = Utc::now();
+        let now = linkledger_ledger::clock::wall_now();
         let mut a = FaultAlert {
             fault: 7,
             line: Some("ct".into()),

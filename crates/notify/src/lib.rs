@@ -81,7 +81,7 @@ impl Outgoing {
                 linkledger_config::Language::ZhCn => "zh-CN",
                 linkledger_config::Language::En => "en",
             },
-            "sent_at": linkledger_core::time::ledger_ts(chrono::Utc::now()),
+            "sent_at": linkledger_core::time::ledger_ts(linkledger_ledger::clock::wall_now()),
         });
         Outgoing {
             key: n.key.clone(),
@@ -141,7 +141,7 @@ pub async fn deliver(
     match &channel.target {
         Target::Email(e) => email::send(e, &channel.name, o).await,
         Target::Http(r) if channel.kind == linkledger_config::ChannelKind::Alertmanager => {
-            let alerts = alertmanager::alerts_of(o, chrono::Utc::now());
+            let alerts = alertmanager::alerts_of(o, linkledger_ledger::clock::wall_now());
             if alerts.is_empty() {
                 return Ok("nothing for Alertmanager".into());
             }
@@ -183,7 +183,7 @@ pub async fn test_channels<'a>(
     let carriers: Vec<(String, String)> = Vec::new();
     let mut out = Vec::new();
     for ch in channels {
-        let now = chrono::Utc::now();
+        let now = linkledger_ledger::clock::wall_now();
         let n = Notice {
             id: 0,
             key: format!("test:{}", now.timestamp_millis()),
@@ -201,7 +201,7 @@ pub async fn test_channels<'a>(
             contract: &c.contract.name,
             config_path: c.path.display().to_string(),
             public_url: c.daemon.public_url.clone(),
-            special: message::special_at(c, chrono::Utc::now()),
+            special: message::special_at(c, linkledger_ledger::clock::wall_now()),
             carriers: &carriers,
         };
         let o = Outgoing::new(&n, message::render(&n, None, &cx), ch, None);

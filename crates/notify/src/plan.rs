@@ -89,7 +89,6 @@ pub fn plan(route: &Route, pending: &[Notice], now: NaiveTime) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
 
     fn notice(id: i64, kind: NoticeKind, fault: Option<i64>, class: Option<FaultClass>) -> Notice {
         Notice {
@@ -99,8 +98,8 @@ mod tests {
             line: Some("ct".into()),
             fault,
             class,
-            at: Utc::now(),
-            queued_at: Utc::now(),
+            at: linkledger_ledger::clock::wall_now(),
+            queued_at: linkledger_ledger::clock::wall_now(),
             detail: serde_json::json!({}),
         }
     }

@@ -5,7 +5,6 @@
 //! client error that would quote it ever reaches a log.
 
 use base64::Engine;
-use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -63,7 +62,7 @@ fn markdown(o: &Outgoing, bold: bool) -> String {
 
 /// The request body (and, for DingTalk, the signed URL) for a robot.
 pub fn request(kind: ChannelKind, r: &Robot, o: &Outgoing) -> (String, Value) {
-    let now = Utc::now();
+    let now = linkledger_ledger::clock::wall_now();
     let secret = r.secret.as_ref().map(|s| s.0.as_str());
     match kind {
         ChannelKind::Wecom => {

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use sqlx::SqlitePool;
 use tokio::sync::RwLock;
 use tokio::task::JoinHandle;
@@ -160,7 +160,7 @@ fn context<'a>(
         contract: &config.contract.name,
         config_path: config.path.display().to_string(),
         public_url: config.daemon.public_url.clone(),
-        special: message::special_at(config, Utc::now()),
+        special: message::special_at(config, linkledger_ledger::clock::wall_now()),
         carriers,
     }
 }
@@ -235,7 +235,7 @@ impl ChannelTask {
     ) -> Result<Option<Duration>, sqlx::Error> {
         let newest = outbox::newest(&self.pool).await?;
         let pending = outbox::pending(&self.pool, &self.name, *low).await?;
-        let now = Utc::now();
+        let now = linkledger_ledger::clock::wall_now();
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
         // In a special period quiet hours hold nothing back.
@@ -358,7 +358,7 @@ impl ChannelTask {
             open: Some(true),
             ..Default::default()
         };
-        let now = Utc::now();
+        let now = linkledger_ledger::clock::wall_now();
         let open = records::faults(&self.pool, &filter, &config.contract.terms, now)
             .await
             .map_err(|e| e.to_string())?;
@@ -468,7 +468,14 @@ impl ChannelTask {
         if let (Some(fault), Some(to)) =
             (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
         {
-            if outbox::record_reported(&self.pool, fault, Utc::now(), &self.name).await? {
+            if outbox::record_reported(
+                &self.pool,
+                fault,
+                linkledger_ledger::clock::wall_now(),
+                &self.name,
+            )
+            .await?
+            {
                 info!(fault, carrier = to, channel = %self.name, "fault reported to the carrier (申告) by its alert");
             }
         }
@@ -504,10 +511,15 @@ impl ChannelTask {
             ),
             Flap::Normal => {
                 let fault = match n.fault {
-                    Some(id) => records::fault(&self.pool, id, &config.contract.terms, Utc::now())
-                        .await
-                        .ok()
-                        .flatten(),
+                    Some(id) => records::fault(
+                        &self.pool,
+                        id,
+                        &config.contract.terms,
+                        linkledger_ledger::clock::wall_now(),
+                    )
+                    .await
+                    .ok()
+                    .flatten(),
                     None => None,
                 };
                 // What the probes saw: the cause of the outage that opened it.
