@@ -639,3 +639,74 @@ async fn apply(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn row(line: &str) -> MinuteRow {
+        MinuteRow {
+            line: line.into(),
+            tier: "upstream",
+            target: "198.18.1.1".into(),
+            minute: DateTime::<Utc>::from_timestamp(1_780_000_020, 0).unwrap(),
+            sent: 60,
+            received: 60,
+            rtt_min_us: Some(900),
+            rtt_max_us: Some(1500),
+            rtt_sum_us: 60_000,
+            jitter_sum_us: 3_000,
+            jitter_n: 59,
+            rtt_hist: "17:60".into(),
+        }
+    }
+
+    /// Every line hands over its minute at the turn of the minute; the
+    /// writer holds them for one second from the first, so they go in one
+    /// transaction, and not a moment longer. Runs on tokio's paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn minute_rows_are_held_one_second_from_the_first_then_written_together() {
+        let mut queue = VecDeque::new();
+        let mut batch = MinuteBatch::default();
+        assert!(!batch.due(false), "nothing to write");
+        batch.accept(&mut queue, LedgerWrite::ProbeMinutes(vec![row("telecom")]));
+        let first = tokio::time::Instant::now();
+        tokio::time::advance(Duration::from_millis(400)).await;
+        batch.accept(&mut queue, LedgerWrite::ProbeMinutes(vec![row("unicom")]));
+        assert!(
+            !batch.due(false),
+            "held while other lines may still hand over"
+        );
+        assert!(
+            queue.is_empty(),
+            "minute rows wait in the batch, not the queue"
+        );
+        batch.wait().await;
+        assert_eq!(
+            first.elapsed(),
+            MinuteBatch::HOLD,
+            "held from the first row"
+        );
+        assert!(batch.due(false));
+        assert_eq!(batch.rows.len(), 2);
+    }
+
+    /// At shutdown the rows are written at once; other writes never wait
+    /// behind the batch.
+    #[tokio::test(start_paused = true)]
+    async fn a_closing_writer_does_not_wait_and_other_writes_pass() {
+        let mut queue = VecDeque::new();
+        let mut batch = MinuteBatch::default();
+        batch.accept(&mut queue, LedgerWrite::ProbeMinutes(vec![row("telecom")]));
+        batch.accept(
+            &mut queue,
+            LedgerWrite::Stopped {
+                at: DateTime::<Utc>::from_timestamp(1_780_000_030, 0).unwrap(),
+            },
+        );
+        assert_eq!(queue.len(), 1, "the stop is queued at once");
+        assert!(!batch.due(false));
+        assert!(batch.due(true), "closing: no hold");
+    }
+}
