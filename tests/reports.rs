@@ -792,7 +792,7 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
     assert_eq!(before["figures"], after["figures"]);
 
     // The notifier hands each to the contract manager's mailbox, PDF attached.
-    let cell = std::sync::Arc::new(tokio::sync::RwLock::new(c.clone()));
+    let cell = linkledger_config::LiveConfig::new(c.clone());
     let cancel = tokio_util::sync::CancellationToken::new();
     let sender = tokio::spawn(linkledger_notify::sender::run(
         pool.clone(),

@@ -3,6 +3,7 @@
 //! the line and column or the key, and says what would be valid.
 
 pub mod agent;
+mod live;
 pub mod notify;
 pub mod raw;
 pub mod report;
@@ -20,6 +21,7 @@ use chrono::NaiveDate;
 use ipnet::IpNet;
 use linkledger_probes::Binding;
 
+pub use live::LiveConfig;
 pub use notify::{Alerts, Channel, ChannelKind, Language};
 pub use raw::Role;
 pub use terms::{ApiToken, Terms};

@@ -2,6 +2,7 @@
 //! HTTP, and wait for signals. SIGTERM/SIGINT drain and stop; SIGHUP reloads
 //! the config and keeps the old one when the new one is invalid.
 
+use linkledger_config::LiveConfig;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use linkledger_probes::{Binding, Echoer, ReceiveStats};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, RwLock};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -258,7 +259,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats,
     };
-    let config_cell = Arc::new(RwLock::new(config.clone()));
+    let config_cell = LiveConfig::new(config.clone());
     metrics.config_loaded(true, clock.now());
 
     let http_cancel = CancellationToken::new();
@@ -345,7 +346,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         match Lines::start(&new, &shared, evs, echoers, &probe) {
                             Ok(l) => {
                                 lines = l;
-                                *config_cell.write().await = new.clone();
+                                config_cell.set(new.clone());
                                 current = new;
                                 let lines = current.lines.clone();
                                 metrics.probes.retain(|id, tier, addr| {

@@ -7,12 +7,11 @@
 //! (`alerts.deadline_lead` before it) and, every minute, the downtime
 //! budget crossing a share of the cap or a projected breach appearing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use linkledger_config::LiveConfig;
 use sqlx::SqlitePool;
-use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
 use linkledger_config::Config;
@@ -23,7 +22,7 @@ use linkledger_ledger::records::{faults, FaultFilter};
 
 pub async fn run(
     pool: SqlitePool,
-    config: Arc<RwLock<Config>>,
+    config: LiveConfig,
     clock: RunClock,
     every: Duration,
     cancel: CancellationToken,
@@ -36,7 +35,7 @@ pub async fn run(
             _ = cancel.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let c = config.read().await.clone();
+        let c = config.get();
         let now = clock.now();
         let horizon = TimeDelta::from_std(c.contract.terms.repair_report).unwrap_or(TimeDelta::MAX);
         let filter = FaultFilter {

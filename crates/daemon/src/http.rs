@@ -26,7 +26,7 @@ pub fn router(state: HttpState) -> Router {
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let now = s.clock.now();
-    let config = s.config.read().await.clone();
+    let config = s.config.get();
     s.metrics
         .update_egress(config.lines.iter().map(|l| l.id.as_str()));
     if let Err(e) = contract_metrics(&s, &config, now).await {
@@ -178,7 +178,7 @@ async fn contract_metrics(
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
-    let interval = s.config.read().await.probe.interval;
+    let interval = s.config.get().probe.interval;
     let last = s.last_round_ms.load(Ordering::Relaxed);
     let age_ms = s.clock.now().timestamp_millis() - last;
     let limit = (interval.as_millis() as i64) * 3 + 1000;

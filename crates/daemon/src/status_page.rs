@@ -34,7 +34,7 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         Some("en") => Language::En,
         _ => Language::ZhCn,
     };
-    let config = s.config.read().await.clone();
+    let config = s.config.get();
     let now = s.clock.now();
     let states: Vec<(String, &'static str)> = config
         .lines

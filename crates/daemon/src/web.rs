@@ -9,13 +9,12 @@ use axum::body::{to_bytes, Body};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use linkledger_config::LiveConfig;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use sqlx::SqlitePool;
-use tokio::sync::RwLock;
 
 use crate::metrics::Metrics;
-use linkledger_config::Config;
 use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::operator::ActionError;
 use linkledger_ledger::write::WriterStatus;
@@ -25,7 +24,7 @@ use linkledger_ledger::LedgerError;
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub pool: SqlitePool,
-    pub config: Arc<RwLock<Config>>,
+    pub config: LiveConfig,
     pub clock: RunClock,
     pub writer: Arc<WriterStatus>,
     pub last_round_ms: Arc<AtomicI64>,

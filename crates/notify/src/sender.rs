@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use linkledger_config::LiveConfig;
 use sqlx::SqlitePool;
-use tokio::sync::RwLock;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
@@ -74,7 +74,7 @@ pub async fn register(pool: &SqlitePool, channels: &[Channel]) -> Result<(), sql
 /// reloads add and remove channels.
 pub async fn run(
     pool: SqlitePool,
-    config: Arc<RwLock<Config>>,
+    config: LiveConfig,
     metrics: Arc<NotifyMetrics>,
     cancel: CancellationToken,
 ) {
@@ -87,8 +87,7 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         let names: Vec<String> = config
-            .read()
-            .await
+            .get()
             .channels
             .iter()
             .map(|c| c.name.clone())
@@ -126,7 +125,7 @@ pub async fn run(
 struct ChannelTask {
     name: String,
     pool: SqlitePool,
-    config: Arc<RwLock<Config>>,
+    config: LiveConfig,
     metrics: Arc<NotifyMetrics>,
     client: reqwest::Client,
 }
@@ -201,7 +200,7 @@ impl ChannelTask {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep_until(wake) => {}
             }
-            let config = self.config.read().await.clone();
+            let config = self.config.get();
             let Some(channel) = config.channels.iter().find(|c| c.name == self.name) else {
                 return;
             };

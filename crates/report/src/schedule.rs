@@ -7,13 +7,12 @@
 //! Time is an argument, so tests drive it with a synthetic clock.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use linkledger_config::LiveConfig;
 use serde_json::json;
 use sqlx::SqlitePool;
-use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
 use super::period::Period;
@@ -151,7 +150,7 @@ async fn write(
 /// after the files are written).
 pub async fn run(
     pool: SqlitePool,
-    config: Arc<RwLock<Config>>,
+    config: LiveConfig,
     clock: RunClock,
     every: Duration,
     cancel: CancellationToken,
@@ -162,7 +161,7 @@ pub async fn run(
             _ = cancel.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let c = config.read().await.clone();
+        let c = config.get();
         if let Err(e) = tick(&pool, &c, clock.now()).await {
             tracing::error!(error = %format!("{e:#}"), "cannot write the scheduled reports; retrying in a minute");
         }

@@ -61,7 +61,7 @@ pub struct Targets {
 }
 
 async fn targets(State(s): State<HttpState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let c = s.config.read().await.clone();
+    let c = s.config.get();
     let agent = agent_of(&c, &headers)?;
     let last = last_of(&s.pool, &agent).await?;
     let targets = c
@@ -87,7 +87,7 @@ async fn batches(
     headers: HeaderMap,
     raw: Body,
 ) -> Result<Response, ApiError> {
-    let c = s.config.read().await.clone();
+    let c = s.config.get();
     let agent = agent_of(&c, &headers)?;
     let b: Batch = body_limited(raw, batch::MAX_BODY).await?;
     let now = s.clock.now();

@@ -31,8 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use linkledger_config::LiveConfig;
 use sqlx::SqlitePool;
-use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -211,7 +211,7 @@ impl Judge {
 /// arrived up to the watermark.
 pub async fn run(
     pool: SqlitePool,
-    config: Arc<RwLock<Config>>,
+    config: LiveConfig,
     clock: RunClock,
     ledger: LedgerTx,
     metrics: Arc<Metrics>,
@@ -227,7 +227,7 @@ pub async fn run(
             _ = cancel.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let c = config.read().await.clone();
+        let c = config.get();
         if let Err(e) = tick(
             &pool,
             &c,
