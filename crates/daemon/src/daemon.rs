@@ -175,61 +175,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let pool = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
-    // A channel configured for the first time is owed this run's notices.
-    linkledger_notify::sender::register(&pool, &config.channels)
-        .await
-        .context("cannot register the alert channels in the ledger")?;
-    let start = run::begin(
-        &pool,
-        clock.now(),
-        &config.path.display().to_string(),
-        interval_ms,
-        &config.lines,
-    )
-    .await?;
-    {
-        let mut conn = pool
-            .acquire()
-            .await
-            .context("cannot record the contract terms")?;
-        ledger::terms::record(
-            &mut conn,
-            &config.contract.terms,
-            clock.now(),
-            Some(start.run_id),
-        )
-        .await?;
-    }
-    if let Some(hb) = start.previous_heartbeat {
-        let gap = (clock.now() - hb).num_milliseconds() as f64 / 1000.0;
-        warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
-    }
-    let mut evaluators = HashMap::new();
-    // The last failed round of an open outage lies at most `up_after` (or
-    // `down_after`, for a local fault turning into an outage)
-    // intervals before the previous run's last heartbeat (a recovery it had
-    // begun to see but not yet confirmed), so the resumed lower bound of the
-    // end is taken that far back; never later than now, should the wall
-    // clock have gone back between runs.
-    let now = clock.now();
-    let unconfirmed = chrono::TimeDelta::from_std(
-        config.probe.interval * config.probe.up_after.max(config.probe.down_after),
-    )
-    .unwrap_or(chrono::TimeDelta::zero());
-    let seen_until = start
-        .previous_heartbeat
-        .map_or(now, |hb| hb.min(now) - unconfirmed);
-    for (line, since) in &start.open_outages {
-        info!(line, since = %ledger_ts(*since), "resuming the outage left open by the previous run");
-        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
-        ev.resume_outage(seen_until);
-        evaluators.insert(line.clone(), ev);
-    }
-    for line in &start.open_local_faults {
-        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
-        ev.resume_local_fault(seen_until);
-        evaluators.insert(line.clone(), ev);
-    }
+    let start = record_start(&pool, &config, clock, interval_ms).await?;
+    let evaluators = resumed_evaluators(&config, &start, clock.now());
 
     let metrics = Arc::new(Metrics::new());
     for line in &config.lines {
@@ -329,40 +276,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
-                match Config::load(&current.path) {
-                    Err(e) => {
-                        error!(error = %e, "config reload rejected; the running config stays in force");
-                        metrics.config_loaded(false, clock.now());
-                    }
-                    Ok(new) => {
-                        if new.daemon.database != current.daemon.database || new.daemon.listen != current.daemon.listen {
-                            warn!("daemon.database and daemon.listen changes take effect only after a restart");
-                        }
-                        let (mut evs, echoers) = lines.stop().await;
-                        close_removed_lines(&new, &mut evs, &shared);
-                        let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
-                        let _ = ledger_tx.send(LedgerWrite::Terms { terms: Box::new(new.contract.terms.clone()), at: clock.now() });
-                        let _ = ledger_tx.send(LedgerWrite::FaultRules(new.fault_rules()));
-                        match Lines::start(&new, &shared, evs, echoers, &probe) {
-                            Ok(l) => {
-                                lines = l;
-                                config_cell.set(new.clone());
-                                current = new;
-                                let lines = current.lines.clone();
-                                metrics.probes.retain(|id, tier, addr| {
-                                    lines.iter().any(|l| l.id == id && l.targets(tier).contains(&addr))
-                                });
-                                info!(lines = current.lines.len(), "config reloaded");
-                                metrics.config_loaded(true, clock.now());
-                            }
-                            Err(e) => {
-                                error!(error = %format!("{e:#}"), "config reload failed; restarting with the previous config");
-                                metrics.config_loaded(false, clock.now());
-                                lines = Lines::start(&current, &shared, HashMap::new(), HashMap::new(), &probe)?;
-                            }
-                        }
-                    }
-                }
+                lines = reload(&mut current, lines, &shared, &probe, &config_cell).await?;
             }
         }
     }
@@ -401,6 +315,139 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     pool.close().await;
     info!("stopped");
     Ok(())
+}
+
+/// Records the run's start in the ledger: the alert channels it owes, the
+/// run itself (closing the gap since the previous one), the contract terms
+/// in force. Returns what the previous run left open.
+async fn record_start(
+    pool: &sqlx::SqlitePool,
+    config: &Config,
+    clock: RunClock,
+    interval_ms: i64,
+) -> anyhow::Result<run::RunStart> {
+    // A channel configured for the first time is owed this run's notices.
+    linkledger_notify::sender::register(pool, &config.channels)
+        .await
+        .context("cannot register the alert channels in the ledger")?;
+    let start = run::begin(
+        pool,
+        clock.now(),
+        &config.path.display().to_string(),
+        interval_ms,
+        &config.lines,
+    )
+    .await?;
+    {
+        let mut conn = pool
+            .acquire()
+            .await
+            .context("cannot record the contract terms")?;
+        ledger::terms::record(
+            &mut conn,
+            &config.contract.terms,
+            clock.now(),
+            Some(start.run_id),
+        )
+        .await?;
+    }
+    if let Some(hb) = start.previous_heartbeat {
+        let gap = (clock.now() - hb).num_milliseconds() as f64 / 1000.0;
+        warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
+    }
+    Ok(start)
+}
+
+/// Evaluators for the lines whose outage or local fault the previous run
+/// left open, resumed where it last saw them.
+fn resumed_evaluators(
+    config: &Config,
+    start: &run::RunStart,
+    now: chrono::DateTime<chrono::Utc>,
+) -> HashMap<String, Evaluator> {
+    let mut evaluators = HashMap::new();
+    // The last failed round of an open outage lies at most `up_after` (or
+    // `down_after`, for a local fault turning into an outage)
+    // intervals before the previous run's last heartbeat (a recovery it had
+    // begun to see but not yet confirmed), so the resumed lower bound of the
+    // end is taken that far back; never later than now, should the wall
+    // clock have gone back between runs.
+    let unconfirmed = chrono::TimeDelta::from_std(
+        config.probe.interval * config.probe.up_after.max(config.probe.down_after),
+    )
+    .unwrap_or(chrono::TimeDelta::zero());
+    let seen_until = start
+        .previous_heartbeat
+        .map_or(now, |hb| hb.min(now) - unconfirmed);
+    for (line, since) in &start.open_outages {
+        info!(line, since = %ledger_ts(*since), "resuming the outage left open by the previous run");
+        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
+        ev.resume_outage(seen_until);
+        evaluators.insert(line.clone(), ev);
+    }
+    for line in &start.open_local_faults {
+        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
+        ev.resume_local_fault(seen_until);
+        evaluators.insert(line.clone(), ev);
+    }
+    evaluators
+}
+
+/// SIGHUP: loads the config file again. A file that does not load leaves
+/// the running config in force; one that loads restarts the line tasks on
+/// it (evaluators and sockets carried over), records the lines and terms
+/// in the ledger and is put in force for every task. Either way the
+/// outcome shows in `linkledger_config_last_reload_successful`.
+async fn reload(
+    current: &mut Config,
+    mut lines: Lines,
+    shared: &Shared,
+    probe: &ProbeRuntime,
+    config_cell: &LiveConfig,
+) -> anyhow::Result<Lines> {
+    let (clock, ledger_tx, metrics) = (shared.clock, &shared.ledger, &shared.metrics);
+    match Config::load(&current.path) {
+        Err(e) => {
+            error!(error = %e, "config reload rejected; the running config stays in force");
+            metrics.config_loaded(false, clock.now());
+        }
+        Ok(new) => {
+            if new.daemon.database != current.daemon.database
+                || new.daemon.listen != current.daemon.listen
+            {
+                warn!("daemon.database and daemon.listen changes take effect only after a restart");
+            }
+            let (mut evs, echoers) = lines.stop().await;
+            close_removed_lines(&new, &mut evs, shared);
+            let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
+            let _ = ledger_tx.send(LedgerWrite::Terms {
+                terms: Box::new(new.contract.terms.clone()),
+                at: clock.now(),
+            });
+            let _ = ledger_tx.send(LedgerWrite::FaultRules(new.fault_rules()));
+            match Lines::start(&new, shared, evs, echoers, probe) {
+                Ok(l) => {
+                    lines = l;
+                    config_cell.set(new.clone());
+                    *current = new;
+                    let lines = current.lines.clone();
+                    metrics.probes.retain(|id, tier, addr| {
+                        lines
+                            .iter()
+                            .any(|l| l.id == id && l.targets(tier).contains(&addr))
+                    });
+                    info!(lines = current.lines.len(), "config reloaded");
+                    metrics.config_loaded(true, clock.now());
+                }
+                Err(e) => {
+                    error!(error = %format!("{e:#}"), "config reload failed; restarting with the previous config");
+                    metrics.config_loaded(false, clock.now());
+                    lines = Lines::start(current, shared, HashMap::new(), HashMap::new(), probe)?;
+                }
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// Lines removed by a reload end their open outage or local fault now.
