@@ -109,7 +109,7 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 println!(
                     "{:>5}  {:<10} {:<7} {}  {:<20} {:<20} {}",
                     f.id,
-                    f.line.as_deref().unwrap_or("egress"),
+                    f.line.as_deref().unwrap_or(linkledger_core::EGRESS),
                     f.class.as_str(),
                     f.class.zh(),
                     fmt(f.detected_at),
@@ -245,7 +245,7 @@ pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
                     println!(
                         "{:>4}  {:<10} {} .. {}  {}  approved by {}{}",
                         e.id,
-                        e.line.as_deref().unwrap_or("egress"),
+                        e.line.as_deref().unwrap_or(linkledger_core::EGRESS),
                         e.start.to_rfc3339(),
                         e.end.to_rfc3339(),
                         e.reason,

@@ -276,7 +276,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
                 format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", l.id),
             );
         }
-        if l.id == "egress" {
+        if l.id == linkledger_core::EGRESS {
             return err(
                 &format!("line[{i}].id"),
                 "\"egress\" is reserved for all lines together; give the line its carrier's name, e.g. \"telecom\"".into(),

@@ -291,12 +291,9 @@ pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<C
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        if let Some(l) = c
-            .lines
-            .iter()
-            .flatten()
-            .find(|l| !lines.contains(l) && l.as_str() != "egress" && l.as_str() != "daemon")
-        {
+        if let Some(l) = c.lines.iter().flatten().find(|l| {
+            !lines.contains(l) && l.as_str() != linkledger_core::EGRESS && l.as_str() != "daemon"
+        }) {
             return Err((
                 key("lines"),
                 format!("{l:?} is not a configured line (nor \"egress\" or \"daemon\")"),

@@ -18,3 +18,8 @@ pub mod text;
 pub mod time;
 pub mod traffic;
 pub mod vocab;
+
+/// The id the whole egress (every line at once) goes by wherever a line id
+/// stands: metric labels, budget rows, alert routes, fault scopes. The
+/// config refuses it as a line's id.
+pub const EGRESS: &str = "egress";

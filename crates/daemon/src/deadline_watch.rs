@@ -83,7 +83,7 @@ async fn budget_notices(
         .await
         .map_err(linkledger_ledger::query_err("queue budget notices"))?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
-        let line = (v.line != "egress").then(|| v.line.clone());
+        let line = (v.line != linkledger_core::EGRESS).then(|| v.line.clone());
         let figures = serde_json::json!({
             "charged_seconds": v.charged_s,
             "cap_seconds": v.cap_s,

@@ -117,7 +117,11 @@ async fn contract_metrics(
         }
     }
     let open = linkledger_ledger::records::open_fault_counts(&s.pool).await?;
-    let ids = b.lines.iter().map(|l| l.line.as_str()).chain(["egress"]);
+    let ids = b
+        .lines
+        .iter()
+        .map(|l| l.line.as_str())
+        .chain([linkledger_core::EGRESS]);
     for id in ids {
         for class in FaultClass::ALL {
             let n = open
@@ -162,7 +166,7 @@ async fn contract_metrics(
     let recent = linkledger_ledger::records::faults(&s.pool, &filter, terms, now).await?;
     m.deadline_due.reset();
     for f in &recent {
-        let line = f.line.as_deref().unwrap_or("egress");
+        let line = f.line.as_deref().unwrap_or(linkledger_core::EGRESS);
         let fault = f.id.to_string();
         for d in &f.deadlines {
             if let (linkledger_core::fault::deadline::DeadlineState::Pending, Some(due)) =

@@ -340,7 +340,7 @@ pub async fn budget_and_records(
         records.push(r);
     }
     let egress = view(
-        "egress",
+        linkledger_core::EGRESS,
         &Downtime::of_egress(&in_year),
         &Downtime::of_egress(&in_window),
         cap,

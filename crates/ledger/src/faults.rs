@@ -382,7 +382,7 @@ pub async fn record_breaches(
             tx.commit().await?;
             tracing::warn!(
                 fault = f.id,
-                line = f.line.as_deref().unwrap_or("egress"),
+                line = f.line.as_deref().unwrap_or(linkledger_core::EGRESS),
                 class = class.as_str(),
                 deadline = d.kind.as_str(),
                 due = %ledger_ts(due),

@@ -48,7 +48,7 @@ pub fn fault_alert(a: &FaultAlert, now: DateTime<Utc>) -> Value {
     let mut labels = json!({
         "alertname": "LinkledgerFault",
         "fault_id": a.fault.to_string(),
-        "line": a.line.as_deref().unwrap_or("egress"),
+        "line": a.line.as_deref().unwrap_or(linkledger_core::EGRESS),
         "class": a.class.as_str(),
         "severity": severity(a.class),
     });
@@ -115,7 +115,7 @@ pub fn alerts_of(o: &Outgoing, now: DateTime<Utc>) -> Vec<Value> {
                 "alertname": format!("Linkledger{}", camel(o.kind)),
                 "line": d["line"].as_str().unwrap_or(match o.kind {
                     NoticeKind::DaemonGap | NoticeKind::Test => "daemon",
-                    _ => "egress",
+                    _ => linkledger_core::EGRESS,
                 }),
                 "severity": if o.message.urgent { "critical" } else { "warning" },
                 "notice": o.key,

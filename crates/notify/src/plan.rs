@@ -26,7 +26,7 @@ pub fn route_line(n: &Notice) -> &str {
     match (&n.line, n.kind) {
         (Some(l), _) => l,
         (None, NoticeKind::DaemonGap | NoticeKind::Test) => "daemon",
-        (None, _) => "egress",
+        (None, _) => linkledger_core::EGRESS,
     }
 }
 

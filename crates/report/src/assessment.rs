@@ -207,7 +207,7 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
     }
     for e in egress_faults {
         for k in breached_kinds(e, cutoff, now) {
-            let mut b = breach(&lead, "egress", e, k);
+            let mut b = breach(&lead, linkledger_core::EGRESS, e, k);
             let lead_reported = report_given.iter().any(|(id, c)| *id == e.id && *c == lead);
             if !by_lead || (k == DeadlineKind::RepairReport && lead_reported) {
                 b.note = Some(format!("egress:{}:lines", e.id));
@@ -271,7 +271,10 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
                 };
                 corrections.push(CorrectionLine {
                     carrier: carrier.clone(),
-                    line: f.line.clone().unwrap_or_else(|| "egress".into()),
+                    line: f
+                        .line
+                        .clone()
+                        .unwrap_or_else(|| linkledger_core::EGRESS.into()),
                     kind: deadline_breach(kind),
                     fault: f.id,
                     from: k.from,
