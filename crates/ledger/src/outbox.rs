@@ -135,8 +135,8 @@ pub async fn is_queued(pool: &SqlitePool, key: &str) -> Result<bool, sqlx::Error
     Ok(id.is_some())
 }
 
-/// Queues a notice that is its own cause (a report written), in a
-/// transaction of its own.
+/// Queues a notice that is its own cause (a report written) on a
+/// connection of its own: one statement, atomic by itself.
 pub async fn queue_alone(pool: &SqlitePool, n: &NewNotice) -> Result<bool, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     queue(&mut conn, n).await

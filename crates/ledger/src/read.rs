@@ -252,8 +252,8 @@ pub struct OutageTouching {
     pub fault: Option<i64>,
 }
 
-/// A line's outages (not block outages' own rows aside) that touch `p`,
-/// oldest first, with their first cause and fault.
+/// A line's outages (its block outages included) that touch `p`, oldest
+/// first, with their first cause and fault.
 pub async fn outages_touching(
     pool: &SqlitePool,
     line: &str,
