@@ -130,9 +130,9 @@ impl Default for Degradation {
 }
 
 impl Default for Terms {
-    /// The contract's numbers (第二条 17–19): response and on-site in 30
-    /// minutes, resolution in 30/120/120 minutes, the repair report in 8
-    /// hours, maintenance announced a day ahead.
+    /// The contract's numbers: response and on-site in 30 minutes,
+    /// resolution in 30/120/120 minutes (第二条 17), maintenance announced
+    /// a day ahead (第二条 14), the repair report within 8 hours (第四条 1).
     fn default() -> Self {
         Self {
             response: mins(30),
