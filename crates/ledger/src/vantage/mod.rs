@@ -244,13 +244,8 @@ pub async fn latest_round_at(
     pool: &sqlx::SqlitePool,
     agent: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let last: Option<String> = sqlx::query_scalar(
-        "SELECT at FROM vantage_rounds WHERE agent = ? ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(agent)
-    .fetch_optional(pool)
-    .await?;
-    Ok(last.as_deref().and_then(parse_ledger_ts))
+    let mut conn = pool.acquire().await?;
+    Ok(last_in(&mut conn, agent).await?.map(|l| l.at))
 }
 
 /// A line's own outages (from inside, not block outages) overlapping
