@@ -310,6 +310,29 @@ impl Evaluator {
         self.confirmed == Condition::LocalFault
     }
 
+    /// The interface's own status, read down by an SNMP poll at `seen`,
+    /// fed as soon as the line's task sees a new poll. SNMP polls less
+    /// often than ICMP rounds, so a poll may land after the last failed
+    /// round and before the line answers again: it is evidence of the open
+    /// outage all the same and is recorded (once per cause). A poll read
+    /// after the line already answered again (a down status snmpd still
+    /// caches) is stale and names nothing.
+    pub fn interface_seen(&mut self, cause: Cause, seen: Ts) -> Option<Event> {
+        if self.confirmed != Condition::Outage
+            || !cause.is_interface()
+            || self.outage_interface_cause == Some(cause)
+        {
+            return None;
+        }
+        if let Some(c) = self.candidate {
+            if c.condition != Condition::Outage && seen >= c.first {
+                return None;
+            }
+        }
+        self.outage_interface_cause = Some(cause);
+        Some(Event::OutageCause { at: seen, cause })
+    }
+
     /// Feeds one round; returns what the ledger must record, in order.
     pub fn observe(&mut self, state: RoundState, at: Ts) -> Vec<Event> {
         self.last_state = state;

@@ -355,6 +355,60 @@ fn interface_evidence_after_an_icmp_declared_outage_is_recorded_once() {
 }
 
 #[test]
+fn a_poll_read_down_between_the_last_failed_round_and_the_return_is_kept() {
+    let mut ev = Evaluator::new(3, 2);
+    let gw = RoundState::Down(Cause::GatewayUnreachable);
+    run(&mut ev, 0, &[UP, gw, gw, gw, gw]);
+    assert!(ev.in_outage());
+    // The poll lands at 4.5 s; the round at 5 s is the first to answer.
+    let seen = t(4) + chrono::Duration::milliseconds(500);
+    assert_eq!(
+        ev.interface_seen(Cause::InterfaceDown, seen),
+        Some(Event::OutageCause {
+            at: seen,
+            cause: Cause::InterfaceDown
+        })
+    );
+    // Once per cause, however many rounds still see the same poll.
+    assert_eq!(ev.interface_seen(Cause::InterfaceDown, seen), None);
+    let closed = run(&mut ev, 5, &[UP, UP]);
+    assert_eq!(
+        closed,
+        vec![(
+            6,
+            Event::OutageClosed {
+                end: t(5),
+                end_after: t(4)
+            }
+        )]
+    );
+    // After the outage nothing more is evidence of it.
+    assert_eq!(ev.interface_seen(Cause::AdminDown, t(7)), None);
+}
+
+#[test]
+fn a_poll_read_after_the_line_answered_again_names_nothing() {
+    let mut ev = Evaluator::new(3, 2);
+    let gw = RoundState::Down(Cause::GatewayUnreachable);
+    run(&mut ev, 0, &[UP, gw, gw, gw, UP]);
+    assert!(ev.in_outage(), "one good round is not yet the end");
+    // snmpd still caches the down status after the port came back.
+    assert_eq!(ev.interface_seen(Cause::InterfaceDown, t(4)), None);
+    assert_eq!(
+        ev.interface_seen(Cause::InterfaceDown, t(5)),
+        None,
+        "read after the first good round"
+    );
+    // Read before the first good round: the port really was down.
+    assert!(ev
+        .interface_seen(
+            Cause::InterfaceDown,
+            t(3) + chrono::Duration::milliseconds(900)
+        )
+        .is_some());
+}
+
+#[test]
 fn interface_evidence_decides_except_when_our_side_is_silent_or_upstream_answers() {
     let iface = Some(Cause::InterfaceDown);
     // The last poll's status is up to a poll interval old: an answer from

@@ -157,6 +157,16 @@ impl LineTask {
                 classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
                 self.evidence.as_ref().and_then(|e| e.cause()),
             );
+            // A poll read down since the last round is evidence of an open
+            // outage even when this round is the first to answer again,
+            // unless it was read after this round went out (stale).
+            if let Some((cause, seen)) = self.evidence.as_ref().and_then(|e| e.seen()) {
+                if state != RoundState::Up || seen < at {
+                    if let Some(event) = self.evaluator.interface_seen(cause, seen) {
+                        self.record(&shared, event);
+                    }
+                }
+            }
             for event in self.evaluator.observe(state, at) {
                 self.record(&shared, event);
             }

@@ -7,8 +7,10 @@
 //! An agent that does not answer is unobserved for SNMP: the evidence is
 //! withdrawn, never turned into "interface down".
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use chrono::DateTime;
 
 use linkledger_probes::snmp::interface::{
     find_interface, read_interface, IfStatus, InterfaceReading,
@@ -22,7 +24,7 @@ use crate::events;
 use crate::metrics::Metrics;
 use linkledger_config::snmp::LineSnmp;
 use linkledger_config::terms::Degradation;
-use linkledger_core::evaluator::Cause;
+use linkledger_core::evaluator::{Cause, Ts};
 use linkledger_core::quality::{SharedUtilisation, Utilisation};
 use linkledger_core::time::ledger_ts;
 use linkledger_core::traffic::{rates, CounterSample, Discard, FiveMinutes};
@@ -30,27 +32,43 @@ use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::outbox::{NewNotice, NoticeKind};
 use linkledger_ledger::write::{LedgerTx, LedgerWrite};
 
-/// What the interface says, shared with the line's probing task.
+/// What the interface says, shared with the line's probing task: the
+/// latest poll's status and when it was read, in one word so the two never
+/// tear (the time in ledger milliseconds above two bits of status).
 #[derive(Debug, Default)]
-pub struct InterfaceEvidence(AtomicU8);
+pub struct InterfaceEvidence(AtomicU64);
 
-const NONE: u8 = 0;
-const UP: u8 = 1;
-const OPER_DOWN: u8 = 2;
-const ADMIN_DOWN: u8 = 3;
+const NONE: u64 = 0;
+const UP: u64 = 1;
+const OPER_DOWN: u64 = 2;
+const ADMIN_DOWN: u64 = 3;
 
 impl InterfaceEvidence {
     /// The cause the interface gives for the line being down, if any.
     pub fn cause(&self) -> Option<Cause> {
-        match self.0.load(Ordering::Relaxed) {
-            OPER_DOWN => Some(Cause::InterfaceDown),
-            ADMIN_DOWN => Some(Cause::AdminDown),
-            _ => None,
-        }
+        self.seen().map(|(cause, _)| cause)
     }
 
-    fn set(&self, v: u8) {
-        self.0.store(v, Ordering::Relaxed);
+    /// The cause the interface gives for the line being down and when the
+    /// poll that said so was read, if the latest poll says it is down.
+    pub fn seen(&self) -> Option<(Cause, Ts)> {
+        let word = self.0.load(Ordering::Relaxed);
+        let cause = match word & 3 {
+            OPER_DOWN => Cause::InterfaceDown,
+            ADMIN_DOWN => Cause::AdminDown,
+            _ => return None,
+        };
+        let at = DateTime::from_timestamp_millis((word >> 2) as i64)?;
+        Some((cause, at))
+    }
+
+    fn set(&self, v: u64, at: Ts) {
+        let ms = at.timestamp_millis().max(0) as u64;
+        self.0.store(ms << 2 | v, Ordering::Relaxed);
+    }
+
+    fn withdraw(&self) {
+        self.0.store(NONE, Ordering::Relaxed);
     }
 }
 
@@ -128,7 +146,7 @@ impl SnmpPoller {
                         )));
                     }
                     warn!(line, error = %e, "SNMP poll failed; the interface is unobserved until the agent answers");
-                    self.evidence.set(NONE);
+                    self.evidence.withdraw();
                     // A new session next time (a v3 engine may have rebooted).
                     state.client = None;
                     if matches!(e, SnmpError::NotFound { .. }) {
@@ -137,7 +155,7 @@ impl SnmpPoller {
                 }
             }
         }
-        self.evidence.set(NONE);
+        self.evidence.withdraw();
         if let Some(sample) = state.five.take() {
             let _ = ledger.send(LedgerWrite::TrafficSample(sample));
         }
@@ -178,11 +196,14 @@ impl SnmpPoller {
     ) {
         let m = &metrics.interface;
         let line = self.line.as_str();
-        self.evidence.set(match (r.admin, r.oper) {
-            (IfStatus::Down, _) => ADMIN_DOWN,
-            (_, IfStatus::Down) => OPER_DOWN,
-            _ => UP,
-        });
+        self.evidence.set(
+            match (r.admin, r.oper) {
+                (IfStatus::Down, _) => ADMIN_DOWN,
+                (_, IfStatus::Down) => OPER_DOWN,
+                _ => UP,
+            },
+            clock.now(),
+        );
         m.oper_up
             .with_label_values(&[line])
             .set(i64::from(r.oper == IfStatus::Up));
