@@ -57,12 +57,7 @@ fn main() {
     rt.block_on(async {
         let pool = linkledger_ledger::open(&db).await.unwrap();
         let start = linkledger_ledger::clock::wall_now();
-        let size0 = {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
-            let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&pool).await.unwrap();
-            let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
-            (n * size) as u64
-        };
+        let size0 = pool.bytes_in_use().await.unwrap();
         let mut latencies = Vec::new();
         let (cpu0, wall0) = (cpu_ticks(), Instant::now());
         // Round k of every agent is due at 10 k s after the start.
@@ -104,14 +99,7 @@ fn main() {
         let cpu = (cpu_ticks() - cpu0) as f64 / 100.0;
         // The ledger's own pages, the WAL checkpointed into it first (the
         // WAL's size is the checkpoint threshold, not growth).
-        let pages = |pool: sqlx::SqlitePool| async move {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
-            let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&pool).await.unwrap();
-            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&pool).await.unwrap();
-            let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
-            ((n - free) * size) as u64
-        };
-        let size = pages(pool.clone()).await - size0;
+        let size = pool.bytes_in_use().await.unwrap() - size0;
         pool.close().await;
         latencies.sort();
         let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;

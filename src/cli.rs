@@ -2,6 +2,7 @@
 //! `traffic`, the contract commands of [`crate::cli_contract`] and
 //! `report` ([`crate::cli_report`]).
 
+use linkledger_ledger::Ledger;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -308,8 +309,8 @@ pub enum NotifyCmd {
 }
 
 async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> {
-    let pool = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
-    let list = linkledger_notify::status::status(&pool, c)
+    let db = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
+    let list = linkledger_notify::status::status(&db, c)
         .await
         .context("cannot read the alert outbox")?;
     if json {
@@ -540,7 +541,7 @@ async fn listing_scope(
     c: &Config,
     line: Option<&str>,
     since: Option<String>,
-) -> anyhow::Result<(sqlx::SqlitePool, Option<DateTime<Utc>>)> {
+) -> anyhow::Result<(Ledger, Option<DateTime<Utc>>)> {
     check_line(c, line)?;
     let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
     Ok((ledger::open_for_reading(&c.daemon.database).await?, since))
@@ -552,9 +553,9 @@ async fn outages(
     since: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let (pool, since) = listing_scope(c, line.as_deref(), since).await?;
+    let (db, since) = listing_scope(c, line.as_deref(), since).await?;
     let list = read::outages(
-        &pool,
+        &db,
         line.as_deref(),
         since,
         linkledger_ledger::clock::wall_now(),
@@ -593,9 +594,9 @@ async fn local_faults(
     since: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let (pool, since) = listing_scope(c, line.as_deref(), since).await?;
+    let (db, since) = listing_scope(c, line.as_deref(), since).await?;
     let list = read::local_faults(
-        &pool,
+        &db,
         line.as_deref(),
         since,
         None,
@@ -659,9 +660,9 @@ fn agent_main(path: &std::path::Path) -> ExitCode {
 }
 
 async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
     let list =
-        linkledger_ledger::vantage::status::agents(&pool, c, linkledger_ledger::clock::wall_now())
+        linkledger_ledger::vantage::status::agents(&db, c, linkledger_ledger::clock::wall_now())
             .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -692,7 +693,7 @@ async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
             }
         );
     }
-    let blocks = linkledger_ledger::vantage::status::blocks(&pool, c).await?;
+    let blocks = linkledger_ledger::vantage::status::blocks(&db, c).await?;
     if !blocks.is_empty() {
         println!(
             "\n{:<14} {:<20} {:>6} {:<25} {:>8}  state",
@@ -718,8 +719,8 @@ async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let list = read::gaps(&pool).await.context("reading gaps")?;
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = read::gaps(&db).await.context("reading gaps")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -755,14 +756,14 @@ async fn traffic(
     if to <= from {
         return Err(UsageError("--to must be after --from".into()).into());
     }
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
     let mut out = Vec::new();
     for l in c
         .lines
         .iter()
         .filter(|l| line.as_deref().is_none_or(|id| id == l.id))
     {
-        let samples = read::traffic_samples(&pool, &l.id, from, to)
+        let samples = read::traffic_samples(&db, &l.id, from, to)
             .await
             .context("reading traffic")?;
         let contracted = l.bandwidth_mbps as f64 * 1e6;

@@ -141,16 +141,8 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let report = build(
-        &pool,
-        c,
-        kind.clone(),
-        common.line.as_deref(),
-        language,
-        now,
-    )
-    .await?;
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let report = build(&db, c, kind.clone(), common.line.as_deref(), language, now).await?;
     let bytes = report.render(format, font.as_ref())?;
     let output = common.output.or_else(|| {
         (format == ReportFormat::Pdf).then(|| PathBuf::from(format!("{}.pdf", kind.stem())))

@@ -391,10 +391,9 @@ fn a_fault_is_judged_by_the_terms_in_force_when_it_was_detected() {
     rt.block_on(async {
         let c = linkledger_config::Config::load(&l.config).unwrap();
         let pool = linkledger_ledger::open(&l.db).await.unwrap();
-        let mut conn = pool.acquire().await.unwrap();
         let at = "2024-01-01T00:00:00Z".parse().unwrap();
         assert!(
-            linkledger_ledger::terms::record(&mut conn, &c.contract.terms, at, Some(1))
+            linkledger_ledger::terms::record_in_force(&pool, &c.contract.terms, at, Some(1))
                 .await
                 .unwrap()
         );

@@ -324,7 +324,10 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
         .unwrap();
     rt.block_on(async {
         let pool = linkledger_ledger::open(&db).await.unwrap();
-        sqlx::raw_sql(&rows(c)).execute(&pool).await.unwrap();
+        sqlx::raw_sql(&rows(c))
+            .execute(pool.sqlite_pool())
+            .await
+            .unwrap();
         let tz = config.daemon.timezone;
         let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
         let terms = &config.contract.terms;

@@ -15,8 +15,8 @@ use linkledger_core::fault::FaultClass;
 use linkledger_ledger::operator::{self, Action, ActionError, Actor, FaultStep, Step};
 use linkledger_ledger::records::{self, FaultFilter, FaultView};
 use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::Ledger;
 use linkledger_ledger::{self as ledger, budget, run};
-use sqlx::SqlitePool;
 
 fn t(s: &str) -> DateTime<Utc> {
     format!("2026-01-01T{s}:00Z").parse().unwrap()
@@ -52,10 +52,22 @@ fn config_text(dir: &Path, extra_contract: &str) -> String {
 }
 
 /// A ledger with a run begun at 00:00 and its writer running.
+/// The ledger file opened bare, past the ledger crate: what the daemon's
+/// other connection, or a reader checking rows by hand, sees.
+async fn raw(c: &Config) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&c.daemon.database)
+            .busy_timeout(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap()
+}
+
 async fn writing(
     c: &Config,
 ) -> (
-    SqlitePool,
+    Ledger,
     tokio::sync::mpsc::UnboundedSender<LedgerWrite>,
     tokio::task::JoinHandle<()>,
 ) {
@@ -77,7 +89,7 @@ async fn writing(
 }
 
 /// A ledger whose run began at 00:00 and wrote `writes`, then stopped at 23:00.
-async fn ledger_with(c: &Config, writes: Vec<LedgerWrite>) -> SqlitePool {
+async fn ledger_with(c: &Config, writes: Vec<LedgerWrite>) -> Ledger {
     let (pool, tx, writer) = writing(c).await;
     for w in writes {
         tx.send(w).unwrap();
@@ -105,7 +117,7 @@ fn closed(line: &str, at: &str) -> LedgerWrite {
     }
 }
 
-async fn all_faults(pool: &SqlitePool, c: &Config, now: &str) -> Vec<FaultView> {
+async fn all_faults(pool: &Ledger, c: &Config, now: &str) -> Vec<FaultView> {
     records::faults(pool, &FaultFilter::default(), &c.contract.terms, t(now))
         .await
         .unwrap()
@@ -198,7 +210,7 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
     // The alerts the writer queued with each change, in order.
     let notices: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT key, at, class FROM notices ORDER BY id")
-            .fetch_all(&pool)
+            .fetch_all(&raw(&c).await)
             .await
             .unwrap();
     let keys: Vec<&str> = notices.iter().map(|n| n.0.as_str()).collect();
@@ -235,7 +247,7 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
     }
     let more: Vec<(String, String)> =
         sqlx::query_as("SELECT key, kind FROM notices WHERE id > 9 ORDER BY id")
-            .fetch_all(&pool)
+            .fetch_all(&raw(&c).await)
             .await
             .unwrap();
     let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -278,7 +290,7 @@ async fn an_escalation_after_a_reclassification_down_alerts_again() {
     tx.send(closed("telecom", "01:15")).unwrap();
     for _ in 0..100 {
         let have: i64 = sqlx::query_scalar("SELECT count(*) FROM notices")
-            .fetch_one(&pool)
+            .fetch_one(&raw(&c).await)
             .await
             .unwrap();
         if have >= 2 {
@@ -314,7 +326,7 @@ async fn an_escalation_after_a_reclassification_down_alerts_again() {
     writer.await.unwrap();
     let kinds: Vec<(String, String)> =
         sqlx::query_as("SELECT kind, class FROM notices WHERE fault_id = 1 ORDER BY id")
-            .fetch_all(&pool)
+            .fetch_all(&raw(&c).await)
             .await
             .unwrap();
     let kinds: Vec<(&str, &str)> = kinds
@@ -465,7 +477,7 @@ async fn deadlines_met_and_breached_by_what_people_record() {
     );
 }
 
-async fn maintenance(pool: &SqlitePool, c: &Config, from: &str, to: &str, notice: DateTime<Utc>) {
+async fn maintenance(pool: &Ledger, c: &Config, from: &str, to: &str, notice: DateTime<Utc>) {
     let actor = Actor {
         via: "cli:test".into(),
     };
@@ -682,7 +694,7 @@ async fn operator_actions_succeed_while_the_daemon_writes() {
     let c = config(dir.path(), "");
     let pool = ledger_with(&c, vec![opened("telecom", "01:00")]).await;
     // The daemon's side: another connection committing as fast as it can.
-    let busy = pool.clone();
+    let busy = raw(&c).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let writer = tokio::spawn(async move {

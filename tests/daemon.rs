@@ -260,9 +260,9 @@ fn traffic_report_from_five_minute_samples() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = linkledger_ledger::open(&dir.path().join("ledger.db"))
-            .await
-            .unwrap();
+        let db = dir.path().join("ledger.db");
+        linkledger_ledger::open(&db).await.unwrap().close().await;
+        let pool = common::raw_ledger(&db).await;
         // 40 samples on the 1000 Mbit/s line: inbound 20, 40, ... 800 Mbit/s.
         for i in 1..=40i64 {
             let start = chrono::DateTime::from_timestamp(1_767_225_600 + i * 300, 0).unwrap(); // from 2026-01-01T00:05Z

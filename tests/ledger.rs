@@ -10,9 +10,9 @@ use linkledger_config::Config;
 use linkledger_config::Terms;
 use linkledger_core::budget::{secs, total};
 use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::Ledger;
 use linkledger_ledger::{self as ledger, budget, read, run};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -25,7 +25,7 @@ fn demo_lines() -> Vec<linkledger_config::Line> {
         .lines
 }
 
-async fn fresh(dir: &tempfile::TempDir) -> (SqlitePool, i64) {
+async fn fresh(dir: &tempfile::TempDir) -> (Ledger, i64) {
     let path = dir.path().join("ledger.db");
     let pool = ledger::open(&path).await.unwrap();
     let start = run::begin(
@@ -47,13 +47,15 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
     pool.close().await;
     // One connection, so the test and the writer share its read-only switch.
     let opts = SqliteConnectOptions::new().filename(dir.path().join("ledger.db"));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
+    let pool = Ledger::over_pool(
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap(),
+    );
     sqlx::query("PRAGMA query_only = ON")
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap();
 
@@ -95,13 +97,13 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         "both writes still queued"
     );
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outages")
-        .fetch_one(&pool)
+        .fetch_one(pool.sqlite_pool())
         .await
         .unwrap();
     assert_eq!(n, 0);
 
     sqlx::query("PRAGMA query_only = OFF")
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap();
     drop(tx);
@@ -128,23 +130,23 @@ async fn ledger_rows_are_never_deleted_or_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     let (pool, run_id) = fresh(&dir).await;
     sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', 'upstream_unreachable', 1000, ?)")
-        .bind(run_id).execute(&pool).await.unwrap();
+        .bind(run_id).execute(pool.sqlite_pool()).await.unwrap();
     // Closing an open outage is allowed, once.
-    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:10.000Z', end_after = '2026-01-01T01:00:09.000Z'").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:10.000Z', end_after = '2026-01-01T01:00:09.000Z'").execute(pool.sqlite_pool()).await.unwrap();
     let rewrite = sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:05.000Z'")
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap_err();
     assert!(rewrite.to_string().contains("never rewritten"), "{rewrite}");
     let delete = sqlx::query("DELETE FROM outages")
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap_err();
     assert!(delete.to_string().contains("never deleted"), "{delete}");
     sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, '2026-01-01T02:00:00.000Z', '2026-01-01T02:00:05.000Z', 'daemon_not_running', ?)")
-        .bind(run_id).execute(&pool).await.unwrap();
+        .bind(run_id).execute(pool.sqlite_pool()).await.unwrap();
     let delete_gap = sqlx::query("DELETE FROM gaps")
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap_err();
     assert!(
@@ -154,11 +156,11 @@ async fn ledger_rows_are_never_deleted_or_rewritten() {
     // Only one outage may be open per line.
     for _ in 0..2 {
         let _ = sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('unicom', '2026-01-02T00:00:00.000Z', 'upstream_unreachable', 1000, ?)")
-            .bind(run_id).execute(&pool).await;
+            .bind(run_id).execute(pool.sqlite_pool()).await;
     }
     let open: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = 'unicom' AND end_at IS NULL")
-            .fetch_one(&pool)
+            .fetch_one(pool.sqlite_pool())
             .await
             .unwrap();
     assert_eq!(open, 1);
@@ -170,11 +172,11 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
     let (pool, _) = fresh(&dir).await;
     // First run seen alive until 01:00:05, during an outage opened at 01:00:00.
     sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:05.000Z'")
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap();
     sqlx::query("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', '2026-01-01T00:59:59.000Z', 'upstream_unreachable', 1000, 1)")
-        .execute(&pool).await.unwrap();
+        .execute(pool.sqlite_pool()).await.unwrap();
     // The daemon comes back at 01:00:15: the gap is recorded, the outage resumed.
     let second = run::begin(
         &pool,
@@ -200,7 +202,7 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
     // the open outage is not charged beyond what was seen.
     sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:17.000Z' WHERE id = ?")
         .bind(second.run_id)
-        .execute(&pool)
+        .execute(pool.sqlite_pool())
         .await
         .unwrap();
     let open = &read::outages(
@@ -220,8 +222,8 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
     );
     // The run did in fact see it end at 01:00:20 and stopped cleanly later.
     sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:30.000Z', stopped_at = '2026-01-01T01:00:30.000Z' WHERE id = ?")
-        .bind(second.run_id).execute(&pool).await.unwrap();
-    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(&pool).await.unwrap();
+        .bind(second.run_id).execute(pool.sqlite_pool()).await.unwrap();
+    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(pool.sqlite_pool()).await.unwrap();
 
     let o = &read::outages(
         &pool,

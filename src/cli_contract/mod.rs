@@ -33,9 +33,9 @@ fn actor() -> Actor {
 }
 
 async fn act(c: &Config, action: Action) -> anyhow::Result<()> {
-    let pool = ledger::open_existing(&c.daemon.database).await?;
+    let db = ledger::open_existing(&c.daemon.database).await?;
     let outcome = operator::apply(
-        &pool,
+        &db,
         c,
         &actor(),
         action,
@@ -81,9 +81,9 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
                 open: (open || resolved).then_some(open),
                 since: None,
             };
-            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::open_for_reading(&c.daemon.database).await?;
             let list = records::faults(
-                &pool,
+                &db,
                 &filter,
                 &c.contract.terms,
                 linkledger_ledger::clock::wall_now(),
@@ -120,9 +120,9 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
             return Ok(());
         }
         FaultCmd::Show { id, json, .. } => {
-            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::open_for_reading(&c.daemon.database).await?;
             let f = records::fault(
-                &pool,
+                &db,
                 id,
                 &c.contract.terms,
                 linkledger_ledger::clock::wall_now(),
@@ -234,8 +234,8 @@ pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
         }
         ExcludeCmd::Withdraw(w) => act(c, w.into_action(Withdrawable::Exclusion)).await,
         ExcludeCmd::List(ListArgs { json, .. }) => {
-            let pool = ledger::open_for_reading(&c.daemon.database).await?;
-            let list = records::exclusions(&pool)
+            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = records::exclusions(&db)
                 .await
                 .context("reading exclusions")?;
             if json {
@@ -306,10 +306,10 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
             .await
         }
         MaintenanceCmd::List(ListArgs { json, .. }) => {
-            let pool = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::open_for_reading(&c.daemon.database).await?;
             let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
             let list =
-                budget::maintenance(&pool, None, all, c.contract.terms.maintenance_notice).await?;
+                budget::maintenance(&db, None, all, c.contract.terms.maintenance_notice).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -361,8 +361,8 @@ pub async fn outage(c: &Config, cmd: OutageCmd) -> anyhow::Result<()> {
             .await
         }
         OutageCmd::List(ListArgs { json, .. }) => {
-            let pool = ledger::open_for_reading(&c.daemon.database).await?;
-            let list = linkledger_ledger::records::agreed_outages(&pool, None).await?;
+            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = linkledger_ledger::records::agreed_outages(&db, None).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -406,8 +406,8 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
             .await
         }
         DrillCmd::List(ListArgs { json, .. }) => {
-            let pool = ledger::open_for_reading(&c.daemon.database).await?;
-            let list = records::drills(&pool).await?;
+            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let list = records::drills(&db).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -434,8 +434,8 @@ pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result
             .map_err(|e| crate::usage::UsageError(format!("--contract-year: {e}")))?,
         None => ContractYear::containing(start, tz, now),
     };
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let b = budget::budget_of_year(&pool, c, year, now).await?;
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let b = budget::budget_of_year(&db, c, year, now).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&b)?);
         return Ok(());
@@ -495,8 +495,8 @@ fn span(secs: f64) -> String {
 }
 
 pub async fn audit(c: &Config, json: bool) -> anyhow::Result<()> {
-    let pool = ledger::open_for_reading(&c.daemon.database).await?;
-    let list = records::audit_log(&pool).await?;
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = records::audit_log(&db).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());

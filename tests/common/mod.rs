@@ -87,10 +87,20 @@ pub fn write_ledger(db: &Path, sql: &str) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = linkledger_ledger::open(db).await.unwrap();
-        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-        pool.close().await;
+        linkledger_ledger::open(db).await.unwrap().close().await;
+        let raw = raw_ledger(db).await;
+        sqlx::raw_sql(sql).execute(&raw).await.unwrap();
+        raw.close().await;
     });
+}
+
+/// The ledger file at `db` opened bare, past the ledger crate: what a
+/// test crafting rows by hand (or an attacker editing the file) uses.
+pub async fn raw_ledger(db: &Path) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .busy_timeout(std::time::Duration::from_secs(5));
+    sqlx::SqlitePool::connect_with(options).await.unwrap()
 }
 
 /// `linkledger budget --json -c CONFIG`, parsed.

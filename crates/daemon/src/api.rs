@@ -152,7 +152,7 @@ async fn list_faults(
         open,
         since: q.since,
     };
-    ok(records::faults(&s.pool, &filter, &c.contract.terms, s.clock.now()).await?)
+    ok(records::faults(&s.db, &filter, &c.contract.terms, s.clock.now()).await?)
 }
 
 async fn one_fault(
@@ -163,7 +163,7 @@ async fn one_fault(
     let c = config_of(&s).await;
     authorize(&c, &headers, ApiRole::Viewer)?;
     let id = parse_id(&id)?;
-    match records::fault(&s.pool, id, &c.contract.terms, s.clock.now()).await? {
+    match records::fault(&s.db, id, &c.contract.terms, s.clock.now()).await? {
         Some(f) => ok(f),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no fault {id}"))),
     }
@@ -199,7 +199,7 @@ async fn apply(s: &HttpState, c: &Config, token: &str, action: Action) -> ApiRes
     let actor = Actor {
         via: format!("api:{token}"),
     };
-    let outcome = operator::apply(&s.pool, c, &actor, action, s.clock.now()).await?;
+    let outcome = operator::apply(&s.db, c, &actor, action, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(outcome)).into_response())
 }
 
@@ -247,7 +247,7 @@ async fn fault_action(
 
 async fn list_exclusions(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
-    ok(records::exclusions(&s.pool).await?)
+    ok(records::exclusions(&s.db).await?)
 }
 
 async fn new_exclusion(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
@@ -282,7 +282,7 @@ async fn list_maintenance(State(s): State<HttpState>, headers: HeaderMap) -> Api
     let c = config_of(&s).await;
     authorize(&c, &headers, ApiRole::Viewer)?;
     let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
-    ok(budget::maintenance(&s.pool, None, all, c.contract.terms.maintenance_notice).await?)
+    ok(budget::maintenance(&s.db, None, all, c.contract.terms.maintenance_notice).await?)
 }
 
 async fn new_maintenance(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
@@ -301,7 +301,7 @@ async fn withdraw_maintenance(
 
 async fn list_agreed(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
-    ok(records::agreed_outages(&s.pool, None).await?)
+    ok(records::agreed_outages(&s.db, None).await?)
 }
 
 /// A manager records an outage both sides agree on.
@@ -325,7 +325,7 @@ async fn approve_maintenance(
 
 async fn list_drills(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
-    ok(records::drills(&s.pool).await?)
+    ok(records::drills(&s.db).await?)
 }
 
 async fn new_drill(State(s): State<HttpState>, headers: HeaderMap, raw: Body) -> ApiResult {
@@ -336,12 +336,12 @@ async fn new_drill(State(s): State<HttpState>, headers: HeaderMap, raw: Body) ->
 async fn get_budget(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     let c = config_of(&s).await;
     authorize(&c, &headers, ApiRole::Viewer)?;
-    ok(budget::budget(&s.pool, &c, s.clock.now()).await?)
+    ok(budget::budget(&s.db, &c, s.clock.now()).await?)
 }
 
 async fn get_audit(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&config_of(&s).await, &headers, ApiRole::Viewer)?;
-    ok(records::audit_log(&s.pool).await?)
+    ok(records::audit_log(&s.db).await?)
 }
 
 #[cfg(test)]

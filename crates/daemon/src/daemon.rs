@@ -3,6 +3,7 @@
 //! the config and keeps the old one when the new one is invalid.
 
 use linkledger_config::LiveConfig;
+use linkledger_ledger::Ledger;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -173,14 +174,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let receive_stats: Arc<ReceiveStats> = Arc::default();
     let probe = ProbeRuntime::start().context("cannot start the probing thread")?;
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
-    let pool = ledger::open(&config.daemon.database).await?;
+    let db = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
-    let start = record_start(&pool, &config, clock, interval_ms).await?;
+    let start = record_start(&db, &config, clock, interval_ms).await?;
     let evaluators = resumed_evaluators(&config, &start, clock.now());
 
     let metrics = Arc::new(Metrics::new());
     for line in &config.lines {
-        let n = linkledger_ledger::read::outage_count(&pool, &line.id).await?;
+        let n = linkledger_ledger::read::outage_count(&db, &line.id).await?;
         metrics
             .outages
             .with_label_values(&[&line.id])
@@ -191,7 +192,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let status = Arc::new(WriterStatus::default());
     let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(run_writer(
-        pool.clone(),
+        db.clone(),
         start.run_id,
         interval_ms,
         config.fault_rules(),
@@ -212,7 +213,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let http_cancel = CancellationToken::new();
     let app = router(HttpState {
         metrics: metrics.clone(),
-        pool: pool.clone(),
+        db: db.clone(),
         config: config_cell.clone(),
         clock,
         writer: status.clone(),
@@ -238,21 +239,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
 
     let deadlines = tokio::spawn(crate::deadline_watch::run(
-        pool.clone(),
+        db.clone(),
         config_cell.clone(),
         clock,
         Duration::from_secs(5),
         heartbeat_cancel.clone(),
     ));
     let reports = tokio::spawn(linkledger_report::schedule::run(
-        pool.clone(),
+        db.clone(),
         config_cell.clone(),
         clock,
         Duration::from_secs(60),
         heartbeat_cancel.clone(),
     ));
     let judge = tokio::spawn(crate::vantage::judge::run(
-        pool.clone(),
+        db.clone(),
         config_cell.clone(),
         clock,
         ledger_tx.clone(),
@@ -261,7 +262,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         heartbeat_cancel.clone(),
     ));
     let notifier = tokio::spawn(linkledger_notify::sender::run(
-        pool.clone(),
+        db.clone(),
         config_cell.clone(),
         metrics.notify.clone(),
         heartbeat_cancel.clone(),
@@ -312,7 +313,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     http_cancel.cancel();
     let _ = tokio::time::timeout(GRACE, http).await;
-    pool.close().await;
+    db.close().await;
     info!("stopped");
     Ok(())
 }
@@ -321,36 +322,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// run itself (closing the gap since the previous one), the contract terms
 /// in force. Returns what the previous run left open.
 async fn record_start(
-    pool: &sqlx::SqlitePool,
+    db: &Ledger,
     config: &Config,
     clock: RunClock,
     interval_ms: i64,
 ) -> anyhow::Result<run::RunStart> {
     // A channel configured for the first time is owed this run's notices.
-    linkledger_notify::sender::register(pool, &config.channels)
+    linkledger_notify::sender::register(db, &config.channels)
         .await
         .context("cannot register the alert channels in the ledger")?;
     let start = run::begin(
-        pool,
+        db,
         clock.now(),
         &config.path.display().to_string(),
         interval_ms,
         &config.lines,
     )
     .await?;
-    {
-        let mut conn = pool
-            .acquire()
-            .await
-            .context("cannot record the contract terms")?;
-        ledger::terms::record(
-            &mut conn,
-            &config.contract.terms,
-            clock.now(),
-            Some(start.run_id),
-        )
-        .await?;
-    }
+    ledger::terms::record_in_force(db, &config.contract.terms, clock.now(), Some(start.run_id))
+        .await
+        .context("cannot record the contract terms")?;
     if let Some(hb) = start.previous_heartbeat {
         let gap = (clock.now() - hb).num_milliseconds() as f64 / 1000.0;
         warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use linkledger_config::LiveConfig;
-use sqlx::SqlitePool;
+use linkledger_ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
 use linkledger_config::Config;
@@ -21,7 +21,7 @@ use linkledger_ledger::outbox::{self, NewNotice, NoticeKind};
 use linkledger_ledger::records::{faults, FaultFilter};
 
 pub async fn run(
-    pool: SqlitePool,
+    db: Ledger,
     config: LiveConfig,
     clock: RunClock,
     every: Duration,
@@ -43,9 +43,9 @@ pub async fn run(
             ..Default::default()
         };
         let lead = TimeDelta::from_std(c.alerts.deadline_lead).unwrap_or(TimeDelta::zero());
-        let result = match faults(&pool, &filter, &c.contract.terms, now).await {
-            Ok(list) => match record_breaches(&pool, &list, now).await {
-                Ok(_) => record_approaching(&pool, &list, now, lead)
+        let result = match faults(&db, &filter, &c.contract.terms, now).await {
+            Ok(list) => match record_breaches(&db, &list, now).await {
+                Ok(_) => record_approaching(&db, &list, now, lead)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -53,7 +53,7 @@ pub async fn run(
             Err(e) => Err(e.to_string()),
         };
         if budget_due.is_none_or(|t| t <= tokio::time::Instant::now()) {
-            match budget_notices(&pool, &c, now).await {
+            match budget_notices(&db, &c, now).await {
                 Ok(()) => budget_due = Some(tokio::time::Instant::now() + BUDGET_EVERY),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot check the downtime budget for alerts; retrying")
@@ -72,16 +72,12 @@ const BUDGET_EVERY: Duration = Duration::from_secs(60);
 /// Queues, once per contract year, a notice for each share of the cap a
 /// line (or the egress) has used, and for a projected breach appearing.
 async fn budget_notices(
-    pool: &SqlitePool,
+    db: &Ledger,
     c: &Config,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), linkledger_ledger::LedgerError> {
-    let b = linkledger_ledger::budget::budget(pool, c, now).await?;
+    let b = linkledger_ledger::budget::budget(db, c, now).await?;
     let year = b.year_start.format("%Y-%m-%d").to_string();
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(linkledger_ledger::query_err("queue budget notices"))?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let line = (v.line != linkledger_core::EGRESS).then(|| v.line.clone());
         let figures = serde_json::json!({
@@ -119,9 +115,7 @@ async fn budget_notices(
             ));
         }
         for n in notices {
-            outbox::queue(&mut conn, &n)
-                .await
-                .map_err(linkledger_ledger::query_err("queue budget notices"))?;
+            outbox::queue_alone(db, &n).await?;
         }
     }
     Ok(())

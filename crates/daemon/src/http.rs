@@ -65,7 +65,7 @@ async fn contract_metrics(
             .with_label_values(&[&l.id])
             .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
-    for a in linkledger_ledger::vantage::status::agents(&s.pool, config, now).await? {
+    for a in linkledger_ledger::vantage::status::agents(&s.db, config, now).await? {
         let v = &m.vantage;
         let id = [a.agent.as_str()];
         v.rounds.with_label_values(&id).set(a.rounds as f64);
@@ -87,7 +87,7 @@ async fn contract_metrics(
             }
         }
     }
-    let b = budget::budget(&s.pool, config, now).await?;
+    let b = budget::budget(&s.db, config, now).await?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let id = v.line.as_str();
         m.downtime
@@ -116,7 +116,7 @@ async fn contract_metrics(
             }
         }
     }
-    let open = linkledger_ledger::records::open_fault_counts(&s.pool).await?;
+    let open = linkledger_ledger::records::open_fault_counts(&s.db).await?;
     let ids = b
         .lines
         .iter()
@@ -134,7 +134,7 @@ async fn contract_metrics(
         }
     }
     // Every line and kind, 0 or 1, so "none open" is a value, not absence.
-    let open_degradations = linkledger_ledger::read::open_degradations(&s.pool).await?;
+    let open_degradations = linkledger_ledger::read::open_degradations(&s.db).await?;
     m.degradations_open.reset();
     for l in &config.lines {
         for kind in crate::metrics::DEGRADATION_KINDS {
@@ -146,7 +146,7 @@ async fn contract_metrics(
                 .set(i64::from(open));
         }
     }
-    let breaches = linkledger_ledger::records::breach_counts(&s.pool).await?;
+    let breaches = linkledger_ledger::records::breach_counts(&s.db).await?;
     for (scope, class, deadline, n) in breaches {
         let c = m
             .deadline_breaches
@@ -163,7 +163,7 @@ async fn contract_metrics(
         since: Some(now - horizon - chrono::TimeDelta::hours(1)),
         ..Default::default()
     };
-    let recent = linkledger_ledger::records::faults(&s.pool, &filter, terms, now).await?;
+    let recent = linkledger_ledger::records::faults(&s.db, &filter, terms, now).await?;
     m.deadline_due.reset();
     for f in &recent {
         let line = f.line.as_deref().unwrap_or(linkledger_core::EGRESS);

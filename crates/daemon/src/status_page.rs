@@ -62,7 +62,7 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         })
         .collect();
     let data = async {
-        let budget = budget::budget(&s.pool, &config, now).await?;
+        let budget = budget::budget(&s.db, &config, now).await?;
         // Open faults, and resolved ones whose repair report is still owed
         // (shown until it is received or its deadline is breached).
         let terms = &config.contract.terms;
@@ -74,14 +74,14 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
             ..Default::default()
         };
         // (Faults still going at `since` include every open one.)
-        let mut faults = records::faults(&s.pool, &recent, terms, now).await?;
+        let mut faults = records::faults(&s.db, &recent, terms, now).await?;
         faults.retain(|f| f.open || report_owed(f));
         let since = now - TimeDelta::days(RECENT_DAYS);
         let mut outages =
-            read::outages(&s.pool, None, Some(since), now, &config.contract.terms).await?;
+            read::outages(&s.db, None, Some(since), now, &config.contract.terms).await?;
         outages.reverse();
         outages.truncate(20);
-        let mut local = read::local_faults(&s.pool, None, Some(since), None, now).await?;
+        let mut local = read::local_faults(&s.db, None, Some(since), None, now).await?;
         local.reverse();
         local.truncate(20);
         Ok::<_, linkledger_ledger::LedgerError>((budget, faults, outages, local))

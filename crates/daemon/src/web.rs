@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use linkledger_config::LiveConfig;
+use linkledger_ledger::Ledger;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use crate::metrics::Metrics;
 use linkledger_ledger::clock::RunClock;
@@ -23,7 +23,7 @@ use linkledger_ledger::LedgerError;
 #[derive(Clone)]
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
-    pub pool: SqlitePool,
+    pub db: Ledger,
     pub config: LiveConfig,
     pub clock: RunClock,
     pub writer: Arc<WriterStatus>,

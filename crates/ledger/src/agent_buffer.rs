@@ -4,6 +4,7 @@
 //! logged. Sequence numbers are never reused (AUTOINCREMENT), and a fresh
 //! buffer resumes after the last round the central holds.
 
+use crate::LedgerError;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,7 +23,7 @@ pub struct Buffer {
 }
 
 impl Buffer {
-    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+    pub async fn open(path: &Path) -> Result<Self, LedgerError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
@@ -47,7 +48,7 @@ impl Buffer {
     }
 
     /// Makes the next sequence number follow `last` (what the central holds).
-    pub async fn resume_after(&self, last: i64) -> Result<(), sqlx::Error> {
+    pub async fn resume_after(&self, last: i64) -> Result<(), LedgerError> {
         let current: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'rounds'")
                 .fetch_optional(&self.pool)
@@ -71,7 +72,7 @@ impl Buffer {
     }
 
     /// Appends a round (its `seq` is assigned here) and returns its seq.
-    pub async fn push(&self, mut round: Round) -> Result<i64, sqlx::Error> {
+    pub async fn push(&self, mut round: Round) -> Result<i64, LedgerError> {
         let mut tx = self.pool.begin().await?;
         let seq: i64 =
             sqlx::query_scalar("INSERT INTO rounds (at, body) VALUES (?, '') RETURNING seq")
@@ -89,7 +90,7 @@ impl Buffer {
     }
 
     /// The oldest `limit` rounds not yet acknowledged.
-    pub async fn pending(&self, limit: usize) -> Result<Vec<Round>, sqlx::Error> {
+    pub async fn pending(&self, limit: usize) -> Result<Vec<Round>, LedgerError> {
         let rows = sqlx::query("SELECT body FROM rounds ORDER BY seq LIMIT ?")
             .bind(limit as i64)
             .fetch_all(&self.pool)
@@ -100,7 +101,7 @@ impl Buffer {
             .collect())
     }
 
-    pub async fn backlog(&self) -> Result<u64, sqlx::Error> {
+    pub async fn backlog(&self) -> Result<u64, LedgerError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rounds")
             .fetch_one(&self.pool)
             .await?;
@@ -108,7 +109,7 @@ impl Buffer {
     }
 
     /// The central holds every round up to `seq`.
-    pub async fn ack(&self, seq: i64) -> Result<(), sqlx::Error> {
+    pub async fn ack(&self, seq: i64) -> Result<(), LedgerError> {
         sqlx::query("DELETE FROM rounds WHERE seq <= ?")
             .bind(seq)
             .execute(&self.pool)
@@ -118,7 +119,7 @@ impl Buffer {
 
     /// Drops rounds taken before `before`; returns how many, and adds them
     /// to the dropped total kept in the file.
-    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, LedgerError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM rounds WHERE at < ?")
             .bind(ledger_ts(before))
@@ -138,7 +139,7 @@ impl Buffer {
         Ok(n)
     }
 
-    pub async fn dropped_total(&self) -> Result<u64, sqlx::Error> {
+    pub async fn dropped_total(&self) -> Result<u64, LedgerError> {
         let v: Option<String> =
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'dropped_total'")
                 .fetch_optional(&self.pool)
@@ -148,7 +149,7 @@ impl Buffer {
 
     /// The targets last received from the central, so a restart while the
     /// central is unreachable keeps probing.
-    pub async fn remember(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    pub async fn remember(&self, key: &str, value: &str) -> Result<(), LedgerError> {
         sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
@@ -157,10 +158,11 @@ impl Buffer {
         Ok(())
     }
 
-    pub async fn recall(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
+    pub async fn recall(&self, key: &str) -> Result<Option<String>, LedgerError> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
             .bind(key)
             .fetch_optional(&self.pool)
             .await
+            .map_err(LedgerError::from)
     }
 }

@@ -3,9 +3,10 @@
 //! [`linkledger_core::budget`]; this gathers its spans (outages, unobserved time,
 //! exclusions and maintenance windows in force) from the ledger.
 
+use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use super::{query_err, LedgerError};
 use crate::observed::unobserved_spans;
@@ -99,11 +100,12 @@ pub struct Budget {
 
 /// Maintenance windows of a line (or of every line) overlapping `period`.
 pub async fn maintenance(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: Option<&str>,
     period: Span,
     notice: std::time::Duration,
 ) -> Result<Vec<MaintenanceView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT m.id, m.line, m.start_at, m.end_at, m.notice_at, m.consented, m.reference, \
          EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'maintenance' AND w.record_id = m.id), \
@@ -162,11 +164,12 @@ pub async fn maintenance(
 /// configured in this ledger is unobserved. Block outages count unless the
 /// terms say `ip_block_counts = false`.
 pub async fn line_records(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     period: Span,
     terms: &linkledger_config::Terms,
 ) -> Result<LineRecords, LedgerError> {
+    let pool = ledger.pool();
     let (from, to) = period;
     let maintenance_notice = terms.maintenance_notice;
     let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?) AND (block IS NULL OR ?)")
@@ -181,7 +184,7 @@ pub async fn line_records(
         .iter()
         .filter_map(|r| Some((ts(r, 0)?, ts(r, 1).unwrap_or(to))))
         .collect();
-    let mut unobserved = unobserved_spans(pool, line, period).await?;
+    let mut unobserved = unobserved_spans(ledger, line, period).await?;
     let first_seen: Option<String> =
         sqlx::query_scalar("SELECT min(valid_from) FROM line_configs WHERE line = ?")
             .bind(line)
@@ -209,7 +212,7 @@ pub async fn line_records(
         .iter()
         .filter_map(|r| Some((ts(r, 0)?, ts(r, 1)?)))
         .collect();
-    let approved_maintenance = maintenance(pool, Some(line), period, maintenance_notice)
+    let approved_maintenance = maintenance(ledger, Some(line), period, maintenance_notice)
         .await?
         .iter()
         .filter(|m| m.approved())
@@ -239,12 +242,12 @@ pub async fn line_records(
 
 /// A line's downtime in `period` (an open outage counted up to its end).
 pub async fn line_downtime(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     period: Span,
     terms: &linkledger_config::Terms,
 ) -> Result<Downtime, LedgerError> {
-    let r = line_records(pool, line, period, terms).await?;
+    let r = line_records(ledger, line, period, terms).await?;
     Ok(Downtime::of_line(
         &r,
         period,
@@ -290,23 +293,25 @@ fn view(
 /// The budget of every configured line and of the egress, in the contract
 /// year containing `now`, counted up to `now`.
 pub async fn budget(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     now: DateTime<Utc>,
 ) -> Result<Budget, LedgerError> {
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
-    budget_of_year(pool, c, year, now).await
+    budget_of_year(ledger, c, year, now).await
 }
 
 /// The budget in a given contract year, counted up to `now` (all of it
 /// once the year is over); the burn rate is over the 30 days before that.
 pub async fn budget_of_year(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     year: ContractYear,
     now: DateTime<Utc>,
 ) -> Result<Budget, LedgerError> {
-    Ok(budget_and_records(pool, c, year, now, year.start).await?.0)
+    Ok(budget_and_records(ledger, c, year, now, year.start)
+        .await?
+        .0)
 }
 
 /// [`budget_of_year`], also handing back each configured line's records
@@ -314,7 +319,7 @@ pub async fn budget_of_year(
 /// and the burn window, so a caller that needs a longer span (a report's
 /// period) reads the ledger once.
 pub async fn budget_and_records(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     year: ContractYear,
     now: DateTime<Utc>,
@@ -331,7 +336,7 @@ pub async fn budget_and_records(
     let mut in_window = Vec::new();
     let mut lines = Vec::new();
     for l in &c.lines {
-        let r = line_records(pool, &l.id, (read_from, now.max(until)), terms).await?;
+        let r = line_records(ledger, &l.id, (read_from, now.max(until)), terms).await?;
         let y = Downtime::of_line(&r, (year.start, until), terms.approved_maintenance_counts);
         let w = Downtime::of_line(&r, window, terms.approved_maintenance_counts);
         lines.push(view(&l.id, &y, &w, cap, now, year.end));

@@ -9,6 +9,7 @@
 //! carrier's quality (an outage is charged as downtime already; a local
 //! fault is our side).
 
+use crate::Ledger;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -17,7 +18,7 @@ use linkledger_core::budget::Span;
 use linkledger_core::rollup::{finished_days, QualitySum, ROLL_UP_SETTLE};
 use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 use linkledger_core::traffic::TrafficSample;
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use crate::read::traffic_samples;
 use crate::{query_err, LedgerError};
@@ -26,11 +27,12 @@ use crate::{query_err, LedgerError};
 /// the line's own outages (already charged as downtime), its local faults
 /// (our side) and its unobserved time, merged.
 pub async fn not_quality(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     span: Span,
 ) -> Result<Vec<Span>, LedgerError> {
-    let mut spans = crate::observed::unobserved_spans(pool, line, span).await?;
+    let pool = ledger.pool();
+    let mut spans = crate::observed::unobserved_spans(ledger, line, span).await?;
     for table in ["outages", "local_faults"] {
         let own = if table == "outages" {
             " AND block IS NULL"
@@ -67,11 +69,12 @@ pub async fn not_quality(
 /// A line's upstream probes summed over `span`, straight from the minutes,
 /// leaving out every minute that touches [`not_quality`] time.
 pub async fn sum_minutes(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     span: Span,
 ) -> Result<QualitySum, LedgerError> {
-    let skip = not_quality(pool, line, span).await?;
+    let pool = ledger.pool();
+    let skip = not_quality(ledger, line, span).await?;
     let rows = sqlx::query(
         "SELECT minute, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM probe_minutes \
          WHERE line = ? AND tier = 'upstream' AND minute >= ? AND minute < ?",
@@ -112,10 +115,11 @@ pub async fn sum_minutes(
 /// A line's quality for each local day of `days`: from `quality_days` where
 /// the daemon rolled the day up, otherwise from the minutes.
 pub async fn quality_by_day(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     days: &[(NaiveDate, Span)],
 ) -> Result<Vec<(NaiveDate, QualitySum)>, LedgerError> {
+    let pool = ledger.pool();
     let Some(first) = days.first() else {
         return Ok(Vec::new());
     };
@@ -150,7 +154,7 @@ pub async fn quality_by_day(
         let key = (ledger_ts(span.0), ledger_ts(span.1));
         let s = match stored.remove(&key) {
             Some(s) => s,
-            None => sum_minutes(pool, line, *span).await?,
+            None => sum_minutes(ledger, line, *span).await?,
         };
         out.push((*d, s));
     }
@@ -162,11 +166,12 @@ pub async fn quality_by_day(
 /// yet; a day without probes gets an empty row, so it is not looked at
 /// again. Returns how many days it wrote.
 pub async fn roll_up_quality(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     lines: &[String],
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<usize, LedgerError> {
+    let pool = ledger.pool();
     let settled = now - ROLL_UP_SETTLE;
     let mut written = 0;
     for line in lines {
@@ -185,7 +190,7 @@ pub async fn roll_up_quality(
         };
         let Some(from) = from else { continue };
         for (start, end) in finished_days(from, tz, settled) {
-            let s = sum_minutes(pool, line, (start, end)).await?;
+            let s = sum_minutes(ledger, line, (start, end)).await?;
             sqlx::query(
                 "INSERT OR IGNORE INTO quality_days_observed (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -252,10 +257,11 @@ pub fn unpack(line: &str, day_start: DateTime<Utc>, blob: &[u8]) -> Vec<TrafficS
 
 /// A line's samples in the local `days` (the last may be cut short).
 pub async fn traffic_by_day(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     days: &[(NaiveDate, Span)],
 ) -> Result<Vec<TrafficSample>, LedgerError> {
+    let pool = ledger.pool();
     let (Some(first), Some(last)) = (days.first(), days.last()) else {
         return Ok(Vec::new());
     };
@@ -274,7 +280,7 @@ pub async fn traffic_by_day(
     for (_, span) in days {
         match packed.remove(&(ledger_ts(span.0), ledger_ts(span.1))) {
             Some(blob) => out.extend(unpack(line, span.0, &blob)),
-            None => out.extend(traffic_samples(pool, line, span.0, span.1).await?),
+            None => out.extend(traffic_samples(ledger, line, span.0, span.1).await?),
         }
     }
     Ok(out)
@@ -284,11 +290,12 @@ pub async fn traffic_by_day(
 /// before `now`, from a line's first sample on, that has no
 /// `traffic_days` row yet (an empty one for a day without samples).
 pub async fn roll_up_traffic(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     lines: &[String],
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<usize, LedgerError> {
+    let pool = ledger.pool();
     let settled = now - ROLL_UP_SETTLE;
     let mut written = 0;
     for line in lines {
@@ -303,7 +310,7 @@ pub async fn roll_up_traffic(
             continue;
         };
         for (start, end) in finished_days(from, tz, settled) {
-            let s = traffic_samples(pool, line, start, end).await?;
+            let s = traffic_samples(ledger, line, start, end).await?;
             sqlx::query(
                 "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
                  VALUES (?, ?, ?, ?, ?)",

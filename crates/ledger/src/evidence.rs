@@ -2,12 +2,13 @@
 //! ledger holds of its outages, degradations, probes and interface around
 //! it, exclusions, the incident it is part of and the paths traced.
 
+use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_config::Config;
 use linkledger_core::time::ledger_ts;
 use linkledger_core::traffic::TrafficSample;
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use crate::records::{exclusions, fault, ExclusionView, FaultView};
 use crate::sql::ts;
@@ -73,12 +74,13 @@ pub struct FaultRecord {
 /// its outages with their causes, its degradations, the probes and
 /// interface samples around it, exclusions, the incident and the paths.
 pub async fn gather(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<FaultRecord>, LedgerError> {
-    let Some(f) = fault(pool, id, &c.contract.terms, now).await? else {
+    let pool = ledger.pool();
+    let Some(f) = fault(ledger, id, &c.contract.terms, now).await? else {
         return Ok(None);
     };
     let mut outages = Vec::new();
@@ -204,9 +206,9 @@ pub async fn gather(
     probes.sort_by(|a, b| (a.start, &a.tier).cmp(&(b.start, &b.tier)));
     let mut interface = Vec::new();
     for line in &lines {
-        interface.extend(crate::read::traffic_samples(pool, line, from, to).await?);
+        interface.extend(crate::read::traffic_samples(ledger, line, from, to).await?);
     }
-    let ex = exclusions(pool)
+    let ex = exclusions(ledger)
         .await?
         .into_iter()
         .filter(|e| e.line.is_none() || e.line == f.line)
@@ -228,7 +230,7 @@ pub async fn gather(
     .map_err(query_err("read the incident's faults"))?;
     let mut paths = Vec::new();
     for o in &outages {
-        paths.extend(crate::paths::of_outage(pool, o.id, now).await?);
+        paths.extend(crate::paths::of_outage(ledger, o.id, now).await?);
     }
     Ok(Some(FaultRecord {
         paths,

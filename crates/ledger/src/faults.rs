@@ -17,6 +17,7 @@
 //!   line comes back. Classes only go up automatically; a lower class
 //!   takes an operator's reclassification with a reason.
 
+use crate::{Ledger, LedgerError};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
@@ -129,7 +130,7 @@ async fn escalate(
 }
 
 /// A line's outage was just inserted with id `outage`.
-pub async fn outage_opened(
+pub(crate) async fn outage_opened(
     conn: &mut SqliteConnection,
     rules: &FaultRules,
     line: &str,
@@ -146,7 +147,7 @@ pub async fn outage_opened(
 /// just inserted with id `outage`: it opens a fault of class
 /// `ip_block_unreachable` (major by default) or joins the line's open one.
 /// The egress is not down for it: outbound traffic still flows.
-pub async fn block_outage_opened(
+pub(crate) async fn block_outage_opened(
     conn: &mut SqliteConnection,
     rules: &FaultRules,
     line: &str,
@@ -255,7 +256,7 @@ async fn egress_check(
 }
 
 /// A degradation was just inserted with id `degradation`.
-pub async fn degradation_started(
+pub(crate) async fn degradation_started(
     conn: &mut SqliteConnection,
     rules: &FaultRules,
     line: &str,
@@ -282,7 +283,7 @@ pub async fn degradation_started(
 /// Resolves every open fault whose causes are over: a line's fault when all
 /// its linked outages and degradations have ended (at the latest end), the
 /// egress fault when any of its outages has (at the earliest end).
-pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+pub(crate) async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT f.id, f.line IS NULL, \
            sum(CASE WHEN coalesce(o.end_at, d.end_at) IS NULL THEN 1 ELSE 0 END), \
@@ -339,10 +340,11 @@ pub async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::E
 /// class it was judged against), and queues its notice in the same
 /// transaction. Returns the breaches newly recorded.
 pub async fn record_breaches(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     faults: &[super::records::FaultView],
     now: DateTime<Utc>,
-) -> Result<Vec<(i64, &'static str)>, sqlx::Error> {
+) -> Result<Vec<(i64, &'static str)>, LedgerError> {
+    let pool = ledger.pool();
     use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
     let mut out = Vec::new();
     for f in faults {
@@ -397,11 +399,12 @@ pub async fn record_breaches(
 /// Queues a `deadline_approaching` notice, once, for each pending deadline
 /// due within `lead` of `now`.
 pub async fn record_approaching(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     faults: &[super::records::FaultView],
     now: DateTime<Utc>,
     lead: chrono::TimeDelta,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), LedgerError> {
+    let pool = ledger.pool();
     use linkledger_core::fault::deadline::DeadlineState;
     for f in faults {
         for d in &f.deadlines {

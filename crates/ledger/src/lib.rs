@@ -48,9 +48,65 @@ pub enum LedgerError {
         operation: &'static str,
         source: sqlx::Error,
     },
+    #[error("ledger query failed: {0}")]
+    Sql(#[from] sqlx::Error),
 }
 
-pub fn query_err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LedgerError {
+/// A handle on one ledger, shared by every task and cheap to clone. Outside
+/// this crate it is the only way to the ledger: which database is behind it
+/// and how it is reached is this crate's business.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: SqlitePool,
+}
+
+impl Ledger {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A handle over a pool a test made itself (one connection whose
+    /// `query_only` switch it flips, say).
+    #[cfg(feature = "test-support")]
+    pub fn over_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The SQLite pool beneath, for a test that writes rows by hand.
+    #[cfg(feature = "test-support")]
+    pub fn sqlite_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The bytes the ledger's rows take in its file, once the write-ahead
+    /// log is checkpointed into it (free pages left out): its growth.
+    pub async fn bytes_in_use(&self) -> Result<u64, LedgerError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("checkpoint the write-ahead log"))?;
+        let mut pages = [0i64; 3];
+        for (v, pragma) in pages
+            .iter_mut()
+            .zip(["page_count", "freelist_count", "page_size"])
+        {
+            *v = sqlx::query_scalar(&format!("PRAGMA {pragma}"))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_err("read the ledger's page counts"))?;
+        }
+        let [count, free, size] = pages;
+        Ok(((count - free) * size).max(0) as u64)
+    }
+
+    /// Waits for every connection to finish and closes them (the WAL is
+    /// checkpointed by the last one).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(crate) fn query_err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LedgerError {
     move |source| LedgerError::Query { operation, source }
 }
 
@@ -65,7 +121,7 @@ fn options(path: &Path) -> SqliteConnectOptions {
 }
 
 /// Opens (creating if needed) the ledger for the daemon and applies the schema.
-pub async fn open(path: &Path) -> Result<SqlitePool, LedgerError> {
+pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
     let p = path.display().to_string();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| LedgerError::Open {
@@ -85,12 +141,12 @@ pub async fn open(path: &Path) -> Result<SqlitePool, LedgerError> {
         .run(&pool)
         .await
         .map_err(|source| LedgerError::Migrate { path: p, source })?;
-    Ok(pool)
+    Ok(Ledger { pool })
 }
 
 /// Opens an existing ledger for an operator's writes (the CLI): never
 /// creates one, applies the schema if it is behind.
-pub async fn open_existing(path: &Path) -> Result<SqlitePool, LedgerError> {
+pub async fn open_existing(path: &Path) -> Result<Ledger, LedgerError> {
     if !path.exists() {
         return Err(LedgerError::Missing {
             path: path.display().to_string(),
@@ -100,7 +156,7 @@ pub async fn open_existing(path: &Path) -> Result<SqlitePool, LedgerError> {
 }
 
 /// Opens an existing ledger for reading (the CLI's `outages`, `gaps`).
-pub async fn open_for_reading(path: &Path) -> Result<SqlitePool, LedgerError> {
+pub async fn open_for_reading(path: &Path) -> Result<Ledger, LedgerError> {
     let p = path.display().to_string();
     if !path.exists() {
         return Err(LedgerError::Missing { path: p });
@@ -109,5 +165,6 @@ pub async fn open_for_reading(path: &Path) -> Result<SqlitePool, LedgerError> {
         .max_connections(1)
         .connect_with(options(path).read_only(true))
         .await
+        .map(|pool| Ledger { pool })
         .map_err(|source| LedgerError::Open { path: p, source })
 }

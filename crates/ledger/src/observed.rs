@@ -1,6 +1,7 @@
 //! Unobserved time: the daemon's gaps, a line's own, and the time since
 //! the daemon was last seen alive. It is never charged as downtime.
 
+use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_core::budget::{merge, Span};
 use linkledger_core::time::ledger_ts;
@@ -12,11 +13,12 @@ use crate::{query_err, LedgerError};
 /// The unobserved parts of `span` for a line (daemon gaps and the line's
 /// own), merged so that nothing is counted twice.
 pub async fn unobserved_spans(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     span: Span,
 ) -> Result<Vec<Span>, LedgerError> {
-    let away = away_since(pool).await?;
+    let pool = ledger.pool();
+    let away = away_since(ledger).await?;
     unobserved_spans_given(pool, line, span, away).await
 }
 
@@ -57,7 +59,8 @@ async fn unobserved_spans_given(
 
 /// When the latest run stopped, or was last seen alive if its heartbeat is
 /// stale (killed, or a machine that went down); None while it is running.
-pub async fn away_since(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, LedgerError> {
+pub async fn away_since(ledger: &Ledger) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let pool = ledger.pool();
     let row = sqlx::query(
         "SELECT heartbeat_at, stopped_at, interval_ms FROM runs ORDER BY id DESC LIMIT 1",
     )

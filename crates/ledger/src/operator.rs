@@ -5,9 +5,10 @@
 //! if accepted, written in one transaction together with its audit-log
 //! row; a rejected action writes nothing.
 
+use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 pub use super::actions::*;
 use super::records::{fault_on, FaultView};
@@ -97,12 +98,13 @@ pub enum Outcome {
 
 /// Checks and records an action with its audit-log row, in one transaction.
 pub async fn apply(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     actor: &Actor,
     action: Action,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ActionError> {
+    let pool = ledger.pool();
     // IMMEDIATE: the write lock is taken before the checks read, so the
     // daemon's writer committing in between cannot make the upgrade fail.
     let mut tx = pool

@@ -3,9 +3,11 @@
 //! A notice's idempotency key makes queueing the same event twice a no-op;
 //! a channel is owed every notice from the one it was first configured at.
 
+use crate::Ledger;
+use crate::LedgerError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 use linkledger_core::fault::FaultClass;
 use linkledger_core::time::{ledger_ts, parse_ledger_ts};
@@ -72,7 +74,7 @@ impl NewNotice {
 
 /// Queues a notice inside the caller's transaction; false when one with
 /// the same key was already queued.
-pub async fn queue(conn: &mut SqliteConnection, n: &NewNotice) -> Result<bool, sqlx::Error> {
+pub(crate) async fn queue(conn: &mut SqliteConnection, n: &NewNotice) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT OR IGNORE INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -127,7 +129,8 @@ impl Outcome {
 }
 
 /// Whether a notice with this key was ever queued.
-pub async fn is_queued(pool: &SqlitePool, key: &str) -> Result<bool, sqlx::Error> {
+pub async fn is_queued(ledger: &Ledger, key: &str) -> Result<bool, LedgerError> {
+    let pool = ledger.pool();
     let id: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?")
         .bind(key)
         .fetch_optional(pool)
@@ -137,20 +140,22 @@ pub async fn is_queued(pool: &SqlitePool, key: &str) -> Result<bool, sqlx::Error
 
 /// Queues a notice that is its own cause (a report written) on a
 /// connection of its own: one statement, atomic by itself.
-pub async fn queue_alone(pool: &SqlitePool, n: &NewNotice) -> Result<bool, sqlx::Error> {
+pub async fn queue_alone(ledger: &Ledger, n: &NewNotice) -> Result<bool, LedgerError> {
+    let pool = ledger.pool();
     let mut conn = pool.acquire().await?;
-    queue(&mut conn, n).await
+    queue(&mut conn, n).await.map_err(LedgerError::from)
 }
 
 /// Records the fault report (申告) made by delivering a fault's alert to
 /// a channel the carrier reads, unless the fault was reported already;
 /// true when this delivery reported it.
 pub async fn record_reported(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     fault: i64,
     at: DateTime<Utc>,
     channel: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, LedgerError> {
+    let pool = ledger.pool();
     let done = sqlx::query(
         "INSERT INTO fault_events (fault_id, at, recorded_at, kind, text)          SELECT ?1, ?2, ?2, 'reported', ?3 WHERE NOT EXISTS            (SELECT 1 FROM fault_events WHERE fault_id = ?1 AND kind = 'reported')",
     )
@@ -164,7 +169,8 @@ pub async fn record_reported(
 
 /// Registers a channel at its first configuration (owed notices from the
 /// next one on) and returns the first notice it is owed.
-pub async fn register_channel(pool: &SqlitePool, name: &str) -> Result<i64, sqlx::Error> {
+pub async fn register_channel(ledger: &Ledger, name: &str) -> Result<i64, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query(
         "INSERT OR IGNORE INTO notify_channels (name, first_notice, added_at) \
          SELECT ?, coalesce(max(id), 0) + 1, ? FROM notices",
@@ -177,6 +183,7 @@ pub async fn register_channel(pool: &SqlitePool, name: &str) -> Result<i64, sqlx
         .bind(name)
         .fetch_one(pool)
         .await
+        .map_err(LedgerError::from)
 }
 
 fn notice_of(r: &sqlx::sqlite::SqliteRow) -> Option<Notice> {
@@ -198,19 +205,22 @@ fn notice_of(r: &sqlx::sqlite::SqliteRow) -> Option<Notice> {
 }
 
 /// The id of the newest notice (0 when there is none).
-pub async fn newest(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn newest(ledger: &Ledger) -> Result<i64, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM notices")
         .fetch_one(pool)
         .await
+        .map_err(LedgerError::from)
 }
 
 /// The notices a channel still owes, oldest first, with the number of
 /// failed attempts each has had.
 pub async fn pending(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     channel: &str,
     first: i64,
-) -> Result<Vec<(Notice, u32)>, sqlx::Error> {
+) -> Result<Vec<(Notice, u32)>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT n.*, (SELECT count(*) FROM deliveries d WHERE d.notice_id = n.id AND d.channel = ?1) AS attempts \
          FROM notices n WHERE n.id >= ?2 AND NOT EXISTS \
@@ -229,10 +239,11 @@ pub async fn pending(
 
 /// The fault-opened notices of a line since `since` (for flapping).
 pub async fn opened_since(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     since: DateTime<Utc>,
-) -> Result<Vec<Notice>, sqlx::Error> {
+) -> Result<Vec<Notice>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT * FROM notices WHERE line = ? AND kind = 'fault_opened' AND at >= ? ORDER BY at",
     )
@@ -246,10 +257,11 @@ pub async fn opened_since(
 /// How a notice's delivery to a channel ended (outcome, detail), if it
 /// has: to fold a flapping fault's resolution into its summary.
 pub async fn outcome_of(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     channel: &str,
     key: &str,
-) -> Result<Option<(String, String)>, sqlx::Error> {
+) -> Result<Option<(String, String)>, LedgerError> {
+    let pool = ledger.pool();
     let row = sqlx::query(
         "SELECT d.outcome, coalesce(d.detail, '') FROM deliveries d JOIN notices n ON n.id = d.notice_id \
          WHERE n.key = ? AND d.channel = ? AND d.outcome <> 'failed'",
@@ -267,10 +279,11 @@ pub const FLAPPING: &str = "flapping summary";
 /// When the channel last got a flapping summary for the line (the time of
 /// the fault it was sent for).
 pub async fn last_flapping_summary(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     channel: &str,
     line: &str,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let pool = ledger.pool();
     let at: Option<String> = sqlx::query_scalar(
         "SELECT max(n.at) FROM deliveries d JOIN notices n ON n.id = d.notice_id \
          WHERE n.line = ? AND d.channel = ? AND d.outcome = 'sent' AND d.detail LIKE ? || '%'",
@@ -285,13 +298,14 @@ pub async fn last_flapping_summary(
 
 /// Appends one delivery attempt.
 pub async fn record(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     notice: i64,
     channel: &str,
     attempt: u32,
     outcome: Outcome,
     detail: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), LedgerError> {
+    let pool = ledger.pool();
     sqlx::query(
         "INSERT INTO deliveries (notice_id, channel, attempt, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -303,7 +317,7 @@ pub async fn record(
     .bind(detail)
     .execute(pool)
     .await
-    .map(|_| ())
+    .map(|_| ()).map_err(LedgerError::from)
 }
 
 /// One delivery attempt, as shown.
@@ -325,17 +339,20 @@ pub struct DeliveryCounts {
 }
 
 /// The first notice a channel is owed (None: the daemon never ran with it).
-pub async fn first_notice_of(pool: &SqlitePool, channel: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn first_notice_of(ledger: &Ledger, channel: &str) -> Result<Option<i64>, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
         .bind(channel)
         .fetch_optional(pool)
         .await
+        .map_err(LedgerError::from)
 }
 
 pub async fn delivery_counts(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     channel: &str,
-) -> Result<DeliveryCounts, sqlx::Error> {
+) -> Result<DeliveryCounts, LedgerError> {
+    let pool = ledger.pool();
     let r = sqlx::query(
         "SELECT coalesce(sum(outcome = 'sent'), 0), coalesce(sum(outcome = 'failed'), 0), \
          coalesce(sum(outcome = 'rejected'), 0), coalesce(sum(outcome = 'summarised'), 0) \
@@ -353,10 +370,8 @@ pub async fn delivery_counts(
 }
 
 /// A channel's last delivery attempt (skips aside).
-pub async fn last_attempt(
-    pool: &SqlitePool,
-    channel: &str,
-) -> Result<Option<Attempt>, sqlx::Error> {
+pub async fn last_attempt(ledger: &Ledger, channel: &str) -> Result<Option<Attempt>, LedgerError> {
+    let pool = ledger.pool();
     Ok(sqlx::query(
         "SELECT d.at, n.key, d.outcome, coalesce(d.detail, '') FROM deliveries d \
          JOIN notices n ON n.id = d.notice_id \

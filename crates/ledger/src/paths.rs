@@ -2,9 +2,10 @@
 //! writer (the monitor's traces) and the agent ingest (the agents'), read
 //! by the fault record.
 
+use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 use super::{query_err, LedgerError};
 use linkledger_core::path::{HopRecord, PathRecord};
@@ -14,7 +15,7 @@ use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 /// line's, block None, or block's outage) and queues a `path_evidence`
 /// notice for the line's fault (not the egress fault it may also be part
 /// of): where each path stops.
-pub async fn record_for_outage(
+pub(crate) async fn record_for_outage(
     conn: &mut SqliteConnection,
     line: &str,
     block: Option<&str>,
@@ -83,7 +84,7 @@ async fn queue_notice(
     super::outbox::queue(conn, &notice).await.map(|_| ())
 }
 
-pub async fn insert_on(
+pub(crate) async fn insert_on(
     conn: &mut SqliteConnection,
     line: &str,
     block: Option<&str>,
@@ -132,10 +133,11 @@ pub struct PathView {
 /// outage the agents' to that block taken from a minute before its start
 /// to its end.
 pub async fn of_outage(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     outage: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<PathView>, LedgerError> {
+    let pool = ledger.pool();
     let Some(o) = sqlx::query("SELECT line, block, start_at, end_at FROM outages WHERE id = ?")
         .bind(outage)
         .fetch_optional(pool)
@@ -188,7 +190,7 @@ pub async fn of_outage(
 /// from a minute before the start. Called when the outage opens and when
 /// an agent's trace arrives while it is going on (or just over); each
 /// agent's notice is queued once.
-pub async fn notify_block_paths(
+pub(crate) async fn notify_block_paths(
     conn: &mut SqliteConnection,
     line: &str,
     block: &str,
@@ -228,7 +230,7 @@ pub async fn notify_block_paths(
 
 /// An agent's trace to `block` just stored: when a block outage of it is
 /// going on or ended within the minute, its notice goes out now.
-pub async fn notify_if_block_down(
+pub(crate) async fn notify_if_block_down(
     conn: &mut SqliteConnection,
     line: &str,
     block: &str,

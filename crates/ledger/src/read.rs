@@ -5,13 +5,14 @@
 //! Charged downtime is outage time minus the unobserved time inside it: the
 //! design's rule is that unobserved time is never up and never down.
 
+use crate::Ledger;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use super::{query_err, LedgerError};
 pub use crate::observed::{away_since, unobserved_spans};
-pub use crate::sql::ts;
+pub(crate) use crate::sql::ts;
 use linkledger_core::budget::{secs, total};
 use linkledger_core::time::ledger_ts;
 
@@ -62,12 +63,13 @@ pub struct GapView {
 /// Each is charged as the budget charges it (the terms say which
 /// maintenance is excluded).
 pub async fn outages(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: Option<&str>,
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     terms: &linkledger_config::Terms,
 ) -> Result<Vec<OutageView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT o.id, o.line, o.start_at, o.start_after, o.end_at, o.end_after, \
          coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
@@ -85,7 +87,7 @@ pub async fn outages(
         let start = ts(&row, 2).unwrap_or(now);
         let end = ts(&row, 4);
         let span = (start, end.unwrap_or(now).max(start));
-        let records = super::budget::line_records(pool, &line, span, terms).await?;
+        let records = super::budget::line_records(ledger, &line, span, terms).await?;
         let d = linkledger_core::budget::Downtime::of_line(
             &records,
             span,
@@ -130,12 +132,13 @@ pub struct LocalFaultView {
 
 /// Local faults overlapping `[since, until)` (either open), oldest first.
 pub async fn local_faults(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: Option<&str>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<LocalFaultView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT id, line, start_at, start_after, end_at, end_after FROM local_faults \
          WHERE (?1 IS NULL OR line = ?1) AND (?2 IS NULL OR end_at IS NULL OR end_at >= ?2) \
@@ -166,7 +169,8 @@ pub async fn local_faults(
 }
 
 /// The cause an outage was declared with (None: no such outage).
-pub async fn outage_cause(pool: &SqlitePool, id: i64) -> Result<Option<String>, LedgerError> {
+pub async fn outage_cause(ledger: &Ledger, id: i64) -> Result<Option<String>, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query_scalar("SELECT cause FROM outages WHERE id = ?")
         .bind(id)
         .fetch_optional(pool)
@@ -175,7 +179,8 @@ pub async fn outage_cause(pool: &SqlitePool, id: i64) -> Result<Option<String>, 
 }
 
 /// The degradations still open, as (line, kind).
-pub async fn open_degradations(pool: &SqlitePool) -> Result<Vec<(String, String)>, LedgerError> {
+pub async fn open_degradations(ledger: &Ledger) -> Result<Vec<(String, String)>, LedgerError> {
+    let pool = ledger.pool();
     let rows =
         sqlx::query("SELECT line, kind FROM degradations WHERE end_at IS NULL ORDER BY line, kind")
             .fetch_all(pool)
@@ -185,7 +190,8 @@ pub async fn open_degradations(pool: &SqlitePool) -> Result<Vec<(String, String)
 }
 
 /// Every gap in observation, oldest first.
-pub async fn gaps(pool: &SqlitePool) -> Result<Vec<GapView>, LedgerError> {
+pub async fn gaps(ledger: &Ledger) -> Result<Vec<GapView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query("SELECT line, start_at, end_at, reason FROM gaps ORDER BY start_at, id")
         .fetch_all(pool)
         .await
@@ -207,11 +213,12 @@ pub async fn gaps(pool: &SqlitePool) -> Result<Vec<GapView>, LedgerError> {
 
 /// A line's 5-minute traffic samples starting in `[from, to)`, oldest first.
 pub async fn traffic_samples(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<linkledger_core::traffic::TrafficSample>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps, in_errors, out_errors, \
          in_discards, out_discards FROM traffic_samples WHERE line = ? AND start_at >= ? AND start_at < ? ORDER BY start_at",
@@ -255,10 +262,11 @@ pub struct OutageTouching {
 /// A line's outages (its block outages included) that touch `p`, oldest
 /// first, with their first cause and fault.
 pub async fn outages_touching(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     p: (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Vec<OutageTouching>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT o.id, o.start_at, o.end_at, \
          coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
@@ -285,7 +293,8 @@ pub async fn outages_touching(
 
 /// How many outages a line has had (block outages included), for the
 /// metrics' running count at start.
-pub async fn outage_count(pool: &SqlitePool, line: &str) -> Result<i64, LedgerError> {
+pub async fn outage_count(ledger: &Ledger, line: &str) -> Result<i64, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = ?")
         .bind(line)
         .fetch_one(pool)

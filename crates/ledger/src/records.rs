@@ -1,9 +1,10 @@
 //! Reading the contract records: faults with their deadlines and timeline,
 //! exclusions, drills and the audit log.
 
+use crate::Ledger;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 use super::terms::TermsHistory;
 use super::{query_err, LedgerError};
@@ -104,11 +105,12 @@ pub struct FaultFilter {
 
 /// Faults matching the filter, oldest first, each with its timeline.
 pub async fn faults(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     filter: &FaultFilter,
     terms: &Terms,
     now: DateTime<Utc>,
 ) -> Result<Vec<FaultView>, LedgerError> {
+    let pool = ledger.pool();
     let mut conn = pool.acquire().await.map_err(query_err("read faults"))?;
     let history = TermsHistory::load(&mut conn, terms).await?;
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
@@ -134,11 +136,12 @@ pub async fn faults(
 
 /// One fault with its timeline, if it exists.
 pub async fn fault(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     id: i64,
     terms: &Terms,
     now: DateTime<Utc>,
 ) -> Result<Option<FaultView>, LedgerError> {
+    let pool = ledger.pool();
     let mut conn = pool.acquire().await.map_err(query_err("read fault"))?;
     fault_on(&mut conn, id, terms, now).await
 }
@@ -146,7 +149,7 @@ pub async fn fault(
 /// [`fault`] on a connection (inside an operator action's transaction).
 /// `terms` are the configured ones, used only when the ledger recorded
 /// none: a fault is judged by the terms in force when it was detected.
-pub async fn fault_on(
+pub(crate) async fn fault_on(
     conn: &mut SqliteConnection,
     id: i64,
     terms: &Terms,
@@ -328,7 +331,8 @@ pub struct Withdrawal {
     pub reason: String,
 }
 
-pub async fn exclusions(pool: &SqlitePool) -> Result<Vec<ExclusionView>, LedgerError> {
+pub async fn exclusions(ledger: &Ledger) -> Result<Vec<ExclusionView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT e.id, e.line, e.start_at, e.end_at, e.reason, e.evidence, e.approved_by, e.approved_at, e.recorded_by, e.recorded_at, \
          w.actor, w.at, w.reason FROM exclusions e LEFT JOIN withdrawals w ON w.record = 'exclusion' AND w.record_id = e.id \
@@ -378,9 +382,10 @@ pub struct AgreedOutageView {
 
 /// Agreed outages of a line (or every line), oldest first.
 pub async fn agreed_outages(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: Option<&str>,
 ) -> Result<Vec<AgreedOutageView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT id, line, start_at, end_at, evidence, approved_by, recorded_by, recorded_at FROM agreed_outages \
          WHERE (?1 IS NULL OR line = ?1) ORDER BY start_at, id",
@@ -417,7 +422,8 @@ pub struct DrillView {
     pub recorded_at: DateTime<Utc>,
 }
 
-pub async fn drills(pool: &SqlitePool) -> Result<Vec<DrillView>, LedgerError> {
+pub async fn drills(ledger: &Ledger) -> Result<Vec<DrillView>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query("SELECT id, held_on, scenario, participants, result, recorded_by, recorded_at FROM drills ORDER BY held_on, id")
         .fetch_all(pool)
         .await
@@ -450,7 +456,8 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
-pub async fn audit_log(pool: &SqlitePool) -> Result<Vec<AuditEntry>, LedgerError> {
+pub async fn audit_log(ledger: &Ledger) -> Result<Vec<AuditEntry>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT id, at, actor, via, action, subject, details, reason FROM audit_log ORDER BY id",
     )
@@ -477,11 +484,12 @@ pub async fn audit_log(pool: &SqlitePool) -> Result<Vec<AuditEntry>, LedgerError
 /// Faults detected before `p` with a correction recorded within it: a
 /// period's report lists them, since its figures changed an earlier one's.
 pub async fn corrected_in(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     terms: &Terms,
     p: (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
 ) -> Result<Vec<FaultView>, LedgerError> {
+    let pool = ledger.pool();
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT e.fault_id FROM fault_events e JOIN faults f ON f.id = e.fault_id \
          WHERE e.kind = 'corrected' AND e.recorded_at >= ? AND e.recorded_at < ? AND f.detected_at < ? ORDER BY e.fault_id",
@@ -494,7 +502,7 @@ pub async fn corrected_in(
     .map_err(query_err("read corrections"))?;
     let mut out = Vec::new();
     for id in ids {
-        if let Some(f) = fault(pool, id, terms, now).await? {
+        if let Some(f) = fault(ledger, id, terms, now).await? {
             out.push(f);
         }
     }
@@ -502,9 +510,8 @@ pub async fn corrected_in(
 }
 
 /// Open faults per scope (a line, or `egress`) and current class.
-pub async fn open_fault_counts(
-    pool: &SqlitePool,
-) -> Result<Vec<(String, String, i64)>, LedgerError> {
+pub async fn open_fault_counts(ledger: &Ledger) -> Result<Vec<(String, String, i64)>, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query_as(&format!(
         "SELECT coalesce(f.line, 'egress'), {CURRENT_CLASS}, count(*) FROM faults f WHERE f.resolved_at IS NULL GROUP BY 1, 2"
     ))
@@ -515,8 +522,9 @@ pub async fn open_fault_counts(
 
 /// Deadline breaches ever recorded, per scope, class and deadline.
 pub async fn breach_counts(
-    pool: &SqlitePool,
+    ledger: &Ledger,
 ) -> Result<Vec<(String, String, String, i64)>, LedgerError> {
+    let pool = ledger.pool();
     sqlx::query_as(
         "SELECT coalesce(f.line, 'egress'), e.class, e.deadline, count(*) FROM fault_events e JOIN faults f ON f.id = e.fault_id \
          WHERE e.kind = 'deadline_breached' GROUP BY 1, 2, 3",

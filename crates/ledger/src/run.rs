@@ -1,8 +1,9 @@
 //! The start of a daemon run: the run row, the gap since the previous run,
 //! and the outages and local faults left open by it.
 
+use crate::Ledger;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use super::{query_err, LedgerError};
 use linkledger_config::Line;
@@ -25,12 +26,13 @@ pub struct RunStart {
 /// row when one changed), and closes open outages of lines no longer
 /// configured at the previous run's last heartbeat.
 pub async fn begin(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     now: DateTime<Utc>,
     config_path: &str,
     interval_ms: i64,
     lines: &[Line],
 ) -> Result<RunStart, LedgerError> {
+    let pool = ledger.pool();
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
@@ -137,7 +139,7 @@ pub async fn begin(
 }
 
 /// Appends a line's configuration when it differs from the latest recorded.
-pub async fn record_line_configs(
+pub(crate) async fn record_line_configs(
     conn: &mut sqlx::SqliteConnection,
     lines: &[Line],
     now: &str,
@@ -168,7 +170,8 @@ pub async fn record_line_configs(
 
 /// When this ledger's first run started (None: it never ran). Periods that
 /// ended before it have nothing to report.
-pub async fn first_started(pool: &SqlitePool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+pub async fn first_started(ledger: &Ledger) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let pool = ledger.pool();
     let first: Option<String> = sqlx::query_scalar("SELECT min(started_at) FROM runs")
         .fetch_one(pool)
         .await?;

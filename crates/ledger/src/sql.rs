@@ -10,7 +10,7 @@ use sqlx::Row;
 pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified', 'corrected') ORDER BY e.id DESC LIMIT 1), f.class)";
 
 /// A ledger time column (NULL or unparsable: None).
-pub fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+pub(crate) fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
     row.get::<Option<String>, _>(i)
         .as_deref()
         .and_then(parse_ledger_ts)

@@ -4,6 +4,7 @@
 //! detected, so shortening a deadline by SIGHUP changes only the faults
 //! detected after it.
 
+use crate::Ledger;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
@@ -11,8 +12,24 @@ use super::{query_err, LedgerError};
 use linkledger_config::Terms;
 use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 
+/// Appends `terms` valid from `at` when they differ from the latest
+/// recorded, on a connection of its own (a run's start).
+pub async fn record_in_force(
+    ledger: &Ledger,
+    terms: &Terms,
+    at: DateTime<Utc>,
+    run_id: Option<i64>,
+) -> Result<bool, LedgerError> {
+    let mut conn = ledger
+        .pool()
+        .acquire()
+        .await
+        .map_err(query_err("record the contract terms"))?;
+    record(&mut conn, terms, at, run_id).await
+}
+
 /// Appends `terms` valid from `at` when they differ from the latest recorded.
-pub async fn record(
+pub(crate) async fn record(
     conn: &mut SqliteConnection,
     terms: &Terms,
     at: DateTime<Utc>,
@@ -51,7 +68,7 @@ pub struct TermsHistory {
 }
 
 impl TermsHistory {
-    pub async fn load(
+    pub(crate) async fn load(
         conn: &mut SqliteConnection,
         configured: &Terms,
     ) -> Result<Self, LedgerError> {

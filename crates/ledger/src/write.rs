@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
+
+use crate::Ledger;
 use tokio::sync::mpsc;
 
 use super::faults::{self, FaultRules};
@@ -132,7 +134,7 @@ pub type LedgerTx = mpsc::UnboundedSender<LedgerWrite>;
 /// Runs until every sender is dropped and the queue is written, or, once
 /// senders are gone, until `give_up` passes with the database still refusing.
 pub async fn run_writer(
-    pool: SqlitePool,
+    ledger: Ledger,
     run_id: i64,
     interval_ms: i64,
     mut rules: FaultRules,
@@ -179,7 +181,7 @@ pub async fn run_writer(
             interval_ms,
             rules: &rules,
         };
-        match apply(&pool, &ctx, next).await {
+        match apply(ledger.pool(), &ctx, next).await {
             Ok(()) => {
                 if failing {
                     tracing::warn!(

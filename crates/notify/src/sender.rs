@@ -9,13 +9,14 @@
 //! gets one summary per window instead of a message per fault; its
 //! escalations, deadlines and major faults still go out one by one.
 
+use linkledger_ledger::Ledger;
+use linkledger_ledger::LedgerError;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use linkledger_config::LiveConfig;
-use sqlx::SqlitePool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
@@ -63,9 +64,9 @@ fn for_people(kind: ChannelKind) -> bool {
 
 /// Registers the configured channels (before the run's first notices are
 /// queued, so a new channel is owed them).
-pub async fn register(pool: &SqlitePool, channels: &[Channel]) -> Result<(), sqlx::Error> {
+pub async fn register(ledger: &Ledger, channels: &[Channel]) -> Result<(), LedgerError> {
     for c in channels {
-        outbox::register_channel(pool, &c.name).await?;
+        outbox::register_channel(ledger, &c.name).await?;
     }
     Ok(())
 }
@@ -73,7 +74,7 @@ pub async fn register(pool: &SqlitePool, channels: &[Channel]) -> Result<(), sql
 /// Runs the channel tasks until cancelled, starting and stopping them as
 /// reloads add and remove channels.
 pub async fn run(
-    pool: SqlitePool,
+    ledger: Ledger,
     config: LiveConfig,
     metrics: Arc<NotifyMetrics>,
     cancel: CancellationToken,
@@ -107,7 +108,7 @@ pub async fn run(
             let stop = cancel.child_token();
             let task = ChannelTask {
                 name: name.clone(),
-                pool: pool.clone(),
+                ledger: ledger.clone(),
                 config: config.clone(),
                 metrics: metrics.clone(),
                 client: client.clone(),
@@ -124,7 +125,7 @@ pub async fn run(
 
 struct ChannelTask {
     name: String,
-    pool: SqlitePool,
+    ledger: Ledger,
     config: LiveConfig,
     metrics: Arc<NotifyMetrics>,
     client: reqwest::Client,
@@ -181,7 +182,7 @@ enum Flap {
 impl ChannelTask {
     async fn run(self, cancel: CancellationToken) {
         let first = loop {
-            match outbox::register_channel(&self.pool, &self.name).await {
+            match outbox::register_channel(&self.ledger, &self.name).await {
                 Ok(f) => break f,
                 Err(e) => error!(error = %e, "cannot register the channel in the outbox; retrying"),
             }
@@ -231,9 +232,9 @@ impl ChannelTask {
         config: &Config,
         channel: &Channel,
         low: &mut i64,
-    ) -> Result<Option<Duration>, sqlx::Error> {
-        let newest = outbox::newest(&self.pool).await?;
-        let pending = outbox::pending(&self.pool, &self.name, *low).await?;
+    ) -> Result<Option<Duration>, LedgerError> {
+        let newest = outbox::newest(&self.ledger).await?;
+        let pending = outbox::pending(&self.ledger, &self.name, *low).await?;
         let now = linkledger_ledger::clock::wall_now();
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
@@ -272,7 +273,7 @@ impl ChannelTask {
                     Step::Skip(id) => {
                         done.insert(*id);
                         outbox::record(
-                            &self.pool,
+                            &self.ledger,
                             *id,
                             &self.name,
                             1,
@@ -321,7 +322,7 @@ impl ChannelTask {
                 Step::Skip(id) => {
                     done.insert(id);
                     outbox::record(
-                        &self.pool,
+                        &self.ledger,
                         id,
                         &self.name,
                         1,
@@ -358,7 +359,7 @@ impl ChannelTask {
             ..Default::default()
         };
         let now = linkledger_ledger::clock::wall_now();
-        let open = records::faults(&self.pool, &filter, &config.contract.terms, now)
+        let open = records::faults(&self.ledger, &filter, &config.contract.terms, now)
             .await
             .map_err(|e| e.to_string())?;
         if open.is_empty() {
@@ -406,7 +407,7 @@ impl ChannelTask {
             .map_err(|f| f.to_string())
     }
 
-    async fn flap(&self, config: &Config, n: &Notice) -> Result<Flap, sqlx::Error> {
+    async fn flap(&self, config: &Config, n: &Notice) -> Result<Flap, LedgerError> {
         let (Some(line), Some(fault)) = (n.line.as_deref(), n.fault) else {
             return Ok(Flap::Normal);
         };
@@ -417,7 +418,7 @@ impl ChannelTask {
         let window = TimeDelta::from_std(a.flap_window).unwrap_or(TimeDelta::MAX);
         match n.kind {
             NoticeKind::FaultOpened => {
-                let count = outbox::opened_since(&self.pool, line, n.at - window)
+                let count = outbox::opened_since(&self.ledger, line, n.at - window)
                     .await?
                     .iter()
                     .filter(|o| o.at <= n.at)
@@ -425,7 +426,7 @@ impl ChannelTask {
                 if count < a.flap_count as usize {
                     return Ok(Flap::Normal);
                 }
-                let last = outbox::last_flapping_summary(&self.pool, &self.name, line).await?;
+                let last = outbox::last_flapping_summary(&self.ledger, &self.name, line).await?;
                 Ok(match last {
                     Some(t) if n.at - t < window => Flap::Fold,
                     _ => Flap::Summary(count),
@@ -433,7 +434,7 @@ impl ChannelTask {
             }
             NoticeKind::FaultResolved => {
                 let opened =
-                    outbox::outcome_of(&self.pool, &self.name, &format!("fault:{fault}:opened"))
+                    outbox::outcome_of(&self.ledger, &self.name, &format!("fault:{fault}:opened"))
                         .await?;
                 Ok(match opened {
                     Some((o, d))
@@ -457,8 +458,16 @@ impl ChannelTask {
         carrier: Option<&str>,
         attempt: u32,
         answer: &str,
-    ) -> Result<(), sqlx::Error> {
-        outbox::record(&self.pool, n.id, &self.name, attempt, Outcome::Sent, answer).await?;
+    ) -> Result<(), LedgerError> {
+        outbox::record(
+            &self.ledger,
+            n.id,
+            &self.name,
+            attempt,
+            Outcome::Sent,
+            answer,
+        )
+        .await?;
         self.metrics
             .sent
             .with_label_values(&[&self.name, n.kind.as_str()])
@@ -468,7 +477,7 @@ impl ChannelTask {
             (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
         {
             if outbox::record_reported(
-                &self.pool,
+                &self.ledger,
                 fault,
                 linkledger_ledger::clock::wall_now(),
                 &self.name,
@@ -490,11 +499,11 @@ impl ChannelTask {
         cx: &Context<'_>,
         n: &Notice,
         attempts: u32,
-    ) -> Result<Option<(message::Message, String)>, sqlx::Error> {
+    ) -> Result<Option<(message::Message, String)>, LedgerError> {
         Ok(Some(match self.flap(config, n).await? {
             Flap::Fold => {
                 outbox::record(
-                    &self.pool,
+                    &self.ledger,
                     n.id,
                     &self.name,
                     attempts + 1,
@@ -511,7 +520,7 @@ impl ChannelTask {
             Flap::Normal => {
                 let fault = match n.fault {
                     Some(id) => records::fault(
-                        &self.pool,
+                        &self.ledger,
                         id,
                         &config.contract.terms,
                         linkledger_ledger::clock::wall_now(),
@@ -527,7 +536,7 @@ impl ChannelTask {
                     (n.kind, fault.as_ref().and_then(|f| f.outages.first()))
                 {
                     if let Ok(Some(cause)) =
-                        linkledger_ledger::read::outage_cause(&self.pool, outage).await
+                        linkledger_ledger::read::outage_cause(&self.ledger, outage).await
                     {
                         n.detail["cause"] = serde_json::json!(cause);
                     }
@@ -545,7 +554,7 @@ impl ChannelTask {
         config: &Config,
         channel: &Channel,
         group: &[(Notice, u32)],
-    ) -> Result<Option<Duration>, sqlx::Error> {
+    ) -> Result<Option<Duration>, LedgerError> {
         if let [(n, attempts)] = group {
             return self.send(config, channel, n, *attempts).await;
         }
@@ -630,7 +639,7 @@ impl ChannelTask {
                 warn!(notices = %ids.join(","), attempt, failure = %f, retry_in = ?wait, "alert delivery failed; will retry");
                 for (n, attempts, ..) in &parts {
                     outbox::record(
-                        &self.pool,
+                        &self.ledger,
                         n.id,
                         &self.name,
                         attempts + 1,
@@ -651,7 +660,7 @@ impl ChannelTask {
         channel: &Channel,
         n: &Notice,
         attempts: u32,
-    ) -> Result<Option<Duration>, sqlx::Error> {
+    ) -> Result<Option<Duration>, LedgerError> {
         let carriers = carriers_of(config);
         let shown = shown_carriers(config, channel.language);
         let cx = context(config, channel, &shown);
@@ -680,7 +689,7 @@ impl ChannelTask {
                 if f.kind == FailureKind::Message && attempt >= REJECT_AFTER {
                     error!(notice = n.id, key = %n.key, attempt, failure = %f, "alert rejected by the channel for good; moving on");
                     outbox::record(
-                        &self.pool,
+                        &self.ledger,
                         n.id,
                         &self.name,
                         attempt,
@@ -693,7 +702,7 @@ impl ChannelTask {
                 let wait = backoff(attempt, channel.retry_max);
                 warn!(notice = n.id, key = %n.key, attempt, failure = %f, retry_in = ?wait, "alert delivery failed; will retry");
                 outbox::record(
-                    &self.pool,
+                    &self.ledger,
                     n.id,
                     &self.name,
                     attempt,

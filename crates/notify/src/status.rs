@@ -3,8 +3,9 @@
 //! administrator asking why an alert has not arrived.
 
 use chrono::{DateTime, Utc};
+use linkledger_ledger::Ledger;
+use linkledger_ledger::LedgerError;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use super::plan::takes;
 use linkledger_config::Config;
@@ -26,12 +27,12 @@ pub struct ChannelStatus {
     pub last_attempt: Option<Attempt>,
 }
 
-pub async fn status(pool: &SqlitePool, c: &Config) -> Result<Vec<ChannelStatus>, sqlx::Error> {
+pub async fn status(ledger: &Ledger, c: &Config) -> Result<Vec<ChannelStatus>, LedgerError> {
     let mut out = Vec::new();
     for ch in &c.channels {
-        let first = outbox::first_notice_of(pool, &ch.name).await?;
+        let first = outbox::first_notice_of(ledger, &ch.name).await?;
         let owed: Vec<outbox::Notice> = match first {
-            Some(first) => outbox::pending(pool, &ch.name, first)
+            Some(first) => outbox::pending(ledger, &ch.name, first)
                 .await?
                 .into_iter()
                 .map(|(n, _)| n)
@@ -39,8 +40,8 @@ pub async fn status(pool: &SqlitePool, c: &Config) -> Result<Vec<ChannelStatus>,
                 .collect(),
             None => Vec::new(),
         };
-        let counts = outbox::delivery_counts(pool, &ch.name).await?;
-        let last = outbox::last_attempt(pool, &ch.name).await?;
+        let counts = outbox::delivery_counts(ledger, &ch.name).await?;
+        let last = outbox::last_attempt(ledger, &ch.name).await?;
         out.push(ChannelStatus {
             channel: ch.name.clone(),
             kind: ch.kind.as_str(),

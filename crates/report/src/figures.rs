@@ -5,8 +5,8 @@
 //! its rows come from.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use linkledger_ledger::Ledger;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use super::period::Period;
 pub use super::traffic_figures::{Anomaly, TrafficPoint};
@@ -278,13 +278,13 @@ fn in_period(f: &FaultView, p: Span) -> bool {
 }
 
 async fn outage_rows(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     line: &str,
     p: Span,
     d: &Downtime,
     now: DateTime<Utc>,
 ) -> Result<Vec<OutageRow>, LedgerError> {
-    let rows = linkledger_ledger::read::outages_touching(pool, line, p).await?;
+    let rows = linkledger_ledger::read::outages_touching(ledger, line, p).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
@@ -312,7 +312,7 @@ async fn outage_rows(
 
 /// The figures of `period` for every configured line (or one) and the egress.
 pub async fn period_figures(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     period: &Period,
     only: Option<&str>,
@@ -328,14 +328,14 @@ pub async fn period_figures(
     let mut budgets = Vec::new();
     let mut records = Vec::new();
     for (y, part) in &parts {
-        let (b, r) = budget_and_records(pool, c, *y, part.1, p.0).await?;
+        let (b, r) = budget_and_records(ledger, c, *y, part.1, p.0).await?;
         budgets.push(b);
         records = r;
     }
     let (year, _) = *parts.last().expect("at least one part");
     let budget = budgets.last().expect("at least one part").clone();
     let all_faults = faults(
-        pool,
+        ledger,
         &FaultFilter {
             since: Some(period.start),
             ..Default::default()
@@ -344,7 +344,7 @@ pub async fn period_figures(
         now,
     )
     .await?;
-    let all_exclusions = exclusions(pool).await?;
+    let all_exclusions = exclusions(ledger).await?;
     let days = Period {
         end: until,
         ..period.clone()
@@ -371,7 +371,7 @@ pub async fn period_figures(
         let years = year_rows(&parts, &in_years, |k| budgets[k].lines[i].clone());
         lines.push(
             line_figures(
-                pool,
+                ledger,
                 c,
                 l,
                 period,
@@ -431,8 +431,13 @@ pub async fn period_figures(
             })
             .collect(),
         generated_at: now,
-        corrected_faults: linkledger_ledger::records::corrected_in(pool, &c.contract.terms, p, now)
-            .await?,
+        corrected_faults: linkledger_ledger::records::corrected_in(
+            ledger,
+            &c.contract.terms,
+            p,
+            now,
+        )
+        .await?,
     })
 }
 
@@ -479,7 +484,7 @@ fn year_rows(
 
 #[allow(clippy::too_many_arguments)]
 async fn line_figures(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     l: &Line,
     period: &Period,
@@ -498,14 +503,14 @@ async fn line_figures(
         .filter(|f| f.line.as_deref() == Some(&l.id) && in_period(f, p))
         .cloned()
         .collect();
-    let mut outages = outage_rows(pool, &l.id, p, d, now).await?;
+    let mut outages = outage_rows(ledger, &l.id, p, d, now).await?;
     for o in &mut outages {
         o.class = o
             .fault
             .and_then(|id| all_faults.iter().find(|f| f.id == id))
             .map(|f| f.class);
     }
-    let per_day = linkledger_ledger::day_rollups::quality_by_day(pool, &l.id, days).await?;
+    let per_day = linkledger_ledger::day_rollups::quality_by_day(ledger, &l.id, days).await?;
     let mut whole = QualitySum::default();
     let mut months: Vec<(String, QualitySum)> = Vec::new();
     for (date, q) in &per_day {
@@ -548,7 +553,7 @@ async fn line_figures(
         })
         .collect();
     let contracted = l.bandwidth_mbps as f64 * 1e6;
-    let samples = linkledger_ledger::day_rollups::traffic_by_day(pool, &l.id, days).await?;
+    let samples = linkledger_ledger::day_rollups::traffic_by_day(ledger, &l.id, days).await?;
     let t = super::traffic_figures::figures(
         &l.id,
         &samples,
@@ -567,7 +572,8 @@ async fn line_figures(
             .collect();
     }
     let local_faults =
-        linkledger_ledger::read::local_faults(pool, Some(&l.id), Some(p.0), Some(p.1), now).await?;
+        linkledger_ledger::read::local_faults(ledger, Some(&l.id), Some(p.0), Some(p.1), now)
+            .await?;
     Ok(LineFigures {
         local_faults,
         line: l.id.clone(),
@@ -586,7 +592,7 @@ async fn line_figures(
         quality_by_month: months.into_iter().map(|(m, s)| (m, s.figures())).collect(),
         traffic,
         maintenance: maintenance(
-            pool,
+            ledger,
             Some(&l.id),
             (period.start, p.1),
             c.contract.terms.maintenance_notice,
@@ -597,7 +603,7 @@ async fn line_figures(
             .filter(|e| e.line.as_deref().is_none_or(|x| x == l.id) && e.start < p.1 && e.end > p.0)
             .cloned()
             .collect(),
-        agreed: agreed_outages(pool, Some(&l.id))
+        agreed: agreed_outages(ledger, Some(&l.id))
             .await?
             .into_iter()
             .filter(|a| a.start < p.1 && a.end > p.0)

@@ -22,8 +22,8 @@ pub mod sections;
 pub mod traffic_figures;
 
 use chrono::{DateTime, Utc};
+use linkledger_ledger::Ledger;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use linkledger_config::report::ReportFormat;
 use linkledger_config::{Config, Language};
@@ -110,7 +110,7 @@ impl Report {
 
 /// Builds a report from the ledger, counted up to `now`.
 pub async fn build(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     kind: ReportKind,
     line: Option<&str>,
@@ -119,13 +119,13 @@ pub async fn build(
 ) -> Result<Report, ReportError> {
     let (doc, mut json) = match &kind {
         ReportKind::Quarterly(p) => {
-            let f = figures::period_figures(pool, c, p, line, now).await?;
+            let f = figures::period_figures(ledger, c, p, line, now).await?;
             let (doc, advice) = period_report::quarterly(&f, language, now);
             (doc, json!({ "figures": f, "advice": advice }))
         }
         ReportKind::Annual(p) => {
-            let f = figures::period_figures(pool, c, p, line, now).await?;
-            let drills = linkledger_ledger::records::drills(pool).await?;
+            let f = figures::period_figures(ledger, c, p, line, now).await?;
+            let drills = linkledger_ledger::records::drills(ledger).await?;
             let (doc, advice, clauses) = period_report::annual(&f, &drills, language, now);
             (
                 doc,
@@ -133,13 +133,13 @@ pub async fn build(
             )
         }
         ReportKind::Assessment(p) => {
-            let f = figures::period_figures(pool, c, p, line, now).await?;
+            let f = figures::period_figures(ledger, c, p, line, now).await?;
             let a = assessment::assess(&f, c);
             let doc = assessment::document(&f, &a, language, now);
             (doc, json!({ "figures": f, "assessment": a }))
         }
         ReportKind::Fault(id) => {
-            let r = linkledger_ledger::evidence::gather(pool, c, *id, now)
+            let r = linkledger_ledger::evidence::gather(ledger, c, *id, now)
                 .await?
                 .ok_or(ReportError::NoFault(*id))?;
             let doc = fault_record::document(&r, c, language, now);

@@ -6,13 +6,13 @@
 //! `quality_days_observed` and `traffic_days`.
 //! Time is an argument, so tests drive it with a synthetic clock.
 
+use linkledger_ledger::Ledger;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_config::LiveConfig;
 use serde_json::json;
-use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use super::period::Period;
@@ -64,28 +64,24 @@ fn key(kind: &ReportKind) -> String {
 
 /// One check: roll up finished days, then write and announce any report
 /// that is due and not announced yet. Returns the keys it queued.
-pub async fn tick(
-    pool: &SqlitePool,
-    c: &Config,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<String>> {
+pub async fn tick(ledger: &Ledger, c: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
     let ids: Vec<String> = c.lines.iter().map(|l| l.id.clone()).collect();
-    linkledger_ledger::day_rollups::roll_up_quality(pool, &ids, c.daemon.timezone, now).await?;
-    linkledger_ledger::day_rollups::roll_up_traffic(pool, &ids, c.daemon.timezone, now).await?;
+    linkledger_ledger::day_rollups::roll_up_quality(ledger, &ids, c.daemon.timezone, now).await?;
+    linkledger_ledger::day_rollups::roll_up_traffic(ledger, &ids, c.daemon.timezone, now).await?;
     if !c.report.schedule {
         return Ok(Vec::new());
     }
     // Periods that ended before this ledger ever ran have nothing to report.
-    let Some(since) = linkledger_ledger::run::first_started(pool).await? else {
+    let Some(since) = linkledger_ledger::run::first_started(ledger).await? else {
         return Ok(Vec::new());
     };
     let mut queued = Vec::new();
     for kind in due(c, now, since) {
         let k = key(&kind);
-        if outbox::is_queued(pool, &k).await? {
+        if outbox::is_queued(ledger, &k).await? {
             continue;
         }
-        let files = write(pool, c, &kind, now).await?;
+        let files = write(ledger, c, &kind, now).await?;
         let report_title = files.0;
         let n = NewNotice::about(
             NoticeKind::ReportReady,
@@ -99,7 +95,7 @@ pub async fn tick(
                 "files": files.1.iter().map(|(f, p)| (f.clone(), json!(p.display().to_string()))).collect::<serde_json::Map<_, _>>(),
             }),
         );
-        if outbox::queue_alone(pool, &n).await? {
+        if outbox::queue_alone(ledger, &n).await? {
             tracing::info!(report = %k, "scheduled report written and queued for the notifier");
             queued.push(k);
         }
@@ -109,12 +105,12 @@ pub async fn tick(
 
 /// Writes the report in every configured format; returns its title and files.
 async fn write(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     kind: &ReportKind,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(String, Vec<(String, PathBuf)>)> {
-    let report = build(pool, c, kind.clone(), None, c.report.language, now).await?;
+    let report = build(ledger, c, kind.clone(), None, c.report.language, now).await?;
     std::fs::create_dir_all(&c.report.dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot create the report directory {}: {e}",
@@ -149,7 +145,7 @@ async fn write(
 /// again next time (a full disk loses nothing: the notice is queued only
 /// after the files are written).
 pub async fn run(
-    pool: SqlitePool,
+    ledger: Ledger,
     config: LiveConfig,
     clock: RunClock,
     every: Duration,
@@ -162,7 +158,7 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let c = config.get();
-        if let Err(e) = tick(&pool, &c, clock.now()).await {
+        if let Err(e) = tick(&ledger, &c, clock.now()).await {
             tracing::error!(error = %format!("{e:#}"), "cannot write the scheduled reports; retrying in a minute");
         }
     }

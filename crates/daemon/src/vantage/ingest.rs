@@ -63,7 +63,7 @@ pub struct Targets {
 async fn targets(State(s): State<HttpState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let c = s.config.get();
     let agent = agent_of(&c, &headers)?;
-    let last = last_of(&s.pool, &agent).await?;
+    let last = last_of(&s.db, &agent).await?;
     let targets = c
         .lines
         .iter()
@@ -91,7 +91,7 @@ async fn batches(
     let agent = agent_of(&c, &headers)?;
     let b: Batch = body_limited(raw, batch::MAX_BODY).await?;
     let now = s.clock.now();
-    let ack = store(&s.pool, &c.lines, &agent, &b, now)
+    let ack = store(&s.db, &c.lines, &agent, &b, now)
         .await
         .map_err(|e| match e {
             StoreError::Refused(r) => {

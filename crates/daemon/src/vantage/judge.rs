@@ -26,13 +26,14 @@
 //! time already judged are kept but judged without (the ingest logs how
 //! many).
 
+use linkledger_ledger::LedgerError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_config::LiveConfig;
-use sqlx::SqlitePool;
+use linkledger_ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -210,7 +211,7 @@ impl Judge {
 /// The block judge's task: every `every`, judges the rounds that have
 /// arrived up to the watermark.
 pub async fn run(
-    pool: SqlitePool,
+    db: Ledger,
     config: LiveConfig,
     clock: RunClock,
     ledger: LedgerTx,
@@ -229,7 +230,7 @@ pub async fn run(
         }
         let c = config.get();
         if let Err(e) = tick(
-            &pool,
+            &db,
             &c,
             clock.now(),
             &ledger,
@@ -245,14 +246,14 @@ pub async fn run(
 }
 
 async fn tick(
-    pool: &SqlitePool,
+    db: &Ledger,
     c: &Config,
     now: Ts,
     ledger: &LedgerTx,
     metrics: &Metrics,
     judges: &mut HashMap<(String, String), Judge>,
     probed: &mut Option<Vec<(String, String, usize)>>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), LedgerError> {
     let blocks = c.probed_blocks();
     // Blocks no longer configured: an open outage ends where judging ended.
     let gone: Vec<_> = judges
@@ -269,17 +270,17 @@ async fn tick(
     for (line, block, _) in &blocks {
         let key = (line.clone(), block.clone());
         if let std::collections::hash_map::Entry::Vacant(e) = judges.entry(key) {
-            e.insert(resume(pool, c, line, block, now).await?);
+            e.insert(resume(db, c, line, block, now).await?);
         }
     }
     if probed.as_ref() != Some(&blocks) {
-        close_orphans(pool, &blocks, ledger, now).await?;
+        close_orphans(db, &blocks, ledger, now).await?;
         *probed = Some(blocks.clone());
     }
     if judges.is_empty() {
         return Ok(());
     }
-    let Some(watermark) = watermark(pool, c, now).await? else {
+    let Some(watermark) = watermark(db, c, now).await? else {
         return Ok(());
     };
     let from = judges
@@ -289,7 +290,7 @@ async fn tick(
         .unwrap_or(now);
     let mut cursor = from;
     loop {
-        let rows = rounds_between(pool, cursor, watermark, Some(PAGE)).await?;
+        let rows = rounds_between(db, cursor, watermark, Some(PAGE)).await?;
         let at_of = |r: &StoredRound| r.at;
         let Some(last) = rows.last().and_then(at_of) else {
             break;
@@ -308,7 +309,7 @@ async fn tick(
         let Some(last) = rows.last().and_then(at_of) else {
             break;
         };
-        let downs = line_downs(pool, &blocks, cursor, last).await?;
+        let downs = line_downs(db, &blocks, cursor, last).await?;
         for (i, r) in rows.iter().enumerate() {
             // After the last round of an instant, the instant is judged.
             let instant_ends = rows.get(i + 1).is_none_or(|n| n.at != r.at);
@@ -399,10 +400,10 @@ fn finish(
 /// Up to when every agent's rounds are in: the oldest latest round among
 /// the configured agents that have sent any, an agent silent for more than
 /// [`HOLD`] counted at now − HOLD. None: no agent has sent a round.
-async fn watermark(pool: &SqlitePool, c: &Config, now: Ts) -> Result<Option<Ts>, sqlx::Error> {
+async fn watermark(db: &Ledger, c: &Config, now: Ts) -> Result<Option<Ts>, LedgerError> {
     let mut w: Option<Ts> = None;
     for v in &c.vantage {
-        let Some(last) = latest_round_at(pool, &v.id).await? else {
+        let Some(last) = latest_round_at(db, &v.id).await? else {
             continue;
         };
         let mark = last.max(now - HOLD).min(now);
@@ -413,17 +414,17 @@ async fn watermark(pool: &SqlitePool, c: &Config, now: Ts) -> Result<Option<Ts>,
 
 /// Each line's own outages (from inside) overlapping `(from, to]`.
 async fn line_downs(
-    pool: &SqlitePool,
+    db: &Ledger,
     blocks: &[(String, String, usize)],
     from: Ts,
     to: Ts,
-) -> Result<HashMap<String, Vec<(Ts, Ts)>>, sqlx::Error> {
+) -> Result<HashMap<String, Vec<(Ts, Ts)>>, LedgerError> {
     let mut out: HashMap<String, Vec<(Ts, Ts)>> = HashMap::new();
     for (line, _, _) in blocks {
         if out.contains_key(line) {
             continue;
         }
-        let spans = line_outage_spans(pool, line, from, to).await?;
+        let spans = line_outage_spans(db, line, from, to).await?;
         out.insert(line.clone(), spans);
     }
     Ok(out)
@@ -431,14 +432,14 @@ async fn line_downs(
 
 /// A judge for a block, resumed from where the ledger says judging ended.
 async fn resume(
-    pool: &SqlitePool,
+    db: &Ledger,
     c: &Config,
     line: &str,
     block: &str,
     now: Ts,
-) -> Result<Judge, sqlx::Error> {
-    let until = judged_until(pool, line, block).await?;
-    let open = open_block_outage(pool, line, block).await?;
+) -> Result<Judge, LedgerError> {
+    let until = judged_until(db, line, block).await?;
+    let open = open_block_outage(db, line, block).await?;
     let mut ev = Evaluator::new(c.probe.down_after, c.probe.up_after);
     match (open, until) {
         (Some(start), u) => ev.resume_outage(u.unwrap_or(start).max(start)),
@@ -448,7 +449,7 @@ async fn resume(
     // Each agent's latest round before the resume point, for the quorum.
     let mut views = Views::default();
     let from = until.or(open).unwrap_or(now - HOLD);
-    for r in rounds_between(pool, from - STALE, from, None).await? {
+    for r in rounds_between(db, from - STALE, from, None).await? {
         let Some(at) = r.at else {
             continue;
         };
@@ -499,12 +500,12 @@ fn close_unjudged(
 /// Open block outages of blocks the configuration no longer probes (left
 /// from an earlier run): they end where judging them ended.
 async fn close_orphans(
-    pool: &SqlitePool,
+    db: &Ledger,
     blocks: &[(String, String, usize)],
     ledger: &LedgerTx,
     now: Ts,
-) -> Result<(), sqlx::Error> {
-    for (line, block, judged) in open_block_outages(pool).await? {
+) -> Result<(), LedgerError> {
+    for (line, block, judged) in open_block_outages(db).await? {
         if blocks.iter().any(|(l, b, _)| *l == line && *b == block) {
             continue;
         }

@@ -5,6 +5,7 @@
 pub mod compact;
 pub mod status;
 
+use crate::Ledger;
 use chrono::{DateTime, Utc};
 use linkledger_core::batch::{self, Ack, Batch, Last, Refusal};
 use linkledger_core::time::{ledger_ts, parse_ledger_ts};
@@ -13,7 +14,8 @@ use sqlx::{Row, SqliteConnection};
 use crate::{query_err, LedgerError};
 
 /// The last round the ledger holds from `agent`.
-pub async fn last_of(pool: &sqlx::SqlitePool, agent: &str) -> Result<Option<Last>, LedgerError> {
+pub async fn last_of(ledger: &Ledger, agent: &str) -> Result<Option<Last>, LedgerError> {
+    let pool = ledger.pool();
     let mut conn = pool
         .acquire()
         .await
@@ -48,12 +50,13 @@ pub enum StoreError {
 /// Checks and stores a batch in one transaction; nothing is stored when it
 /// is refused.
 pub async fn store(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     lines: &[linkledger_config::Line],
     agent: &str,
     b: &Batch,
     now: DateTime<Utc>,
 ) -> Result<Ack, StoreError> {
+    let pool = ledger.pool();
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
@@ -215,11 +218,12 @@ pub struct StoredRound {
 /// Rounds with block summaries in `(after, until]`, in (time, agent, seq)
 /// order, at most `limit` of them.
 pub async fn rounds_between(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     after: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: Option<i64>,
-) -> Result<Vec<StoredRound>, sqlx::Error> {
+) -> Result<Vec<StoredRound>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT agent, at, own_healthy, blocks FROM vantage_rounds WHERE at > ? AND at <= ? AND blocks IS NOT NULL ORDER BY at, agent, seq LIMIT ?",
     )
@@ -241,9 +245,10 @@ pub async fn rounds_between(
 
 /// The time of an agent's latest round.
 pub async fn latest_round_at(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     agent: &str,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let pool = ledger.pool();
     let mut conn = pool.acquire().await?;
     Ok(last_in(&mut conn, agent).await?.map(|l| l.at))
 }
@@ -251,11 +256,12 @@ pub async fn latest_round_at(
 /// A line's own outages (from inside, not block outages) overlapping
 /// `(from, to]`; an open one runs to the end of time.
 pub async fn line_outage_spans(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     line: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT start_at, end_at FROM outages WHERE line = ? AND block IS NULL AND start_at <= ? AND (end_at IS NULL OR end_at > ?)",
     )
@@ -279,10 +285,11 @@ pub async fn line_outage_spans(
 
 /// Up to when a block has been judged.
 pub async fn judged_until(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     line: &str,
     block: &str,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let pool = ledger.pool();
     let until: Option<String> =
         sqlx::query_scalar("SELECT judged_until FROM block_judged WHERE line = ? AND block = ?")
             .bind(line)
@@ -294,10 +301,11 @@ pub async fn judged_until(
 
 /// The start of a block's open outage, if it has one.
 pub async fn open_block_outage(
-    pool: &sqlx::SqlitePool,
+    ledger: &Ledger,
     line: &str,
     block: &str,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let pool = ledger.pool();
     let open: Option<String> = sqlx::query_scalar(
         "SELECT start_at FROM outages WHERE line = ? AND block = ? AND end_at IS NULL",
     )
@@ -311,8 +319,9 @@ pub async fn open_block_outage(
 /// Every open block outage: (line, block, where judging it ended, else
 /// its start).
 pub async fn open_block_outages(
-    pool: &sqlx::SqlitePool,
-) -> Result<Vec<(String, String, Option<DateTime<Utc>>)>, sqlx::Error> {
+    ledger: &Ledger,
+) -> Result<Vec<(String, String, Option<DateTime<Utc>>)>, LedgerError> {
+    let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT o.line, o.block, coalesce(j.judged_until, o.start_at) FROM outages o \
          LEFT JOIN block_judged j ON j.line = o.line AND j.block = o.block \

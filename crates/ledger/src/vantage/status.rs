@@ -2,9 +2,10 @@
 //! how far behind it is, the backlog it reported and whether its own side
 //! was healthy. Read by `linkledger vantage status` and /metrics.
 
+use crate::Ledger;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use crate::{query_err, LedgerError};
 use linkledger_config::Config;
@@ -28,10 +29,11 @@ pub struct AgentStatus {
 }
 
 pub async fn agents(
-    pool: &SqlitePool,
+    ledger: &Ledger,
     c: &Config,
     now: DateTime<Utc>,
 ) -> Result<Vec<AgentStatus>, LedgerError> {
+    let pool = ledger.pool();
     let mut out = Vec::new();
     for v in &c.vantage {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM vantage_rounds WHERE agent = ?")
@@ -80,7 +82,8 @@ pub struct BlockStatus {
     pub outages: i64,
 }
 
-pub async fn blocks(pool: &SqlitePool, c: &Config) -> Result<Vec<BlockStatus>, LedgerError> {
+pub async fn blocks(ledger: &Ledger, c: &Config) -> Result<Vec<BlockStatus>, LedgerError> {
+    let pool = ledger.pool();
     let mut out = Vec::new();
     for (line, block, quorum) in c.probed_blocks() {
         let judged: Option<String> = sqlx::query_scalar(
