@@ -137,6 +137,36 @@ pub async fn run_writer(
     ledger: Ledger,
     run_id: i64,
     interval_ms: i64,
+    rules: FaultRules,
+    rx: mpsc::UnboundedReceiver<LedgerWrite>,
+    status: Arc<WriterStatus>,
+    give_up: Duration,
+) {
+    let ctx = (run_id, interval_ms);
+    write_loop(&ledger, ctx, rules, rx, status, give_up).await
+}
+
+/// Where the writer's loop applies each write: the ledger, or in a test of
+/// the loop's timing a database that refuses on cue.
+trait Store {
+    fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        w: &LedgerWrite,
+    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl Store for Ledger {
+    async fn apply(&self, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+        apply(self.pool(), ctx, w).await
+    }
+}
+
+/// The writer's loop: writes in order, each retried every second while the
+/// database refuses (probing goes on meanwhile, the backlog in memory).
+async fn write_loop<S: Store>(
+    store: &S,
+    (run_id, interval_ms): (i64, i64),
     mut rules: FaultRules,
     mut rx: mpsc::UnboundedReceiver<LedgerWrite>,
     status: Arc<WriterStatus>,
@@ -181,7 +211,7 @@ pub async fn run_writer(
             interval_ms,
             rules: &rules,
         };
-        match apply(ledger.pool(), &ctx, next).await {
+        match store.apply(&ctx, next).await {
             Ok(()) => {
                 if failing {
                     tracing::warn!(
@@ -710,5 +740,161 @@ mod batch_tests {
         assert_eq!(queue.len(), 1, "the stop is queued at once");
         assert!(!batch.due(false));
         assert!(batch.due(true), "closing: no hold");
+    }
+}
+
+/// The writer's retry path on tokio's paused clock: a database that refuses
+/// writes (full disk, read-only, locked) for a while, then accepts them.
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::time::Instant;
+
+    /// Refuses every write until `accepts_from`; records each attempt.
+    struct Refusing {
+        accepts_from: Option<Instant>,
+        attempts: Mutex<Vec<(Instant, String, bool)>>,
+    }
+
+    impl Refusing {
+        fn until(accepts_from: Option<Instant>) -> Self {
+            Self {
+                accepts_from,
+                attempts: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn written(&self) -> Vec<String> {
+            let attempts = self.attempts.lock().unwrap();
+            attempts
+                .iter()
+                .filter(|a| a.2)
+                .map(|a| a.1.clone())
+                .collect()
+        }
+    }
+
+    impl Store for Refusing {
+        async fn apply(&self, _: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+            let now = Instant::now();
+            let ok = self.accepts_from.is_some_and(|t| now >= t);
+            let name = match w {
+                LedgerWrite::OutageOpened { line, .. } => format!("opened {line}"),
+                LedgerWrite::OutageClosed { line, .. } => format!("closed {line}"),
+                other => format!("{other:?}"),
+            };
+            self.attempts.lock().unwrap().push((now, name, ok));
+            if ok {
+                Ok(())
+            } else {
+                Err(sqlx::Error::Io(std::io::Error::other(
+                    "database or disk is full",
+                )))
+            }
+        }
+    }
+
+    fn rules() -> FaultRules {
+        FaultRules {
+            classes: Default::default(),
+            lines: vec!["telecom".into()],
+        }
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
+    }
+
+    fn opened(line: &str) -> LedgerWrite {
+        LedgerWrite::OutageOpened {
+            line: line.into(),
+            start: at(0),
+            start_after: None,
+            cause: "upstream_unreachable",
+        }
+    }
+
+    fn closed(line: &str) -> LedgerWrite {
+        LedgerWrite::OutageClosed {
+            line: line.into(),
+            end: at(3),
+            end_after: at(2),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refused_writes_are_retried_every_second_and_written_once_in_order() {
+        let t0 = Instant::now();
+        let store = Arc::new(Refusing::until(Some(t0 + Duration::from_secs(10))));
+        let status = Arc::new(WriterStatus::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = {
+            let (store, status) = (store.clone(), status.clone());
+            tokio::spawn(async move {
+                let give_up = Duration::from_secs(30);
+                write_loop(&*store, (1, 1000), rules(), rx, status, give_up).await
+            })
+        };
+        tx.send(opened("telecom")).unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        tx.send(closed("telecom")).unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            status.pending.load(Ordering::Relaxed),
+            2,
+            "both writes wait in memory while the database refuses"
+        );
+        drop(tx);
+        writer.await.unwrap();
+
+        assert_eq!(store.written(), ["opened telecom", "closed telecom"]);
+        let attempts = store.attempts.lock().unwrap().clone();
+        let first_ok = attempts.iter().find(|a| a.2).unwrap().0 - t0;
+        assert!(
+            first_ok >= Duration::from_secs(10) && first_ok < Duration::from_secs(11),
+            "written within a second of the database accepting: {first_ok:?}"
+        );
+        for pair in attempts.windows(2) {
+            assert!(
+                pair[1].0 - pair[0].0 <= Duration::from_secs(1),
+                "retried at least every second: {attempts:?}"
+            );
+        }
+        // The later write never overtakes the earlier one.
+        assert!(attempts
+            .iter()
+            .take_while(|a| !a.2)
+            .all(|a| a.1 == "opened telecom"));
+        let refused = attempts.iter().filter(|a| !a.2).count() as u64;
+        assert_eq!(status.failures.load(Ordering::Relaxed), refused);
+        // Every second while senders remain, every half second once they
+        // are gone (the daemon is stopping): never a busy loop.
+        assert!((10..=20).contains(&refused), "{refused} refusals in 10 s");
+        assert_eq!(status.pending.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_shutdown_a_refusing_database_is_retried_until_give_up_then_left() {
+        let t0 = Instant::now();
+        let store = Arc::new(Refusing::until(None));
+        let status = Arc::new(WriterStatus::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(opened("telecom")).unwrap();
+        tx.send(closed("telecom")).unwrap();
+        drop(tx);
+        let give_up = Duration::from_secs(5);
+        write_loop(&*store, (1, 1000), rules(), rx, status.clone(), give_up).await;
+        let took = t0.elapsed();
+        assert!(
+            took >= give_up && took <= give_up + Duration::from_secs(1),
+            "gave up after {took:?}"
+        );
+        assert!(store.written().is_empty());
+        assert_eq!(
+            status.pending.load(Ordering::Relaxed),
+            2,
+            "what could not be written is counted, not dropped silently"
+        );
     }
 }
