@@ -49,10 +49,32 @@ pub struct Shared {
     pub receive_stats: Arc<ReceiveStats>,
 }
 
-pub struct LineTask {
+/// What sends a line's rounds: the ICMP echoer, or, in a test of the
+/// loop's timing on a paused clock, a network that answers on cue.
+pub trait Rounds: Send + Sync + 'static {
+    /// One echo request to each target; an outcome per target, in order,
+    /// within `timeout`.
+    fn round(
+        &self,
+        targets: &[IpAddr],
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Vec<EchoOutcome>> + Send;
+}
+
+impl Rounds for Echoer {
+    fn round(
+        &self,
+        targets: &[IpAddr],
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Vec<EchoOutcome>> + Send {
+        Echoer::round(self, targets, timeout)
+    }
+}
+
+pub struct LineTask<E = Echoer> {
     pub line: Line,
     pub probe: Probe,
-    pub echoer: Arc<Echoer>,
+    pub echoer: Arc<E>,
     pub evaluator: Evaluator,
     /// Offset of this line's rounds within the interval, to spread sends.
     pub phase: Duration,
@@ -62,7 +84,7 @@ pub struct LineTask {
     pub degradation: Degradation,
 }
 
-impl LineTask {
+impl<E: Rounds> LineTask<E> {
     /// Runs rounds until cancelled; returns the evaluator so a reload can
     /// hand it to the line's next task.
     pub async fn run(mut self, shared: Shared, cancel: CancellationToken) -> Evaluator {
@@ -273,3 +295,7 @@ impl LineTask {
         let _ = shared.ledger.send(write);
     }
 }
+
+#[cfg(test)]
+#[path = "line_task_tests.rs"]
+mod tests;

@@ -67,6 +67,12 @@ impl InterfaceEvidence {
         self.0.store(ms << 2 | v, Ordering::Relaxed);
     }
 
+    /// The interface read operationally down at `at` (a test's poll).
+    #[cfg(test)]
+    pub(crate) fn read_down(&self, at: Ts) {
+        self.set(OPER_DOWN, at);
+    }
+
     fn withdraw(&self) {
         self.0.store(NONE, Ordering::Relaxed);
     }

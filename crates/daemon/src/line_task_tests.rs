@@ -1,0 +1,211 @@
+//! The line loop on tokio's paused clock: a scripted network answers or
+//! stays silent on cue, and the test reads what the loop sends the ledger.
+//! Half a minute of rounds runs in milliseconds, at exact times.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use linkledger_config::{Line, Probe, Role};
+use linkledger_core::evaluator::Evaluator;
+use linkledger_core::time::ledger_ts;
+use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::write::LedgerWrite;
+use linkledger_probes::EchoOutcome;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{LineTask, Rounds, Shared};
+use crate::metrics::Metrics;
+use crate::snmp_task::InterfaceEvidence;
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
+const GATEWAY: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 1, 1));
+const UPSTREAM: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 19, 100, 1));
+
+/// Our side always answers; beyond it, silence during `silent` (seconds
+/// since `t0`): the carrier's line cut.
+struct Scripted {
+    t0: Instant,
+    silent: (f64, f64),
+}
+
+impl Rounds for Scripted {
+    async fn round(&self, targets: &[IpAddr], timeout: Duration) -> Vec<EchoOutcome> {
+        let since = (Instant::now() - self.t0).as_secs_f64();
+        let cut = since >= self.silent.0 && since < self.silent.1;
+        let rtt = Duration::from_millis(2);
+        tokio::time::sleep(if cut { timeout } else { rtt }).await;
+        targets
+            .iter()
+            .map(|t| match (*t == LOCAL, cut) {
+                (false, true) => EchoOutcome::Lost,
+                _ => EchoOutcome::Reply { rtt },
+            })
+            .collect()
+    }
+}
+
+fn line() -> Line {
+    Line {
+        id: "telecom".into(),
+        carrier: "telecom".into(),
+        display_name: None,
+        role: Role::Member,
+        bandwidth_mbps: 1000,
+        ip_blocks: vec![],
+        source: None,
+        interface: None,
+        local: vec![LOCAL],
+        gateway: vec![GATEWAY],
+        upstream: vec![UPSTREAM],
+        upstream_quorum: 1,
+        rtt_threshold: None,
+        snmp: None,
+        block_targets: vec![],
+        block_quorum: 2,
+    }
+}
+
+/// The outage edges and cause evidence the loop sent the ledger, their
+/// times as the ledger writes them (to the millisecond).
+#[derive(Debug, PartialEq)]
+enum Edge {
+    Opened(String, &'static str),
+    Cause(String, &'static str),
+    Closed(String),
+}
+
+/// Runs the line for `secs` of paused time with the line cut during
+/// `silent`; `during` runs beside it (a poll, say). Returns the clock and
+/// the edges.
+async fn run_line<F>(silent: (f64, f64), secs: u64, during: F) -> (RunClock, Vec<Edge>)
+where
+    F: FnOnce(RunClock, Instant, Arc<InterfaceEvidence>) -> tokio::task::JoinHandle<()>,
+{
+    let t0 = Instant::now();
+    let clock = RunClock::start();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let shared = Shared {
+        clock,
+        ledger: tx,
+        metrics: Arc::new(Metrics::new()),
+        last_round_ms: Arc::new(AtomicI64::new(0)),
+        receive_stats: Arc::default(),
+    };
+    let probe = Probe {
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_millis(800),
+        down_after: 3,
+        up_after: 2,
+    };
+    let evidence = Arc::new(InterfaceEvidence::default());
+    let task = LineTask {
+        line: line(),
+        probe,
+        echoer: Arc::new(Scripted { t0, silent }),
+        evaluator: Evaluator::new(probe.down_after, probe.up_after),
+        phase: Duration::ZERO,
+        evidence: Some(evidence.clone()),
+        degradation: linkledger_config::Terms::default().degradation,
+    };
+    let cancel = CancellationToken::new();
+    let side = during(clock, t0, evidence);
+    let running = tokio::spawn(task.run(shared, cancel.clone()));
+    tokio::time::sleep_until(t0 + Duration::from_secs(secs)).await;
+    cancel.cancel();
+    running.await.unwrap();
+    side.await.unwrap();
+    let mut edges = Vec::new();
+    while let Ok(w) = rx.try_recv() {
+        match w {
+            LedgerWrite::OutageOpened { start, cause, .. } => {
+                edges.push(Edge::Opened(ledger_ts(start), cause))
+            }
+            LedgerWrite::OutageCause { at, cause, .. } => {
+                edges.push(Edge::Cause(ledger_ts(at), cause))
+            }
+            LedgerWrite::OutageClosed { end, .. } => edges.push(Edge::Closed(ledger_ts(end))),
+            _ => {}
+        }
+    }
+    (clock, edges)
+}
+
+fn nothing(_: RunClock, _: Instant, _: Arc<InterfaceEvidence>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {})
+}
+
+fn secs(clock: &RunClock, from: Instant, s: f64) -> String {
+    ledger_ts(clock.at(from + Duration::from_secs_f64(s)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cut_line_is_an_outage_from_its_first_failed_round_to_its_first_good_one() {
+    let t0 = Instant::now();
+    let (clock, edges) = run_line((5.0, 15.0), 30, nothing).await;
+    // Declared at the third failed round (7 s), dated from the first (5 s);
+    // over at the second good round (16 s), dated from the first (15 s).
+    assert_eq!(
+        edges,
+        [
+            Edge::Opened(secs(&clock, t0, 5.0), "gateway_unreachable"),
+            Edge::Closed(secs(&clock, t0, 15.0)),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_failed_rounds_are_not_an_outage() {
+    let (_, edges) = run_line((5.0, 7.0), 20, nothing).await;
+    assert_eq!(edges, []);
+}
+
+/// SNMP reads the interface down after the last failed round (14 s, done
+/// at 14.8 s) and before the first good one (15 s): the ledger keeps it as
+/// the outage's cause, seen at the poll's time, and the stale status snmpd
+/// keeps serving afterwards does not hold the line down.
+#[tokio::test(start_paused = true)]
+async fn a_poll_between_the_last_failed_round_and_the_return_names_the_cause() {
+    let t0 = Instant::now();
+    let poll = |clock: RunClock, t0: Instant, e: Arc<InterfaceEvidence>| {
+        tokio::spawn(async move {
+            let at = t0 + Duration::from_millis(14_900);
+            tokio::time::sleep_until(at).await;
+            e.read_down(clock.at(at));
+        })
+    };
+    let (clock, edges) = run_line((5.0, 15.0), 30, poll).await;
+    assert_eq!(
+        edges,
+        [
+            Edge::Opened(secs(&clock, t0, 5.0), "gateway_unreachable"),
+            Edge::Cause(secs(&clock, t0, 14.9), "interface_down"),
+            Edge::Closed(secs(&clock, t0, 15.0)),
+        ]
+    );
+}
+
+/// The same status read after the line answered again (15.2 s) is stale:
+/// it names nothing and the outage ends at the first good round.
+#[tokio::test(start_paused = true)]
+async fn a_poll_after_the_line_answered_again_names_nothing() {
+    let t0 = Instant::now();
+    let poll = |clock: RunClock, t0: Instant, e: Arc<InterfaceEvidence>| {
+        tokio::spawn(async move {
+            let at = t0 + Duration::from_millis(15_200);
+            tokio::time::sleep_until(at).await;
+            e.read_down(clock.at(at));
+        })
+    };
+    let (clock, edges) = run_line((5.0, 15.0), 30, poll).await;
+    assert_eq!(
+        edges,
+        [
+            Edge::Opened(secs(&clock, t0, 5.0), "gateway_unreachable"),
+            Edge::Closed(secs(&clock, t0, 15.0)),
+        ]
+    );
+}
