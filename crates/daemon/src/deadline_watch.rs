@@ -7,11 +7,12 @@
 //! (`alerts.deadline_lead` before it) and, every minute, the downtime
 //! budget crossing a share of the cap or a projected breach appearing.
 
+use std::future::Future;
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_config::LiveConfig;
-use linkledger_ledger::Ledger;
+use linkledger_ledger::{Ledger, LedgerError};
 use tokio_util::sync::CancellationToken;
 
 use linkledger_config::Config;
@@ -22,6 +23,59 @@ use linkledger_ledger::records::{faults, FaultFilter};
 
 pub async fn run(
     db: Ledger,
+    config: LiveConfig,
+    clock: RunClock,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    watch(&db, config, clock, every, cancel).await
+}
+
+/// What the watch checks on each tick: the ledger, or in a test of the
+/// watch's timing on a paused clock, a stand-in that records the calls.
+trait Watched {
+    /// Appends the breaches that fell due and queues the approach alerts
+    /// for the faults `filter` selects.
+    fn deadlines(
+        &self,
+        c: &Config,
+        filter: FaultFilter,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Queues the budget's share and projected-breach alerts.
+    fn budget(
+        &self,
+        c: &Config,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+}
+
+impl Watched for Ledger {
+    async fn deadlines(
+        &self,
+        c: &Config,
+        filter: FaultFilter,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let lead = TimeDelta::from_std(c.alerts.deadline_lead).unwrap_or(TimeDelta::zero());
+        let list = faults(self, &filter, &c.contract.terms, now).await?;
+        record_breaches(self, &list, now).await?;
+        record_approaching(self, &list, now, lead).await
+    }
+
+    async fn budget(&self, c: &Config, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        budget_notices(self, c, now).await
+    }
+}
+
+/// Every `every`: the deadlines (every fault at the first check, and
+/// again until one succeeds, so breaches that fell due while the daemon
+/// was away are not missed; then only the faults whose deadlines can still
+/// fall due), and once a minute the budget (retried at the next tick when
+/// it fails).
+async fn watch<W: Watched>(
+    w: &W,
     config: LiveConfig,
     clock: RunClock,
     every: Duration,
@@ -42,18 +96,9 @@ pub async fn run(
             since: (!first).then(|| now - horizon - TimeDelta::hours(1)),
             ..Default::default()
         };
-        let lead = TimeDelta::from_std(c.alerts.deadline_lead).unwrap_or(TimeDelta::zero());
-        let result = match faults(&db, &filter, &c.contract.terms, now).await {
-            Ok(list) => match record_breaches(&db, &list, now).await {
-                Ok(_) => record_approaching(&db, &list, now, lead)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
-        };
+        let result = w.deadlines(&c, filter, now).await;
         if budget_due.is_none_or(|t| t <= tokio::time::Instant::now()) {
-            match budget_notices(&db, &c, now).await {
+            match w.budget(&c, now).await {
                 Ok(()) => budget_due = Some(tokio::time::Instant::now() + BUDGET_EVERY),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot check the downtime budget for alerts; retrying")
@@ -61,7 +106,7 @@ pub async fn run(
             }
         }
         match result {
-            Ok(_) => first = false,
+            Ok(()) => first = false,
             Err(e) => tracing::error!(error = %e, "cannot check fault deadlines; retrying"),
         }
     }
@@ -71,11 +116,7 @@ const BUDGET_EVERY: Duration = Duration::from_secs(60);
 
 /// Queues, once per contract year, a notice for each share of the cap a
 /// line (or the egress) has used, and for a projected breach appearing.
-async fn budget_notices(
-    db: &Ledger,
-    c: &Config,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), linkledger_ledger::LedgerError> {
+async fn budget_notices(db: &Ledger, c: &Config, now: DateTime<Utc>) -> Result<(), LedgerError> {
     let b = linkledger_ledger::budget::budget(db, c, now).await?;
     let year = b.year_start.format("%Y-%m-%d").to_string();
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
@@ -120,3 +161,7 @@ async fn budget_notices(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "deadline_watch_tests.rs"]
+mod tests;
