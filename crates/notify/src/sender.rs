@@ -171,6 +171,69 @@ pub fn backoff(failures: u32, max: Duration) -> Duration {
     Duration::from_secs(secs).min(max)
 }
 
+/// A channel's passes over the outbox, as its loop paces them.
+trait Pass {
+    /// One pass: Ok(None) when it sent all it owed, Ok(Some(wait)) after a
+    /// failed delivery, Err when the outbox could not be read; None when
+    /// the channel is no longer configured.
+    fn pass(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<Result<Option<Duration>, LedgerError>>> + Send;
+}
+
+/// The channel task's passes: from notice `low` on (every notice below it
+/// is done for this channel), re-posting to Alertmanager when due.
+struct Passes<'a> {
+    task: &'a ChannelTask,
+    low: i64,
+    refresh_due: tokio::time::Instant,
+}
+
+impl Pass for Passes<'_> {
+    async fn pass(&mut self) -> Option<Result<Option<Duration>, LedgerError>> {
+        let task = self.task;
+        let config = task.config.get();
+        let channel = config.channels.iter().find(|c| c.name == task.name)?;
+        if channel.kind == ChannelKind::Alertmanager
+            && tokio::time::Instant::now() >= self.refresh_due
+        {
+            self.refresh_due = tokio::time::Instant::now() + super::alertmanager::REFRESH_EVERY;
+            if let Err(e) = task.refresh_open_faults(&config, channel).await {
+                warn!(error = %e, "cannot re-post the open faults to Alertmanager; trying again in a minute");
+            }
+        }
+        Some(task.round(&config, channel, &mut self.low).await)
+    }
+}
+
+/// Runs a channel's passes until cancelled or the channel is gone: the
+/// next pass at once after one that sent all it owed, after the backoff it
+/// names after a failed delivery, 5 s after the outbox could not be read;
+/// never sooner than half a second after the previous one (a channel is
+/// never a busy loop).
+async fn paced<P: Pass>(cancel: &CancellationToken, passes: &mut P) {
+    let mut next_try = tokio::time::Instant::now();
+    loop {
+        let wake = next_try.max(tokio::time::Instant::now() + Duration::from_millis(500));
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        let Some(result) = passes.pass().await else {
+            return;
+        };
+        next_try = tokio::time::Instant::now()
+            + match result {
+                Ok(None) => Duration::ZERO,
+                Ok(Some(wait)) => wait,
+                Err(e) => {
+                    error!(error = %e, "cannot read the outbox; retrying");
+                    Duration::from_secs(5)
+                }
+            };
+    }
+}
+
 enum Flap {
     Normal,
     /// Send the flapping summary (faults in the window) instead.
@@ -191,37 +254,12 @@ impl ChannelTask {
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             }
         };
-        let mut next_try = tokio::time::Instant::now();
-        // Every notice below `low` is done for this channel.
-        let mut low = first;
-        let mut refresh_due = tokio::time::Instant::now();
-        loop {
-            let wake = next_try.max(tokio::time::Instant::now() + Duration::from_millis(500));
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(wake) => {}
-            }
-            let config = self.config.get();
-            let Some(channel) = config.channels.iter().find(|c| c.name == self.name) else {
-                return;
-            };
-            if channel.kind == ChannelKind::Alertmanager
-                && tokio::time::Instant::now() >= refresh_due
-            {
-                refresh_due = tokio::time::Instant::now() + super::alertmanager::REFRESH_EVERY;
-                if let Err(e) = self.refresh_open_faults(&config, channel).await {
-                    warn!(error = %e, "cannot re-post the open faults to Alertmanager; trying again in a minute");
-                }
-            }
-            match self.round(&config, channel, &mut low).await {
-                Ok(None) => next_try = tokio::time::Instant::now(),
-                Ok(Some(wait)) => next_try = tokio::time::Instant::now() + wait,
-                Err(e) => {
-                    error!(error = %e, "cannot read the outbox; retrying");
-                    next_try = tokio::time::Instant::now() + Duration::from_secs(5);
-                }
-            }
-        }
+        let mut passes = Passes {
+            task: &self,
+            low: first,
+            refresh_due: tokio::time::Instant::now(),
+        };
+        paced(&cancel, &mut passes).await
     }
 
     /// One pass over what the channel owes from notice `low` on; Some(wait)
@@ -718,8 +756,77 @@ impl ChannelTask {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::{backoff, paced, Pass};
+    use linkledger_ledger::LedgerError;
     use std::time::Duration;
+    use tokio::time::Instant;
+    use tokio_util::sync::CancellationToken;
+
+    /// A channel whose receiver is down for the first `failing` attempts,
+    /// with one notice owed; the outbox unreadable on the passes listed in
+    /// `unreadable`. Records when each pass ran (ms since the start).
+    struct Receiver {
+        t0: Instant,
+        failing: u32,
+        unreadable: Vec<usize>,
+        attempts: u32,
+        passes: Vec<u64>,
+        retry_max: Duration,
+        stop_after: usize,
+    }
+
+    impl Pass for Receiver {
+        async fn pass(&mut self) -> Option<Result<Option<Duration>, LedgerError>> {
+            if self.passes.len() == self.stop_after {
+                return None; // the channel removed from the config
+            }
+            self.passes
+                .push((Instant::now() - self.t0).as_millis() as u64);
+            if self.unreadable.contains(&(self.passes.len() - 1)) {
+                return Some(Err(LedgerError::Missing {
+                    path: "ledger.db".into(),
+                }));
+            }
+            if self.attempts < self.failing {
+                self.attempts += 1;
+                return Some(Ok(Some(backoff(self.attempts, self.retry_max))));
+            }
+            Some(Ok(None))
+        }
+    }
+
+    async fn paced_passes(failing: u32, unreadable: Vec<usize>, stop_after: usize) -> Vec<u64> {
+        let mut r = Receiver {
+            t0: Instant::now(),
+            failing,
+            unreadable,
+            attempts: 0,
+            passes: Vec::new(),
+            retry_max: Duration::from_secs(10),
+            stop_after,
+        };
+        paced(&CancellationToken::new(), &mut r).await;
+        r.passes
+    }
+
+    /// A receiver down for six attempts: retried after 1, 2, 4, 8 s, then
+    /// every 10 s (the channel's retry_max); once it answers, passes every
+    /// half second. On tokio's paused clock: a minute in milliseconds.
+    #[tokio::test(start_paused = true)]
+    async fn failed_deliveries_back_off_doubling_up_to_the_cap() {
+        let passes = paced_passes(6, vec![], 10).await;
+        assert_eq!(
+            passes,
+            [500, 1500, 3500, 7500, 15500, 25500, 35500, 36000, 36500, 37000]
+        );
+    }
+
+    /// An outbox that cannot be read is tried again 5 s later.
+    #[tokio::test(start_paused = true)]
+    async fn an_unreadable_outbox_is_read_again_after_five_seconds() {
+        let passes = paced_passes(0, vec![1], 4).await;
+        assert_eq!(passes, [500, 1000, 6000, 6500]);
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
