@@ -122,7 +122,7 @@ async fn bench(n: usize, secs: u64) {
                 probe,
                 echoer: echoer.clone(),
                 evaluator: Evaluator::new(3, 2),
-                evidence: None,
+                polled: None,
                 phase: probe.interval * i as u32 / count,
                 degradation: cfg_degradation(),
             };

@@ -214,8 +214,9 @@ pub struct Evaluator {
     outage_interface_cause: Option<Cause>,
     /// Loss and latency windows of the line's anchors (set by its task).
     pub quality: Option<crate::quality::LineQuality>,
-    /// Utilisation from SNMP, shared with the line's poller.
-    pub utilisation: crate::quality::SharedUtilisation,
+    /// Utilisation of the contracted bandwidth, from the rates the line's
+    /// SNMP poller sends its task (kept across reloads with the rest).
+    pub utilisation: Option<crate::quality::Utilisation>,
 }
 
 impl Evaluator {
@@ -230,7 +231,7 @@ impl Evaluator {
             last_state: RoundState::Unobserved,
             outage_interface_cause: None,
             quality: None,
-            utilisation: Default::default(),
+            utilisation: None,
         }
     }
 

@@ -15,7 +15,6 @@
 //! or a local fault do not count.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -329,10 +328,6 @@ pub struct Utilisation {
     /// (poll time, seconds covered, inbound ratio, outbound ratio).
     rates: VecDeque<(Ts, f64, f64, f64)>,
 }
-
-/// Shared between a line's SNMP poller and its evaluator, so a reload
-/// keeps an open utilisation degradation.
-pub type SharedUtilisation = Arc<Mutex<Option<Utilisation>>>;
 
 impl Utilisation {
     pub fn new(d: &Degradation) -> Self {

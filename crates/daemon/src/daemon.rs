@@ -21,7 +21,7 @@ use crate::http::{router, HttpState};
 use crate::line_task::{LineTask, Shared};
 use crate::metrics::Metrics;
 use crate::probe_runtime::ProbeRuntime;
-use crate::snmp_task::{InterfaceEvidence, SnmpPoller};
+use crate::snmp_task::SnmpPoller;
 use linkledger_config::Config;
 use linkledger_core::evaluator::Evaluator;
 use linkledger_core::time::ledger_ts;
@@ -57,16 +57,14 @@ impl Lines {
                 .remove(&line.id)
                 .unwrap_or_else(|| Evaluator::new(config.probe.down_after, config.probe.up_after));
             evaluator.set_thresholds(config.probe.down_after, config.probe.up_after);
-            let evidence = line.snmp.as_ref().map(|snmp| {
+            let polled = line.snmp.as_ref().map(|snmp| {
                 // SNMP polls are few: they run on the main runtime.
-                let evidence = Arc::new(InterfaceEvidence::default());
+                let (to_line, polled) = tokio::sync::mpsc::unbounded_channel();
                 let poller = SnmpPoller {
                     line: line.id.clone(),
                     bandwidth_mbps: line.bandwidth_mbps,
                     snmp: snmp.clone(),
-                    evidence: evidence.clone(),
-                    utilisation: evaluator.utilisation.clone(),
-                    degradation: config.contract.terms.degradation,
+                    to_line,
                 };
                 let span = tracing::info_span!("snmp", line = %line.id, agent = %snmp.agent);
                 let run = poller.run(
@@ -79,7 +77,7 @@ impl Lines {
                     line.id.clone(),
                     tokio::spawn(tracing::Instrument::instrument(run, span)),
                 ));
-                evidence
+                polled
             });
             let task = LineTask {
                 line: line.clone(),
@@ -87,7 +85,7 @@ impl Lines {
                 echoer: echoers[&line.binding()].clone(),
                 evaluator,
                 phase: config.probe.interval * i as u32 / n,
-                evidence,
+                polled,
                 degradation: config.contract.terms.degradation,
             };
             let span = tracing::info_span!("line", line = %line.id);
@@ -450,11 +448,7 @@ fn close_removed_lines(new: &Config, evaluators: &mut HashMap<String, Evaluator>
         }
         let line = id.clone();
         // Its degradations end now too.
-        let utilisation = ev
-            .utilisation
-            .lock()
-            .map(|u| u.as_ref().is_some_and(|u| u.active()))
-            .unwrap_or(false);
+        let utilisation = ev.utilisation.as_ref().is_some_and(|u| u.active());
         let quality = ev.quality.as_ref().map(|q| q.active()).unwrap_or_default();
         for kind in quality
             .into_iter()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use linkledger_probes::{EchoOutcome, Echoer, ReceiveStats};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -15,13 +16,13 @@ use tracing::{info, warn};
 use crate::events;
 use crate::metrics::Metrics;
 use crate::probe_series::TargetSeries;
-use crate::snmp_task::InterfaceEvidence;
+use crate::snmp_task::Polled;
 use linkledger_config::terms::Degradation;
 use linkledger_config::{Line, Probe};
 use linkledger_core::evaluator::{
-    classify, with_interface_evidence, Evaluator, Event, RoundState, TierResult,
+    classify, with_interface_evidence, Cause, Evaluator, Event, RoundState, TierResult, Ts,
 };
-use linkledger_core::quality::LineQuality;
+use linkledger_core::quality::{LineQuality, Utilisation};
 use linkledger_core::rollup::{minute_of, MinuteRollup};
 use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
@@ -78,8 +79,8 @@ pub struct LineTask<E = Echoer> {
     pub evaluator: Evaluator,
     /// Offset of this line's rounds within the interval, to spread sends.
     pub phase: Duration,
-    /// What SNMP says of the line's interface, when it is polled.
-    pub evidence: Option<Arc<InterfaceEvidence>>,
+    /// What the line's SNMP poller reads, when the line is polled.
+    pub polled: Option<mpsc::UnboundedReceiver<Polled>>,
     /// The contract's degradation thresholds.
     pub degradation: Degradation,
 }
@@ -126,6 +127,14 @@ impl<E: Rounds> LineTask<E> {
             }
             None => self.evaluator.quality = Some(quality),
         }
+        if self.polled.is_some() {
+            match self.evaluator.utilisation.as_mut() {
+                Some(u) => u.reconfigure(&self.degradation),
+                None => self.evaluator.utilisation = Some(Utilisation::new(&self.degradation)),
+            }
+        }
+        // The latest poll that read the interface down, and when.
+        let mut interface: Option<(Cause, Ts)> = None;
         let mut upstream: Vec<Option<Option<Duration>>> = Vec::with_capacity(counts[2]);
         let mut ticker = tokio::time::interval_at(Instant::now() + self.phase, self.probe.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -174,15 +183,19 @@ impl<E: Rounds> LineTask<E> {
             if !rows.is_empty() {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
             }
+            // What SNMP read since the last round.
+            while let Some(p) = self.polled.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                self.take_polled(&shared, p, &mut interface);
+            }
             // The interface's own status, when SNMP sees it down, decides.
             let state = with_interface_evidence(
                 classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
-                self.evidence.as_ref().and_then(|e| e.cause()),
+                interface.map(|(cause, _)| cause),
             );
             // A poll read down since the last round is evidence of an open
             // outage even when this round is the first to answer again,
             // unless it was read after this round went out (stale).
-            if let Some((cause, seen)) = self.evidence.as_ref().and_then(|e| e.seen()) {
+            if let Some((cause, seen)) = interface {
                 if state != RoundState::Up || seen < at {
                     if let Some(event) = self.evaluator.interface_seen(cause, seen) {
                         self.record(&shared, event);
@@ -222,6 +235,26 @@ impl<E: Rounds> LineTask<E> {
             let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
         }
         self.evaluator
+    }
+
+    /// One thing the line's SNMP poller read: the interface's status kept
+    /// for the rounds, a rate judged for utilisation at once.
+    fn take_polled(&mut self, shared: &Shared, p: Polled, interface: &mut Option<(Cause, Ts)>) {
+        match p {
+            Polled::Read { at, down } => *interface = down.map(|cause| (cause, at)),
+            Polled::Unobserved => *interface = None,
+            Polled::Rate {
+                at,
+                seconds,
+                inbound,
+                outbound,
+            } => {
+                let u = self.evaluator.utilisation.as_mut();
+                if let Some(change) = u.and_then(|u| u.observe(at, seconds, inbound, outbound)) {
+                    events::degradation(&shared.ledger, &self.line.id, change);
+                }
+            }
+        }
     }
 
     fn record(&self, shared: &Shared, event: Event) {

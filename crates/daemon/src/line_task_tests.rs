@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use linkledger_config::{Line, Probe, Role};
-use linkledger_core::evaluator::Evaluator;
+use linkledger_core::evaluator::{Cause, Evaluator};
 use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::write::LedgerWrite;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{LineTask, Rounds, Shared};
 use crate::metrics::Metrics;
-use crate::snmp_task::InterfaceEvidence;
+use crate::snmp_task::{Polled, PolledTx};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
 const GATEWAY: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 1, 1));
@@ -76,14 +76,17 @@ enum Edge {
     Opened(String, &'static str),
     Cause(String, &'static str),
     Closed(String),
+    Degraded(&'static str),
+    Recovered(&'static str),
 }
 
 /// Runs the line for `secs` of paused time with the line cut during
-/// `silent`; `during` runs beside it (a poll, say). Returns the clock and
+/// `silent`; `during` runs beside it with the line's SNMP channel (a poll,
+/// say). Returns the clock and
 /// the edges.
 async fn run_line<F>(silent: (f64, f64), secs: u64, during: F) -> (RunClock, Vec<Edge>)
 where
-    F: FnOnce(RunClock, Instant, Arc<InterfaceEvidence>) -> tokio::task::JoinHandle<()>,
+    F: FnOnce(RunClock, Instant, PolledTx) -> tokio::task::JoinHandle<()>,
 {
     let t0 = Instant::now();
     let clock = RunClock::start();
@@ -101,18 +104,18 @@ where
         down_after: 3,
         up_after: 2,
     };
-    let evidence = Arc::new(InterfaceEvidence::default());
+    let (to_line, polled) = mpsc::unbounded_channel();
     let task = LineTask {
         line: line(),
         probe,
         echoer: Arc::new(Scripted { t0, silent }),
         evaluator: Evaluator::new(probe.down_after, probe.up_after),
         phase: Duration::ZERO,
-        evidence: Some(evidence.clone()),
+        polled: Some(polled),
         degradation: linkledger_config::Terms::default().degradation,
     };
     let cancel = CancellationToken::new();
-    let side = during(clock, t0, evidence);
+    let side = during(clock, t0, to_line);
     let running = tokio::spawn(task.run(shared, cancel.clone()));
     tokio::time::sleep_until(t0 + Duration::from_secs(secs)).await;
     cancel.cancel();
@@ -128,13 +131,15 @@ where
                 edges.push(Edge::Cause(ledger_ts(at), cause))
             }
             LedgerWrite::OutageClosed { end, .. } => edges.push(Edge::Closed(ledger_ts(end))),
+            LedgerWrite::DegradationStarted { kind, .. } => edges.push(Edge::Degraded(kind)),
+            LedgerWrite::DegradationEnded { kind, .. } => edges.push(Edge::Recovered(kind)),
             _ => {}
         }
     }
     (clock, edges)
 }
 
-fn nothing(_: RunClock, _: Instant, _: Arc<InterfaceEvidence>) -> tokio::task::JoinHandle<()> {
+fn nothing(_: RunClock, _: Instant, _: PolledTx) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async {})
 }
 
@@ -170,11 +175,16 @@ async fn two_failed_rounds_are_not_an_outage() {
 #[tokio::test(start_paused = true)]
 async fn a_poll_between_the_last_failed_round_and_the_return_names_the_cause() {
     let t0 = Instant::now();
-    let poll = |clock: RunClock, t0: Instant, e: Arc<InterfaceEvidence>| {
+    let poll = |clock: RunClock, t0: Instant, to_line: PolledTx| {
         tokio::spawn(async move {
             let at = t0 + Duration::from_millis(14_900);
             tokio::time::sleep_until(at).await;
-            e.read_down(clock.at(at));
+            to_line
+                .send(Polled::Read {
+                    at: clock.at(at),
+                    down: Some(Cause::InterfaceDown),
+                })
+                .unwrap();
         })
     };
     let (clock, edges) = run_line((5.0, 15.0), 30, poll).await;
@@ -193,11 +203,16 @@ async fn a_poll_between_the_last_failed_round_and_the_return_names_the_cause() {
 #[tokio::test(start_paused = true)]
 async fn a_poll_after_the_line_answered_again_names_nothing() {
     let t0 = Instant::now();
-    let poll = |clock: RunClock, t0: Instant, e: Arc<InterfaceEvidence>| {
+    let poll = |clock: RunClock, t0: Instant, to_line: PolledTx| {
         tokio::spawn(async move {
             let at = t0 + Duration::from_millis(15_200);
             tokio::time::sleep_until(at).await;
-            e.read_down(clock.at(at));
+            to_line
+                .send(Polled::Read {
+                    at: clock.at(at),
+                    down: Some(Cause::InterfaceDown),
+                })
+                .unwrap();
         })
     };
     let (clock, edges) = run_line((5.0, 15.0), 30, poll).await;
@@ -206,6 +221,38 @@ async fn a_poll_after_the_line_answered_again_names_nothing() {
         [
             Edge::Opened(secs(&clock, t0, 5.0), "gateway_unreachable"),
             Edge::Closed(secs(&clock, t0, 15.0)),
+        ]
+    );
+}
+
+/// Rates the poller sends on the line's channel are judged by the line's
+/// evaluator: 95 % of the contract for 20 minutes is a utilisation
+/// degradation (15-minute window), 10 % for 20 more ends it.
+#[tokio::test(start_paused = true)]
+async fn rates_sent_on_the_line_channel_are_judged_for_utilisation() {
+    let rates = |clock: RunClock, t0: Instant, to_line: PolledTx| {
+        tokio::spawn(async move {
+            for k in 1..=240u64 {
+                let at = t0 + Duration::from_secs(10 * k);
+                tokio::time::sleep_until(at).await;
+                let share = if k <= 120 { 0.95 } else { 0.10 };
+                to_line
+                    .send(Polled::Rate {
+                        at: clock.at(at),
+                        seconds: 10.0,
+                        inbound: share,
+                        outbound: 0.05,
+                    })
+                    .unwrap();
+            }
+        })
+    };
+    let (_, edges) = run_line((1e9, 1e9), 2405, rates).await;
+    assert_eq!(
+        edges,
+        [
+            Edge::Degraded("utilisation"),
+            Edge::Recovered("utilisation")
         ]
     );
 }

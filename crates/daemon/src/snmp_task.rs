@@ -1,91 +1,60 @@
 //! One line's SNMP poller: finds the interface (again after the agent
 //! restarts, because indexes move), polls it every interval, turns counters
 //! into rates under the reset rules, keeps 5-minute samples in the ledger,
-//! sets the interface metrics, and tells the line's evaluator what the
-//! interface itself says (operationally down, administratively down).
+//! sets the interface metrics, and tells the line's task what the interface
+//! itself says (operationally down, administratively down) and the rates
+//! its utilisation is judged on, over the line's one channel.
 //!
 //! An agent that does not answer is unobserved for SNMP: the evidence is
 //! withdrawn, never turned into "interface down".
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-use chrono::DateTime;
 
 use linkledger_probes::snmp::interface::{
     find_interface, read_interface, IfStatus, InterfaceReading,
 };
 use linkledger_probes::snmp::{Agent, SnmpClient, SnmpError};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::events;
 use crate::metrics::Metrics;
 use linkledger_config::snmp::LineSnmp;
-use linkledger_config::terms::Degradation;
 use linkledger_core::evaluator::{Cause, Ts};
-use linkledger_core::quality::{SharedUtilisation, Utilisation};
 use linkledger_core::time::ledger_ts;
 use linkledger_core::traffic::{rates, CounterSample, Discard, FiveMinutes};
 use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::outbox::{NewNotice, NoticeKind};
 use linkledger_ledger::write::{LedgerTx, LedgerWrite};
 
-/// What the interface says, shared with the line's probing task: the
-/// latest poll's status and when it was read, in one word so the two never
-/// tear (the time in ledger milliseconds above two bits of status).
-#[derive(Debug, Default)]
-pub struct InterfaceEvidence(AtomicU64);
-
-const NONE: u64 = 0;
-const UP: u64 = 1;
-const OPER_DOWN: u64 = 2;
-const ADMIN_DOWN: u64 = 3;
-
-impl InterfaceEvidence {
-    /// The cause the interface gives for the line being down, if any.
-    pub fn cause(&self) -> Option<Cause> {
-        self.seen().map(|(cause, _)| cause)
-    }
-
-    /// The cause the interface gives for the line being down and when the
-    /// poll that said so was read, if the latest poll says it is down.
-    pub fn seen(&self) -> Option<(Cause, Ts)> {
-        let word = self.0.load(Ordering::Relaxed);
-        let cause = match word & 3 {
-            OPER_DOWN => Cause::InterfaceDown,
-            ADMIN_DOWN => Cause::AdminDown,
-            _ => return None,
-        };
-        let at = DateTime::from_timestamp_millis((word >> 2) as i64)?;
-        Some((cause, at))
-    }
-
-    fn set(&self, v: u64, at: Ts) {
-        let ms = at.timestamp_millis().max(0) as u64;
-        self.0.store(ms << 2 | v, Ordering::Relaxed);
-    }
-
-    /// The interface read operationally down at `at` (a test's poll).
-    #[cfg(test)]
-    pub(crate) fn read_down(&self, at: Ts) {
-        self.set(OPER_DOWN, at);
-    }
-
-    fn withdraw(&self) {
-        self.0.store(NONE, Ordering::Relaxed);
-    }
+/// What a line's SNMP poller tells the line's task. One channel: the line's
+/// task owns its evaluator and feeds it everything, rounds and polls alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Polled {
+    /// A poll read the interface at `at`: down with this cause, or up.
+    Read { at: Ts, down: Option<Cause> },
+    /// The agent does not answer: no evidence either way until it does.
+    Unobserved,
+    /// A rate over the `seconds` up to `at`, as shares of the contracted
+    /// bandwidth in and out.
+    Rate {
+        at: Ts,
+        seconds: f64,
+        inbound: f64,
+        outbound: f64,
+    },
 }
+
+/// The poller's end of its line's channel.
+pub type PolledTx = mpsc::UnboundedSender<Polled>;
 
 pub struct SnmpPoller {
     pub line: String,
     pub bandwidth_mbps: u64,
     pub snmp: LineSnmp,
-    pub evidence: Arc<InterfaceEvidence>,
-    /// Utilisation windows, kept by the line's evaluator across reloads.
-    pub utilisation: SharedUtilisation,
-    pub degradation: Degradation,
+    /// To the line's task: what each poll read.
+    pub to_line: PolledTx,
 }
 
 /// Consecutive failed polls after which SNMP counts as failing (one
@@ -115,12 +84,6 @@ impl SnmpPoller {
             last: None,
             five: FiveMinutes::default(),
         };
-        if let Ok(mut u) = self.utilisation.lock() {
-            match u.as_mut() {
-                Some(u) => u.reconfigure(&self.degradation),
-                None => *u = Some(Utilisation::new(&self.degradation)),
-            }
-        }
         let mut failures = 0u32;
         let mut ticker = tokio::time::interval(self.snmp.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -152,7 +115,7 @@ impl SnmpPoller {
                         )));
                     }
                     warn!(line, error = %e, "SNMP poll failed; the interface is unobserved until the agent answers");
-                    self.evidence.withdraw();
+                    let _ = self.to_line.send(Polled::Unobserved);
                     // A new session next time (a v3 engine may have rebooted).
                     state.client = None;
                     if matches!(e, SnmpError::NotFound { .. }) {
@@ -161,7 +124,7 @@ impl SnmpPoller {
                 }
             }
         }
-        self.evidence.withdraw();
+        let _ = self.to_line.send(Polled::Unobserved);
         if let Some(sample) = state.five.take() {
             let _ = ledger.send(LedgerWrite::TrafficSample(sample));
         }
@@ -202,14 +165,15 @@ impl SnmpPoller {
     ) {
         let m = &metrics.interface;
         let line = self.line.as_str();
-        self.evidence.set(
-            match (r.admin, r.oper) {
-                (IfStatus::Down, _) => ADMIN_DOWN,
-                (_, IfStatus::Down) => OPER_DOWN,
-                _ => UP,
-            },
-            clock.now(),
-        );
+        let down = match (r.admin, r.oper) {
+            (IfStatus::Down, _) => Some(Cause::AdminDown),
+            (_, IfStatus::Down) => Some(Cause::InterfaceDown),
+            _ => None,
+        };
+        let _ = self.to_line.send(Polled::Read {
+            at: clock.now(),
+            down,
+        });
         m.oper_up
             .with_label_values(&[line])
             .set(i64::from(r.oper == IfStatus::Up));
@@ -238,17 +202,12 @@ impl SnmpPoller {
                             .with_label_values(&[line, dir])
                             .set(bps / contracted);
                     }
-                    let change = self.utilisation.lock().ok().and_then(|mut u| {
-                        u.as_mut()?.observe(
-                            clock.now(),
-                            rate.seconds,
-                            rate.in_bps / contracted,
-                            rate.out_bps / contracted,
-                        )
+                    let _ = self.to_line.send(Polled::Rate {
+                        at: clock.now(),
+                        seconds: rate.seconds,
+                        inbound: rate.in_bps / contracted,
+                        outbound: rate.out_bps / contracted,
                     });
-                    if let Some(change) = change {
-                        events::degradation(ledger, line, change);
-                    }
                     let delta: Vec<u64> = counters
                         .iter()
                         .zip(prev_counters)
