@@ -247,6 +247,14 @@ fn deadline_of(n: &Notice) -> Option<DeadlineKind> {
 }
 
 /// Renders a notice; `fault` is the fault it is about, read at send time.
+/// What every alert message starts from: the line's name as the reader
+/// says it, the fault's class, and the fault's label (故障 #12).
+struct Head {
+    line: String,
+    class: Option<FaultClass>,
+    fault_label: String,
+}
+
 pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
     let line = cx.line(n.line.as_deref());
     let class = n.class.or(fault.map(|f| f.class));
@@ -256,7 +264,122 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
         .map(|id| format!("{} #{id}", cx.t("故障", "Fault")))
         .unwrap_or_default();
     let mut lines = Vec::new();
-    let subject = match n.kind {
+    let head = Head {
+        line,
+        class,
+        fault_label,
+    };
+    let subject = headline(n, &head, cx, &mut lines);
+    if let Some(f) = fault {
+        fault_lines(f, cx, &mut lines);
+    }
+    if let (Some((name, roster)), Some(_)) = (&cx.special, n.fault) {
+        lines.push(format!(
+            "{}: {name}",
+            cx.t(
+                "特殊时期（免打扰暂停）",
+                "Special period (quiet hours suspended)"
+            )
+        ));
+        if !roster.is_empty() {
+            lines.push(format!(
+                "{}: {}",
+                cx.t("值班人员", "On duty"),
+                roster.join("；")
+            ));
+        }
+    }
+    if let Some(url) = &cx.public_url {
+        lines.push(format!("{}: {url}", cx.t("状态页", "Status page")));
+    }
+    Message {
+        subject: format!("[linkledger] {subject}"),
+        lines,
+        urgent,
+    }
+}
+
+/// Where the fault stands: each deadline's state, and the commands that
+/// record the carrier's acknowledgement and ticket while they are owed.
+fn fault_lines(f: &FaultView, cx: &Context, lines: &mut Vec<String>) {
+    lines.push(format!(
+        "{}: {}",
+        cx.t("故障等级", "Class"),
+        cx.class(f.class)
+    ));
+    for d in &f.deadlines {
+        // Said as the status page says it: a deadline that runs from
+        // the resolution is pending until there is one.
+        let said = match (d.state, d.due) {
+            (DeadlineState::Pending, None) => cx
+                .t("待定（故障修复后起算）", "pending (runs from resolution)")
+                .to_string(),
+            (DeadlineState::Pending, Some(due)) => {
+                format!("{} {}", cx.t("截止", "due"), cx.time(due))
+            }
+            (state, Some(due)) => format!(
+                "{}{}{}{}",
+                cx.state(state),
+                cx.t("（时限 ", " (due "),
+                cx.time(due),
+                cx.t("）", ")")
+            ),
+            (state, None) => cx.state(state).to_string(),
+        };
+        lines.push(format!("{}: {said}", cx.deadline(d.kind)));
+    }
+    // What to do next, as commands that run as printed.
+    if f.open && f.acknowledged_at.is_none() {
+        lines.push(format!(
+            "{}: linkledger fault ack {} -c {} --by {}",
+            cx.t(
+                "运营商受理后记录（把“姓名”换成你的名字）",
+                "Once the carrier has acknowledged it, record it (put your name)"
+            ),
+            f.id,
+            shell_word(&cx.config_path),
+            cx.t("姓名", "NAME"),
+        ));
+    }
+    if f.open && f.carrier_ticket.is_none() && f.line.is_some() {
+        lines.push(format!(
+            "{}: linkledger fault ticket {} -c {} --ticket {} --by {}",
+            cx.t("记录运营商工单号", "Record the carrier's ticket"),
+            f.id,
+            shell_word(&cx.config_path),
+            cx.t("工单号", "TICKET"),
+            cx.t("姓名", "NAME"),
+        ));
+    }
+}
+
+/// The subject of the notice's message; its first lines go to `lines`.
+fn headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    use NoticeKind::*;
+    match n.kind {
+        FaultOpened | FaultEscalated | FaultReclassified | FaultResolved => {
+            fault_headline(n, head, cx, lines)
+        }
+        DeadlineApproaching | DeadlineBreached | RepairReportOverdue => {
+            deadline_headline(n, head, cx, lines)
+        }
+        BudgetShare | BudgetProjectedBreach => budget_headline(n, head, cx, lines),
+        DaemonGap | LocalFault | LocalFaultResolved | ProbeFailed | SnmpFailing => {
+            monitor_headline(n, head, cx, lines)
+        }
+        PathEvidence => path_headline(n, head, cx, lines),
+        ReportReady | Test => other_headline(n, head, cx, lines),
+    }
+}
+
+/// A fault opened, escalated or reclassified, resolved: what happened and what to do.
+fn fault_headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    let Head {
+        line,
+        class,
+        fault_label,
+    } = head;
+    match n.kind {
         NoticeKind::FaultOpened => {
             let c = class.map(|c| cx.class(c)).unwrap_or_default();
             lines.push(format!(
@@ -338,6 +461,16 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 format!("{fault_label} on {line} resolved after {d}")
             }
         }
+        other => unreachable!("not a notice of this group: {other:?}"),
+    }
+}
+
+/// A fault's deadline approaching or passed, or its repair report overdue.
+fn deadline_headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    let Head {
+        line, fault_label, ..
+    } = head;
+    match n.kind {
         NoticeKind::DeadlineApproaching
         | NoticeKind::DeadlineBreached
         | NoticeKind::RepairReportOverdue => {
@@ -363,6 +496,14 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 (_, false) => format!("{fault_label} on {line}: {dl} breached"),
             }
         }
+        other => unreachable!("not a notice of this group: {other:?}"),
+    }
+}
+
+/// The downtime budget: a share of the cap used, or a breach projected.
+fn budget_headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    let Head { line, .. } = head;
+    match n.kind {
         NoticeKind::BudgetShare => {
             let share = detail_f64(n, "share") * 100.0;
             let used = cx.duration(detail_f64(n, "charged_seconds"));
@@ -390,6 +531,14 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 format!("{line} will exceed the annual downtime cap by {when} at the last 30 days' rate")
             }
         }
+        other => unreachable!("not a notice of this group: {other:?}"),
+    }
+}
+
+/// The monitor's own side: the daemon away, a local fault and its end, a probe or SNMP failing.
+fn monitor_headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    let Head { line, .. } = head;
+    match n.kind {
         NoticeKind::DaemonGap => {
             let d = cx.duration(detail_f64(n, "gap_seconds"));
             lines.push(format!(
@@ -467,22 +616,16 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 format!("SNMP polling of {line} is failing")
             }
         }
-        NoticeKind::ReportReady => {
-            if let Some(files) = n.detail.get("files").and_then(|f| f.as_object()) {
-                for (format, path) in files {
-                    lines.push(format!(
-                        "{}: {}",
-                        format.to_uppercase(),
-                        path.as_str().unwrap_or("")
-                    ));
-                }
-            }
-            if cx.zh() {
-                format!("报告已生成：{}", detail_str(n, "title"))
-            } else {
-                format!("Report ready: {}", detail_str(n, "title"))
-            }
-        }
+        other => unreachable!("not a notice of this group: {other:?}"),
+    }
+}
+
+/// Where the paths to the line's anchors (or the IP block) stop.
+fn path_headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    let Head {
+        line, fault_label, ..
+    } = head;
+    match n.kind {
         NoticeKind::PathEvidence => {
             let traces = n
                 .detail
@@ -550,6 +693,29 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
                 )
             }
         }
+        other => unreachable!("not a notice of this group: {other:?}"),
+    }
+}
+
+/// A report written; a test message.
+fn other_headline(n: &Notice, _: &Head, cx: &Context, lines: &mut Vec<String>) -> String {
+    match n.kind {
+        NoticeKind::ReportReady => {
+            if let Some(files) = n.detail.get("files").and_then(|f| f.as_object()) {
+                for (format, path) in files {
+                    lines.push(format!(
+                        "{}: {}",
+                        format.to_uppercase(),
+                        path.as_str().unwrap_or("")
+                    ));
+                }
+            }
+            if cx.zh() {
+                format!("报告已生成：{}", detail_str(n, "title"))
+            } else {
+                format!("Report ready: {}", detail_str(n, "title"))
+            }
+        }
         NoticeKind::Test => {
             lines.push(
                 cx.t(
@@ -561,81 +727,7 @@ pub fn render(n: &Notice, fault: Option<&FaultView>, cx: &Context) -> Message {
             cx.t("linkledger 测试消息", "linkledger test message")
                 .into()
         }
-    };
-    if let Some(f) = fault {
-        lines.push(format!(
-            "{}: {}",
-            cx.t("故障等级", "Class"),
-            cx.class(f.class)
-        ));
-        for d in &f.deadlines {
-            // Said as the status page says it: a deadline that runs from
-            // the resolution is pending until there is one.
-            let said = match (d.state, d.due) {
-                (DeadlineState::Pending, None) => cx
-                    .t("待定（故障修复后起算）", "pending (runs from resolution)")
-                    .to_string(),
-                (DeadlineState::Pending, Some(due)) => {
-                    format!("{} {}", cx.t("截止", "due"), cx.time(due))
-                }
-                (state, Some(due)) => format!(
-                    "{}{}{}{}",
-                    cx.state(state),
-                    cx.t("（时限 ", " (due "),
-                    cx.time(due),
-                    cx.t("）", ")")
-                ),
-                (state, None) => cx.state(state).to_string(),
-            };
-            lines.push(format!("{}: {said}", cx.deadline(d.kind)));
-        }
-        // What to do next, as commands that run as printed.
-        if f.open && f.acknowledged_at.is_none() {
-            lines.push(format!(
-                "{}: linkledger fault ack {} -c {} --by {}",
-                cx.t(
-                    "运营商受理后记录（把“姓名”换成你的名字）",
-                    "Once the carrier has acknowledged it, record it (put your name)"
-                ),
-                f.id,
-                shell_word(&cx.config_path),
-                cx.t("姓名", "NAME"),
-            ));
-        }
-        if f.open && f.carrier_ticket.is_none() && f.line.is_some() {
-            lines.push(format!(
-                "{}: linkledger fault ticket {} -c {} --ticket {} --by {}",
-                cx.t("记录运营商工单号", "Record the carrier's ticket"),
-                f.id,
-                shell_word(&cx.config_path),
-                cx.t("工单号", "TICKET"),
-                cx.t("姓名", "NAME"),
-            ));
-        }
-    }
-    if let (Some((name, roster)), Some(_)) = (&cx.special, n.fault) {
-        lines.push(format!(
-            "{}: {name}",
-            cx.t(
-                "特殊时期（免打扰暂停）",
-                "Special period (quiet hours suspended)"
-            )
-        ));
-        if !roster.is_empty() {
-            lines.push(format!(
-                "{}: {}",
-                cx.t("值班人员", "On duty"),
-                roster.join("；")
-            ));
-        }
-    }
-    if let Some(url) = &cx.public_url {
-        lines.push(format!("{}: {url}", cx.t("状态页", "Status page")));
-    }
-    Message {
-        subject: format!("[linkledger] {subject}"),
-        lines,
-        urgent,
+        other => unreachable!("not a notice of this group: {other:?}"),
     }
 }
 
