@@ -97,6 +97,17 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             tz.name()
         ),
     ];
+    summary(&mut d, r, l, tz);
+    deadlines(&mut d, r, l, tz);
+    timeline(&mut d, r, l, tz);
+    evidence(&mut d, r, l, tz);
+    exclusions(&mut d, r, l, tz);
+    d
+}
+
+/// 一、概要: what the fault was, its class, when it was detected, reported, acknowledged and resolved.
+fn summary(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
+    let f = &r.fault;
     d.heading(1, tr(l, "一、概要", "1. Summary"));
     d.figures(vec![
         (
@@ -136,6 +147,11 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             },
         ),
     ]);
+}
+
+/// 二、处理时限: each deadline, when it runs from, when it was due and whether it was met.
+fn deadlines(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
+    let f = &r.fault;
     d.heading(1, tr(l, "二、处理时限", "2. Deadlines"));
     let head = heads(
         l,
@@ -188,6 +204,11 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             "No fault report recorded (an alert held by quiet hours is not a report): the response time runs from detection.",
         ),
     });
+}
+
+/// 三、时间线: every step of the fault in time order.
+fn timeline(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
+    let f = &r.fault;
     d.heading(1, tr(l, "三、时间线", "3. Timeline"));
     let head = heads(
         l,
@@ -236,7 +257,19 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         .collect();
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     d.table(&head, &[1.3, 1.0, 2.0, 0.9, 1.3], rows, "");
+}
+
+/// 四、探测证据: the outages it covers, the paths traced, its degradations and the probes minute by minute.
+fn evidence(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
     d.heading(1, tr(l, "四、探测证据", "4. Probe evidence"));
+    outages_table(d, r, l, tz);
+    paths_table(d, r, l, tz);
+    degradations_table(d, r, l, tz);
+    probe_tables(d, r, l, tz);
+}
+
+/// The outages the fault covers.
+fn outages_table(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
     let head = heads(
         l,
         &[
@@ -278,6 +311,10 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
         rows,
         &tr(l, "该故障不涉及中断。", "The fault covers no outage."),
     );
+}
+
+/// The paths traced when the outage was declared (when any were).
+fn paths_table(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
     if !r.paths.is_empty() {
         d.paragraph(tr(
             l,
@@ -334,6 +371,10 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             .collect();
         d.table(&head, &[0.6, 0.9, 1.0, 1.2, 2.6, 1.2], rows, "");
     }
+}
+
+/// The degradations the fault covers (when any).
+fn degradations_table(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
     if !r.degradations.is_empty() {
         let head = heads(
             l,
@@ -360,6 +401,10 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             .collect();
         d.table(&head, &[0.8, 1.0, 1.4, 1.4, 2.0], rows, "");
     }
+}
+
+/// The probes minute by minute around the fault, and per target.
+fn probe_tables(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
     d.paragraph(tr(
         l,
         &format!(
@@ -442,7 +487,10 @@ pub fn document(r: &FaultRecord, c: &Config, l: Language, generated: DateTime<Ut
             "No SNMP interface samples in the window (one per 5 minutes).",
         ),
     );
+}
+
+/// 五、不可抗力与扣除: the exclusions that touch it.
+fn exclusions(d: &mut Doc, r: &FaultRecord, l: Language, tz: Tz) {
     d.heading(1, tr(l, "五、不可抗力与扣除", "5. Exclusions"));
-    exclusions_table(&mut d, tz, &r.exclusions, &tr(l, "无。", "None."));
-    d
+    exclusions_table(d, tz, &r.exclusions, &tr(l, "无。", "None."));
 }
