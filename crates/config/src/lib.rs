@@ -13,6 +13,7 @@ pub mod terms;
 pub mod values;
 pub mod vantage;
 
+use linkledger_core::tier::Tier;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,13 +124,12 @@ pub struct Line {
 }
 
 impl Line {
-    /// The targets of a tier by name: local, gateway or upstream.
-    pub fn targets(&self, tier: &str) -> &[IpAddr] {
+    /// The targets of a tier.
+    pub fn targets(&self, tier: Tier) -> &[IpAddr] {
         match tier {
-            "local" => &self.local,
-            "gateway" => &self.gateway,
-            "upstream" => &self.upstream,
-            _ => &[],
+            Tier::Local => &self.local,
+            Tier::Gateway => &self.gateway,
+            Tier::Upstream => &self.upstream,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod quality;
 pub mod rollup;
 pub mod terms;
 pub mod text;
+pub mod tier;
 pub mod time;
 pub mod traffic;
 pub mod vocab;

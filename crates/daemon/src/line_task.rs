@@ -24,14 +24,13 @@ use linkledger_core::evaluator::{
 };
 use linkledger_core::quality::{LineQuality, Utilisation};
 use linkledger_core::rollup::{minute_of, MinuteRollup};
+use linkledger_core::tier::Tier;
 use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 
-const TIERS: [&str; 3] = ["local", "gateway", "upstream"];
-
 struct TargetSlot {
-    tier: usize,
+    tier: Tier,
     addr: IpAddr,
     label: String,
     series: Arc<TargetSeries>,
@@ -92,15 +91,14 @@ impl<E: Rounds> LineTask<E> {
         let m = &shared.metrics;
         let id = self.line.id.clone();
         let line_label: Arc<str> = Arc::from(id.as_str());
-        let tiers = [&self.line.local, &self.line.gateway, &self.line.upstream];
         let mut slots: Vec<TargetSlot> = Vec::new();
-        for (tier, addrs) in tiers.iter().enumerate() {
-            for addr in addrs.iter() {
+        for tier in Tier::ALL {
+            for addr in self.line.targets(tier) {
                 let label = addr.to_string();
                 slots.push(TargetSlot {
                     tier,
                     addr: *addr,
-                    series: m.probes.target(&line_label, TIERS[tier], *addr),
+                    series: m.probes.target(&line_label, tier, *addr),
                     label,
                     minute: MinuteRollup::default(),
                 });
@@ -108,11 +106,7 @@ impl<E: Rounds> LineTask<E> {
         }
         let addrs: Vec<IpAddr> = slots.iter().map(|s| s.addr).collect();
         let state_gauges = m.state_gauges(&id);
-        let counts = [
-            self.line.local.len(),
-            self.line.gateway.len(),
-            self.line.upstream.len(),
-        ];
+        let counts = Tier::ALL.map(|t| self.line.targets(t).len());
         let quality = LineQuality::new(
             &self.degradation,
             self.line.rtt_threshold,
@@ -153,7 +147,7 @@ impl<E: Rounds> LineTask<E> {
             let mut rows: Vec<MinuteRow> = Vec::new();
             upstream.clear();
             for (slot, outcome) in slots.iter_mut().zip(&outcomes) {
-                let t = &mut tier[slot.tier];
+                let t = &mut tier[slot.tier.index()];
                 let rtt = match outcome {
                     EchoOutcome::Reply { rtt } => {
                         t.observed += 1;
@@ -167,17 +161,17 @@ impl<E: Rounds> LineTask<E> {
                     }
                     EchoOutcome::Failed { reason } => {
                         tracing::debug!(line = %id, target = %slot.addr, %reason, "probe not sent");
-                        if slot.tier == 2 {
+                        if slot.tier == Tier::Upstream {
                             upstream.push(None);
                         }
                         continue;
                     }
                 };
-                if slot.tier == 2 {
+                if slot.tier == Tier::Upstream {
                     upstream.push(Some(rtt));
                 }
                 slot.series.sent();
-                let key = (id.as_str(), TIERS[slot.tier], slot.label.as_str());
+                let key = (id.as_str(), slot.tier.as_str(), slot.label.as_str());
                 rows.extend(slot.minute.record(minute, rtt, key));
             }
             if !rows.is_empty() {
@@ -228,7 +222,7 @@ impl<E: Rounds> LineTask<E> {
             .iter_mut()
             .filter_map(|s| {
                 s.minute
-                    .take((id.as_str(), TIERS[s.tier], s.label.as_str()))
+                    .take((id.as_str(), s.tier.as_str(), s.label.as_str()))
             })
             .collect();
         if !rows.is_empty() {

@@ -7,6 +7,7 @@
 //! here a target is a handful of atomics (about 200 bytes) and the scrape
 //! writes the exposition text directly.
 
+use linkledger_core::tier::Tier;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -57,7 +58,7 @@ impl TargetSeries {
     }
 }
 
-type Key = (Arc<str>, &'static str, IpAddr);
+type Key = (Arc<str>, Tier, IpAddr);
 
 /// Every target's series, in label order for the exposition.
 #[derive(Debug, Default)]
@@ -67,15 +68,15 @@ pub struct ProbeSeries {
 
 impl ProbeSeries {
     /// The series of a target, created on first use and kept across reloads.
-    pub fn target(&self, line: &Arc<str>, tier: &'static str, target: IpAddr) -> Arc<TargetSeries> {
+    pub fn target(&self, line: &Arc<str>, tier: Tier, target: IpAddr) -> Arc<TargetSeries> {
         let mut map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
         map.entry((line.clone(), tier, target)).or_default().clone()
     }
 
     /// Forgets the series of targets no longer configured.
-    pub fn retain(&self, keep: impl Fn(&str, &'static str, IpAddr) -> bool) {
+    pub fn retain(&self, keep: impl Fn(&str, Tier, IpAddr) -> bool) {
         let mut map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|(l, t, a), _| keep(l, t, *a));
+        map.retain(|(l, t, a), _| keep(l, *t, *a));
     }
 
     /// Echoes sent and replies received, summed over every target.
@@ -150,7 +151,7 @@ mod tests {
     fn exposition_has_cumulative_buckets_sum_count_and_counters() {
         let series = ProbeSeries::default();
         let line: Arc<str> = Arc::from("telecom");
-        let t = series.target(&line, "upstream", "198.19.100.1".parse().unwrap());
+        let t = series.target(&line, Tier::Upstream, "198.19.100.1".parse().unwrap());
         t.sent();
         t.received(Duration::from_micros(700));
         t.sent();
@@ -173,7 +174,7 @@ mod tests {
         }
         // The same target asked for again is the same series.
         series
-            .target(&line, "upstream", "198.19.100.1".parse().unwrap())
+            .target(&line, Tier::Upstream, "198.19.100.1".parse().unwrap())
             .sent();
         assert_eq!(t.sent.load(Ordering::Relaxed), 4);
     }
