@@ -11,7 +11,6 @@ use linkledger_probes::{EchoOutcome, Echoer, ReceiveStats};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
 
 use crate::events;
 use crate::metrics::Metrics;
@@ -25,7 +24,6 @@ use linkledger_core::evaluator::{
 use linkledger_core::quality::{LineQuality, Utilisation};
 use linkledger_core::rollup::{minute_of, MinuteRollup};
 use linkledger_core::tier::Tier;
-use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::write::{LedgerTx, LedgerWrite, MinuteRow};
 
@@ -252,74 +250,18 @@ impl<E: Rounds> LineTask<E> {
     }
 
     fn record(&self, shared: &Shared, event: Event) {
-        let line = self.line.id.clone();
-        let write = match event {
-            Event::OutageOpened {
+        if let Event::OutageOpened { start, .. } = event {
+            // Path evidence: where the way to each anchor stops now.
+            crate::path::trace_line_outage(
+                shared.ledger.clone(),
+                shared.clock,
+                self.line.id.clone(),
+                self.line.binding(),
+                self.line.upstream.clone(),
                 start,
-                start_after,
-                cause,
-            } => {
-                warn!(line, start = %ledger_ts(start), cause = cause.as_str(), "outage declared");
-                shared.metrics.outages.with_label_values(&[&line]).inc();
-                // Path evidence: where the way to each anchor stops now.
-                crate::path::trace_line_outage(
-                    shared.ledger.clone(),
-                    shared.clock,
-                    line.clone(),
-                    self.line.binding(),
-                    self.line.upstream.clone(),
-                    start,
-                );
-                LedgerWrite::OutageOpened {
-                    line,
-                    start,
-                    start_after,
-                    cause: cause.as_str(),
-                }
-            }
-            Event::OutageCause { at, cause } => {
-                warn!(line, at = %ledger_ts(at), cause = cause.as_str(), "the interface itself confirms the outage");
-                LedgerWrite::OutageCause {
-                    line,
-                    at,
-                    cause: cause.as_str(),
-                }
-            }
-            Event::OutageClosed { end, end_after } => {
-                info!(line, end = %ledger_ts(end), "outage over");
-                LedgerWrite::OutageClosed {
-                    line,
-                    end,
-                    end_after,
-                }
-            }
-            Event::LocalFaultOpened { start, start_after } => {
-                warn!(line, start = %ledger_ts(start), "local fault: our own side does not answer; not charged to the carrier");
-                LedgerWrite::LocalFaultOpened {
-                    line,
-                    start,
-                    start_after,
-                }
-            }
-            Event::LocalFaultClosed { end, end_after } => {
-                info!(line, end = %ledger_ts(end), "local fault over");
-                LedgerWrite::LocalFaultClosed {
-                    line,
-                    end,
-                    end_after,
-                }
-            }
-            Event::Unobserved { start, end } => {
-                warn!(line, start = %ledger_ts(start), end = %ledger_ts(end), "line was unobserved: probes could not be sent");
-                LedgerWrite::Gap {
-                    line: Some(line),
-                    start,
-                    end,
-                    reason: "probe_failed",
-                }
-            }
-        };
-        let _ = shared.ledger.send(write);
+            );
+        }
+        events::line_edge(&shared.ledger, &shared.metrics, &self.line.id, event);
     }
 }
 
