@@ -80,8 +80,11 @@ async fn bench(n: usize, secs: u64) {
     let status = Arc::new(write::WriterStatus::default());
     let writer = tokio::spawn(write::run_writer(
         pool.clone(),
-        start.run_id,
-        1000,
+        linkledger_ledger::write::WriterRun {
+            run_id: start.run_id,
+            clock: clock,
+            interval_ms: 1000,
+        },
         linkledger_ledger::faults::FaultRules {
             classes: Default::default(),
             lines: lines.iter().map(|l| l.id.clone()).collect(),

@@ -78,8 +78,11 @@ async fn writing(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let writer = tokio::spawn(run_writer(
         pool.clone(),
-        start.run_id,
-        1000,
+        linkledger_ledger::write::WriterRun {
+            run_id: start.run_id,
+            clock: linkledger_ledger::clock::RunClock::start(),
+            interval_ms: 1000,
+        },
         c.fault_rules(),
         rx,
         Arc::new(WriterStatus::default()),

@@ -63,8 +63,11 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(run_writer(
         pool.clone(),
-        run_id,
-        1000,
+        linkledger_ledger::write::WriterRun {
+            run_id: run_id,
+            clock: linkledger_ledger::clock::RunClock::start(),
+            interval_ms: 1000,
+        },
         linkledger_ledger::faults::FaultRules {
             classes: Default::default(),
             lines: vec!["telecom".into()],

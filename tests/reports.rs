@@ -719,7 +719,7 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
         serde_json::from_slice(&report(&f, &["quarterly", "--quarter", "2025Q1"], "json")).unwrap();
 
     let pool = linkledger_ledger::open(&f.db).await.unwrap();
-    linkledger_notify::sender::register(&pool, &c.channels)
+    linkledger_notify::sender::register(&pool, &c.channels, at("2024-12-31T16:00:00Z"))
         .await
         .unwrap();
     assert_eq!(
@@ -797,6 +797,7 @@ async fn scheduled_reports_are_written_once_and_mailed_with_the_pdf() {
     let sender = tokio::spawn(linkledger_notify::sender::run(
         pool.clone(),
         cell,
+        linkledger_ledger::clock::RunClock::start(),
         linkledger_daemon::metrics::Metrics::new().notify.clone(),
         cancel.clone(),
     ));

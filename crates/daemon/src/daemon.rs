@@ -191,8 +191,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(run_writer(
         db.clone(),
-        start.run_id,
-        interval_ms,
+        linkledger_ledger::write::WriterRun {
+            run_id: start.run_id,
+            clock,
+            interval_ms,
+        },
         config.fault_rules(),
         ledger_rx,
         status.clone(),
@@ -262,6 +265,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let notifier = tokio::spawn(linkledger_notify::sender::run(
         db.clone(),
         config_cell.clone(),
+        clock,
         metrics.notify.clone(),
         heartbeat_cancel.clone(),
     ));
@@ -326,7 +330,7 @@ async fn record_start(
     interval_ms: i64,
 ) -> anyhow::Result<run::RunStart> {
     // A channel configured for the first time is owed this run's notices.
-    linkledger_notify::sender::register(db, &config.channels)
+    linkledger_notify::sender::register(db, &config.channels, clock.now())
         .await
         .context("cannot register the alert channels in the ledger")?;
     let start = run::begin(

@@ -169,14 +169,18 @@ pub async fn record_reported(
 
 /// Registers a channel at its first configuration (owed notices from the
 /// next one on) and returns the first notice it is owed.
-pub async fn register_channel(ledger: &Ledger, name: &str) -> Result<i64, LedgerError> {
+pub async fn register_channel(
+    ledger: &Ledger,
+    name: &str,
+    at: DateTime<Utc>,
+) -> Result<i64, LedgerError> {
     let pool = ledger.pool();
     sqlx::query(
         "INSERT OR IGNORE INTO notify_channels (name, first_notice, added_at) \
          SELECT ?, coalesce(max(id), 0) + 1, ? FROM notices",
     )
     .bind(name)
-    .bind(ledger_ts(crate::clock::wall_now()))
+    .bind(ledger_ts(at))
     .execute(pool)
     .await?;
     sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
@@ -304,6 +308,7 @@ pub async fn record(
     attempt: u32,
     outcome: Outcome,
     detail: &str,
+    at: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
     let pool = ledger.pool();
     sqlx::query(
@@ -312,7 +317,7 @@ pub async fn record(
     .bind(notice)
     .bind(channel)
     .bind(attempt)
-    .bind(ledger_ts(crate::clock::wall_now()))
+    .bind(ledger_ts(at))
     .bind(outcome.as_str())
     .bind(detail)
     .execute(pool)

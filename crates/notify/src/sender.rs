@@ -9,6 +9,7 @@
 //! gets one summary per window instead of a message per fault; its
 //! escalations, deadlines and major faults still go out one by one.
 
+use linkledger_ledger::clock::RunClock;
 use linkledger_ledger::Ledger;
 use linkledger_ledger::LedgerError;
 use std::collections::HashMap;
@@ -64,9 +65,13 @@ fn for_people(kind: ChannelKind) -> bool {
 
 /// Registers the configured channels (before the run's first notices are
 /// queued, so a new channel is owed them).
-pub async fn register(ledger: &Ledger, channels: &[Channel]) -> Result<(), LedgerError> {
+pub async fn register(
+    ledger: &Ledger,
+    channels: &[Channel],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), LedgerError> {
     for c in channels {
-        outbox::register_channel(ledger, &c.name).await?;
+        outbox::register_channel(ledger, &c.name, at).await?;
     }
     Ok(())
 }
@@ -76,6 +81,7 @@ pub async fn register(ledger: &Ledger, channels: &[Channel]) -> Result<(), Ledge
 pub async fn run(
     ledger: Ledger,
     config: LiveConfig,
+    clock: RunClock,
     metrics: Arc<NotifyMetrics>,
     cancel: CancellationToken,
 ) {
@@ -110,6 +116,7 @@ pub async fn run(
                 name: name.clone(),
                 ledger: ledger.clone(),
                 config: config.clone(),
+                clock,
                 metrics: metrics.clone(),
                 client: client.clone(),
             };
@@ -127,6 +134,9 @@ struct ChannelTask {
     name: String,
     ledger: Ledger,
     config: LiveConfig,
+    /// The run's clock: what a delivery is stamped with and deadlines
+    /// and quiet hours are judged by.
+    clock: RunClock,
     metrics: Arc<NotifyMetrics>,
     client: reqwest::Client,
 }
@@ -153,6 +163,7 @@ fn context<'a>(
     config: &'a Config,
     channel: &Channel,
     carriers: &'a [(String, String)],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Context<'a> {
     Context {
         language: channel.language,
@@ -160,7 +171,7 @@ fn context<'a>(
         contract: &config.contract.name,
         config_path: config.path.display().to_string(),
         public_url: config.daemon.public_url.clone(),
-        special: message::special_at(config, linkledger_ledger::clock::wall_now()),
+        special: message::special_at(config, now),
         carriers,
     }
 }
@@ -245,7 +256,7 @@ enum Flap {
 impl ChannelTask {
     async fn run(self, cancel: CancellationToken) {
         let first = loop {
-            match outbox::register_channel(&self.ledger, &self.name).await {
+            match outbox::register_channel(&self.ledger, &self.name, self.clock.now()).await {
                 Ok(f) => break f,
                 Err(e) => error!(error = %e, "cannot register the channel in the outbox; retrying"),
             }
@@ -273,7 +284,7 @@ impl ChannelTask {
     ) -> Result<Option<Duration>, LedgerError> {
         let newest = outbox::newest(&self.ledger).await?;
         let pending = outbox::pending(&self.ledger, &self.name, *low).await?;
-        let now = linkledger_ledger::clock::wall_now();
+        let now = self.clock.now();
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
         // In a special period quiet hours hold nothing back.
@@ -317,6 +328,7 @@ impl ChannelTask {
                             1,
                             Outcome::Skipped,
                             "not routed to this channel",
+                            self.clock.now(),
                         )
                         .await?;
                     }
@@ -366,6 +378,7 @@ impl ChannelTask {
                         1,
                         Outcome::Skipped,
                         "not routed to this channel",
+                        self.clock.now(),
                     )
                     .await?;
                 }
@@ -396,7 +409,7 @@ impl ChannelTask {
             open: Some(true),
             ..Default::default()
         };
-        let now = linkledger_ledger::clock::wall_now();
+        let now = self.clock.now();
         let open = records::faults(&self.ledger, &filter, &config.contract.terms, now)
             .await
             .map_err(|e| e.to_string())?;
@@ -405,7 +418,7 @@ impl ChannelTask {
         }
         let carriers = carriers_of(config);
         let shown = shown_carriers(config, channel.language);
-        let cx = context(config, channel, &shown);
+        let cx = context(config, channel, &shown, self.clock.now());
         let alerts: Vec<serde_json::Value> = open
             .iter()
             .map(|f| {
@@ -504,6 +517,7 @@ impl ChannelTask {
             attempt,
             Outcome::Sent,
             answer,
+            self.clock.now(),
         )
         .await?;
         self.metrics
@@ -514,14 +528,7 @@ impl ChannelTask {
         if let (Some(fault), Some(to)) =
             (n.fault, channel.carrier.as_deref().filter(|c| reaches(c)))
         {
-            if outbox::record_reported(
-                &self.ledger,
-                fault,
-                linkledger_ledger::clock::wall_now(),
-                &self.name,
-            )
-            .await?
-            {
+            if outbox::record_reported(&self.ledger, fault, self.clock.now(), &self.name).await? {
                 info!(fault, carrier = to, channel = %self.name, "fault reported to the carrier (申告) by its alert");
             }
         }
@@ -547,6 +554,7 @@ impl ChannelTask {
                     attempts + 1,
                     Outcome::Summarised,
                     "line flapping: folded into its summary",
+                    self.clock.now(),
                 )
                 .await?;
                 return Ok(None);
@@ -557,15 +565,12 @@ impl ChannelTask {
             ),
             Flap::Normal => {
                 let fault = match n.fault {
-                    Some(id) => records::fault(
-                        &self.ledger,
-                        id,
-                        &config.contract.terms,
-                        linkledger_ledger::clock::wall_now(),
-                    )
-                    .await
-                    .ok()
-                    .flatten(),
+                    Some(id) => {
+                        records::fault(&self.ledger, id, &config.contract.terms, self.clock.now())
+                            .await
+                            .ok()
+                            .flatten()
+                    }
                     None => None,
                 };
                 // What the probes saw: the cause of the outage that opened it.
@@ -598,7 +603,7 @@ impl ChannelTask {
         }
         let carriers = carriers_of(config);
         let shown = shown_carriers(config, channel.language);
-        let cx = context(config, channel, &shown);
+        let cx = context(config, channel, &shown, self.clock.now());
         let mut parts: Vec<(&Notice, u32, message::Message, String)> = Vec::new();
         for (n, attempts) in group {
             if let Some((m, note)) = self.compose(config, &cx, n, *attempts).await? {
@@ -683,6 +688,7 @@ impl ChannelTask {
                         attempts + 1,
                         Outcome::Failed,
                         &f.to_string(),
+                        self.clock.now(),
                     )
                     .await?;
                 }
@@ -701,7 +707,7 @@ impl ChannelTask {
     ) -> Result<Option<Duration>, LedgerError> {
         let carriers = carriers_of(config);
         let shown = shown_carriers(config, channel.language);
-        let cx = context(config, channel, &shown);
+        let cx = context(config, channel, &shown, self.clock.now());
         let Some((msg, note)) = self.compose(config, &cx, n, attempts).await? else {
             return Ok(None);
         };
@@ -733,6 +739,7 @@ impl ChannelTask {
                         attempt,
                         Outcome::Rejected,
                         &f.to_string(),
+                        self.clock.now(),
                     )
                     .await?;
                     return Ok(None);
@@ -746,6 +753,7 @@ impl ChannelTask {
                     attempt,
                     Outcome::Failed,
                     &f.to_string(),
+                    self.clock.now(),
                 )
                 .await?;
                 Ok(Some(wait))

@@ -160,15 +160,9 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
             let r = faults::block_outage_opened(&mut tx, ctx.rules, line, id, *start, run_id).await;
             settle(&mut tx, r, "block outage opened").await?;
             savepoint(&mut tx).await?;
-            let r = crate::paths::notify_block_paths(
-                &mut tx,
-                line,
-                block,
-                id,
-                *start,
-                crate::clock::wall_now(),
-            )
-            .await;
+            let r =
+                crate::paths::notify_block_paths(&mut tx, line, block, id, *start, ctx.clock.now())
+                    .await;
             settle(&mut tx, r, "block outage path evidence").await?;
             tx.commit().await?;
         }
@@ -209,7 +203,7 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
                 *outage_start,
                 origin,
                 paths,
-                crate::clock::wall_now(),
+                ctx.clock.now(),
             )
             .await?;
             tx.commit().await?;
@@ -289,17 +283,12 @@ async fn run(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sq
         }
         LedgerWrite::LineConfigs(lines) => {
             let mut conn = pool.acquire().await?;
-            crate::run::record_line_configs(
-                &mut conn,
-                lines,
-                &ledger_ts(crate::clock::wall_now()),
-                run_id,
-            )
-            .await
-            .map_err(|e| match e {
-                crate::LedgerError::Query { source, .. } => source,
-                other => sqlx::Error::Protocol(other.to_string()),
-            })?;
+            crate::run::record_line_configs(&mut conn, lines, &ledger_ts(ctx.clock.now()), run_id)
+                .await
+                .map_err(|e| match e {
+                    crate::LedgerError::Query { source, .. } => source,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?;
         }
         LedgerWrite::Terms { terms, at } => {
             let mut conn = pool.acquire().await?;

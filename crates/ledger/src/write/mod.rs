@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use crate::clock::RunClock;
 use crate::faults::FaultRules;
 use crate::outbox::NewNotice;
 use crate::Ledger;
@@ -134,15 +135,22 @@ pub type LedgerTx = mpsc::UnboundedSender<LedgerWrite>;
 /// senders are gone, until `give_up` passes with the database still refusing.
 pub async fn run_writer(
     ledger: Ledger,
-    run_id: i64,
-    interval_ms: i64,
+    run: WriterRun,
     rules: FaultRules,
     rx: mpsc::UnboundedReceiver<LedgerWrite>,
     status: Arc<WriterStatus>,
     give_up: Duration,
 ) {
-    let ctx = (run_id, interval_ms);
-    write_loop(&ledger, ctx, rules, rx, status, give_up).await
+    write_loop(&ledger, run, rules, rx, status, give_up).await
+}
+
+/// The run the writer records for: its id in the ledger, its clock (when a
+/// row was recorded) and its probe interval (an outage's resolution).
+#[derive(Debug, Clone, Copy)]
+pub struct WriterRun {
+    pub run_id: i64,
+    pub clock: RunClock,
+    pub interval_ms: i64,
 }
 
 /// Where the writer's loop applies each write: the ledger, or in a test of
@@ -165,7 +173,11 @@ impl Store for Ledger {
 /// database refuses (probing goes on meanwhile, the backlog in memory).
 async fn write_loop<S: Store>(
     store: &S,
-    (run_id, interval_ms): (i64, i64),
+    WriterRun {
+        run_id,
+        clock,
+        interval_ms,
+    }: WriterRun,
     mut rules: FaultRules,
     mut rx: mpsc::UnboundedReceiver<LedgerWrite>,
     status: Arc<WriterStatus>,
@@ -207,6 +219,7 @@ async fn write_loop<S: Store>(
         }
         let ctx = Ctx {
             run_id,
+            clock,
             interval_ms,
             rules: &rules,
         };
@@ -310,6 +323,8 @@ fn is_permanent(e: &sqlx::Error) -> bool {
 /// What every write is applied with.
 struct Ctx<'a> {
     run_id: i64,
+    /// The run's clock: when a row was recorded.
+    clock: RunClock,
     interval_ms: i64,
     rules: &'a FaultRules,
 }
@@ -469,6 +484,14 @@ mod retry_tests {
         }
     }
 
+    fn run() -> WriterRun {
+        WriterRun {
+            run_id: 1,
+            clock: RunClock::start(),
+            interval_ms: 1000,
+        }
+    }
+
     fn rules() -> FaultRules {
         FaultRules {
             classes: Default::default(),
@@ -507,7 +530,7 @@ mod retry_tests {
             let (store, status) = (store.clone(), status.clone());
             tokio::spawn(async move {
                 let give_up = Duration::from_secs(30);
-                write_loop(&*store, (1, 1000), rules(), rx, status, give_up).await
+                write_loop(&*store, run(), rules(), rx, status, give_up).await
             })
         };
         tx.send(opened("telecom")).unwrap();
@@ -558,7 +581,7 @@ mod retry_tests {
         tx.send(closed("telecom")).unwrap();
         drop(tx);
         let give_up = Duration::from_secs(5);
-        write_loop(&*store, (1, 1000), rules(), rx, status.clone(), give_up).await;
+        write_loop(&*store, run(), rules(), rx, status.clone(), give_up).await;
         let took = t0.elapsed();
         assert!(
             took >= give_up && took <= give_up + Duration::from_secs(1),
