@@ -64,7 +64,7 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
     let writer = tokio::spawn(run_writer(
         pool.clone(),
         linkledger_ledger::write::WriterRun {
-            run_id: run_id,
+            run_id,
             clock: linkledger_ledger::clock::RunClock::start(),
             interval_ms: 1000,
         },
