@@ -82,7 +82,7 @@ async fn bench(n: usize, secs: u64) {
         pool.clone(),
         linkledger_ledger::write::WriterRun {
             run_id: start.run_id,
-            clock: clock,
+            clock,
             interval_ms: 1000,
         },
         linkledger_ledger::faults::FaultRules {
