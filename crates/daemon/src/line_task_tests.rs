@@ -143,6 +143,25 @@ fn nothing(_: RunClock, _: Instant, _: PolledTx) -> tokio::task::JoinHandle<()> 
     tokio::spawn(async {})
 }
 
+/// An SNMP poll that reads the interface down `ms` after the start.
+fn read_down_at(
+    ms: u64,
+) -> impl FnOnce(RunClock, Instant, PolledTx) -> tokio::task::JoinHandle<()> {
+    move |clock, t0, to_line| {
+        tokio::spawn(async move {
+            let at = t0 + Duration::from_millis(ms);
+            tokio::time::sleep_until(at).await;
+            let down = Some(Cause::InterfaceDown);
+            to_line
+                .send(Polled::Read {
+                    at: clock.at(at),
+                    down,
+                })
+                .unwrap();
+        })
+    }
+}
+
 fn secs(clock: &RunClock, from: Instant, s: f64) -> String {
     ledger_ts(clock.at(from + Duration::from_secs_f64(s)))
 }
@@ -175,19 +194,7 @@ async fn two_failed_rounds_are_not_an_outage() {
 #[tokio::test(start_paused = true)]
 async fn a_poll_between_the_last_failed_round_and_the_return_names_the_cause() {
     let t0 = Instant::now();
-    let poll = |clock: RunClock, t0: Instant, to_line: PolledTx| {
-        tokio::spawn(async move {
-            let at = t0 + Duration::from_millis(14_900);
-            tokio::time::sleep_until(at).await;
-            to_line
-                .send(Polled::Read {
-                    at: clock.at(at),
-                    down: Some(Cause::InterfaceDown),
-                })
-                .unwrap();
-        })
-    };
-    let (clock, edges) = run_line((5.0, 15.0), 30, poll).await;
+    let (clock, edges) = run_line((5.0, 15.0), 30, read_down_at(14_900)).await;
     assert_eq!(
         edges,
         [
@@ -203,19 +210,7 @@ async fn a_poll_between_the_last_failed_round_and_the_return_names_the_cause() {
 #[tokio::test(start_paused = true)]
 async fn a_poll_after_the_line_answered_again_names_nothing() {
     let t0 = Instant::now();
-    let poll = |clock: RunClock, t0: Instant, to_line: PolledTx| {
-        tokio::spawn(async move {
-            let at = t0 + Duration::from_millis(15_200);
-            tokio::time::sleep_until(at).await;
-            to_line
-                .send(Polled::Read {
-                    at: clock.at(at),
-                    down: Some(Cause::InterfaceDown),
-                })
-                .unwrap();
-        })
-    };
-    let (clock, edges) = run_line((5.0, 15.0), 30, poll).await;
+    let (clock, edges) = run_line((5.0, 15.0), 30, read_down_at(15_200)).await;
     assert_eq!(
         edges,
         [
