@@ -3,6 +3,7 @@
 //! from the ledger at scrape time, so they always agree with it.
 
 use crate::probe_series::ProbeSeries;
+use linkledger_notify::metrics::reg;
 use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry,
@@ -84,12 +85,6 @@ impl VantageMetrics {
             let _ = self.block_state.remove_label_values(&[line, block, s]);
         }
     }
-}
-
-fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
-    r.register(Box::new(c.clone()))
-        .expect("metric names are unique");
-    c
 }
 
 impl Metrics {

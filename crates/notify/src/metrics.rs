@@ -3,7 +3,8 @@
 
 use prometheus::{Gauge, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-fn reg<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
+/// Registers `m` in `r` and hands it back (the daemon's metrics use it too).
+pub fn reg<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
     r.register(Box::new(m.clone()))
         .expect("metric names are unique");
     m
