@@ -58,17 +58,17 @@ pub struct RawContract {
     pub annual_downtime_cap: Dur,
     #[serde(default = "default_advice_share")]
     pub upgrade_advice_share: f64,
-    #[serde(default = "super::terms::thirty")]
+    #[serde(default = "super::terms::default_response")]
     pub response: Dur,
-    #[serde(default = "super::terms::thirty")]
+    #[serde(default = "super::terms::default_on_site")]
     pub on_site: Dur,
     #[serde(default)]
     pub resolution: super::terms::RawResolution,
-    #[serde(default = "super::terms::eight_hours")]
+    #[serde(default = "super::terms::default_repair_report")]
     pub repair_report: Dur,
-    #[serde(default = "super::terms::one_day")]
+    #[serde(default = "super::terms::default_maintenance_notice")]
     pub maintenance_notice: Dur,
-    #[serde(default = "super::terms::yes")]
+    #[serde(default = "super::terms::default_approved_maintenance_counts")]
     pub approved_maintenance_counts: bool,
     #[serde(default)]
     pub degradation: super::terms::RawDegradation,
@@ -78,7 +78,7 @@ pub struct RawContract {
     pub response_from: super::terms::ResponseFrom,
     #[serde(default)]
     pub egress_breaches: super::terms::EgressBreaches,
-    #[serde(default = "super::terms::yes")]
+    #[serde(default = "super::terms::default_ip_block_counts")]
     pub ip_block_counts: bool,
     #[serde(default)]
     pub member: Vec<super::report::Member>,

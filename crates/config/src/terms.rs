@@ -12,87 +12,115 @@ use crate::values::Dur;
 use linkledger_core::fault::ClassRules;
 pub use linkledger_core::terms::{Degradation, EgressBreaches, ResponseFrom, Terms};
 
-fn mins(m: u64) -> Dur {
-    Dur(Duration::from_secs(60 * m))
+// Every default below is read from the domain's `Terms::default()`: the
+// contract's numbers are written once, in `linkledger_core::terms`.
+
+fn terms() -> Terms {
+    Terms::default()
+}
+
+pub fn default_response() -> Dur {
+    Dur(terms().response)
+}
+pub fn default_on_site() -> Dur {
+    Dur(terms().on_site)
+}
+pub fn default_repair_report() -> Dur {
+    Dur(terms().repair_report)
+}
+pub fn default_maintenance_notice() -> Dur {
+    Dur(terms().maintenance_notice)
+}
+pub fn default_approved_maintenance_counts() -> bool {
+    terms().approved_maintenance_counts
+}
+pub fn default_ip_block_counts() -> bool {
+    terms().ip_block_counts
 }
 
 /// `[contract.resolution]`: time to resolve a fault, per class.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawResolution {
-    #[serde(default = "thirty")]
+    #[serde(default = "resolution::general")]
     pub general: Dur,
-    #[serde(default = "two_hours")]
+    #[serde(default = "resolution::serious")]
     pub serious: Dur,
-    #[serde(default = "two_hours")]
+    #[serde(default = "resolution::major")]
     pub major: Dur,
+}
+
+mod resolution {
+    use super::{terms, Dur};
+    pub fn general() -> Dur {
+        Dur(terms().resolution[0])
+    }
+    pub fn serious() -> Dur {
+        Dur(terms().resolution[1])
+    }
+    pub fn major() -> Dur {
+        Dur(terms().resolution[2])
+    }
 }
 
 impl Default for RawResolution {
     fn default() -> Self {
         Self {
-            general: thirty(),
-            serious: two_hours(),
-            major: two_hours(),
+            general: resolution::general(),
+            serious: resolution::serious(),
+            major: resolution::major(),
         }
     }
-}
-
-pub fn thirty() -> Dur {
-    mins(30)
-}
-fn two_hours() -> Dur {
-    mins(120)
-}
-pub fn eight_hours() -> Dur {
-    mins(480)
-}
-pub fn one_day() -> Dur {
-    mins(24 * 60)
-}
-pub fn yes() -> bool {
-    true
 }
 
 /// `[contract.degradation]`: when quality is bad enough to be a fault.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDegradation {
-    #[serde(default = "default_loss")]
+    #[serde(default = "degradation::loss_ratio")]
     pub loss_ratio: f64,
-    #[serde(default = "five_minutes")]
+    #[serde(default = "degradation::loss_window")]
     pub loss_window: Dur,
-    #[serde(default = "five_minutes")]
+    #[serde(default = "degradation::rtt_window")]
     pub rtt_window: Dur,
-    #[serde(default = "default_utilisation")]
+    #[serde(default = "degradation::utilisation_ratio")]
     pub utilisation_ratio: f64,
-    #[serde(default = "fifteen_minutes")]
+    #[serde(default = "degradation::utilisation_window")]
     pub utilisation_window: Dur,
+}
+
+mod degradation {
+    use super::{Degradation, Dur};
+    fn d() -> Degradation {
+        Degradation::default()
+    }
+    pub fn loss_ratio() -> f64 {
+        d().loss_ratio
+    }
+    pub fn loss_window() -> Dur {
+        Dur(d().loss_window)
+    }
+    pub fn rtt_window() -> Dur {
+        Dur(d().rtt_window)
+    }
+    pub fn utilisation_ratio() -> f64 {
+        d().utilisation_ratio
+    }
+    pub fn utilisation_window() -> Dur {
+        Dur(d().utilisation_window)
+    }
 }
 
 impl Default for RawDegradation {
     fn default() -> Self {
         Self {
-            loss_ratio: default_loss(),
-            loss_window: five_minutes(),
-            rtt_window: five_minutes(),
-            utilisation_ratio: default_utilisation(),
-            utilisation_window: fifteen_minutes(),
+            loss_ratio: degradation::loss_ratio(),
+            loss_window: degradation::loss_window(),
+            rtt_window: degradation::rtt_window(),
+            utilisation_ratio: degradation::utilisation_ratio(),
+            utilisation_window: degradation::utilisation_window(),
         }
     }
-}
-
-fn default_loss() -> f64 {
-    0.05
-}
-fn default_utilisation() -> f64 {
-    0.9
-}
-fn five_minutes() -> Dur {
-    mins(5)
-}
-fn fifteen_minutes() -> Dur {
-    mins(15)
 }
 
 /// Validates the terms; errors are (key, message).
@@ -304,18 +332,17 @@ pub fn validate_api(raw: RawApi) -> Result<Vec<ApiToken>, (String, String)> {
 mod tests {
     use super::*;
 
-    /// The contract's numbers are written twice: as the defaults of each
-    /// `[contract]` key here and as `Terms::default()` in the domain crate.
-    /// An empty `[contract]` must give exactly the domain's defaults.
+    /// The defaults of each `[contract]` key are read from the domain's
+    /// `Terms::default()`; validated, they give exactly those terms.
     #[test]
     fn an_empty_contract_table_gives_the_domain_defaults() {
         let t = validate(
-            thirty(),
-            thirty(),
+            default_response(),
+            default_on_site(),
             RawResolution::default(),
-            eight_hours(),
-            one_day(),
-            yes(),
+            default_repair_report(),
+            default_maintenance_notice(),
+            default_approved_maintenance_counts(),
             RawDegradation::default(),
             ClassRules::default(),
         )
