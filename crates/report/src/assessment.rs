@@ -438,6 +438,16 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
     );
     subtitle(&mut d, p, generated);
     let tz: Tz = p.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    service_level(&mut d, p);
+    breaches(&mut d, a, tz);
+    deduction_rules(&mut d, a);
+    fees(&mut d, a);
+    d
+}
+
+/// 一、服务水平: each line's and the egress's availability against the cap, and the year in parts.
+fn service_level(d: &mut Doc, p: &PeriodFigures) {
+    let l = d.language;
     d.heading(1, tr(l, "一、服务水平", "1. Service level"));
     let head = heads(
         l,
@@ -486,8 +496,12 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         ]);
     }
     d.table(&head, &[0.9, 0.9, 1.0, 1.1, 1.6, 0.6, 0.9], rows, "");
-    super::sections::year_parts_table(&mut d, p);
+    super::sections::year_parts_table(d, p);
+}
 
+/// 二、违约事项: the breaches the period is assessed on, what was not charged and why, corrections since.
+fn breaches(d: &mut Doc, a: &Assessment, tz: Tz) {
+    let l = d.language;
     d.heading(1, tr(l, "二、违约事项", "2. Breaches"));
     let head = heads(
         l,
@@ -594,7 +608,11 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
             "Corrections concern faults judged in an earlier assessment: that assessment stands, and the difference a correction makes (−1: a breach credited back) is counted here as a line of its own.",
         ));
     }
+}
 
+/// 三、扣减规则: each configured rule and what it deducts.
+fn deduction_rules(d: &mut Doc, a: &Assessment) {
+    let l = d.language;
     d.heading(1, tr(l, "三、扣减规则", "3. Deduction rules"));
     let head = heads(
         l,
@@ -653,7 +671,11 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
             "No deduction rules are configured ([[contract.penalty]]). Clause 6 ties the payment to the assessment but states no amounts for service breaches, so this report lists the breaches and deducts nothing.",
         ),
     );
+}
 
+/// 四、各成员应付费用: each consortium member's fee, its deductions and what is payable.
+fn fees(d: &mut Doc, a: &Assessment) {
+    let l = d.language;
     d.heading(
         1,
         tr(
@@ -720,5 +742,4 @@ pub fn document(p: &PeriodFigures, a: &Assessment, l: Language, generated: DateT
         "金额单位：元。半年服务费 = 年度服务费 / 2（年度服务费按合同各成员约定）。扣减合计不超过半年服务费。出口整体的违约计入联合体牵头人。",
         "Amounts in yuan. Half-year fee = annual fee / 2 ([[contract.member]]). Deductions never exceed the half-year fee. Breaches of the whole egress count against the consortium lead.",
     ));
-    d
 }
