@@ -364,6 +364,24 @@ fn render(p: &Page) -> String {
             h += "</table>";
         }
     }
+    h += &lines_part(p);
+    h += &blocks_part(p);
+    h += &faults_part(p);
+    h += &outages_part(p);
+    h += &local_faults_part(p);
+    h += &format!(
+        "<p class=\"sub\">linkledger {} · <a href=\"?lang={}\">{}</a> · <a href=\"/metrics\">/metrics</a></p><script>{SCRIPT}</script></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        if p.lang == Language::ZhCn { "en" } else { "zh-CN" },
+        if p.lang == Language::ZhCn { "English" } else { "中文" },
+    );
+    h
+}
+
+/// Each line's state and budget, and the egress's.
+fn lines_part(p: &Page) -> String {
+    let c = p.config;
+    let mut h = String::new();
     h += &format!("<h2>{}</h2>", p.t("线路", "Lines"));
     h += &table_head(
         "lines",
@@ -400,6 +418,12 @@ fn render(p: &Page) -> String {
         Some(p.egress),
     );
     h += "</table>";
+    h
+}
+
+/// The IP blocks as the vantage agents see them (when any are probed).
+fn blocks_part(p: &Page) -> String {
+    let mut h = String::new();
     if !p.blocks.is_empty() {
         h += &format!(
             "<h2>{}</h2>",
@@ -426,7 +450,12 @@ fn render(p: &Page) -> String {
         }
         h += "</table>";
     }
+    h
+}
 
+/// The open faults and the repair reports owed.
+fn faults_part(p: &Page) -> String {
+    let mut h = String::new();
     h += &format!(
         "<h2>{}</h2>",
         p.t(
@@ -487,7 +516,12 @@ fn render(p: &Page) -> String {
         }
         h += "</table>";
     }
+    h
+}
 
+/// The outages of the last 7 days.
+fn outages_part(p: &Page) -> String {
+    let mut h = String::new();
     h += &format!(
         "<h2>{}</h2>",
         p.t("近 7 天的中断", "Outages in the last 7 days")
@@ -522,6 +556,12 @@ fn render(p: &Page) -> String {
         ],
         &rows,
     );
+    h
+}
+
+/// The local faults of the last 7 days (our own side, never charged).
+fn local_faults_part(p: &Page) -> String {
+    let mut h = String::new();
     h += &format!(
         "<h2>{}</h2>",
         p.t(
@@ -555,12 +595,6 @@ fn render(p: &Page) -> String {
             p.t("计费", "charged"),
         ],
         &rows,
-    );
-    h += &format!(
-        "<p class=\"sub\">linkledger {} · <a href=\"?lang={}\">{}</a> · <a href=\"/metrics\">/metrics</a></p><script>{SCRIPT}</script></body></html>",
-        env!("CARGO_PKG_VERSION"),
-        if p.lang == Language::ZhCn { "en" } else { "zh-CN" },
-        if p.lang == Language::ZhCn { "English" } else { "中文" },
     );
     h
 }
