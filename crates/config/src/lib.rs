@@ -269,121 +269,8 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     }
     let mut lines: Vec<Line> = Vec::new();
     for (i, l) in raw.lines.into_iter().enumerate() {
-        let key = |k: &str| format!("line[{i}] (id {:?}).{k}", l.id);
-        if !valid_id(&l.id) {
-            return err(
-                &format!("line[{i}].id"),
-                format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", l.id),
-            );
-        }
-        if l.id == linkledger_core::EGRESS {
-            return err(
-                &format!("line[{i}].id"),
-                "\"egress\" is reserved for all lines together; give the line its carrier's name, e.g. \"telecom\"".into(),
-            );
-        }
-        if lines.iter().any(|o| o.id == l.id) {
-            return err(
-                &format!("line[{i}].id"),
-                format!("duplicate line id {:?}; every line needs its own id", l.id),
-            );
-        }
-        if l.bandwidth_mbps == 0 {
-            return err(
-                &key("bandwidth_mbps"),
-                "must be the contracted bandwidth in Mbit/s, more than 0".into(),
-            );
-        }
-        if l.upstream.is_empty() {
-            return err(
-                &key("upstream"),
-                "at least one upstream anchor is needed to tell whether the line is up".into(),
-            );
-        }
-        let n = l.upstream.len();
-        if l.upstream_quorum == 0 || l.upstream_quorum as usize > n {
-            return err(
-                &key("upstream_quorum"),
-                format!(
-                    "{} is not possible with {n} upstream target(s); use 1 to {n}",
-                    l.upstream_quorum
-                ),
-            );
-        }
-        if l.rtt_threshold.is_some_and(|d| d.0.is_zero()) {
-            return err(
-                &key("rtt_threshold"),
-                "must be more than 0, e.g. \"80ms\"; leave it out for no latency threshold".into(),
-            );
-        }
-        if let Some(iface) = &l.interface {
-            if iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ']) {
-                return err(
-                    &key("interface"),
-                    format!("{iface:?} is not a valid interface name"),
-                );
-            }
-        }
-        let ips = |v: &[values::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
-        let (local, gateway, upstream) = (ips(&l.local), ips(&l.gateway), ips(&l.upstream));
-        let mut seen: Vec<(IpAddr, &str)> = Vec::new();
-        for (tier, list) in [
-            ("local", &local),
-            ("gateway", &gateway),
-            ("upstream", &upstream),
-        ] {
-            for ip in list.iter() {
-                if let Some((_, other)) = seen.iter().find(|(s, _)| s == ip) {
-                    return err(&key(tier), format!("{ip} is listed twice (also in {other}); each target belongs to one tier once"));
-                }
-                seen.push((*ip, tier));
-                if let Some(src) = l.source.map(|s| s.0) {
-                    if src.is_ipv4() != ip.is_ipv4() {
-                        return err(
-                            &key(tier),
-                            format!("{ip} is not of the same address family as source {src}"),
-                        );
-                    }
-                }
-            }
-        }
-        let snmp = match l.snmp {
-            None => None,
-            Some(raw) => {
-                Some(snmp::validate(raw).map_err(|(k, m)| (key(&format!("snmp.{k}")), m))?)
-            }
-        };
-        let blocks: Vec<_> = l.ip_blocks.iter().map(|b| b.0).collect();
-        let block_targets = vantage::validate_block_targets(
-            &format!("line[{i}] (id {:?})", l.id),
-            &l.block_targets,
-            &blocks,
-        )?;
-        if l.block_quorum == 0 {
-            return Err((
-                key("block_quorum"),
-                "0: at least one agent must fail to reach the block for it to be down (default 2)"
-                    .into(),
-            ));
-        }
-        lines.push(Line {
-            id: l.id,
-            carrier: l.carrier,
-            display_name: l.display_name.filter(|n| !n.trim().is_empty()),
-            role: l.role,
-            bandwidth_mbps: l.bandwidth_mbps,
-            ip_blocks: l.ip_blocks.iter().map(|b| b.0).collect(),
-            source: l.source.map(|s| s.0),
-            interface: l.interface,
-            local,
-            gateway,
-            upstream,
-            upstream_quorum: l.upstream_quorum as usize,
-            rtt_threshold: l.rtt_threshold.map(|d| d.0),
-            snmp,
-            block_targets,
-            block_quorum: l.block_quorum as usize,
-        });
+        let line = validate_line(i, l, &lines)?;
+        lines.push(line);
     }
     check_block_overlaps(&lines)?;
     let start = raw.contract.start.0;
@@ -475,6 +362,125 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         report,
         vantage,
         special_periods,
+    })
+}
+
+/// Validates `line[i]` (its id unique among the `earlier` lines): its
+/// targets, quorum, interface, SNMP and IP-block settings.
+fn validate_line(i: usize, l: raw::RawLine, earlier: &[Line]) -> Result<Line, Invalid> {
+    let err = |key: &str, msg: String| Err((key.to_string(), msg));
+    let key = |k: &str| format!("line[{i}] (id {:?}).{k}", l.id);
+    if !valid_id(&l.id) {
+        return err(
+            &format!("line[{i}].id"),
+            format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", l.id),
+        );
+    }
+    if l.id == linkledger_core::EGRESS {
+        return err(
+            &format!("line[{i}].id"),
+            "\"egress\" is reserved for all lines together; give the line its carrier's name, e.g. \"telecom\"".into(),
+        );
+    }
+    if earlier.iter().any(|o| o.id == l.id) {
+        return err(
+            &format!("line[{i}].id"),
+            format!("duplicate line id {:?}; every line needs its own id", l.id),
+        );
+    }
+    if l.bandwidth_mbps == 0 {
+        return err(
+            &key("bandwidth_mbps"),
+            "must be the contracted bandwidth in Mbit/s, more than 0".into(),
+        );
+    }
+    if l.upstream.is_empty() {
+        return err(
+            &key("upstream"),
+            "at least one upstream anchor is needed to tell whether the line is up".into(),
+        );
+    }
+    let n = l.upstream.len();
+    if l.upstream_quorum == 0 || l.upstream_quorum as usize > n {
+        return err(
+            &key("upstream_quorum"),
+            format!(
+                "{} is not possible with {n} upstream target(s); use 1 to {n}",
+                l.upstream_quorum
+            ),
+        );
+    }
+    if l.rtt_threshold.is_some_and(|d| d.0.is_zero()) {
+        return err(
+            &key("rtt_threshold"),
+            "must be more than 0, e.g. \"80ms\"; leave it out for no latency threshold".into(),
+        );
+    }
+    if let Some(iface) = &l.interface {
+        if iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ']) {
+            return err(
+                &key("interface"),
+                format!("{iface:?} is not a valid interface name"),
+            );
+        }
+    }
+    let ips = |v: &[values::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+    let (local, gateway, upstream) = (ips(&l.local), ips(&l.gateway), ips(&l.upstream));
+    let mut seen: Vec<(IpAddr, &str)> = Vec::new();
+    for (tier, list) in [
+        ("local", &local),
+        ("gateway", &gateway),
+        ("upstream", &upstream),
+    ] {
+        for ip in list.iter() {
+            if let Some((_, other)) = seen.iter().find(|(s, _)| s == ip) {
+                return err(&key(tier), format!("{ip} is listed twice (also in {other}); each target belongs to one tier once"));
+            }
+            seen.push((*ip, tier));
+            if let Some(src) = l.source.map(|s| s.0) {
+                if src.is_ipv4() != ip.is_ipv4() {
+                    return err(
+                        &key(tier),
+                        format!("{ip} is not of the same address family as source {src}"),
+                    );
+                }
+            }
+        }
+    }
+    let snmp = match l.snmp {
+        None => None,
+        Some(raw) => Some(snmp::validate(raw).map_err(|(k, m)| (key(&format!("snmp.{k}")), m))?),
+    };
+    let blocks: Vec<_> = l.ip_blocks.iter().map(|b| b.0).collect();
+    let block_targets = vantage::validate_block_targets(
+        &format!("line[{i}] (id {:?})", l.id),
+        &l.block_targets,
+        &blocks,
+    )?;
+    if l.block_quorum == 0 {
+        return Err((
+            key("block_quorum"),
+            "0: at least one agent must fail to reach the block for it to be down (default 2)"
+                .into(),
+        ));
+    }
+    Ok(Line {
+        id: l.id,
+        carrier: l.carrier,
+        display_name: l.display_name.filter(|n| !n.trim().is_empty()),
+        role: l.role,
+        bandwidth_mbps: l.bandwidth_mbps,
+        ip_blocks: l.ip_blocks.iter().map(|b| b.0).collect(),
+        source: l.source.map(|s| s.0),
+        interface: l.interface,
+        local,
+        gateway,
+        upstream,
+        upstream_quorum: l.upstream_quorum as usize,
+        rtt_threshold: l.rtt_threshold.map(|d| d.0),
+        snmp,
+        block_targets,
+        block_quorum: l.block_quorum as usize,
     })
 }
 
