@@ -88,46 +88,12 @@ impl<E: Rounds> LineTask<E> {
     pub async fn run(mut self, shared: Shared, cancel: CancellationToken) -> Evaluator {
         let m = &shared.metrics;
         let id = self.line.id.clone();
-        let line_label: Arc<str> = Arc::from(id.as_str());
-        let mut slots: Vec<TargetSlot> = Vec::new();
-        for tier in Tier::ALL {
-            for addr in self.line.targets(tier) {
-                let label = addr.to_string();
-                slots.push(TargetSlot {
-                    tier,
-                    addr: *addr,
-                    series: m.probes.target(&line_label, tier, *addr),
-                    label,
-                    minute: MinuteRollup::default(),
-                });
-            }
-        }
+        let mut slots = self.slots(m);
         let addrs: Vec<IpAddr> = slots.iter().map(|s| s.addr).collect();
         let state_gauges = m.state_gauges(&id);
-        let counts = Tier::ALL.map(|t| self.line.targets(t).len());
-        let quality = LineQuality::new(
-            &self.degradation,
-            self.line.rtt_threshold,
-            self.probe.interval,
-            self.line.upstream.len(),
-        );
-        match &mut self.evaluator.quality {
-            Some(q) => {
-                for change in q.reconfigure(quality, shared.clock.now()) {
-                    events::degradation(&shared.ledger, &id, change);
-                }
-            }
-            None => self.evaluator.quality = Some(quality),
-        }
-        if self.polled.is_some() {
-            match self.evaluator.utilisation.as_mut() {
-                Some(u) => u.reconfigure(&self.degradation),
-                None => self.evaluator.utilisation = Some(Utilisation::new(&self.degradation)),
-            }
-        }
+        self.reconfigure(&shared);
         // The latest poll that read the interface down, and when.
         let mut interface: Option<(Cause, Ts)> = None;
-        let mut upstream: Vec<Option<Option<Duration>>> = Vec::with_capacity(counts[2]);
         let mut ticker = tokio::time::interval_at(Instant::now() + self.phase, self.probe.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -137,41 +103,7 @@ impl<E: Rounds> LineTask<E> {
             };
             let at = shared.clock.at(tick);
             let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
-            let minute = minute_of(at);
-            let mut tier = [TierResult::default(); 3];
-            for (i, n) in counts.iter().enumerate() {
-                tier[i].targets = *n;
-            }
-            let mut rows: Vec<MinuteRow> = Vec::new();
-            upstream.clear();
-            for (slot, outcome) in slots.iter_mut().zip(&outcomes) {
-                let t = &mut tier[slot.tier.index()];
-                let rtt = match outcome {
-                    EchoOutcome::Reply { rtt } => {
-                        t.observed += 1;
-                        t.answered += 1;
-                        slot.series.received(*rtt);
-                        Some(*rtt)
-                    }
-                    EchoOutcome::Lost | EchoOutcome::Unreachable { .. } => {
-                        t.observed += 1;
-                        None
-                    }
-                    EchoOutcome::Failed { reason } => {
-                        tracing::debug!(line = %id, target = %slot.addr, %reason, "probe not sent");
-                        if slot.tier == Tier::Upstream {
-                            upstream.push(None);
-                        }
-                        continue;
-                    }
-                };
-                if slot.tier == Tier::Upstream {
-                    upstream.push(Some(rtt));
-                }
-                slot.series.sent();
-                let key = (id.as_str(), slot.tier.as_str(), slot.label.as_str());
-                rows.extend(slot.minute.record(minute, rtt, key));
-            }
+            let (tier, upstream, rows) = self.tally(&mut slots, &outcomes, minute_of(at));
             if !rows.is_empty() {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
             }
@@ -184,30 +116,7 @@ impl<E: Rounds> LineTask<E> {
                 classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
                 interface.map(|(cause, _)| cause),
             );
-            // A poll read down since the last round is evidence of an open
-            // outage even when this round is the first to answer again,
-            // unless it was read after this round went out (stale).
-            if let Some((cause, seen)) = interface {
-                if state != RoundState::Up || seen < at {
-                    if let Some(event) = self.evaluator.interface_seen(cause, seen) {
-                        self.record(&shared, event);
-                    }
-                }
-            }
-            for event in self.evaluator.observe(state, at) {
-                self.record(&shared, event);
-            }
-            // Quality is judged on the rounds of a line declared up (a
-            // failed round not yet an outage is loss); not on our own
-            // side's failures or rounds without evidence.
-            let evidence = matches!(state, RoundState::Up | RoundState::Down(_));
-            if evidence && self.evaluator.confirmed_up() {
-                if let Some(q) = self.evaluator.quality.as_mut() {
-                    for change in q.observe(at, &upstream) {
-                        events::degradation(&shared.ledger, &id, change);
-                    }
-                }
-            }
+            self.judge(&shared, state, at, interface, &upstream);
             state_gauges.set_round(state.name());
             state_gauges.set_declared(self.evaluator.declared());
             let done = shared.clock.now();
@@ -227,6 +136,135 @@ impl<E: Rounds> LineTask<E> {
             let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
         }
         self.evaluator
+    }
+
+    /// One slot per target, nearest tier first, with its metric series.
+    fn slots(&self, m: &Metrics) -> Vec<TargetSlot> {
+        let line_label: Arc<str> = Arc::from(self.line.id.as_str());
+        let mut slots: Vec<TargetSlot> = Vec::new();
+        for tier in Tier::ALL {
+            for addr in self.line.targets(tier) {
+                slots.push(TargetSlot {
+                    tier,
+                    addr: *addr,
+                    series: m.probes.target(&line_label, tier, *addr),
+                    label: addr.to_string(),
+                    minute: MinuteRollup::default(),
+                });
+            }
+        }
+        slots
+    }
+
+    /// Takes this config's quality and utilisation thresholds, keeping
+    /// what the evaluator has seen (a degradation the new ones end, ends).
+    fn reconfigure(&mut self, shared: &Shared) {
+        let quality = LineQuality::new(
+            &self.degradation,
+            self.line.rtt_threshold,
+            self.probe.interval,
+            self.line.upstream.len(),
+        );
+        match &mut self.evaluator.quality {
+            Some(q) => {
+                for change in q.reconfigure(quality, shared.clock.now()) {
+                    events::degradation(&shared.ledger, &self.line.id, change);
+                }
+            }
+            None => self.evaluator.quality = Some(quality),
+        }
+        if self.polled.is_some() {
+            match self.evaluator.utilisation.as_mut() {
+                Some(u) => u.reconfigure(&self.degradation),
+                None => self.evaluator.utilisation = Some(Utilisation::new(&self.degradation)),
+            }
+        }
+    }
+
+    /// A round's outcomes counted per tier, the upstream anchors' RTTs (None
+    /// where a probe could not be sent) and the minute rows it completes.
+    fn tally(
+        &self,
+        slots: &mut [TargetSlot],
+        outcomes: &[EchoOutcome],
+        minute: Ts,
+    ) -> (
+        [TierResult; 3],
+        Vec<Option<Option<Duration>>>,
+        Vec<MinuteRow>,
+    ) {
+        let id = self.line.id.as_str();
+        let mut tier = [TierResult::default(); 3];
+        for t in Tier::ALL {
+            tier[t.index()].targets = self.line.targets(t).len();
+        }
+        let mut upstream = Vec::with_capacity(self.line.upstream.len());
+        let mut rows: Vec<MinuteRow> = Vec::new();
+        for (slot, outcome) in slots.iter_mut().zip(outcomes) {
+            let t = &mut tier[slot.tier.index()];
+            let rtt = match outcome {
+                EchoOutcome::Reply { rtt } => {
+                    t.observed += 1;
+                    t.answered += 1;
+                    slot.series.received(*rtt);
+                    Some(*rtt)
+                }
+                EchoOutcome::Lost | EchoOutcome::Unreachable { .. } => {
+                    t.observed += 1;
+                    None
+                }
+                EchoOutcome::Failed { reason } => {
+                    tracing::debug!(line = %id, target = %slot.addr, %reason, "probe not sent");
+                    if slot.tier == Tier::Upstream {
+                        upstream.push(None);
+                    }
+                    continue;
+                }
+            };
+            if slot.tier == Tier::Upstream {
+                upstream.push(Some(rtt));
+            }
+            slot.series.sent();
+            let key = (id, slot.tier.as_str(), slot.label.as_str());
+            rows.extend(slot.minute.record(minute, rtt, key));
+        }
+        (tier, upstream, rows)
+    }
+
+    /// Feeds the round's state to the evaluator, with the interface's
+    /// latest reading, and records what it decides; judges quality.
+    fn judge(
+        &mut self,
+        shared: &Shared,
+        state: RoundState,
+        at: Ts,
+        interface: Option<(Cause, Ts)>,
+        upstream: &[Option<Option<Duration>>],
+    ) {
+        // A poll read down since the last round is evidence of an open
+        // outage even when this round is the first to answer again,
+        // unless it was read after this round went out (stale).
+        if let Some((cause, seen)) = interface {
+            if state != RoundState::Up || seen < at {
+                if let Some(event) = self.evaluator.interface_seen(cause, seen) {
+                    self.record(shared, event);
+                }
+            }
+        }
+        for event in self.evaluator.observe(state, at) {
+            self.record(shared, event);
+        }
+        // Quality is judged on the rounds of a line declared up (a
+        // failed round not yet an outage is loss); not on our own
+        // side's failures or rounds without evidence.
+        let evidence = matches!(state, RoundState::Up | RoundState::Down(_));
+        if evidence && self.evaluator.confirmed_up() {
+            if let Some(q) = self.evaluator.quality.as_mut() {
+                for change in q.observe(at, upstream) {
+                    events::degradation(&shared.ledger, &self.line.id, change);
+                }
+            }
+        }
     }
 
     /// One thing the line's SNMP poller read: the interface's status kept
