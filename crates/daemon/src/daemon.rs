@@ -26,7 +26,7 @@ use linkledger_config::Config;
 use linkledger_core::evaluator::Evaluator;
 use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
-use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
+use linkledger_ledger::write::{run_writer, LedgerTx, LedgerWrite, WriterStatus};
 use linkledger_ledger::{self as ledger, run};
 
 const GRACE: Duration = Duration::from_secs(3);
@@ -177,15 +177,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let start = record_start(&db, &config, clock, interval_ms).await?;
     let evaluators = resumed_evaluators(&config, &start, clock.now());
 
-    let metrics = Arc::new(Metrics::new());
-    for line in &config.lines {
-        let n = linkledger_ledger::read::outage_count(&db, &line.id).await?;
-        metrics
-            .outages
-            .with_label_values(&[&line.id])
-            .inc_by(n as u64);
-        metrics.set_state(&line.id, "unobserved");
-    }
+    let metrics = Arc::new(seeded_metrics(&db, &config).await?);
 
     let status = Arc::new(WriterStatus::default());
     let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
@@ -231,44 +223,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut lines = Lines::start(&config, &shared, evaluators, echoers, &probe)?;
     info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.database.display(), run = start.run_id, "linkledger running");
 
-    let heartbeat_cancel = CancellationToken::new();
-    let heartbeat = tokio::spawn(heartbeat(
+    let watchers_cancel = CancellationToken::new();
+    let watchers = Watchers::spawn(
+        &db,
+        &config_cell,
         clock,
-        ledger_tx.clone(),
+        &ledger_tx,
+        &metrics,
         config.probe.interval,
-        heartbeat_cancel.clone(),
-    ));
-
-    let deadlines = tokio::spawn(crate::deadline_watch::run(
-        db.clone(),
-        config_cell.clone(),
-        clock,
-        Duration::from_secs(5),
-        heartbeat_cancel.clone(),
-    ));
-    let reports = tokio::spawn(linkledger_report::schedule::run(
-        db.clone(),
-        config_cell.clone(),
-        clock,
-        Duration::from_secs(60),
-        heartbeat_cancel.clone(),
-    ));
-    let judge = tokio::spawn(crate::vantage::judge::run(
-        db.clone(),
-        config_cell.clone(),
-        clock,
-        ledger_tx.clone(),
-        metrics.clone(),
-        Duration::from_secs(1),
-        heartbeat_cancel.clone(),
-    ));
-    let notifier = tokio::spawn(linkledger_notify::sender::run(
-        db.clone(),
-        config_cell.clone(),
-        clock,
-        metrics.notify.clone(),
-        heartbeat_cancel.clone(),
-    ));
+        &watchers_cancel,
+    );
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -299,14 +263,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             });
         }
     }
-    heartbeat_cancel.cancel();
-    let _ = heartbeat.await;
-    let _ = deadlines.await;
-    let _ = reports.await;
-    let _ = judge.await;
-    // An alert in flight gets the grace period to finish; one cut off is
-    // retried by the next run (its delivery is not yet recorded).
-    let _ = tokio::time::timeout(GRACE, notifier).await;
+    watchers_cancel.cancel();
+    watchers.stopped().await;
     let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
     drop(ledger_tx);
     drop(shared);
@@ -318,6 +276,94 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     db.close().await;
     info!("stopped");
     Ok(())
+}
+
+/// The metrics, with each line's outages so far counted from the ledger
+/// and its state unobserved until its first round.
+async fn seeded_metrics(db: &Ledger, config: &Config) -> anyhow::Result<Metrics> {
+    let metrics = Metrics::new();
+    for line in &config.lines {
+        let n = linkledger_ledger::read::outage_count(db, &line.id).await?;
+        metrics
+            .outages
+            .with_label_values(&[&line.id])
+            .inc_by(n as u64);
+        metrics.set_state(&line.id, "unobserved");
+    }
+    Ok(metrics)
+}
+
+/// The tasks that watch over the run beside the lines: the heartbeat,
+/// deadline watching, the report schedule, the IP block judge and the
+/// notifier. Stopped together, the notifier last.
+struct Watchers {
+    heartbeat: JoinHandle<()>,
+    deadlines: JoinHandle<()>,
+    reports: JoinHandle<()>,
+    judge: JoinHandle<()>,
+    notifier: JoinHandle<()>,
+}
+
+impl Watchers {
+    fn spawn(
+        db: &Ledger,
+        config: &LiveConfig,
+        clock: RunClock,
+        ledger_tx: &LedgerTx,
+        metrics: &Arc<Metrics>,
+        heartbeat_every: Duration,
+        cancel: &CancellationToken,
+    ) -> Self {
+        Self {
+            heartbeat: tokio::spawn(heartbeat(
+                clock,
+                ledger_tx.clone(),
+                heartbeat_every,
+                cancel.clone(),
+            )),
+            deadlines: tokio::spawn(crate::deadline_watch::run(
+                db.clone(),
+                config.clone(),
+                clock,
+                Duration::from_secs(5),
+                cancel.clone(),
+            )),
+            reports: tokio::spawn(linkledger_report::schedule::run(
+                db.clone(),
+                config.clone(),
+                clock,
+                Duration::from_secs(60),
+                cancel.clone(),
+            )),
+            judge: tokio::spawn(crate::vantage::judge::run(
+                db.clone(),
+                config.clone(),
+                clock,
+                ledger_tx.clone(),
+                metrics.clone(),
+                Duration::from_secs(1),
+                cancel.clone(),
+            )),
+            notifier: tokio::spawn(linkledger_notify::sender::run(
+                db.clone(),
+                config.clone(),
+                clock,
+                metrics.notify.clone(),
+                cancel.clone(),
+            )),
+        }
+    }
+
+    /// Waits for each to stop (once cancelled). An alert in flight gets the
+    /// grace period to finish; one cut off is retried by the next run (its
+    /// delivery is not yet recorded).
+    async fn stopped(self) {
+        let _ = self.heartbeat.await;
+        let _ = self.deadlines.await;
+        let _ = self.reports.await;
+        let _ = self.judge.await;
+        let _ = tokio::time::timeout(GRACE, self.notifier).await;
+    }
 }
 
 /// Records the run's start in the ledger: the alert channels it owes, the
