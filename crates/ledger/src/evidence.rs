@@ -8,7 +8,7 @@ use linkledger_config::Config;
 use linkledger_core::time::ledger_ts;
 use linkledger_core::traffic::TrafficSample;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Row, SqlitePool};
 
 use crate::records::{exclusions, fault, ExclusionView, FaultView};
 use crate::sql::ts;
@@ -83,63 +83,8 @@ pub async fn gather(
     let Some(f) = fault(ledger, id, &c.contract.terms, now).await? else {
         return Ok(None);
     };
-    let mut outages = Vec::new();
-    for oid in &f.outages {
-        let Some(r) = sqlx::query("SELECT id, line, start_at, start_after, end_at, end_after, cause FROM outages WHERE id = ?")
-            .bind(oid)
-            .fetch_optional(pool)
-            .await
-            .map_err(query_err("read outage"))?
-        else {
-            continue;
-        };
-        let causes = sqlx::query(
-            "SELECT seen_at, cause FROM outage_causes WHERE outage_id = ? ORDER BY seen_at, id",
-        )
-        .bind(oid)
-        .fetch_all(pool)
-        .await
-        .map_err(query_err("read outage causes"))?
-        .iter()
-        .filter_map(|c| Some((ts(c, 0)?, c.get::<String, _>(1))))
-        .collect::<Vec<_>>();
-        let start = ts(&r, 2).unwrap_or(f.detected_at);
-        outages.push(OutageEvidence {
-            id: r.get(0),
-            line: r.get(1),
-            start,
-            start_after: ts(&r, 3),
-            end: ts(&r, 4),
-            end_after: ts(&r, 5),
-            causes: if causes.is_empty() {
-                vec![(start, r.get(6))]
-            } else {
-                causes
-            },
-        });
-    }
-    let mut degradations = Vec::new();
-    for did in &f.degradations {
-        let Some(r) = sqlx::query(
-            "SELECT id, line, kind, start_at, end_at, detail FROM degradations WHERE id = ?",
-        )
-        .bind(did)
-        .fetch_optional(pool)
-        .await
-        .map_err(query_err("read degradation"))?
-        else {
-            continue;
-        };
-        degradations.push(DegradationEvidence {
-            id: r.get(0),
-            line: r.get(1),
-            kind: r.get(2),
-            start: ts(&r, 3).unwrap_or(f.detected_at),
-            end: ts(&r, 4),
-            detail: serde_json::from_str(r.get::<&str, _>(5))
-                .unwrap_or_else(|_| serde_json::json!(r.get::<&str, _>(5))),
-        });
-    }
+    let outages = outage_evidence(pool, &f.outages, f.detected_at).await?;
+    let degradations = degradation_evidence(pool, &f.degradations, f.detected_at).await?;
     let earliest = outages
         .iter()
         .map(|o| o.start)
@@ -161,48 +106,7 @@ pub async fn gather(
         Some(l) => vec![l.clone()],
         None => c.lines.iter().map(|l| l.id.clone()).collect(),
     };
-    let mut probes: Vec<TierSlot> = Vec::new();
-    for line in &lines {
-        let rows = sqlx::query(
-            "SELECT minute, tier, sum(sent), sum(received), sum(rtt_sum_us) FROM probe_minutes WHERE line = ? AND minute >= ? AND minute < ? \
-             GROUP BY minute, tier ORDER BY minute, tier",
-        )
-        .bind(line)
-        .bind(ledger_ts(from))
-        .bind(ledger_ts(to))
-        .fetch_all(pool)
-        .await
-        .map_err(query_err("read probe minutes"))?;
-        let mut acc: Vec<(DateTime<Utc>, String, i64, i64, i64)> = Vec::new();
-        for r in &rows {
-            let Some(m) = ts(r, 0) else { continue };
-            let start = floor_to_slot(m, slot);
-            let tier = if lines.len() > 1 {
-                format!("{line}/{}", r.get::<String, _>(1))
-            } else {
-                r.get::<String, _>(1)
-            };
-            match acc.iter_mut().find(|a| a.0 == start && a.1 == tier) {
-                Some(a) => {
-                    a.2 += r.get::<i64, _>(2);
-                    a.3 += r.get::<i64, _>(3);
-                    a.4 += r.get::<i64, _>(4);
-                }
-                None => acc.push((start, tier, r.get(2), r.get(3), r.get(4))),
-            }
-        }
-        probes.extend(
-            acc.into_iter()
-                .map(|(start, tier, sent, received, rtt)| TierSlot {
-                    start,
-                    tier,
-                    sent,
-                    received,
-                    loss_ratio: (sent > 0).then(|| (sent - received) as f64 / sent as f64),
-                    rtt_avg_ms: (received > 0).then(|| rtt as f64 / received as f64 / 1000.0),
-                }),
-        );
-    }
+    let mut probes = tier_slots(pool, &lines, (from, to), slot).await?;
     probes.sort_by(|a, b| (a.start, &a.tier).cmp(&(b.start, &b.tier)));
     let mut interface = Vec::new();
     for line in &lines {
@@ -245,6 +149,135 @@ pub async fn gather(
         exclusions: ex,
         incident,
     }))
+}
+
+/// The outages of the fault, each with the causes seen during it (the
+/// cause it was declared with when nothing more was seen).
+async fn outage_evidence(
+    pool: &SqlitePool,
+    ids: &[i64],
+    detected_at: DateTime<Utc>,
+) -> Result<Vec<OutageEvidence>, LedgerError> {
+    let mut outages = Vec::new();
+    for oid in ids {
+        let Some(r) = sqlx::query("SELECT id, line, start_at, start_after, end_at, end_after, cause FROM outages WHERE id = ?")
+            .bind(oid)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read outage"))?
+        else {
+            continue;
+        };
+        let causes = sqlx::query(
+            "SELECT seen_at, cause FROM outage_causes WHERE outage_id = ? ORDER BY seen_at, id",
+        )
+        .bind(oid)
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read outage causes"))?
+        .iter()
+        .filter_map(|c| Some((ts(c, 0)?, c.get::<String, _>(1))))
+        .collect::<Vec<_>>();
+        let start = ts(&r, 2).unwrap_or(detected_at);
+        outages.push(OutageEvidence {
+            id: r.get(0),
+            line: r.get(1),
+            start,
+            start_after: ts(&r, 3),
+            end: ts(&r, 4),
+            end_after: ts(&r, 5),
+            causes: if causes.is_empty() {
+                vec![(start, r.get(6))]
+            } else {
+                causes
+            },
+        });
+    }
+    Ok(outages)
+}
+
+/// The degradations of the fault.
+async fn degradation_evidence(
+    pool: &SqlitePool,
+    ids: &[i64],
+    detected_at: DateTime<Utc>,
+) -> Result<Vec<DegradationEvidence>, LedgerError> {
+    let mut degradations = Vec::new();
+    for did in ids {
+        let Some(r) = sqlx::query(
+            "SELECT id, line, kind, start_at, end_at, detail FROM degradations WHERE id = ?",
+        )
+        .bind(did)
+        .fetch_optional(pool)
+        .await
+        .map_err(query_err("read degradation"))?
+        else {
+            continue;
+        };
+        degradations.push(DegradationEvidence {
+            id: r.get(0),
+            line: r.get(1),
+            kind: r.get(2),
+            start: ts(&r, 3).unwrap_or(detected_at),
+            end: ts(&r, 4),
+            detail: serde_json::from_str(r.get::<&str, _>(5))
+                .unwrap_or_else(|_| serde_json::json!(r.get::<&str, _>(5))),
+        });
+    }
+    Ok(degradations)
+}
+
+/// The probes of `lines` per tier in slots of `slot` minutes over
+/// `[from, to)` (a tier named line/tier when there are several lines).
+async fn tier_slots(
+    pool: &SqlitePool,
+    lines: &[String],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    slot: i64,
+) -> Result<Vec<TierSlot>, LedgerError> {
+    let mut probes: Vec<TierSlot> = Vec::new();
+    for line in lines {
+        let rows = sqlx::query(
+            "SELECT minute, tier, sum(sent), sum(received), sum(rtt_sum_us) FROM probe_minutes WHERE line = ? AND minute >= ? AND minute < ? \
+             GROUP BY minute, tier ORDER BY minute, tier",
+        )
+        .bind(line)
+        .bind(ledger_ts(from))
+        .bind(ledger_ts(to))
+        .fetch_all(pool)
+        .await
+        .map_err(query_err("read probe minutes"))?;
+        let mut acc: Vec<(DateTime<Utc>, String, i64, i64, i64)> = Vec::new();
+        for r in &rows {
+            let Some(m) = ts(r, 0) else { continue };
+            let start = floor_to_slot(m, slot);
+            let tier = if lines.len() > 1 {
+                format!("{line}/{}", r.get::<String, _>(1))
+            } else {
+                r.get::<String, _>(1)
+            };
+            match acc.iter_mut().find(|a| a.0 == start && a.1 == tier) {
+                Some(a) => {
+                    a.2 += r.get::<i64, _>(2);
+                    a.3 += r.get::<i64, _>(3);
+                    a.4 += r.get::<i64, _>(4);
+                }
+                None => acc.push((start, tier, r.get(2), r.get(3), r.get(4))),
+            }
+        }
+        probes.extend(
+            acc.into_iter()
+                .map(|(start, tier, sent, received, rtt)| TierSlot {
+                    start,
+                    tier,
+                    sent,
+                    received,
+                    loss_ratio: (sent > 0).then(|| (sent - received) as f64 / sent as f64),
+                    rtt_avg_ms: (received > 0).then(|| rtt as f64 / received as f64 / 1000.0),
+                }),
+        );
+    }
+    Ok(probes)
 }
 
 /// The start of the `slot`-minute slot (counted from the Unix epoch, so
