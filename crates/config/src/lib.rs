@@ -218,54 +218,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 type Invalid = (String, String);
 
 fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
-    let err = |key: &str, msg: String| Err((key.to_string(), msg));
-    let p = &raw.probe;
-    if p.interval.0 < Duration::from_millis(100) {
-        return err(
-            "probe.interval",
-            format!("{:?} is too short; use at least 100ms", p.interval.0),
-        );
-    }
-    if p.timeout.0.is_zero() || p.timeout.0 >= p.interval.0 {
-        return err(
-            "probe.timeout",
-            format!(
-                "{:?} must be more than 0 and less than probe.interval ({:?}), so that a round ends before the next begins",
-                p.timeout.0, p.interval.0
-            ),
-        );
-    }
-    for (key, v) in [
-        ("probe.down_after", p.down_after),
-        ("probe.up_after", p.up_after),
-    ] {
-        if v == 0 {
-            return err(key, "must be at least 1 (a number of rounds)".into());
-        }
-    }
-    let share = raw.contract.upgrade_advice_share;
-    if !(share > 0.0 && share <= 1.0) {
-        return err(
-            "contract.upgrade_advice_share",
-            format!(
-                "{share} is not a share; use a number above 0 and at most 1, e.g. 0.7 for 70 %"
-            ),
-        );
-    }
-    if raw.contract.annual_downtime_cap.0.is_zero() {
-        return err(
-            "contract.annual_downtime_cap",
-            "must be more than 0, e.g. \"4h\"".into(),
-        );
-    }
-    if raw.contract.name.trim().is_empty() {
-        return err("contract.name", "must not be empty".into());
-    }
+    check_probe(&raw.probe)?;
+    check_contract(&raw.contract)?;
     if raw.lines.is_empty() {
-        return err(
-            "",
+        return Err((
+            String::new(),
             "no [[line]] is configured; add at least one line to watch".into(),
-        );
+        ));
     }
     let mut lines: Vec<Line> = Vec::new();
     for (i, l) in raw.lines.into_iter().enumerate() {
@@ -313,18 +272,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         }
     }
     report::validate_money(&c.member, &c.penalty, &carriers)?;
-    let public_url = match raw.daemon.public_url {
-        Some(u)
-            if !(u.starts_with("http://") || u.starts_with("https://"))
-                || u.contains(char::is_whitespace) =>
-        {
-            return Err((
-                "daemon.public_url".into(),
-                format!("{u:?} is not an http:// or https:// address of the status page"),
-            ))
-        }
-        u => u,
-    };
+    let public_url = public_url(raw.daemon.public_url)?;
     // Relative paths are the config file's folder's, not the working
     // directory's (the daemon and the CLI may be started from anywhere).
     let folder = path.parent().unwrap_or(Path::new(""));
@@ -350,10 +298,10 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             penalties: c.penalty,
         },
         probe: Probe {
-            interval: p.interval.0,
-            timeout: p.timeout.0,
-            down_after: p.down_after,
-            up_after: p.up_after,
+            interval: raw.probe.interval.0,
+            timeout: raw.probe.timeout.0,
+            down_after: raw.probe.down_after,
+            up_after: raw.probe.up_after,
         },
         lines,
         api_tokens,
@@ -362,6 +310,77 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         report,
         vantage,
         special_periods,
+    })
+}
+
+/// The probe round: an interval, a timeout that ends within it, and
+/// thresholds of at least one round.
+fn check_probe(p: &raw::RawProbe) -> Result<(), Invalid> {
+    let err = |key: &str, msg: String| Err((key.to_string(), msg));
+    if p.interval.0 < Duration::from_millis(100) {
+        return err(
+            "probe.interval",
+            format!("{:?} is too short; use at least 100ms", p.interval.0),
+        );
+    }
+    if p.timeout.0.is_zero() || p.timeout.0 >= p.interval.0 {
+        return err(
+            "probe.timeout",
+            format!(
+                "{:?} must be more than 0 and less than probe.interval ({:?}), so that a round ends before the next begins",
+                p.timeout.0, p.interval.0
+            ),
+        );
+    }
+    for (key, v) in [
+        ("probe.down_after", p.down_after),
+        ("probe.up_after", p.up_after),
+    ] {
+        if v == 0 {
+            return err(key, "must be at least 1 (a number of rounds)".into());
+        }
+    }
+    Ok(())
+}
+
+/// The contract's own figures: the upgrade advice share, the yearly cap
+/// and its name.
+fn check_contract(c: &raw::RawContract) -> Result<(), Invalid> {
+    let err = |key: &str, msg: String| Err((key.to_string(), msg));
+    let share = c.upgrade_advice_share;
+    if !(share > 0.0 && share <= 1.0) {
+        return err(
+            "contract.upgrade_advice_share",
+            format!(
+                "{share} is not a share; use a number above 0 and at most 1, e.g. 0.7 for 70 %"
+            ),
+        );
+    }
+    if c.annual_downtime_cap.0.is_zero() {
+        return err(
+            "contract.annual_downtime_cap",
+            "must be more than 0, e.g. \"4h\"".into(),
+        );
+    }
+    if c.name.trim().is_empty() {
+        return err("contract.name", "must not be empty".into());
+    }
+    Ok(())
+}
+
+/// The status page's public address, when given, as an http(s) URL.
+fn public_url(url: Option<String>) -> Result<Option<String>, Invalid> {
+    Ok(match url {
+        Some(u)
+            if !(u.starts_with("http://") || u.starts_with("https://"))
+                || u.contains(char::is_whitespace) =>
+        {
+            return Err((
+                "daemon.public_url".into(),
+                format!("{u:?} is not an http:// or https:// address of the status page"),
+            ))
+        }
+        u => u,
     })
 }
 

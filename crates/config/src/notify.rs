@@ -254,157 +254,186 @@ fn parse_quiet(s: &str) -> Option<(NaiveTime, NaiveTime)> {
 pub fn validate_channels(raw: Vec<RawChannel>, lines: &[String]) -> Result<Vec<Channel>, Invalid> {
     let mut out: Vec<Channel> = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
-        let key = |k: &str| format!("notify[{i}].{k}");
-        let name = c.name.trim().to_string();
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err((
-                key("name"),
-                "must be a non-empty word; it names the channel in metrics and `notify test --channel`".into(),
-            ));
-        }
-        if out.iter().any(|o| o.name == name) {
-            return Err((key("name"), format!("duplicate channel name {name:?}")));
-        }
-        check_keys_fit_kind(&c).map_err(|(k, m)| (key(&k), m))?;
-        let events = match c.events {
-            None => None,
-            Some(list) => Some(
-                list.iter()
-                    .map(|e| {
-                        NoticeKind::parse(e)
-                            .filter(|k| *k != NoticeKind::Test)
-                            .ok_or_else(|| {
-                                let all: Vec<&str> = NoticeKind::ALL
-                                    .iter()
-                                    .filter(|k| **k != NoticeKind::Test)
-                                    .map(|k| k.as_str())
-                                    .collect();
-                                (
-                                    key("events"),
-                                    format!(
-                                        "unknown event {e:?}; the events are {}",
-                                        all.join(", ")
-                                    ),
-                                )
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-        };
-        if let Some(l) = c.lines.iter().flatten().find(|l| {
-            !lines.contains(l) && l.as_str() != linkledger_core::EGRESS && l.as_str() != "daemon"
-        }) {
-            return Err((
-                key("lines"),
-                format!("{l:?} is not a configured line (nor \"egress\" or \"daemon\")"),
-            ));
-        }
-        let quiet = match c.quiet_hours.as_deref() {
-            None => None,
-            Some(q) => Some(parse_quiet(q).ok_or_else(|| {
-                (
-                    key("quiet_hours"),
-                    format!("{q:?} is not a span of local time; write it as \"22:00-07:00\""),
-                )
-            })?),
-        };
-        if c.retry_max.0 < Duration::from_secs(1) {
-            return Err((key("retry_max"), "must be at least 1s".into()));
-        }
-        let secret = |k: &str, v, env, file| {
-            crate::values::secret(k, v, env, file).map_err(|(k, m)| (key(&k), m))
-        };
-        let target = match c.kind {
-            ChannelKind::Email => {
-                let host = c.smtp_host.clone().ok_or_else(|| {
-                    (
-                        key("smtp_host"),
-                        "an email channel needs smtp_host".to_string(),
-                    )
-                })?;
-                let tls = c.tls.unwrap_or(SmtpTls::Starttls);
-                let port = c.smtp_port.unwrap_or(match tls {
-                    SmtpTls::Starttls => 587,
-                    SmtpTls::Tls => 465,
-                    SmtpTls::None => 25,
-                });
-                let from = c.from.clone().ok_or_else(|| {
-                    (
-                        key("from"),
-                        "an email channel needs a from address".to_string(),
-                    )
-                })?;
-                check_mailbox(&from).map_err(|m| (key("from"), m))?;
-                if c.to.is_empty() {
-                    return Err((
-                        key("to"),
-                        "an email channel needs at least one recipient".into(),
-                    ));
-                }
-                for (j, t) in c.to.iter().enumerate() {
-                    check_mailbox(t).map_err(|m| (key(&format!("to[{j}]")), m))?;
-                }
-                let password = secret("password", c.password, c.password_env, c.password_file)?;
-                let login = match (c.username.clone(), password) {
-                    (None, None) => None,
-                    (Some(u), Some(p)) => Some((u, Secret(p))),
-                    _ => {
-                        return Err((
-                            key("username"),
-                            "give both username and a password (or neither)".into(),
-                        ))
-                    }
-                };
-                if let Some(f) = c.ca_file.as_ref().filter(|f| !f.is_file()) {
-                    return Err((
-                        key("ca_file"),
-                        format!("{} is not a readable file", f.display()),
-                    ));
-                }
-                Target::Email(Email {
-                    host,
-                    port,
-                    tls,
-                    ca_file: c.ca_file,
-                    login,
-                    from,
-                    to: c.to,
-                })
-            }
-            kind => {
-                let url = secret("url", c.url, c.url_env, c.url_file)?
-                    .ok_or_else(|| (key("url"), format!("a {} channel needs url (or url_env, url_file): the robot's webhook address", kind.as_str())))?;
-                let u = url.trim();
-                if !(u.starts_with("http://") || u.starts_with("https://"))
-                    || url::Url::parse(u).is_err()
-                {
-                    return Err((key("url"), "is not an http:// or https:// URL (its value is not shown: it may hold a key)".into()));
-                }
-                let secret = secret("secret", c.secret, c.secret_env, c.secret_file)?.map(Secret);
-                Target::Http(Robot {
-                    url: Secret(u.to_string()),
-                    secret,
-                    mention_mobiles: c.mention_mobiles,
-                    mention_users: c.mention_users,
-                })
-            }
-        };
-        out.push(Channel {
-            name,
-            kind: c.kind,
-            language: c.language,
-            route: Route {
-                events,
-                lines: c.lines,
-                classes: c.classes,
-                quiet,
-            },
-            retry_max: c.retry_max.0,
-            carrier: c.carrier,
-            target,
-        });
+        let channel = validate_channel(i, c, lines, &out)?;
+        out.push(channel);
     }
     Ok(out)
+}
+
+/// One `[[notify]]` table: its name, routing and target.
+fn validate_channel(
+    i: usize,
+    c: RawChannel,
+    lines: &[String],
+    earlier: &[Channel],
+) -> Result<Channel, Invalid> {
+    let key = |k: &str| format!("notify[{i}].{k}");
+    let name = c.name.trim().to_string();
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err((
+            key("name"),
+            "must be a non-empty word; it names the channel in metrics and `notify test --channel`"
+                .into(),
+        ));
+    }
+    if earlier.iter().any(|o| o.name == name) {
+        return Err((key("name"), format!("duplicate channel name {name:?}")));
+    }
+    check_keys_fit_kind(&c).map_err(|(k, m)| (key(&k), m))?;
+    let events = match &c.events {
+        None => None,
+        Some(list) => Some(events_of(i, list)?),
+    };
+    if let Some(l) = c.lines.iter().flatten().find(|l| {
+        !lines.contains(l) && l.as_str() != linkledger_core::EGRESS && l.as_str() != "daemon"
+    }) {
+        return Err((
+            key("lines"),
+            format!("{l:?} is not a configured line (nor \"egress\" or \"daemon\")"),
+        ));
+    }
+    let quiet = match c.quiet_hours.as_deref() {
+        None => None,
+        Some(q) => Some(parse_quiet(q).ok_or_else(|| {
+            (
+                key("quiet_hours"),
+                format!("{q:?} is not a span of local time; write it as \"22:00-07:00\""),
+            )
+        })?),
+    };
+    if c.retry_max.0 < Duration::from_secs(1) {
+        return Err((key("retry_max"), "must be at least 1s".into()));
+    }
+    let secret = |k: &str, v, env, file| {
+        crate::values::secret(k, v, env, file).map_err(|(k, m)| (key(&k), m))
+    };
+    let target = match c.kind {
+        ChannelKind::Email => email_target(i, &c)?,
+        kind => {
+            let url = secret("url", c.url, c.url_env, c.url_file)?
+                .ok_or_else(|| (key("url"), format!("a {} channel needs url (or url_env, url_file): the robot's webhook address", kind.as_str())))?;
+            let u = url.trim();
+            if !(u.starts_with("http://") || u.starts_with("https://"))
+                || url::Url::parse(u).is_err()
+            {
+                return Err((
+                    key("url"),
+                    "is not an http:// or https:// URL (its value is not shown: it may hold a key)"
+                        .into(),
+                ));
+            }
+            let secret = secret("secret", c.secret, c.secret_env, c.secret_file)?.map(Secret);
+            Target::Http(Robot {
+                url: Secret(u.to_string()),
+                secret,
+                mention_mobiles: c.mention_mobiles,
+                mention_users: c.mention_users,
+            })
+        }
+    };
+    Ok(Channel {
+        name,
+        kind: c.kind,
+        language: c.language,
+        route: Route {
+            events,
+            lines: c.lines,
+            classes: c.classes,
+            quiet,
+        },
+        retry_max: c.retry_max.0,
+        carrier: c.carrier,
+        target,
+    })
+}
+
+/// The notice kinds a channel is limited to.
+fn events_of(i: usize, list: &[String]) -> Result<Vec<NoticeKind>, Invalid> {
+    let key = |k: &str| format!("notify[{i}].{k}");
+    list.iter()
+        .map(|e| {
+            NoticeKind::parse(e)
+                .filter(|k| *k != NoticeKind::Test)
+                .ok_or_else(|| {
+                    let all: Vec<&str> = NoticeKind::ALL
+                        .iter()
+                        .filter(|k| **k != NoticeKind::Test)
+                        .map(|k| k.as_str())
+                        .collect();
+                    (
+                        key("events"),
+                        format!("unknown event {e:?}; the events are {}", all.join(", ")),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// An email channel's server, sender, recipients and login.
+fn email_target(i: usize, c: &RawChannel) -> Result<Target, Invalid> {
+    let key = |k: &str| format!("notify[{i}].{k}");
+    let secret = |k: &str, v, env, file| {
+        crate::values::secret(k, v, env, file).map_err(|(k, m)| (key(&k), m))
+    };
+    let host = c.smtp_host.clone().ok_or_else(|| {
+        (
+            key("smtp_host"),
+            "an email channel needs smtp_host".to_string(),
+        )
+    })?;
+    let tls = c.tls.unwrap_or(SmtpTls::Starttls);
+    let port = c.smtp_port.unwrap_or(match tls {
+        SmtpTls::Starttls => 587,
+        SmtpTls::Tls => 465,
+        SmtpTls::None => 25,
+    });
+    let from = c.from.clone().ok_or_else(|| {
+        (
+            key("from"),
+            "an email channel needs a from address".to_string(),
+        )
+    })?;
+    check_mailbox(&from).map_err(|m| (key("from"), m))?;
+    if c.to.is_empty() {
+        return Err((
+            key("to"),
+            "an email channel needs at least one recipient".into(),
+        ));
+    }
+    for (j, t) in c.to.iter().enumerate() {
+        check_mailbox(t).map_err(|m| (key(&format!("to[{j}]")), m))?;
+    }
+    let password = secret(
+        "password",
+        c.password.clone(),
+        c.password_env.clone(),
+        c.password_file.clone(),
+    )?;
+    let login = match (c.username.clone(), password) {
+        (None, None) => None,
+        (Some(u), Some(p)) => Some((u, Secret(p))),
+        _ => {
+            return Err((
+                key("username"),
+                "give both username and a password (or neither)".into(),
+            ))
+        }
+    };
+    if let Some(f) = c.ca_file.as_ref().filter(|f| !f.is_file()) {
+        return Err((
+            key("ca_file"),
+            format!("{} is not a readable file", f.display()),
+        ));
+    }
+    Ok(Target::Email(Email {
+        host,
+        port,
+        tls,
+        ca_file: c.ca_file.clone(),
+        login,
+        from,
+        to: c.to.clone(),
+    }))
 }
 
 /// Refuses keys that belong to another kind of channel, so that a

@@ -96,85 +96,9 @@ pub fn validate(raw: RawSnmp) -> Result<LineSnmp, (String, String)> {
             }
         },
     };
-    let need = |key: &str, v: Option<String>| {
-        v.ok_or_else(|| (key.to_string(), format!("{key} is required for SNMPv3")))
-    };
     let credentials = match raw.version.as_str() {
-        "2c" => {
-            if raw.user.is_some() || raw.auth.is_some() {
-                return err(
-                    "user",
-                    "user and auth belong to version \"3\"; version \"2c\" uses a community".into(),
-                );
-            }
-            let community = secret(
-                "community",
-                raw.community,
-                raw.community_env,
-                raw.community_file,
-            )?
-            .ok_or_else(|| {
-                (
-                    "community".to_string(),
-                    "version \"2c\" needs community, community_env or community_file".to_string(),
-                )
-            })?;
-            Credentials::V2c { community }
-        }
-        "3" => {
-            if raw.community.is_some()
-                || raw.community_env.is_some()
-                || raw.community_file.is_some()
-            {
-                return err(
-                    "community",
-                    "version \"3\" authenticates with user and passwords, not a community".into(),
-                );
-            }
-            let auth = match raw.auth.as_deref().unwrap_or("sha") {
-                "sha" | "sha1" => V3Auth::Sha1,
-                "sha256" => V3Auth::Sha256,
-                other => {
-                    return err(
-                        "auth",
-                        format!(
-                        "{other:?} is not supported; use \"sha\" or \"sha256\" (privacy is AES)"
-                    ),
-                    )
-                }
-            };
-            let auth_password = secret(
-                "auth_password",
-                raw.auth_password,
-                raw.auth_password_env,
-                raw.auth_password_file,
-            )?;
-            let privacy_password = secret(
-                "privacy_password",
-                raw.privacy_password,
-                raw.privacy_password_env,
-                raw.privacy_password_file,
-            )?;
-            let (user, auth_password, privacy_password) = (
-                need("user", raw.user)?,
-                need("auth_password", auth_password)?,
-                need("privacy_password", privacy_password)?,
-            );
-            for (key, p) in [
-                ("auth_password", &auth_password),
-                ("privacy_password", &privacy_password),
-            ] {
-                if p.len() < 8 {
-                    return err(key, "SNMPv3 passwords have at least 8 characters".into());
-                }
-            }
-            Credentials::V3 {
-                user,
-                auth,
-                auth_password,
-                privacy_password,
-            }
-        }
+        "2c" => v2c_credentials(&raw)?,
+        "3" => v3_credentials(&raw)?,
         other => {
             return err(
                 "version",
@@ -214,5 +138,85 @@ pub fn validate(raw: RawSnmp) -> Result<LineSnmp, (String, String)> {
         interval,
         timeout,
         retries: raw.retries.unwrap_or(2),
+    })
+}
+
+/// SNMPv2c: a community, and none of v3's keys.
+fn v2c_credentials(raw: &RawSnmp) -> Result<Credentials, (String, String)> {
+    let err = |k: &str, m: String| Err((k.to_string(), m));
+    if raw.user.is_some() || raw.auth.is_some() {
+        return err(
+            "user",
+            "user and auth belong to version \"3\"; version \"2c\" uses a community".into(),
+        );
+    }
+    let community = secret(
+        "community",
+        raw.community.clone(),
+        raw.community_env.clone(),
+        raw.community_file.clone(),
+    )?
+    .ok_or_else(|| {
+        (
+            "community".to_string(),
+            "version \"2c\" needs community, community_env or community_file".to_string(),
+        )
+    })?;
+    Ok(Credentials::V2c { community })
+}
+
+/// SNMPv3: a user with authentication and privacy passwords, and no
+/// community.
+fn v3_credentials(raw: &RawSnmp) -> Result<Credentials, (String, String)> {
+    let err = |k: &str, m: String| Err((k.to_string(), m));
+    let need = |key: &str, v: Option<String>| {
+        v.ok_or_else(|| (key.to_string(), format!("{key} is required for SNMPv3")))
+    };
+    if raw.community.is_some() || raw.community_env.is_some() || raw.community_file.is_some() {
+        return err(
+            "community",
+            "version \"3\" authenticates with user and passwords, not a community".into(),
+        );
+    }
+    let auth = match raw.auth.as_deref().unwrap_or("sha") {
+        "sha" | "sha1" => V3Auth::Sha1,
+        "sha256" => V3Auth::Sha256,
+        other => {
+            return err(
+                "auth",
+                format!("{other:?} is not supported; use \"sha\" or \"sha256\" (privacy is AES)"),
+            )
+        }
+    };
+    let auth_password = secret(
+        "auth_password",
+        raw.auth_password.clone(),
+        raw.auth_password_env.clone(),
+        raw.auth_password_file.clone(),
+    )?;
+    let privacy_password = secret(
+        "privacy_password",
+        raw.privacy_password.clone(),
+        raw.privacy_password_env.clone(),
+        raw.privacy_password_file.clone(),
+    )?;
+    let (user, auth_password, privacy_password) = (
+        need("user", raw.user.clone())?,
+        need("auth_password", auth_password)?,
+        need("privacy_password", privacy_password)?,
+    );
+    for (key, p) in [
+        ("auth_password", &auth_password),
+        ("privacy_password", &privacy_password),
+    ] {
+        if p.len() < 8 {
+            return err(key, "SNMPv3 passwords have at least 8 characters".into());
+        }
+    }
+    Ok(Credentials::V3 {
+        user,
+        auth,
+        auth_password,
+        privacy_password,
     })
 }

@@ -124,9 +124,57 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
         .or(c.lines.first())
         .map(|l| l.carrier.clone())
         .unwrap_or_default();
+    let by_lead = c.contract.terms.egress_breaches == EgressBreaches::Lead;
+    let (mut breaches, uncharged) = fault_breaches(p, &lead, by_lead);
+    breaches.extend(line_breaches(p));
+    let corrections = corrections(p, c, &lead);
+    let mut carriers: Vec<String> = c.lines.iter().map(|l| l.carrier.clone()).collect();
+    carriers.sort();
+    carriers.dedup();
+    let deductions = deductions(c, &carriers, &breaches, &corrections);
+    let members = carriers
+        .iter()
+        .map(|carrier| {
+            let fee = half_fee(c, carrier);
+            let sum: f64 = deductions
+                .iter()
+                .filter(|d| d.carrier == *carrier)
+                .map(|d| d.amount)
+                .sum();
+            let deducted = fee.map_or(sum, |f| sum.min(f));
+            MemberFee {
+                carrier: carrier.clone(),
+                half_year_fee: fee,
+                deducted,
+                payable: fee.map(|f| f - deducted),
+            }
+        })
+        .collect();
+    Assessment {
+        breaches,
+        uncharged,
+        corrections,
+        rules: c.contract.penalties.clone(),
+        deductions,
+        members,
+    }
+}
+
+/// A member's half of its annual fee, when the contract names one.
+fn half_fee(c: &Config, carrier: &str) -> Option<f64> {
+    c.contract
+        .members
+        .iter()
+        .find(|m| m.carrier == carrier)
+        .map(|m| m.annual_fee / 2.0)
+}
+
+/// The deadline breaches of the half's faults as judged at its cutoff:
+/// those charged, and those answered by another fault of the same
+/// incident (one incident, one bill).
+fn fault_breaches(p: &PeriodFigures, lead: &str, by_lead: bool) -> (Vec<Breach>, Vec<Breach>) {
     let cutoff = p.until;
     let now = p.generated_at;
-    let by_lead = c.contract.terms.egress_breaches == EgressBreaches::Lead;
     let mut breaches = Vec::new();
     let mut uncharged = Vec::new();
     // Every line fault of the half with its carrier and line.
@@ -207,7 +255,7 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
     }
     for e in egress_faults {
         for k in breached_kinds(e, cutoff, now) {
-            let mut b = breach(&lead, linkledger_core::EGRESS, e, k);
+            let mut b = breach(lead, linkledger_core::EGRESS, e, k);
             let lead_reported = report_given.iter().any(|(id, c)| *id == e.id && *c == lead);
             if !by_lead || (k == DeadlineKind::RepairReport && lead_reported) {
                 b.note = Some(format!("egress:{}:lines", e.id));
@@ -217,6 +265,13 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             }
         }
     }
+    (breaches, uncharged)
+}
+
+/// Each line's downtime over a contract year's cap, and its maintenance
+/// announced too late.
+fn line_breaches(p: &PeriodFigures) -> Vec<Breach> {
+    let mut breaches = Vec::new();
     for l in &p.lines {
         // Each contract year the half touches against its own cap.
         for y in &l.years {
@@ -247,15 +302,20 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             });
         }
     }
-    // Corrections recorded in this half of faults judged before it: the
-    // difference each made, as lines of their own.
+    breaches
+}
+
+/// Corrections recorded in this half of faults judged before it: the
+/// difference each made, as lines of their own.
+fn corrections(p: &PeriodFigures, c: &Config, lead: &str) -> Vec<CorrectionLine> {
+    let now = p.generated_at;
     let mut corrections = Vec::new();
     for f in &p.corrected_faults {
         let carrier = f
             .line
             .as_ref()
             .and_then(|id| c.lines.iter().find(|l| l.id == *id))
-            .map_or(lead.clone(), |l| l.carrier.clone());
+            .map_or(lead.to_string(), |l| l.carrier.clone());
         for k in f
             .corrections
             .iter()
@@ -287,19 +347,20 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             }
         }
     }
-    let mut carriers: Vec<String> = c.lines.iter().map(|l| l.carrier.clone()).collect();
-    carriers.sort();
-    carriers.dedup();
-    let half_fee = |carrier: &str| {
-        c.contract
-            .members
-            .iter()
-            .find(|m| m.carrier == carrier)
-            .map(|m| m.annual_fee / 2.0)
-    };
+    corrections
+}
+
+/// What each penalty rule deducts from each member for the breaches and
+/// corrections of the half, with the rule's caps applied.
+fn deductions(
+    c: &Config,
+    carriers: &[String],
+    breaches: &[Breach],
+    corrections: &[CorrectionLine],
+) -> Vec<Deduction> {
     let mut deductions = Vec::new();
     for rule in &c.contract.penalties {
-        for carrier in &carriers {
+        for carrier in carriers {
             let applies = |c: &str, kind: BreachKind, class: Option<FaultClass>| {
                 c == carrier && kind == rule.breach && rule.class.is_none_or(|k| class == Some(k))
             };
@@ -326,7 +387,7 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             if units == 0 {
                 continue;
             }
-            let fee = half_fee(carrier);
+            let fee = half_fee(c, carrier);
             let each = rule
                 .amount
                 .or_else(|| Some(rule.share? * fee?))
@@ -348,32 +409,7 @@ pub fn assess(p: &PeriodFigures, c: &Config) -> Assessment {
             });
         }
     }
-    let members = carriers
-        .iter()
-        .map(|carrier| {
-            let fee = half_fee(carrier);
-            let sum: f64 = deductions
-                .iter()
-                .filter(|d| d.carrier == *carrier)
-                .map(|d| d.amount)
-                .sum();
-            let deducted = fee.map_or(sum, |f| sum.min(f));
-            MemberFee {
-                carrier: carrier.clone(),
-                half_year_fee: fee,
-                deducted,
-                payable: fee.map(|f| f - deducted),
-            }
-        })
-        .collect();
-    Assessment {
-        breaches,
-        uncharged,
-        corrections,
-        rules: c.contract.penalties.clone(),
-        deductions,
-        members,
-    }
+    deductions
 }
 
 fn breach_name(l: Language, k: BreachKind) -> String {

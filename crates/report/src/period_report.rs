@@ -101,7 +101,18 @@ fn drills_in<'a>(p: &PeriodFigures, drills: &'a [DrillView]) -> Vec<&'a DrillVie
 }
 
 pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<Clause> {
-    let mut out = Vec::new();
+    let mut out = vec![downtime_clause(p, l)];
+    out.extend(deadline_clauses(p, l));
+    out.push(maintenance_clause(p, l));
+    out.push(traffic_clause(p, l));
+    out.push(coverage_clause(p, l));
+    out.push(drills_clause(p, drills, l));
+    out
+}
+
+/// The yearly cap on interruption, against each line's and the egress's
+/// year to date.
+fn downtime_clause(p: &PeriodFigures, l: Language) -> Clause {
     let worst = p
         .lines
         .iter()
@@ -113,7 +124,7 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         )
         .collect::<Vec<_>>();
     let over: Vec<_> = worst.iter().filter(|(_, s)| *s > p.cap_s).collect();
-    out.push(Clause {
+    Clause {
         clause: "第二条 23",
         requirement: tr(
             l,
@@ -129,7 +140,13 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             .map(|(n, s)| format!("{n} {}", dur(l, *s)))
             .collect::<Vec<_>>()
             .join("; "),
-    });
+    }
+}
+
+/// The response, on-site, resolution and repair-report deadlines of
+/// every fault of the period, counted by how each stands.
+fn deadline_clauses(p: &PeriodFigures, l: Language) -> Vec<Clause> {
+    let mut out = Vec::new();
     let all_faults: Vec<_> = p
         .lines
         .iter()
@@ -190,13 +207,18 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             ),
         });
     }
+    out
+}
+
+/// Maintenance windows announced and agreed in time.
+fn maintenance_clause(p: &PeriodFigures, l: Language) -> Clause {
     let late: usize = p
         .lines
         .iter()
         .map(|f| f.maintenance_breaches().count())
         .sum();
     let windows: usize = p.lines.iter().map(|f| f.maintenance.len()).sum();
-    out.push(Clause {
+    Clause {
         clause: "第二条 14",
         requirement: tr(
             l,
@@ -209,7 +231,11 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             &format!("计划维护 {windows} 次，未按约定通知或未经同意 {late} 次"),
             &format!("{windows} maintenance windows, {late} without timely notice or consent"),
         ),
-    });
+    }
+}
+
+/// Traffic monitoring: shown, never judged.
+fn traffic_clause(p: &PeriodFigures, l: Language) -> Clause {
     let high: Vec<String> = p
         .lines
         .iter()
@@ -219,7 +245,7 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             Some(format!("{} P95 {}", f.line, pct(Some(u), 1)))
         })
         .collect();
-    out.push(Clause {
+    Clause {
         clause: "第二条 10",
         requirement: tr(
             l,
@@ -232,13 +258,17 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
         } else {
             high.join("; ")
         },
-    });
+    }
+}
+
+/// This monitor's own coverage of each line.
+fn coverage_clause(p: &PeriodFigures, l: Language) -> Clause {
     let coverage: Vec<String> = p
         .lines
         .iter()
         .map(|f| format!("{} {}", f.line, pct(Some(f.availability.coverage), 2)))
         .collect();
-    out.push(Clause {
+    Clause {
         clause: "第二条 12",
         requirement: tr(
             l,
@@ -258,9 +288,13 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
                 coverage.join("; ")
             ),
         ),
-    });
+    }
+}
+
+/// Emergency drills held in the contract year.
+fn drills_clause(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Clause {
     let held = drills_in(p, drills);
-    out.push(Clause {
+    Clause {
         clause: "第二条 19",
         requirement: tr(
             l,
@@ -276,8 +310,7 @@ pub fn acceptance(p: &PeriodFigures, drills: &[DrillView], l: Language) -> Vec<C
             .iter()
             .map(|d| format!("; {} {}", d.held_on, d.scenario))
             .collect::<String>(),
-    });
-    out
+    }
 }
 
 pub fn annual(
