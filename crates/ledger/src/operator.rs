@@ -111,102 +111,15 @@ pub async fn apply(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(query_err("begin operator action"))?;
-    let (name, subject, details, by, reason, outcome) = match &action {
-        Action::Fault { id, step, body } => {
-            fault_step(&mut tx, c, *id, *step, body, now).await?;
-            let view = fault_on(&mut tx, *id, &c.contract.terms, now)
-                .await?
-                .expect("checked");
-            (
-                step.as_str(),
-                format!("fault/{id}"),
-                serde_json::to_value(body),
-                &body.by,
-                body.note.clone(),
-                Outcome::Fault(Box::new(view)),
-            )
-        }
-        Action::Reclassify { id, body } => {
-            reclassify(&mut tx, c, *id, body, now).await?;
-            let view = fault_on(&mut tx, *id, &c.contract.terms, now)
-                .await?
-                .expect("checked");
-            (
-                "reclassify",
-                format!("fault/{id}"),
-                serde_json::to_value(body),
-                &body.by,
-                Some(body.reason.clone()),
-                Outcome::Fault(Box::new(view)),
-            )
-        }
-        Action::Exclude(e) => {
-            let id = exclude(&mut tx, c, e, now).await?;
-            (
-                "exclude",
-                format!("exclusion/{id}"),
-                serde_json::to_value(e),
-                &e.by,
-                Some(e.reason.clone()),
-                Outcome::Created { id },
-            )
-        }
-        Action::Maintenance(m) => {
-            let id = maintenance(&mut tx, c, m, now).await?;
-            (
-                "maintenance",
-                format!("maintenance/{id}"),
-                serde_json::to_value(m),
-                &m.by,
-                None,
-                Outcome::Created { id },
-            )
-        }
-        Action::ApproveMaintenance { id, body } => {
-            let aid = approve_late(&mut tx, *id, body, now).await?;
-            (
-                "approve_maintenance",
-                format!("maintenance/{id}"),
-                serde_json::to_value(body),
-                &body.by,
-                Some(body.reason.clone()),
-                Outcome::Created { id: aid },
-            )
-        }
-        Action::AgreeOutage(a) => {
-            let id = agree_outage(&mut tx, c, a, now).await?;
-            (
-                "agree_outage",
-                format!("agreed_outage/{id}"),
-                serde_json::to_value(a),
-                &a.by,
-                Some(a.evidence.clone()),
-                Outcome::Created { id },
-            )
-        }
-        Action::Withdraw { record, id, body } => {
-            let wid = withdraw(&mut tx, *record, *id, body, now).await?;
-            (
-                "withdraw",
-                format!("{}/{id}", record.as_str()),
-                serde_json::to_value(body),
-                &body.by,
-                Some(body.reason.clone()),
-                Outcome::Created { id: wid },
-            )
-        }
-        Action::Drill(d) => {
-            let id = drill(&mut tx, c, d, now).await?;
-            (
-                "drill",
-                format!("drill/{id}"),
-                serde_json::to_value(d),
-                &d.by,
-                None,
-                Outcome::Created { id },
-            )
-        }
-    };
+    let done = act(&mut tx, c, &action, now).await?;
+    let Audited {
+        name,
+        subject,
+        details,
+        by,
+        reason,
+        outcome,
+    } = done;
     text("by", by, true)?;
     sqlx::query("INSERT INTO audit_log (at, actor, via, action, subject, details, reason) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(ledger_ts(now))
@@ -230,6 +143,131 @@ pub async fn apply(
         "operator action recorded"
     );
     Ok(outcome)
+}
+
+/// What the audit log records of an action, and what the caller gets back.
+struct Audited<'a> {
+    name: &'static str,
+    subject: String,
+    details: serde_json::Result<serde_json::Value>,
+    by: &'a str,
+    reason: Option<String>,
+    outcome: Outcome,
+}
+
+/// Records one action inside the caller's transaction. One arm per
+/// action, each naming what the audit log keeps of it: longer than most
+/// functions, read one arm at a time.
+async fn act<'a>(
+    tx: &mut SqliteConnection,
+    c: &Config,
+    action: &'a Action,
+    now: DateTime<Utc>,
+) -> Result<Audited<'a>, ActionError> {
+    let (name, subject, details, by, reason, outcome) = match action {
+        Action::Fault { id, step, body } => {
+            fault_step(tx, c, *id, *step, body, now).await?;
+            let view = fault_on(tx, *id, &c.contract.terms, now)
+                .await?
+                .expect("checked");
+            (
+                step.as_str(),
+                format!("fault/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                body.note.clone(),
+                Outcome::Fault(Box::new(view)),
+            )
+        }
+        Action::Reclassify { id, body } => {
+            reclassify(tx, c, *id, body, now).await?;
+            let view = fault_on(tx, *id, &c.contract.terms, now)
+                .await?
+                .expect("checked");
+            (
+                "reclassify",
+                format!("fault/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                Some(body.reason.clone()),
+                Outcome::Fault(Box::new(view)),
+            )
+        }
+        Action::Exclude(e) => {
+            let id = exclude(tx, c, e, now).await?;
+            (
+                "exclude",
+                format!("exclusion/{id}"),
+                serde_json::to_value(e),
+                &e.by,
+                Some(e.reason.clone()),
+                Outcome::Created { id },
+            )
+        }
+        Action::Maintenance(m) => {
+            let id = maintenance(tx, c, m, now).await?;
+            (
+                "maintenance",
+                format!("maintenance/{id}"),
+                serde_json::to_value(m),
+                &m.by,
+                None,
+                Outcome::Created { id },
+            )
+        }
+        Action::ApproveMaintenance { id, body } => {
+            let aid = approve_late(tx, *id, body, now).await?;
+            (
+                "approve_maintenance",
+                format!("maintenance/{id}"),
+                serde_json::to_value(body),
+                &body.by,
+                Some(body.reason.clone()),
+                Outcome::Created { id: aid },
+            )
+        }
+        Action::AgreeOutage(a) => {
+            let id = agree_outage(tx, c, a, now).await?;
+            (
+                "agree_outage",
+                format!("agreed_outage/{id}"),
+                serde_json::to_value(a),
+                &a.by,
+                Some(a.evidence.clone()),
+                Outcome::Created { id },
+            )
+        }
+        Action::Withdraw { record, id, body } => {
+            let wid = withdraw(tx, *record, *id, body, now).await?;
+            (
+                "withdraw",
+                format!("{}/{id}", record.as_str()),
+                serde_json::to_value(body),
+                &body.by,
+                Some(body.reason.clone()),
+                Outcome::Created { id: wid },
+            )
+        }
+        Action::Drill(d) => {
+            let id = drill(tx, c, d, now).await?;
+            (
+                "drill",
+                format!("drill/{id}"),
+                serde_json::to_value(d),
+                &d.by,
+                None,
+                Outcome::Created { id },
+            )
+        }
+    };
+    Ok(Audited {
+        name,
+        subject,
+        details,
+        by,
+        reason,
+        outcome,
+    })
 }
 
 async fn fault_step(
@@ -259,6 +297,42 @@ async fn fault_step(
             ledger_ts(f.detected_at)
         ));
     }
+    step_fits(&f, step, body, at)?;
+    if step != Step::Reported && body.via.is_some() {
+        return invalid("via belongs to a fault report (report) only");
+    }
+    let text = match step {
+        Step::Reported => body.via.clone(),
+        Step::CarrierTicket => Some(reference.to_string()),
+        Step::RepairReport if !reference.is_empty() => Some(match &body.note {
+            Some(n) => format!("{reference}: {n}"),
+            None => reference.to_string(),
+        }),
+        _ => body.note.clone(),
+    };
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(ledger_ts(at))
+        .bind(ledger_ts(now))
+        .bind(step.as_str())
+        .bind(&body.by)
+        .bind(text)
+        .execute(&mut *conn)
+        .await
+        .map_err(query_err("record fault event"))?;
+    withdraw_breach_met_late(conn, c, id, step, at, now).await
+}
+
+/// Whether `step` can be recorded at `at` on the fault as it stands: each
+/// step once, none after the resolution but a repair report (and that
+/// only after it), a report saying how it was made.
+fn step_fits(
+    f: &FaultView,
+    step: Step,
+    body: &FaultStep,
+    at: DateTime<Utc>,
+) -> Result<(), ActionError> {
+    let id = f.id;
     let already = |t: Option<DateTime<Utc>>, what: &str| match t {
         Some(t) => conflict(format!("fault {id} was already {what} at {}", ledger_ts(t))),
         None => Ok(()),
@@ -326,29 +400,7 @@ async fn fault_step(
         }
         Step::CarrierTicket | Step::Note => {}
     }
-    if step != Step::Reported && body.via.is_some() {
-        return invalid("via belongs to a fault report (report) only");
-    }
-    let text = match step {
-        Step::Reported => body.via.clone(),
-        Step::CarrierTicket => Some(reference.to_string()),
-        Step::RepairReport if !reference.is_empty() => Some(match &body.note {
-            Some(n) => format!("{reference}: {n}"),
-            None => reference.to_string(),
-        }),
-        _ => body.note.clone(),
-    };
-    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(id)
-        .bind(ledger_ts(at))
-        .bind(ledger_ts(now))
-        .bind(step.as_str())
-        .bind(&body.by)
-        .bind(text)
-        .execute(&mut *conn)
-        .await
-        .map_err(query_err("record fault event"))?;
-    withdraw_breach_met_late(conn, c, id, step, at, now).await
+    Ok(())
 }
 
 /// A step recorded after its deadline had been marked breached, but which

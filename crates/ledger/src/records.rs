@@ -4,6 +4,7 @@
 use crate::Ledger;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::terms::TermsHistory;
@@ -185,68 +186,9 @@ async fn fault_judged(
     .fetch_all(&mut *conn)
     .await
     .map_err(query_err("read fault events"))?;
-    let mut timeline = vec![FaultEventView {
-        at: detected,
-        recorded_at: detected,
-        kind: "detected".into(),
-        class: Some(class(4).as_str().into()),
-        deadline: None,
-        actor: None,
-        text: Some(row.get::<String, _>(2)),
-    }];
-    timeline.extend(events.iter().filter_map(|e| {
-        Some(FaultEventView {
-            at: ts(e, 0)?,
-            recorded_at: ts(e, 1)?,
-            kind: e.get(2),
-            class: e.get(3),
-            deadline: e.get(4),
-            actor: e.get(5),
-            text: e.get(6),
-        })
-    }));
-    if let Some(r) = resolved {
-        timeline.push(FaultEventView {
-            at: r,
-            recorded_at: r,
-            kind: "resolved".into(),
-            class: None,
-            deadline: None,
-            actor: None,
-            text: None,
-        });
-    }
-    timeline.sort_by_key(|e| e.at);
+    let timeline = timeline(detected, class(4), row.get(2), &events, resolved);
     let first = |kind: &str| timeline.iter().find(|e| e.kind == kind);
-    let mut corrections = Vec::new();
-    let mut was = class(4);
-    let mut changes = Vec::new();
-    // In time order, as the timeline reads them.
-    for e in &events {
-        let kind: String = e.get(2);
-        let (Some(at), Some(to)) = (
-            ts(e, 0),
-            e.get::<Option<String>, _>(3)
-                .as_deref()
-                .and_then(FaultClass::parse),
-        ) else {
-            continue;
-        };
-        match kind.as_str() {
-            "escalated" | "reclassified" => changes.push((at, to)),
-            "corrected" => corrections.push(Correction {
-                recorded_at: ts(e, 1).unwrap_or(at),
-                from: was,
-                to,
-                by: e.get(5),
-                reason: e.get(6),
-            }),
-            _ => continue,
-        }
-        was = to;
-    }
-    changes.sort_by_key(|c| c.0);
-    corrections.sort_by_key(|c| c.recorded_at);
+    let (changes, corrections) = class_history(&events, class(4));
     let reported = first("reported");
     let facts = FaultFacts {
         detected,
@@ -260,19 +202,7 @@ async fn fault_judged(
         repair_report: first("repair_report").map(|e| e.at),
     };
     let terms = history.in_force(detected).clone();
-    let links =
-        sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(query_err("read fault links"))?;
-    let linked = |k: &str| {
-        links
-            .iter()
-            .filter(|r| r.get::<String, _>(0) == k)
-            .map(|r| r.get::<i64, _>(1))
-            .collect()
-    };
+    let (outages, degradations) = links(conn, id).await?;
     Ok(Some(FaultView {
         id,
         line: row.get(1),
@@ -298,12 +228,113 @@ async fn fault_judged(
             .and_then(|e| e.text.clone()),
         deadlines: deadlines(&facts, &terms, now),
         corrections,
-        outages: linked("outage"),
-        degradations: linked("degradation"),
+        outages,
+        degradations,
         timeline,
         facts,
         terms,
     }))
+}
+
+/// What happened to a fault, in time order: its detection, its recorded
+/// events and its resolution.
+fn timeline(
+    detected: DateTime<Utc>,
+    opened: FaultClass,
+    trigger: String,
+    events: &[SqliteRow],
+    resolved: Option<DateTime<Utc>>,
+) -> Vec<FaultEventView> {
+    let mut timeline = vec![FaultEventView {
+        at: detected,
+        recorded_at: detected,
+        kind: "detected".into(),
+        class: Some(opened.as_str().into()),
+        deadline: None,
+        actor: None,
+        text: Some(trigger),
+    }];
+    timeline.extend(events.iter().filter_map(|e| {
+        Some(FaultEventView {
+            at: ts(e, 0)?,
+            recorded_at: ts(e, 1)?,
+            kind: e.get(2),
+            class: e.get(3),
+            deadline: e.get(4),
+            actor: e.get(5),
+            text: e.get(6),
+        })
+    }));
+    if let Some(r) = resolved {
+        timeline.push(FaultEventView {
+            at: r,
+            recorded_at: r,
+            kind: "resolved".into(),
+            class: None,
+            deadline: None,
+            actor: None,
+            text: None,
+        });
+    }
+    timeline.sort_by_key(|e| e.at);
+    timeline
+}
+
+/// A fault's class changes (escalations and reclassifications) and its
+/// corrections.
+type ClassHistory = (Vec<(DateTime<Utc>, FaultClass)>, Vec<Correction>);
+
+/// The class history read from a fault's events, each correction with the
+/// class it corrected from.
+fn class_history(events: &[SqliteRow], opened: FaultClass) -> ClassHistory {
+    let mut corrections = Vec::new();
+    let mut was = opened;
+    let mut changes = Vec::new();
+    // In time order, as the timeline reads them.
+    for e in events {
+        let kind: String = e.get(2);
+        let (Some(at), Some(to)) = (
+            ts(e, 0),
+            e.get::<Option<String>, _>(3)
+                .as_deref()
+                .and_then(FaultClass::parse),
+        ) else {
+            continue;
+        };
+        match kind.as_str() {
+            "escalated" | "reclassified" => changes.push((at, to)),
+            "corrected" => corrections.push(Correction {
+                recorded_at: ts(e, 1).unwrap_or(at),
+                from: was,
+                to,
+                by: e.get(5),
+                reason: e.get(6),
+            }),
+            _ => continue,
+        }
+        was = to;
+    }
+    changes.sort_by_key(|c| c.0);
+    corrections.sort_by_key(|c| c.recorded_at);
+    (changes, corrections)
+}
+
+/// The outages and degradations linked to a fault.
+async fn links(conn: &mut SqliteConnection, id: i64) -> Result<(Vec<i64>, Vec<i64>), LedgerError> {
+    let links =
+        sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(query_err("read fault links"))?;
+    let linked = |k: &str| {
+        links
+            .iter()
+            .filter(|r| r.get::<String, _>(0) == k)
+            .map(|r| r.get::<i64, _>(1))
+            .collect()
+    };
+    Ok((linked("outage"), linked("degradation")))
 }
 
 /// A force-majeure exclusion.

@@ -93,71 +93,9 @@ pub async fn store(
                 id
             }
         };
-        let unanswered = compact::unanswered_ranges(r.results.iter().map(|t| t.answered));
-        let blocks = compact::summarise(lines, r);
-        sqlx::query(
-            "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog, target_set, unanswered, blocks) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
-        )
-        .bind(agent)
-        .bind(r.seq)
-        .bind(ledger_ts(r.at))
-        .bind(r.own_healthy())
-        .bind(ledger_ts(now))
-        .bind(b.backlog as i64)
-        .bind(set)
-        .bind(unanswered)
-        .bind(serde_json::to_string(&blocks).expect("summaries serialize"))
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("store agent rounds"))?;
-        for t in &r.traces {
-            let Some((line, block)) = compact::block_of(lines, &t.target) else {
-                tracing::warn!(
-                    agent,
-                    target = t.target,
-                    "a path trace to a target no line names; not kept"
-                );
-                continue;
-            };
-            crate::paths::insert_on(
-                &mut tx,
-                &line.id,
-                Some(&block.to_string()),
-                None,
-                agent,
-                t,
-                now,
-            )
-            .await
-            .map_err(query_err("store an agent's path trace"))?;
-            crate::paths::notify_if_block_down(
-                &mut tx,
-                &line.id,
-                &block.to_string(),
-                t.taken_at,
-                now,
-            )
-            .await
-            .map_err(query_err("queue an agent's path evidence"))?;
-        }
+        store_round(&mut tx, lines, agent, r, set, b.backlog, now).await?;
     }
-    // Rounds for time the block judge has already judged (an agent silent
-    // for longer than it waits): kept, judged without.
-    let judged: Option<String> = sqlx::query_scalar("SELECT min(judged_until) FROM block_judged")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(query_err("read block judgements"))?;
-    if let Some(judged) = judged.as_deref().and_then(parse_ledger_ts) {
-        let late = new.iter().filter(|r| r.at < judged).count();
-        if late > 0 {
-            tracing::warn!(
-                agent,
-                late,
-                judged_until = %ledger_ts(judged),
-                "rounds arrived for time already judged (the agent was silent longer than the judge waits): kept, not judged again"
-            );
-        }
-    }
+    warn_late(&mut tx, agent, &new).await?;
     tx.commit()
         .await
         .map_err(query_err("commit agent rounds"))?;
@@ -180,6 +118,86 @@ pub async fn store(
         stored: new.len(),
         duplicates,
     })
+}
+
+/// One new round of a batch, with its path traces and the evidence they
+/// queue.
+async fn store_round(
+    tx: &mut SqliteConnection,
+    lines: &[linkledger_config::Line],
+    agent: &str,
+    r: &batch::Round,
+    set: i64,
+    backlog: u64,
+    now: DateTime<Utc>,
+) -> Result<(), LedgerError> {
+    let unanswered = compact::unanswered_ranges(r.results.iter().map(|t| t.answered));
+    let blocks = compact::summarise(lines, r);
+    sqlx::query(
+        "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog, target_set, unanswered, blocks) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
+    )
+    .bind(agent)
+    .bind(r.seq)
+    .bind(ledger_ts(r.at))
+    .bind(r.own_healthy())
+    .bind(ledger_ts(now))
+    .bind(backlog as i64)
+    .bind(set)
+    .bind(unanswered)
+    .bind(serde_json::to_string(&blocks).expect("summaries serialize"))
+    .execute(&mut *tx)
+    .await
+    .map_err(query_err("store agent rounds"))?;
+    for t in &r.traces {
+        let Some((line, block)) = compact::block_of(lines, &t.target) else {
+            tracing::warn!(
+                agent,
+                target = t.target,
+                "a path trace to a target no line names; not kept"
+            );
+            continue;
+        };
+        crate::paths::insert_on(
+            &mut *tx,
+            &line.id,
+            Some(&block.to_string()),
+            None,
+            agent,
+            t,
+            now,
+        )
+        .await
+        .map_err(query_err("store an agent's path trace"))?;
+        crate::paths::notify_if_block_down(&mut *tx, &line.id, &block.to_string(), t.taken_at, now)
+            .await
+            .map_err(query_err("queue an agent's path evidence"))?;
+    }
+    Ok(())
+}
+
+/// Rounds for time the block judge has already judged (an agent silent
+/// for longer than it waits) are kept and judged without: said in the log.
+async fn warn_late(
+    tx: &mut SqliteConnection,
+    agent: &str,
+    new: &[&batch::Round],
+) -> Result<(), LedgerError> {
+    let judged: Option<String> = sqlx::query_scalar("SELECT min(judged_until) FROM block_judged")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_err("read block judgements"))?;
+    if let Some(judged) = judged.as_deref().and_then(parse_ledger_ts) {
+        let late = new.iter().filter(|r| r.at < judged).count();
+        if late > 0 {
+            tracing::warn!(
+                agent,
+                late,
+                judged_until = %ledger_ts(judged),
+                "rounds arrived for time already judged (the agent was silent longer than the judge waits): kept, not judged again"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The id of an agent's target list, stored the first time it is seen.
