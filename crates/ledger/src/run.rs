@@ -56,34 +56,76 @@ pub async fn begin(
     .await
     .map_err(query_err("insert run"))?;
     if let Some(hb) = previous_heartbeat.filter(|hb| *hb < now) {
-        sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, ?, ?, 'daemon_not_running', ?)")
-            .bind(ledger_ts(hb))
-            .bind(&now_s)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("insert daemon gap"))?;
-        let notice = super::outbox::NewNotice::about(
-            super::outbox::NoticeKind::DaemonGap,
-            format!("run:{run_id}:gap"),
-            None,
-            now,
-            serde_json::json!({
-                "since": ledger_ts(hb),
-                "gap_seconds": (now - hb).num_milliseconds() as f64 / 1000.0,
-            }),
-        );
-        super::outbox::queue(&mut tx, &notice)
-            .await
-            .map_err(query_err("queue the daemon gap notice"))?;
+        record_gap(&mut tx, hb, now, run_id).await?;
     }
     record_line_configs(&mut tx, lines, &now_s, run_id).await?;
-    let configured = |id: &str| lines.iter().any(|l| l.id == id);
     let mut start = RunStart {
         run_id,
         previous_heartbeat,
         ..Default::default()
     };
+    resume_open(&mut tx, lines, now, &mut start).await?;
+    // Degradations need a window of fresh rounds to be judged again: those
+    // left open end where the previous run was last seen; faults whose
+    // causes are all over are resolved.
+    if let Some(hb) = previous_heartbeat {
+        sqlx::query("UPDATE degradations SET end_at = max(start_at, ?), run_closed = ? WHERE end_at IS NULL")
+            .bind(ledger_ts(hb))
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("close degradations of the previous run"))?;
+    }
+    super::faults::resolve_finished(&mut tx)
+        .await
+        .map_err(query_err("resolve finished faults"))?;
+    tx.commit().await.map_err(query_err("commit run start"))?;
+    Ok(start)
+}
+
+/// The time the daemon was not running, from the previous run's last
+/// heartbeat to this start, and its notice.
+async fn record_gap(
+    tx: &mut sqlx::SqliteConnection,
+    hb: DateTime<Utc>,
+    now: DateTime<Utc>,
+    run_id: i64,
+) -> Result<(), LedgerError> {
+    let now_s = ledger_ts(now);
+    sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, ?, ?, 'daemon_not_running', ?)")
+        .bind(ledger_ts(hb))
+        .bind(&now_s)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("insert daemon gap"))?;
+    let notice = super::outbox::NewNotice::about(
+        super::outbox::NoticeKind::DaemonGap,
+        format!("run:{run_id}:gap"),
+        None,
+        now,
+        serde_json::json!({
+            "since": ledger_ts(hb),
+            "gap_seconds": (now - hb).num_milliseconds() as f64 / 1000.0,
+        }),
+    );
+    super::outbox::queue(&mut *tx, &notice)
+        .await
+        .map_err(query_err("queue the daemon gap notice"))?;
+    Ok(())
+}
+
+/// The outages and local faults the previous run left open: those of
+/// configured lines are resumed (listed in `start`); those of lines no
+/// longer configured end where observation of them ended.
+async fn resume_open(
+    tx: &mut sqlx::SqliteConnection,
+    lines: &[Line],
+    now: DateTime<Utc>,
+    start: &mut RunStart,
+) -> Result<(), LedgerError> {
+    let configured = |id: &str| lines.iter().any(|l| l.id == id);
+    let (run_id, previous_heartbeat) = (start.run_id, start.previous_heartbeat);
     // Block outages (block not NULL) are the block judge's to resume.
     for (table, own) in [("outages", " AND block IS NULL"), ("local_faults", "")] {
         let rows = sqlx::query(&format!(
@@ -120,22 +162,7 @@ pub async fn begin(
             .map_err(query_err("close episode of removed line"))?;
         }
     }
-    // Degradations need a window of fresh rounds to be judged again: those
-    // left open end where the previous run was last seen; faults whose
-    // causes are all over are resolved.
-    if let Some(hb) = previous_heartbeat {
-        sqlx::query("UPDATE degradations SET end_at = max(start_at, ?), run_closed = ? WHERE end_at IS NULL")
-            .bind(ledger_ts(hb))
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("close degradations of the previous run"))?;
-    }
-    super::faults::resolve_finished(&mut tx)
-        .await
-        .map_err(query_err("resolve finished faults"))?;
-    tx.commit().await.map_err(query_err("commit run start"))?;
-    Ok(start)
+    Ok(())
 }
 
 /// Appends a line's configuration when it differs from the latest recorded.

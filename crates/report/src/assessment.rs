@@ -573,77 +573,89 @@ fn breaches(d: &mut Doc, a: &Assessment, tz: Tz) {
         &tr(l, "本期无违约事项。", "No breaches in the half."),
     );
     if !a.uncharged.is_empty() {
-        d.heading(
-            2,
-            tr(
-                l,
-                "同一事件不重复计费的事项",
-                "Breaches of one incident not charged twice",
-            ),
-        );
-        let head = heads(
-            l,
-            &[
-                ("运营商", "Carrier"),
-                ("线路", "Line"),
-                ("事项", "Breach"),
-                ("故障", "Fault"),
-                ("原因", "Why not charged"),
-            ],
-        );
-        let rows = a
-            .uncharged
-            .iter()
-            .map(|b| {
-                vec![
-                    b.carrier.clone(),
-                    b.line.clone(),
-                    breach_name(l, b.kind),
-                    b.fault.map(|f| format!("#{f}")).unwrap_or_default(),
-                    uncharged_why(l, b.note.as_deref().unwrap_or("")),
-                ]
-            })
-            .collect();
-        d.table(&head, &[0.8, 0.8, 1.6, 0.5, 2.6], rows, "");
+        uncharged(d, a);
     }
     if !a.corrections.is_empty() {
-        d.heading(2, tr(l, "更正", "Corrections"));
-        let head = heads(
-            l,
-            &[
-                ("运营商", "Carrier"),
-                ("故障", "Fault"),
-                ("事项", "Breach"),
-                ("等级更正", "Class corrected"),
-                ("更正时间", "Corrected at"),
-                ("更正人", "By"),
-                ("理由", "Reason"),
-                ("数量", "Units"),
-            ],
-        );
-        let rows = a
-            .corrections
-            .iter()
-            .map(|k| {
-                vec![
-                    k.carrier.clone(),
-                    format!("#{}", k.fault),
-                    breach_name(l, k.kind),
-                    format!("{} → {}", class_name(l, k.from), class_name(l, k.to)),
-                    at(tz, k.recorded_at),
-                    k.by.clone().unwrap_or_default(),
-                    k.reason.clone().unwrap_or_default(),
-                    format!("{:+}", k.units),
-                ]
-            })
-            .collect();
-        d.table(&head, &[0.8, 0.5, 1.4, 1.0, 1.3, 0.7, 2.0, 0.5], rows, "");
-        d.note(tr(
-            l,
-            "更正针对以往考核期已判定的故障：原考核结果保持不变，更正造成的差额（−1 为退回一次违约）在本期单列计算。",
-            "Corrections concern faults judged in an earlier assessment: that assessment stands, and the difference a correction makes (−1: a breach credited back) is counted here as a line of its own.",
-        ));
+        corrections_table(d, a, tz);
     }
+}
+
+/// Breaches another fault of the same incident answers for.
+fn uncharged(d: &mut Doc, a: &Assessment) {
+    let l = d.language;
+    d.heading(
+        2,
+        tr(
+            l,
+            "同一事件不重复计费的事项",
+            "Breaches of one incident not charged twice",
+        ),
+    );
+    let head = heads(
+        l,
+        &[
+            ("运营商", "Carrier"),
+            ("线路", "Line"),
+            ("事项", "Breach"),
+            ("故障", "Fault"),
+            ("原因", "Why not charged"),
+        ],
+    );
+    let rows = a
+        .uncharged
+        .iter()
+        .map(|b| {
+            vec![
+                b.carrier.clone(),
+                b.line.clone(),
+                breach_name(l, b.kind),
+                b.fault.map(|f| format!("#{f}")).unwrap_or_default(),
+                uncharged_why(l, b.note.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    d.table(&head, &[0.8, 0.8, 1.6, 0.5, 2.6], rows, "");
+}
+
+/// Corrections of faults judged in an earlier half, as differences.
+fn corrections_table(d: &mut Doc, a: &Assessment, tz: Tz) {
+    let l = d.language;
+    d.heading(2, tr(l, "更正", "Corrections"));
+    let head = heads(
+        l,
+        &[
+            ("运营商", "Carrier"),
+            ("故障", "Fault"),
+            ("事项", "Breach"),
+            ("等级更正", "Class corrected"),
+            ("更正时间", "Corrected at"),
+            ("更正人", "By"),
+            ("理由", "Reason"),
+            ("数量", "Units"),
+        ],
+    );
+    let rows = a
+        .corrections
+        .iter()
+        .map(|k| {
+            vec![
+                k.carrier.clone(),
+                format!("#{}", k.fault),
+                breach_name(l, k.kind),
+                format!("{} → {}", class_name(l, k.from), class_name(l, k.to)),
+                at(tz, k.recorded_at),
+                k.by.clone().unwrap_or_default(),
+                k.reason.clone().unwrap_or_default(),
+                format!("{:+}", k.units),
+            ]
+        })
+        .collect();
+    d.table(&head, &[0.8, 0.5, 1.4, 1.0, 1.3, 0.7, 2.0, 0.5], rows, "");
+    d.note(tr(
+        l,
+        "更正针对以往考核期已判定的故障：原考核结果保持不变，更正造成的差额（−1 为退回一次违约）在本期单列计算。",
+        "Corrections concern faults judged in an earlier assessment: that assessment stands, and the difference a correction makes (−1: a breach credited back) is counted here as a line of its own.",
+    ));
 }
 
 /// 三、扣减规则: each configured rule and what it deducts.

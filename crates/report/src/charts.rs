@@ -72,6 +72,25 @@ fn esc(s: &str) -> String {
     html_escape(s)
 }
 
+/// The plot area's scale: values from `lo` to `hi` up the plot, the
+/// time axis (0 to 1) across it.
+struct Frame {
+    lo: f64,
+    hi: f64,
+    span: f64,
+}
+
+impl Frame {
+    fn x(&self, f: f32) -> f32 {
+        LEFT + f.clamp(0.0, 1.0) * (W - RIGHT - LEFT)
+    }
+
+    fn y(&self, v: f64) -> f32 {
+        let (y0, y1) = (TOP, H - BOTTOM);
+        y1 - ((v.clamp(self.lo, self.hi) - self.lo) / self.span) as f32 * (y1 - y0)
+    }
+}
+
 impl LineChart {
     /// The chart, or None when no series has a point to draw.
     pub fn render(&self) -> Option<Chart> {
@@ -82,12 +101,14 @@ impl LineChart {
         {
             return None;
         }
-        let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
         // Round ticks: the axis widened to whole steps of 1, 2, 2.5 or 5 × 10ⁿ.
         let (lo, hi, step) = nice_axis(self.y_min, self.y_max, 4);
-        let span = (hi - lo).max(f64::MIN_POSITIVE);
-        let y = |v: f64| y1 - ((v.clamp(lo, hi) - lo) / span) as f32 * (y1 - y0);
-        let x = |f: f32| x0 + f.clamp(0.0, 1.0) * (x1 - x0);
+        let fr = Frame {
+            lo,
+            hi,
+            span: (hi - lo).max(f64::MIN_POSITIVE),
+        };
+        let x0 = LEFT;
         let mut s = String::new();
         let _ = write!(
             s,
@@ -102,10 +123,27 @@ impl LineChart {
             r##"<text x="{x0}" y="15" font-size="12" font-weight="bold" fill="#222222">{}</text>"##,
             esc(&self.title)
         );
+        self.axes(&mut s, &fr, step);
+        self.lines(&mut s, &fr);
+        self.legend(&mut s);
+        s.push_str("</svg>");
+        Some(Chart {
+            title: self.title.clone(),
+            svg: s,
+            width: W,
+            height: H,
+        })
+    }
+
+    /// The grid and its value labels, the time axis and its labels, and
+    /// the reference rules.
+    fn axes(&self, s: &mut String, fr: &Frame, step: f64) {
+        let (lo, hi) = (fr.lo, fr.hi);
+        let (x0, x1, y1) = (LEFT, W - RIGHT, H - BOTTOM);
         let ticks = ((hi - lo) / step).round() as usize;
         for i in 0..=ticks {
             let v = lo + step * i as f64;
-            let yy = y(v);
+            let yy = fr.y(v);
             let _ = write!(
                 s,
                 r##"<line x1="{x0}" y1="{yy:.1}" x2="{x1}" y2="{yy:.1}" stroke="#dddddd" stroke-width="0.6"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555555">{}</text>"##,
@@ -119,7 +157,7 @@ impl LineChart {
             r##"<line x1="{x0}" y1="{y1}" x2="{x1}" y2="{y1}" stroke="#888888" stroke-width="0.8"/>"##
         );
         for (f, label) in &self.x_labels {
-            let xx = x(*f);
+            let xx = fr.x(*f);
             let _ = write!(
                 s,
                 r##"<line x1="{xx:.1}" y1="{y1}" x2="{xx:.1}" y2="{:.1}" stroke="#888888" stroke-width="0.8"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
@@ -129,19 +167,23 @@ impl LineChart {
             );
         }
         for r in &self.rules {
-            let yy = y(r.value);
+            let yy = fr.y(r.value);
             let _ = write!(
                 s,
                 r#"<line x1="{x0}" y1="{yy:.1}" x2="{x1}" y2="{yy:.1}" stroke="{}" stroke-width="1" stroke-dasharray="5 3"/>"#,
                 r.colour
             );
         }
+    }
+
+    /// Each series as polylines, broken where it has no point.
+    fn lines(&self, s: &mut String, fr: &Frame) {
         for se in &self.series {
             // A gap (None) breaks the line.
             let mut runs: Vec<Vec<(f32, f32)>> = vec![Vec::new()];
             for (f, v) in &se.points {
                 match v {
-                    Some(v) => runs.last_mut().expect("one run").push((x(*f), y(*v))),
+                    Some(v) => runs.last_mut().expect("one run").push((fr.x(*f), fr.y(*v))),
                     None if !runs.last().expect("one run").is_empty() => runs.push(Vec::new()),
                     None => {}
                 }
@@ -169,6 +211,11 @@ impl LineChart {
                 );
             }
         }
+    }
+
+    /// The legend under the axis labels: series, then rules.
+    fn legend(&self, s: &mut String) {
+        let x0 = LEFT;
         // Legend under the axis labels.
         let mut lx = x0;
         let ly = H - 8.0;
@@ -194,13 +241,6 @@ impl LineChart {
             );
             lx += 28.0 + text_width(name) * 10.0;
         }
-        s.push_str("</svg>");
-        Some(Chart {
-            title: self.title.clone(),
-            svg: s,
-            width: W,
-            height: H,
-        })
     }
 }
 

@@ -17,7 +17,9 @@ use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
 use linkledger_core::fault::FaultClass;
 use linkledger_core::rollup::{QualityFigures, QualitySum};
 use linkledger_core::traffic::TrafficSummary;
-use linkledger_ledger::budget::{budget_and_records, maintenance, BudgetView, MaintenanceView};
+use linkledger_ledger::budget::{
+    budget_and_records, maintenance, Budget, BudgetView, MaintenanceView,
+};
 use linkledger_ledger::records::{
     agreed_outages, exclusions, faults, AgreedOutageView, ExclusionView, FaultFilter, FaultView,
 };
@@ -388,25 +390,9 @@ pub async fn period_figures(
             .await?,
         );
     }
-    let egress = if only.is_none() {
-        let d = Downtime::of_egress(&downs);
-        let fs: Vec<FaultView> = all_faults
-            .iter()
-            .filter(|f| f.line.is_none() && in_period(f, p))
-            .cloned()
-            .collect();
-        let in_years: Vec<Downtime> = year_downs.iter().map(|l| Downtime::of_egress(l)).collect();
-        Some(EgressFigures {
-            availability: Availability::of(&d, p),
-            year_to_date: budget.egress.clone(),
-            years: year_rows(&parts, &in_years, |k| budgets[k].egress.clone()),
-            outages: d.down.clone(),
-            fault_classes: class_summaries(&fs),
-            faults: fs,
-        })
-    } else {
-        None
-    };
+    let egress = only
+        .is_none()
+        .then(|| egress_figures(&downs, &year_downs, &all_faults, &parts, &budgets, p));
     Ok(PeriodFigures {
         contract: c.contract.name.clone(),
         timezone: tz.name().to_string(),
@@ -420,16 +406,7 @@ pub async fn period_figures(
         lines,
         egress,
         upgrade_advice_share: c.contract.upgrade_advice_share,
-        rtt_thresholds: c
-            .lines
-            .iter()
-            .map(|l| {
-                (
-                    l.id.clone(),
-                    l.rtt_threshold.map(|d| d.as_secs_f64() * 1000.0),
-                )
-            })
-            .collect(),
+        rtt_thresholds: rtt_thresholds(c),
         generated_at: now,
         corrected_faults: linkledger_ledger::records::corrected_in(
             ledger,
@@ -439,6 +416,46 @@ pub async fn period_figures(
         )
         .await?,
     })
+}
+
+/// The egress as a whole: down when every line is, its own faults, and
+/// its budget in each contract year the period touches.
+fn egress_figures(
+    downs: &[Downtime],
+    year_downs: &[Vec<Downtime>],
+    all_faults: &[FaultView],
+    parts: &[(ContractYear, Span)],
+    budgets: &[Budget],
+    p: Span,
+) -> EgressFigures {
+    let d = Downtime::of_egress(downs);
+    let fs: Vec<FaultView> = all_faults
+        .iter()
+        .filter(|f| f.line.is_none() && in_period(f, p))
+        .cloned()
+        .collect();
+    let in_years: Vec<Downtime> = year_downs.iter().map(|l| Downtime::of_egress(l)).collect();
+    EgressFigures {
+        availability: Availability::of(&d, p),
+        year_to_date: budgets.last().expect("at least one part").egress.clone(),
+        years: year_rows(parts, &in_years, |k| budgets[k].egress.clone()),
+        outages: d.down.clone(),
+        fault_classes: class_summaries(&fs),
+        faults: fs,
+    }
+}
+
+/// Each line's RTT threshold in milliseconds, when it has one.
+fn rtt_thresholds(c: &Config) -> Vec<(String, Option<f64>)> {
+    c.lines
+        .iter()
+        .map(|l| {
+            (
+                l.id.clone(),
+                l.rtt_threshold.map(|d| d.as_secs_f64() * 1000.0),
+            )
+        })
+        .collect()
 }
 
 /// The contract years `p` touches, each with the part of `p` inside it,
@@ -482,6 +499,62 @@ fn year_rows(
         .collect()
 }
 
+/// A line's quality over the whole period and month by month.
+fn quality_sums(per_day: &[(NaiveDate, QualitySum)]) -> (QualitySum, Vec<(String, QualitySum)>) {
+    let mut whole = QualitySum::default();
+    let mut months: Vec<(String, QualitySum)> = Vec::new();
+    for (date, q) in per_day {
+        whole.add(q);
+        let m = date.format("%Y-%m").to_string();
+        match months.last_mut() {
+            Some((k, s)) if *k == m => s.add(q),
+            _ => months.push((m, q.clone())),
+        }
+    }
+    (whole, months)
+}
+
+/// A line's days: what each charged, left unobserved and measured, and the
+/// contract-year budget left at its end.
+fn day_rows(
+    per_day: &[(NaiveDate, QualitySum)],
+    days: &[(NaiveDate, Span)],
+    d: &Downtime,
+    (parts, in_years): (&[(ContractYear, Span)], &[Downtime]),
+    cap: f64,
+) -> Vec<Day> {
+    per_day
+        .iter()
+        .zip(days)
+        .map(|((date, q), (_, span))| {
+            let charged = secs(total(&clip(&d.charged, *span)));
+            let unobserved = secs(total(&clip(&d.unobserved, *span)));
+            let observed = secs(span.1 - span.0) - unobserved;
+            // The budget of the contract year this day is in.
+            let k = parts
+                .iter()
+                .rposition(|(y, _)| y.start <= span.0)
+                .unwrap_or(0);
+            let used = secs(total(&clip(
+                &in_years[k].charged,
+                (DateTime::<Utc>::MIN_UTC, span.1),
+            )));
+            let f = q.figures();
+            Day {
+                date: *date,
+                charged_s: charged,
+                unobserved_s: unobserved,
+                availability: (observed > 0.0).then(|| 1.0 - charged / observed),
+                rtt_p50_ms: f.rtt_p50_ms,
+                rtt_p95_ms: f.rtt_p95_ms,
+                rtt_p99_ms: f.rtt_p99_ms,
+                loss_ratio: f.loss_ratio,
+                budget_left_s: cap - used,
+            }
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn line_figures(
     ledger: &Ledger,
@@ -511,47 +584,8 @@ async fn line_figures(
             .map(|f| f.class);
     }
     let per_day = linkledger_ledger::day_rollups::quality_by_day(ledger, &l.id, days).await?;
-    let mut whole = QualitySum::default();
-    let mut months: Vec<(String, QualitySum)> = Vec::new();
-    for (date, q) in &per_day {
-        whole.add(q);
-        let m = date.format("%Y-%m").to_string();
-        match months.last_mut() {
-            Some((k, s)) if *k == m => s.add(q),
-            _ => months.push((m, q.clone())),
-        }
-    }
-    let cap = ytd.cap_s;
-    let days_out = per_day
-        .iter()
-        .zip(days)
-        .map(|((date, q), (_, span))| {
-            let charged = secs(total(&clip(&d.charged, *span)));
-            let unobserved = secs(total(&clip(&d.unobserved, *span)));
-            let observed = secs(span.1 - span.0) - unobserved;
-            // The budget of the contract year this day is in.
-            let k = parts
-                .iter()
-                .rposition(|(y, _)| y.start <= span.0)
-                .unwrap_or(0);
-            let used = secs(total(&clip(
-                &in_years[k].charged,
-                (DateTime::<Utc>::MIN_UTC, span.1),
-            )));
-            let f = q.figures();
-            Day {
-                date: *date,
-                charged_s: charged,
-                unobserved_s: unobserved,
-                availability: (observed > 0.0).then(|| 1.0 - charged / observed),
-                rtt_p50_ms: f.rtt_p50_ms,
-                rtt_p95_ms: f.rtt_p95_ms,
-                rtt_p99_ms: f.rtt_p99_ms,
-                loss_ratio: f.loss_ratio,
-                budget_left_s: cap - used,
-            }
-        })
-        .collect();
+    let (whole, months) = quality_sums(&per_day);
+    let days_out = day_rows(&per_day, days, d, (parts, in_years), ytd.cap_s);
     let contracted = l.bandwidth_mbps as f64 * 1e6;
     let samples = linkledger_ledger::day_rollups::traffic_by_day(ledger, &l.id, days).await?;
     let t = super::traffic_figures::figures(
