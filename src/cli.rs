@@ -386,10 +386,23 @@ async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `check-config` says of a valid config, part by part.
 fn describe(c: &Config) -> String {
+    [
+        describe_contract(c),
+        describe_terms(c),
+        describe_delivery(c),
+        describe_reports(c),
+        describe_lines(c),
+    ]
+    .concat()
+}
+
+/// The contract year, the probe round, the ledger and the listener.
+fn describe_contract(c: &Config) -> String {
     let now = linkledger_ledger::clock::wall_now();
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
-    let mut s = format!(
+    format!(
         "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {}, timeout {}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
         c.path.display(),
         c.contract.name,
@@ -403,10 +416,14 @@ fn describe(c: &Config) -> String {
         c.probe.up_after,
         c.daemon.database.display(),
         c.daemon.listen,
-    );
-    let t = &c.contract.terms;
+    )
+}
+
+/// The fault deadlines and degradation thresholds.
+fn describe_terms(c: &Config) -> String {
     let d = |v: std::time::Duration| humantime::format_duration(v).to_string();
-    s += &format!(
+    let t = &c.contract.terms;
+    let mut s = format!(
         "faults: response {}, on site {}, resolution general {} / serious {} / major {}, repair report {}; maintenance notice {} (approved maintenance {})\n",
         d(t.response),
         d(t.on_site),
@@ -425,7 +442,13 @@ fn describe(c: &Config) -> String {
         t.degradation.utilisation_ratio * 100.0,
         d(t.degradation.utilisation_window),
     );
-    s += &if c.api_tokens.is_empty() {
+    s
+}
+
+/// The API's tokens, the alert settings and each notify channel.
+fn describe_delivery(c: &Config) -> String {
+    let d = |v: std::time::Duration| humantime::format_duration(v).to_string();
+    let mut s = if c.api_tokens.is_empty() {
         "api: off (no [[api.token]])\n".to_string()
     } else {
         let tokens: Vec<String> = c
@@ -457,8 +480,13 @@ fn describe(c: &Config) -> String {
         };
         s += &format!("notify {}: {} {to}\n", ch.name, ch.kind.as_str());
     }
+    s
+}
+
+/// Report formats and schedule, and the assessment's fees and rules.
+fn describe_reports(c: &Config) -> String {
     let r = &c.report;
-    s += &format!(
+    let mut s = format!(
         "reports: {} in {}, {}, to {}\n",
         r.formats
             .iter()
@@ -496,6 +524,12 @@ fn describe(c: &Config) -> String {
             ""
         }
     );
+    s
+}
+
+/// Each line's targets, RTT threshold and SNMP.
+fn describe_lines(c: &Config) -> String {
+    let mut s = String::new();
     for l in &c.lines {
         s += &format!(
             "line {}: {} ({}), {} Mbit/s, local {}, gateway {}, upstream {} (quorum {})\n",

@@ -74,104 +74,8 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
             resolved,
             json,
             ..
-        } => {
-            let filter = FaultFilter {
-                line,
-                class,
-                open: (open || resolved).then_some(open),
-                since: None,
-            };
-            let db = ledger::open_for_reading(&c.daemon.database).await?;
-            let list = records::faults(
-                &db,
-                &filter,
-                &c.contract.terms,
-                linkledger_ledger::clock::wall_now(),
-            )
-            .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-                return Ok(());
-            }
-            println!(
-                "{:>5}  {:<10} {:<12}  {:<20} {:<20} deadlines",
-                "id", "line", "class", "detected", "resolved"
-            );
-            for f in list {
-                let tz = c.daemon.timezone;
-                let fmt =
-                    |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
-                let deadlines: Vec<String> = f
-                    .deadlines
-                    .iter()
-                    .map(|d| format!("{} {}", d.kind.as_str(), d.state.as_str()))
-                    .collect();
-                println!(
-                    "{:>5}  {:<10} {:<7} {}  {:<20} {:<20} {}",
-                    f.id,
-                    f.line.as_deref().unwrap_or(linkledger_core::EGRESS),
-                    f.class.as_str(),
-                    f.class.zh(),
-                    fmt(f.detected_at),
-                    f.resolved_at.map(fmt).unwrap_or_else(|| "(open)".into()),
-                    deadlines.join(", ")
-                );
-            }
-            return Ok(());
-        }
-        FaultCmd::Show { id, json, .. } => {
-            let db = ledger::open_for_reading(&c.daemon.database).await?;
-            let f = records::fault(
-                &db,
-                id,
-                &c.contract.terms,
-                linkledger_ledger::clock::wall_now(),
-            )
-            .await?
-            .ok_or_else(|| Refused(format!("no fault {id}")))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&f)?);
-                return Ok(());
-            }
-            let tz = c.daemon.timezone;
-            println!(
-                "fault {} on {}: {} ({}), {}",
-                f.id,
-                f.line.as_deref().unwrap_or("the whole egress"),
-                f.class,
-                f.class.zh(),
-                if f.open { "open" } else { "resolved" }
-            );
-            for e in &f.timeline {
-                let row = format!(
-                    "  {}  {:<18} {}{}{}",
-                    e.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
-                    e.kind,
-                    e.class
-                        .as_deref()
-                        .or(e.deadline.as_deref())
-                        .map(|c| format!("{c} "))
-                        .unwrap_or_default(),
-                    e.text.as_deref().unwrap_or(""),
-                    e.actor
-                        .as_deref()
-                        .map(|a| format!(" (by {a})"))
-                        .unwrap_or_default(),
-                );
-                println!("{}", row.trim_end());
-            }
-            for d in &f.deadlines {
-                println!(
-                    "  deadline {:<14} due {:<20} {}",
-                    d.kind.as_str(),
-                    d.due
-                        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    d.state.as_str()
-                );
-            }
-            return Ok(());
-        }
+        } => return list_faults(c, line, class, open, resolved, json).await,
+        FaultCmd::Show { id, json, .. } => return show_fault(c, id, json).await,
         FaultCmd::Ack(s) => step(s, Step::Acknowledged, None),
         FaultCmd::OnSite(s) => step(s, Step::OnSite, None),
         FaultCmd::RepairReport { step: s, reference } => step(s, Step::RepairReport, reference),
@@ -202,6 +106,114 @@ pub async fn fault(c: &Config, cmd: FaultCmd) -> anyhow::Result<()> {
         },
     };
     act(c, action).await
+}
+
+/// `fault list`: the faults as a table, or JSON.
+async fn list_faults(
+    c: &Config,
+    line: Option<String>,
+    class: Option<linkledger_core::fault::FaultClass>,
+    open: bool,
+    resolved: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let filter = FaultFilter {
+        line,
+        class,
+        open: (open || resolved).then_some(open),
+        since: None,
+    };
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = records::faults(
+        &db,
+        &filter,
+        &c.contract.terms,
+        linkledger_ledger::clock::wall_now(),
+    )
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<10} {:<12}  {:<20} {:<20} deadlines",
+        "id", "line", "class", "detected", "resolved"
+    );
+    for f in list {
+        let tz = c.daemon.timezone;
+        let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+        let deadlines: Vec<String> = f
+            .deadlines
+            .iter()
+            .map(|d| format!("{} {}", d.kind.as_str(), d.state.as_str()))
+            .collect();
+        println!(
+            "{:>5}  {:<10} {:<7} {}  {:<20} {:<20} {}",
+            f.id,
+            f.line.as_deref().unwrap_or(linkledger_core::EGRESS),
+            f.class.as_str(),
+            f.class.zh(),
+            fmt(f.detected_at),
+            f.resolved_at.map(fmt).unwrap_or_else(|| "(open)".into()),
+            deadlines.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `fault show`: one fault's timeline and deadlines, or JSON.
+async fn show_fault(c: &Config, id: i64, json: bool) -> anyhow::Result<()> {
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let f = records::fault(
+        &db,
+        id,
+        &c.contract.terms,
+        linkledger_ledger::clock::wall_now(),
+    )
+    .await?
+    .ok_or_else(|| Refused(format!("no fault {id}")))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&f)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    println!(
+        "fault {} on {}: {} ({}), {}",
+        f.id,
+        f.line.as_deref().unwrap_or("the whole egress"),
+        f.class,
+        f.class.zh(),
+        if f.open { "open" } else { "resolved" }
+    );
+    for e in &f.timeline {
+        let row = format!(
+            "  {}  {:<18} {}{}{}",
+            e.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.class
+                .as_deref()
+                .or(e.deadline.as_deref())
+                .map(|c| format!("{c} "))
+                .unwrap_or_default(),
+            e.text.as_deref().unwrap_or(""),
+            e.actor
+                .as_deref()
+                .map(|a| format!(" (by {a})"))
+                .unwrap_or_default(),
+        );
+        println!("{}", row.trim_end());
+    }
+    for d in &f.deadlines {
+        println!(
+            "  deadline {:<14} due {:<20} {}",
+            d.kind.as_str(),
+            d.due
+                .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "-".into()),
+            d.state.as_str()
+        );
+    }
+    Ok(())
 }
 
 pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {

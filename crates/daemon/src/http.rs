@@ -65,6 +65,20 @@ async fn contract_metrics(
             .with_label_values(&[&l.id])
             .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
+    vantage_metrics(s, config, now).await?;
+    budget_metrics(s, config, now).await?;
+    open_metrics(s, config).await?;
+    deadline_metrics(s, config, now).await
+}
+
+/// Each vantage agent's rounds, lag, backlog and own side; the figures of
+/// an agent never heard from are absent, not zero.
+async fn vantage_metrics(
+    s: &HttpState,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), linkledger_ledger::LedgerError> {
+    let m = &s.metrics;
     for a in linkledger_ledger::vantage::status::agents(&s.db, config, now).await? {
         let v = &m.vantage;
         let id = [a.agent.as_str()];
@@ -87,6 +101,17 @@ async fn contract_metrics(
             }
         }
     }
+    Ok(())
+}
+
+/// Each line's and the egress's downtime, exclusions and budget in the
+/// contract year.
+async fn budget_metrics(
+    s: &HttpState,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), linkledger_ledger::LedgerError> {
+    let m = &s.metrics;
     let b = budget::budget(&s.db, config, now).await?;
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
         let id = v.line.as_str();
@@ -116,11 +141,21 @@ async fn contract_metrics(
             }
         }
     }
+    Ok(())
+}
+
+/// Open faults by class and open degradations by kind, every series
+/// present (0 or a count).
+async fn open_metrics(
+    s: &HttpState,
+    config: &Config,
+) -> Result<(), linkledger_ledger::LedgerError> {
+    let m = &s.metrics;
     let open = linkledger_ledger::records::open_fault_counts(&s.db).await?;
-    let ids = b
+    let ids = config
         .lines
         .iter()
-        .map(|l| l.line.as_str())
+        .map(|l| l.id.as_str())
         .chain([linkledger_core::EGRESS]);
     for id in ids {
         for class in FaultClass::ALL {
@@ -146,6 +181,16 @@ async fn contract_metrics(
                 .set(i64::from(open));
         }
     }
+    Ok(())
+}
+
+/// Deadline breaches as counters, and pending deadlines' due times.
+async fn deadline_metrics(
+    s: &HttpState,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), linkledger_ledger::LedgerError> {
+    let m = &s.metrics;
     let breaches = linkledger_ledger::records::breach_counts(&s.db).await?;
     for (scope, class, deadline, n) in breaches {
         let c = m

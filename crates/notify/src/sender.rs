@@ -287,17 +287,7 @@ impl ChannelTask {
         let now = self.clock.now();
         let notices: Vec<Notice> = pending.iter().map(|(n, _)| n.clone()).collect();
         let local = now.with_timezone(&config.daemon.timezone).time();
-        // In a special period quiet hours hold nothing back.
-        let special = !linkledger_config::special::at(&config.special_periods, now).is_empty();
-        let route = if special {
-            linkledger_config::notify::Route {
-                quiet: None,
-                ..channel.route.clone()
-            }
-        } else {
-            channel.route.clone()
-        };
-        let steps = plan(&route, &notices, local);
+        let steps = plan(&route_at(config, channel, now), &notices, local);
         let owed: Vec<&Notice> = notices
             .iter()
             .filter(|n| !steps.contains(&Step::Skip(n.id)))
@@ -321,16 +311,7 @@ impl ChannelTask {
                 match step {
                     Step::Skip(id) => {
                         done.insert(*id);
-                        outbox::record(
-                            &self.ledger,
-                            *id,
-                            &self.name,
-                            1,
-                            Outcome::Skipped,
-                            "not routed to this channel",
-                            self.clock.now(),
-                        )
-                        .await?;
+                        self.skip(*id).await?;
                     }
                     Step::Send(id) => {
                         if let Some((n, a)) = pending.iter().find(|(n, _)| n.id == *id) {
@@ -346,17 +327,7 @@ impl ChannelTask {
                     *low = still_owed(&done);
                     return Ok(Some((gather - waited).to_std().unwrap_or(GATHER)));
                 }
-                // A report goes alone: its mail carries the report itself.
-                let mut batches: Vec<Vec<(Notice, u32)>> = vec![Vec::new()];
-                for item in group {
-                    if item.0.kind == NoticeKind::ReportReady {
-                        batches.push(vec![item]);
-                        batches.push(Vec::new());
-                    } else {
-                        batches.last_mut().expect("one batch").push(item);
-                    }
-                }
-                for batch in batches.iter().filter(|b| !b.is_empty()) {
+                for batch in &batches(group) {
                     if let Some(wait) = self.send_group(config, channel, batch).await? {
                         *low = still_owed(&done);
                         return Ok(Some(wait));
@@ -371,16 +342,7 @@ impl ChannelTask {
             match step {
                 Step::Skip(id) => {
                     done.insert(id);
-                    outbox::record(
-                        &self.ledger,
-                        id,
-                        &self.name,
-                        1,
-                        Outcome::Skipped,
-                        "not routed to this channel",
-                        self.clock.now(),
-                    )
-                    .await?;
+                    self.skip(id).await?;
                 }
                 Step::Send(id) => {
                     let Some((n, attempts)) = pending.iter().find(|(n, _)| n.id == id) else {
@@ -396,6 +358,20 @@ impl ChannelTask {
         }
         *low = still_owed(&done);
         Ok(None)
+    }
+
+    /// Records a notice as not routed to this channel.
+    async fn skip(&self, id: i64) -> Result<(), LedgerError> {
+        outbox::record(
+            &self.ledger,
+            id,
+            &self.name,
+            1,
+            Outcome::Skipped,
+            "not routed to this channel",
+            self.clock.now(),
+        )
+        .await
     }
 
     /// Re-posts every open fault to Alertmanager as firing (it resolves an
@@ -613,28 +589,7 @@ impl ChannelTask {
         if parts.is_empty() {
             return Ok(None);
         }
-        // The most severe incident first: a fault with a major notice, the
-        // whole egress's before a line's; each fault's own notices in the
-        // order they were queued; notices of no fault last.
-        let rank: Vec<(bool, bool, usize)> = parts
-            .iter()
-            .enumerate()
-            .map(|(i, (n, ..))| match n.fault {
-                Some(f) => {
-                    let of = |p: &&(&Notice, u32, message::Message, String)| p.0.fault == Some(f);
-                    (
-                        !parts.iter().filter(of).any(|p| p.2.urgent),
-                        n.line.is_some(),
-                        parts.iter().position(|p| of(&p)).unwrap_or(i),
-                    )
-                }
-                None => (true, true, usize::MAX - parts.len() + i),
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..parts.len()).collect();
-        order.sort_by_key(|i| (rank[*i], *i));
-        let mut parts: Vec<_> = order.into_iter().map(|i| parts[i].clone()).collect();
-        parts.dedup_by_key(|p| p.0.id);
+        let parts = most_severe_first(parts);
         let messages: Vec<message::Message> = parts.iter().map(|(_, _, m, _)| m.clone()).collect();
         let combined = message::combine(&messages, FULL_IN_ONE, max_bytes(channel.kind), &cx);
         let lead_notice = parts[0].0;
@@ -760,6 +715,69 @@ impl ChannelTask {
             }
         }
     }
+}
+
+/// A notice of a group with its attempts, message and delivery note.
+type Part<'a> = (&'a Notice, u32, message::Message, String);
+
+/// The most severe incident first: a fault with a major notice, the whole
+/// egress's before a line's; each fault's own notices in the order they
+/// were queued; notices of no fault last. Each notice once.
+fn most_severe_first(parts: Vec<Part<'_>>) -> Vec<Part<'_>> {
+    let rank: Vec<(bool, bool, usize)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (n, ..))| match n.fault {
+            Some(f) => {
+                let of = |p: &&Part| p.0.fault == Some(f);
+                (
+                    !parts.iter().filter(of).any(|p| p.2.urgent),
+                    n.line.is_some(),
+                    parts.iter().position(|p| of(&p)).unwrap_or(i),
+                )
+            }
+            None => (true, true, usize::MAX - parts.len() + i),
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|i| (rank[*i], *i));
+    let mut parts: Vec<_> = order.into_iter().map(|i| parts[i].clone()).collect();
+    parts.dedup_by_key(|p| p.0.id);
+    parts
+}
+
+/// The channel's route at `now`: in a special period quiet hours hold
+/// nothing back.
+fn route_at(
+    config: &Config,
+    channel: &Channel,
+    now: chrono::DateTime<chrono::Utc>,
+) -> linkledger_config::notify::Route {
+    let special = !linkledger_config::special::at(&config.special_periods, now).is_empty();
+    if special {
+        linkledger_config::notify::Route {
+            quiet: None,
+            ..channel.route.clone()
+        }
+    } else {
+        channel.route.clone()
+    }
+}
+
+/// A group owed to people, cut into messages: a report goes alone (its
+/// mail carries the report itself), the rest together in order.
+fn batches(group: Vec<(Notice, u32)>) -> Vec<Vec<(Notice, u32)>> {
+    let mut batches: Vec<Vec<(Notice, u32)>> = vec![Vec::new()];
+    for item in group {
+        if item.0.kind == NoticeKind::ReportReady {
+            batches.push(vec![item]);
+            batches.push(Vec::new());
+        } else {
+            batches.last_mut().expect("one batch").push(item);
+        }
+    }
+    batches.retain(|b| !b.is_empty());
+    batches
 }
 
 #[cfg(test)]
