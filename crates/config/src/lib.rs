@@ -217,6 +217,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 type Invalid = (String, String);
 
+/// The whole config, section by section in the reference's order; each
+/// section's checks are their own functions, this one assembles.
 fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     check_probe(&raw.probe)?;
     check_contract(&raw.contract)?;
@@ -389,24 +391,7 @@ fn public_url(url: Option<String>) -> Result<Option<String>, Invalid> {
 fn validate_line(i: usize, l: raw::RawLine, earlier: &[Line]) -> Result<Line, Invalid> {
     let err = |key: &str, msg: String| Err((key.to_string(), msg));
     let key = |k: &str| format!("line[{i}] (id {:?}).{k}", l.id);
-    if !valid_id(&l.id) {
-        return err(
-            &format!("line[{i}].id"),
-            format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", l.id),
-        );
-    }
-    if l.id == linkledger_core::EGRESS {
-        return err(
-            &format!("line[{i}].id"),
-            "\"egress\" is reserved for all lines together; give the line its carrier's name, e.g. \"telecom\"".into(),
-        );
-    }
-    if earlier.iter().any(|o| o.id == l.id) {
-        return err(
-            &format!("line[{i}].id"),
-            format!("duplicate line id {:?}; every line needs its own id", l.id),
-        );
-    }
+    check_line_id(i, &l.id, earlier)?;
     if l.bandwidth_mbps == 0 {
         return err(
             &key("bandwidth_mbps"),
@@ -443,29 +428,7 @@ fn validate_line(i: usize, l: raw::RawLine, earlier: &[Line]) -> Result<Line, In
             );
         }
     }
-    let ips = |v: &[values::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
-    let (local, gateway, upstream) = (ips(&l.local), ips(&l.gateway), ips(&l.upstream));
-    let mut seen: Vec<(IpAddr, &str)> = Vec::new();
-    for (tier, list) in [
-        ("local", &local),
-        ("gateway", &gateway),
-        ("upstream", &upstream),
-    ] {
-        for ip in list.iter() {
-            if let Some((_, other)) = seen.iter().find(|(s, _)| s == ip) {
-                return err(&key(tier), format!("{ip} is listed twice (also in {other}); each target belongs to one tier once"));
-            }
-            seen.push((*ip, tier));
-            if let Some(src) = l.source.map(|s| s.0) {
-                if src.is_ipv4() != ip.is_ipv4() {
-                    return err(
-                        &key(tier),
-                        format!("{ip} is not of the same address family as source {src}"),
-                    );
-                }
-            }
-        }
-    }
+    let (local, gateway, upstream) = targets(&key, &l)?;
     let snmp = match l.snmp {
         None => None,
         Some(raw) => Some(snmp::validate(raw).map_err(|(k, m)| (key(&format!("snmp.{k}")), m))?),
@@ -501,6 +464,63 @@ fn validate_line(i: usize, l: raw::RawLine, earlier: &[Line]) -> Result<Line, In
         block_targets,
         block_quorum: l.block_quorum as usize,
     })
+}
+
+/// A line's id: a word, not "egress", not taken by an earlier line.
+fn check_line_id(i: usize, id: &str, earlier: &[Line]) -> Result<(), Invalid> {
+    let err = |key: &str, msg: String| Err((key.to_string(), msg));
+    if !valid_id(id) {
+        return err(
+            &format!("line[{i}].id"),
+            format!("{:?} is not a valid line id; use lowercase letters, digits, '-' and '_', e.g. \"telecom\"", id),
+        );
+    }
+    if id == linkledger_core::EGRESS {
+        return err(
+            &format!("line[{i}].id"),
+            "\"egress\" is reserved for all lines together; give the line its carrier's name, e.g. \"telecom\"".into(),
+        );
+    }
+    if earlier.iter().any(|o| o.id == id) {
+        return err(
+            &format!("line[{i}].id"),
+            format!("duplicate line id {:?}; every line needs its own id", id),
+        );
+    }
+    Ok(())
+}
+
+/// A line's local, gateway and upstream addresses.
+type Targets = (Vec<IpAddr>, Vec<IpAddr>, Vec<IpAddr>);
+
+/// A line's targets by tier: each address in one tier once, of the source
+/// address's family.
+fn targets(key: &dyn Fn(&str) -> String, l: &raw::RawLine) -> Result<Targets, Invalid> {
+    let err = |key: &str, msg: String| Err((key.to_string(), msg));
+    let ips = |v: &[values::Target]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+    let (local, gateway, upstream) = (ips(&l.local), ips(&l.gateway), ips(&l.upstream));
+    let mut seen: Vec<(IpAddr, &str)> = Vec::new();
+    for (tier, list) in [
+        ("local", &local),
+        ("gateway", &gateway),
+        ("upstream", &upstream),
+    ] {
+        for ip in list.iter() {
+            if let Some((_, other)) = seen.iter().find(|(s, _)| s == ip) {
+                return err(&key(tier), format!("{ip} is listed twice (also in {other}); each target belongs to one tier once"));
+            }
+            seen.push((*ip, tier));
+            if let Some(src) = l.source.map(|s| s.0) {
+                if src.is_ipv4() != ip.is_ipv4() {
+                    return err(
+                        &key(tier),
+                        format!("{ip} is not of the same address family as source {src}"),
+                    );
+                }
+            }
+        }
+    }
+    Ok((local, gateway, upstream))
 }
 
 fn check_block_overlaps(lines: &[Line]) -> Result<(), Invalid> {

@@ -123,37 +123,7 @@ pub fn validate(
                 }
             }
         }
-        let mut on_duty = Vec::new();
-        for (j, o) in p.on_duty.into_iter().enumerate() {
-            let okey = |k: &str| format!("special_period[{i}].on_duty[{j}].{k}");
-            if o.name.trim().is_empty() {
-                return Err((okey("name"), "the person on duty needs a name".into()));
-            }
-            let digits = o.phone.chars().filter(|c| c.is_ascii_digit()).count();
-            if digits < 5
-                || !o
-                    .phone
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || "+- ()".contains(c))
-            {
-                return Err((
-                    okey("phone"),
-                    format!("{:?} is not a phone number", o.phone),
-                ));
-            }
-            if let Some(c) = o.carrier.as_ref().filter(|c| !carriers.contains(c)) {
-                return Err((
-                    okey("carrier"),
-                    format!("{c:?} is not the carrier of any line; carriers are {carriers:?}"),
-                ));
-            }
-            on_duty.push(OnDuty {
-                name: o.name,
-                phone: o.phone,
-                carrier: o.carrier,
-                place: o.place,
-            });
-        }
+        let on_duty = on_duty(i, p.on_duty, carriers)?;
         if p.response.is_some() || p.on_site.is_some() || p.resolution.is_some() {
             terms.push(SpecialTerms {
                 name: p.name.clone(),
@@ -183,6 +153,43 @@ pub fn validate(
     }
     periods.sort_by_key(|p| p.from);
     Ok((periods, terms))
+}
+
+/// The people on duty in `special_period[i]`: a name, a phone number and,
+/// when given, a configured carrier.
+fn on_duty(i: usize, raw: Vec<RawOnDuty>, carriers: &[String]) -> Result<Vec<OnDuty>, Invalid> {
+    let mut on_duty = Vec::new();
+    for (j, o) in raw.into_iter().enumerate() {
+        let okey = |k: &str| format!("special_period[{i}].on_duty[{j}].{k}");
+        if o.name.trim().is_empty() {
+            return Err((okey("name"), "the person on duty needs a name".into()));
+        }
+        let digits = o.phone.chars().filter(|c| c.is_ascii_digit()).count();
+        if digits < 5
+            || !o
+                .phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+- ()".contains(c))
+        {
+            return Err((
+                okey("phone"),
+                format!("{:?} is not a phone number", o.phone),
+            ));
+        }
+        if let Some(c) = o.carrier.as_ref().filter(|c| !carriers.contains(c)) {
+            return Err((
+                okey("carrier"),
+                format!("{c:?} is not the carrier of any line; carriers are {carriers:?}"),
+            ));
+        }
+        on_duty.push(OnDuty {
+            name: o.name,
+            phone: o.phone,
+            carrier: o.carrier,
+            place: o.place,
+        });
+    }
+    Ok(on_duty)
 }
 
 /// The special periods in force at `t` (a configured one before a holiday).

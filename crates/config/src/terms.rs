@@ -148,6 +148,37 @@ pub fn validate(
             return Err((key.into(), "must be more than 0, e.g. \"30m\"".into()));
         }
     }
+    check_degradation(&degradation)?;
+    check_classes(&classes)?;
+    Ok(Terms {
+        response: response.0,
+        on_site: on_site.0,
+        resolution: [
+            resolution.general.0,
+            resolution.serious.0,
+            resolution.major.0,
+        ],
+        repair_report: repair_report.0,
+        maintenance_notice: maintenance_notice.0,
+        approved_maintenance_counts,
+        degradation: Degradation {
+            loss_ratio: degradation.loss_ratio,
+            loss_window: degradation.loss_window.0,
+            rtt_window: degradation.rtt_window.0,
+            utilisation_ratio: degradation.utilisation_ratio,
+            utilisation_window: degradation.utilisation_window.0,
+        },
+        classes,
+        response_from: ResponseFrom::default(),
+        egress_breaches: EgressBreaches::default(),
+        ip_block_counts: true,
+        special: Vec::new(),
+    })
+}
+
+/// Degradation windows long enough to judge by, and ratios that are
+/// shares.
+fn check_degradation(degradation: &RawDegradation) -> Result<(), (String, String)> {
     for (key, d) in [
         (
             "contract.degradation.loss_window",
@@ -182,6 +213,12 @@ pub fn validate(
             ));
         }
     }
+    Ok(())
+}
+
+/// Fault classes in order: the whole egress down is no lesser fault than a
+/// line down, and a line down no lesser than a degradation.
+fn check_classes(classes: &ClassRules) -> Result<(), (String, String)> {
     if classes.egress_down < classes.line_down {
         return Err((
             "contract.classes.egress_down".into(),
@@ -200,30 +237,7 @@ pub fn validate(
             ),
         ));
     }
-    Ok(Terms {
-        response: response.0,
-        on_site: on_site.0,
-        resolution: [
-            resolution.general.0,
-            resolution.serious.0,
-            resolution.major.0,
-        ],
-        repair_report: repair_report.0,
-        maintenance_notice: maintenance_notice.0,
-        approved_maintenance_counts,
-        degradation: Degradation {
-            loss_ratio: degradation.loss_ratio,
-            loss_window: degradation.loss_window.0,
-            rtt_window: degradation.rtt_window.0,
-            utilisation_ratio: degradation.utilisation_ratio,
-            utilisation_window: degradation.utilisation_window.0,
-        },
-        classes,
-        response_from: ResponseFrom::default(),
-        egress_breaches: EgressBreaches::default(),
-        ip_block_counts: true,
-        special: Vec::new(),
-    })
+    Ok(())
 }
 
 /// `[api]`: the operator API, off unless a token is configured.

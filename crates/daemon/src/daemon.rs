@@ -162,6 +162,9 @@ fn open_echoers(
     Ok(out)
 }
 
+/// The daemon's life: build, spawn, wait for a signal, stop. Kept in one
+/// function (longer than most) so the shutdown order reads against the
+/// start order.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let clock = RunClock::start();
     // What can fail for want of permission or a free port fails before a run
@@ -203,22 +206,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config_cell = LiveConfig::new(config.clone());
     metrics.config_loaded(true, clock.now());
 
-    let http_cancel = CancellationToken::new();
-    let app = router(HttpState {
-        metrics: metrics.clone(),
-        db: db.clone(),
-        config: config_cell.clone(),
-        clock,
-        writer: status.clone(),
-        last_round_ms: shared.last_round_ms.clone(),
-        receive_stats: shared.receive_stats.clone(),
-    });
-    let http_stop = http_cancel.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(http_stop.cancelled_owned())
-            .await
-    });
+    let (http, http_cancel) = serve(
+        listener,
+        HttpState {
+            metrics: metrics.clone(),
+            db: db.clone(),
+            config: config_cell.clone(),
+            clock,
+            writer: status.clone(),
+            last_round_ms: shared.last_round_ms.clone(),
+            receive_stats: shared.receive_stats.clone(),
+        },
+    );
 
     let mut lines = Lines::start(&config, &shared, evaluators, echoers, &probe)?;
     info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.database.display(), run = start.run_id, "linkledger running");
@@ -252,17 +251,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Joins the probing thread, which blocks: not on a runtime worker.
     let _ = tokio::task::spawn_blocking(move || drop(probe)).await;
     let stopped_at = clock.now();
-    for (line, ev) in evaluators {
-        // A line unobserved right up to the stop: its gap ends here.
-        if let Some(start) = ev.unobserved_since() {
-            let _ = ledger_tx.send(LedgerWrite::Gap {
-                line: Some(line),
-                start,
-                end: stopped_at,
-                reason: "probe_failed",
-            });
-        }
-    }
+    end_unobserved(evaluators, &ledger_tx, stopped_at);
     watchers_cancel.cancel();
     watchers.stopped().await;
     let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
@@ -276,6 +265,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     db.close().await;
     info!("stopped");
     Ok(())
+}
+
+/// The HTTP server (metrics, API, status page) until its token is
+/// cancelled.
+fn serve(
+    listener: tokio::net::TcpListener,
+    state: HttpState,
+) -> (
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    CancellationToken,
+) {
+    let cancel = CancellationToken::new();
+    let app = router(state);
+    let stop = cancel.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    (http, cancel)
+}
+
+/// A line unobserved right up to the stop: its gap ends here.
+fn end_unobserved(
+    evaluators: HashMap<String, Evaluator>,
+    ledger_tx: &mpsc::UnboundedSender<LedgerWrite>,
+    stopped_at: chrono::DateTime<chrono::Utc>,
+) {
+    for (line, ev) in evaluators {
+        if let Some(start) = ev.unobserved_since() {
+            let _ = ledger_tx.send(LedgerWrite::Gap {
+                line: Some(line),
+                start,
+                end: stopped_at,
+                reason: "probe_failed",
+            });
+        }
+    }
 }
 
 /// The metrics, with each line's outages so far counted from the ledger

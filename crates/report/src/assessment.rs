@@ -171,7 +171,8 @@ fn half_fee(c: &Config, carrier: &str) -> Option<f64> {
 
 /// The deadline breaches of the half's faults as judged at its cutoff:
 /// those charged, and those answered by another fault of the same
-/// incident (one incident, one bill).
+/// incident (one incident, one bill). The incident rules (lead answers,
+/// one repair report per member) read together, so kept in one function.
 fn fault_breaches(p: &PeriodFigures, lead: &str, by_lead: bool) -> (Vec<Breach>, Vec<Breach>) {
     let cutoff = p.until;
     let now = p.generated_at;

@@ -313,6 +313,8 @@ async fn outage_rows(
 }
 
 /// The figures of `period` for every configured line (or one) and the egress.
+/// The ledger is read once here for every line and the egress; the reads
+/// and the loop over lines stay together so nothing is read twice.
 pub async fn period_figures(
     ledger: &Ledger,
     c: &Config,
@@ -327,13 +329,7 @@ pub async fn period_figures(
     // Each contract year the period touches counts against its own cap;
     // one read of each line's records serves the budgets and the period.
     let parts = year_parts(c, p);
-    let mut budgets = Vec::new();
-    let mut records = Vec::new();
-    for (y, part) in &parts {
-        let (b, r) = budget_and_records(ledger, c, *y, part.1, p.0).await?;
-        budgets.push(b);
-        records = r;
-    }
+    let (budgets, records) = budgets_over(ledger, c, &parts, p).await?;
     let (year, _) = *parts.last().expect("at least one part");
     let budget = budgets.last().expect("at least one part").clone();
     let all_faults = faults(
@@ -416,6 +412,25 @@ pub async fn period_figures(
         )
         .await?,
     })
+}
+
+/// Each contract year's budget as at the end of its part of the period,
+/// and every line's records read once (by the last part, which reads from
+/// the period's start).
+async fn budgets_over(
+    ledger: &Ledger,
+    c: &Config,
+    parts: &[(ContractYear, Span)],
+    p: Span,
+) -> Result<(Vec<Budget>, Vec<linkledger_core::budget::LineRecords>), LedgerError> {
+    let mut budgets = Vec::new();
+    let mut records = Vec::new();
+    for (y, part) in parts {
+        let (b, r) = budget_and_records(ledger, c, *y, part.1, p.0).await?;
+        budgets.push(b);
+        records = r;
+    }
+    Ok((budgets, records))
 }
 
 /// The egress as a whole: down when every line is, its own faults, and

@@ -245,6 +245,8 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Ends the page: draws its operations and its footer (第 x 页 / 共 y
+    /// 页). One match over the drawing operations, kept whole.
     fn flush(&mut self) {
         self.pages += 1;
         let ops = std::mem::take(&mut self.ops);

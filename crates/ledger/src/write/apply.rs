@@ -108,35 +108,46 @@ async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(
             start,
             end,
             reason,
-        } => {
-            let mut tx = pool.begin().await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(line)
-            .bind(ts(start))
-            .bind(ts(end))
-            .bind(reason)
-            .bind(run_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if line.is_some() {
-                let notice = NewNotice::about(
-                    NoticeKind::ProbeFailed,
-                    format!("gap:{id}"),
-                    line.clone(),
-                    *start,
-                    serde_json::json!({
-                        "reason": reason,
-                        "seconds": (*end - *start).num_milliseconds() as f64 / 1000.0,
-                    }),
-                );
-                outbox::queue(&mut tx, &notice).await?;
-            }
-            tx.commit().await?;
-        }
+        } => gap(pool, ctx, line.as_deref(), *start, *end, reason).await?,
         other => unreachable!("not a write of this group: {other:?}"),
     }
+    Ok(())
+}
+
+/// A gap in observation, of one line (with its notice) or of the daemon.
+async fn gap(
+    pool: &SqlitePool,
+    ctx: &Ctx<'_>,
+    line: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(line)
+    .bind(ledger_ts(start))
+    .bind(ledger_ts(end))
+    .bind(reason)
+    .bind(ctx.run_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if line.is_some() {
+        let notice = NewNotice::about(
+            NoticeKind::ProbeFailed,
+            format!("gap:{id}"),
+            line.map(str::to_string),
+            start,
+            serde_json::json!({
+                "reason": reason,
+                "seconds": (end - start).num_milliseconds() as f64 / 1000.0,
+            }),
+        );
+        outbox::queue(&mut tx, &notice).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

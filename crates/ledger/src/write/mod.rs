@@ -171,6 +171,8 @@ impl Store for Ledger {
 
 /// The writer's loop: writes in order, each retried every second while the
 /// database refuses (probing goes on meanwhile, the backlog in memory).
+/// Longer than most: receiving, retrying and giving up at shutdown share
+/// the backlog and its counters, and are tested together on a paused clock.
 async fn write_loop<S: Store>(
     store: &S,
     WriterRun {

@@ -82,7 +82,8 @@ pub enum TraceError {
 }
 
 /// Traces the path to `target` from `binding`, `max_hops` TTLs, answers
-/// collected for `wait` after the last request was sent.
+/// collected for `wait` after the last request was sent. Sending and
+/// matching answers share one socket loop, kept whole.
 pub async fn trace(
     binding: &Binding,
     target: IpAddr,
