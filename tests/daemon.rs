@@ -512,3 +512,53 @@ fn the_live_metrics_pass_promtool_check_metrics() {
         .count();
     assert!(families >= 20, "only {families} metric families checked");
 }
+
+/// Every duration key at the top of its range (`bounds.rs`): check-config
+/// accepts it, and the daemon's arithmetic on those times never panics:
+/// `/metrics` (deadline horizons, burn windows), `/healthz` and the status
+/// page answer, and the budget reads.
+#[test]
+fn every_duration_at_the_top_of_its_range_runs() {
+    if !can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "annual_downtime_cap = \"4h\"",
+            "annual_downtime_cap = \"366d\"\nresponse = \"30d\"\non_site = \"30d\"\nrepair_report = \"30d\"\nmaintenance_notice = \"90d\"\nresolution = { general = \"30d\", serious = \"30d\", major = \"30d\" }\ndegradation = { loss_window = \"1d\", rtt_window = \"1d\", utilisation_window = \"1d\" }",
+        )
+        .replace("interval = \"1s\"", "interval = \"1m\"")
+        .replace("upstream_quorum = 1\n", "upstream_quorum = 1\nrtt_threshold = \"1m\"\n")
+        + "\n[alerts]\ndeadline_lead = \"7d\"\nflap_window = \"7d\"\n\n[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/x\"\nretry_max = \"1d\"\n";
+    std::fs::write(&config, &text).unwrap();
+    let check = Command::new(BIN)
+        .args(["check-config", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check-config refused the top of every range: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let log = dir.path().join("daemon.log");
+    let _daemon = start_loopback(&config, &log);
+    wait_for("/healthz answering 200", Duration::from_secs(15), || {
+        get(port, "/healthz").0 == 200
+    });
+    for path in ["/metrics", "/metrics", "/", "/healthz"] {
+        let (code, body) = get(port, path);
+        assert_eq!(code, 200, "{path} answered {code}: {body}");
+    }
+    let budget = common::budget_json(&config);
+    assert_eq!(
+        common::budget_line(&budget, "telecom")["cap_s"].as_f64(),
+        Some(366.0 * 86400.0)
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.contains("panicked"), "the daemon panicked:\n{log}");
+}

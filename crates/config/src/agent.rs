@@ -151,6 +151,7 @@ fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
             format!("{:?} is too short; use at least 1s", a.interval.0),
         ));
     }
+    crate::bounds::check("interval", a.interval.0)?;
     if a.timeout.0.is_zero() || a.timeout.0 >= a.interval.0 {
         return Err((
             "timeout".into(),
@@ -169,6 +170,7 @@ fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
     if a.buffer_max_age.0 < Duration::from_secs(60) {
         return Err(("buffer_max_age".into(), "must be at least 1m".into()));
     }
+    crate::bounds::check("buffer_max_age", a.buffer_max_age.0)?;
     Ok(AgentConfig {
         path: path.to_path_buf(),
         id: a.id,

@@ -3,6 +3,7 @@
 //! the line and column or the key, and says what would be valid.
 
 pub mod agent;
+pub mod bounds;
 mod live;
 pub mod notify;
 pub mod raw;
@@ -278,7 +279,22 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
     // Relative paths are the config file's folder's, not the working
     // directory's (the daemon and the CLI may be started from anywhere).
     let folder = path.parent().unwrap_or(Path::new(""));
+    if raw.daemon.database.as_os_str().is_empty() {
+        return Err((
+            "daemon.database".into(),
+            "must name the ledger's file, e.g. \"/var/lib/linkledger/ledger.db\"".into(),
+        ));
+    }
     let database = folder.join(&raw.daemon.database);
+    if database.is_dir() {
+        return Err((
+            "daemon.database".into(),
+            format!(
+                "{} is a folder; name the ledger's file in it, e.g. \"ledger.db\"",
+                database.display()
+            ),
+        ));
+    }
     let mut raw_report = raw.report;
     raw_report.dir = raw_report.dir.map(|d| folder.join(d));
     let report = report::validate_report(raw_report, &database)?;
@@ -325,6 +341,7 @@ fn check_probe(p: &raw::RawProbe) -> Result<(), Invalid> {
             format!("{:?} is too short; use at least 100ms", p.interval.0),
         );
     }
+    bounds::check("probe.interval", p.interval.0)?;
     if p.timeout.0.is_zero() || p.timeout.0 >= p.interval.0 {
         return err(
             "probe.timeout",
@@ -364,6 +381,7 @@ fn check_contract(c: &raw::RawContract) -> Result<(), Invalid> {
             "must be more than 0, e.g. \"4h\"".into(),
         );
     }
+    bounds::check("contract.annual_downtime_cap", c.annual_downtime_cap.0)?;
     if c.name.trim().is_empty() {
         return err("contract.name", "must not be empty".into());
     }
@@ -419,6 +437,9 @@ fn validate_line(i: usize, l: raw::RawLine, earlier: &[Line]) -> Result<Line, In
             &key("rtt_threshold"),
             "must be more than 0, e.g. \"80ms\"; leave it out for no latency threshold".into(),
         );
+    }
+    if let Some(d) = l.rtt_threshold {
+        bounds::check(&key("rtt_threshold"), d.0)?;
     }
     if let Some(iface) = &l.interface {
         if iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ']) {

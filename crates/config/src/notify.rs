@@ -236,6 +236,8 @@ pub fn validate_alerts(raw: RawAlerts) -> Result<Alerts, Invalid> {
     if raw.flap_window.0 < Duration::from_secs(60) {
         return Err((key("flap_window"), "must be at least 1m".into()));
     }
+    crate::bounds::check(&key("flap_window"), raw.flap_window.0)?;
+    crate::bounds::check(&key("deadline_lead"), raw.deadline_lead.0)?;
     Ok(Alerts {
         deadline_lead: raw.deadline_lead.0,
         budget_shares: shares,
@@ -304,6 +306,7 @@ fn validate_channel(
     if c.retry_max.0 < Duration::from_secs(1) {
         return Err((key("retry_max"), "must be at least 1s".into()));
     }
+    crate::bounds::check(&key("retry_max"), c.retry_max.0)?;
     let secret = |k: &str, v, env, file| {
         crate::values::secret(k, v, env, file).map_err(|(k, m)| (key(&k), m))
     };

@@ -125,6 +125,7 @@ pub fn validate(raw: RawSnmp) -> Result<LineSnmp, (String, String)> {
             format!("{interval:?} is too short; use at least 1s (default 10s)"),
         );
     }
+    crate::bounds::check("interval", interval)?;
     if timeout.is_zero() || timeout * (raw.retries.unwrap_or(2) + 1) >= interval {
         return err(
             "timeout",

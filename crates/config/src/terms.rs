@@ -147,7 +147,9 @@ pub fn validate(
         if d.is_zero() {
             return Err((key.into(), "must be more than 0, e.g. \"30m\"".into()));
         }
+        crate::bounds::check(key, d)?;
     }
+    crate::bounds::check("contract.maintenance_notice", maintenance_notice.0)?;
     check_degradation(&degradation)?;
     check_classes(&classes)?;
     Ok(Terms {
@@ -196,6 +198,7 @@ fn check_degradation(degradation: &RawDegradation) -> Result<(), (String, String
                 format!("{d:?} is too short to judge quality by; use at least 1m"),
             ));
         }
+        crate::bounds::check(key, d)?;
     }
     for (key, v) in [
         ("contract.degradation.loss_ratio", degradation.loss_ratio),
