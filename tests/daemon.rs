@@ -562,3 +562,92 @@ fn every_duration_at_the_top_of_its_range_runs() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(!log.contains("panicked"), "the daemon panicked:\n{log}");
 }
+
+/// A second daemon on a ledger already watched is refused, naming the
+/// first (its pid); the CLI's writing commands still work beside the
+/// running daemon; once the first is gone (even by SIGKILL) a daemon
+/// starts on the ledger again.
+#[test]
+fn one_daemon_per_ledger_and_the_cli_beside_it() {
+    if !can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let mut first = start_loopback(&config, &dir.path().join("first.log"));
+    wait_for(
+        "the first daemon's /healthz",
+        Duration::from_secs(15),
+        || get(port, "/healthz").0 == 200,
+    );
+    let port2 = common::free_port();
+    let config2 = dir.path().join("second.toml");
+    std::fs::write(
+        &config2,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{port2}")),
+    )
+    .unwrap();
+    let second_log = dir.path().join("refused.log");
+    let mut second = start_loopback(&config2, &second_log);
+    let mut status = None;
+    wait_for("the second daemon to exit", Duration::from_secs(10), || {
+        status = second.0.try_wait().unwrap();
+        status.is_some()
+    });
+    let stderr = std::fs::read_to_string(&second_log).unwrap();
+    assert!(
+        !status.unwrap().success(),
+        "the second daemon exited as if fine: {stderr}"
+    );
+    assert!(
+        stderr.contains("another linkledger daemon is running on the ledger")
+            && stderr.contains(&format!("pid {}", first.0.id())),
+        "the refusal does not name the running daemon: {stderr}"
+    );
+    assert_eq!(get(port2, "/healthz").0, 0, "the second daemon listened");
+    assert_eq!(
+        get(port, "/healthz").0,
+        200,
+        "the first daemon was disturbed"
+    );
+    let drill = Command::new(BIN)
+        .args(["drill", "add", "-c"])
+        .arg(&config)
+        .args([
+            "--by",
+            "Li Na",
+            "--held-on",
+            "2026-11-20",
+            "--scenario",
+            "telecom fibre cut",
+            "--participant",
+            "NOC",
+            "--result",
+            "failover in 40 s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        drill.status.success(),
+        "a CLI write beside the daemon failed: {}",
+        String::from_utf8_lossy(&drill.stderr)
+    );
+    let list = Command::new(BIN)
+        .args(["drill", "list", "--json", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let drills: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(drills.as_array().map(Vec::len), Some(1), "{drills}");
+    let _ = first.0.kill();
+    let _ = first.0.wait();
+    let _second = start_loopback(&config2, &dir.path().join("second.log"));
+    wait_for(
+        "a daemon on the ledger after the first was killed",
+        Duration::from_secs(15),
+        || get(port2, "/healthz").0 == 200,
+    );
+}

@@ -167,6 +167,16 @@ fn open_echoers(
 /// start order.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let clock = RunClock::start();
+    // One daemon per ledger, refused before anything else is opened.
+    let _lock = linkledger_ledger::lock::DaemonLock::take(
+        &config.daemon.database,
+        &format!(
+            "pid {}, started {}, config {}",
+            std::process::id(),
+            linkledger_core::time::ledger_ts(clock.now()),
+            config.path.display()
+        ),
+    )?;
     // What can fail for want of permission or a free port fails before a run
     // is recorded: the listener and the ICMP sockets.
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)

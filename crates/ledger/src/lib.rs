@@ -12,6 +12,7 @@ pub mod clock;
 pub mod day_rollups;
 pub mod evidence;
 pub mod faults;
+pub mod lock;
 pub mod observed;
 pub mod operator;
 pub mod outbox;
