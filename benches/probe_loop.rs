@@ -92,6 +92,7 @@ async fn bench(n: usize, secs: u64) {
         rx,
         status,
         Duration::from_secs(5),
+        None,
     ));
     let metrics = Arc::new(Metrics::new());
     let shared = Shared {

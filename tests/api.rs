@@ -81,6 +81,7 @@ fn seed(config: &Path) {
             rx,
             Arc::new(WriterStatus::default()),
             Duration::from_secs(5),
+            None,
         ));
         for (line, from, to) in [("telecom", "01:00", "01:20"), ("unicom", "03:00", "03:10")] {
             tx.send(LedgerWrite::OutageOpened {

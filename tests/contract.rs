@@ -87,6 +87,7 @@ async fn writing(
         rx,
         Arc::new(WriterStatus::default()),
         Duration::from_secs(5),
+        None,
     ));
     (pool, tx, writer)
 }

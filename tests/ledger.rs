@@ -75,6 +75,7 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         rx,
         status.clone(),
         Duration::from_secs(10),
+        None,
     ));
     tx.send(LedgerWrite::OutageOpened {
         line: "telecom".into(),

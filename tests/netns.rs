@@ -440,7 +440,7 @@ fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
         return;
     }
     let lab = Lab::up("llfull");
-    let disk = SmallDisk::mount(lab.dir.path().join("disk"), "2m");
+    let disk = SmallDisk::mount(lab.dir.path().join("disk"), "8m");
     let config = lab.config();
     let db = disk.0.join("ledger.db");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -569,4 +569,72 @@ fn the_whole_egress_down_is_shown_as_such_on_the_page_and_in_the_metrics() {
         !page_after.contains("egress-banner"),
         "the banner goes with the outage"
     );
+}
+
+/// The disk full through an 8-s outage and still full when the daemon is
+/// told to stop: the writes it could not make are kept in the journal
+/// beside the ledger, and the next start replays them before anything
+/// else. The outage is in the ledger with its edges, once.
+#[test]
+fn sigterm_with_the_disk_full_keeps_the_backlog_in_the_journal() {
+    if !can_use_netns("journal") {
+        return;
+    }
+    let lab = Lab::up("lljrnl");
+    let disk = SmallDisk::mount(lab.dir.path().join("disk"), "8m");
+    let config = lab.config();
+    let db = disk.0.join("ledger.db");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let old_db = lab.dir.path().join("ledger.db");
+    std::fs::write(
+        &config,
+        text.replace(old_db.to_str().unwrap(), db.to_str().unwrap()),
+    )
+    .unwrap();
+    let mut daemon = lab.start_daemon(&config);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+
+    disk.fill();
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(8.0);
+    let restored = now_epoch();
+    lab.fault("blackhole", "off");
+    sleep(3.0);
+    assert!(daemon.metric("linkledger_ledger_pending_writes").unwrap() >= 2.0);
+    assert!(daemon.signal_and_wait("TERM").success());
+    let log = std::fs::read_to_string(&daemon.log).unwrap();
+    assert!(
+        log.contains("kept in the journal") && !log.contains("could not be made"),
+        "the backlog is said to be kept:\n{log}"
+    );
+    let journal = disk.0.join("ledger.db.journal");
+    assert!(journal.exists(), "no journal at {}", journal.display());
+
+    disk.free();
+    let mut again = lab.start_daemon(&config);
+    again.wait_up(&["telecom", "telecom6"], SETTLE);
+    assert!(again.signal_and_wait("TERM").success());
+    let log = std::fs::read_to_string(&again.log).unwrap();
+    assert!(
+        log.contains("replayed the writes the previous run kept in its journal"),
+        "{log}"
+    );
+    // Replayed and removed; what stands there now is this run's
+    // reservation, zeros, holding no writes.
+    let left = std::fs::read(&journal).unwrap_or_default();
+    assert!(
+        left.iter().all(|b| *b == 0),
+        "the journal still holds writes after the replay"
+    );
+    assert_eq!(sql(&db, "SELECT count(*) FROM journal_replays"), "1");
+    for line in ["telecom", "telecom6"] {
+        let list = outages(&config, line);
+        assert_eq!(list.len(), 1, "{line}: {list:#?}");
+        let (start, end) = (epoch(&list[0]["start"]), epoch(&list[0]["end"]));
+        assert!(
+            (start - cut).abs() <= 1.1 && (end - restored).abs() <= 1.1,
+            "{line}: {start}..{end} vs {cut}..{restored}"
+        );
+    }
 }

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod contract;
 pub mod evaluator;
 pub mod fault;
+pub mod intern;
 pub mod notice;
 pub mod path;
 pub mod period;

@@ -1,9 +1,9 @@
 //! What a notice (an alert queued in the ledger's outbox) is about.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a notice is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     FaultOpened,

@@ -13,10 +13,11 @@ use serde::Serialize;
 use crate::budget::Span;
 
 /// One target's probes over one minute.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MinuteRow {
     pub line: String,
-    pub tier: &'static str,
+    #[serde(deserialize_with = "crate::intern::static_str")]
+    pub tier: crate::intern::Static,
     pub target: String,
     pub minute: DateTime<Utc>,
     pub sent: u32,

@@ -105,7 +105,7 @@ pub fn percentile_95(samples: &[Option<f64>]) -> Option<f64> {
 }
 
 /// Five minutes of one line's traffic, as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrafficSample {
     pub line: String,
     pub start: DateTime<Utc>,

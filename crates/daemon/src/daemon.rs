@@ -189,6 +189,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let interval_ms = config.probe.interval.as_millis() as i64;
     let start = record_start(&db, &config, clock, interval_ms).await?;
     let evaluators = resumed_evaluators(&config, &start, clock.now());
+    // Room for what the database may refuse to the end of this run.
+    let journal = match linkledger_ledger::write::Journal::reserve(&config.daemon.database) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            error!(error = %e, "cannot reserve the journal beside the ledger: writes the database refuses at shutdown would have nowhere to go");
+            None
+        }
+    };
 
     let metrics = Arc::new(seeded_metrics(&db, &config).await?);
 
@@ -205,6 +213,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ledger_rx,
         status.clone(),
         GRACE,
+        journal,
     ));
     let shared = Shared {
         clock,
@@ -267,8 +276,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
     drop(ledger_tx);
     drop(shared);
-    if tokio::time::timeout(GRACE * 2, writer).await.is_err() {
-        error!("the ledger writer did not finish within the grace period");
+    // The writer ends once its backlog is written or kept in the journal;
+    // while neither can be done it goes on trying (the unit's stop timeout
+    // is the limit), and the daemon waits for it.
+    let mut writer = writer;
+    while tokio::time::timeout(GRACE * 2, &mut writer).await.is_err() {
+        warn!("waiting for the ledger writer: the backlog is neither written nor kept yet");
     }
     http_cancel.cancel();
     let _ = tokio::time::timeout(GRACE, http).await;
@@ -412,6 +425,24 @@ async fn record_start(
     clock: RunClock,
     interval_ms: i64,
 ) -> anyhow::Result<run::RunStart> {
+    // What the previous run could not write before it stopped comes first.
+    let replayed = linkledger_ledger::write::journal::replay(
+        db,
+        &config.daemon.database,
+        &config.fault_rules(),
+        clock,
+    )
+    .await?;
+    if replayed.writes > 0 || replayed.damaged > 0 {
+        warn!(
+            writes = replayed.writes,
+            damaged = replayed.damaged,
+            "replayed the writes the previous run kept in its journal"
+        );
+    }
+    if let Some(aside) = &replayed.kept_aside {
+        error!(journal = %aside, damaged = replayed.damaged, "the journal had damaged records: the readable ones were replayed, the file is kept aside");
+    }
     // A channel configured for the first time is owed this run's notices.
     linkledger_notify::sender::register(db, &config.channels, clock.now())
         .await

@@ -51,6 +51,11 @@ pub enum LedgerError {
     },
     #[error("ledger query failed: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("the ledger's journal {path}: {source}")]
+    Journal {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A handle on one ledger, shared by every task and cheap to clone. Outside

@@ -15,7 +15,7 @@ use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 pub use linkledger_core::notice::NoticeKind;
 
 /// A notice to queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct NewNotice {
     pub key: String,
     pub kind: NoticeKind,

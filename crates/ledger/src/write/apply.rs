@@ -3,7 +3,7 @@
 //! bookkeeping it causes. Grouped by what is recorded.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
+use sqlx::{Connection, SqliteConnection};
 
 use super::{savepoint, settle, Ctx, LedgerWrite};
 use crate::faults;
@@ -12,7 +12,7 @@ use linkledger_core::time::ledger_ts;
 
 /// Applies `w`; an error leaves the ledger as it was (the write is retried).
 pub(super) async fn apply(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -23,22 +23,26 @@ pub(super) async fn apply(
         | OutageClosed { .. }
         | LocalFaultOpened { .. }
         | Gap { .. }
-        | LocalFaultClosed { .. } => episodes(pool, ctx, w).await,
+        | LocalFaultClosed { .. } => episodes(conn, ctx, w).await,
         BlockOutageOpened { .. }
         | BlockOutageClosed { .. }
         | PathTraces { .. }
-        | BlockJudged { .. } => blocks(pool, ctx, w).await,
-        DegradationStarted { .. } | DegradationEnded { .. } => degradations(pool, ctx, w).await,
+        | BlockJudged { .. } => blocks(conn, ctx, w).await,
+        DegradationStarted { .. } | DegradationEnded { .. } => degradations(conn, ctx, w).await,
         Notice(..) | Heartbeat { .. } | Stopped { .. } | LineConfigs(..) | Terms { .. } => {
-            run(pool, ctx, w).await
+            run(conn, ctx, w).await
         }
-        TrafficSample(..) | ProbeMinutes(..) => samples(pool, ctx, w).await,
+        TrafficSample(..) | ProbeMinutes(..) => samples(conn, ctx, w).await,
         FaultRules(_) => Ok(()), // taken by the writer's loop itself
     }
 }
 
 /// An outage, a local fault, their cause evidence, a gap in observation.
-async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+async fn episodes(
+    conn: &mut SqliteConnection,
+    ctx: &Ctx<'_>,
+    w: &LedgerWrite,
+) -> Result<(), sqlx::Error> {
     let (run_id, interval_ms) = (ctx.run_id, ctx.interval_ms);
     let ts = |t: &DateTime<Utc>| ledger_ts(*t);
     let opt = |t: &Option<DateTime<Utc>>| t.map(ledger_ts);
@@ -49,7 +53,7 @@ async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(
             start_after,
             cause,
         } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(cause).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
@@ -65,7 +69,7 @@ async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(
             .bind(ts(at))
             .bind(cause)
             .bind(line)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
             if done.rows_affected() == 0 {
                 tracing::warn!(
@@ -83,13 +87,13 @@ async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(
             line,
             end,
             end_after,
-        } => closed(pool, ctx, w, line, *end, *end_after).await?,
+        } => closed(conn, ctx, w, line, *end, *end_after).await?,
         LedgerWrite::LocalFaultOpened {
             line,
             start,
             start_after,
         } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             let id: i64 = sqlx::query_scalar("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
@@ -108,7 +112,7 @@ async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(
             start,
             end,
             reason,
-        } => gap(pool, ctx, line.as_deref(), *start, *end, reason).await?,
+        } => gap(conn, ctx, line.as_deref(), *start, *end, reason).await?,
         other => unreachable!("not a write of this group: {other:?}"),
     }
     Ok(())
@@ -116,14 +120,14 @@ async fn episodes(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(
 
 /// A gap in observation, of one line (with its notice) or of the daemon.
 async fn gap(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     ctx: &Ctx<'_>,
     line: Option<&str>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
@@ -152,7 +156,11 @@ async fn gap(
 }
 
 /// The IP block judged from the vantage agents: its outages, the paths traced, how far it is judged.
-async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+async fn blocks(
+    conn: &mut SqliteConnection,
+    ctx: &Ctx<'_>,
+    w: &LedgerWrite,
+) -> Result<(), sqlx::Error> {
     let (run_id, interval_ms) = (ctx.run_id, ctx.interval_ms);
     let ts = |t: &DateTime<Utc>| ledger_ts(*t);
     let opt = |t: &Option<DateTime<Utc>>| t.map(ledger_ts);
@@ -163,7 +171,7 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
             start,
             start_after,
         } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, block, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, 'ip_block_unreachable', ?, ?) RETURNING id")
                 .bind(line).bind(block).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
@@ -183,7 +191,7 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
             end,
             end_after,
         } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             let done = sqlx::query("UPDATE outages SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND block = ? AND end_at IS NULL")
                 .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line).bind(block)
                 .execute(&mut *tx).await?;
@@ -206,7 +214,7 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
             origin,
             paths,
         } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             crate::paths::record_for_outage(
                 &mut tx,
                 line,
@@ -222,7 +230,7 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
         LedgerWrite::BlockJudged { line, block, until } => {
             sqlx::query("INSERT INTO block_judged (line, block, judged_until) VALUES (?, ?, ?) ON CONFLICT (line, block) DO UPDATE SET judged_until = excluded.judged_until")
                 .bind(line).bind(block).bind(ts(until))
-                .execute(pool).await?;
+                .execute(&mut *conn).await?;
         }
         other => unreachable!("not a write of this group: {other:?}"),
     }
@@ -231,7 +239,7 @@ async fn blocks(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(),
 
 /// A degradation (loss, latency, utilisation) starting or ending.
 async fn degradations(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -244,7 +252,7 @@ async fn degradations(
             start,
             detail,
         } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             let id: i64 = sqlx::query_scalar("INSERT INTO degradations (line, kind, start_at, detail, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
                 .bind(line).bind(kind).bind(ts(start)).bind(detail).bind(run_id)
                 .fetch_one(&mut *tx).await?;
@@ -254,7 +262,7 @@ async fn degradations(
             tx.commit().await?;
         }
         LedgerWrite::DegradationEnded { line, kind, end } => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             sqlx::query("UPDATE degradations SET end_at = ?, run_closed = ? WHERE line = ? AND kind = ? AND end_at IS NULL")
                 .bind(ts(end)).bind(run_id).bind(line).bind(kind)
                 .execute(&mut *tx).await?;
@@ -269,19 +277,22 @@ async fn degradations(
 }
 
 /// The run itself: notices, heartbeats, the stop, the lines' config and the contract terms in force.
-async fn run(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+async fn run(
+    conn: &mut SqliteConnection,
+    ctx: &Ctx<'_>,
+    w: &LedgerWrite,
+) -> Result<(), sqlx::Error> {
     let run_id = ctx.run_id;
     let ts = |t: &DateTime<Utc>| ledger_ts(*t);
     match w {
         LedgerWrite::Notice(n) => {
-            let mut conn = pool.acquire().await?;
-            outbox::queue(&mut conn, n).await?;
+            outbox::queue(conn, n).await?;
         }
         LedgerWrite::Heartbeat { at } => {
             sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ?")
                 .bind(ts(at))
                 .bind(run_id)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
         }
         LedgerWrite::Stopped { at } => {
@@ -289,12 +300,11 @@ async fn run(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sq
                 .bind(ts(at))
                 .bind(ts(at))
                 .bind(run_id)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
         }
         LedgerWrite::LineConfigs(lines) => {
-            let mut conn = pool.acquire().await?;
-            crate::run::record_line_configs(&mut conn, lines, &ledger_ts(ctx.clock.now()), run_id)
+            crate::run::record_line_configs(conn, lines, &ledger_ts(ctx.clock.now()), run_id)
                 .await
                 .map_err(|e| match e {
                     crate::LedgerError::Query { source, .. } => source,
@@ -302,8 +312,7 @@ async fn run(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sq
                 })?;
         }
         LedgerWrite::Terms { terms, at } => {
-            let mut conn = pool.acquire().await?;
-            if crate::terms::record(&mut conn, terms, *at, Some(run_id))
+            if crate::terms::record(conn, terms, *at, Some(run_id))
                 .await
                 .map_err(|e| match e {
                     crate::LedgerError::Query { source, .. } => source,
@@ -319,7 +328,11 @@ async fn run(pool: &SqlitePool, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sq
 }
 
 /// What probes and polls measured: traffic samples and per-minute probe rows.
-async fn samples(pool: &SqlitePool, _: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+async fn samples(
+    conn: &mut SqliteConnection,
+    _: &Ctx<'_>,
+    w: &LedgerWrite,
+) -> Result<(), sqlx::Error> {
     match w {
         LedgerWrite::TrafficSample(t) => {
             sqlx::query(
@@ -337,11 +350,11 @@ async fn samples(pool: &SqlitePool, _: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
             .bind(t.errors[1] as i64)
             .bind(t.errors[2] as i64)
             .bind(t.errors[3] as i64)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
         }
         LedgerWrite::ProbeMinutes(rows) => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             for r in rows {
                 sqlx::query(
                     "INSERT INTO probe_minutes (line, tier, target, minute, sent, received, rtt_min_us, rtt_max_us, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
@@ -369,7 +382,7 @@ async fn samples(pool: &SqlitePool, _: &Ctx<'_>, w: &LedgerWrite) -> Result<(), 
 /// faults it resolves (an outage) or the notice of its recovery (a local
 /// fault, told as its start was).
 async fn closed(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
     line: &String,
@@ -384,7 +397,7 @@ async fn closed(
     } else {
         ("local_faults", "")
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let closed: Vec<(i64, String)> = sqlx::query_as(&format!(
         "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own} RETURNING id, start_at"
     ))

@@ -19,14 +19,21 @@ use crate::faults::FaultRules;
 use crate::outbox::NewNotice;
 use crate::Ledger;
 
-/// One thing to record.
-#[derive(Debug, Clone)]
+pub mod journal;
+pub use journal::Journal;
+use journal::Keep;
+
+/// One thing to record. Serialized into the journal ([`journal`]) when the
+/// database refuses it to the end; what only a reload sends (the line
+/// configs, terms and fault rules, recorded again at every start) is not.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum LedgerWrite {
     OutageOpened {
         line: String,
         start: DateTime<Utc>,
         start_after: Option<DateTime<Utc>>,
-        cause: &'static str,
+        #[serde(deserialize_with = "linkledger_core::intern::static_str")]
+        cause: linkledger_core::intern::Static,
     },
     /// A block outage: the line's public block unreachable from outside
     /// (vantage agents) while the line is up from inside.
@@ -62,7 +69,8 @@ pub enum LedgerWrite {
     OutageCause {
         line: String,
         at: DateTime<Utc>,
-        cause: &'static str,
+        #[serde(deserialize_with = "linkledger_core::intern::static_str")]
+        cause: linkledger_core::intern::Static,
     },
     OutageClosed {
         line: String,
@@ -83,7 +91,8 @@ pub enum LedgerWrite {
         line: Option<String>,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        reason: &'static str,
+        #[serde(deserialize_with = "linkledger_core::intern::static_str")]
+        reason: linkledger_core::intern::Static,
     },
     Heartbeat {
         at: DateTime<Utc>,
@@ -93,9 +102,11 @@ pub enum LedgerWrite {
         at: DateTime<Utc>,
     },
     /// The configured lines after a reload (history rows where changed).
+    #[serde(skip)]
     LineConfigs(Vec<linkledger_config::Line>),
     /// The contract terms after a reload, in force from `at` (a history
     /// row where changed).
+    #[serde(skip)]
     Terms {
         terms: Box<linkledger_config::Terms>,
         at: DateTime<Utc>,
@@ -105,16 +116,19 @@ pub enum LedgerWrite {
     /// Quality crossed a degradation threshold (kind: loss, rtt, utilisation).
     DegradationStarted {
         line: String,
-        kind: &'static str,
+        #[serde(deserialize_with = "linkledger_core::intern::static_str")]
+        kind: linkledger_core::intern::Static,
         start: DateTime<Utc>,
         detail: String,
     },
     DegradationEnded {
         line: String,
-        kind: &'static str,
+        #[serde(deserialize_with = "linkledger_core::intern::static_str")]
+        kind: linkledger_core::intern::Static,
         end: DateTime<Utc>,
     },
     /// The fault class rules and configured lines after a reload.
+    #[serde(skip)]
     FaultRules(super::faults::FaultRules),
     /// A notice with no other ledger change (SNMP polling failing).
     Notice(NewNotice),
@@ -133,6 +147,8 @@ pub type LedgerTx = mpsc::UnboundedSender<LedgerWrite>;
 
 /// Runs until every sender is dropped and the queue is written, or, once
 /// senders are gone, until `give_up` passes with the database still refusing.
+/// What still could not be written then is kept in `journal` (replayed at
+/// the next start); while even that fails, the writer keeps trying both.
 pub async fn run_writer(
     ledger: Ledger,
     run: WriterRun,
@@ -140,8 +156,9 @@ pub async fn run_writer(
     rx: mpsc::UnboundedReceiver<LedgerWrite>,
     status: Arc<WriterStatus>,
     give_up: Duration,
+    mut journal: Option<Journal>,
 ) {
-    write_loop(&ledger, run, rules, rx, status, give_up).await
+    write_loop(&ledger, &mut journal, run, rules, rx, status, give_up).await
 }
 
 /// The run the writer records for: its id in the ledger, its clock (when a
@@ -165,7 +182,8 @@ trait Store {
 
 impl Store for Ledger {
     async fn apply(&self, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
-        apply::apply(self.pool(), ctx, w).await
+        let mut conn = self.pool().acquire().await?;
+        apply::apply(&mut conn, ctx, w).await
     }
 }
 
@@ -173,13 +191,10 @@ impl Store for Ledger {
 /// database refuses (probing goes on meanwhile, the backlog in memory).
 /// Longer than most: receiving, retrying and giving up at shutdown share
 /// the backlog and its counters, and are tested together on a paused clock.
-async fn write_loop<S: Store>(
+async fn write_loop<S: Store, K: Keep>(
     store: &S,
-    WriterRun {
-        run_id,
-        clock,
-        interval_ms,
-    }: WriterRun,
+    keep: &mut K,
+    run: WriterRun,
     mut rules: FaultRules,
     mut rx: mpsc::UnboundedReceiver<LedgerWrite>,
     status: Arc<WriterStatus>,
@@ -189,7 +204,13 @@ async fn write_loop<S: Store>(
     let mut minutes = MinuteBatch::default();
     let mut closed = false;
     let mut closed_at: Option<tokio::time::Instant> = None;
+    let WriterRun {
+        run_id,
+        clock,
+        interval_ms,
+    } = run;
     let mut failing = false;
+    let mut keep_failures = 0u32;
     loop {
         while let Ok(w) = rx.try_recv() {
             minutes.accept(&mut queue, w);
@@ -251,8 +272,19 @@ async fn write_loop<S: Store>(
                 if closed {
                     let since = *closed_at.get_or_insert_with(tokio::time::Instant::now);
                     if since.elapsed() >= give_up {
-                        tracing::error!(lost = queue.len(), writes = ?queue, "shutting down with ledger writes that could not be made");
-                        break;
+                        let writes: Vec<LedgerWrite> = queue.iter().cloned().collect();
+                        match keep.keep(&run, &writes) {
+                            Ok(journal) => {
+                                tracing::error!(kept = writes.len(), journal, "the database refused writes to the end: kept in the journal, replayed when the daemon next starts");
+                                break;
+                            }
+                            Err(e) => {
+                                if keep_failures.is_multiple_of(30) {
+                                    tracing::error!(error = %e, backlog = queue.len(), "CANNOT KEEP THE BACKLOG: the database refuses writes and the journal cannot be written either; still trying both every second, not exiting until one accepts them");
+                                }
+                                keep_failures += 1;
+                            }
+                        }
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
@@ -532,7 +564,16 @@ mod retry_tests {
             let (store, status) = (store.clone(), status.clone());
             tokio::spawn(async move {
                 let give_up = Duration::from_secs(30);
-                write_loop(&*store, run(), rules(), rx, status, give_up).await
+                write_loop(
+                    &*store,
+                    &mut Keeper::failing_until(None),
+                    run(),
+                    rules(),
+                    rx,
+                    status,
+                    give_up,
+                )
+                .await
             })
         };
         tx.send(opened("telecom")).unwrap();
@@ -573,8 +614,37 @@ mod retry_tests {
         assert_eq!(status.pending.load(Ordering::Relaxed), 0);
     }
 
+    /// A journal that fails until a time (a disk with no room for it either).
+    struct Keeper {
+        fails_until: Option<Instant>,
+        tries: Vec<Instant>,
+        kept: Vec<usize>,
+    }
+
+    impl Keeper {
+        fn failing_until(t: Option<Instant>) -> Self {
+            Keeper {
+                fails_until: t,
+                tries: Vec::new(),
+                kept: Vec::new(),
+            }
+        }
+    }
+
+    impl Keep for Keeper {
+        fn keep(&mut self, _: &WriterRun, writes: &[LedgerWrite]) -> std::io::Result<String> {
+            let now = Instant::now();
+            self.tries.push(now);
+            if self.fails_until.is_some_and(|t| now < t) {
+                return Err(std::io::Error::other("No space left on device"));
+            }
+            self.kept.push(writes.len());
+            Ok("ledger.db.journal".into())
+        }
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn at_shutdown_a_refusing_database_is_retried_until_give_up_then_left() {
+    async fn at_shutdown_a_refusing_database_is_retried_until_give_up_then_journaled() {
         let t0 = Instant::now();
         let store = Arc::new(Refusing::until(None));
         let status = Arc::new(WriterStatus::default());
@@ -583,17 +653,59 @@ mod retry_tests {
         tx.send(closed("telecom")).unwrap();
         drop(tx);
         let give_up = Duration::from_secs(5);
-        write_loop(&*store, run(), rules(), rx, status.clone(), give_up).await;
+        let mut keeper = Keeper::failing_until(None);
+        write_loop(
+            &*store,
+            &mut keeper,
+            run(),
+            rules(),
+            rx,
+            status.clone(),
+            give_up,
+        )
+        .await;
         let took = t0.elapsed();
         assert!(
             took >= give_up && took <= give_up + Duration::from_secs(1),
             "gave up after {took:?}"
         );
         assert!(store.written().is_empty());
-        assert_eq!(
-            status.pending.load(Ordering::Relaxed),
-            2,
-            "what could not be written is counted, not dropped silently"
+        assert_eq!(keeper.kept, [2], "both writes kept in the journal, once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_the_journal_cannot_be_written_either_the_writer_keeps_trying_both() {
+        let t0 = Instant::now();
+        // The journal fails for 20 s; the database accepts from 12 s.
+        let store = Arc::new(Refusing::until(Some(t0 + Duration::from_secs(12))));
+        let status = Arc::new(WriterStatus::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(opened("telecom")).unwrap();
+        tx.send(closed("telecom")).unwrap();
+        drop(tx);
+        let mut keeper = Keeper::failing_until(Some(t0 + Duration::from_secs(20)));
+        write_loop(
+            &*store,
+            &mut keeper,
+            run(),
+            rules(),
+            rx,
+            status.clone(),
+            Duration::from_secs(5),
+        )
+        .await;
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_secs(12) && took < Duration::from_secs(13),
+            "the writer did not exit while nothing could keep the writes: {took:?}"
         );
+        assert_eq!(store.written(), ["opened telecom", "closed telecom"]);
+        assert!(keeper.kept.is_empty());
+        assert!(
+            keeper.tries.len() >= 6,
+            "the journal retried: {:?}",
+            keeper.tries.len()
+        );
+        assert_eq!(status.pending.load(Ordering::Relaxed), 0);
     }
 }
