@@ -529,3 +529,68 @@ fn the_api_is_off_without_tokens_and_metrics_stay_open() {
         "healthz needs no token: {health}"
     );
 }
+
+/// Requests parsed strictly: nothing after the JSON body, times the ledger
+/// can hold (no second 60, no year −1, ranges of at least a millisecond)
+/// refused with 422 and a reason, the token exact (no padding) and checked
+/// before anything about the route is said. None of them writes anything.
+#[test]
+fn loose_requests_are_refused_with_a_reason_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    seed(&write_config(dir.path(), port, false));
+    let config = write_config(dir.path(), port, true);
+    let _daemon = start(&config, &dir.path().join("daemon.log"));
+    wait_for("the listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let audit = || get(port, "/api/v1/audit", Some(VIEWER)).1;
+    let before = audit();
+
+    let (code, body) = request(
+        port,
+        "POST",
+        "/api/v1/faults/1/note",
+        Some(OPERATOR),
+        Some(br#"{"by": "x", "note": "n"} trailing"#),
+    );
+    assert_eq!(code, 400, "trailing garbage: {body}");
+    assert!(error_of(&body).contains("trailing"), "{body}");
+
+    let exclusion = |start: &str, end: &str| {
+        json!({
+            "by": "Li Na", "line": "telecom", "start": start, "end": end,
+            "reason": "typhoon", "evidence": "carrier notice", "approved_by": "District IT office"
+        })
+    };
+    for (start, end, says) in [
+        (
+            "2026-01-01T01:00:00Z",
+            "2026-01-01T01:00:00.000000001Z",
+            "millisecond",
+        ),
+        ("2026-01-01T23:59:60Z", "2026-01-02T01:00:00Z", "second 60"),
+        ("-0001-01-01T00:00:00Z", "2026-01-02T01:00:00Z", "year"),
+    ] {
+        let (code, body) = post(
+            port,
+            "/api/v1/exclusions",
+            Some(MANAGER),
+            &exclusion(start, end),
+        );
+        assert_eq!(code, 422, "{start}..{end}: {body}");
+        assert!(error_of(&body).contains(says), "{start}..{end}: {body}");
+    }
+
+    let padded = format!(" {OPERATOR}  ");
+    let (code, body) = get(port, "/api/v1/faults", Some(&padded));
+    assert_eq!(code, 401, "a padded token: {body}");
+
+    for path in ["/api/v1/faults/1/no-such-action", "/api/v1/no-such-thing"] {
+        let (code, body) = request(port, "POST", path, None, Some(b"{}"));
+        assert_eq!(code, 401, "{path} without a token: {body}");
+        let (code, body) = request(port, "POST", path, Some(MANAGER), Some(b"{}"));
+        assert_eq!(code, 404, "{path} with a token: {body}");
+    }
+    assert_eq!(audit(), before, "a refused request wrote to the audit log");
+}

@@ -1,8 +1,9 @@
 //! The operator API: JSON over HTTP under `/api/v1/` on the daemon's
 //! listener, off unless a token is configured. Bearer tokens carry a role
 //! (viewer < operator < manager), compared in constant time and never
-//! logged. Every request is checked in this order: token (401), role
-//! (403), body size (413), body shape (400), and the action against the
+//! logged. Every request is checked in this order: token (401, also for an
+//! unknown endpoint or action), role (403), body size (413), body shape
+//! (400: one JSON object, nothing after it), and the action against the
 //! ledger (404, 409, 422); a rejected request writes nothing.
 
 use axum::body::Body;
@@ -55,7 +56,12 @@ pub fn routes() -> Router<HttpState> {
 
 type ApiResult = Result<Response, ApiError>;
 
-async fn not_found() -> ApiError {
+/// An unknown endpoint: the token is checked first, so that what exists is
+/// said only to a caller who may use it.
+async fn not_found(State(s): State<HttpState>, headers: HeaderMap) -> ApiError {
+    if let Err(e) = authorize(&config_of(&s).await, &headers, ApiRole::Viewer) {
+        return e;
+    }
     ApiError(
         StatusCode::NOT_FOUND,
         "no such API endpoint; see the README (Operator API)".into(),
@@ -82,7 +88,7 @@ fn authorize(config: &Config, headers: &HeaderMap, needed: ApiRole) -> Result<St
     // Every token is compared, so the time taken does not say which matched.
     let mut found = None;
     for t in &config.api_tokens {
-        if same(t.secret.as_bytes(), given.trim().as_bytes()) {
+        if same(t.secret.as_bytes(), given.as_bytes()) {
             found = Some(t);
         }
     }
@@ -209,6 +215,8 @@ async fn fault_action(
     Path((id, action)): Path<(String, String)>,
     raw: Body,
 ) -> ApiResult {
+    // Who asks comes before what is asked.
+    authorize(&config_of(&s).await, &headers, ApiRole::Operator)?;
     let step = match action.as_str() {
         "report" => Some(Step::Reported),
         "ack" => Some(Step::Acknowledged),

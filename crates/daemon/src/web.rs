@@ -76,7 +76,7 @@ pub async fn body_limited<T: DeserializeOwned>(body: Body, limit: usize) -> Resu
         )
     })?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let at = match e.path().to_string() {
             p if p == "." => String::new(),
             p => format!(" at `{p}`"),
@@ -90,5 +90,13 @@ pub async fn body_limited<T: DeserializeOwned>(body: Body, limit: usize) -> Resu
             StatusCode::BAD_REQUEST,
             format!("invalid JSON body{at}: {}{hint}", e.inner()),
         )
-    })
+    })?;
+    // One JSON value and nothing after it but white space.
+    de.end().map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e} (one JSON object, nothing after it)"),
+        )
+    })?;
+    Ok(value)
 }

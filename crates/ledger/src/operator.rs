@@ -61,18 +61,47 @@ fn text(field: &str, v: &str, required: bool) -> Result<(), ActionError> {
 }
 
 fn not_future(field: &str, t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ActionError> {
+    when(field, t)?;
     if t > now + SKEW {
         return invalid(format!("{field} {} is in the future", ledger_ts(t)));
     }
     Ok(())
 }
 
+/// A time the ledger can hold: no leap second (second 60), a year from
+/// 1970 to 9999.
+fn when(field: &str, t: DateTime<Utc>) -> Result<(), ActionError> {
+    use chrono::{Datelike, Timelike};
+    if t.nanosecond() >= 1_000_000_000 {
+        return invalid(format!(
+            "{field}: second 60 (a leap second) is not a time the ledger records; use :59"
+        ));
+    }
+    if !(1970..=9999).contains(&t.year()) {
+        return invalid(format!(
+            "{field}: the year {} is not one the ledger records (1970 to 9999)",
+            t.year()
+        ));
+    }
+    Ok(())
+}
+
+/// A range of at least one millisecond, the ledger's resolution.
 fn span(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), ActionError> {
-    if end <= start {
+    when("start", start)?;
+    when("end", end)?;
+    if end < start {
         return invalid(format!(
             "the time range ends ({}) before it starts ({})",
             ledger_ts(end),
             ledger_ts(start)
+        ));
+    }
+    if end.timestamp_millis() <= start.timestamp_millis() {
+        return invalid(format!(
+            "the time range from {} to {} is shorter than a millisecond, the ledger's resolution",
+            ledger_ts(start),
+            ledger_ts(end)
         ));
     }
     Ok(())
