@@ -101,6 +101,7 @@ async fn bench(n: usize, secs: u64) {
         metrics: metrics.clone(),
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats: Arc::default(),
+        schedule: Default::default(),
     };
     // As in the daemon: line tasks and sockets on the probing thread.
     let probe_rt = ProbeRuntime::start().unwrap();

@@ -651,3 +651,42 @@ fn one_daemon_per_ledger_and_the_cli_beside_it() {
         || get(port2, "/healthz").0 == 200,
     );
 }
+
+/// A storm of reloads (100 SIGHUPs in 10 s) neither bursts the probes nor
+/// loses the line: no round comes sooner than one interval after the one
+/// before, and the daemon is still up and answering after it.
+#[test]
+fn a_sighup_storm_never_speeds_up_the_rounds() {
+    if !can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let daemon = start_loopback(&config, &dir.path().join("daemon.log"));
+    let sample = "linkledger_probe_sent_total{line=\"telecom\",target=\"127.0.2.1\",tier=\"upstream\"}";
+    let sent = || metric_value(&get(port, "/metrics").1, sample);
+    wait_for("the first rounds", Duration::from_secs(15), || {
+        sent().is_some_and(|n| n >= 2.0)
+    });
+    let (before, t0) = (sent().unwrap(), Instant::now());
+    for _ in 0..100 {
+        signal(&daemon.0, "HUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (after, elapsed) = (sent().unwrap(), t0.elapsed().as_secs_f64());
+    // One round a second (probe.interval), and one more for where the
+    // window starts within a second.
+    assert!(
+        after - before <= elapsed.floor() + 1.0,
+        "{} rounds in {elapsed:.1} s of reloads",
+        after - before
+    );
+    assert!(
+        after - before >= elapsed.floor() - 3.0,
+        "rounds were lost to the reloads: {} in {elapsed:.1} s",
+        after - before
+    );
+    assert_eq!(get(port, "/healthz").0, 200);
+}

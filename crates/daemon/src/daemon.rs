@@ -30,6 +30,8 @@ use linkledger_ledger::write::{run_writer, LedgerTx, LedgerWrite, WriterStatus};
 use linkledger_ledger::{self as ledger, run};
 
 const GRACE: Duration = Duration::from_secs(3);
+/// Reload requests (SIGHUP) this close together are one reload.
+const RELOAD_GATHER: Duration = Duration::from_millis(500);
 
 /// The running line tasks and the sockets they share.
 struct Lines {
@@ -221,6 +223,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats,
+        schedule: Default::default(),
     };
     let config_cell = LiveConfig::new(config.clone());
     metrics.config_loaded(true, clock.now());
@@ -261,6 +264,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
+                // Requests within half a second are one reload.
+                tokio::time::sleep(RELOAD_GATHER).await;
+                let mut more = 0;
+                while let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, hup.recv()).await {
+                    more += 1;
+                }
+                if more > 0 {
+                    info!(requests = more + 1, "reload requests taken together");
+                }
                 lines = reload(&mut current, lines, &shared, &probe, &config_cell).await?;
             }
         }

@@ -45,6 +45,32 @@ pub struct Shared {
     pub last_round_ms: Arc<AtomicI64>,
     /// What every echoer's receive path discarded.
     pub receive_stats: Arc<ReceiveStats>,
+    /// When each line's next round is due, kept across reloads.
+    pub schedule: Schedule,
+}
+
+/// Each line's next round, as its task last left it. A reload restarts the
+/// line tasks; the new task takes up the schedule where the old one
+/// stopped, so however many reloads come, no round comes sooner than one
+/// interval after the one before.
+#[derive(Debug, Clone, Default)]
+pub struct Schedule(Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>);
+
+impl Schedule {
+    fn next(&self, line: &str) -> Option<Instant> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(line)
+            .copied()
+    }
+
+    fn set(&self, line: &str, at: Instant) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(line.to_string(), at);
+    }
 }
 
 /// What sends a line's rounds: the ICMP echoer, or, in a test of the
@@ -94,13 +120,18 @@ impl<E: Rounds> LineTask<E> {
         self.reconfigure(&shared);
         // The latest poll that read the interface down, and when.
         let mut interface: Option<(Cause, Ts)> = None;
-        let mut ticker = tokio::time::interval_at(Instant::now() + self.phase, self.probe.interval);
+        let first = match shared.schedule.next(&id) {
+            Some(due) => due.max(Instant::now()),
+            None => Instant::now() + self.phase,
+        };
+        let mut ticker = tokio::time::interval_at(first, self.probe.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             let tick = tokio::select! {
                 _ = cancel.cancelled() => break,
                 t = ticker.tick() => t,
             };
+            shared.schedule.set(&id, tick + self.probe.interval);
             let at = shared.clock.at(tick);
             let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
             let (tier, upstream, rows) = self.tally(&mut slots, &outcomes, minute_of(at));

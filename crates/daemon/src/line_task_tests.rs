@@ -97,6 +97,7 @@ where
         metrics: Arc::new(Metrics::new()),
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats: Arc::default(),
+        schedule: Default::default(),
     };
     let probe = Probe {
         interval: Duration::from_secs(1),
