@@ -664,7 +664,8 @@ fn a_sighup_storm_never_speeds_up_the_rounds() {
     let port = common::free_port();
     let config = write_config(dir.path(), port, false);
     let daemon = start_loopback(&config, &dir.path().join("daemon.log"));
-    let sample = "linkledger_probe_sent_total{line=\"telecom\",target=\"127.0.2.1\",tier=\"upstream\"}";
+    let sample =
+        "linkledger_probe_sent_total{line=\"telecom\",target=\"127.0.2.1\",tier=\"upstream\"}";
     let sent = || metric_value(&get(port, "/metrics").1, sample);
     wait_for("the first rounds", Duration::from_secs(15), || {
         sent().is_some_and(|n| n >= 2.0)

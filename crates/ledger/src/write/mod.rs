@@ -215,9 +215,8 @@ async fn write_loop<S: Store, K: Keep>(
         while let Ok(w) = rx.try_recv() {
             minutes.accept(&mut queue, w);
         }
-        if minutes.due(closed) {
+        if minutes.due() {
             queue.push_back(LedgerWrite::ProbeMinutes(std::mem::take(&mut minutes.rows)));
-            minutes.since = None;
         }
         status
             .pending
@@ -226,12 +225,9 @@ async fn write_loop<S: Store, K: Keep>(
             if closed {
                 break;
             }
-            tokio::select! {
-                w = rx.recv() => match w {
-                    Some(w) => minutes.accept(&mut queue, w),
-                    None => closed = true,
-                },
-                _ = minutes.wait() => {}
+            match rx.recv().await {
+                Some(w) => minutes.accept(&mut queue, w),
+                None => closed = true,
             }
             continue;
         };
@@ -303,38 +299,24 @@ async fn write_loop<S: Store, K: Keep>(
 }
 
 /// Per-minute probe rows, which every line hands over at the turn of the
-/// minute, are gathered for a second and written in one transaction.
+/// minute. A finished minute is written at once (a kill a moment later
+/// must not take it along); rows handed over together go in one
+/// transaction.
 #[derive(Default)]
 struct MinuteBatch {
     rows: Vec<MinuteRow>,
-    since: Option<tokio::time::Instant>,
 }
 
 impl MinuteBatch {
-    const HOLD: Duration = Duration::from_secs(1);
-
     fn accept(&mut self, queue: &mut VecDeque<LedgerWrite>, w: LedgerWrite) {
         match w {
-            LedgerWrite::ProbeMinutes(rows) => {
-                self.rows.extend(rows);
-                self.since.get_or_insert_with(tokio::time::Instant::now);
-            }
+            LedgerWrite::ProbeMinutes(rows) => self.rows.extend(rows),
             other => enqueue(queue, other),
         }
     }
 
-    fn due(&self, closed: bool) -> bool {
+    fn due(&self) -> bool {
         !self.rows.is_empty()
-            && (closed
-                || self.rows.len() >= 50_000
-                || self.since.is_some_and(|s| s.elapsed() >= Self::HOLD))
-    }
-
-    async fn wait(&self) {
-        match self.since {
-            Some(s) => tokio::time::sleep_until(s + Self::HOLD).await,
-            None => std::future::pending().await,
-        }
     }
 }
 
@@ -417,40 +399,26 @@ mod batch_tests {
         }
     }
 
-    /// Every line hands over its minute at the turn of the minute; the
-    /// writer holds them for one second from the first, so they go in one
-    /// transaction, and not a moment longer. Runs on tokio's paused clock.
-    #[tokio::test(start_paused = true)]
-    async fn minute_rows_are_held_one_second_from_the_first_then_written_together() {
+    /// A finished minute is due at once: rows handed over together go in
+    /// one write, and none waits for other lines.
+    #[test]
+    fn a_finished_minute_is_due_at_once() {
         let mut queue = VecDeque::new();
         let mut batch = MinuteBatch::default();
-        assert!(!batch.due(false), "nothing to write");
+        assert!(!batch.due(), "nothing to write");
         batch.accept(&mut queue, LedgerWrite::ProbeMinutes(vec![row("telecom")]));
-        let first = tokio::time::Instant::now();
-        tokio::time::advance(Duration::from_millis(400)).await;
         batch.accept(&mut queue, LedgerWrite::ProbeMinutes(vec![row("unicom")]));
-        assert!(
-            !batch.due(false),
-            "held while other lines may still hand over"
-        );
+        assert!(batch.due(), "written at once");
+        assert_eq!(batch.rows.len(), 2, "handed over together, one write");
         assert!(
             queue.is_empty(),
             "minute rows wait in the batch, not the queue"
         );
-        batch.wait().await;
-        assert_eq!(
-            first.elapsed(),
-            MinuteBatch::HOLD,
-            "held from the first row"
-        );
-        assert!(batch.due(false));
-        assert_eq!(batch.rows.len(), 2);
     }
 
-    /// At shutdown the rows are written at once; other writes never wait
-    /// behind the batch.
-    #[tokio::test(start_paused = true)]
-    async fn a_closing_writer_does_not_wait_and_other_writes_pass() {
+    /// Other writes never wait behind the minute rows.
+    #[test]
+    fn other_writes_pass_the_minute_rows() {
         let mut queue = VecDeque::new();
         let mut batch = MinuteBatch::default();
         batch.accept(&mut queue, LedgerWrite::ProbeMinutes(vec![row("telecom")]));
@@ -461,8 +429,7 @@ mod batch_tests {
             },
         );
         assert_eq!(queue.len(), 1, "the stop is queued at once");
-        assert!(!batch.due(false));
-        assert!(batch.due(true), "closing: no hold");
+        assert!(batch.due());
     }
 }
 
