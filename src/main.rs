@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
+            // LINKLEDGER_LOG, else the usual RUST_LOG, else info.
             tracing_subscriber::EnvFilter::try_from_env("LINKLEDGER_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)

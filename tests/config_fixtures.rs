@@ -331,3 +331,50 @@ fn a_relative_database_is_the_config_folders_not_the_working_directorys() {
     assert_eq!(c.daemon.database, dir.path().join("linkledger-demo.db"));
     assert_eq!(c.report.dir, dir.path().join("reports"));
 }
+
+/// A command that sends nothing needs none of the secrets: with a robot's
+/// URL in an unset environment variable, `outages` and `budget` run, while
+/// `check-config` names the variable.
+#[test]
+fn commands_that_send_nothing_do_not_need_the_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("config/demo.toml")
+        .unwrap()
+        .replace(
+            "database = \"linkledger-demo.db\"",
+            &format!("database = {:?}", dir.path().join("ledger.db")),
+        )
+        + "\n[[notify]]\nname = \"noc-robot\"\nkind = \"wecom\"\nurl_env = \"LL_TEST_UNSET_ROBOT_URL\"\n\n[api]\n[[api.token]]\nname = \"noc\"\nrole = \"viewer\"\ntoken_file = \"/nonexistent/token\"\n";
+    let config = dir.path().join("linkledger.toml");
+    std::fs::write(&config, text).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_linkledger"))
+        .args(["check-config", "-c"])
+        .arg(&config)
+        .env_remove("LL_TEST_UNSET_ROBOT_URL")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    let refused = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        refused.contains("/nonexistent/token") || refused.contains("LL_TEST_UNSET_ROBOT_URL"),
+        "check-config does not name the secret it cannot read: {refused}"
+    );
+    // The ledger, as a daemon would have created it.
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_linkledger"))
+            .args(args)
+            .arg("-c")
+            .arg(&config)
+            .env_remove("LL_TEST_UNSET_ROBOT_URL")
+            .output()
+            .unwrap()
+    };
+    for args in [&["outages", "--json"][..], &["budget", "--json"][..]] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("LL_TEST_UNSET_ROBOT_URL") && !stderr.contains("/nonexistent/token"),
+            "{args:?} asked for a secret it does not use: {stderr}"
+        );
+    }
+}

@@ -228,7 +228,17 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Command::Agent { config } = &cli.command {
         return agent_main(config);
     }
-    let config = match Config::load(cli.command.config_path()) {
+    let path = cli.command.config_path();
+    let load = match &cli.command {
+        Command::Run { .. }
+        | Command::CheckConfig { .. }
+        | Command::Notify {
+            cmd: NotifyCmd::Test { .. },
+        } => Config::load(path),
+        // Nothing is sent: secrets are not read.
+        _ => Config::load_without_secrets(path),
+    };
+    let config = match load {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -106,7 +106,7 @@ impl AgentConfig {
                     format!("{line}:{col}: ")
                 })
                 .unwrap_or_default();
-            err(place, e.message().trim().to_string())
+            err(place, crate::values::toml_message(&e))
         })?;
         validate(path, raw.agent).map_err(|(k, m)| err(format!("agent.{k}: "), m))
     }

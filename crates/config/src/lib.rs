@@ -173,6 +173,14 @@ impl Config {
     }
 
     /// Parses and validates config text; `path` is used in errors.
+    /// [`Config::load`] for a command that sends nothing (a listing, a
+    /// report, an operator's record): secrets it cannot read are not its
+    /// concern and do not stop it (`check-config`, `run` and `notify test`
+    /// read them all).
+    pub fn load_without_secrets(path: &Path) -> Result<Self, ConfigError> {
+        values::without_secrets(|| Config::load(path))
+    }
+
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
@@ -186,7 +194,7 @@ impl Config {
             ConfigError {
                 file: file.clone(),
                 place,
-                message: e.message().trim().to_string(),
+                message: values::toml_message(&e),
             }
         })?;
         validate(path, raw).map_err(|(key, message)| ConfigError {
