@@ -2,6 +2,8 @@
 //! the command (the daemon, the agent, or one of the CLI's reads and
 //! contract actions).
 
+#[macro_use]
+mod shown;
 mod cli;
 mod cli_contract;
 mod cli_report;

@@ -909,3 +909,70 @@ fn a_reload_with_shorter_deadlines_never_rejudges_a_resolved_fault() {
     assert_eq!(f["deadlines"][2]["state"], "met");
     let _ = daemon.0.kill();
 }
+
+/// Operator text is kept verbatim but never obeyed: a note with an escape
+/// sequence and a bell prints escaped in `fault show` and `audit`, and a
+/// reason written as a spreadsheet formula reaches the CSV report inert.
+#[test]
+fn operator_text_reaches_terminals_and_spreadsheets_inert() {
+    let rows = outage(1, "telecom", "2025-03-01T02:00:00.000Z", "2025-03-01T02:20:00.000Z")
+        + "INSERT INTO faults (id, line, detected_at, trigger, class, resolved_at, run_opened) VALUES \
+           (1, 'telecom', '2025-03-01T02:00:00.000Z', 'line_down', 'general', '2025-03-01T02:20:00.000Z', 1);\n\
+           INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (1, 'outage', 1, '2025-03-01T02:00:00.000Z');\n";
+    let l = ledger(&config("2024-07-01", ""), &rows);
+    let hostile = "carrier called\u{1b}[2J\u{7} back";
+    let o = cli(
+        &l,
+        &["fault", "note", "1", "--by", "Zhang Wei", "--note", hostile],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let formula = "=HYPERLINK(\"http://attacker.invalid\",\"typhoon\")";
+    let o = cli(
+        &l,
+        &[
+            "exclude",
+            "add",
+            "--by",
+            "Li Na",
+            "--line",
+            "telecom",
+            "--from",
+            "2025-03-01T10:02:00+08:00",
+            "--to",
+            "2025-03-01T10:10:00+08:00",
+            "--reason",
+            formula,
+            "--evidence",
+            "+cmd|' /C calc'!A0",
+            "--approved-by",
+            "District IT office",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    for args in [&["fault", "show", "1"][..], &["audit"][..]] {
+        let out = cli(&l, args).stdout;
+        assert!(
+            !out.contains(&0x1b) && !out.contains(&0x07),
+            "{args:?} printed raw control characters"
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\\u{1b}[2J\\u{7}"), "{args:?}: {text}");
+    }
+    // Kept verbatim in the ledger (JSON shows it as it was written).
+    let json: Value =
+        serde_json::from_slice(&cli(&l, &["fault", "show", "1", "--json"]).stdout).unwrap();
+    assert!(json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["text"] == hostile));
+
+    let csv = report_text(&l, &["quarterly", "--quarter", "2025Q1"], "csv");
+    assert!(
+        csv.contains("'=HYPERLINK")
+            && !csv.contains(",=HYPERLINK")
+            && !csv.contains("\"=HYPERLINK"),
+        "the formula is not neutralised:\n{csv}"
+    );
+}

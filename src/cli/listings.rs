@@ -53,17 +53,22 @@ pub(super) async fn outages(
     .await
     .context("reading outages")?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
-    println!(
+    say!(
         "{:<12} {:<25} {:<25} {:>10} {:>10} {:>10}  cause",
-        "line", "start", "end", "duration", "excluded", "charged"
+        "line",
+        "start",
+        "end",
+        "duration",
+        "excluded",
+        "charged"
     );
     for o in list {
         let fmt = |t| local_time(tz, t);
-        println!(
+        say!(
             "{:<12} {:<25} {:<25} {:>9.1}s {:>9.1}s {:>9.1}s  {}",
             o.line,
             fmt(o.start),
@@ -94,17 +99,20 @@ pub(super) async fn local_faults(
     .await
     .context("reading local faults")?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
-    println!(
+    say!(
         "{:<12} {:<25} {:<25} {:>10}  charged",
-        "line", "start", "end", "duration"
+        "line",
+        "start",
+        "end",
+        "duration"
     );
     for f in &list {
         let fmt = |t| local_time(tz, t);
-        println!(
+        say!(
             "{:<12} {:<25} {:<25} {:>9.1}s  never (our own side; unobserved)",
             f.line,
             fmt(f.start),
@@ -113,7 +121,7 @@ pub(super) async fn local_faults(
         );
     }
     if list.is_empty() {
-        println!("(none)");
+        say!("(none)");
     }
     Ok(())
 }
@@ -124,19 +132,24 @@ pub(super) async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()>
         linkledger_ledger::vantage::status::agents(&db, c, linkledger_ledger::clock::wall_now())
             .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     if list.is_empty() {
-        println!("no [[vantage]] agents are configured");
+        say!("no [[vantage]] agents are configured");
     }
     let tz = c.daemon.timezone;
-    println!(
+    say!(
         "{:<14} {:>8} {:>10} {:<25} {:>9} {:>8}  own side",
-        "agent", "rounds", "last seq", "last round", "lag", "backlog"
+        "agent",
+        "rounds",
+        "last seq",
+        "last round",
+        "lag",
+        "backlog"
     );
     for a in list {
-        println!(
+        say!(
             "{:<14} {:>8} {:>10} {:<25} {:>9} {:>8}  {}",
             a.agent,
             a.rounds,
@@ -154,13 +167,17 @@ pub(super) async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()>
     }
     let blocks = linkledger_ledger::vantage::status::blocks(&db, c).await?;
     if !blocks.is_empty() {
-        println!(
+        say!(
             "\n{:<14} {:<20} {:>6} {:<25} {:>8}  state",
-            "line", "block", "quorum", "judged until", "outages"
+            "line",
+            "block",
+            "quorum",
+            "judged until",
+            "outages"
         );
     }
     for b in blocks {
-        println!(
+        say!(
             "{:<14} {:<20} {:>6} {:<25} {:>8}  {}",
             b.line,
             b.block,
@@ -181,17 +198,20 @@ pub(super) async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
     let db = ledger::open_for_reading(&c.daemon.database).await?;
     let list = read::gaps(&db).await.context("reading gaps")?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
-    println!(
+    say!(
         "{:<12} {:<25} {:<25} {:>10}  reason",
-        "line", "start", "end", "duration"
+        "line",
+        "start",
+        "end",
+        "duration"
     );
     for g in list {
         let fmt = |t| local_time(tz, t);
-        println!(
+        say!(
             "{:<12} {:<25} {:<25} {:>9.1}s  {}",
             g.line.as_deref().unwrap_or("(all)"),
             fmt(g.start),
@@ -234,17 +254,22 @@ pub(super) async fn traffic(
         ));
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let mbps = |b: f64| b / 1e6;
-    println!(
+    say!(
         "{:<12} {:<4} {:>10} {:>10} {:>10} {:>8}  (Mbit/s; p95 against contract)",
-        "line", "dir", "average", "maximum", "p95", "p95 %"
+        "line",
+        "dir",
+        "average",
+        "maximum",
+        "p95",
+        "p95 %"
     );
     for s in &out {
         for (dir, d) in [("in", &s.inbound), ("out", &s.outbound)] {
-            println!(
+            say!(
                 "{:<12} {:<4} {:>10.2} {:>10.2} {:>10.2} {:>7.1}%",
                 s.line,
                 dir,
@@ -254,7 +279,7 @@ pub(super) async fn traffic(
                 d.p95_utilization * 100.0
             );
         }
-        println!(
+        say!(
             "{:<12} {} samples, {:.1} h covered, symmetry {}{}",
             "",
             s.samples,

@@ -11,16 +11,22 @@ pub(super) async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> 
         .await
         .context("cannot read the alert outbox")?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
     let local = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
     };
-    println!(
+    say!(
         "{:<14} {:<12} {:>7}  {:<19}  {:>6} {:>7} {:>8}  last attempt",
-        "channel", "kind", "pending", "oldest pending", "sent", "failed", "rejected"
+        "channel",
+        "kind",
+        "pending",
+        "oldest pending",
+        "sent",
+        "failed",
+        "rejected"
     );
     for s in list {
         let last = match (&s.last_attempt, s.registered) {
@@ -34,7 +40,7 @@ pub(super) async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> 
                 a.detail
             ),
         };
-        println!(
+        say!(
             "{:<14} {:<12} {:>7}  {:<19}  {:>6} {:>7} {:>8}  {last}",
             s.channel,
             s.kind,
@@ -70,10 +76,10 @@ pub(super) async fn notify_test(c: &Config, only: Option<&str>) -> anyhow::Resul
     let mut failed = 0;
     for (ch, result) in linkledger_notify::test_channels(c, &channels).await {
         match result {
-            Ok(answer) => println!("{} ({}): accepted: {answer}", ch.name, ch.kind.as_str()),
+            Ok(answer) => say!("{} ({}): accepted: {answer}", ch.name, ch.kind.as_str()),
             Err(f) => {
                 failed += 1;
-                println!("{} ({}): FAILED: {f}", ch.name, ch.kind.as_str());
+                say!("{} ({}): FAILED: {f}", ch.name, ch.kind.as_str());
             }
         }
     }

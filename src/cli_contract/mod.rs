@@ -46,7 +46,7 @@ async fn act(c: &Config, action: Action) -> anyhow::Result<()> {
         ActionError::Ledger(e) => anyhow::Error::new(e),
         other => Refused(other.to_string()).into(),
     })?;
-    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    say!("{}", serde_json::to_string_pretty(&outcome)?);
     Ok(())
 }
 
@@ -132,12 +132,16 @@ async fn list_faults(
     )
     .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    println!(
+    say!(
         "{:>5}  {:<10} {:<12}  {:<20} {:<20} deadlines",
-        "id", "line", "class", "detected", "resolved"
+        "id",
+        "line",
+        "class",
+        "detected",
+        "resolved"
     );
     for f in list {
         let tz = c.daemon.timezone;
@@ -147,7 +151,7 @@ async fn list_faults(
             .iter()
             .map(|d| format!("{} {}", d.kind.as_str(), d.state.as_str()))
             .collect();
-        println!(
+        say!(
             "{:>5}  {:<10} {:<7} {}  {:<20} {:<20} {}",
             f.id,
             f.line.as_deref().unwrap_or(linkledger_core::EGRESS),
@@ -173,11 +177,11 @@ async fn show_fault(c: &Config, id: i64, json: bool) -> anyhow::Result<()> {
     .await?
     .ok_or_else(|| Refused(format!("no fault {id}")))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&f)?);
+        say!("{}", serde_json::to_string_pretty(&f)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
-    println!(
+    say!(
         "fault {} on {}: {} ({}), {}",
         f.id,
         f.line.as_deref().unwrap_or("the whole egress"),
@@ -201,10 +205,10 @@ async fn show_fault(c: &Config, id: i64, json: bool) -> anyhow::Result<()> {
                 .map(|a| format!(" (by {a})"))
                 .unwrap_or_default(),
         );
-        println!("{}", row.trim_end());
+        say!("{}", row.trim_end());
     }
     for d in &f.deadlines {
-        println!(
+        say!(
             "  deadline {:<14} due {:<20} {}",
             d.kind.as_str(),
             d.due
@@ -251,10 +255,10 @@ pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
                 .await
                 .context("reading exclusions")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                say!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for e in list {
-                    println!(
+                    say!(
                         "{:>4}  {:<10} {} .. {}  {}  approved by {}{}",
                         e.id,
                         e.line.as_deref().unwrap_or(linkledger_core::EGRESS),
@@ -323,7 +327,7 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
             let list =
                 budget::maintenance(&db, None, all, c.contract.terms.maintenance_notice).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                say!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for m in list {
                     let counts = if m.approved() && !c.contract.terms.approved_maintenance_counts {
@@ -331,7 +335,7 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
                     } else {
                         "counts as downtime"
                     };
-                    println!(
+                    say!(
                         "{:>4}  {:<10} {} .. {}  notice {}  {}{}  ({counts})",
                         m.id,
                         m.line,
@@ -376,10 +380,10 @@ pub async fn outage(c: &Config, cmd: OutageCmd) -> anyhow::Result<()> {
             let db = ledger::open_for_reading(&c.daemon.database).await?;
             let list = linkledger_ledger::records::agreed_outages(&db, None).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                say!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for a in list {
-                    println!(
+                    say!(
                         "{:>4}  {:<10} {} .. {}  approved by {}  evidence: {}",
                         a.id,
                         a.line,
@@ -421,12 +425,16 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
             let db = ledger::open_for_reading(&c.daemon.database).await?;
             let list = records::drills(&db).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                say!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for d in list {
-                    println!(
+                    say!(
                         "{:>4}  {}  {}  ({})  {}",
-                        d.id, d.held_on, d.scenario, d.participants, d.result
+                        d.id,
+                        d.held_on,
+                        d.scenario,
+                        d.participants,
+                        d.result
                     );
                 }
             }
@@ -449,11 +457,11 @@ pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result
     let db = ledger::open_for_reading(&c.daemon.database).await?;
     let b = budget::budget_of_year(&db, c, year, now).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&b)?);
+        say!("{}", serde_json::to_string_pretty(&b)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
-    println!(
+    say!(
         "{}: contract year {} ({} to {}), cap {}",
         b.contract,
         b.contract_year,
@@ -461,12 +469,19 @@ pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result
         b.year_end.with_timezone(&tz).date_naive(),
         humantime::format_duration(c.contract.annual_downtime_cap)
     );
-    println!(
+    say!(
         "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6}  projected breach",
-        "line", "charged", "excl. fm", "excl. mnt", "unobserved", "disputed", "left", "used"
+        "line",
+        "charged",
+        "excl. fm",
+        "excl. mnt",
+        "unobserved",
+        "disputed",
+        "left",
+        "used"
     );
     for v in b.lines.iter().chain(std::iter::once(&b.egress)) {
-        println!(
+        say!(
             "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>5.1}%  {}",
             v.line,
             span(v.charged_s),
@@ -510,12 +525,12 @@ pub async fn audit(c: &Config, json: bool) -> anyhow::Result<()> {
     let db = ledger::open_for_reading(&c.daemon.database).await?;
     let list = records::audit_log(&db).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let tz = c.daemon.timezone;
     for a in list {
-        println!(
+        say!(
             "{:>5}  {}  {:<14} {:<16} by {} via {}{}",
             a.id,
             a.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),

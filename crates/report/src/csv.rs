@@ -5,10 +5,23 @@
 use super::doc::{Block, Doc};
 
 fn field(s: &str) -> String {
+    let s = &neutral(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+cmd`,
+/// `@SUM`, a leading tab or carriage return) gets a leading apostrophe, the
+/// usual rule; numbers, signed durations and percentages stay as they are.
+fn neutral(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && s.trim().parse::<f64>().is_err() && seconds(s).is_none() && ratio(s).is_none() {
+        format!("'{s}").into()
+    } else {
+        s.into()
     }
 }
 
@@ -168,6 +181,21 @@ fn number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_are_not() {
+        assert_eq!(
+            field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(field("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(field("-2+3"), "'-2+3");
+        assert_eq!(field("-1"), "-1");
+        assert_eq!(field("+1"), "+1");
+        assert_eq!(field("-42秒"), "-42秒");
+        assert_eq!(field("typhoon"), "typhoon");
+    }
 
     #[test]
     fn durations_and_percentages_read_back_as_numbers() {
