@@ -691,3 +691,80 @@ fn a_sighup_storm_never_speeds_up_the_rounds() {
     );
     assert_eq!(get(port, "/healthz").0, 200);
 }
+
+/// A page damaged inside the ledger file is found at start, not by a query
+/// an hour later: `check-ledger` lists the damage and exits 1, the daemon
+/// refuses to start on it and says how to recover; a sound ledger checks
+/// ok.
+#[test]
+fn a_damaged_ledger_is_found_at_start_and_by_check_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let db = dir.path().join("ledger.db");
+    let rows: String = "INSERT INTO runs (id, started_at, heartbeat_at, stopped_at, version, config_path, interval_ms) VALUES (1, '2025-01-01T00:00:00.000Z', '2025-01-01T01:00:00.000Z', '2025-01-01T01:00:00.000Z', 'fixture', 'fixture', 1000);\n".to_string()
+        + &(0..3000)
+        .map(|i| {
+            format!(
+                "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES ('telecom', '2025-01-01T00:00:{:02}.{:03}Z', '2025-01-01T00:01:00.000Z', 'probe_failed', 1);\n",
+                i % 60,
+                i % 1000
+            )
+        })
+        .collect::<String>();
+    common::write_ledger(&db, &rows);
+    let check = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("-c")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let sound = check(&["check-ledger"]);
+    assert!(
+        sound.status.success() && String::from_utf8_lossy(&sound.stdout).contains(": ok"),
+        "{}",
+        String::from_utf8_lossy(&sound.stderr)
+    );
+
+    // Garbage inside the last pages (the gaps table's), not the header.
+    assert!(
+        !dir.path().join("ledger.db-wal").exists()
+            || std::fs::metadata(dir.path().join("ledger.db-wal"))
+                .unwrap()
+                .len()
+                == 0,
+        "the write-ahead log was not checkpointed"
+    );
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    let pages = bytes.len() / page;
+    assert!(pages > 20, "the ledger is only {} pages", pages);
+    for p in pages - 10..pages {
+        for b in &mut bytes[p * page + 100..p * page + 1100] {
+            *b = 0xA5;
+        }
+    }
+    std::fs::write(&db, &bytes).unwrap();
+
+    let damaged = check(&["check-ledger"]);
+    let out = String::from_utf8_lossy(&damaged.stdout).to_string()
+        + &String::from_utf8_lossy(&damaged.stderr);
+    assert_eq!(damaged.status.code(), Some(1), "{out}");
+    assert!(out.contains("damaged"), "{out}");
+
+    let started = Instant::now();
+    let run = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "the daemon ran on a damaged ledger");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        stderr.contains("is damaged") && stderr.contains("latest backup"),
+        "the refusal does not say how to recover: {stderr}"
+    );
+}

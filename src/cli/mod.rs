@@ -53,6 +53,12 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Check the ledger file page by page and index by index (SQLite's
+    /// integrity check; works while the daemon runs); exits 1 if damaged.
+    CheckLedger {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// List outages from the ledger (works while the daemon runs).
     Outages(Listing),
     /// List local faults: times our own side of a line (firewall, CPE, the
@@ -178,7 +184,9 @@ pub struct Listing {
 impl Command {
     fn config_path(&self) -> &PathBuf {
         match self {
-            Command::Run { config } | Command::CheckConfig { config } => config,
+            Command::Run { config }
+            | Command::CheckConfig { config }
+            | Command::CheckLedger { config } => config,
             Command::Outages(l) | Command::LocalFaults(l) => &l.config,
             Command::Gaps { config, .. } => config,
             Command::Traffic { config, .. }
@@ -223,6 +231,24 @@ impl Command {
     }
 }
 
+/// `check-ledger`: SQLite's full integrity check of the ledger file.
+async fn check_ledger(c: &Config) -> anyhow::Result<()> {
+    let db = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
+    let found = db.check(false).await?;
+    let path = c.daemon.database.display();
+    if found.is_empty() {
+        say!("ledger {path}: ok (every page, table and index checked)");
+        return Ok(());
+    }
+    for f in &found {
+        say!("{f}");
+    }
+    anyhow::bail!(
+        "the ledger {path} is damaged: {} problem(s) above. Keep the file as it is, put the latest backup in its place (README, Backups) and start the daemon again",
+        found.len()
+    )
+}
+
 /// Runs the command; config errors exit with status 2, other failures 1.
 pub fn main(cli: Cli) -> ExitCode {
     if let Command::Agent { config } = &cli.command {
@@ -255,6 +281,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 print!("{}", describe(&config));
                 Ok(())
             }
+            Command::CheckLedger { .. } => check_ledger(&config).await,
             Command::Outages(l) => outages(&config, l.line, l.since, l.json).await,
             Command::Gaps { json, .. } => gaps(&config, json).await,
             Command::LocalFaults(l) => local_faults(&config, l.line, l.since, l.json).await,

@@ -51,6 +51,12 @@ pub enum LedgerError {
     },
     #[error("ledger query failed: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("the ledger {path} is damaged: {first} ({count} problem(s) in all; `linkledger check-ledger` lists them). The daemon does not start on a damaged ledger: keep this file as it is (it is evidence), put the latest backup in its place (see the README, Backups), and start again; writes kept in {path}.journal are replayed into it")]
+    Damaged {
+        path: String,
+        first: String,
+        count: usize,
+    },
     #[error("the ledger's journal {path}: {source}")]
     Journal {
         path: String,
@@ -82,6 +88,25 @@ impl Ledger {
     #[cfg(feature = "test-support")]
     pub fn sqlite_pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// SQLite's check of the file: `quick` (every page readable and its
+    /// b-tree sound, in a moment) or the full `integrity_check` (indexes
+    /// against their tables too). Empty when the file is sound; otherwise
+    /// what SQLite found, one problem a line.
+    pub async fn check(&self, quick: bool) -> Result<Vec<String>, LedgerError> {
+        let pragma = if quick {
+            "PRAGMA quick_check"
+        } else {
+            "PRAGMA integrity_check"
+        };
+        let found: Vec<String> = match sqlx::query_scalar(pragma).fetch_all(&self.pool).await {
+            Ok(rows) => rows,
+            // A page so damaged that the check itself cannot run is a finding.
+            Err(sqlx::Error::Database(e)) => vec![e.message().to_string()],
+            Err(e) => return Err(query_err("check the ledger file")(e)),
+        };
+        Ok(found.into_iter().filter(|r| r != "ok").collect())
     }
 
     /// The bytes the ledger's rows take in its file, once the write-ahead
@@ -143,6 +168,17 @@ pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
             path: p.clone(),
             source,
         })?;
+    // A damaged page is found now, not by a query an hour later.
+    let ledger = Ledger { pool };
+    let found = ledger.check(true).await?;
+    if let Some(first) = found.first() {
+        return Err(LedgerError::Damaged {
+            path: p,
+            first: first.clone(),
+            count: found.len(),
+        });
+    }
+    let pool = ledger.pool;
     sqlx::migrate!("./migrations")
         .run(&pool)
         .await
