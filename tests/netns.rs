@@ -638,3 +638,66 @@ fn sigterm_with_the_disk_full_keeps_the_backlog_in_the_journal() {
         );
     }
 }
+
+/// A blackout that began while the daemon was dead: the restarted run finds
+/// the lines down in its first rounds. Each outage begins where the daemon
+/// gap ends (no hole between them, nothing charged for the time away) and
+/// its start has its bound: the previous run's last heartbeat, taken back
+/// as far as an unconfirmed failure could reach.
+#[test]
+fn a_blackout_that_began_while_the_daemon_was_dead_meets_the_gap() {
+    if !can_use_netns("restart into down") {
+        return;
+    }
+    let (lab, config, mut daemon) = settled_lab("lldead");
+    sleep(1.0);
+    let killed = now_epoch();
+    daemon.signal_and_wait("KILL");
+    sleep(1.0);
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(3.0);
+    let restarted = now_epoch();
+    let mut daemon = lab.start_daemon(&config);
+    sleep(6.0);
+    let restored = now_epoch();
+    lab.fault("blackhole", "off");
+    sleep(4.0);
+    assert!(daemon.signal_and_wait("TERM").success());
+
+    let gaps = ledger_json(&config, "gaps", &[]);
+    let gap = gaps
+        .iter()
+        .find(|g| g["reason"] == "daemon_not_running")
+        .unwrap_or_else(|| panic!("no daemon gap: {gaps:#?}"));
+    let (gap_start, gap_end) = (epoch(&gap["start"]), epoch(&gap["end"]));
+    assert!(gap_start <= killed + 0.01 && (gap_end - restarted).abs() <= 2.0);
+    for line in ["telecom", "telecom6"] {
+        let list = outages(&config, line);
+        assert_eq!(list.len(), 1, "{line}: {list:#?}");
+        let o = &list[0];
+        let start = epoch(&o["start"]);
+        assert!(
+            (start - gap_end).abs() < 0.002,
+            "{line}: the outage starts at {start}, the gap ends at {gap_end}: a hole"
+        );
+        assert!(
+            !o["start_after"].is_null(),
+            "{line}: the start has no bound: {o:#?}"
+        );
+        let start_after = epoch(&o["start_after"]);
+        assert!(
+            start_after <= cut && start_after >= gap_start - 4.0,
+            "{line}: bound {start_after} vs last heartbeat {gap_start}, cut {cut}"
+        );
+        assert!(
+            (epoch(&o["end"]) - restored).abs() <= 1.1,
+            "{line}: end {} vs restored {restored}",
+            epoch(&o["end"])
+        );
+        assert!(
+            o["unobserved_s"].as_f64().unwrap() < 0.01,
+            "{line}: the time away is the gap's, not inside the outage"
+        );
+    }
+}

@@ -212,6 +212,9 @@ pub struct Evaluator {
     last_state: RoundState,
     /// The interface evidence already recorded for the open outage.
     outage_interface_cause: Option<Cause>,
+    /// Where observation resumed after a daemon gap (the gap's end), until
+    /// the first round: an edge seen in that round begins there.
+    resumed_at: Option<Ts>,
     /// Loss and latency windows of the line's anchors (set by its task).
     pub quality: Option<crate::quality::LineQuality>,
     /// Utilisation of the contracted bandwidth, from the rates the line's
@@ -230,6 +233,7 @@ impl Evaluator {
             unobserved_since: None,
             last_state: RoundState::Unobserved,
             outage_interface_cause: None,
+            resumed_at: None,
             quality: None,
             utilisation: None,
         }
@@ -256,6 +260,16 @@ impl Evaluator {
         self.confirmed = Condition::Up;
         self.prev_round = Some(seen_until);
         self.candidate = None;
+    }
+
+    /// Continues after a daemon gap for a line the previous run held up:
+    /// `seen_up_until` is that run's last heartbeat, `observed_from` the
+    /// gap's end. An outage (or local fault) the first rounds find begins at
+    /// `observed_from`, bounded by `seen_up_until`: the gap and the episode
+    /// meet without a hole, and the edge has its bound.
+    pub fn resume_after_gap(&mut self, seen_up_until: Ts, observed_from: Ts) {
+        self.resume_up(seen_up_until);
+        self.resumed_at = Some(observed_from);
     }
 
     /// Whether no change is pending: every round fed so far is accounted
@@ -337,6 +351,9 @@ impl Evaluator {
     /// Feeds one round; returns what the ledger must record, in order.
     pub fn observe(&mut self, state: RoundState, at: Ts) -> Vec<Event> {
         self.last_state = state;
+        // The first round after a gap: a change it sees began where the gap
+        // ended (no round came in between). A blind first round ends that.
+        let resumed = self.resumed_at.take().filter(|t| *t <= at);
         let mut events = Vec::new();
         let (condition, cause) = match state {
             RoundState::Unobserved => {
@@ -373,7 +390,7 @@ impl Evaluator {
             }
             _ => Candidate {
                 condition,
-                first: at,
+                first: resumed.unwrap_or(at),
                 rounds: 1,
                 cause,
                 before,

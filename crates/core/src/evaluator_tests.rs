@@ -490,3 +490,55 @@ fn the_declared_state_changes_only_at_the_recorded_edges() {
     e.observe(RoundState::Up, t(10));
     assert_eq!(e.declared(), "up");
 }
+
+/// A line the previous run held up, found down by this run's first rounds:
+/// the outage begins where the daemon gap ended, bounded by the previous
+/// run's last heartbeat (the gap and the outage meet without a hole).
+#[test]
+fn a_line_found_down_after_a_gap_starts_at_the_gaps_end_with_its_bound() {
+    let mut ev = Evaluator::new(3, 2);
+    // Last heartbeat at t(0); the daemon is back at t(10); first round t(11).
+    ev.resume_after_gap(t(0), t(10));
+    let events = run(&mut ev, 11, &[DOWN; 4]);
+    assert_eq!(
+        events,
+        [(
+            13,
+            Event::OutageOpened {
+                start: t(10),
+                start_after: Some(t(0)),
+                cause: Cause::UpstreamUnreachable,
+            }
+        )]
+    );
+}
+
+/// A first round that is good takes nothing from the gap: a later outage
+/// begins at its own first failed round, bounded by the last good one.
+#[test]
+fn after_a_good_first_round_edges_are_as_ever() {
+    let mut ev = Evaluator::new(3, 2);
+    ev.resume_after_gap(t(0), t(10));
+    let mut states = vec![UP; 2];
+    states.extend([DOWN; 3]);
+    let events = run(&mut ev, 11, &states);
+    assert_eq!(
+        events,
+        [(
+            15,
+            Event::OutageOpened {
+                start: t(13),
+                start_after: Some(t(12)),
+                cause: Cause::UpstreamUnreachable,
+            }
+        )]
+    );
+    // A blind first round ends the resume point too.
+    let mut ev = Evaluator::new(3, 2);
+    ev.resume_after_gap(t(0), t(10));
+    let events = run(&mut ev, 11, &[BLIND, DOWN, DOWN, DOWN]);
+    assert!(events.iter().any(|(_, e)| matches!(
+        e,
+        Event::OutageOpened { start, .. } if *start == t(12)
+    )));
+}

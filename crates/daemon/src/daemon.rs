@@ -509,6 +509,20 @@ fn resumed_evaluators(
         ev.resume_local_fault(seen_until);
         evaluators.insert(line.clone(), ev);
     }
+    // Every other line the previous run watched was up when it was last
+    // seen (it may have begun to fail, unconfirmed, just as the run ended:
+    // the bound is taken as far back as for an end). What this run's first
+    // rounds find begins where the gap ends.
+    if let (Some(_), Some(gap_end)) = (start.previous_heartbeat, start.started_at) {
+        for line in &config.lines {
+            if evaluators.contains_key(&line.id) || !start.known_lines.contains(&line.id) {
+                continue;
+            }
+            let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
+            ev.resume_after_gap(seen_until.min(gap_end), gap_end);
+            evaluators.insert(line.id.clone(), ev);
+        }
+    }
     evaluators
 }
 

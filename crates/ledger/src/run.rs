@@ -19,6 +19,11 @@ pub struct RunStart {
     pub open_outages: Vec<(String, DateTime<Utc>)>,
     /// Lines with a local fault still open.
     pub open_local_faults: Vec<String>,
+    /// This run's start: where the daemon gap ends and observation resumes.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Lines the ledger knew before this run (watched by an earlier run),
+    /// whose state at the previous run's last heartbeat the ledger holds.
+    pub known_lines: Vec<String>,
 }
 
 /// Records a new run in one transaction: the run row, the daemon gap since
@@ -58,10 +63,16 @@ pub async fn begin(
     if let Some(hb) = previous_heartbeat.filter(|hb| *hb < now) {
         record_gap(&mut tx, hb, now, run_id).await?;
     }
+    let known_lines: Vec<String> = sqlx::query_scalar("SELECT DISTINCT line FROM line_configs")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(query_err("read known lines"))?;
     record_line_configs(&mut tx, lines, &now_s, run_id).await?;
     let mut start = RunStart {
         run_id,
         previous_heartbeat,
+        started_at: Some(now),
+        known_lines,
         ..Default::default()
     };
     resume_open(&mut tx, lines, now, &mut start).await?;
