@@ -768,3 +768,102 @@ fn a_damaged_ledger_is_found_at_start_and_by_check_ledger() {
         "the refusal does not say how to recover: {stderr}"
     );
 }
+
+/// Slowloris against the listener: with the daemon at 256 open files,
+/// 400 connections that send half a request head and then nothing must
+/// not starve `/metrics` or the API: at the cap (half the file limit) the
+/// connection that has waited longest is closed for the new one, counted
+/// and logged; the daemon never runs out of files; and every connection
+/// still without a whole head 10 s after it came is closed.
+#[test]
+fn a_slowloris_cannot_starve_metrics_or_health() {
+    use std::io::{Read, Write};
+    if !can_ping() || !common::have_tool("prlimit", "util-linux") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let daemon = Running(
+        Command::new("prlimit")
+            .args(["--nofile=256:256", "--", BIN, "run", "-c"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("/healthz", Duration::from_secs(15), || {
+        get(port, "/healthz").0 == 200
+    });
+    let metrics = || get(port, "/metrics").1;
+    assert_eq!(
+        metric_value(&metrics(), "linkledger_http_connections_cap"),
+        Some(128.0)
+    );
+    let open_files = || {
+        std::fs::read_dir(format!("/proc/{}/fd", daemon.0.id()))
+            .unwrap()
+            .count()
+    };
+    let opened = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..400 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n")
+            .unwrap();
+        held.push(s);
+    }
+    let mut most_files = 0;
+    for i in 0..20 {
+        let t = Instant::now();
+        let (code, body) = get(port, "/metrics");
+        assert_eq!(code, 200, "/metrics during the slowloris, try {i}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(get(port, "/healthz").0, 200);
+        let open = metric_value(&body, "linkledger_http_connections").unwrap();
+        assert!(open <= 128.0, "{open} connections held over the cap");
+        most_files = most_files.max(open_files());
+    }
+    assert!(
+        most_files < 200,
+        "{most_files} files open of 256 (connections are capped at 128)"
+    );
+    let body = metrics();
+    let evicted = metric_value(
+        &body,
+        "linkledger_http_connections_dropped_total{reason=\"evicted_at_cap\"}",
+    )
+    .unwrap();
+    assert!(evicted >= 250.0, "{evicted} evicted at the cap");
+    let said = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        said.contains("connection cap"),
+        "the cap being hit is not logged: {said}"
+    );
+    // The last held connections are closed once they have waited 10 s.
+    let last = held.last_mut().unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = last.read(&mut buf).unwrap_or(usize::MAX);
+    let waited = opened.elapsed();
+    assert_eq!(n, 0, "the server did not close the idle connection");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(14),
+        "closed after {waited:?}, not 10 s"
+    );
+    wait_for(
+        "the idle connections closed",
+        Duration::from_secs(5),
+        || metric_value(&metrics(), "linkledger_http_connections").is_some_and(|n| n <= 2.0),
+    );
+    let timed_out = metric_value(
+        &metrics(),
+        "linkledger_http_connections_dropped_total{reason=\"header_timeout\"}",
+    )
+    .unwrap();
+    assert!(timed_out >= 100.0, "{timed_out} closed for their headers");
+}

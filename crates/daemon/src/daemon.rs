@@ -312,13 +312,16 @@ fn serve(
     CancellationToken,
 ) {
     let cancel = CancellationToken::new();
+    let metrics = state.metrics.listen.clone();
     let app = router(state);
-    let stop = cancel.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-    });
+    let limits = crate::listen::Limits::for_this_process();
+    let http = tokio::spawn(crate::listen::serve(
+        listener,
+        app,
+        limits,
+        metrics,
+        cancel.clone(),
+    ));
     (http, cancel)
 }
 

@@ -11,6 +11,7 @@ pub mod deadline_watch;
 pub mod events;
 pub mod http;
 pub mod line_task;
+pub mod listen;
 pub mod metrics;
 pub mod path;
 pub mod probe_runtime;

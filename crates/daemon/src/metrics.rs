@@ -2,6 +2,7 @@
 //! rounds complete; contract figures (downtime, budget, unobserved) are read
 //! from the ledger at scrape time, so they always agree with it.
 
+use crate::listen::Dropped;
 use crate::probe_series::ProbeSeries;
 use linkledger_notify::metrics::reg;
 use prometheus::{
@@ -39,6 +40,7 @@ pub struct Metrics {
     pub config_reload_ok: IntGauge,
     pub config_reload_at: Gauge,
     pub interface: InterfaceMetrics,
+    pub listen: ListenMetrics,
     pub notify: std::sync::Arc<linkledger_notify::metrics::NotifyMetrics>,
     pub vantage: VantageMetrics,
 }
@@ -129,6 +131,7 @@ impl Metrics {
             config_reload_ok: reg(&r, IntGauge::new("linkledger_config_last_reload_successful", "1 if the latest config load (at start or on SIGHUP) was accepted and is in force, 0 if it was rejected (the previous config stays in force).").unwrap()),
             config_reload_at: reg(&r, Gauge::new("linkledger_config_last_reload_success_timestamp_seconds", "Unix time of the latest config load that was accepted.").unwrap()),
             interface: InterfaceMetrics::new(&r),
+            listen: ListenMetrics::new(&r),
             vantage: VantageMetrics::new(&r),
             notify: std::sync::Arc::new(linkledger_notify::metrics::NotifyMetrics::new(&r)),
             registry: r,
@@ -219,6 +222,38 @@ impl StateGauges {
         for (gauge, name) in self.round.iter().zip(STATES) {
             gauge.set(i64::from(name == state));
         }
+    }
+}
+
+/// The HTTP listener's connections (see [`crate::listen`]).
+#[derive(Clone)]
+pub struct ListenMetrics {
+    pub open: IntGauge,
+    pub cap: IntGauge,
+    dropped: IntCounterVec,
+}
+
+impl ListenMetrics {
+    fn new(r: &Registry) -> Self {
+        let dropped = reg(r, IntCounterVec::new(Opts::new("linkledger_http_connections_dropped_total", "HTTP connections the listener closed or refused, by reason: header_timeout (no whole request head in 10 s), evicted_at_cap (the longest waiting closed for a new one at the cap), refused_at_cap (every connection in a request), request_timeout (not answered in 60 s, 503 sent)."), &["reason"]).unwrap());
+        for d in [
+            Dropped::HeaderTimeout,
+            Dropped::EvictedAtCap,
+            Dropped::RefusedAtCap,
+            Dropped::RequestTimeout,
+        ] {
+            dropped.with_label_values(&[d.as_str()]);
+        }
+        Self {
+            open: reg(r, IntGauge::new("linkledger_http_connections", "HTTP connections the listener holds now.").unwrap()),
+            cap: reg(r, IntGauge::new("linkledger_http_connections_cap", "HTTP connections the listener holds at most (half the open-file limit, 16 to 4096).").unwrap()),
+            dropped,
+        }
+    }
+
+    /// Counts a connection closed or refused by the listener.
+    pub fn dropped(&self, why: Dropped) {
+        self.dropped.with_label_values(&[why.as_str()]).inc();
     }
 }
 
