@@ -82,7 +82,7 @@ async fn bench(n: usize, secs: u64) {
         pool.clone(),
         linkledger_ledger::write::WriterRun {
             run_id: start.run_id,
-            clock,
+            clock: clock.clone(),
             interval_ms: 1000,
         },
         linkledger_ledger::faults::FaultRules {
@@ -102,6 +102,7 @@ async fn bench(n: usize, secs: u64) {
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats: Arc::default(),
         schedule: Default::default(),
+        gate: Arc::default(),
     };
     // As in the daemon: line tasks and sockets on the probing thread.
     let probe_rt = ProbeRuntime::start().unwrap();

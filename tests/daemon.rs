@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{can_ping, metric_value, start_loopback, wait_for, Running, BIN};
+use common::{can_ping, metric_value, start_loopback, wait_every, wait_for, Running, BIN};
 
 fn write_config(dir: &Path, port: u16, extra_line: bool) -> PathBuf {
     let demo = std::fs::read_to_string("config/demo.toml").unwrap();
@@ -866,4 +866,50 @@ fn a_slowloris_cannot_starve_metrics_or_health() {
     )
     .unwrap();
     assert!(timed_out >= 100.0, "{timed_out} closed for their headers");
+}
+
+/// SIGKILL in the middle of a minute: the minute so far is in the ledger
+/// (its rounds are written every 5 s and added up), not lost with the
+/// process; the next run adds its own rounds to the same minute.
+#[test]
+fn a_sigkill_keeps_the_minute_so_far() {
+    if !can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = write_config(dir.path(), port, false);
+    let mut daemon = start_loopback(&config, &dir.path().join("daemon.log"));
+    wait_for("/healthz", Duration::from_secs(15), || {
+        get(port, "/healthz").0 == 200
+    });
+    let first_round = common::now_epoch();
+    // At least 20 s into a minute and into the run.
+    wait_every(
+        "20 s into a minute",
+        Duration::from_secs(90),
+        Duration::from_millis(100),
+        || {
+            let now = common::now_epoch();
+            now % 60.0 >= 20.0 && now % 60.0 < 50.0 && now - first_round >= 20.0
+        },
+    );
+    let killed = common::now_epoch();
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    let minute_start = (killed / 60.0).floor() * 60.0;
+    let probed = (killed - minute_start.max(first_round)).floor();
+    let sent: f64 = common::sql(
+        &dir.path().join("ledger.db"),
+        &format!(
+            "SELECT COALESCE(SUM(sent), 0) FROM probe_minutes WHERE line = 'telecom' AND target = '127.0.2.1' \
+             AND minute = strftime('%Y-%m-%dT%H:%M:00.000Z', {minute_start}, 'unixepoch')"
+        ),
+    )
+    .parse()
+    .unwrap();
+    assert!(
+        sent >= probed - 6.0 && sent <= probed + 1.0,
+        "{sent} rounds of the minute in the ledger; about {probed} were probed before the kill"
+    );
 }

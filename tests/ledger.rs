@@ -270,3 +270,102 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
     let (_, before) = figures("2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z").await;
     assert_eq!(before, TimeDelta::days(1).num_seconds() as f64);
 }
+
+/// Every table of record refuses a delete and a rewrite: a row with every
+/// column filled (a closed outage, a resolved fault) cannot be changed at
+/// all, and no row can be deleted. The tables that change by design are
+/// named here with what may change; a new table without its triggers fails
+/// this test.
+#[tokio::test]
+async fn every_table_of_record_refuses_deletes_and_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pool, _) = fresh(&dir).await;
+    let mut conn = pool.sqlite_pool().acquire().await.unwrap();
+    // The rows are made to reach the triggers, not to be valid records.
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // Tables whose rows change by design, with a change that is refused.
+    let guarded_updates: &[(&str, &str)] = &[
+        ("runs", "started_at = '2020-01-01T00:00:00.000Z'"),
+        ("probe_minutes", "sent = sent - 1"),
+        ("block_judged", "line = 'other'"),
+    ];
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert!(tables.len() >= 30, "{tables:?}");
+    let mut unguarded = Vec::new();
+    for table in &tables {
+        let columns: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT name, type FROM pragma_table_info('{table}')"
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let values: Vec<String> = columns
+            .iter()
+            .map(|(_, ty)| match ty.to_ascii_uppercase().as_str() {
+                t if t.contains("INT") => "7".to_string(),
+                t if t.contains("REAL") => "7.5".to_string(),
+                _ => "'2026-01-01T00:00:07.000Z'".to_string(),
+            })
+            .collect();
+        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            names.join(", "),
+            values.join(", ")
+        ))
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("a row for {table}: {e}"));
+        let count = format!("SELECT count(*) FROM {table}");
+        let before: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let deleted = sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *conn)
+            .await;
+        let update = match guarded_updates.iter().find(|(t, _)| t == table) {
+            Some((_, set)) => set.to_string(),
+            None => format!("{0} = {0}", names[names.len() - 1]),
+        };
+        let updated = sqlx::query(&format!("UPDATE {table} SET {update}"))
+            .execute(&mut *conn)
+            .await;
+        let after: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        if deleted.is_ok() || updated.is_ok() || after != before {
+            unguarded.push(format!(
+                "{table}: delete {}, update `{update}` {}",
+                if deleted.is_ok() {
+                    "allowed"
+                } else {
+                    "refused"
+                },
+                if updated.is_ok() {
+                    "allowed"
+                } else {
+                    "refused"
+                },
+            ));
+        }
+    }
+    assert!(
+        unguarded.is_empty(),
+        "tables of record not guarded:\n{}",
+        unguarded.join("\n")
+    );
+}

@@ -701,3 +701,116 @@ fn a_blackout_that_began_while_the_daemon_was_dead_meets_the_gap() {
         );
     }
 }
+
+/// libfaketime's environment: the process's wall clock is the real one
+/// plus the offset in `file` (re-read at every reading), its monotonic
+/// clock untouched.
+fn faketime_env(file: &std::path::Path) -> Vec<(String, String)> {
+    let lib = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+        .iter()
+        .map(|d| format!("{d}/faketime/libfaketime.so.1"))
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("libfaketime (Debian package faketime)");
+    [
+        ("LD_PRELOAD", lib),
+        ("FAKETIME_TIMESTAMP_FILE", file.display().to_string()),
+        ("FAKETIME_NO_CACHE", "1".to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A clock an hour slow at start (NTP not yet caught up) and stepped right
+/// while the daemon runs: the ledger follows the step at once (nothing
+/// open), records it with both readings, and what follows is at the real
+/// time. A second step while the lines are down waits until they are up
+/// again, so the outage is as long as it really was. A restart after it
+/// records a gap as long as the stop, not as the step.
+#[test]
+fn a_clock_stepped_while_running_is_followed_once_nothing_is_open() {
+    if !can_use_netns("clock step") || !have_tool("faketime", "faketime") {
+        return;
+    }
+    let lab = Lab::up("llclk");
+    let config = lab.config();
+    let offset = lab.dir.path().join("faketime");
+    std::fs::write(&offset, "-3600\n").unwrap();
+    let env = faketime_env(&offset);
+    let mut daemon = lab.start_daemon_with(&config, &env);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    let round = |d: &Daemon| d.metric("linkledger_last_round_timestamp_seconds").unwrap();
+    let behind = now_epoch() - round(&daemon);
+    assert!(
+        (behind - 3600.0).abs() < 3.0,
+        "the run starts an hour behind: {behind}"
+    );
+    let steps = || ledger_json(&config, "clock-steps", &[]);
+    assert!(steps().is_empty());
+
+    std::fs::write(&offset, "+0\n").unwrap();
+    let stepped = now_epoch();
+    wait_for("the step followed", Duration::from_secs(10), || {
+        steps().len() == 1
+    });
+    let s = &steps()[0];
+    assert_eq!(s["followed"], true, "{s:#?}");
+    assert!(
+        (s["step_s"].as_f64().unwrap() - 3600.0).abs() < 2.0,
+        "{s:#?}"
+    );
+    assert!((epoch(&s["wall_time"]) - stepped).abs() < 3.0, "{s:#?}");
+    assert!(
+        (epoch(&s["run_time"]) + 3600.0 - stepped).abs() < 3.0,
+        "{s:#?}"
+    );
+    sleep(2.0);
+    assert!((now_epoch() - round(&daemon)).abs() < 2.0);
+    let left = daemon.metric("linkledger_clock_offset_seconds").unwrap();
+    assert!(left.abs() < 1.0, "offset left after following: {left}");
+
+    // An outage now is at the real time; a step while it is open waits.
+    let cut = now_epoch();
+    lab.fault("blackhole", "on");
+    sleep(5.0);
+    std::fs::write(&offset, "+600\n").unwrap();
+    sleep(4.0);
+    assert_eq!(steps().len(), 1, "followed while the lines were down");
+    let waiting = daemon.metric("linkledger_clock_offset_seconds").unwrap();
+    assert!((waiting - 600.0).abs() < 2.0, "offset shown: {waiting}");
+    let restored = now_epoch();
+    lab.fault("blackhole", "off");
+    wait_for("the second step followed", Duration::from_secs(20), || {
+        steps().len() == 2
+    });
+    assert_eq!(steps()[1]["followed"], true);
+    for line in ["telecom", "telecom6"] {
+        let list = outages(&config, line);
+        assert_eq!(list.len(), 1, "{line}: {list:#?}");
+        let o = &list[0];
+        let (start, end) = (epoch(&o["start"]), epoch(&o["end"]));
+        assert!(
+            (start - cut).abs() <= 1.1,
+            "{line}: start {start} for the cut at {cut}"
+        );
+        assert!(
+            (end - restored).abs() <= 1.1,
+            "{line}: end {end} for the restore at {restored}: the step went into the outage"
+        );
+    }
+
+    // A restart on the stepped clock: the gap is the stop, not the step.
+    assert!(daemon.signal_and_wait("TERM").success());
+    sleep(2.0);
+    let mut daemon = lab.start_daemon_with(&config, &env);
+    daemon.wait_up(&["telecom", "telecom6"], SETTLE);
+    assert!(daemon.signal_and_wait("TERM").success());
+    let gaps = ledger_json(&config, "gaps", &[]);
+    let gap = gaps
+        .iter()
+        .find(|g| g["reason"] == "daemon_not_running")
+        .unwrap_or_else(|| panic!("no daemon gap: {gaps:#?}"));
+    let d = gap["duration_s"].as_f64().unwrap();
+    assert!(d > 1.5 && d < 8.0, "a 2-s stop gave a {d} s gap");
+}

@@ -8,6 +8,9 @@
 //! python3 in /opt/linkledger-snmpsim (override with LINKLEDGER_SNMPSIM_VENV).
 #![allow(clippy::disallowed_types)] // real-time polling of a child process
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,12 +41,13 @@ fn venv() -> Option<PathBuf> {
     if dir.join("bin/snmpsim-command-responder").exists() {
         return Some(dir);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "snmpsim is not installed in {} (see .ci/run)",
-        dir.display()
+    skip::cannot_run(
+        &skip::this_test(),
+        &format!(
+            "snmpsim is not installed in {} (see .ci/run)",
+            dir.display()
+        ),
     );
-    eprintln!("skipping: snmpsim is not installed in {}", dir.display());
     None
 }
 

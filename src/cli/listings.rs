@@ -1,4 +1,4 @@
-//! The ledger's listings: `outages`, `local-faults`, `gaps`, `traffic`,
+//! The ledger's listings: `outages`, `local-faults`, `gaps`, `clock-steps`, `traffic`,
 //! `vantage status`.
 
 use anyhow::Context;
@@ -218,6 +218,41 @@ pub(super) async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
             fmt(g.end),
             g.duration_s,
             g.reason
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn clock_steps(c: &Config, json: bool) -> anyhow::Result<()> {
+    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let list = read::clock_steps(&db)
+        .await
+        .context("reading clock steps")?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let tz = c.daemon.timezone;
+    say!(
+        "{:>5}  {:<25} {:<25} {:>12}  what",
+        "run",
+        "ledger time",
+        "wall clock",
+        "step"
+    );
+    for s in list {
+        let what = if s.followed {
+            "followed: the ledger's times moved with the clock"
+        } else {
+            "not followed (back): the run's times stayed ahead"
+        };
+        say!(
+            "{:>5}  {:<25} {:<25} {:>+11.3}s  {}",
+            s.run_id,
+            local_time(tz, s.run_time),
+            local_time(tz, s.wall_time),
+            s.step_s,
+            what
         );
     }
     Ok(())

@@ -16,7 +16,7 @@ mod listings;
 mod notify;
 
 use describe::describe;
-use listings::{gaps, local_faults, outages, traffic, vantage_status};
+use listings::{clock_steps, gaps, local_faults, outages, traffic, vantage_status};
 use notify::{notify_status, notify_test};
 
 #[derive(Debug, Parser)]
@@ -162,6 +162,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the wall-clock steps the daemon saw: followed (the ledger's
+    /// times moved with a forward step) or not (a backward step).
+    ClockSteps {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What a listing of the ledger's records takes.
@@ -188,7 +196,7 @@ impl Command {
             | Command::CheckConfig { config }
             | Command::CheckLedger { config } => config,
             Command::Outages(l) | Command::LocalFaults(l) => &l.config,
-            Command::Gaps { config, .. } => config,
+            Command::Gaps { config, .. } | Command::ClockSteps { config, .. } => config,
             Command::Traffic { config, .. }
             | Command::Budget { config, .. }
             | Command::Audit { config, .. } => config,
@@ -284,6 +292,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::CheckLedger { .. } => check_ledger(&config).await,
             Command::Outages(l) => outages(&config, l.line, l.since, l.json).await,
             Command::Gaps { json, .. } => gaps(&config, json).await,
+            Command::ClockSteps { json, .. } => clock_steps(&config, json).await,
             Command::LocalFaults(l) => local_faults(&config, l.line, l.since, l.json).await,
             Command::Traffic {
                 line,

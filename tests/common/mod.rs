@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod receivers;
+pub mod skip;
 
 use serde_json::Value;
 
@@ -43,22 +44,21 @@ pub fn start_loopback(config: &Path, log: &Path) -> Running {
     )
 }
 
-/// True when `program` runs. Outside CI a missing one skips the test with
-/// a message; in CI (env CI set) it fails, naming the Debian package.
+/// True when `program` runs; a missing one fails the test, naming the
+/// Debian package, unless skipping was asked for (see [`skip`]).
 pub fn have_tool(program: &str, package: &str) -> bool {
     if Command::new(program).arg("--version").output().is_ok() {
         return true;
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{program} is missing (.ci/run installs Debian's {package})"
-    );
-    eprintln!("skipping: {program} is not installed (apt-get install {package})");
-    false
+    skip::cannot_run(
+        &skip::this_test(),
+        &format!("{program} is not installed (apt-get install {package})"),
+    )
 }
 
 /// True when this process may send ICMP (root, CAP_NET_RAW or the
-/// kernel's ping sockets); in CI always, so that a missing permission fails.
+/// kernel's ping sockets); otherwise the test fails unless skipping was
+/// asked for (see [`skip`]).
 pub fn can_ping() -> bool {
     // Raw sockets (root, CAP_NET_RAW) or the kernel's ping sockets.
     let root = Command::new("id")
@@ -72,11 +72,13 @@ pub fn can_ping() -> bool {
         .map(|v| v.parse::<i64>().unwrap_or(0))
         .collect::<Vec<_>>();
     let allowed = open.len() == 2 && open[0] <= open[1];
-    if root || allowed || std::env::var_os("CI").is_some() {
+    if root || allowed {
         return true;
     }
-    eprintln!("skipping: no permission to send ICMP");
-    false
+    skip::cannot_run(
+        &skip::this_test(),
+        "no permission to send ICMP (root, CAP_NET_RAW or net.ipv4.ping_group_range)",
+    )
 }
 
 /// Creates a ledger at `db` (the daemon's schema) holding the rows `sql`
@@ -213,8 +215,8 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// True when the tests may create namespaces. Outside CI, a non-root run
-/// skips with a message; in CI (env CI set) it fails instead.
+/// True when the tests may create namespaces (root); otherwise the test
+/// fails unless skipping was asked for (see [`skip`]).
 pub fn can_use_netns(test: &str) -> bool {
     let uid = Command::new("id")
         .arg("-u")
@@ -223,12 +225,7 @@ pub fn can_use_netns(test: &str) -> bool {
     if uid.unwrap_or(false) {
         return true;
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: network namespace tests need root in CI"
-    );
-    eprintln!("skipping {test}: needs root to create network namespaces");
-    false
+    skip::cannot_run(test, "needs root to create network namespaces")
 }
 
 /// Runs a command to its end; panics with its stderr unless it succeeds.
@@ -281,6 +278,12 @@ impl Lab {
 
     /// Starts the daemon in the monitor namespace.
     pub fn start_daemon(&self, config: &Path) -> Daemon {
+        self.start_daemon_with(config, &[])
+    }
+
+    /// Starts the daemon in the monitor namespace with extra environment
+    /// (libfaketime's, say).
+    pub fn start_daemon_with(&self, config: &Path, env: &[(String, String)]) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -296,6 +299,7 @@ impl Lab {
                 "-c",
             ])
             .arg(config)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

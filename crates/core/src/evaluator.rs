@@ -278,6 +278,17 @@ impl Evaluator {
         self.candidate.is_none()
     }
 
+    /// Whether nothing is open: declared up, no change pending, no
+    /// degradation. A wall-clock step is followed only when every line is
+    /// quiet, so that no recorded duration spans it.
+    pub fn quiet(&self) -> bool {
+        self.settled()
+            && self.resumed_at.is_none()
+            && self.declared() == "up"
+            && self.quality.as_ref().is_none_or(|q| q.active().is_empty())
+            && self.utilisation.as_ref().is_none_or(|u| !u.active())
+    }
+
     /// Takes the thresholds of a reloaded config, keeping the state.
     pub fn set_thresholds(&mut self, down_after: u32, up_after: u32) {
         self.down_after = down_after.max(1);

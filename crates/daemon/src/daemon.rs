@@ -70,7 +70,7 @@ impl Lines {
                 };
                 let span = tracing::info_span!("snmp", line = %line.id, agent = %snmp.agent);
                 let run = poller.run(
-                    shared.clock,
+                    shared.clock.clone(),
                     shared.ledger.clone(),
                     shared.metrics.clone(),
                     cancel.child_token(),
@@ -189,7 +189,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let db = ledger::open(&config.daemon.database).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
-    let start = record_start(&db, &config, clock, interval_ms).await?;
+    let start = record_start(&db, &config, clock.clone(), interval_ms).await?;
     let evaluators = resumed_evaluators(&config, &start, clock.now());
     // Room for what the database may refuse to the end of this run.
     let journal = match linkledger_ledger::write::Journal::reserve(&config.daemon.database) {
@@ -208,7 +208,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         db.clone(),
         linkledger_ledger::write::WriterRun {
             run_id: start.run_id,
-            clock,
+            clock: clock.clone(),
             interval_ms,
         },
         config.fault_rules(),
@@ -218,12 +218,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         journal,
     ));
     let shared = Shared {
-        clock,
+        clock: clock.clone(),
         ledger: ledger_tx.clone(),
         metrics: metrics.clone(),
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats,
         schedule: Default::default(),
+        gate: Arc::default(),
     };
     let config_cell = LiveConfig::new(config.clone());
     metrics.config_loaded(true, clock.now());
@@ -234,7 +235,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             metrics: metrics.clone(),
             db: db.clone(),
             config: config_cell.clone(),
-            clock,
+            clock: clock.clone(),
             writer: status.clone(),
             last_round_ms: shared.last_round_ms.clone(),
             receive_stats: shared.receive_stats.clone(),
@@ -248,9 +249,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let watchers = Watchers::spawn(
         &db,
         &config_cell,
-        clock,
-        &ledger_tx,
-        &metrics,
+        &shared,
         config.probe.interval,
         &watchers_cancel,
     );
@@ -373,37 +372,42 @@ impl Watchers {
     fn spawn(
         db: &Ledger,
         config: &LiveConfig,
-        clock: RunClock,
-        ledger_tx: &LedgerTx,
-        metrics: &Arc<Metrics>,
+        shared: &Shared,
         heartbeat_every: Duration,
         cancel: &CancellationToken,
     ) -> Self {
+        let (clock, ledger_tx, metrics) = (&shared.clock, &shared.ledger, &shared.metrics);
         Self {
             heartbeat: tokio::spawn(heartbeat(
-                clock,
-                ledger_tx.clone(),
+                Beat {
+                    clock: clock.clone(),
+                    ledger: ledger_tx.clone(),
+                    db: db.clone(),
+                    config: config.clone(),
+                    gate: shared.gate.clone(),
+                    metrics: metrics.clone(),
+                },
                 heartbeat_every,
                 cancel.clone(),
             )),
             deadlines: tokio::spawn(crate::deadline_watch::run(
                 db.clone(),
                 config.clone(),
-                clock,
+                clock.clone(),
                 Duration::from_secs(5),
                 cancel.clone(),
             )),
             reports: tokio::spawn(linkledger_report::schedule::run(
                 db.clone(),
                 config.clone(),
-                clock,
+                clock.clone(),
                 Duration::from_secs(60),
                 cancel.clone(),
             )),
             judge: tokio::spawn(crate::vantage::judge::run(
                 db.clone(),
                 config.clone(),
-                clock,
+                clock.clone(),
                 ledger_tx.clone(),
                 metrics.clone(),
                 Duration::from_secs(1),
@@ -412,7 +416,7 @@ impl Watchers {
             notifier: tokio::spawn(linkledger_notify::sender::run(
                 db.clone(),
                 config.clone(),
-                clock,
+                clock.clone(),
                 metrics.notify.clone(),
                 cancel.clone(),
             )),
@@ -440,12 +444,15 @@ async fn record_start(
     clock: RunClock,
     interval_ms: i64,
 ) -> anyhow::Result<run::RunStart> {
+    // No time in the ledger repeats: a clock gone back since the last
+    // heartbeat starts this run after it.
+    let behind = crate::clock_step::start_after(&clock, run::last_heartbeat(db).await?);
     // What the previous run could not write before it stopped comes first.
     let replayed = linkledger_ledger::write::journal::replay(
         db,
         &config.daemon.database,
         &config.fault_rules(),
-        clock,
+        clock.clone(),
     )
     .await?;
     if replayed.writes > 0 || replayed.damaged > 0 {
@@ -470,6 +477,9 @@ async fn record_start(
         &config.lines,
     )
     .await?;
+    if let Some((run_time, wall_time)) = behind {
+        run::clock_step(db, start.run_id, run_time, wall_time, false).await?;
+    }
     ledger::terms::record_in_force(db, &config.contract.terms, clock.now(), Some(start.run_id))
         .await
         .context("cannot record the contract terms")?;
@@ -541,7 +551,7 @@ async fn reload(
     probe: &ProbeRuntime,
     config_cell: &LiveConfig,
 ) -> anyhow::Result<Lines> {
-    let (clock, ledger_tx, metrics) = (shared.clock, &shared.ledger, &shared.metrics);
+    let (clock, ledger_tx, metrics) = (&shared.clock, &shared.ledger, &shared.metrics);
     match Config::load(&current.path) {
         Err(e) => {
             error!(error = %e, "config reload rejected; the running config stays in force");
@@ -620,33 +630,46 @@ fn close_removed_lines(new: &Config, evaluators: &mut HashMap<String, Evaluator>
                 end_after: now,
             });
         }
+        shared.gate.forget(id);
         false
     });
 }
 
-/// Records that the daemon is alive every interval, and notices the wall
-/// clock stepping away from the run's monotonic timeline.
-async fn heartbeat(
+/// What the heartbeat task works with.
+struct Beat {
     clock: RunClock,
-    ledger: linkledger_ledger::write::LedgerTx,
-    every: Duration,
-    cancel: CancellationToken,
-) {
+    ledger: LedgerTx,
+    db: Ledger,
+    config: LiveConfig,
+    gate: Arc<crate::clock_step::ClockGate>,
+    metrics: Arc<Metrics>,
+}
+
+/// Records that the daemon is alive every interval, and follows (or
+/// records) the wall clock stepping away from the run's timeline.
+async fn heartbeat(beat: Beat, every: Duration, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(every);
-    let mut reported_offset_ms: i64 = 0;
+    let mut watch = crate::clock_step::StepWatch::default();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let _ = ledger.send(LedgerWrite::Heartbeat { at: clock.now() });
-        let offset = clock.wall_offset().num_milliseconds();
-        if (offset - reported_offset_ms).abs() > 1000 {
-            warn!(
-                offset_ms = offset,
-                "the wall clock stepped; ledger times stay on the monotonic timeline of this run"
-            );
-            reported_offset_ms = offset;
-        }
+        let _ = beat.ledger.send(LedgerWrite::Heartbeat {
+            at: beat.clock.now(),
+        });
+        let config = beat.config.get();
+        let offset = crate::clock_step::check(
+            &mut watch,
+            &beat.clock,
+            &beat.gate,
+            &beat.db,
+            &config,
+            &beat.ledger,
+        )
+        .await;
+        beat.metrics
+            .clock_offset
+            .set(offset.num_milliseconds() as f64 / 1000.0);
     }
 }

@@ -201,14 +201,8 @@ async fn deadline_metrics(
     }
     // Pending deadlines: of open faults, and repair reports of faults
     // resolved within the repair-report window.
-    let terms = &config.contract.terms;
-    let horizon =
-        chrono::TimeDelta::from_std(terms.repair_report).unwrap_or(chrono::TimeDelta::MAX);
-    let filter = linkledger_ledger::records::FaultFilter {
-        since: Some(now - horizon - chrono::TimeDelta::hours(1)),
-        ..Default::default()
-    };
-    let recent = linkledger_ledger::records::faults(&s.db, &filter, terms, now).await?;
+    let recent =
+        linkledger_ledger::records::recent_faults(&s.db, &config.contract.terms, now).await?;
     m.deadline_due.reset();
     for f in &recent {
         let line = f.line.as_deref().unwrap_or(linkledger_core::EGRESS);

@@ -47,7 +47,13 @@ pub struct Shared {
     pub receive_stats: Arc<ReceiveStats>,
     /// When each line's next round is due, kept across reloads.
     pub schedule: Schedule,
+    /// Rounds are held while a wall-clock step is followed; each line says
+    /// whether it has anything open.
+    pub gate: Arc<crate::clock_step::ClockGate>,
 }
+
+/// How often the minute in progress is written so far.
+pub const PART_MINUTE_EVERY: Duration = Duration::from_secs(5);
 
 /// Each line's next round, as its task last left it. A reload restarts the
 /// line tasks; the new task takes up the schedule where the old one
@@ -126,15 +132,28 @@ impl<E: Rounds> LineTask<E> {
         };
         let mut ticker = tokio::time::interval_at(first, self.probe.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut written = Instant::now();
         loop {
             let tick = tokio::select! {
                 _ = cancel.cancelled() => break,
                 t = ticker.tick() => t,
             };
             shared.schedule.set(&id, tick + self.probe.interval);
+            // The round's time is read and judged on one timeline: a
+            // clock step is followed between rounds, never within one.
+            let round = shared.gate.round().await;
             let at = shared.clock.at(tick);
             let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
-            let (tier, upstream, rows) = self.tally(&mut slots, &outcomes, minute_of(at));
+            let (tier, upstream, mut rows) = self.tally(&mut slots, &outcomes, minute_of(at));
+            // The minute in progress so far, every few seconds (the ledger
+            // adds the parts up): a kill loses at most that much of it.
+            if tick.saturating_duration_since(written) >= PART_MINUTE_EVERY {
+                written = tick;
+                rows.extend(slots.iter_mut().filter_map(|s| {
+                    s.minute
+                        .take((id.as_str(), s.tier.as_str(), s.label.as_str()))
+                }));
+            }
             if !rows.is_empty() {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
             }
@@ -148,6 +167,8 @@ impl<E: Rounds> LineTask<E> {
                 interface.map(|(cause, _)| cause),
             );
             self.judge(&shared, state, at, interface, &upstream);
+            shared.gate.set_quiet(&id, self.evaluator.quiet());
+            drop(round);
             state_gauges.set_round(state.name());
             state_gauges.set_declared(self.evaluator.declared());
             let done = shared.clock.now();
@@ -323,7 +344,7 @@ impl<E: Rounds> LineTask<E> {
             // Path evidence: where the way to each anchor stops now.
             crate::path::trace_line_outage(
                 shared.ledger.clone(),
-                shared.clock,
+                shared.clock.clone(),
                 self.line.id.clone(),
                 self.line.binding(),
                 self.line.upstream.clone(),

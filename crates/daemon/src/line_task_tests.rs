@@ -92,12 +92,13 @@ where
     let clock = RunClock::start();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let shared = Shared {
-        clock,
+        clock: clock.clone(),
         ledger: tx,
         metrics: Arc::new(Metrics::new()),
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats: Arc::default(),
         schedule: Default::default(),
+        gate: Arc::default(),
     };
     let probe = Probe {
         interval: Duration::from_secs(1),
@@ -116,7 +117,7 @@ where
         degradation: linkledger_config::Terms::default().degradation,
     };
     let cancel = CancellationToken::new();
-    let side = during(clock, t0, to_line);
+    let side = during(clock.clone(), t0, to_line);
     let running = tokio::spawn(task.run(shared, cancel.clone()));
     tokio::time::sleep_until(t0 + Duration::from_secs(secs)).await;
     cancel.cancel();

@@ -35,6 +35,7 @@ pub struct Metrics {
     pub stray_replies: IntCounter,
     pub ledger_pending: IntGauge,
     pub ledger_write_failures: IntCounter,
+    pub clock_offset: Gauge,
     pub last_round: Gauge,
     /// 1 if the latest config load (start or SIGHUP) was accepted, else 0.
     pub config_reload_ok: IntGauge,
@@ -127,6 +128,7 @@ impl Metrics {
             stray_replies: reg(&r, IntCounter::new("linkledger_probe_stray_replies_total", "Echo replies that matched a probe's address and sequence but not its nonce or identifier.").unwrap()),
             ledger_pending: reg(&r, IntGauge::new("linkledger_ledger_pending_writes", "Ledger writes queued and not yet committed.").unwrap()),
             ledger_write_failures: reg(&r, IntCounter::new("linkledger_ledger_write_failures_total", "Ledger write attempts that failed.").unwrap()),
+            clock_offset: reg(&r, Gauge::new("linkledger_clock_offset_seconds", "The wall clock minus the ledger's timeline (this run's start plus monotonic time): over 1 s, a step not (yet) followed (see linkledger clock-steps).").unwrap()),
             last_round: reg(&r, Gauge::new("linkledger_last_round_timestamp_seconds", "Unix time of the latest completed probe round.").unwrap()),
             config_reload_ok: reg(&r, IntGauge::new("linkledger_config_last_reload_successful", "1 if the latest config load (at start or on SIGHUP) was accepted and is in force, 0 if it was rejected (the previous config stays in force).").unwrap()),
             config_reload_at: reg(&r, Gauge::new("linkledger_config_last_reload_success_timestamp_seconds", "Unix time of the latest config load that was accepted.").unwrap()),

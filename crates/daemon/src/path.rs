@@ -53,6 +53,7 @@ pub fn trace_line_outage(
     tokio::spawn(async move {
         let traces = anchors.into_iter().map(|a| {
             let binding = binding.clone();
+            let clock = clock.clone();
             async move {
                 let taken_at = clock.now();
                 (a, taken_at, trace(&binding, a, MAX_HOPS, WAIT).await)

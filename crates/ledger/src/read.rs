@@ -49,6 +49,17 @@ pub struct OutageView {
     pub block: Option<String>,
 }
 
+/// A wall-clock step a run saw (see migration 0015).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockStepView {
+    pub run_id: i64,
+    pub run_time: DateTime<Utc>,
+    pub wall_time: DateTime<Utc>,
+    /// Wall clock minus the run's timeline, in seconds.
+    pub step_s: f64,
+    pub followed: bool,
+}
+
 /// A gap in observation.
 #[derive(Debug, Clone, Serialize)]
 pub struct GapView {
@@ -206,6 +217,28 @@ pub async fn gaps(ledger: &Ledger) -> Result<Vec<GapView>, LedgerError> {
                 end,
                 duration_s: secs(end - start),
                 reason: row.get(3),
+            })
+        })
+        .collect())
+}
+
+/// The wall-clock steps the runs saw, oldest first.
+pub async fn clock_steps(ledger: &Ledger) -> Result<Vec<ClockStepView>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT run_id, run_time, wall_time, step_ms, followed FROM clock_steps ORDER BY id",
+    )
+    .fetch_all(ledger.pool())
+    .await
+    .map_err(query_err("read clock steps"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            Some(ClockStepView {
+                run_id: row.get(0),
+                run_time: ts(row, 1)?,
+                wall_time: ts(row, 2)?,
+                step_s: row.get::<i64, _>(3) as f64 / 1000.0,
+                followed: row.get(4),
             })
         })
         .collect())

@@ -2,7 +2,7 @@
 //! exclusions, drills and the audit log.
 
 use crate::Ledger;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -104,6 +104,45 @@ pub struct FaultFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// Faults whose deadlines may still be pending: open ones, and those
+/// resolved within the repair-report window (its report can still come).
+pub async fn recent_faults(
+    ledger: &Ledger,
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> Result<Vec<FaultView>, LedgerError> {
+    let horizon = TimeDelta::from_std(terms.repair_report).unwrap_or(TimeDelta::MAX);
+    let since = now
+        .checked_sub_signed(horizon)
+        .and_then(|t| t.checked_sub_signed(TimeDelta::hours(1)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let filter = FaultFilter {
+        since: Some(since),
+        ..Default::default()
+    };
+    faults(ledger, &filter, terms, now).await
+}
+
+/// Faults still running: open, or with a deadline other than the repair
+/// report pending.
+pub async fn running_faults(
+    ledger: &Ledger,
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> Result<Vec<FaultView>, LedgerError> {
+    let mut list = recent_faults(ledger, terms, now).await?;
+    use linkledger_core::fault::deadline::{DeadlineKind, DeadlineState};
+    // A repair report's window moves with a followed step (see
+    // `FaultFacts::stepped_since_resolved`): it does not hold one back.
+    list.retain(|f| {
+        f.open
+            || f.deadlines
+                .iter()
+                .any(|d| d.state == DeadlineState::Pending && d.kind != DeadlineKind::RepairReport)
+    });
+    Ok(list)
+}
+
 /// Faults matching the filter, oldest first, each with its timeline.
 pub async fn faults(
     ledger: &Ledger,
@@ -200,6 +239,10 @@ async fn fault_judged(
         acknowledged: first("acknowledged").map(|e| e.at),
         on_site: first("on_site").map(|e| e.at),
         repair_report: first("repair_report").map(|e| e.at),
+        stepped_since_resolved: match resolved {
+            Some(r) => crate::run::steps_followed_since(conn, r).await?,
+            None => TimeDelta::zero(),
+        },
     };
     let terms = history.in_force(detected).clone();
     let (outages, degradations) = links(conn, id).await?;

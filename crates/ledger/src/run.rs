@@ -215,3 +215,68 @@ pub async fn first_started(ledger: &Ledger) -> Result<Option<DateTime<Utc>>, Led
         .await?;
     Ok(first.as_deref().and_then(parse_ledger_ts))
 }
+
+/// Records a wall-clock step seen by a run (see migration 0015).
+pub async fn record_clock_step(
+    conn: &mut sqlx::SqliteConnection,
+    run_id: i64,
+    run_time: DateTime<Utc>,
+    wall_time: DateTime<Utc>,
+    followed: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO clock_steps (run_id, run_time, wall_time, step_ms, followed) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(run_id)
+    .bind(ledger_ts(run_time))
+    .bind(ledger_ts(wall_time))
+    .bind((wall_time - run_time).num_milliseconds())
+    .bind(followed)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The last heartbeat in the ledger (of the latest run), if any.
+pub async fn last_heartbeat(ledger: &Ledger) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT heartbeat_at FROM runs ORDER BY id DESC LIMIT 1")
+            .fetch_optional(ledger.pool())
+            .await
+            .map_err(query_err("read the last heartbeat"))?;
+    Ok(prev.as_deref().and_then(parse_ledger_ts))
+}
+
+/// Records a clock step outside the writer (at a run's start).
+pub async fn clock_step(
+    ledger: &Ledger,
+    run_id: i64,
+    run_time: DateTime<Utc>,
+    wall_time: DateTime<Utc>,
+    followed: bool,
+) -> Result<(), LedgerError> {
+    let mut conn = ledger
+        .pool()
+        .acquire()
+        .await
+        .map_err(query_err("record a clock step"))?;
+    record_clock_step(&mut conn, run_id, run_time, wall_time, followed)
+        .await
+        .map_err(query_err("record a clock step"))
+}
+
+/// The forward steps followed since `t` (their sum), to carry a time
+/// recorded before them onto the timeline after them.
+pub async fn steps_followed_since(
+    conn: &mut sqlx::SqliteConnection,
+    t: DateTime<Utc>,
+) -> Result<chrono::TimeDelta, LedgerError> {
+    let ms: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(step_ms), 0) FROM clock_steps WHERE followed = 1 AND run_time >= ?",
+    )
+    .bind(ledger_ts(t))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(query_err("read clock steps"))?;
+    Ok(chrono::TimeDelta::milliseconds(ms))
+}

@@ -1,5 +1,9 @@
 //! Real ICMP on loopback: every 127.x address answers (needs root, CAP_NET_RAW
-//! or an unprivileged ping range; skipped with a message otherwise outside CI).
+//! or an unprivileged ping range; otherwise fails unless skipping was asked
+//! for, see tests/common/skip.rs).
+
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -9,8 +13,8 @@ use linkledger_probes::{Binding, EchoOutcome, Echoer, IcmpError};
 fn open() -> Option<Echoer> {
     match Echoer::open(&Binding::default(), true, true) {
         Ok(e) => Some(e),
-        Err(e @ IcmpError::Permission { .. }) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping: {e}");
+        Err(e @ IcmpError::Permission { .. }) => {
+            skip::cannot_run(&skip::this_test(), &e.to_string());
             None
         }
         Err(e) => panic!("{e}"),

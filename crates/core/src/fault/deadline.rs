@@ -121,6 +121,11 @@ pub struct FaultFacts {
     pub acknowledged: Option<Ts>,
     pub on_site: Option<Ts>,
     pub repair_report: Option<Ts>,
+    /// Forward wall-clock steps the ledger followed after the resolution
+    /// (see the ledger's `clock_steps`): the repair report's window runs
+    /// on, so its due time moves with them and the step takes none of the
+    /// carrier's time.
+    pub stepped_since_resolved: TimeDelta,
 }
 
 impl FaultFacts {
@@ -136,6 +141,7 @@ impl FaultFacts {
             acknowledged: None,
             on_site: None,
             repair_report: None,
+            stepped_since_resolved: TimeDelta::zero(),
         }
     }
 }
@@ -230,7 +236,7 @@ pub fn deadlines(f: &FaultFacts, terms: &Terms, now: Ts) -> [Deadline; 4] {
     let repair_report = match f.resolved {
         Some(r) => judge(
             DeadlineKind::RepairReport,
-            after(r, terms.repair_report),
+            after(r, terms.repair_report) + f.stepped_since_resolved,
             f.repair_report,
             now,
             RunsFrom::Resolved,
@@ -393,5 +399,19 @@ mod tests {
         f.reported = None;
         let d = deadlines(&f, &Terms::default(), t(60));
         assert_eq!((d[0].state, d[0].runs_from), (Breached, RunsFrom::Detected));
+    }
+
+    #[test]
+    fn a_clock_step_after_the_resolution_moves_the_repair_report_due() {
+        let terms = Terms::default();
+        let mut f = facts(FaultClass::General);
+        f.resolved = Some(t(10));
+        let due = |f: &FaultFacts| deadlines(f, &terms, t(11))[3].due.unwrap();
+        let before = due(&f);
+        f.stepped_since_resolved = TimeDelta::hours(1);
+        assert_eq!(due(&f) - before, TimeDelta::hours(1));
+        // A report made within the window as it now runs is in time.
+        f.repair_report = Some(before + TimeDelta::minutes(30));
+        assert_eq!(deadlines(&f, &terms, t(11))[3].state, DeadlineState::Met);
     }
 }

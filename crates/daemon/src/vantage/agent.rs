@@ -71,7 +71,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let tasks = [
         tokio::spawn(probe_loop(
             cfg.clone(),
-            clock,
+            clock.clone(),
             echoer,
             targets.clone(),
             buffer.clone(),
@@ -186,7 +186,7 @@ async fn probe_loop(
         let at = clock.now();
         let list = targets.read().await.clone();
         let mut round = probe_round(&cfg, &echoer, &list, at).await;
-        paths.watch(&list, &round, clock);
+        paths.watch(&list, &round, clock.clone());
         round.traces = paths.take();
         if let Err(e) = buffer.push(round).await {
             error!(error = %e, "cannot write the round to the agent buffer; it is lost");
@@ -237,6 +237,7 @@ impl PathWatch {
                 .insert(line.to_string(), tokio::time::Instant::now());
             let target = of_line[0].target;
             let done = self.done.clone();
+            let clock = clock.clone();
             tokio::spawn(async move {
                 let taken_at = clock.now();
                 match linkledger_probes::icmp::trace::trace(

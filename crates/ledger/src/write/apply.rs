@@ -29,9 +29,12 @@ pub(super) async fn apply(
         | PathTraces { .. }
         | BlockJudged { .. } => blocks(conn, ctx, w).await,
         DegradationStarted { .. } | DegradationEnded { .. } => degradations(conn, ctx, w).await,
-        Notice(..) | Heartbeat { .. } | Stopped { .. } | LineConfigs(..) | Terms { .. } => {
-            run(conn, ctx, w).await
-        }
+        Notice(..)
+        | Heartbeat { .. }
+        | ClockStep { .. }
+        | Stopped { .. }
+        | LineConfigs(..)
+        | Terms { .. } => run(conn, ctx, w).await,
         TrafficSample(..) | ProbeMinutes(..) => samples(conn, ctx, w).await,
         FaultRules(_) => Ok(()), // taken by the writer's loop itself
     }
@@ -294,6 +297,13 @@ async fn run(
                 .bind(run_id)
                 .execute(&mut *conn)
                 .await?;
+        }
+        LedgerWrite::ClockStep {
+            run_time,
+            wall_time,
+            followed,
+        } => {
+            crate::run::record_clock_step(conn, run_id, *run_time, *wall_time, *followed).await?;
         }
         LedgerWrite::Stopped { at } => {
             sqlx::query("UPDATE runs SET heartbeat_at = ?, stopped_at = ? WHERE id = ?")

@@ -267,7 +267,7 @@ pub async fn replay(
             }
             let ctx = Ctx {
                 run_id: h.run_id,
-                clock,
+                clock: &clock,
                 interval_ms: h.interval_ms,
                 rules: &rules,
             };
@@ -365,7 +365,7 @@ mod tests {
             .unwrap();
         let run = WriterRun {
             run_id: start.run_id,
-            clock,
+            clock: clock.clone(),
             interval_ms: 1000,
         };
         let mut j = Journal::reserve(&db).unwrap();
@@ -381,7 +381,7 @@ mod tests {
             "a journal holding writes is never overwritten"
         );
 
-        let r = replay(&ledger, &db, &rules(), clock).await.unwrap();
+        let r = replay(&ledger, &db, &rules(), clock.clone()).await.unwrap();
         assert_eq!((r.writes, r.damaged, r.kept_aside), (3, 0, None));
         assert!(!journal_path(&db).exists());
         let outages: Vec<(String, String, Option<String>)> =
@@ -430,7 +430,7 @@ mod tests {
             .unwrap();
         let run = WriterRun {
             run_id: start.run_id,
-            clock,
+            clock: clock.clone(),
             interval_ms: 1000,
         };
         let mut j = Journal::reserve(&db).unwrap();

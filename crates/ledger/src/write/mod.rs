@@ -97,6 +97,14 @@ pub enum LedgerWrite {
     Heartbeat {
         at: DateTime<Utc>,
     },
+    /// The wall clock read `wall_time` when the run's timeline read
+    /// `run_time`; `followed` when the timeline moved to it (see
+    /// migration 0015).
+    ClockStep {
+        run_time: DateTime<Utc>,
+        wall_time: DateTime<Utc>,
+        followed: bool,
+    },
     ProbeMinutes(Vec<MinuteRow>),
     Stopped {
         at: DateTime<Utc>,
@@ -163,7 +171,7 @@ pub async fn run_writer(
 
 /// The run the writer records for: its id in the ledger, its clock (when a
 /// row was recorded) and its probe interval (an outage's resolution).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WriterRun {
     pub run_id: i64,
     pub clock: RunClock,
@@ -206,7 +214,7 @@ async fn write_loop<S: Store, K: Keep>(
     let mut closed_at: Option<tokio::time::Instant> = None;
     let WriterRun {
         run_id,
-        clock,
+        ref clock,
         interval_ms,
     } = run;
     let mut failing = false;
@@ -340,7 +348,7 @@ fn is_permanent(e: &sqlx::Error) -> bool {
 struct Ctx<'a> {
     run_id: i64,
     /// The run's clock: when a row was recorded.
-    clock: RunClock,
+    clock: &'a RunClock,
     interval_ms: i64,
     rules: &'a FaultRules,
 }

@@ -119,7 +119,7 @@ pub async fn run(
                 name: name.clone(),
                 ledger: ledger.clone(),
                 config: config.clone(),
-                clock,
+                clock: clock.clone(),
                 metrics: metrics.clone(),
                 client: client.clone(),
             };
