@@ -62,7 +62,7 @@ events = ["fault_opened", "fault_resolved"]
     // The start itself queues nothing for these channels: no gap before
     // the first run. Let the lines settle, then cut telecom's anchors.
     std::thread::sleep(Duration::from_secs(2));
-    lab.fault("silent-anchors", "on");
+    let cut = lab.timed_fault("silent-anchors", "on");
 
     let mails = sink.wait_messages(1, Duration::from_secs(20));
     let robots = robot.wait_accepted(1, Duration::from_secs(10));
@@ -103,6 +103,19 @@ events = ["fault_opened", "fault_resolved"]
         (0.0..5.0).contains(&robot_delay),
         "robot after {robot_delay} s"
     );
+    // Measured from the fault itself, not from the daemon's own record:
+    // declared after down_after = 3 failed rounds (the first within an
+    // interval of the fault), then within 5 s.
+    for (what, at) in [
+        ("email", opened["received_at"].as_f64().unwrap()),
+        ("robot", robots[0]["received_at"].as_f64().unwrap()),
+    ] {
+        assert!(
+            at > cut.0 + 2.0 && at < cut.1 + 3.0 + 1.0 + 5.0,
+            "{what} {:.2} s after the fault was injected",
+            at - cut.0
+        );
+    }
     assert!(robots[0]["body"]["markdown"]["content"]
         .as_str()
         .unwrap()
@@ -306,7 +319,7 @@ fn a_whole_egress_outage_is_one_message_per_step_the_egress_first() {
     sleep(2.0);
     // Both lines lose their anchors for 13 s: two line faults, the egress
     // fault, two escalations, path evidence, three resolutions.
-    lab.fault("blackhole", "on");
+    let cut = lab.timed_fault("blackhole", "on");
     let first = sink.wait_messages(1, Duration::from_secs(20));
     let db = lab.dir.path().join("ledger.db");
     let declared: f64 = sql(
@@ -325,6 +338,11 @@ fn a_whole_egress_outage_is_one_message_per_step_the_egress_first() {
 
     let delay = first[0]["received_at"].as_f64().unwrap() - declared;
     assert!((0.0..5.0).contains(&delay), "first mail after {delay} s");
+    let from_fault = first[0]["received_at"].as_f64().unwrap() - cut.0;
+    assert!(
+        from_fault > 2.0 && from_fault < cut.1 - cut.0 + 9.0,
+        "first mail {from_fault:.2} s after the blackout began"
+    );
     let subject = first[0]["subject"].as_str().unwrap();
     assert!(
         subject.contains("出口整体（全部线路）")

@@ -267,6 +267,14 @@ impl Lab {
         self.script(&["fault", what, arg]);
     }
 
+    /// Injects a fault, returning the times before and after the command:
+    /// it took effect somewhere in between.
+    pub fn timed_fault(&self, what: &str, arg: &str) -> (f64, f64) {
+        let before = now_epoch();
+        self.fault(what, arg);
+        (before, now_epoch())
+    }
+
     /// Writes the lab's linkledger config into the lab's directory.
     pub fn config(&self) -> PathBuf {
         let db = self.dir.path().join("ledger.db");
@@ -493,4 +501,12 @@ pub fn sql(db: &Path, query: &str) -> String {
         query,
     ]));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether an edge the daemon recorded fits a fault injected between
+/// `when.0` and `when.1`: the first round after it took effect is at most
+/// one interval later, and no round before the command began saw it (a
+/// few milliseconds for the daemon's timeline against this clock).
+pub fn edge_fits(edge: f64, when: (f64, f64), interval: f64) -> bool {
+    edge >= when.0 - 0.02 && edge <= when.1 + interval + 0.02
 }

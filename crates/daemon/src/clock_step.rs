@@ -3,7 +3,7 @@
 //! plus monotonic time ([`RunClock`]); when the wall clock and that
 //! timeline disagree by more than a second:
 //! - a forward step is followed at a round boundary of every line at once
-//!   (rounds are held for that moment by [`ClockGate`]) when nothing is
+//!   (their judgements are held for that moment by [`ClockGate`]) when nothing is
 //!   open: every line up and settled (no outage, local fault, unobserved
 //!   spell, degradation or unconfirmed change), no block outage open and
 //!   no fault open or with a deadline running (a repair report's window
@@ -113,9 +113,10 @@ pub async fn check(
         }
         return offset;
     }
-    // Forward: at a round boundary of every line, if nothing is open.
-    let _all_rounds = gate.rounds.write().await;
-    let busy = gate.busy_lines();
+    // Forward: at a round boundary of every line, if nothing is open. The
+    // ledger is read before the rounds are held (a round held back would
+    // send its probes later than its time says); what could open since is
+    // a line's episode, checked again while they are held.
     let deadlines = match deadlines_running(db, config, clock.now()).await {
         Ok(n) => n,
         Err(e) => {
@@ -123,7 +124,14 @@ pub async fn check(
             return offset;
         }
     };
-    if !busy.is_empty() || deadlines > 0 {
+    let busy = gate.busy_lines();
+    let all_rounds = if busy.is_empty() && deadlines == 0 {
+        Some(gate.rounds.write().await)
+    } else {
+        None
+    };
+    let busy = gate.busy_lines();
+    if !busy.is_empty() || deadlines > 0 || all_rounds.is_none() {
         let secs = offset.num_seconds();
         if watch.waiting_said != Some(secs) {
             warn!(

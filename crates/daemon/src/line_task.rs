@@ -139,11 +139,12 @@ impl<E: Rounds> LineTask<E> {
                 t = ticker.tick() => t,
             };
             shared.schedule.set(&id, tick + self.probe.interval);
-            // The round's time is read and judged on one timeline: a
-            // clock step is followed between rounds, never within one.
+            let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
+            // The round's time is placed and judged on one timeline: a
+            // clock step is followed between judgements, never within one
+            // (and never holds back a round's probes).
             let round = shared.gate.round().await;
             let at = shared.clock.at(tick);
-            let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
             let (tier, upstream, mut rows) = self.tally(&mut slots, &outcomes, minute_of(at));
             // The minute in progress so far, every few seconds (the ledger
             // adds the parts up): a kill loses at most that much of it.
