@@ -129,6 +129,21 @@ fn start(config: &Path, log: &Path) -> Running {
     )
 }
 
+/// The daemon on a ledger seeded with two faults, its API tokens
+/// configured, listening: its port and the process.
+fn seeded_daemon(dir: &tempfile::TempDir) -> (u16, Running) {
+    let port = free_port();
+    // Seeded through a config without tokens (the operator's comes from
+    // the daemon's environment only).
+    seed(&write_config(dir.path(), port, false));
+    let config = write_config(dir.path(), port, true);
+    let daemon = start(&config, &dir.path().join("daemon.log"));
+    wait_for("the listener", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (port, daemon)
+}
+
 /// One HTTP/1.1 request; returns the status and the body as JSON (or a string).
 fn request(
     port: u16,
@@ -160,16 +175,7 @@ fn error_of(v: &Value) -> String {
 #[test]
 fn every_role_against_every_endpoint_and_every_rejection() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    // Seeded through a config without tokens (the operator's comes from
-    // the daemon's environment only).
-    seed(&write_config(dir.path(), port, false));
-    let config = write_config(dir.path(), port, true);
-    let log = dir.path().join("daemon.log");
-    let _daemon = start(&config, &log);
-    wait_for("the listener", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let (port, _daemon) = seeded_daemon(&dir);
 
     // The daemon checks every fault's deadlines as it starts: fault 1's
     // repair report (due 8 h after its January resolution) is breached.
@@ -500,7 +506,7 @@ fn every_role_against_every_endpoint_and_every_rejection() {
     ));
 
     // No token is ever logged.
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     for tok in [VIEWER, OPERATOR, MANAGER] {
         assert!(!text.contains(tok), "a token reached the log");
     }
@@ -537,13 +543,7 @@ fn the_api_is_off_without_tokens_and_metrics_stay_open() {
 #[test]
 fn loose_requests_are_refused_with_a_reason_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    seed(&write_config(dir.path(), port, false));
-    let config = write_config(dir.path(), port, true);
-    let _daemon = start(&config, &dir.path().join("daemon.log"));
-    wait_for("the listener", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let (port, _daemon) = seeded_daemon(&dir);
     let audit = || get(port, "/api/v1/audit", Some(VIEWER)).1;
     let before = audit();
 
@@ -639,13 +639,7 @@ fn fuzzed_request_bodies_are_refused_with_a_reason_or_accepted_and_audited() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config as RunnerConfig, TestRunner};
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    seed(&write_config(dir.path(), port, false));
-    let config = write_config(dir.path(), port, true);
-    let _daemon = start(&config, &dir.path().join("daemon.log"));
-    wait_for("the listener", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let (port, _daemon) = seeded_daemon(&dir);
     let at = json!("2026-01-01T01:05:00Z");
     let valid: Vec<(&str, Value)> = vec![
         ("/api/v1/faults/1/ack", json!({"by": "x", "at": at})),
