@@ -76,6 +76,11 @@ impl Site {
     }
 
     fn agent(&self, i: usize) -> Running {
+        self.agent_with(i, &[])
+    }
+
+    /// An agent with extra environment (libfaketime's, say).
+    fn agent_with(&self, i: usize, env: &[(&str, String)]) -> Running {
         let id = format!("a{}", i + 1);
         let cfg = self.dir.path().join(format!("{id}.toml"));
         std::fs::write(
@@ -97,6 +102,7 @@ impl Site {
             Command::new(BIN)
                 .args(["agent", "-c"])
                 .arg(&cfg)
+                .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdout(std::process::Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -568,5 +574,84 @@ fn agents_push_every_round_once_through_restarts_and_bad_input_is_refused() {
         !site.log("central.log").contains("panicked"),
         "{}",
         site.log("central.log")
+    );
+}
+
+/// An agent whose clock was an hour slow at start (NTP not caught up)
+/// follows the step when the clock is set right: its rounds before are an
+/// hour back, as its clock said, its rounds after at the central's time,
+/// every round still delivered once and in order.
+#[test]
+fn an_agent_follows_its_clock_stepped_forward() {
+    if !common::can_ping() || !common::have_tool("faketime", "faketime") {
+        return;
+    }
+    let lib = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+        .iter()
+        .map(|d| format!("{d}/faketime/libfaketime.so.1"))
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("libfaketime (Debian package faketime)");
+    let up = Arc::new(AtomicBool::new(true));
+    let site = Site::new(listener(up));
+    let _central = site.central();
+    let offset = site.dir.path().join("faketime");
+    std::fs::write(&offset, "-3600\n").unwrap();
+    let env = [
+        ("LD_PRELOAD", lib),
+        ("FAKETIME_TIMESTAMP_FILE", offset.display().to_string()),
+        ("FAKETIME_NO_CACHE", "1".to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ];
+    let _agent = site.agent_with(0, &env);
+    let newest = || -> f64 {
+        sql(
+            &site.db,
+            "SELECT (julianday(max(at)) - 2440587.5) * 86400.0 FROM vantage_rounds WHERE agent = 'a1'",
+        )
+        .parse()
+        .unwrap_or(0.0)
+    };
+    wait("the slow agent's rounds", Duration::from_secs(20), || {
+        site.rounds("a1").0 >= 3
+    });
+    let behind = common::now_epoch() - newest();
+    assert!(
+        (behind - 3600.0).abs() < 5.0,
+        "rounds an hour back before the step: {behind}"
+    );
+    std::fs::write(&offset, "+0\n").unwrap();
+    wait("rounds at the real time", Duration::from_secs(20), || {
+        (common::now_epoch() - newest()).abs() < 5.0
+    });
+    let (n, _, _) = site.rounds("a1");
+    wait(
+        "more rounds after the step",
+        Duration::from_secs(20),
+        || site.rounds("a1").0 >= n + 3,
+    );
+    let (n, lo, hi) = site.rounds("a1");
+    assert_eq!((lo, n), (1, hi), "rounds 1..{hi} each once, {n} held");
+    let ts: Vec<f64> = sql(
+        &site.db,
+        "SELECT (julianday(at) - 2440587.5) * 86400.0 FROM vantage_rounds WHERE agent = 'a1' ORDER BY seq",
+    )
+    .lines()
+    .map(|a| a.parse().unwrap())
+    .collect();
+    let steps: Vec<f64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        steps.iter().all(|d| *d > 0.0),
+        "rounds out of order: {steps:?}"
+    );
+    let jumps: Vec<&f64> = steps.iter().filter(|d| **d > 2.5).collect();
+    assert!(
+        jumps.len() == 1 && (jumps[0] - 3600.0).abs() < 3.0,
+        "one jump of the step between rounds a second apart: {jumps:?}"
+    );
+    assert!(
+        site.log("a1.log")
+            .contains("the wall clock stepped forward"),
+        "{}",
+        site.log("a1.log")
     );
 }

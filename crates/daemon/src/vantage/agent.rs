@@ -178,11 +178,13 @@ async fn probe_loop(
     let mut ticker = tokio::time::interval(cfg.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut paths = PathWatch::default();
+    let mut said_back = false;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = ticker.tick() => {}
         }
+        follow_clock(&clock, &mut said_back);
         let at = clock.now();
         let list = targets.read().await.clone();
         let mut round = probe_round(&cfg, &echoer, &list, at).await;
@@ -191,6 +193,30 @@ async fn probe_loop(
         if let Err(e) = buffer.push(round).await {
             error!(error = %e, "cannot write the round to the agent buffer; it is lost");
         }
+    }
+}
+
+/// An agent's rounds are points in time, not spans: a forward step of the
+/// wall clock (NTP setting a clock that was slow at boot) is followed at
+/// once, between rounds, so that the rounds are at the time the central
+/// and the other agents keep. A backward step is not: a round older than
+/// the agent's last is refused by the central (said once).
+fn follow_clock(clock: &RunClock, said_back: &mut bool) {
+    let offset = clock.wall_offset();
+    let tolerance = crate::clock_step::TOLERANCE;
+    if offset > tolerance {
+        clock.step(offset);
+        warn!(
+            step_s = offset.num_milliseconds() as f64 / 1000.0,
+            "the wall clock stepped forward: the rounds' times follow it from here"
+        );
+        *said_back = false;
+    } else if offset < -tolerance && !*said_back {
+        warn!(
+            step_s = offset.num_milliseconds() as f64 / 1000.0,
+            "the wall clock stepped back; not followed (the central refuses a round older than the last): the rounds' times stay ahead of it"
+        );
+        *said_back = true;
     }
 }
 
