@@ -434,13 +434,9 @@ impl Drop for SmallDisk {
     }
 }
 
-#[test]
-fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
-    if !can_use_netns("disk full") {
-        return;
-    }
-    let lab = Lab::up("llfull");
-    let disk = SmallDisk::mount(lab.dir.path().join("disk"), "8m");
+/// The lab's config with its ledger on the small disk: the config's path
+/// and the ledger's.
+fn ledger_on(lab: &Lab, disk: &SmallDisk) -> (std::path::PathBuf, std::path::PathBuf) {
     let config = lab.config();
     let db = disk.0.join("ledger.db");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -450,6 +446,17 @@ fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
         text.replace(old_db.to_str().unwrap(), db.to_str().unwrap()),
     )
     .unwrap();
+    (config, db)
+}
+
+#[test]
+fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
+    if !can_use_netns("disk full") {
+        return;
+    }
+    let lab = Lab::up("llfull");
+    let disk = SmallDisk::mount(lab.dir.path().join("disk"), "8m");
+    let (config, _) = ledger_on(&lab, &disk);
     let mut daemon = lab.start_daemon(&config);
     daemon.wait_up(&["telecom", "telecom6"], SETTLE);
 
@@ -582,15 +589,7 @@ fn sigterm_with_the_disk_full_keeps_the_backlog_in_the_journal() {
     }
     let lab = Lab::up("lljrnl");
     let disk = SmallDisk::mount(lab.dir.path().join("disk"), "8m");
-    let config = lab.config();
-    let db = disk.0.join("ledger.db");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let old_db = lab.dir.path().join("ledger.db");
-    std::fs::write(
-        &config,
-        text.replace(old_db.to_str().unwrap(), db.to_str().unwrap()),
-    )
-    .unwrap();
+    let (config, db) = ledger_on(&lab, &disk);
     let mut daemon = lab.start_daemon(&config);
     daemon.wait_up(&["telecom", "telecom6"], SETTLE);
 
