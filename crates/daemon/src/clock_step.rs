@@ -79,7 +79,8 @@ pub struct StepWatch {
 }
 
 /// Checks the wall clock against the run's timeline and follows or records
-/// a step; returns the offset left (wall minus timeline), for the metric.
+/// a step; returns the offset left (wall minus timeline), for the metric,
+/// and the step followed, if one was.
 pub async fn check(
     watch: &mut StepWatch,
     clock: &RunClock,
@@ -87,11 +88,11 @@ pub async fn check(
     db: &Ledger,
     config: &Config,
     ledger: &LedgerTx,
-) -> TimeDelta {
+) -> (TimeDelta, Option<TimeDelta>) {
     let offset = clock.wall_offset();
     if offset.abs() <= TOLERANCE {
         watch.waiting_said = None;
-        return offset;
+        return (offset, None);
     }
     if offset < TimeDelta::zero() {
         let ms = offset.num_milliseconds();
@@ -111,7 +112,7 @@ pub async fn check(
             });
             watch.held_back_ms = Some(ms);
         }
-        return offset;
+        return (offset, None);
     }
     // Forward: at a round boundary of every line, if nothing is open. The
     // ledger is read before the rounds are held (a round held back would
@@ -123,7 +124,7 @@ pub async fn check(
             Ok(n) => n,
             Err(e) => {
                 warn!(error = %e, "cannot read the fault deadlines; the clock step waits");
-                return offset;
+                return (offset, None);
             }
         }
     } else {
@@ -147,7 +148,7 @@ pub async fn check(
             );
             watch.waiting_said = Some(secs);
         }
-        return offset;
+        return (offset, None);
     }
     let run_time = clock.now();
     let offset = clock.wall_offset();
@@ -165,7 +166,7 @@ pub async fn check(
         followed: true,
     });
     watch.waiting_said = None;
-    clock.wall_offset()
+    (clock.wall_offset(), Some(offset))
 }
 
 /// A run starting on a ledger whose last heartbeat is ahead of the wall
