@@ -449,6 +449,20 @@ fn ledger_on(lab: &Lab, disk: &SmallDisk) -> (std::path::PathBuf, std::path::Pat
     (config, db)
 }
 
+/// Each lab line has exactly one outage, from the cut to the restore
+/// (within an interval and a little).
+fn one_outage_each(config: &std::path::Path, cut: f64, restored: f64) {
+    for line in ["telecom", "telecom6"] {
+        let list = outages(config, line);
+        assert_eq!(list.len(), 1, "{line}: {list:#?}");
+        let (start, end) = (epoch(&list[0]["start"]), epoch(&list[0]["end"]));
+        assert!(
+            (start - cut).abs() <= 1.1 && (end - restored).abs() <= 1.1,
+            "{line}: {start}..{end} vs {cut}..{restored}"
+        );
+    }
+}
+
 #[test]
 fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
     if !can_use_netns("disk full") {
@@ -500,15 +514,7 @@ fn a_full_disk_delays_ledger_writes_but_loses_nothing() {
     assert!(std::fs::read_to_string(&daemon.log)
         .unwrap()
         .contains("ledger accepts writes again"));
-    for line in ["telecom", "telecom6"] {
-        let list = outages(&config, line);
-        assert_eq!(list.len(), 1, "{line}: {list:#?}");
-        let (start, end) = (epoch(&list[0]["start"]), epoch(&list[0]["end"]));
-        assert!(
-            (start - cut).abs() <= 1.1 && (end - restored).abs() <= 1.1,
-            "{line}: {start}..{end} vs {cut}..{restored}"
-        );
-    }
+    one_outage_each(&config, cut, restored);
 }
 
 #[test]
@@ -627,15 +633,7 @@ fn sigterm_with_the_disk_full_keeps_the_backlog_in_the_journal() {
         "the journal still holds writes after the replay"
     );
     assert_eq!(sql(&db, "SELECT count(*) FROM journal_replays"), "1");
-    for line in ["telecom", "telecom6"] {
-        let list = outages(&config, line);
-        assert_eq!(list.len(), 1, "{line}: {list:#?}");
-        let (start, end) = (epoch(&list[0]["start"]), epoch(&list[0]["end"]));
-        assert!(
-            (start - cut).abs() <= 1.1 && (end - restored).abs() <= 1.1,
-            "{line}: {start}..{end} vs {cut}..{restored}"
-        );
-    }
+    one_outage_each(&config, cut, restored);
 }
 
 /// A blackout that began while the daemon was dead: the restarted run finds

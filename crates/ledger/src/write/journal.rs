@@ -354,9 +354,11 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_kept_backlog_is_replayed_once_and_the_journal_removed() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A new ledger in `dir` with one run begun: its path, the ledger, the
+    /// run's clock and what its writer records for.
+    async fn fresh_run(
+        dir: &tempfile::TempDir,
+    ) -> (std::path::PathBuf, crate::Ledger, RunClock, WriterRun) {
         let db = dir.path().join("ledger.db");
         let ledger = crate::open(&db).await.unwrap();
         let clock = RunClock::start();
@@ -368,6 +370,13 @@ mod tests {
             clock: clock.clone(),
             interval_ms: 1000,
         };
+        (db, ledger, clock, run)
+    }
+
+    #[tokio::test]
+    async fn a_kept_backlog_is_replayed_once_and_the_journal_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, ledger, clock, run) = fresh_run(&dir).await;
         let mut j = Journal::reserve(&db).unwrap();
         assert_eq!(
             std::fs::metadata(journal_path(&db)).unwrap().len(),
@@ -399,7 +408,7 @@ mod tests {
         );
         let stopped: Option<String> =
             sqlx::query_scalar("SELECT stopped_at FROM runs WHERE id = ?")
-                .bind(start.run_id)
+                .bind(run.run_id)
                 .fetch_one(ledger.pool())
                 .await
                 .unwrap();
@@ -422,17 +431,7 @@ mod tests {
     #[tokio::test]
     async fn a_damaged_record_stops_the_replay_there_and_the_file_is_kept_aside() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("ledger.db");
-        let ledger = crate::open(&db).await.unwrap();
-        let clock = RunClock::start();
-        let start = crate::run::begin(&ledger, at(-10), "test.toml", 1000, &[])
-            .await
-            .unwrap();
-        let run = WriterRun {
-            run_id: start.run_id,
-            clock: clock.clone(),
-            interval_ms: 1000,
-        };
+        let (db, ledger, clock, run) = fresh_run(&dir).await;
         let mut j = Journal::reserve(&db).unwrap();
         j.keep(&run, &backlog(), at(9)).unwrap();
         drop(j);
