@@ -14,6 +14,7 @@ use linkledger_config::Config;
 mod describe;
 mod listings;
 mod notify;
+mod verify;
 
 use describe::describe;
 use listings::{clock_steps, gaps, local_faults, outages, traffic, vantage_status};
@@ -47,6 +48,11 @@ pub enum Command {
     Run {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// Start although the ledger's hash chain is broken, for this
+        /// reason (chained in the ledger with the breaks it accepts; `verify`
+        /// keeps reporting them). Without it the daemon refuses to start.
+        #[arg(long, value_name = "REASON", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        accept_broken_chain: Option<String>,
     },
     /// Parse and validate a config file, and print what it configures.
     CheckConfig {
@@ -58,6 +64,22 @@ pub enum Command {
     CheckLedger {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Walk the ledger's hash chain: name every record changed, removed or
+    /// added behind linkledger's back (works while the daemon runs); with
+    /// --head and --seq, check a head a report printed. Exits 0 when
+    /// intact, 1 when broken or the head does not hold.
+    Verify {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// A chain head a report printed (64 hex digits) ...
+        #[arg(long, value_name = "HEX")]
+        head: Option<String>,
+        /// ... and its sequence number.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        seq: Option<i64>,
+        #[arg(long)]
+        json: bool,
     },
     /// List outages from the ledger (works while the daemon runs).
     Outages(Listing),
@@ -192,9 +214,10 @@ pub struct Listing {
 impl Command {
     fn config_path(&self) -> &PathBuf {
         match self {
-            Command::Run { config }
+            Command::Run { config, .. }
             | Command::CheckConfig { config }
-            | Command::CheckLedger { config } => config,
+            | Command::CheckLedger { config }
+            | Command::Verify { config, .. } => config,
             Command::Outages(l) | Command::LocalFaults(l) => &l.config,
             Command::Gaps { config, .. } | Command::ClockSteps { config, .. } => config,
             Command::Traffic { config, .. }
@@ -284,12 +307,18 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run { .. } => linkledger_daemon::daemon::run(config).await,
+            Command::Run {
+                accept_broken_chain,
+                ..
+            } => linkledger_daemon::daemon::run(config, accept_broken_chain).await,
             Command::CheckConfig { .. } => {
                 print!("{}", describe(&config));
                 Ok(())
             }
             Command::CheckLedger { .. } => check_ledger(&config).await,
+            Command::Verify {
+                head, seq, json, ..
+            } => verify::verify(&config, json, head, seq).await,
             Command::Outages(l) => outages(&config, l.line, l.since, l.json).await,
             Command::Gaps { json, .. } => gaps(&config, json).await,
             Command::ClockSteps { json, .. } => clock_steps(&config, json).await,

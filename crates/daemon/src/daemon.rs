@@ -167,7 +167,10 @@ fn open_echoers(
 /// The daemon's life: build, spawn, wait for a signal, stop. Kept in one
 /// function (longer than most) so the shutdown order reads against the
 /// start order.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+///
+/// `accept_broken_chain`: the operator's reason to start on a ledger whose
+/// hash chain is broken (chained with the breaks it accepts).
+pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow::Result<()> {
     let clock = RunClock::start();
     // One daemon per ledger, refused before anything else is opened.
     let _lock = linkledger_ledger::lock::DaemonLock::take(
@@ -188,6 +191,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let probe = ProbeRuntime::start().context("cannot start the probing thread")?;
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let db = ledger::open(&config.daemon.database).await?;
+    // A ledger changed behind our back is found before anything is added.
+    let chain = crate::chain_watch::at_start(&db, accept_broken_chain.as_deref(), &clock).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
     let start = record_start(&db, &config, clock.clone(), interval_ms).await?;
     let evaluators = resumed_evaluators(&config, &start, clock.now());
@@ -201,6 +206,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let metrics = Arc::new(seeded_metrics(&db, &config).await?);
+    crate::chain_watch::shown(&chain, &clock, &metrics);
 
     let status = Arc::new(WriterStatus::default());
     let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
@@ -366,6 +372,7 @@ struct Watchers {
     reports: JoinHandle<()>,
     judge: JoinHandle<()>,
     notifier: JoinHandle<()>,
+    chain: JoinHandle<()>,
 }
 
 impl Watchers {
@@ -421,6 +428,12 @@ impl Watchers {
                 metrics.notify.clone(),
                 cancel.clone(),
             )),
+            chain: tokio::spawn(crate::chain_watch::run(
+                db.clone(),
+                clock.clone(),
+                metrics.clone(),
+                cancel.clone(),
+            )),
         }
     }
 
@@ -432,6 +445,7 @@ impl Watchers {
         let _ = self.deadlines.await;
         let _ = self.reports.await;
         let _ = self.judge.await;
+        let _ = self.chain.await;
         let _ = tokio::time::timeout(GRACE, self.notifier).await;
     }
 }

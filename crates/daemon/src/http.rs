@@ -65,6 +65,9 @@ async fn contract_metrics(
             .with_label_values(&[&l.id])
             .set(l.bandwidth_mbps as f64 * 1e6 / 8.0);
     }
+    if let Some(h) = linkledger_ledger::chain::head(&s.db, None).await? {
+        m.chain.seq.set(h.seq);
+    }
     vantage_metrics(s, config, now).await?;
     budget_metrics(s, config, now).await?;
     open_metrics(s, config).await?;

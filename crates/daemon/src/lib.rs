@@ -6,6 +6,7 @@
 //! shuts them down.
 
 pub mod api;
+pub mod chain_watch;
 pub mod clock_step;
 pub mod daemon;
 pub mod deadline_watch;

@@ -44,6 +44,24 @@ pub struct Metrics {
     pub listen: ListenMetrics,
     pub notify: std::sync::Arc<linkledger_notify::metrics::NotifyMetrics>,
     pub vantage: VantageMetrics,
+    pub chain: ChainMetrics,
+}
+
+/// The ledger's hash chain: its head, and its last check.
+pub struct ChainMetrics {
+    pub seq: IntGauge,
+    pub breaks: IntGauge,
+    pub verified_at: Gauge,
+}
+
+impl ChainMetrics {
+    fn new(r: &Registry) -> Self {
+        Self {
+            seq: reg(r, IntGauge::new("linkledger_ledger_chain_seq", "Sequence number of the ledger hash chain's head: how many records (and completions) the chain holds; read at each scrape.").unwrap()),
+            breaks: reg(r, IntGauge::new("linkledger_ledger_chain_breaks", "Breaks of the ledger hash chain nobody accepted, found by the latest check (at start, then hourly over the newest links): records changed, removed or added behind linkledger's back.").unwrap()),
+            verified_at: reg(r, Gauge::new("linkledger_ledger_chain_last_verified_timestamp_seconds", "Unix time of the latest check of the ledger hash chain.").unwrap()),
+        }
+    }
 }
 
 /// What each vantage agent last pushed, read from the ledger at each scrape.
@@ -135,6 +153,7 @@ impl Metrics {
             interface: InterfaceMetrics::new(&r),
             listen: ListenMetrics::new(&r),
             vantage: VantageMetrics::new(&r),
+            chain: ChainMetrics::new(&r),
             notify: std::sync::Arc::new(linkledger_notify::metrics::NotifyMetrics::new(&r)),
             registry: r,
         }

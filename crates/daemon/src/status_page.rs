@@ -84,10 +84,11 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
         let mut local = read::local_faults(&s.db, None, Some(since), None, now).await?;
         local.reverse();
         local.truncate(20);
-        Ok::<_, linkledger_ledger::LedgerError>((budget, faults, outages, local))
+        let head = linkledger_ledger::chain::head(&s.db, None).await?;
+        Ok::<_, linkledger_ledger::LedgerError>((budget, faults, outages, local, head))
     };
     match data.await {
-        Ok((budget, faults, outages, local_faults)) => (
+        Ok((budget, faults, outages, local_faults, head)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             render(&Page {
@@ -101,6 +102,7 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
                 faults: &faults,
                 outages: &outages,
                 local_faults: &local_faults,
+                head: head.as_ref(),
             }),
         ),
         Err(e) => (
@@ -132,6 +134,8 @@ struct Page<'a> {
     outages: &'a [OutageView],
     /// Our own side's faults in the last days, newest first.
     local_faults: &'a [LocalFaultView],
+    /// The ledger hash chain's head now.
+    head: Option<&'a linkledger_ledger::chain::Head>,
 }
 
 impl Page<'_> {
@@ -369,6 +373,24 @@ fn render(p: &Page) -> String {
     h += &faults_part(p);
     h += &outages_part(p);
     h += &local_faults_part(p);
+    h += &match p.head {
+        Some(head) => format!(
+            "<p class=\"sub\" id=\"chain-head\">{} {} {}{}<code>{}</code> · {}</p>",
+            p.t("账本哈希链头", "Ledger chain head"),
+            p.t("序号", "seq"),
+            head.seq,
+            p.t("：", ": "),
+            esc(&head.chain),
+            p.t(
+                "报告载有链头，可据以核对账本未被改动",
+                "reports print the head, which pins the ledger"
+            ),
+        ),
+        None => format!(
+            "<p class=\"sub\" id=\"chain-head\">{}</p>",
+            p.t("账本哈希链尚无记录", "Ledger chain: nothing chained yet")
+        ),
+    };
     h += &format!(
         "<p class=\"sub\">linkledger {} · <a href=\"?lang={}\">{}</a> · <a href=\"/metrics\">/metrics</a></p><script>{SCRIPT}</script></body></html>",
         env!("CARGO_PKG_VERSION"),

@@ -381,7 +381,7 @@ pub async fn record_breaches(
             let notice = NewNotice::fault(kind, f.id, f.line.as_deref(), class, due, &what)
                 .with(serde_json::json!({ "deadline": d.kind.as_str(), "due": ledger_ts(due) }));
             outbox::queue(&mut tx, &notice).await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
             tracing::warn!(
                 fault = f.id,
                 line = f.line.as_deref().unwrap_or(linkledger_core::EGRESS),
@@ -423,8 +423,9 @@ pub async fn record_approaching(
                 &what,
             )
             .with(serde_json::json!({ "deadline": d.kind.as_str(), "due": ledger_ts(due) }));
-            let mut conn = pool.acquire().await?;
-            outbox::queue(&mut conn, &notice).await?;
+            let mut tx = pool.begin().await?;
+            outbox::queue(&mut tx, &notice).await?;
+            crate::chain::commit_sealed(tx).await?;
         }
     }
     Ok(())

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod agent_buffer;
 pub mod budget;
+pub mod chain;
 pub mod clock;
 pub mod day_rollups;
 pub mod evidence;
@@ -57,6 +58,8 @@ pub enum LedgerError {
         first: String,
         count: usize,
     },
+    #[error("the ledger's hash chain is broken: {first} ({count} break(s) among the newest links and the tables of record; `linkledger verify -c CONFIG` lists them all). Records were changed, removed or added behind linkledger's back. The daemon does not start on it: keep this file as it is (it is evidence) and restore the latest backup whose chain verifies, or start once with --accept-broken-chain \"reason\" to go on with it (the reason and the breaks are chained, and `verify` keeps reporting them)")]
+    ChainBroken { first: String, count: usize },
     #[error("the ledger's journal {path}: {source}")]
     Journal {
         path: String,
@@ -183,7 +186,10 @@ pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
         .run(&pool)
         .await
         .map_err(|source| LedgerError::Migrate { path: p, source })?;
-    Ok(Ledger { pool })
+    let ledger = Ledger { pool };
+    // Links an upgrade added, or a write cut off before its seal.
+    chain::seal_pending(&ledger).await?;
+    Ok(ledger)
 }
 
 /// Opens an existing ledger for an operator's writes (the CLI): never

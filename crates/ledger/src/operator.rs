@@ -161,7 +161,7 @@ pub async fn apply(
         .execute(&mut *tx)
         .await
         .map_err(query_err("append to the audit log"))?;
-    tx.commit()
+    crate::chain::commit_sealed(tx)
         .await
         .map_err(query_err("commit operator action"))?;
     tracing::info!(

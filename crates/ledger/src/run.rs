@@ -90,7 +90,9 @@ pub async fn begin(
     super::faults::resolve_finished(&mut tx)
         .await
         .map_err(query_err("resolve finished faults"))?;
-    tx.commit().await.map_err(query_err("commit run start"))?;
+    crate::chain::commit_sealed(tx)
+        .await
+        .map_err(query_err("commit run start"))?;
     Ok(start)
 }
 

@@ -20,12 +20,16 @@ pub async fn record_in_force(
     at: DateTime<Utc>,
     run_id: Option<i64>,
 ) -> Result<bool, LedgerError> {
-    let mut conn = ledger
+    let mut tx = ledger
         .pool()
-        .acquire()
+        .begin()
         .await
         .map_err(query_err("record the contract terms"))?;
-    record(&mut conn, terms, at, run_id).await
+    let recorded = record(&mut tx, terms, at, run_id).await?;
+    crate::chain::commit_sealed(tx)
+        .await
+        .map_err(query_err("record the contract terms"))?;
+    Ok(recorded)
 }
 
 /// Appends `terms` valid from `at` when they differ from the latest recorded.

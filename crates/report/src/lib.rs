@@ -117,6 +117,9 @@ pub async fn build(
     language: Language,
     now: DateTime<Utc>,
 ) -> Result<Report, ReportError> {
+    // The moment the report's own chain head is taken at: its period's
+    // end (once over), a fault's resolution.
+    let mut pinned_at = None;
     let (doc, mut json) = match &kind {
         ReportKind::Quarterly(p) => {
             let f = figures::period_figures(ledger, c, p, line, now).await?;
@@ -142,12 +145,20 @@ pub async fn build(
             let r = linkledger_ledger::evidence::gather(ledger, c, *id, now)
                 .await?
                 .ok_or(ReportError::NoFault(*id))?;
+            pinned_at = r.fault.resolved_at;
             let doc = fault_record::document(&r, c, language, now);
             (doc, json!({ "fault": r }))
         }
     };
-    // What every report kind carries: its number, and a sign-off block.
+    if let ReportKind::Quarterly(p) | ReportKind::Annual(p) | ReportKind::Assessment(p) = &kind {
+        pinned_at = Some(p.end);
+    }
+    let pinned_at = pinned_at.filter(|t| *t <= now);
+    // What every report kind carries: its number, the chain heads that pin
+    // the ledger it came from, and a sign-off block.
     let mut doc = doc;
+    let heads = chain_heads(ledger, pinned_at).await?;
+    heads.section(&mut doc, &kind);
     let (code, of) = match &kind {
         ReportKind::Quarterly(p) => ("QR", p.label.clone()),
         ReportKind::Annual(p) => ("AR", p.label.get(..4).unwrap_or(&p.label).to_string()),
@@ -170,7 +181,83 @@ pub async fn build(
     json["schema"] = json!("linkledger.report/v1");
     json["kind"] = json!(kind.as_str());
     json["generated_at"] = json!(now);
+    json["chain"] = json!(heads);
     Ok(Report { kind, doc, json })
+}
+
+/// The ledger's hash chain as a report prints it: the head as of the
+/// period's end (a fault's resolution) and as of the report's making.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChainHeads {
+    /// When `at_period_end` was taken (None: the period is not over, or
+    /// the fault not resolved).
+    pub period_end: Option<DateTime<Utc>>,
+    pub at_period_end: Option<linkledger_ledger::chain::Head>,
+    pub at_generation: Option<linkledger_ledger::chain::Head>,
+}
+
+async fn chain_heads(
+    ledger: &Ledger,
+    pinned_at: Option<DateTime<Utc>>,
+) -> Result<ChainHeads, LedgerError> {
+    let at_period_end = match pinned_at {
+        Some(t) => linkledger_ledger::chain::head(ledger, Some(t)).await?,
+        None => None,
+    };
+    Ok(ChainHeads {
+        period_end: pinned_at,
+        at_period_end,
+        at_generation: linkledger_ledger::chain::head(ledger, None).await?,
+    })
+}
+
+impl ChainHeads {
+    /// 账本哈希链: the two heads, and what a holder of the report can do
+    /// with them.
+    fn section(&self, d: &mut doc::Doc, kind: &ReportKind) {
+        let l = d.language;
+        let shown = |h: &Option<linkledger_ledger::chain::Head>, none: String| match h {
+            Some(h) => doc::tr(
+                l,
+                &format!("序号 {}：{}", h.seq, h.chain),
+                &format!("seq {}: {}", h.seq, h.chain),
+            ),
+            None => none,
+        };
+        let end_label = if matches!(kind, ReportKind::Fault(_)) {
+            doc::tr(l, "故障恢复时链头", "Chain head at resolution")
+        } else {
+            doc::tr(l, "报告期末链头", "Chain head at period end")
+        };
+        let end_value = if self.period_end.is_none() {
+            if matches!(kind, ReportKind::Fault(_)) {
+                doc::tr(l, "故障尚未恢复", "the fault is not resolved yet")
+            } else {
+                doc::tr(l, "报告期尚未结束", "the period is not over yet")
+            }
+        } else {
+            shown(
+                &self.at_period_end,
+                doc::tr(l, "当时尚无记录入链", "nothing was chained by then"),
+            )
+        };
+        d.heading(2, doc::tr(l, "账本哈希链", "Ledger hash chain"));
+        d.figures(vec![
+            (end_label, end_value),
+            (
+                doc::tr(l, "生成时链头", "Chain head at generation"),
+                shown(
+                    &self.at_generation,
+                    doc::tr(l, "尚无记录入链", "nothing chained yet"),
+                ),
+            ),
+        ]);
+        d.note(doc::tr(
+            l,
+            "账本中每条可作为证据的记录（中断、故障及其处理、排除、维护、演练、操作审计等）都以 SHA-256 哈希链接其前的全部记录。持有本报告者可凭上列序号与链头核对账本：此后对这些记录的任何改动、删除或插入都会被发现。",
+            "Every record in the ledger that can count as evidence (outages, faults and their handling, exclusions, maintenance, drills, the audit log) is linked by SHA-256 to every record before it. Whoever holds this report can check the ledger against the sequence numbers and heads above: any later change, removal or insertion of those records shows.",
+        ));
+    }
 }
 
 #[cfg(test)]

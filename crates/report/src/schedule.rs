@@ -158,8 +158,15 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let c = config.get();
-        if let Err(e) = tick(&ledger, &c, clock.now()).await {
-            tracing::error!(error = %format!("{e:#}"), "cannot write the scheduled reports; retrying in a minute");
+        // A stop does not wait for the roll-ups and reports still to make
+        // (a year of them after an upgrade): what is cut off is made at the
+        // next start, since roll-ups are transactions and a report's notice
+        // is queued only once its files are written.
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = tick(&ledger, &c, clock.now()) => if let Err(e) = r {
+                tracing::error!(error = %format!("{e:#}"), "cannot write the scheduled reports; retrying in a minute");
+            }
         }
     }
 }

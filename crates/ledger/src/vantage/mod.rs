@@ -96,7 +96,7 @@ pub async fn store(
         store_round(&mut tx, lines, agent, r, set, b.backlog, now).await?;
     }
     warn_late(&mut tx, agent, &new).await?;
-    tx.commit()
+    crate::chain::commit_sealed(tx)
         .await
         .map_err(query_err("commit agent rounds"))?;
     let acked = new

@@ -297,6 +297,9 @@ pub async fn replay(
             .await
             .map_err(query_err("record the journal's replay"))?;
     }
+    crate::chain::seal(&mut tx)
+        .await
+        .map_err(query_err("seal the journal's replay"))?;
     tx.commit()
         .await
         .map_err(query_err("commit the journal's replay"))?;

@@ -190,8 +190,12 @@ trait Store {
 
 impl Store for Ledger {
     async fn apply(&self, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
+        // One transaction around the write (its own are savepoints in it),
+        // sealed before it commits: a record and its link are one.
         let mut conn = self.pool().acquire().await?;
-        apply::apply(&mut conn, ctx, w).await
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        apply::apply(&mut tx, ctx, w).await?;
+        crate::chain::commit_sealed(tx).await
     }
 }
 
