@@ -434,7 +434,7 @@ async fn a_reports_printed_head_pins_the_ledger_it_came_from() {
         .to_string();
     let seq = chain["at_generation"]["seq"].as_i64().unwrap().to_string();
     // Every format prints it.
-    for format in ["md", "html", "csv"] {
+    for format in ["md", "html", "csv", "pdf"] {
         let out = dir.path().join(format!("q.{format}"));
         let (code, _, err) = cli(
             &config,
@@ -450,9 +450,18 @@ async fn a_reports_printed_head_pins_the_ledger_it_came_from() {
             ],
         );
         assert_eq!(code, 0, "{err}");
-        let text = std::fs::read_to_string(&out).unwrap();
+        let text = if format == "pdf" {
+            let o = Command::new("pdftotext")
+                .arg(&out)
+                .arg("-")
+                .output()
+                .expect("pdftotext (poppler-utils) runs");
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        } else {
+            std::fs::read_to_string(&out).unwrap()
+        };
         assert!(
-            text.contains(&head) && text.contains("账本哈希链"),
+            text.contains(&head) && text.contains("账本哈希链") && text.contains("生成时链头序号"),
             "{format}: no head"
         );
     }

@@ -216,42 +216,51 @@ impl ChainHeads {
     /// with them.
     fn section(&self, d: &mut doc::Doc, kind: &ReportKind) {
         let l = d.language;
-        let shown = |h: &Option<linkledger_ledger::chain::Head>, none: String| match h {
-            Some(h) => doc::tr(
-                l,
-                &format!("序号 {}：{}", h.seq, h.chain),
-                &format!("seq {}: {}", h.seq, h.chain),
-            ),
-            None => none,
-        };
-        let end_label = if matches!(kind, ReportKind::Fault(_)) {
-            doc::tr(l, "故障恢复时链头", "Chain head at resolution")
+        let fault = matches!(kind, ReportKind::Fault(_));
+        // Sequence number and hash on rows of their own: a hash is as wide
+        // as a PDF's value column.
+        let rows =
+            |label: (&str, &str), h: &Option<linkledger_ledger::chain::Head>, none: String| {
+                let seq_label = doc::tr(
+                    l,
+                    &format!("{}序号", label.0),
+                    &format!("{} (seq)", label.1),
+                );
+                let hash_label = doc::tr(l, label.0, label.1);
+                match h {
+                    Some(h) => vec![
+                        (seq_label, h.seq.to_string()),
+                        (hash_label, h.chain.clone()),
+                    ],
+                    None => vec![(hash_label, none)],
+                }
+            };
+        let end_label = if fault {
+            ("故障恢复时链头", "Chain head at resolution")
         } else {
-            doc::tr(l, "报告期末链头", "Chain head at period end")
+            ("报告期末链头", "Chain head at period end")
         };
-        let end_value = if self.period_end.is_none() {
-            if matches!(kind, ReportKind::Fault(_)) {
+        let mut figures = if self.period_end.is_none() {
+            let why = if fault {
                 doc::tr(l, "故障尚未恢复", "the fault is not resolved yet")
             } else {
                 doc::tr(l, "报告期尚未结束", "the period is not over yet")
-            }
+            };
+            vec![(doc::tr(l, end_label.0, end_label.1), why)]
         } else {
-            shown(
+            rows(
+                end_label,
                 &self.at_period_end,
                 doc::tr(l, "当时尚无记录入链", "nothing was chained by then"),
             )
         };
+        figures.extend(rows(
+            ("生成时链头", "Chain head at generation"),
+            &self.at_generation,
+            doc::tr(l, "尚无记录入链", "nothing chained yet"),
+        ));
         d.heading(2, doc::tr(l, "账本哈希链", "Ledger hash chain"));
-        d.figures(vec![
-            (end_label, end_value),
-            (
-                doc::tr(l, "生成时链头", "Chain head at generation"),
-                shown(
-                    &self.at_generation,
-                    doc::tr(l, "尚无记录入链", "nothing chained yet"),
-                ),
-            ),
-        ]);
+        d.figures(figures);
         d.note(doc::tr(
             l,
             "账本中每条可作为证据的记录（中断、故障及其处理、排除、维护、演练、操作审计等）都以 SHA-256 哈希链接其前的全部记录。持有本报告者可凭上列序号与链头核对账本：此后对这些记录的任何改动、删除或插入都会被发现。",
