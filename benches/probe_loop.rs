@@ -116,6 +116,7 @@ async fn bench(n: usize, secs: u64) {
         timeout: Duration::from_millis(800),
         down_after: 3,
         up_after: 2,
+        retries: 2,
     };
     let cancel = CancellationToken::new();
     let count = lines.len() as u32;

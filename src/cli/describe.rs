@@ -20,7 +20,7 @@ fn describe_contract(c: &Config) -> String {
     let now = linkledger_ledger::clock::wall_now();
     let year = ContractYear::containing(c.contract.start, c.daemon.timezone, now);
     format!(
-        "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {}, timeout {}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
+        "{}: ok\ncontract: {} (year {} from {} to {}, cap {})\nprobe: every {}, timeout {}{}, down after {} rounds, up after {}\nledger: {}\nlisten: {}\n",
         c.path.display(),
         c.contract.name,
         year.number,
@@ -29,6 +29,10 @@ fn describe_contract(c: &Config) -> String {
         humantime::format_duration(c.contract.annual_downtime_cap),
         humantime::format_duration(c.probe.interval),
         humantime::format_duration(c.probe.timeout),
+        match c.probe.retries {
+            0 => String::new(),
+            n => format!(" (a silent target asked again up to {n} times within it)"),
+        },
         c.probe.down_after,
         c.probe.up_after,
         c.daemon.database.display(),

@@ -81,6 +81,10 @@ pub struct Probe {
     pub timeout: Duration,
     pub down_after: u32,
     pub up_after: u32,
+    /// Further echoes within the round to a target still silent, evenly
+    /// spread over the timeout (2: at a third and two thirds of it): a
+    /// lost packet is not a failed round.
+    pub retries: u32,
 }
 
 impl Line {
@@ -328,6 +332,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             timeout: raw.probe.timeout.0,
             down_after: raw.probe.down_after,
             up_after: raw.probe.up_after,
+            retries: raw.probe.retries,
         },
         lines,
         api_tokens,
@@ -366,6 +371,15 @@ fn check_probe(p: &raw::RawProbe) -> Result<(), Invalid> {
         if v == 0 {
             return err(key, "must be at least 1 (a number of rounds)".into());
         }
+    }
+    if p.retries > 3 {
+        return err(
+            "probe.retries",
+            format!(
+                "{} is too many; use 0 to 3 further echoes to a silent target within a round (default 2)",
+                p.retries
+            ),
+        );
     }
     Ok(())
 }

@@ -97,6 +97,8 @@ pub struct RawProbe {
     pub down_after: u32,
     #[serde(default = "default_up_after")]
     pub up_after: u32,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
 }
 
 impl Default for RawProbe {
@@ -106,6 +108,7 @@ impl Default for RawProbe {
             timeout: default_timeout(),
             down_after: default_down_after(),
             up_after: default_up_after(),
+            retries: default_retries(),
         }
     }
 }
@@ -178,6 +181,10 @@ fn default_interval() -> Dur {
 fn default_timeout() -> Dur {
     Dur(Duration::from_millis(800))
 }
+fn default_retries() -> u32 {
+    2
+}
+
 fn default_down_after() -> u32 {
     3
 }

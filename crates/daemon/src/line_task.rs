@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use linkledger_probes::{EchoOutcome, Echoer, ReceiveStats};
+use linkledger_probes::{Echo, EchoOutcome, Echoer, ReceiveStats};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -82,13 +82,15 @@ impl Schedule {
 /// What sends a line's rounds: the ICMP echoer, or, in a test of the
 /// loop's timing on a paused clock, a network that answers on cue.
 pub trait Rounds: Send + Sync + 'static {
-    /// One echo request to each target; an outcome per target, in order,
-    /// within `timeout`.
+    /// One echo request to each target, and another at each of
+    /// `retry_at` (offsets into the round) to those still silent; each
+    /// target's echoes, in order, within `timeout`.
     fn round(
         &self,
         targets: &[IpAddr],
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Vec<EchoOutcome>> + Send;
+        retry_at: &[Duration],
+    ) -> impl std::future::Future<Output = Vec<Echo>> + Send;
 }
 
 impl Rounds for Echoer {
@@ -96,8 +98,9 @@ impl Rounds for Echoer {
         &self,
         targets: &[IpAddr],
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Vec<EchoOutcome>> + Send {
-        Echoer::round(self, targets, timeout)
+        retry_at: &[Duration],
+    ) -> impl std::future::Future<Output = Vec<Echo>> + Send {
+        Echoer::round_retrying(self, targets, timeout, retry_at)
     }
 }
 
@@ -133,13 +136,26 @@ impl<E: Rounds> LineTask<E> {
         let mut ticker = tokio::time::interval_at(first, self.probe.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut written = Instant::now();
+        // Retries evenly spread over the timeout: 2 at a third and two thirds.
+        let retry_at: Vec<Duration> = (1..=self.probe.retries)
+            .map(|k| self.probe.timeout * k / (self.probe.retries + 1))
+            .collect();
         loop {
             let tick = tokio::select! {
                 _ = cancel.cancelled() => break,
                 t = ticker.tick() => t,
             };
             shared.schedule.set(&id, tick + self.probe.interval);
-            let outcomes = self.echoer.round(&addrs, self.probe.timeout).await;
+            let outcomes = self
+                .echoer
+                .round(&addrs, self.probe.timeout, &retry_at)
+                .await;
+            for retry in outcomes.iter().flat_map(|e| &e.retries) {
+                let answered = matches!(retry, EchoOutcome::Reply { .. });
+                m.probe_retries
+                    .with_label_values(&[&id, if answered { "answered" } else { "lost" }])
+                    .inc();
+            }
             // The round's time is placed and judged on one timeline: a
             // clock step is followed between judgements, never within one
             // (and never holds back a round's probes).
@@ -239,7 +255,7 @@ impl<E: Rounds> LineTask<E> {
     fn tally(
         &self,
         slots: &mut [TargetSlot],
-        outcomes: &[EchoOutcome],
+        outcomes: &[Echo],
         minute: Ts,
     ) -> (
         [TierResult; 3],
@@ -253,12 +269,17 @@ impl<E: Rounds> LineTask<E> {
         }
         let mut upstream = Vec::with_capacity(self.line.upstream.len());
         let mut rows: Vec<MinuteRow> = Vec::new();
-        for (slot, outcome) in slots.iter_mut().zip(outcomes) {
+        for (slot, echo) in slots.iter_mut().zip(outcomes) {
             let t = &mut tier[slot.tier.index()];
-            let rtt = match outcome {
+            // The round's verdict takes either echo; the figures (loss,
+            // RTT, jitter, quality) take the first alone, an unbiased
+            // sample of the line's packet loss.
+            if echo.answered() {
+                t.answered += 1;
+            }
+            let rtt = match &echo.first {
                 EchoOutcome::Reply { rtt } => {
                     t.observed += 1;
-                    t.answered += 1;
                     slot.series.received(*rtt);
                     Some(*rtt)
                 }

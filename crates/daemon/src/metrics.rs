@@ -33,6 +33,9 @@ pub struct Metrics {
     pub budget_remaining: GaugeVec,
     pub unobserved: GaugeVec,
     pub stray_replies: IntCounter,
+    /// Second echoes sent within a round to targets still silent, by
+    /// whether they came back.
+    pub probe_retries: IntCounterVec,
     pub ledger_pending: IntGauge,
     pub ledger_write_failures: IntCounter,
     pub clock_offset: Gauge,
@@ -144,6 +147,7 @@ impl Metrics {
             budget_remaining: reg(&r, GaugeVec::new(Opts::new("linkledger_downtime_budget_remaining_seconds", "Downtime budget left in the current contract year (negative when exceeded)."), line).unwrap()),
             unobserved: reg(&r, GaugeVec::new(Opts::new("linkledger_unobserved_seconds", "Time without observation of the line in the period."), period).unwrap()),
             stray_replies: reg(&r, IntCounter::new("linkledger_probe_stray_replies_total", "Echo replies that matched a probe's address and sequence but not its nonce or identifier.").unwrap()),
+            probe_retries: reg(&r, IntCounterVec::new(Opts::new("linkledger_probe_retries_total", "Further echoes sent within a round to targets still silent (probe.retries), by outcome: answered (the round counts the target as answering; its loss figures still count the first echo lost) or lost."), &["line", "outcome"]).unwrap()),
             ledger_pending: reg(&r, IntGauge::new("linkledger_ledger_pending_writes", "Ledger writes queued and not yet committed.").unwrap()),
             ledger_write_failures: reg(&r, IntCounter::new("linkledger_ledger_write_failures_total", "Ledger write attempts that failed.").unwrap()),
             clock_offset: reg(&r, Gauge::new("linkledger_clock_offset_seconds", "The wall clock minus the ledger's timeline (this run's start plus monotonic time): over 1 s, a step not (yet) followed (see linkledger clock-steps).").unwrap()),

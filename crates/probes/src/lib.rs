@@ -11,4 +11,4 @@
 pub mod icmp;
 pub mod snmp;
 
-pub use icmp::{Binding, EchoOutcome, Echoer, IcmpError, ReceiveStats};
+pub use icmp::{Binding, Echo, EchoOutcome, Echoer, IcmpError, ReceiveStats};

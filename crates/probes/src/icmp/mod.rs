@@ -3,7 +3,9 @@
 //! An [`Echoer`] owns at most one IPv4 and one IPv6 socket for one
 //! [`Binding`] (source address and/or interface). A [`round`](Echoer::round)
 //! sends one echo to each target, then waits once, until every reply is in or
-//! the deadline passes: one timer per round, not one per target.
+//! the deadline passes: one timer per round, not one per target. A round
+//! may retry: targets still silent partway through get a second echo, and
+//! both echoes' outcomes are reported (a lost packet is not a lost round).
 //!
 //! A reply counts only if it is an echo reply from the address the request
 //! went to, with our identifier (raw sockets), our sequence number and the
@@ -128,8 +130,95 @@ impl Echoer {
     /// Sends one echo to each target and waits until all replied or
     /// `timeout` after the round started. Outcomes are in target order.
     pub async fn round(&self, targets: &[IpAddr], timeout: Duration) -> Vec<EchoOutcome> {
-        let deadline = Instant::now() + timeout;
-        let slots = Arc::new(RoundSlots::new(targets.len()));
+        self.round_retrying(targets, timeout, &[])
+            .await
+            .into_iter()
+            .map(|e| e.first)
+            .collect()
+    }
+
+    /// Like [`round`](Self::round), and at each of `retry_at` (offsets
+    /// into the round, ascending, before `timeout`) another echo, with its
+    /// own sequence number and nonce, to every target that has not
+    /// answered yet. Every echo counts until the round's `timeout`; each
+    /// echo's outcome is reported apart.
+    pub async fn round_retrying(
+        &self,
+        targets: &[IpAddr],
+        timeout: Duration,
+        retry_at: &[Duration],
+    ) -> Vec<Echo> {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let first = Arc::new(RoundSlots::new(targets.len()));
+        let (failed, sent) = self.send_all(targets, &first).await;
+        let mut retries: Vec<RetryEchoes> = Vec::new();
+        for at in retry_at.iter().filter(|a| **a < timeout) {
+            let answered = |i: usize| first.answered(i) || retries.iter().any(|r| r.answered(i));
+            if (0..targets.len()).all(|i| failed[i].is_some() || answered(i)) {
+                break;
+            }
+            let _ = tokio::time::timeout_at(start + *at, first.all_done.notified()).await;
+            let who: Vec<usize> = (0..targets.len())
+                .filter(|i| failed[*i].is_none() && !answered(*i))
+                .collect();
+            if who.is_empty() {
+                break;
+            }
+            let targets: Vec<IpAddr> = who.iter().map(|i| targets[*i]).collect();
+            let slots = Arc::new(RoundSlots::new(who.len()));
+            let (failed, sent) = self.send_all(&targets, &slots).await;
+            retries.push(RetryEchoes {
+                who,
+                targets,
+                slots,
+                failed,
+                sent,
+            });
+        }
+        // Until every echo is in or the deadline.
+        for slots in std::iter::once(&first).chain(retries.iter().map(|r| &r.slots)) {
+            if slots.remaining.load(Ordering::Acquire) > 0 {
+                let _ = tokio::time::timeout_at(deadline, slots.all_done.notified()).await;
+            }
+        }
+        self.forget(targets, &sent);
+        for r in &retries {
+            self.forget(&r.targets, &r.sent);
+        }
+        let mut echoes: Vec<Echo> = settle(failed, &first)
+            .into_iter()
+            .map(|first| Echo {
+                first,
+                retries: Vec::new(),
+            })
+            .collect();
+        for r in retries {
+            for (k, o) in settle(r.failed, &r.slots).into_iter().enumerate() {
+                echoes[r.who[k]].retries.push(o);
+            }
+        }
+        echoes
+    }
+
+    /// Stops matching replies to the echoes `sent` (their round is over).
+    fn forget(&self, targets: &[IpAddr], sent: &[(usize, u16)]) {
+        for &(index, seq) in sent {
+            let target = targets[index];
+            let socket = if target.is_ipv4() { &self.v4 } else { &self.v6 };
+            if let Some(socket) = socket {
+                socket.forget(target, seq);
+            }
+        }
+    }
+
+    /// Sends one echo to each target, replies going to the same index of
+    /// `slots`: what could not be sent, and what was (index, sequence).
+    async fn send_all(
+        &self,
+        targets: &[IpAddr],
+        slots: &Arc<RoundSlots>,
+    ) -> (Vec<Option<EchoOutcome>>, Vec<(usize, u16)>) {
         let mut outcomes: Vec<Option<EchoOutcome>> = vec![None; targets.len()];
         let mut sent: Vec<(usize, u16)> = Vec::with_capacity(targets.len());
         for (index, &target) in targets.iter().enumerate() {
@@ -144,7 +233,7 @@ impl Echoer {
                 slots.resolve_without_reply();
                 continue;
             };
-            match socket.send(target, index, &slots).await {
+            match socket.send(target, index, slots).await {
                 Ok(seq) => sent.push((index, seq)),
                 Err(outcome) => {
                     outcomes[index] = Some(outcome);
@@ -152,27 +241,59 @@ impl Echoer {
                 }
             }
         }
-        if slots.remaining.load(Ordering::Acquire) > 0 {
-            let _ = tokio::time::timeout_at(deadline, slots.all_done.notified()).await;
-        }
-        for &(index, seq) in &sent {
-            let target = targets[index];
-            let socket = if target.is_ipv4() { &self.v4 } else { &self.v6 };
-            if let Some(socket) = socket {
-                socket.forget(target, seq);
-            }
-        }
-        let rtts = slots.rtts.lock().unwrap_or_else(|e| e.into_inner());
-        outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| {
-                o.unwrap_or_else(|| match rtts[i] {
-                    Some(rtt) => EchoOutcome::Reply { rtt },
-                    None => EchoOutcome::Lost,
-                })
+        (outcomes, sent)
+    }
+}
+
+/// One retry of a round: to which targets (their indices in the round and
+/// addresses), its replies, what could not be sent and what was.
+struct RetryEchoes {
+    who: Vec<usize>,
+    targets: Vec<IpAddr>,
+    slots: Arc<RoundSlots>,
+    failed: Vec<Option<EchoOutcome>>,
+    sent: Vec<(usize, u16)>,
+}
+
+impl RetryEchoes {
+    /// Has the round's target `index` answered this retry (so far)?
+    fn answered(&self, index: usize) -> bool {
+        self.who
+            .iter()
+            .position(|w| *w == index)
+            .is_some_and(|k| self.slots.answered(k))
+    }
+}
+
+/// Each echo's outcome: what could not be sent, else its reply or a loss.
+fn settle(outcomes: Vec<Option<EchoOutcome>>, slots: &RoundSlots) -> Vec<EchoOutcome> {
+    let rtts = slots.rtts.lock().unwrap_or_else(|e| e.into_inner());
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            o.unwrap_or_else(|| match rtts[i] {
+                Some(rtt) => EchoOutcome::Reply { rtt },
+                None => EchoOutcome::Lost,
             })
-            .collect()
+        })
+        .collect()
+}
+
+/// One target's echoes in a round: the first, and the retries sent while
+/// it was still silent (none when the first answered in time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Echo {
+    pub first: EchoOutcome,
+    pub retries: Vec<EchoOutcome>,
+}
+
+impl Echo {
+    /// Did any of its echoes come back?
+    pub fn answered(&self) -> bool {
+        std::iter::once(&self.first)
+            .chain(&self.retries)
+            .any(|o| matches!(o, EchoOutcome::Reply { .. }))
     }
 }
 
@@ -190,6 +311,11 @@ impl RoundSlots {
             remaining: AtomicUsize::new(n),
             all_done: Notify::new(),
         }
+    }
+
+    /// Has echo `index` been answered (so far)?
+    fn answered(&self, index: usize) -> bool {
+        self.rtts.lock().unwrap_or_else(|e| e.into_inner())[index].is_some()
     }
 
     fn resolve_without_reply(&self) {
