@@ -19,6 +19,8 @@
 //!     cargo bench --bench chain
 #![allow(clippy::disallowed_types)] // wall-clock measurement
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,31 +31,13 @@ use linkledger_ledger::outbox::{self, Outcome};
 use linkledger_ledger::write::{run_writer, LedgerWrite, WriterRun, WriterStatus};
 use linkledger_ledger::{self as ledger, chain, run, Ledger};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{config_text, env};
 
 fn config(dir: &std::path::Path, lines: usize) -> Config {
-    let mut s = format!(
-        "[daemon]\ndatabase = {:?}\nlisten = \"127.0.0.1:9798\"\ntimezone = \"Asia/Shanghai\"\n\n\
-         [contract]\nname = \"基准测试合同\"\nstart = \"2025-01-01\"\n\n",
-        dir.join("ledger.db")
-    );
-    for i in 0..lines {
-        s += &format!(
-            "[[line]]\nid = \"l{i}\"\ncarrier = \"Carrier {i}\"\nrole = \"{}\"\nbandwidth_mbps = 1000\nlocal = [\"127.0.0.1\"]\ngateway = [\"127.0.1.{}\"]\nupstream = [\"127.0.2.{}\", \"127.0.3.{}\"]\n\n",
-            if i == 0 { "lead" } else { "member" },
-            i + 1,
-            i + 1,
-            i + 1
-        );
-    }
     let path = dir.join("bench.toml");
-    std::fs::write(&path, &s).unwrap();
-    Config::parse(&path, &s).unwrap()
+    let text = config_text(dir, lines);
+    std::fs::write(&path, &text).unwrap();
+    Config::parse(&path, &text).unwrap()
 }
 
 /// Runs the writer over `writes` to the end; its wall time.

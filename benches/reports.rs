@@ -15,6 +15,8 @@
 //! 0.5 s, as PDF under 2 s. PDF needs fonts-noto-cjk.
 #![allow(clippy::disallowed_types)] // wall-clock measurement
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -23,30 +25,7 @@ use linkledger_config::{Config, Language};
 use linkledger_report::period::Period;
 use linkledger_report::{build, pdf::PdfFont, ReportKind};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn config(dir: &std::path::Path, lines: usize) -> String {
-    let mut s = format!(
-        "[daemon]\ndatabase = {:?}\nlisten = \"127.0.0.1:9798\"\ntimezone = \"Asia/Shanghai\"\n\n\
-         [contract]\nname = \"基准测试合同\"\nstart = \"2025-01-01\"\napproved_maintenance_counts = false\n\n",
-        dir.join("ledger.db")
-    );
-    for i in 0..lines {
-        s += &format!(
-            "[[line]]\nid = \"l{i}\"\ncarrier = \"Carrier {i}\"\nrole = \"{}\"\nbandwidth_mbps = 1000\nlocal = [\"127.0.0.1\"]\ngateway = [\"127.0.1.{}\"]\nupstream = [\"127.0.2.{}\", \"127.0.3.{}\"]\n\n",
-            if i == 0 { "lead" } else { "member" },
-            i + 1,
-            i + 1,
-            i + 1
-        );
-    }
-    s
-}
+use common::{config_text, env};
 
 /// The year 2025 (UTC minutes), generated inside SQLite.
 fn fill_sql(lines: usize) -> String {
@@ -118,7 +97,7 @@ fn main() {
     let runs = env("LINKLEDGER_BENCH_RUNS", 5);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("linkledger.toml");
-    std::fs::write(&path, config(dir.path(), lines)).unwrap();
+    std::fs::write(&path, config_text(dir.path(), lines)).unwrap();
     let c = Config::load(&path).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

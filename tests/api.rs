@@ -13,13 +13,11 @@ use common::wait_for;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use linkledger_config::Config;
-use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
-use linkledger_ledger::{self as ledger, run};
+use linkledger_ledger::write::LedgerWrite;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
@@ -65,45 +63,24 @@ fn t(s: &str) -> DateTime<Utc> {
 fn seed(config: &Path) {
     let c = Config::load(config).unwrap();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = ledger::open(&c.daemon.database).await.unwrap();
-        let start = run::begin(&pool, t("2026-01-01T00:00:00Z"), "seed", 1000, &c.lines)
-            .await
-            .unwrap();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let writer = tokio::spawn(run_writer(
-            pool.clone(),
-            linkledger_ledger::write::WriterRun {
-                run_id: start.run_id,
-                clock: linkledger_ledger::clock::RunClock::start(),
-                interval_ms: 1000,
-            },
-            c.fault_rules(),
-            rx,
-            Arc::new(WriterStatus::default()),
-            Duration::from_secs(5),
-            None,
-        ));
+        let mut writes = Vec::new();
         for (line, from, to) in [("telecom", "01:00", "01:20"), ("unicom", "03:00", "03:10")] {
-            tx.send(LedgerWrite::OutageOpened {
+            writes.push(LedgerWrite::OutageOpened {
                 line: line.into(),
                 start: t(&format!("2026-01-01T{from}:00Z")),
                 start_after: None,
                 cause: "upstream_unreachable",
-            })
-            .unwrap();
-            tx.send(LedgerWrite::OutageClosed {
+            });
+            writes.push(LedgerWrite::OutageClosed {
                 line: line.into(),
                 end: t(&format!("2026-01-01T{to}:00Z")),
                 end_after: t(&format!("2026-01-01T{to}:00Z")),
-            })
-            .unwrap();
+            });
         }
-        tx.send(LedgerWrite::Stopped {
+        writes.push(LedgerWrite::Stopped {
             at: t("2026-01-01T04:00:00Z"),
-        })
-        .unwrap();
-        drop(tx);
-        writer.await.unwrap();
+        });
+        let pool = common::written_ledger(&c, t("2026-01-01T00:00:00Z"), "seed", writes).await;
         pool.close().await;
     });
 }

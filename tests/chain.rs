@@ -11,13 +11,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_config::Config;
-use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
-use linkledger_ledger::{self as ledger, chain, run};
+use linkledger_ledger::write::LedgerWrite;
+use linkledger_ledger::{self as ledger, chain};
 use serde_json::Value;
 
 use common::{can_ping, free_port, raw_ledger, wait_for, BIN};
@@ -46,42 +45,22 @@ fn config(dir: &Path) -> PathBuf {
 async fn chained_ledger(dir: &Path) -> PathBuf {
     let path = config(dir);
     let c = Config::load_without_secrets(&path).unwrap();
-    let db = ledger::open(&c.daemon.database).await.unwrap();
-    let start = run::begin(&db, t("00:00"), "test.toml", 1000, &c.lines)
-        .await
-        .unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let writer = tokio::spawn(run_writer(
-        db.clone(),
-        linkledger_ledger::write::WriterRun {
-            run_id: start.run_id,
-            clock: linkledger_ledger::clock::RunClock::start(),
-            interval_ms: 1000,
-        },
-        c.fault_rules(),
-        rx,
-        Arc::new(WriterStatus::default()),
-        Duration::from_secs(5),
-        None,
-    ));
+    let mut writes = Vec::new();
     for (line, from, to) in [("telecom", "10:00", "10:30"), ("unicom", "11:00", "11:20")] {
-        tx.send(LedgerWrite::OutageOpened {
+        writes.push(LedgerWrite::OutageOpened {
             line: line.into(),
             start: t(from),
             start_after: Some(t(from) - TimeDelta::seconds(1)),
             cause: "upstream_unreachable",
-        })
-        .unwrap();
-        tx.send(LedgerWrite::OutageClosed {
+        });
+        writes.push(LedgerWrite::OutageClosed {
             line: line.into(),
             end: t(to),
             end_after: t(to) - TimeDelta::seconds(1),
-        })
-        .unwrap();
+        });
     }
-    tx.send(LedgerWrite::Stopped { at: t("23:00") }).unwrap();
-    drop(tx);
-    writer.await.unwrap();
+    writes.push(LedgerWrite::Stopped { at: t("23:00") });
+    let db = common::written_ledger(&c, t("00:00"), "test.toml", writes).await;
     db.close().await;
     let (code, _, err) = cli(
         &path,

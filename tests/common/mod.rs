@@ -96,6 +96,42 @@ pub fn write_ledger(db: &Path, sql: &str) {
     });
 }
 
+/// The ledger of `c` as the daemon writes it: a run begun at `at` (from
+/// `begun_by`), then `writes` through the daemon's own writer, written to
+/// the end. Returns the ledger, still open.
+pub async fn written_ledger(
+    c: &linkledger_config::Config,
+    at: chrono::DateTime<chrono::Utc>,
+    begun_by: &str,
+    writes: Vec<linkledger_ledger::write::LedgerWrite>,
+) -> linkledger_ledger::Ledger {
+    use linkledger_ledger::write::{run_writer, WriterRun, WriterStatus};
+    let db = linkledger_ledger::open(&c.daemon.database).await.unwrap();
+    let start = linkledger_ledger::run::begin(&db, at, begun_by, 1000, &c.lines)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(run_writer(
+        db.clone(),
+        WriterRun {
+            run_id: start.run_id,
+            clock: linkledger_ledger::clock::RunClock::start(),
+            interval_ms: 1000,
+        },
+        c.fault_rules(),
+        rx,
+        std::sync::Arc::new(WriterStatus::default()),
+        Duration::from_secs(5),
+        None,
+    ));
+    for w in writes {
+        tx.send(w).unwrap();
+    }
+    drop(tx);
+    writer.await.unwrap();
+    db
+}
+
 /// The ledger file at `db` opened bare, past the ledger crate: what a
 /// test crafting rows by hand (or an attacker editing the file) uses.
 pub async fn raw_ledger(db: &Path) -> sqlx::SqlitePool {
