@@ -281,6 +281,49 @@ async fn an_outage_end_edited_behind_a_dropped_trigger_is_named_and_the_daemon_r
     wait_for("the accepted start", Duration::from_secs(20), || {
         common::sql(&db, "SELECT count(*) FROM runs").trim() == "2"
     });
+    // What the NOC sees: the head in /metrics and on the status page; the
+    // accepted break is not counted as one.
+    let port = port_of(&config);
+    let mut metrics = String::new();
+    wait_for("/metrics", Duration::from_secs(10), || {
+        metrics = common::http(port, "GET", "/metrics", None, b"").1;
+        metrics.contains("linkledger_ledger_chain_seq")
+    });
+    let sealed: f64 = common::sql(
+        &db,
+        "SELECT max(seq) FROM ledger_chain WHERE chain IS NOT NULL",
+    )
+    .parse()
+    .unwrap();
+    let seq = common::metric_value(&metrics, "linkledger_ledger_chain_seq").unwrap();
+    assert!(seq > 20.0 && seq <= sealed, "{seq} of {sealed}");
+    assert_eq!(
+        common::metric_value(&metrics, "linkledger_ledger_chain_breaks"),
+        Some(0.0)
+    );
+    let checked = common::metric_value(
+        &metrics,
+        "linkledger_ledger_chain_last_verified_timestamp_seconds",
+    )
+    .unwrap();
+    assert!((common::now_epoch() - checked).abs() < 60.0, "{checked}");
+    let (code, page) = common::http(port, "GET", "/", None, b"");
+    assert_eq!(code, 200);
+    let shown = page
+        .split_once("id=\"chain-head\"")
+        .and_then(|(_, rest)| rest.split_once("<code>"))
+        .and_then(|(_, rest)| rest.split_once("</code>"))
+        .map(|(hash, _)| hash.to_string())
+        .unwrap_or_else(|| panic!("no chain head on the status page: {page}"));
+    assert!(page.contains("账本哈希链头"));
+    assert_eq!(
+        common::sql(
+            &db,
+            &format!("SELECT count(*) FROM ledger_chain WHERE chain = '{shown}'")
+        ),
+        "1",
+        "the page's head {shown} is a link of the ledger"
+    );
     stop(&mut daemon, &log);
     let mark = common::sql(
         &db,
@@ -297,6 +340,16 @@ async fn an_outage_end_edited_behind_a_dropped_trigger_is_named_and_the_daemon_r
         || common::sql(&db, "SELECT count(*) FROM runs").trim() == "3",
     );
     stop(&mut again, &log);
+}
+
+/// The port `config` listens on.
+fn port_of(config: &Path) -> u16 {
+    let text = std::fs::read_to_string(config).unwrap();
+    text.split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|p| p.parse().ok())
+        .expect("a listen address on loopback")
 }
 
 /// SIGTERM and wait for the daemon to exit (its log shown if it does not).

@@ -434,7 +434,7 @@ pub async fn check_at_start(
     accept: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Verification, LedgerError> {
-    let v = verify(ledger, Scope::Tail(super::TAIL_AT_START), None).await?;
+    let mut v = verify(ledger, Scope::Tail(super::TAIL_AT_START), None).await?;
     let open: Vec<Break> = v.unaccepted().cloned().collect();
     let Some(first) = open.first() else {
         return Ok(v);
@@ -442,6 +442,9 @@ pub async fn check_at_start(
     match accept.map(str::trim).filter(|r| !r.is_empty()) {
         Some(reason) => {
             accept_breaks(ledger, reason, &open, now).await?;
+            for b in &mut v.breaks {
+                b.accepted = true;
+            }
             tracing::warn!(
                 breaks = open.len(),
                 first = %first.describe(),
