@@ -45,19 +45,28 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
     let dir = tempfile::tempdir().unwrap();
     let (pool, run_id) = fresh(&dir).await;
     pool.close().await;
-    // One connection, so the test and the writer share its read-only switch.
+    // One connection, so the test and the writer share its read-only
+    // switch; one the writer closes after a failed write is opened again
+    // read-only while the switch is on.
+    let refusing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let opts = SqliteConnectOptions::new().filename(dir.path().join("ledger.db"));
+    let switch = refusing.clone();
     let pool = Ledger::over_pool(
         SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(move |conn, _| {
+                let on = switch.load(std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async move {
+                    if on {
+                        sqlx::query("PRAGMA query_only = ON").execute(conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await
             .unwrap(),
     );
-    sqlx::query("PRAGMA query_only = ON")
-        .execute(pool.sqlite_pool())
-        .await
-        .unwrap();
 
     let status = Arc::new(WriterStatus::default());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -106,6 +115,7 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         .unwrap();
     assert_eq!(n, 0);
 
+    refusing.store(false, std::sync::atomic::Ordering::SeqCst);
     sqlx::query("PRAGMA query_only = OFF")
         .execute(pool.sqlite_pool())
         .await

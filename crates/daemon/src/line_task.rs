@@ -146,10 +146,17 @@ impl<E: Rounds> LineTask<E> {
                 t = ticker.tick() => t,
             };
             shared.schedule.set(&id, tick + self.probe.interval);
-            let outcomes = self
-                .echoer
-                .round(&addrs, self.probe.timeout, &retry_at)
-                .await;
+            // Retries only while the line is declared up: they keep a lost
+            // packet from failing a round, but a round answered only by a
+            // late retry must not end an outage before the line was back
+            // (an outage's end is the first round whose first echo came
+            // back, as without retries).
+            let retries: &[Duration] = if self.evaluator.declared() == "up" {
+                &retry_at
+            } else {
+                &[]
+            };
+            let outcomes = self.echoer.round(&addrs, self.probe.timeout, retries).await;
             for retry in outcomes.iter().flat_map(|e| &e.retries) {
                 let answered = matches!(retry, EchoOutcome::Reply { .. });
                 m.probe_retries

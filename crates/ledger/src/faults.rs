@@ -423,9 +423,8 @@ pub async fn record_approaching(
                 &what,
             )
             .with(serde_json::json!({ "deadline": d.kind.as_str(), "due": ledger_ts(due) }));
-            let mut tx = pool.begin().await?;
-            outbox::queue(&mut tx, &notice).await?;
-            crate::chain::commit_sealed(tx).await?;
+            let mut conn = pool.acquire().await?;
+            outbox::queue(&mut conn, &notice).await?;
         }
     }
     Ok(())

@@ -141,10 +141,9 @@ pub async fn is_queued(ledger: &Ledger, key: &str) -> Result<bool, LedgerError> 
 /// Queues a notice that is its own cause (a report written) on a
 /// connection of its own: one statement, atomic by itself.
 pub async fn queue_alone(ledger: &Ledger, n: &NewNotice) -> Result<bool, LedgerError> {
-    let mut tx = ledger.pool().begin().await?;
-    let queued = queue(&mut tx, n).await?;
-    crate::chain::commit_sealed(tx).await?;
-    Ok(queued)
+    let pool = ledger.pool();
+    let mut conn = pool.acquire().await?;
+    queue(&mut conn, n).await.map_err(LedgerError::from)
 }
 
 /// Records the fault report (申告) made by delivering a fault's alert to
@@ -156,16 +155,15 @@ pub async fn record_reported(
     at: DateTime<Utc>,
     channel: &str,
 ) -> Result<bool, LedgerError> {
-    let mut tx = ledger.pool().begin().await?;
+    let pool = ledger.pool();
     let done = sqlx::query(
         "INSERT INTO fault_events (fault_id, at, recorded_at, kind, text)          SELECT ?1, ?2, ?2, 'reported', ?3 WHERE NOT EXISTS            (SELECT 1 FROM fault_events WHERE fault_id = ?1 AND kind = 'reported')",
     )
     .bind(fault)
     .bind(ledger_ts(at))
     .bind(format!("notify:{channel}"))
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    crate::chain::commit_sealed(tx).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -312,7 +310,7 @@ pub async fn record(
     detail: &str,
     at: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
-    let mut tx = ledger.pool().begin().await?;
+    let pool = ledger.pool();
     sqlx::query(
         "INSERT INTO deliveries (notice_id, channel, attempt, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -322,10 +320,9 @@ pub async fn record(
     .bind(ledger_ts(at))
     .bind(outcome.as_str())
     .bind(detail)
-    .execute(&mut *tx)
-    .await?;
-    crate::chain::commit_sealed(tx).await?;
-    Ok(())
+    .execute(pool)
+    .await
+    .map(|_| ()).map_err(LedgerError::from)
 }
 
 /// One delivery attempt, as shown.

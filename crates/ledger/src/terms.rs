@@ -20,16 +20,12 @@ pub async fn record_in_force(
     at: DateTime<Utc>,
     run_id: Option<i64>,
 ) -> Result<bool, LedgerError> {
-    let mut tx = ledger
+    let mut conn = ledger
         .pool()
-        .begin()
+        .acquire()
         .await
         .map_err(query_err("record the contract terms"))?;
-    let recorded = record(&mut tx, terms, at, run_id).await?;
-    crate::chain::commit_sealed(tx)
-        .await
-        .map_err(query_err("record the contract terms"))?;
-    Ok(recorded)
+    record(&mut conn, terms, at, run_id).await
 }
 
 /// Appends `terms` valid from `at` when they differ from the latest recorded.

@@ -3,10 +3,11 @@
 //! Every record that can count in a dispute gets a link in `ledger_chain`
 //! (added by a trigger in the same statement, migration 0017), and every
 //! completion of a record (an outage closed, a fault resolved, a run
-//! stopped) another. [`seal`] fills each new link's canonical encoding and
-//! `chain = SHA-256(previous chain ‖ encoding)` before the transaction that
-//! wrote the record commits, so a record and its place in the chain are
-//! one. [`verify`] walks the links again against the rows as they are now;
+//! stopped) another. `seal` fills each new link's canonical encoding and
+//! `chain = SHA-256(previous chain ‖ encoding)`: before the commit of a
+//! transaction of several statements, and for a record written by a single
+//! statement right after it, by the writer (`seal_if_pending`); a start
+//! seals whatever is left. [`verify`] walks the links again against the rows as they are now;
 //! a report prints the head ([`head`]) so a copy held elsewhere pins the
 //! whole history before it.
 //!
@@ -295,6 +296,22 @@ pub(crate) async fn head_on(
         chain: r.get(1),
         recorded_at: r.get(2),
     }))
+}
+
+/// Seals what is pending, if anything is, in a transaction of its own on
+/// `conn` (one indexed read when nothing is).
+pub(crate) async fn seal_if_pending(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+    let pending: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM ledger_chain WHERE chain IS NULL LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if pending.is_none() {
+        return Ok(0);
+    }
+    let mut tx = conn.begin().await?;
+    let n = seal(&mut tx).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Seals the links `tx` added, then commits it: the one way a transaction

@@ -63,7 +63,7 @@ async fn episodes(
             savepoint(&mut tx).await?;
             let r = faults::outage_opened(&mut tx, ctx.rules, line, id, *start, run_id).await;
             settle(&mut tx, r, "outage opened").await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         LedgerWrite::OutageCause { line, at, cause } => {
             let done = sqlx::query(
@@ -108,7 +108,7 @@ async fn episodes(
                 serde_json::json!({}),
             );
             outbox::queue(&mut tx, &notice).await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         LedgerWrite::Gap {
             line,
@@ -154,7 +154,7 @@ async fn gap(
         );
         outbox::queue(&mut tx, &notice).await?;
     }
-    tx.commit().await?;
+    crate::chain::commit_sealed(tx).await?;
     Ok(())
 }
 
@@ -186,7 +186,7 @@ async fn blocks(
                 crate::paths::notify_block_paths(&mut tx, line, block, id, *start, ctx.clock.now())
                     .await;
             settle(&mut tx, r, "block outage path evidence").await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         LedgerWrite::BlockOutageClosed {
             line,
@@ -201,7 +201,7 @@ async fn blocks(
             savepoint(&mut tx).await?;
             let r = faults::resolve_finished(&mut tx).await;
             settle(&mut tx, r, "block outage closed").await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
             if done.rows_affected() == 0 {
                 tracing::warn!(
                     line,
@@ -228,7 +228,7 @@ async fn blocks(
                 ctx.clock.now(),
             )
             .await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         LedgerWrite::BlockJudged { line, block, until } => {
             sqlx::query("INSERT INTO block_judged (line, block, judged_until) VALUES (?, ?, ?) ON CONFLICT (line, block) DO UPDATE SET judged_until = excluded.judged_until")
@@ -262,7 +262,7 @@ async fn degradations(
             savepoint(&mut tx).await?;
             let r = faults::degradation_started(&mut tx, ctx.rules, line, id, *start, run_id).await;
             settle(&mut tx, r, "degradation started").await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         LedgerWrite::DegradationEnded { line, kind, end } => {
             let mut tx = conn.begin().await?;
@@ -272,7 +272,7 @@ async fn degradations(
             savepoint(&mut tx).await?;
             let r = faults::resolve_finished(&mut tx).await;
             settle(&mut tx, r, "degradation ended").await?;
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         other => unreachable!("not a write of this group: {other:?}"),
     }
@@ -381,7 +381,7 @@ async fn samples(
                 .bind(r.rtt_sum_us as i64).bind(r.jitter_sum_us as i64).bind(r.jitter_n).bind(&r.rtt_hist)
                 .execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            crate::chain::commit_sealed(tx).await?;
         }
         other => unreachable!("not a write of this group: {other:?}"),
     }
@@ -433,7 +433,7 @@ async fn closed(
             outbox::queue(&mut tx, &notice).await?;
         }
     }
-    tx.commit().await?;
+    crate::chain::commit_sealed(tx).await?;
     if closed.is_empty() {
         tracing::warn!(
             line,

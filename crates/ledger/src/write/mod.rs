@@ -190,12 +190,23 @@ trait Store {
 
 impl Store for Ledger {
     async fn apply(&self, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
-        // One transaction around the write (its own are savepoints in it),
-        // sealed before it commits: a record and its link are one.
         let mut conn = self.pool().acquire().await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        apply::apply(&mut tx, ctx, w).await?;
-        crate::chain::commit_sealed(tx).await
+        if let Err(e) = apply::apply(&mut conn, ctx, w).await {
+            // A transaction that failed (a full disk) can leave the
+            // connection inside one: SQLite rolls it back on its own, sqlx's
+            // count of nested transactions drifts, and the connection would
+            // hold the write lock from its next use on. It is closed instead.
+            conn.close_on_drop();
+            return Err(e);
+        }
+        // The write's own transactions sealed the links they added; links
+        // added by single statements (a notice, a stop, a cause) and by the
+        // notifier's deliveries are sealed here, at once.
+        if let Err(e) = crate::chain::seal_if_pending(&mut conn).await {
+            conn.close_on_drop();
+            tracing::warn!(error = %e, "cannot seal the hash chain's newest links now; the next write seals them");
+        }
+        Ok(())
     }
 }
 
