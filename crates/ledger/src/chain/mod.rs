@@ -7,9 +7,9 @@
 //! `chain = SHA-256(previous chain ‖ encoding)`: before the commit of a
 //! transaction of several statements, and for a record written by a single
 //! statement right after it, by the writer (`seal_if_pending`); a start
-//! seals whatever is left. [`verify`] walks the links again against the rows as they are now;
-//! a report prints the head ([`head`]) so a copy held elsewhere pins the
-//! whole history before it.
+//! seals whatever is left. [`verify`] walks the links again against the
+//! rows as they are now; a report prints the head ([`head`]) so a copy held
+//! elsewhere pins the whole history before it.
 //!
 //! The encoding is documented in the migration and in the README, and
 //! recomputed by `deploy/verify/verify_chain.py` with Python's standard
