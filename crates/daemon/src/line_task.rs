@@ -324,9 +324,18 @@ impl<E: Rounds> LineTask<E> {
     ) {
         // A poll read down since the last round is evidence of an open
         // outage even when this round is the first to answer again,
-        // unless it was read after this round went out (stale).
+        // unless it was read after the line answered (stale): after this
+        // round's first reply came back, not merely after it went out (an
+        // echo may wait in the kernel for the neighbour to resolve while
+        // the port is still down, and be answered once it is back).
+        let answered = upstream
+            .iter()
+            .filter_map(|r| r.flatten())
+            .min()
+            .and_then(|rtt| chrono::TimeDelta::from_std(rtt).ok())
+            .map_or(at, |rtt| at + rtt);
         if let Some((cause, seen)) = interface {
-            if state != RoundState::Up || seen < at {
+            if state != RoundState::Up || seen < answered {
                 if let Some(event) = self.evaluator.interface_seen(cause, seen) {
                     self.record(shared, event);
                 }

@@ -342,3 +342,20 @@ async fn an_outage_ends_at_the_first_answered_first_echo_not_at_a_retry() {
         ]
     );
 }
+
+/// A poll that reads the port down just after the first good round went
+/// out (15.001 s) but before its reply came back (15.002 s: the echo waited
+/// for the port) is still evidence of the outage, not a stale reading.
+#[tokio::test(start_paused = true)]
+async fn a_poll_before_the_first_reply_came_back_names_the_cause() {
+    let t0 = Instant::now();
+    let (clock, edges) = run_line((5.0, 15.0), 30, read_down_at(15_001)).await;
+    assert_eq!(
+        edges,
+        [
+            Edge::Opened(secs(&clock, t0, 5.0), "gateway_unreachable"),
+            Edge::Cause(secs(&clock, t0, 15.001), "interface_down"),
+            Edge::Closed(secs(&clock, t0, 15.0)),
+        ]
+    );
+}
