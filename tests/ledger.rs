@@ -12,7 +12,7 @@ use linkledger_core::budget::{secs, total};
 use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
 use linkledger_ledger::Ledger;
 use linkledger_ledger::{self as ledger, budget, read, run};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::any::AnyPoolOptions;
 use tokio::sync::mpsc;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -49,10 +49,10 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
     // switch; one the writer closes after a failed write is opened again
     // read-only while the switch is on.
     let refusing = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let opts = SqliteConnectOptions::new().filename(dir.path().join("ledger.db"));
+    let opts = ledger::sqlite_options(&dir.path().join("ledger.db"), "rw").unwrap();
     let switch = refusing.clone();
     let pool = Ledger::over_pool(
-        SqlitePoolOptions::new()
+        AnyPoolOptions::new()
             .max_connections(1)
             .after_connect(move |conn, _| {
                 let on = switch.load(std::sync::atomic::Ordering::SeqCst);

@@ -56,13 +56,13 @@ impl Buffer {
         match current {
             Some(c) if c >= last => {}
             Some(_) => {
-                sqlx::query("UPDATE sqlite_sequence SET seq = ? WHERE name = 'rounds'")
+                sqlx::query("UPDATE sqlite_sequence SET seq = $1 WHERE name = 'rounds'")
                     .bind(last)
                     .execute(&self.pool)
                     .await?;
             }
             None => {
-                sqlx::query("INSERT INTO sqlite_sequence (name, seq) VALUES ('rounds', ?)")
+                sqlx::query("INSERT INTO sqlite_sequence (name, seq) VALUES ('rounds', $1)")
                     .bind(last)
                     .execute(&self.pool)
                     .await?;
@@ -75,12 +75,12 @@ impl Buffer {
     pub async fn push(&self, mut round: Round) -> Result<i64, LedgerError> {
         let mut tx = self.pool.begin().await?;
         let seq: i64 =
-            sqlx::query_scalar("INSERT INTO rounds (at, body) VALUES (?, '') RETURNING seq")
+            sqlx::query_scalar("INSERT INTO rounds (at, body) VALUES ($1, '') RETURNING seq")
                 .bind(ledger_ts(round.at))
                 .fetch_one(&mut *tx)
                 .await?;
         round.seq = seq;
-        sqlx::query("UPDATE rounds SET body = ? WHERE seq = ?")
+        sqlx::query("UPDATE rounds SET body = $1 WHERE seq = $2")
             .bind(serde_json::to_string(&round).expect("a round serializes"))
             .bind(seq)
             .execute(&mut *tx)
@@ -91,7 +91,7 @@ impl Buffer {
 
     /// The oldest `limit` rounds not yet acknowledged.
     pub async fn pending(&self, limit: usize) -> Result<Vec<Round>, LedgerError> {
-        let rows = sqlx::query("SELECT body FROM rounds ORDER BY seq LIMIT ?")
+        let rows = sqlx::query("SELECT body FROM rounds ORDER BY seq LIMIT $1")
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
@@ -110,7 +110,7 @@ impl Buffer {
 
     /// The central holds every round up to `seq`.
     pub async fn ack(&self, seq: i64) -> Result<(), LedgerError> {
-        sqlx::query("DELETE FROM rounds WHERE seq <= ?")
+        sqlx::query("DELETE FROM rounds WHERE seq <= $1")
             .bind(seq)
             .execute(&self.pool)
             .await?;
@@ -121,14 +121,14 @@ impl Buffer {
     /// to the dropped total kept in the file.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, LedgerError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM rounds WHERE at < ?")
+        let done = sqlx::query("DELETE FROM rounds WHERE at < $1")
             .bind(ledger_ts(before))
             .execute(&mut *tx)
             .await?;
         let n = done.rows_affected();
         if n > 0 {
             sqlx::query(
-                "INSERT INTO meta (key, value) VALUES ('dropped_total', ?) \
+                "INSERT INTO meta (key, value) VALUES ('dropped_total', $1) \
                  ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value",
             )
             .bind(n as i64)
@@ -150,7 +150,7 @@ impl Buffer {
     /// The targets last received from the central, so a restart while the
     /// central is unreachable keeps probing.
     pub async fn remember(&self, key: &str, value: &str) -> Result<(), LedgerError> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
             .execute(&self.pool)
@@ -159,7 +159,7 @@ impl Buffer {
     }
 
     pub async fn recall(&self, key: &str) -> Result<Option<String>, LedgerError> {
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await

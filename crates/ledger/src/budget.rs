@@ -111,7 +111,7 @@ pub async fn maintenance(
          EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'maintenance' AND w.record_id = m.id), \
          m.consented_by, m.consented_at, m.recorded_by, m.recorded_at, a.approved_by, a.reason \
          FROM maintenance m LEFT JOIN maintenance_approvals a ON a.maintenance_id = m.id \
-         WHERE (?1 IS NULL OR m.line = ?1) AND m.start_at < ?2 AND m.end_at > ?3 ORDER BY m.start_at, m.id",
+         WHERE ($1 IS NULL OR m.line = $1) AND m.start_at < $2 AND m.end_at > $3 ORDER BY m.start_at, m.id",
     )
     .bind(line)
     .bind(ledger_ts(period.1))
@@ -124,7 +124,7 @@ pub async fn maintenance(
         .iter()
         .filter_map(|r| {
             let (start, end, notice_at) = (ts(r, 2)?, ts(r, 3)?, ts(r, 4)?);
-            let consented: bool = r.get(5);
+            let consented = crate::sql::flag(r, 5);
             let consented_at = ts(r, 9);
             let recorded_at = ts(r, 11)?;
             let status = if recorded_at > start {
@@ -153,7 +153,7 @@ pub async fn maintenance(
                 recorded_at,
                 status,
                 late_approval,
-                withdrawn: r.get(7),
+                withdrawn: crate::sql::flag(r, 7),
             })
         })
         .collect())
@@ -172,7 +172,7 @@ pub async fn line_records(
     let pool = ledger.pool();
     let (from, to) = period;
     let maintenance_notice = terms.maintenance_notice;
-    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?) AND (block IS NULL OR ?)")
+    let rows = sqlx::query("SELECT start_at, end_at FROM outages WHERE line = $1 AND start_at < $2 AND (end_at IS NULL OR end_at > $3) AND (block IS NULL OR $4)")
         .bind(line)
         .bind(ledger_ts(to))
         .bind(ledger_ts(from))
@@ -186,7 +186,7 @@ pub async fn line_records(
         .collect();
     let mut unobserved = unobserved_spans(ledger, line, period).await?;
     let first_seen: Option<String> =
-        sqlx::query_scalar("SELECT min(valid_from) FROM line_configs WHERE line = ?")
+        sqlx::query_scalar("SELECT min(valid_from) FROM line_configs WHERE line = $1")
             .bind(line)
             .fetch_one(pool)
             .await
@@ -199,7 +199,7 @@ pub async fn line_records(
         unobserved.push((from, first_seen.min(to)));
     }
     let rows = sqlx::query(
-        "SELECT e.start_at, e.end_at FROM exclusions e WHERE (e.line IS NULL OR e.line = ?) AND e.start_at < ? AND e.end_at > ? \
+        "SELECT e.start_at, e.end_at FROM exclusions e WHERE (e.line IS NULL OR e.line = $1) AND e.start_at < $2 AND e.end_at > $3 \
          AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.record = 'exclusion' AND w.record_id = e.id)",
     )
     .bind(line)
@@ -219,7 +219,7 @@ pub async fn line_records(
         .map(|m| (m.start, m.end))
         .collect();
     let rows = sqlx::query(
-        "SELECT start_at, end_at FROM agreed_outages WHERE line = ? AND start_at < ? AND end_at > ?",
+        "SELECT start_at, end_at FROM agreed_outages WHERE line = $1 AND start_at < $2 AND end_at > $3",
     )
     .bind(line)
     .bind(ledger_ts(to))

@@ -40,7 +40,7 @@ pub async fn not_quality(
             ""
         };
         let rows = sqlx::query(&format!(
-            "SELECT start_at, end_at FROM {table} WHERE line = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?){own}"
+            "SELECT start_at, end_at FROM {table} WHERE line = $1 AND start_at < $2 AND (end_at IS NULL OR end_at > $3){own}"
         ))
         .bind(line)
         .bind(ledger_ts(span.1))
@@ -77,7 +77,7 @@ pub async fn sum_minutes(
     let skip = not_quality(ledger, line, span).await?;
     let rows = sqlx::query(
         "SELECT minute, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist FROM probe_minutes \
-         WHERE line = ? AND tier = 'upstream' AND minute >= ? AND minute < ?",
+         WHERE line = $1 AND tier = 'upstream' AND minute >= $2 AND minute < $3",
     )
     .bind(line)
     .bind(ledger_ts(span.0))
@@ -126,7 +126,7 @@ pub async fn quality_by_day(
     let last = days.last().expect("not empty");
     let rows = sqlx::query(
         "SELECT day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes FROM quality_days_observed \
-         WHERE line = ? AND day_start >= ? AND day_start < ?",
+         WHERE line = $1 AND day_start >= $2 AND day_start < $3",
     )
     .bind(line)
     .bind(ledger_ts(first.1 .0))
@@ -176,8 +176,8 @@ pub async fn roll_up_quality(
     let mut written = 0;
     for line in lines {
         let bounds: (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT max(day_end) FROM quality_days_observed WHERE line = ?1), \
-             (SELECT min(minute) FROM probe_minutes WHERE line = ?1 AND tier = 'upstream')",
+            "SELECT (SELECT max(day_end) FROM quality_days_observed WHERE line = $1), \
+             (SELECT min(minute) FROM probe_minutes WHERE line = $1 AND tier = 'upstream')",
         )
         .bind(line)
         .fetch_one(pool)
@@ -193,7 +193,7 @@ pub async fn roll_up_quality(
             let s = sum_minutes(ledger, line, (start, end)).await?;
             sqlx::query(
                 "INSERT OR IGNORE INTO quality_days_observed (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(line)
             .bind(ledger_ts(start))
@@ -265,7 +265,7 @@ pub async fn traffic_by_day(
     let (Some(first), Some(last)) = (days.first(), days.last()) else {
         return Ok(Vec::new());
     };
-    let rows = sqlx::query("SELECT day_start, day_end, rates FROM traffic_days WHERE line = ? AND day_start >= ? AND day_start < ?")
+    let rows = sqlx::query("SELECT day_start, day_end, rates FROM traffic_days WHERE line = $1 AND day_start >= $2 AND day_start < $3")
         .bind(line)
         .bind(ledger_ts(first.1 .0))
         .bind(ledger_ts(last.1 .1))
@@ -300,7 +300,7 @@ pub async fn roll_up_traffic(
     let mut written = 0;
     for line in lines {
         let bounds: (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT max(day_end) FROM traffic_days WHERE line = ?1), (SELECT min(start_at) FROM traffic_samples WHERE line = ?1)",
+            "SELECT (SELECT max(day_end) FROM traffic_days WHERE line = $1), (SELECT min(start_at) FROM traffic_samples WHERE line = $1)",
         )
         .bind(line)
         .fetch_one(pool)
@@ -313,7 +313,7 @@ pub async fn roll_up_traffic(
             let s = traffic_samples(ledger, line, start, end).await?;
             sqlx::query(
                 "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
-                 VALUES (?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(line)
             .bind(ledger_ts(start))

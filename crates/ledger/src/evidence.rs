@@ -8,7 +8,7 @@ use linkledger_config::Config;
 use linkledger_core::time::ledger_ts;
 use linkledger_core::traffic::TrafficSample;
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use crate::records::{exclusions, fault, ExclusionView, FaultView};
 use crate::sql::ts;
@@ -126,7 +126,7 @@ pub async fn gather(
     let incident = sqlx::query_scalar(
         "SELECT DISTINCT b.fault_id FROM fault_links a JOIN fault_links b \
          ON b.kind = 'outage' AND b.ref_id = a.ref_id AND b.fault_id <> a.fault_id \
-         WHERE a.kind = 'outage' AND a.fault_id = ? ORDER BY b.fault_id",
+         WHERE a.kind = 'outage' AND a.fault_id = $1 ORDER BY b.fault_id",
     )
     .bind(id)
     .fetch_all(pool)
@@ -154,13 +154,13 @@ pub async fn gather(
 /// The outages of the fault, each with the causes seen during it (the
 /// cause it was declared with when nothing more was seen).
 async fn outage_evidence(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     ids: &[i64],
     detected_at: DateTime<Utc>,
 ) -> Result<Vec<OutageEvidence>, LedgerError> {
     let mut outages = Vec::new();
     for oid in ids {
-        let Some(r) = sqlx::query("SELECT id, line, start_at, start_after, end_at, end_after, cause FROM outages WHERE id = ?")
+        let Some(r) = sqlx::query("SELECT id, line, start_at, start_after, end_at, end_after, cause FROM outages WHERE id = $1")
             .bind(oid)
             .fetch_optional(pool)
             .await
@@ -169,7 +169,7 @@ async fn outage_evidence(
             continue;
         };
         let causes = sqlx::query(
-            "SELECT seen_at, cause FROM outage_causes WHERE outage_id = ? ORDER BY seen_at, id",
+            "SELECT seen_at, cause FROM outage_causes WHERE outage_id = $1 ORDER BY seen_at, id",
         )
         .bind(oid)
         .fetch_all(pool)
@@ -198,14 +198,14 @@ async fn outage_evidence(
 
 /// The degradations of the fault.
 async fn degradation_evidence(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     ids: &[i64],
     detected_at: DateTime<Utc>,
 ) -> Result<Vec<DegradationEvidence>, LedgerError> {
     let mut degradations = Vec::new();
     for did in ids {
         let Some(r) = sqlx::query(
-            "SELECT id, line, kind, start_at, end_at, detail FROM degradations WHERE id = ?",
+            "SELECT id, line, kind, start_at, end_at, detail FROM degradations WHERE id = $1",
         )
         .bind(did)
         .fetch_optional(pool)
@@ -230,7 +230,7 @@ async fn degradation_evidence(
 /// The probes of `lines` per tier in slots of `slot` minutes over
 /// `[from, to)` (a tier named line/tier when there are several lines).
 async fn tier_slots(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     lines: &[String],
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     slot: i64,
@@ -238,7 +238,7 @@ async fn tier_slots(
     let mut probes: Vec<TierSlot> = Vec::new();
     for line in lines {
         let rows = sqlx::query(
-            "SELECT minute, tier, sum(sent), sum(received), sum(rtt_sum_us) FROM probe_minutes WHERE line = ? AND minute >= ? AND minute < ? \
+            "SELECT minute, tier, sum(sent), sum(received), sum(rtt_sum_us) FROM probe_minutes WHERE line = $1 AND minute >= $2 AND minute < $3 \
              GROUP BY minute, tier ORDER BY minute, tier",
         )
         .bind(line)

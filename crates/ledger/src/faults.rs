@@ -19,7 +19,7 @@
 
 use crate::{Ledger, LedgerError};
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::outbox::{self, NewNotice, NoticeKind};
 use linkledger_core::fault::{FaultClass, Trigger};
@@ -30,11 +30,11 @@ pub use linkledger_core::fault::FaultRules;
 use crate::sql::CURRENT_CLASS;
 
 async fn open_fault_of(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: Option<&str>,
 ) -> Result<Option<(i64, FaultClass)>, sqlx::Error> {
     let row = sqlx::query(&format!(
-        "SELECT f.id, {CURRENT_CLASS} FROM faults f WHERE f.line IS ? AND f.resolved_at IS NULL"
+        "SELECT f.id, {CURRENT_CLASS} FROM faults f WHERE f.line IS $1 AND f.resolved_at IS NULL"
     ))
     .bind(line)
     .fetch_optional(&mut *conn)
@@ -50,7 +50,7 @@ async fn open_fault_of(
 
 /// Opens a fault and queues its `fault_opened` notice.
 async fn insert_fault(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: Option<&str>,
     detected: DateTime<Utc>,
     trigger: Trigger,
@@ -58,7 +58,7 @@ async fn insert_fault(
     run_id: i64,
 ) -> Result<i64, sqlx::Error> {
     let id = sqlx::query_scalar(
-        "INSERT INTO faults (line, detected_at, trigger, class, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO faults (line, detected_at, trigger, class, run_opened) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(line)
     .bind(ledger_ts(detected))
@@ -74,14 +74,14 @@ async fn insert_fault(
 }
 
 async fn link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     fault: i64,
     kind: &str,
     ref_id: i64,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT OR IGNORE INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES (?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(fault)
     .bind(kind)
@@ -95,7 +95,7 @@ async fn link(
 /// Appends an automatic escalation when `to` is above the fault's class,
 /// and queues its notice.
 async fn escalate(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: Option<&str>,
     fault: (i64, FaultClass),
     to: FaultClass,
@@ -112,7 +112,7 @@ async fn escalate(
         reason,
         "fault escalated"
     );
-    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, text) VALUES (?, ?, ?, 'escalated', ?, ?)")
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, text) VALUES ($1, $2, $3, 'escalated', $4, $5)")
         .bind(fault.0)
         .bind(ledger_ts(at))
         .bind(ledger_ts(crate::clock::wall_now()))
@@ -131,7 +131,7 @@ async fn escalate(
 
 /// A line's outage was just inserted with id `outage`.
 pub(crate) async fn outage_opened(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     rules: &FaultRules,
     line: &str,
     outage: i64,
@@ -148,7 +148,7 @@ pub(crate) async fn outage_opened(
 /// `ip_block_unreachable` (major by default) or joins the line's open one.
 /// The egress is not down for it: outbound traffic still flows.
 pub(crate) async fn block_outage_opened(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     rules: &FaultRules,
     line: &str,
     outage: i64,
@@ -170,7 +170,7 @@ pub(crate) async fn block_outage_opened(
 /// The line's open fault, escalated to the trigger's class when that is
 /// higher, or a new fault for the trigger.
 async fn join_or_open(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     rules: &FaultRules,
     line: &str,
     start: DateTime<Utc>,
@@ -203,7 +203,7 @@ async fn join_or_open(
 
 /// Opens the egress fault when every configured line has an open outage.
 async fn egress_check(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     rules: &FaultRules,
     at: DateTime<Utc>,
     run_id: i64,
@@ -257,7 +257,7 @@ async fn egress_check(
 
 /// A degradation was just inserted with id `degradation`.
 pub(crate) async fn degradation_started(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     rules: &FaultRules,
     line: &str,
     degradation: i64,
@@ -283,7 +283,7 @@ pub(crate) async fn degradation_started(
 /// Resolves every open fault whose causes are over: a line's fault when all
 /// its linked outages and degradations have ended (at the latest end), the
 /// egress fault when any of its outages has (at the earliest end).
-pub(crate) async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+pub(crate) async fn resolve_finished(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT f.id, f.line IS NULL, \
            sum(CASE WHEN coalesce(o.end_at, d.end_at) IS NULL THEN 1 ELSE 0 END), \
@@ -297,7 +297,8 @@ pub(crate) async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), 
     .fetch_all(&mut *conn)
     .await?;
     for r in rows {
-        let (id, egress, still_open): (i64, bool, i64) = (r.get(0), r.get(1), r.get(2));
+        let (id, egress, still_open): (i64, bool, i64) =
+            (r.get(0), crate::sql::flag(&r, 1), r.get(2));
         let (latest, earliest): (Option<String>, Option<String>) = (r.get(3), r.get(4));
         let at = match (egress, still_open) {
             (false, 0) => latest,
@@ -305,7 +306,7 @@ pub(crate) async fn resolve_finished(conn: &mut SqliteConnection) -> Result<(), 
             _ => None,
         };
         if let Some(at) = at {
-            sqlx::query("UPDATE faults SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL")
+            sqlx::query("UPDATE faults SET resolved_at = $1 WHERE id = $2 AND resolved_at IS NULL")
                 .bind(&at)
                 .bind(id)
                 .execute(&mut *conn)
@@ -359,7 +360,7 @@ pub async fn record_breaches(
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \
-                 VALUES (?, ?, ?, 'deadline_breached', ?, ?, ?)",
+                 VALUES ($1, $2, $3, 'deadline_breached', $4, $5, $6)",
             )
             .bind(f.id)
             .bind(ledger_ts(due))

@@ -28,11 +28,10 @@ pub mod write;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::AnyPool;
+use sqlx::Executor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -72,24 +71,24 @@ pub enum LedgerError {
 /// and how it is reached is this crate's business.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Ledger {
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     /// A handle over a pool a test made itself (one connection whose
     /// `query_only` switch it flips, say).
     #[cfg(feature = "test-support")]
-    pub fn over_pool(pool: SqlitePool) -> Self {
+    pub fn over_pool(pool: AnyPool) -> Self {
         Self { pool }
     }
 
-    /// The SQLite pool beneath, for a test that writes rows by hand.
+    /// The pool beneath, for a test that writes rows by hand.
     #[cfg(feature = "test-support")]
-    pub fn sqlite_pool(&self) -> &SqlitePool {
+    pub fn sqlite_pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -144,14 +143,48 @@ pub(crate) fn query_err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> 
     move |source| LedgerError::Query { operation, source }
 }
 
-fn options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::from_str("sqlite:")
-        .expect("static URL")
-        .filename(path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true)
+/// How every connection to an SQLite ledger is opened: `mode` is `rwc`
+/// (create if missing), `rw` or `ro`. The file is in WAL mode, every
+/// commit reaches the disk before it returns (`synchronous=FULL`), a
+/// writer waits up to 5 s for another's lock, and references are checked.
+pub fn sqlite_options(path: &Path, mode: &str) -> Result<AnyConnectOptions, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let mut url = String::from("sqlite://");
+    for b in path.display().to_string().bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                url.push(b as char)
+            }
+            _ => url.push_str(&format!("%{b:02X}")),
+        }
+    }
+    url.push_str("?mode=");
+    url.push_str(mode);
+    AnyConnectOptions::from_str(&url)
+}
+
+/// A pool of SQLite connections set up as [`sqlite_options`] says.
+pub async fn sqlite_pool(
+    path: &Path,
+    mode: &'static str,
+    max: u32,
+) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if mode != "ro" {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                }
+                conn.execute(
+                    "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(sqlite_options(path, mode)?)
+        .await
 }
 
 /// Opens (creating if needed) the ledger for the daemon and applies the schema.
@@ -163,9 +196,7 @@ pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
             source: sqlx::Error::Io(e),
         })?;
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options(path).create_if_missing(true))
+    let pool = sqlite_pool(path, "rwc", 4)
         .await
         .map_err(|source| LedgerError::Open {
             path: p.clone(),
@@ -182,7 +213,7 @@ pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
         });
     }
     let pool = ledger.pool;
-    sqlx::migrate!("./migrations")
+    sqlx::migrate!("./migrations/sqlite")
         .run(&pool)
         .await
         .map_err(|source| LedgerError::Migrate { path: p, source })?;
@@ -209,9 +240,7 @@ pub async fn open_for_reading(path: &Path) -> Result<Ledger, LedgerError> {
     if !path.exists() {
         return Err(LedgerError::Missing { path: p });
     }
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options(path).read_only(true))
+    sqlite_pool(path, "ro", 1)
         .await
         .map(|pool| Ledger { pool })
         .map_err(|source| LedgerError::Open { path: p, source })

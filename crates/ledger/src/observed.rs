@@ -5,7 +5,7 @@ use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use linkledger_core::budget::{merge, Span};
 use linkledger_core::time::ledger_ts;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use crate::sql::ts;
 use crate::{query_err, LedgerError};
@@ -25,13 +25,13 @@ pub async fn unobserved_spans(
 /// [`unobserved_spans`] with the daemon's absence ([`away_since`]) already
 /// read, for callers that ask about many spans.
 async fn unobserved_spans_given(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     line: &str,
     span: Span,
     away: Option<DateTime<Utc>>,
 ) -> Result<Vec<Span>, LedgerError> {
     let rows = sqlx::query(
-        "SELECT start_at, end_at FROM gaps WHERE (line IS NULL OR line = ?) AND end_at > ? AND start_at < ? ORDER BY start_at",
+        "SELECT start_at, end_at FROM gaps WHERE (line IS NULL OR line = $1) AND end_at > $2 AND start_at < $3 ORDER BY start_at",
     )
     .bind(line)
     .bind(ledger_ts(span.0))

@@ -8,7 +8,7 @@
 use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 pub use super::actions::*;
 use super::records::{fault_on, FaultView};
@@ -150,7 +150,7 @@ pub async fn apply(
         outcome,
     } = done;
     text("by", by, true)?;
-    sqlx::query("INSERT INTO audit_log (at, actor, via, action, subject, details, reason) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO audit_log (at, actor, via, action, subject, details, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(ledger_ts(now))
         .bind(by)
         .bind(&actor.via)
@@ -188,7 +188,7 @@ struct Audited<'a> {
 /// action, each naming what the audit log keeps of it: longer than most
 /// functions, read one arm at a time.
 async fn act<'a>(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     c: &Config,
     action: &'a Action,
     now: DateTime<Utc>,
@@ -300,7 +300,7 @@ async fn act<'a>(
 }
 
 async fn fault_step(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     id: i64,
     step: Step,
@@ -339,7 +339,7 @@ async fn fault_step(
         }),
         _ => body.note.clone(),
     };
-    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(ledger_ts(at))
         .bind(ledger_ts(now))
@@ -436,7 +436,7 @@ fn step_fits(
 /// happened in time (recorded late), withdraws that breach with an event
 /// of its own; the breach event stays.
 async fn withdraw_breach_met_late(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     id: i64,
     step: Step,
@@ -462,7 +462,7 @@ async fn withdraw_breach_met_late(
         .iter()
         .any(|e| e.kind == "deadline_breached" && e.deadline.as_deref() == Some(kind.as_str()));
     if met && breached {
-        sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, deadline, text) VALUES (?, ?, ?, 'breach_withdrawn', ?, ?)")
+        sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, deadline, text) VALUES ($1, $2, $3, 'breach_withdrawn', $4, $5)")
             .bind(id)
             .bind(ledger_ts(now))
             .bind(ledger_ts(now))
@@ -476,7 +476,7 @@ async fn withdraw_breach_met_late(
 }
 
 async fn reclassify(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     id: i64,
     body: &Reclassify,
@@ -487,7 +487,7 @@ async fn reclassify(
         text("correction", why, true)?;
     }
     let row = sqlx::query(&format!(
-        "SELECT {}, f.resolved_at, f.detected_at FROM faults f WHERE f.id = ?",
+        "SELECT {}, f.resolved_at, f.detected_at FROM faults f WHERE f.id = $1",
         crate::sql::CURRENT_CLASS
     ))
     .bind(id)
@@ -516,7 +516,7 @@ async fn reclassify(
         Some(why) => ("corrected", format!("{} (correction: {why})", body.reason)),
         None => ("reclassified", body.reason.clone()),
     };
-    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, actor, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, actor, text) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(id)
         .bind(ledger_ts(now))
         .bind(ledger_ts(now))
@@ -527,7 +527,7 @@ async fn reclassify(
         .execute(&mut *conn)
         .await
         .map_err(query_err("record reclassification"))?;
-    let line: Option<String> = sqlx::query_scalar("SELECT line FROM faults WHERE id = ?")
+    let line: Option<String> = sqlx::query_scalar("SELECT line FROM faults WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *conn)
         .await
@@ -549,7 +549,7 @@ async fn reclassify(
 }
 
 async fn exclude(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     e: &NewExclusion,
     now: DateTime<Utc>,
@@ -563,7 +563,7 @@ async fn exclude(
     text("approved_by", &e.approved_by, true)?;
     let approved_at = e.approved_at.unwrap_or(now);
     not_future("approved_at", approved_at, now)?;
-    sqlx::query_scalar("INSERT INTO exclusions (line, start_at, end_at, reason, evidence, approved_by, approved_at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO exclusions (line, start_at, end_at, reason, evidence, approved_by, approved_at, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
         .bind(&e.line)
         .bind(ledger_ts(e.start))
         .bind(ledger_ts(e.end))
@@ -579,7 +579,7 @@ async fn exclude(
 }
 
 async fn maintenance(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     m: &NewMaintenance,
     now: DateTime<Utc>,
@@ -609,7 +609,7 @@ async fn maintenance(
             "maintenance window recorded after it began: never excluded, and an interruption without notice unless a manager approves it"
         );
     }
-    sqlx::query_scalar("INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at, consented_by, consented_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO maintenance (line, start_at, end_at, notice_at, consented, reference, recorded_by, recorded_at, consented_by, consented_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
         .bind(&m.line)
         .bind(ledger_ts(m.start))
         .bind(ledger_ts(m.end))
@@ -627,7 +627,7 @@ async fn maintenance(
 
 /// Records an outage both sides agree on, with its evidence.
 async fn agree_outage(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     a: &AgreedOutage,
     now: DateTime<Utc>,
@@ -637,7 +637,7 @@ async fn agree_outage(
     not_future("end", a.end, now)?;
     text("evidence", &a.evidence, true)?;
     text("approved_by", &a.approved_by, true)?;
-    sqlx::query_scalar("INSERT INTO agreed_outages (line, start_at, end_at, evidence, approved_by, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO agreed_outages (line, start_at, end_at, evidence, approved_by, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
         .bind(&a.line)
         .bind(ledger_ts(a.start))
         .bind(ledger_ts(a.end))
@@ -653,13 +653,13 @@ async fn agree_outage(
 /// A manager approves a window recorded after it began, with a reason:
 /// it is then no interruption without notice, but still never excluded.
 async fn approve_late(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     a: &ApproveLate,
     now: DateTime<Utc>,
 ) -> Result<i64, ActionError> {
     text("reason", &a.reason, true)?;
-    let row = sqlx::query("SELECT start_at, recorded_at FROM maintenance WHERE id = ?")
+    let row = sqlx::query("SELECT start_at, recorded_at FROM maintenance WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await
@@ -674,7 +674,7 @@ async fn approve_late(
         ));
     }
     let done: Option<String> = sqlx::query_scalar(
-        "SELECT approved_by FROM maintenance_approvals WHERE maintenance_id = ?",
+        "SELECT approved_by FROM maintenance_approvals WHERE maintenance_id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -683,7 +683,7 @@ async fn approve_late(
     if let Some(by) = done {
         return conflict(format!("maintenance {id} was already approved by {by}"));
     }
-    sqlx::query_scalar("INSERT INTO maintenance_approvals (maintenance_id, approved_by, reason, at) VALUES (?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO maintenance_approvals (maintenance_id, approved_by, reason, at) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(id)
         .bind(&a.by)
         .bind(&a.reason)
@@ -694,7 +694,7 @@ async fn approve_late(
 }
 
 async fn withdraw(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     what: Withdrawable,
     id: i64,
     w: &Withdraw,
@@ -702,7 +702,7 @@ async fn withdraw(
 ) -> Result<i64, ActionError> {
     text("reason", &w.reason, true)?;
     let (record, table) = (what.as_str(), what.table());
-    let exists: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
+    let exists: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await
@@ -711,7 +711,7 @@ async fn withdraw(
         return Err(ActionError::NotFound(format!("no {record} {id}")));
     }
     let done: Option<String> =
-        sqlx::query_scalar("SELECT at FROM withdrawals WHERE record = ? AND record_id = ?")
+        sqlx::query_scalar("SELECT at FROM withdrawals WHERE record = $1 AND record_id = $2")
             .bind(record)
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -720,7 +720,7 @@ async fn withdraw(
     if let Some(at) = done {
         return conflict(format!("{record} {id} was already withdrawn at {at}"));
     }
-    sqlx::query_scalar("INSERT INTO withdrawals (record, record_id, actor, at, reason) VALUES (?, ?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO withdrawals (record, record_id, actor, at, reason) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(record)
         .bind(id)
         .bind(&w.by)
@@ -732,7 +732,7 @@ async fn withdraw(
 }
 
 async fn drill(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &Config,
     d: &NewDrill,
     now: DateTime<Utc>,
@@ -749,7 +749,7 @@ async fn drill(
             d.held_on
         ));
     }
-    sqlx::query_scalar("INSERT INTO drills (held_on, scenario, participants, result, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO drills (held_on, scenario, participants, result, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
         .bind(d.held_on.to_string())
         .bind(&d.scenario)
         .bind(d.participants.join(", "))

@@ -7,7 +7,7 @@ use crate::Ledger;
 use crate::LedgerError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use linkledger_core::fault::FaultClass;
 use linkledger_core::time::{ledger_ts, parse_ledger_ts};
@@ -74,9 +74,9 @@ impl NewNotice {
 
 /// Queues a notice inside the caller's transaction; false when one with
 /// the same key was already queued.
-pub(crate) async fn queue(conn: &mut SqliteConnection, n: &NewNotice) -> Result<bool, sqlx::Error> {
+pub(crate) async fn queue(conn: &mut AnyConnection, n: &NewNotice) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT OR IGNORE INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&n.key)
     .bind(n.kind.as_str())
@@ -131,7 +131,7 @@ impl Outcome {
 /// Whether a notice with this key was ever queued.
 pub async fn is_queued(ledger: &Ledger, key: &str) -> Result<bool, LedgerError> {
     let pool = ledger.pool();
-    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = ?")
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE key = $1")
         .bind(key)
         .fetch_optional(pool)
         .await?;
@@ -157,7 +157,7 @@ pub async fn record_reported(
 ) -> Result<bool, LedgerError> {
     let pool = ledger.pool();
     let done = sqlx::query(
-        "INSERT INTO fault_events (fault_id, at, recorded_at, kind, text)          SELECT ?1, ?2, ?2, 'reported', ?3 WHERE NOT EXISTS            (SELECT 1 FROM fault_events WHERE fault_id = ?1 AND kind = 'reported')",
+        "INSERT INTO fault_events (fault_id, at, recorded_at, kind, text)          SELECT $1, $2, $2, 'reported', $3 WHERE NOT EXISTS            (SELECT 1 FROM fault_events WHERE fault_id = $1 AND kind = 'reported')",
     )
     .bind(fault)
     .bind(ledger_ts(at))
@@ -177,20 +177,20 @@ pub async fn register_channel(
     let pool = ledger.pool();
     sqlx::query(
         "INSERT OR IGNORE INTO notify_channels (name, first_notice, added_at) \
-         SELECT ?, coalesce(max(id), 0) + 1, ? FROM notices",
+         SELECT $1, coalesce(max(id), 0) + 1, $2 FROM notices",
     )
     .bind(name)
     .bind(ledger_ts(at))
     .execute(pool)
     .await?;
-    sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
+    sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = $1")
         .bind(name)
         .fetch_one(pool)
         .await
         .map_err(LedgerError::from)
 }
 
-fn notice_of(r: &sqlx::sqlite::SqliteRow) -> Option<Notice> {
+fn notice_of(r: &sqlx::any::AnyRow) -> Option<Notice> {
     let detail: String = r.get("detail");
     Some(Notice {
         id: r.get("id"),
@@ -226,9 +226,9 @@ pub async fn pending(
 ) -> Result<Vec<(Notice, u32)>, LedgerError> {
     let pool = ledger.pool();
     let rows = sqlx::query(
-        "SELECT n.*, (SELECT count(*) FROM deliveries d WHERE d.notice_id = n.id AND d.channel = ?1) AS attempts \
-         FROM notices n WHERE n.id >= ?2 AND NOT EXISTS \
-           (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.channel = ?1 AND d.outcome <> 'failed') \
+        "SELECT n.*, (SELECT count(*) FROM deliveries d WHERE d.notice_id = n.id AND d.channel = $1) AS attempts \
+         FROM notices n WHERE n.id >= $2 AND NOT EXISTS \
+           (SELECT 1 FROM deliveries d WHERE d.notice_id = n.id AND d.channel = $1 AND d.outcome <> 'failed') \
          ORDER BY n.id",
     )
     .bind(channel)
@@ -249,7 +249,7 @@ pub async fn opened_since(
 ) -> Result<Vec<Notice>, LedgerError> {
     let pool = ledger.pool();
     let rows = sqlx::query(
-        "SELECT * FROM notices WHERE line = ? AND kind = 'fault_opened' AND at >= ? ORDER BY at",
+        "SELECT * FROM notices WHERE line = $1 AND kind = 'fault_opened' AND at >= $2 ORDER BY at",
     )
     .bind(line)
     .bind(ledger_ts(since))
@@ -268,7 +268,7 @@ pub async fn outcome_of(
     let pool = ledger.pool();
     let row = sqlx::query(
         "SELECT d.outcome, coalesce(d.detail, '') FROM deliveries d JOIN notices n ON n.id = d.notice_id \
-         WHERE n.key = ? AND d.channel = ? AND d.outcome <> 'failed'",
+         WHERE n.key = $1 AND d.channel = $2 AND d.outcome <> 'failed'",
     )
     .bind(key)
     .bind(channel)
@@ -290,7 +290,7 @@ pub async fn last_flapping_summary(
     let pool = ledger.pool();
     let at: Option<String> = sqlx::query_scalar(
         "SELECT max(n.at) FROM deliveries d JOIN notices n ON n.id = d.notice_id \
-         WHERE n.line = ? AND d.channel = ? AND d.outcome = 'sent' AND d.detail LIKE ? || '%'",
+         WHERE n.line = $1 AND d.channel = $2 AND d.outcome = 'sent' AND d.detail LIKE $3 || '%'",
     )
     .bind(line)
     .bind(channel)
@@ -312,11 +312,11 @@ pub async fn record(
 ) -> Result<(), LedgerError> {
     let pool = ledger.pool();
     sqlx::query(
-        "INSERT INTO deliveries (notice_id, channel, attempt, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (notice_id, channel, attempt, at, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(notice)
     .bind(channel)
-    .bind(attempt)
+    .bind(i64::from(attempt))
     .bind(ledger_ts(at))
     .bind(outcome.as_str())
     .bind(detail)
@@ -346,7 +346,7 @@ pub struct DeliveryCounts {
 /// The first notice a channel is owed (None: the daemon never ran with it).
 pub async fn first_notice_of(ledger: &Ledger, channel: &str) -> Result<Option<i64>, LedgerError> {
     let pool = ledger.pool();
-    sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = ?")
+    sqlx::query_scalar("SELECT first_notice FROM notify_channels WHERE name = $1")
         .bind(channel)
         .fetch_optional(pool)
         .await
@@ -361,7 +361,7 @@ pub async fn delivery_counts(
     let r = sqlx::query(
         "SELECT coalesce(sum(outcome = 'sent'), 0), coalesce(sum(outcome = 'failed'), 0), \
          coalesce(sum(outcome = 'rejected'), 0), coalesce(sum(outcome = 'summarised'), 0) \
-         FROM deliveries WHERE channel = ?",
+         FROM deliveries WHERE channel = $1",
     )
     .bind(channel)
     .fetch_one(pool)
@@ -380,7 +380,7 @@ pub async fn last_attempt(ledger: &Ledger, channel: &str) -> Result<Option<Attem
     Ok(sqlx::query(
         "SELECT d.at, n.key, d.outcome, coalesce(d.detail, '') FROM deliveries d \
          JOIN notices n ON n.id = d.notice_id \
-         WHERE d.channel = ? AND d.outcome <> 'skipped' ORDER BY d.id DESC LIMIT 1",
+         WHERE d.channel = $1 AND d.outcome <> 'skipped' ORDER BY d.id DESC LIMIT 1",
     )
     .bind(channel)
     .fetch_optional(pool)

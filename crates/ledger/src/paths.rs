@@ -5,7 +5,7 @@
 use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{query_err, LedgerError};
 use linkledger_core::path::{HopRecord, PathRecord};
@@ -16,7 +16,7 @@ use linkledger_core::time::{ledger_ts, parse_ledger_ts};
 /// notice for the line's fault (not the egress fault it may also be part
 /// of): where each path stops.
 pub(crate) async fn record_for_outage(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: &str,
     block: Option<&str>,
     outage_start: Option<DateTime<Utc>>,
@@ -30,13 +30,14 @@ pub(crate) async fn record_for_outage(
     let Some(start) = outage_start else {
         return Ok(());
     };
-    let Some(outage): Option<i64> =
-        sqlx::query_scalar("SELECT id FROM outages WHERE line = ? AND block IS ? AND start_at = ?")
-            .bind(line)
-            .bind(block)
-            .bind(ledger_ts(start))
-            .fetch_optional(&mut *conn)
-            .await?
+    let Some(outage): Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM outages WHERE line = $1 AND block IS $2 AND start_at = $3",
+    )
+    .bind(line)
+    .bind(block)
+    .bind(ledger_ts(start))
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(());
     };
@@ -58,7 +59,7 @@ pub(crate) async fn record_for_outage(
 /// for the line's own fault (not the egress fault it may also be part
 /// of); once per outage and origin.
 async fn queue_notice(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: &str,
     outage: i64,
     origin: &str,
@@ -67,7 +68,7 @@ async fn queue_notice(
 ) -> Result<(), sqlx::Error> {
     let fault: Option<i64> = sqlx::query_scalar(
         "SELECT k.fault_id FROM fault_links k JOIN faults f ON f.id = k.fault_id \
-         WHERE k.kind = 'outage' AND k.ref_id = ? AND f.line = ? ORDER BY k.fault_id LIMIT 1",
+         WHERE k.kind = 'outage' AND k.ref_id = $1 AND f.line = $2 ORDER BY k.fault_id LIMIT 1",
     )
     .bind(outage)
     .bind(line)
@@ -85,7 +86,7 @@ async fn queue_notice(
 }
 
 pub(crate) async fn insert_on(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: &str,
     block: Option<&str>,
     outage_start: Option<DateTime<Utc>>,
@@ -95,7 +96,7 @@ pub(crate) async fn insert_on(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO path_traces (line, block, outage_id, origin, target, taken_at, reached, last_hop, hops, recorded_at) \
-         VALUES (?1, ?2, (SELECT id FROM outages WHERE line = ?1 AND block IS ?2 AND start_at = ?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES ($1, $2, (SELECT id FROM outages WHERE line = $1 AND block IS $2 AND start_at = $3), $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(line)
     .bind(block)
@@ -138,7 +139,7 @@ pub async fn of_outage(
     now: DateTime<Utc>,
 ) -> Result<Vec<PathView>, LedgerError> {
     let pool = ledger.pool();
-    let Some(o) = sqlx::query("SELECT line, block, start_at, end_at FROM outages WHERE id = ?")
+    let Some(o) = sqlx::query("SELECT line, block, start_at, end_at FROM outages WHERE id = $1")
         .bind(outage)
         .fetch_optional(pool)
         .await
@@ -155,7 +156,7 @@ pub async fn of_outage(
         .unwrap_or(now);
     let rows = sqlx::query(
         "SELECT id, line, block, outage_id, origin, target, taken_at, reached, last_hop, hops FROM path_traces \
-         WHERE outage_id = ?1 OR (?2 IS NOT NULL AND outage_id IS NULL AND line = ?3 AND block = ?2 AND taken_at >= ?4 AND taken_at <= ?5) \
+         WHERE outage_id = $1 OR ($2 IS NOT NULL AND outage_id IS NULL AND line = $3 AND block = $2 AND taken_at >= $4 AND taken_at <= $5) \
          ORDER BY taken_at, id",
     )
     .bind(outage)
@@ -177,7 +178,7 @@ pub async fn of_outage(
                 origin: r.get(4),
                 target: r.get(5),
                 taken_at: parse_ledger_ts(&r.get::<String, _>(6))?,
-                reached: r.get(7),
+                reached: crate::sql::flag(r, 7),
                 last_hop: r.get(8),
                 hops: serde_json::from_str(&r.get::<String, _>(9)).ok()?,
             })
@@ -191,7 +192,7 @@ pub async fn of_outage(
 /// an agent's trace arrives while it is going on (or just over); each
 /// agent's notice is queued once.
 pub(crate) async fn notify_block_paths(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: &str,
     block: &str,
     outage: i64,
@@ -200,7 +201,7 @@ pub(crate) async fn notify_block_paths(
 ) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(
         "SELECT origin, target, reached, last_hop FROM path_traces \
-         WHERE line = ? AND block = ? AND outage_id IS NULL AND taken_at >= ? ORDER BY origin, taken_at, id",
+         WHERE line = $1 AND block = $2 AND outage_id IS NULL AND taken_at >= $3 ORDER BY origin, taken_at, id",
     )
     .bind(line)
     .bind(block)
@@ -217,7 +218,7 @@ pub(crate) async fn notify_block_paths(
                 serde_json::json!({
                     "origin": origin,
                     "target": r.get::<String, _>(1),
-                    "reached": r.get::<bool, _>(2),
+                    "reached": crate::sql::flag(r, 2),
                     "last_hop": r.get::<Option<String>, _>(3),
                 })
             })
@@ -231,15 +232,15 @@ pub(crate) async fn notify_block_paths(
 /// An agent's trace to `block` just stored: when a block outage of it is
 /// going on or ended within the minute, its notice goes out now.
 pub(crate) async fn notify_if_block_down(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     line: &str,
     block: &str,
     taken_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, start_at FROM outages WHERE line = ? AND block = ? \
-         AND start_at <= ? AND (end_at IS NULL OR end_at >= ?) ORDER BY start_at DESC LIMIT 1",
+        "SELECT id, start_at FROM outages WHERE line = $1 AND block = $2 \
+         AND start_at <= $3 AND (end_at IS NULL OR end_at >= $4) ORDER BY start_at DESC LIMIT 1",
     )
     .bind(line)
     .bind(block)

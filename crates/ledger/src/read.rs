@@ -85,7 +85,7 @@ pub async fn outages(
         "SELECT o.id, o.line, o.start_at, o.start_after, o.end_at, o.end_after, \
          coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
          o.interval_ms, o.cause, o.block FROM outages o \
-         WHERE (?1 IS NULL OR o.line = ?1) AND (?2 IS NULL OR o.end_at IS NULL OR o.end_at >= ?2) ORDER BY o.start_at, o.id",
+         WHERE ($1 IS NULL OR o.line = $1) AND ($2 IS NULL OR o.end_at IS NULL OR o.end_at >= $2) ORDER BY o.start_at, o.id",
     )
     .bind(line)
     .bind(since.map(ledger_ts))
@@ -152,8 +152,8 @@ pub async fn local_faults(
     let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT id, line, start_at, start_after, end_at, end_after FROM local_faults \
-         WHERE (?1 IS NULL OR line = ?1) AND (?2 IS NULL OR end_at IS NULL OR end_at >= ?2) \
-         AND (?3 IS NULL OR start_at < ?3) ORDER BY start_at, id",
+         WHERE ($1 IS NULL OR line = $1) AND ($2 IS NULL OR end_at IS NULL OR end_at >= $2) \
+         AND ($3 IS NULL OR start_at < $3) ORDER BY start_at, id",
     )
     .bind(line)
     .bind(since.map(ledger_ts))
@@ -182,7 +182,7 @@ pub async fn local_faults(
 /// The cause an outage was declared with (None: no such outage).
 pub async fn outage_cause(ledger: &Ledger, id: i64) -> Result<Option<String>, LedgerError> {
     let pool = ledger.pool();
-    sqlx::query_scalar("SELECT cause FROM outages WHERE id = ?")
+    sqlx::query_scalar("SELECT cause FROM outages WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -238,7 +238,7 @@ pub async fn clock_steps(ledger: &Ledger) -> Result<Vec<ClockStepView>, LedgerEr
                 run_time: ts(row, 1)?,
                 wall_time: ts(row, 2)?,
                 step_s: row.get::<i64, _>(3) as f64 / 1000.0,
-                followed: row.get(4),
+                followed: crate::sql::flag(row, 4),
             })
         })
         .collect())
@@ -254,7 +254,7 @@ pub async fn traffic_samples(
     let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps, in_errors, out_errors, \
-         in_discards, out_discards FROM traffic_samples WHERE line = ? AND start_at >= ? AND start_at < ? ORDER BY start_at",
+         in_discards, out_discards FROM traffic_samples WHERE line = $1 AND start_at >= $2 AND start_at < $3 ORDER BY start_at",
     )
     .bind(line)
     .bind(ledger_ts(from))
@@ -304,7 +304,7 @@ pub async fn outages_touching(
         "SELECT o.id, o.start_at, o.end_at, \
          coalesce((SELECT c.cause FROM outage_causes c WHERE c.outage_id = o.id ORDER BY c.seen_at, c.id LIMIT 1), o.cause), \
          (SELECT l.fault_id FROM fault_links l WHERE l.kind = 'outage' AND l.ref_id = o.id ORDER BY l.fault_id LIMIT 1) \
-         FROM outages o WHERE o.line = ? AND o.start_at < ? AND (o.end_at IS NULL OR o.end_at > ?) ORDER BY o.start_at, o.id",
+         FROM outages o WHERE o.line = $1 AND o.start_at < $2 AND (o.end_at IS NULL OR o.end_at > $3) ORDER BY o.start_at, o.id",
     )
     .bind(line)
     .bind(ledger_ts(p.1))
@@ -328,7 +328,7 @@ pub async fn outages_touching(
 /// metrics' running count at start.
 pub async fn outage_count(ledger: &Ledger, line: &str) -> Result<i64, LedgerError> {
     let pool = ledger.pool();
-    sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = ?")
+    sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = $1")
         .bind(line)
         .fetch_one(pool)
         .await

@@ -4,8 +4,8 @@
 use crate::Ledger;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::terms::TermsHistory;
 use super::{query_err, LedgerError};
@@ -154,9 +154,9 @@ pub async fn faults(
     let mut conn = pool.acquire().await.map_err(query_err("read faults"))?;
     let history = TermsHistory::load(&mut conn, terms).await?;
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT f.id FROM faults f WHERE (?1 IS NULL OR f.line = ?1 OR (?1 = 'egress' AND f.line IS NULL)) \
-         AND (?2 IS NULL OR {CURRENT_CLASS} = ?2) AND (?3 IS NULL OR (f.resolved_at IS NULL) = ?3) \
-         AND (?4 IS NULL OR f.resolved_at IS NULL OR f.resolved_at >= ?4) ORDER BY f.detected_at, f.id"
+        "SELECT f.id FROM faults f WHERE ($1 IS NULL OR f.line = $1 OR ($1 = 'egress' AND f.line IS NULL)) \
+         AND ($2 IS NULL OR {CURRENT_CLASS} = $2) AND ($3 IS NULL OR (f.resolved_at IS NULL) = $3) \
+         AND ($4 IS NULL OR f.resolved_at IS NULL OR f.resolved_at >= $4) ORDER BY f.detected_at, f.id"
     ))
     .bind(&filter.line)
     .bind(filter.class.map(FaultClass::as_str))
@@ -190,7 +190,7 @@ pub async fn fault(
 /// `terms` are the configured ones, used only when the ledger recorded
 /// none: a fault is judged by the terms in force when it was detected.
 pub(crate) async fn fault_on(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     terms: &Terms,
     now: DateTime<Utc>,
@@ -200,13 +200,13 @@ pub(crate) async fn fault_on(
 }
 
 async fn fault_judged(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     history: &TermsHistory,
     now: DateTime<Utc>,
 ) -> Result<Option<FaultView>, LedgerError> {
     let Some(row) = sqlx::query(&format!(
-        "SELECT f.id, f.line, f.trigger, {CURRENT_CLASS}, f.class, f.detected_at, f.resolved_at FROM faults f WHERE f.id = ?"
+        "SELECT f.id, f.line, f.trigger, {CURRENT_CLASS}, f.class, f.detected_at, f.resolved_at FROM faults f WHERE f.id = $1"
     ))
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -219,7 +219,7 @@ async fn fault_judged(
     let detected = ts(&row, 5).unwrap_or(now);
     let resolved = ts(&row, 6);
     let events = sqlx::query(
-        "SELECT at, recorded_at, kind, class, deadline, actor, text FROM fault_events WHERE fault_id = ? ORDER BY at, id",
+        "SELECT at, recorded_at, kind, class, deadline, actor, text FROM fault_events WHERE fault_id = $1 ORDER BY at, id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -285,7 +285,7 @@ fn timeline(
     detected: DateTime<Utc>,
     opened: FaultClass,
     trigger: String,
-    events: &[SqliteRow],
+    events: &[AnyRow],
     resolved: Option<DateTime<Utc>>,
 ) -> Vec<FaultEventView> {
     let mut timeline = vec![FaultEventView {
@@ -329,7 +329,7 @@ type ClassHistory = (Vec<(DateTime<Utc>, FaultClass)>, Vec<Correction>);
 
 /// The class history read from a fault's events, each correction with the
 /// class it corrected from.
-fn class_history(events: &[SqliteRow], opened: FaultClass) -> ClassHistory {
+fn class_history(events: &[AnyRow], opened: FaultClass) -> ClassHistory {
     let mut corrections = Vec::new();
     let mut was = opened;
     let mut changes = Vec::new();
@@ -363,9 +363,9 @@ fn class_history(events: &[SqliteRow], opened: FaultClass) -> ClassHistory {
 }
 
 /// The outages and degradations linked to a fault.
-async fn links(conn: &mut SqliteConnection, id: i64) -> Result<(Vec<i64>, Vec<i64>), LedgerError> {
+async fn links(conn: &mut AnyConnection, id: i64) -> Result<(Vec<i64>, Vec<i64>), LedgerError> {
     let links =
-        sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = ? ORDER BY ref_id")
+        sqlx::query("SELECT kind, ref_id FROM fault_links WHERE fault_id = $1 ORDER BY ref_id")
             .bind(id)
             .fetch_all(&mut *conn)
             .await
@@ -462,7 +462,7 @@ pub async fn agreed_outages(
     let pool = ledger.pool();
     let rows = sqlx::query(
         "SELECT id, line, start_at, end_at, evidence, approved_by, recorded_by, recorded_at FROM agreed_outages \
-         WHERE (?1 IS NULL OR line = ?1) ORDER BY start_at, id",
+         WHERE ($1 IS NULL OR line = $1) ORDER BY start_at, id",
     )
     .bind(line)
     .fetch_all(pool)
@@ -566,7 +566,7 @@ pub async fn corrected_in(
     let pool = ledger.pool();
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT e.fault_id FROM fault_events e JOIN faults f ON f.id = e.fault_id \
-         WHERE e.kind = 'corrected' AND e.recorded_at >= ? AND e.recorded_at < ? AND f.detected_at < ? ORDER BY e.fault_id",
+         WHERE e.kind = 'corrected' AND e.recorded_at >= $1 AND e.recorded_at < $2 AND f.detected_at < $3 ORDER BY e.fault_id",
     )
     .bind(ledger_ts(p.0))
     .bind(ledger_ts(p.1))

@@ -50,7 +50,7 @@ pub async fn begin(
     let previous_heartbeat = prev.as_deref().and_then(parse_ledger_ts);
     let now_s = ledger_ts(now);
     let run_id: i64 = sqlx::query_scalar(
-        "INSERT INTO runs (started_at, heartbeat_at, version, config_path, interval_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO runs (started_at, heartbeat_at, version, config_path, interval_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(&now_s)
     .bind(&now_s)
@@ -80,7 +80,7 @@ pub async fn begin(
     // left open end where the previous run was last seen; faults whose
     // causes are all over are resolved.
     if let Some(hb) = previous_heartbeat {
-        sqlx::query("UPDATE degradations SET end_at = max(start_at, ?), run_closed = ? WHERE end_at IS NULL")
+        sqlx::query("UPDATE degradations SET end_at = max(start_at, $1), run_closed = $2 WHERE end_at IS NULL")
             .bind(ledger_ts(hb))
             .bind(run_id)
             .execute(&mut *tx)
@@ -99,13 +99,13 @@ pub async fn begin(
 /// The time the daemon was not running, from the previous run's last
 /// heartbeat to this start, and its notice.
 async fn record_gap(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     hb: DateTime<Utc>,
     now: DateTime<Utc>,
     run_id: i64,
 ) -> Result<(), LedgerError> {
     let now_s = ledger_ts(now);
-    sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, ?, ?, 'daemon_not_running', ?)")
+    sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, $1, $2, 'daemon_not_running', $3)")
         .bind(ledger_ts(hb))
         .bind(&now_s)
         .bind(run_id)
@@ -132,7 +132,7 @@ async fn record_gap(
 /// configured lines are resumed (listed in `start`); those of lines no
 /// longer configured end where observation of them ended.
 async fn resume_open(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     lines: &[Line],
     now: DateTime<Utc>,
     start: &mut RunStart,
@@ -164,7 +164,7 @@ async fn resume_open(
             // ends where observation of it ended.
             let at = ledger_ts(previous_heartbeat.unwrap_or(now));
             sqlx::query(&format!(
-                "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own}"
+                "UPDATE {table} SET end_at = $1, end_after = $2, run_closed = $3 WHERE line = $4 AND end_at IS NULL{own}"
             ))
             .bind(&at)
             .bind(&at)
@@ -180,7 +180,7 @@ async fn resume_open(
 
 /// Appends a line's configuration when it differs from the latest recorded.
 pub(crate) async fn record_line_configs(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     lines: &[Line],
     now: &str,
     run_id: i64,
@@ -188,14 +188,14 @@ pub(crate) async fn record_line_configs(
     for line in lines {
         let json = serde_json::to_string(line).expect("a line serializes");
         let latest: Option<String> = sqlx::query_scalar(
-            "SELECT config_json FROM line_configs WHERE line = ? ORDER BY id DESC LIMIT 1",
+            "SELECT config_json FROM line_configs WHERE line = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(&line.id)
         .fetch_optional(&mut *conn)
         .await
         .map_err(query_err("read line config"))?;
         if latest.as_deref() != Some(json.as_str()) {
-            sqlx::query("INSERT INTO line_configs (line, config_json, valid_from, run_id) VALUES (?, ?, ?, ?)")
+            sqlx::query("INSERT INTO line_configs (line, config_json, valid_from, run_id) VALUES ($1, $2, $3, $4)")
                 .bind(&line.id)
                 .bind(&json)
                 .bind(now)
@@ -220,14 +220,14 @@ pub async fn first_started(ledger: &Ledger) -> Result<Option<DateTime<Utc>>, Led
 
 /// Records a wall-clock step seen by a run (see migration 0015).
 pub async fn record_clock_step(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     run_id: i64,
     run_time: DateTime<Utc>,
     wall_time: DateTime<Utc>,
     followed: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO clock_steps (run_id, run_time, wall_time, step_ms, followed) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO clock_steps (run_id, run_time, wall_time, step_ms, followed) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(run_id)
     .bind(ledger_ts(run_time))
@@ -270,11 +270,11 @@ pub async fn clock_step(
 /// The forward steps followed since `t` (their sum), to carry a time
 /// recorded before them onto the timeline after them.
 pub async fn steps_followed_since(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     t: DateTime<Utc>,
 ) -> Result<chrono::TimeDelta, LedgerError> {
     let ms: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(step_ms), 0) FROM clock_steps WHERE followed = 1 AND run_time >= ?",
+        "SELECT COALESCE(SUM(step_ms), 0) FROM clock_steps WHERE followed = 1 AND run_time >= $1",
     )
     .bind(ledger_ts(t))
     .fetch_one(&mut *conn)

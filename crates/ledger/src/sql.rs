@@ -10,8 +10,16 @@ use sqlx::Row;
 pub const CURRENT_CLASS: &str = "coalesce((SELECT e.class FROM fault_events e WHERE e.fault_id = f.id AND e.kind IN ('escalated', 'reclassified', 'corrected') ORDER BY e.id DESC LIMIT 1), f.class)";
 
 /// A ledger time column (NULL or unparsable: None).
-pub(crate) fn ts(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<DateTime<Utc>> {
+pub(crate) fn ts(row: &sqlx::any::AnyRow, i: usize) -> Option<DateTime<Utc>> {
     row.get::<Option<String>, _>(i)
         .as_deref()
         .and_then(parse_ledger_ts)
+}
+
+/// A yes/no column: SQLite gives an integer, PostgreSQL a boolean.
+pub(crate) fn flag(row: &sqlx::any::AnyRow, i: usize) -> bool {
+    row.try_get::<i64, _>(i)
+        .map(|v| v != 0)
+        .or_else(|_| row.try_get::<bool, _>(i))
+        .unwrap_or(false)
 }

@@ -6,7 +6,7 @@
 
 use crate::Ledger;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{query_err, LedgerError};
 use linkledger_config::Terms;
@@ -30,7 +30,7 @@ pub async fn record_in_force(
 
 /// Appends `terms` valid from `at` when they differ from the latest recorded.
 pub(crate) async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     terms: &Terms,
     at: DateTime<Utc>,
     run_id: Option<i64>,
@@ -49,7 +49,7 @@ pub(crate) async fn record(
     if same {
         return Ok(false);
     }
-    sqlx::query("INSERT INTO contract_terms (terms_json, valid_from, run_id) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO contract_terms (terms_json, valid_from, run_id) VALUES ($1, $2, $3)")
         .bind(json)
         .bind(ledger_ts(at))
         .bind(run_id)
@@ -69,7 +69,7 @@ pub struct TermsHistory {
 
 impl TermsHistory {
     pub(crate) async fn load(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         configured: &Terms,
     ) -> Result<Self, LedgerError> {
         let rows = sqlx::query(

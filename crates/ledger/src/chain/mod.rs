@@ -20,7 +20,7 @@ mod verify;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{AnyConnection, Connection, Row};
 
 use crate::{query_err, Ledger, LedgerError};
 use linkledger_core::time::ledger_ts;
@@ -116,7 +116,7 @@ pub(crate) struct Link {
 pub(crate) const LINK_COLUMNS: &str =
     "seq, record_table, record_id, event, fields, recorded_at, encoding, chain";
 
-pub(crate) fn link_of(r: &sqlx::sqlite::SqliteRow) -> Link {
+pub(crate) fn link_of(r: &sqlx::any::AnyRow) -> Link {
     Link {
         seq: r.get(0),
         table: r.get(1),
@@ -133,7 +133,7 @@ pub(crate) fn link_of(r: &sqlx::sqlite::SqliteRow) -> Link {
 /// cannot be read: not a table of record, a field that is not a plain
 /// column name, or no such row (deleted).
 pub(crate) async fn record_now(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link: &Link,
 ) -> Result<Result<Vec<(String, Value)>, String>, sqlx::Error> {
     if !is_chained(&link.table) {
@@ -152,7 +152,7 @@ pub(crate) async fn record_now(
         .map(|f| format!("typeof(\"{f}\"), \"{f}\""))
         .collect();
     let sql = format!(
-        "SELECT {} FROM \"{}\" WHERE rowid = ?",
+        "SELECT {} FROM \"{}\" WHERE rowid = $1",
         cols.join(", "),
         link.table
     );
@@ -188,7 +188,7 @@ pub(crate) async fn record_now(
 /// cannot be read is encoded as absent, so sealing never stops the writer;
 /// `verify` reports it).
 pub(crate) async fn encode_now(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link: &Link,
 ) -> Result<String, sqlx::Error> {
     let values = match record_now(conn, link).await? {
@@ -210,7 +210,7 @@ pub(crate) async fn encode_now(
 
 /// Seals every link not sealed yet, in order, on `conn` (inside the
 /// caller's transaction, after its records are written). Returns how many.
-pub(crate) async fn seal(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+pub(crate) async fn seal(conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
     let pending: Vec<Link> = sqlx::query(&format!(
         "SELECT {LINK_COLUMNS} FROM ledger_chain WHERE chain IS NULL ORDER BY seq"
     ))
@@ -233,7 +233,7 @@ pub(crate) async fn seal(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error
     for link in &pending {
         let encoding = encode_now(conn, link).await?;
         let chain = link_hash(&previous, &encoding);
-        sqlx::query("UPDATE ledger_chain SET encoding = ?, chain = ? WHERE seq = ?")
+        sqlx::query("UPDATE ledger_chain SET encoding = $1, chain = $2 WHERE seq = $3")
             .bind(&encoding)
             .bind(hex::encode(chain))
             .bind(link.seq)
@@ -275,7 +275,7 @@ pub async fn head(ledger: &Ledger, at: Option<DateTime<Utc>>) -> Result<Option<H
 }
 
 pub(crate) async fn head_on(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     at: Option<DateTime<Utc>>,
 ) -> Result<Option<Head>, sqlx::Error> {
     let row = match at {
@@ -285,7 +285,7 @@ pub(crate) async fn head_on(
         .fetch_optional(&mut *conn)
         .await?,
         Some(t) => sqlx::query(
-            "SELECT seq, chain, recorded_at FROM ledger_chain WHERE chain IS NOT NULL AND recorded_at <= ? ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, chain, recorded_at FROM ledger_chain WHERE chain IS NOT NULL AND recorded_at <= $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(ledger_ts(t))
         .fetch_optional(&mut *conn)
@@ -300,7 +300,7 @@ pub(crate) async fn head_on(
 
 /// Seals what is pending, if anything is, in a transaction of its own on
 /// `conn` (one indexed read when nothing is).
-pub(crate) async fn seal_if_pending(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+pub(crate) async fn seal_if_pending(conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
     let pending: Option<i64> =
         sqlx::query_scalar("SELECT seq FROM ledger_chain WHERE chain IS NULL LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -317,7 +317,7 @@ pub(crate) async fn seal_if_pending(conn: &mut SqliteConnection) -> Result<u64, 
 /// Seals the links `tx` added, then commits it: the one way a transaction
 /// that writes records of the chain ends.
 pub(crate) async fn commit_sealed(
-    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
 ) -> Result<(), sqlx::Error> {
     seal(&mut tx).await?;
     tx.commit().await

@@ -5,7 +5,7 @@
 //! daemon's start).
 
 use serde::Serialize;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{AnyConnection, Connection};
 
 use super::encoding::{fields_of, items};
 use super::{
@@ -135,7 +135,7 @@ pub async fn verify(
         .map_err(query_err("read accepted breaks"))?;
     if let Some((seq, given)) = pin {
         let found: Option<String> =
-            sqlx::query_scalar("SELECT chain FROM ledger_chain WHERE seq = ?")
+            sqlx::query_scalar("SELECT chain FROM ledger_chain WHERE seq = $1")
                 .bind(seq)
                 .fetch_optional(&mut *tx)
                 .await
@@ -165,7 +165,7 @@ pub async fn verify(
 }
 
 /// Recomputes each link of `scope`.
-async fn walk(conn: &mut SqliteConnection, scope: Scope) -> Result<Verification, sqlx::Error> {
+async fn walk(conn: &mut AnyConnection, scope: Scope) -> Result<Verification, sqlx::Error> {
     let last: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM ledger_chain")
         .fetch_one(&mut *conn)
         .await?;
@@ -176,7 +176,7 @@ async fn walk(conn: &mut SqliteConnection, scope: Scope) -> Result<Verification,
     let mut previous = if from_seq == 1 {
         GENESIS
     } else {
-        let c: Option<String> = sqlx::query_scalar("SELECT chain FROM ledger_chain WHERE seq = ?")
+        let c: Option<String> = sqlx::query_scalar("SELECT chain FROM ledger_chain WHERE seq = $1")
             .bind(from_seq - 1)
             .fetch_optional(&mut *conn)
             .await?
@@ -195,7 +195,7 @@ async fn walk(conn: &mut SqliteConnection, scope: Scope) -> Result<Verification,
     let mut expected = from_seq;
     loop {
         let page: Vec<Link> = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM ledger_chain WHERE seq >= ? ORDER BY seq LIMIT 2000"
+            "SELECT {LINK_COLUMNS} FROM ledger_chain WHERE seq >= $1 ORDER BY seq LIMIT 2000"
         ))
         .bind(expected)
         .fetch_all(&mut *conn)
@@ -238,7 +238,7 @@ async fn walk(conn: &mut SqliteConnection, scope: Scope) -> Result<Verification,
 /// One link: its record against its encoding, its hash against the one
 /// before it.
 async fn check_link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link: &Link,
     previous: &[u8; 32],
     stored_chain: &str,
@@ -326,10 +326,7 @@ fn shown(v: &str) -> String {
 }
 
 /// Rows of a table of record (and completions) without their link.
-async fn unchained(
-    conn: &mut SqliteConnection,
-    breaks: &mut Vec<Break>,
-) -> Result<(), sqlx::Error> {
+async fn unchained(conn: &mut AnyConnection, breaks: &mut Vec<Break>) -> Result<(), sqlx::Error> {
     for (table, done) in CHAINED {
         let mut checks = vec![("insert", None)];
         if let Some((event, column)) = done {
@@ -340,7 +337,7 @@ async fn unchained(
                 .map(|c| format!("{c} IS NOT NULL AND "))
                 .unwrap_or_default();
             let ids: Vec<i64> = sqlx::query_scalar(&format!(
-                "SELECT rowid FROM \"{table}\" t WHERE {filter}NOT EXISTS (SELECT 1 FROM ledger_chain c WHERE c.record_table = ? AND c.event = ? AND c.record_id = t.rowid) ORDER BY rowid LIMIT 100"
+                "SELECT rowid FROM \"{table}\" t WHERE {filter}NOT EXISTS (SELECT 1 FROM ledger_chain c WHERE c.record_table = $1 AND c.event = $2 AND c.record_id = t.rowid) ORDER BY rowid LIMIT 100"
             ))
             .bind(table)
             .bind(event)
@@ -367,10 +364,7 @@ async fn unchained(
 }
 
 /// Marks the breaks an operator accepted at an earlier start.
-async fn mark_accepted(
-    conn: &mut SqliteConnection,
-    breaks: &mut [Break],
-) -> Result<(), sqlx::Error> {
+async fn mark_accepted(conn: &mut AnyConnection, breaks: &mut [Break]) -> Result<(), sqlx::Error> {
     let details: Vec<String> =
         sqlx::query_scalar("SELECT detail FROM chain_marks WHERE kind = 'break_accepted'")
             .fetch_all(&mut *conn)
@@ -408,7 +402,7 @@ pub async fn accept_breaks(
     let detail = serde_json::json!({ "breaks": breaks });
     let r: Result<(), sqlx::Error> = async {
         sqlx::query(
-            "INSERT INTO chain_marks (at, kind, reason, detail) VALUES (?, 'break_accepted', ?, ?)",
+            "INSERT INTO chain_marks (at, kind, reason, detail) VALUES ($1, 'break_accepted', $2, $3)",
         )
         .bind(ledger_ts(now))
         .bind(reason)

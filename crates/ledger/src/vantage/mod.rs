@@ -9,7 +9,7 @@ use crate::Ledger;
 use chrono::{DateTime, Utc};
 use linkledger_core::batch::{self, Ack, Batch, Last, Refusal};
 use linkledger_core::time::{ledger_ts, parse_ledger_ts};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use crate::{query_err, LedgerError};
 
@@ -25,12 +25,13 @@ pub async fn last_of(ledger: &Ledger, agent: &str) -> Result<Option<Last>, Ledge
         .map_err(query_err("read agent rounds"))
 }
 
-async fn last_in(conn: &mut SqliteConnection, agent: &str) -> Result<Option<Last>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT seq, at FROM vantage_rounds WHERE agent = ? ORDER BY seq DESC LIMIT 1")
-            .bind(agent)
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn last_in(conn: &mut AnyConnection, agent: &str) -> Result<Option<Last>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT seq, at FROM vantage_rounds WHERE agent = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(agent)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.and_then(|r| {
         Some(Last {
             seq: r.get(0),
@@ -69,7 +70,7 @@ pub async fn store(
         b.rounds.last().map_or(0, |r| r.seq),
     );
     let held: Vec<i64> = sqlx::query_scalar(
-        "SELECT seq FROM vantage_rounds WHERE agent = ? AND seq BETWEEN ? AND ?",
+        "SELECT seq FROM vantage_rounds WHERE agent = $1 AND seq BETWEEN $2 AND $3",
     )
     .bind(agent)
     .bind(first)
@@ -123,7 +124,7 @@ pub async fn store(
 /// One new round of a batch, with its path traces and the evidence they
 /// queue.
 async fn store_round(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     lines: &[linkledger_config::Line],
     agent: &str,
     r: &batch::Round,
@@ -134,7 +135,7 @@ async fn store_round(
     let unanswered = compact::unanswered_ranges(r.results.iter().map(|t| t.answered));
     let blocks = compact::summarise(lines, r);
     sqlx::query(
-        "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog, target_set, unanswered, blocks) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
+        "INSERT INTO vantage_rounds (agent, seq, at, own_healthy, results, received_at, backlog, target_set, unanswered, blocks) VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9)",
     )
     .bind(agent)
     .bind(r.seq)
@@ -178,7 +179,7 @@ async fn store_round(
 /// Rounds for time the block judge has already judged (an agent silent
 /// for longer than it waits) are kept and judged without: said in the log.
 async fn warn_late(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     agent: &str,
     new: &[&batch::Round],
 ) -> Result<(), LedgerError> {
@@ -202,12 +203,12 @@ async fn warn_late(
 
 /// The id of an agent's target list, stored the first time it is seen.
 async fn target_set(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     names: &[&str],
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     let json = serde_json::to_string(names).expect("names serialize");
-    if let Some(id) = sqlx::query_scalar("SELECT id FROM vantage_target_sets WHERE targets = ?")
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM vantage_target_sets WHERE targets = $1")
         .bind(&json)
         .fetch_optional(&mut *conn)
         .await?
@@ -215,7 +216,7 @@ async fn target_set(
         return Ok(id);
     }
     sqlx::query_scalar(
-        "INSERT INTO vantage_target_sets (targets, first_seen) VALUES (?, ?) RETURNING id",
+        "INSERT INTO vantage_target_sets (targets, first_seen) VALUES ($1, $2) RETURNING id",
     )
     .bind(&json)
     .bind(ledger_ts(now))
@@ -243,7 +244,7 @@ pub async fn rounds_between(
 ) -> Result<Vec<StoredRound>, LedgerError> {
     let pool = ledger.pool();
     let rows = sqlx::query(
-        "SELECT agent, at, own_healthy, blocks FROM vantage_rounds WHERE at > ? AND at <= ? AND blocks IS NOT NULL ORDER BY at, agent, seq LIMIT ?",
+        "SELECT agent, at, own_healthy, blocks FROM vantage_rounds WHERE at > $1 AND at <= $2 AND blocks IS NOT NULL ORDER BY at, agent, seq LIMIT $3",
     )
     .bind(ledger_ts(after))
     .bind(ledger_ts(until))
@@ -255,7 +256,7 @@ pub async fn rounds_between(
         .map(|r| StoredRound {
             agent: r.get(0),
             at: parse_ledger_ts(&r.get::<String, _>(1)),
-            own_healthy: r.get(2),
+            own_healthy: crate::sql::flag(r, 2),
             blocks: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
         })
         .collect())
@@ -281,7 +282,7 @@ pub async fn line_outage_spans(
 ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, LedgerError> {
     let pool = ledger.pool();
     let rows = sqlx::query(
-        "SELECT start_at, end_at FROM outages WHERE line = ? AND block IS NULL AND start_at <= ? AND (end_at IS NULL OR end_at > ?)",
+        "SELECT start_at, end_at FROM outages WHERE line = $1 AND block IS NULL AND start_at <= $2 AND (end_at IS NULL OR end_at > $3)",
     )
     .bind(line)
     .bind(ledger_ts(to))
@@ -309,7 +310,7 @@ pub async fn judged_until(
 ) -> Result<Option<DateTime<Utc>>, LedgerError> {
     let pool = ledger.pool();
     let until: Option<String> =
-        sqlx::query_scalar("SELECT judged_until FROM block_judged WHERE line = ? AND block = ?")
+        sqlx::query_scalar("SELECT judged_until FROM block_judged WHERE line = $1 AND block = $2")
             .bind(line)
             .bind(block)
             .fetch_optional(pool)
@@ -325,7 +326,7 @@ pub async fn open_block_outage(
 ) -> Result<Option<DateTime<Utc>>, LedgerError> {
     let pool = ledger.pool();
     let open: Option<String> = sqlx::query_scalar(
-        "SELECT start_at FROM outages WHERE line = ? AND block = ? AND end_at IS NULL",
+        "SELECT start_at FROM outages WHERE line = $1 AND block = $2 AND end_at IS NULL",
     )
     .bind(line)
     .bind(block)

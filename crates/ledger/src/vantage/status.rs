@@ -36,13 +36,13 @@ pub async fn agents(
     let pool = ledger.pool();
     let mut out = Vec::new();
     for v in &c.vantage {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM vantage_rounds WHERE agent = ?")
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM vantage_rounds WHERE agent = $1")
             .bind(&v.id)
             .fetch_one(pool)
             .await
             .map_err(query_err("read agent rounds"))?;
         let row = sqlx::query(
-            "SELECT seq, at, received_at, backlog, own_healthy FROM vantage_rounds WHERE agent = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, at, received_at, backlog, own_healthy FROM vantage_rounds WHERE agent = $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(&v.id)
         .fetch_optional(pool)
@@ -61,7 +61,7 @@ pub async fn agents(
             last_received_at: at(2),
             lag_s: last_round_at.map(|t| (now - t).num_milliseconds() as f64 / 1000.0),
             backlog: row.as_ref().map(|r| r.get(3)),
-            healthy: row.as_ref().map(|r| r.get(4)),
+            healthy: row.as_ref().map(|r| crate::sql::flag(r, 4)),
         });
     }
     Ok(out)
@@ -87,7 +87,7 @@ pub async fn blocks(ledger: &Ledger, c: &Config) -> Result<Vec<BlockStatus>, Led
     let mut out = Vec::new();
     for (line, block, quorum) in c.probed_blocks() {
         let judged: Option<String> = sqlx::query_scalar(
-            "SELECT judged_until FROM block_judged WHERE line = ? AND block = ?",
+            "SELECT judged_until FROM block_judged WHERE line = $1 AND block = $2",
         )
         .bind(&line)
         .bind(&block)
@@ -95,7 +95,7 @@ pub async fn blocks(ledger: &Ledger, c: &Config) -> Result<Vec<BlockStatus>, Led
         .await
         .map_err(query_err("read block judgements"))?;
         let row = sqlx::query(
-            "SELECT count(*), max(CASE WHEN end_at IS NULL THEN start_at END) FROM outages WHERE line = ? AND block = ?",
+            "SELECT count(*), max(CASE WHEN end_at IS NULL THEN start_at END) FROM outages WHERE line = $1 AND block = $2",
         )
         .bind(&line)
         .bind(&block)

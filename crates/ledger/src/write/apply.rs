@@ -3,7 +3,7 @@
 //! bookkeeping it causes. Grouped by what is recorded.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{AnyConnection, Connection};
 
 use super::{savepoint, settle, Ctx, LedgerWrite};
 use crate::faults;
@@ -12,7 +12,7 @@ use linkledger_core::time::ledger_ts;
 
 /// Applies `w`; an error leaves the ledger as it was (the write is retried).
 pub(super) async fn apply(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -42,7 +42,7 @@ pub(super) async fn apply(
 
 /// An outage, a local fault, their cause evidence, a gap in observation.
 async fn episodes(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -57,7 +57,7 @@ async fn episodes(
             cause,
         } => {
             let mut tx = conn.begin().await?;
-            let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
+            let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(cause).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
             savepoint(&mut tx).await?;
@@ -67,7 +67,7 @@ async fn episodes(
         }
         LedgerWrite::OutageCause { line, at, cause } => {
             let done = sqlx::query(
-                "INSERT INTO outage_causes (outage_id, seen_at, cause) SELECT id, ?, ? FROM outages WHERE line = ? AND end_at IS NULL AND block IS NULL",
+                "INSERT INTO outage_causes (outage_id, seen_at, cause) SELECT id, $1, $2 FROM outages WHERE line = $3 AND end_at IS NULL AND block IS NULL",
             )
             .bind(ts(at))
             .bind(cause)
@@ -97,7 +97,7 @@ async fn episodes(
             start_after,
         } => {
             let mut tx = conn.begin().await?;
-            let id: i64 = sqlx::query_scalar("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
+            let id: i64 = sqlx::query_scalar("INSERT INTO local_faults (line, start_at, start_after, interval_ms, run_opened) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(line).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
             let notice = NewNotice::about(
@@ -123,7 +123,7 @@ async fn episodes(
 
 /// A gap in observation, of one line (with its notice) or of the daemon.
 async fn gap(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     line: Option<&str>,
     start: DateTime<Utc>,
@@ -132,7 +132,7 @@ async fn gap(
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(line)
     .bind(ledger_ts(start))
@@ -160,7 +160,7 @@ async fn gap(
 
 /// The IP block judged from the vantage agents: its outages, the paths traced, how far it is judged.
 async fn blocks(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -175,7 +175,7 @@ async fn blocks(
             start_after,
         } => {
             let mut tx = conn.begin().await?;
-            let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, block, start_at, start_after, cause, interval_ms, run_opened) VALUES (?, ?, ?, ?, 'ip_block_unreachable', ?, ?) RETURNING id")
+            let id: i64 = sqlx::query_scalar("INSERT INTO outages (line, block, start_at, start_after, cause, interval_ms, run_opened) VALUES ($1, $2, $3, $4, 'ip_block_unreachable', $5, $6) RETURNING id")
                 .bind(line).bind(block).bind(ts(start)).bind(opt(start_after)).bind(interval_ms).bind(run_id)
                 .fetch_one(&mut *tx).await?;
             savepoint(&mut tx).await?;
@@ -195,7 +195,7 @@ async fn blocks(
             end_after,
         } => {
             let mut tx = conn.begin().await?;
-            let done = sqlx::query("UPDATE outages SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND block = ? AND end_at IS NULL")
+            let done = sqlx::query("UPDATE outages SET end_at = $1, end_after = $2, run_closed = $3 WHERE line = $4 AND block = $5 AND end_at IS NULL")
                 .bind(ts(end)).bind(ts(end_after)).bind(run_id).bind(line).bind(block)
                 .execute(&mut *tx).await?;
             savepoint(&mut tx).await?;
@@ -231,7 +231,7 @@ async fn blocks(
             crate::chain::commit_sealed(tx).await?;
         }
         LedgerWrite::BlockJudged { line, block, until } => {
-            sqlx::query("INSERT INTO block_judged (line, block, judged_until) VALUES (?, ?, ?) ON CONFLICT (line, block) DO UPDATE SET judged_until = excluded.judged_until")
+            sqlx::query("INSERT INTO block_judged (line, block, judged_until) VALUES ($1, $2, $3) ON CONFLICT (line, block) DO UPDATE SET judged_until = excluded.judged_until")
                 .bind(line).bind(block).bind(ts(until))
                 .execute(&mut *conn).await?;
         }
@@ -242,7 +242,7 @@ async fn blocks(
 
 /// A degradation (loss, latency, utilisation) starting or ending.
 async fn degradations(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -256,7 +256,7 @@ async fn degradations(
             detail,
         } => {
             let mut tx = conn.begin().await?;
-            let id: i64 = sqlx::query_scalar("INSERT INTO degradations (line, kind, start_at, detail, run_opened) VALUES (?, ?, ?, ?, ?) RETURNING id")
+            let id: i64 = sqlx::query_scalar("INSERT INTO degradations (line, kind, start_at, detail, run_opened) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(line).bind(kind).bind(ts(start)).bind(detail).bind(run_id)
                 .fetch_one(&mut *tx).await?;
             savepoint(&mut tx).await?;
@@ -266,7 +266,7 @@ async fn degradations(
         }
         LedgerWrite::DegradationEnded { line, kind, end } => {
             let mut tx = conn.begin().await?;
-            sqlx::query("UPDATE degradations SET end_at = ?, run_closed = ? WHERE line = ? AND kind = ? AND end_at IS NULL")
+            sqlx::query("UPDATE degradations SET end_at = $1, run_closed = $2 WHERE line = $3 AND kind = $4 AND end_at IS NULL")
                 .bind(ts(end)).bind(run_id).bind(line).bind(kind)
                 .execute(&mut *tx).await?;
             savepoint(&mut tx).await?;
@@ -280,11 +280,7 @@ async fn degradations(
 }
 
 /// The run itself: notices, heartbeats, the stop, the lines' config and the contract terms in force.
-async fn run(
-    conn: &mut SqliteConnection,
-    ctx: &Ctx<'_>,
-    w: &LedgerWrite,
-) -> Result<(), sqlx::Error> {
+async fn run(conn: &mut AnyConnection, ctx: &Ctx<'_>, w: &LedgerWrite) -> Result<(), sqlx::Error> {
     let run_id = ctx.run_id;
     let ts = |t: &DateTime<Utc>| ledger_ts(*t);
     match w {
@@ -292,7 +288,7 @@ async fn run(
             outbox::queue(conn, n).await?;
         }
         LedgerWrite::Heartbeat { at } => {
-            sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2")
                 .bind(ts(at))
                 .bind(run_id)
                 .execute(&mut *conn)
@@ -306,7 +302,7 @@ async fn run(
             crate::run::record_clock_step(conn, run_id, *run_time, *wall_time, *followed).await?;
         }
         LedgerWrite::Stopped { at } => {
-            sqlx::query("UPDATE runs SET heartbeat_at = ?, stopped_at = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET heartbeat_at = $1, stopped_at = $2 WHERE id = $3")
                 .bind(ts(at))
                 .bind(ts(at))
                 .bind(run_id)
@@ -339,7 +335,7 @@ async fn run(
 
 /// What probes and polls measured: traffic samples and per-minute probe rows.
 async fn samples(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     _: &Ctx<'_>,
     w: &LedgerWrite,
 ) -> Result<(), sqlx::Error> {
@@ -347,7 +343,7 @@ async fn samples(
         LedgerWrite::TrafficSample(t) => {
             sqlx::query(
                 "INSERT INTO traffic_samples (line, start_at, seconds_covered, avg_in_bps, avg_out_bps, max_in_bps, max_out_bps, \
-                 in_errors, out_errors, in_discards, out_discards) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 in_errors, out_errors, in_discards, out_discards) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&t.line)
             .bind(ledger_ts(t.start))
@@ -368,7 +364,7 @@ async fn samples(
             for r in rows {
                 sqlx::query(
                     "INSERT INTO probe_minutes (line, tier, target, minute, sent, received, rtt_min_us, rtt_max_us, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      ON CONFLICT (line, tier, target, minute) DO UPDATE SET sent = sent + excluded.sent, received = received + excluded.received, \
                      rtt_min_us = min(coalesce(rtt_min_us, excluded.rtt_min_us), coalesce(excluded.rtt_min_us, rtt_min_us)), \
                      rtt_max_us = max(coalesce(rtt_max_us, excluded.rtt_max_us), coalesce(excluded.rtt_max_us, rtt_max_us)), \
@@ -376,9 +372,9 @@ async fn samples(
                      jitter_n = jitter_n + excluded.jitter_n, rtt_hist = rtt_hist || ',' || excluded.rtt_hist",
                 )
                 .bind(&r.line).bind(r.tier).bind(&r.target).bind(ledger_ts(r.minute))
-                .bind(r.sent).bind(r.received)
+                .bind(i64::from(r.sent)).bind(i64::from(r.received))
                 .bind(r.rtt_min_us.map(|v| v as i64)).bind(r.rtt_max_us.map(|v| v as i64))
-                .bind(r.rtt_sum_us as i64).bind(r.jitter_sum_us as i64).bind(r.jitter_n).bind(&r.rtt_hist)
+                .bind(r.rtt_sum_us as i64).bind(r.jitter_sum_us as i64).bind(i64::from(r.jitter_n)).bind(&r.rtt_hist)
                 .execute(&mut *tx).await?;
             }
             // Measurements, not records: nothing to seal.
@@ -393,7 +389,7 @@ async fn samples(
 /// faults it resolves (an outage) or the notice of its recovery (a local
 /// fault, told as its start was).
 async fn closed(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     w: &LedgerWrite,
     line: &String,
@@ -410,7 +406,7 @@ async fn closed(
     };
     let mut tx = conn.begin().await?;
     let closed: Vec<(i64, String)> = sqlx::query_as(&format!(
-        "UPDATE {table} SET end_at = ?, end_after = ?, run_closed = ? WHERE line = ? AND end_at IS NULL{own} RETURNING id, start_at"
+        "UPDATE {table} SET end_at = $1, end_after = $2, run_closed = $3 WHERE line = $4 AND end_at IS NULL{own} RETURNING id, start_at"
     ))
     .bind(ts(&end)).bind(ts(&end_after)).bind(run_id).bind(line)
     .fetch_all(&mut *tx).await?;

@@ -248,7 +248,7 @@ pub async fn replay(
         .await
         .map_err(query_err("begin replaying the journal"))?;
     let done: Option<String> =
-        sqlx::query_scalar("SELECT journal FROM journal_replays WHERE journal = ?")
+        sqlx::query_scalar("SELECT journal FROM journal_replays WHERE journal = $1")
             .bind(&h.id)
             .fetch_optional(&mut *tx)
             .await
@@ -287,7 +287,7 @@ pub async fn replay(
                 Err(e) => return Err(query_err("replay a journal write")(e)),
             }
         }
-        sqlx::query("INSERT INTO journal_replays (journal, run_id, writes, damaged, replayed_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO journal_replays (journal, run_id, writes, damaged, replayed_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&h.id)
             .bind(h.run_id)
             .bind(kept.writes.len() as i64)
@@ -410,7 +410,7 @@ mod tests {
             )]
         );
         let stopped: Option<String> =
-            sqlx::query_scalar("SELECT stopped_at FROM runs WHERE id = ?")
+            sqlx::query_scalar("SELECT stopped_at FROM runs WHERE id = $1")
                 .bind(run.run_id)
                 .fetch_one(ledger.pool())
                 .await

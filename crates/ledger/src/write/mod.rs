@@ -372,7 +372,7 @@ struct Ctx<'a> {
 /// a constraint it trips is logged and rolled back without losing the
 /// outage or degradation itself; any other error fails the whole write,
 /// which is then retried.
-async fn savepoint(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+async fn savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SAVEPOINT faults")
         .execute(conn)
         .await
@@ -380,7 +380,7 @@ async fn savepoint(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error>
 }
 
 async fn settle(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     result: Result<(), sqlx::Error>,
     what: &str,
 ) -> Result<(), sqlx::Error> {
