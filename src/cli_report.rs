@@ -141,7 +141,7 @@ pub async fn run(c: &Config, cmd: ReportCmd) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let report = build(&db, c, kind.clone(), common.line.as_deref(), language, now).await?;
     let bytes = report.render(format, font.as_ref())?;
     let output = common.output.or_else(|| {

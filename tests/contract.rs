@@ -1,4 +1,5 @@
-//! The contract engine on a real SQLite file, with synthetic timestamps:
+//! The contract engine on a real SQLite file and on a real PostgreSQL
+//! database (each test runs on both), with synthetic timestamps:
 //! faults opened, escalated and resolved by the ledger writer; deadlines
 //! met and breached; operator actions accepted or refused (and only the
 //! accepted ones in the audit log); exclusions and maintenance in the
@@ -18,12 +19,15 @@ use linkledger_ledger::write::{run_writer, LedgerWrite, WriterStatus};
 use linkledger_ledger::Ledger;
 use linkledger_ledger::{self as ledger, budget, run};
 
+mod common;
+use common::postgres::{Backend, TestLedger};
+
 fn t(s: &str) -> DateTime<Utc> {
     format!("2026-01-01T{s}:00Z").parse().unwrap()
 }
 
-fn config(dir: &Path, extra_contract: &str) -> Config {
-    let text = config_text(dir, extra_contract);
+fn config(dir: &Path, l: &TestLedger, extra_contract: &str) -> Config {
+    let text = config_text(l, extra_contract);
     std::fs::write(dir.join("linkledger.toml"), &text).unwrap();
     Config::parse(&dir.join("linkledger.toml"), &text).unwrap()
 }
@@ -32,7 +36,7 @@ fn config(dir: &Path, extra_contract: &str) -> Config {
 /// down is read as serious here (the carrier's reading), so that a
 /// degradation escalates when its line goes down and again when the
 /// whole egress does.
-fn config_text(dir: &Path, extra_contract: &str) -> String {
+fn config_text(l: &TestLedger, extra_contract: &str) -> String {
     let classes = if extra_contract.contains("classes") {
         ""
     } else {
@@ -43,7 +47,7 @@ fn config_text(dir: &Path, extra_contract: &str) -> String {
         .unwrap()
         .replace(
             "database = \"linkledger-demo.db\"",
-            &format!("database = {:?}", dir.join("ledger.db")),
+            &format!("database = {:?}", l.database),
         )
         .replace(
             "annual_downtime_cap = \"4h\"",
@@ -52,18 +56,6 @@ fn config_text(dir: &Path, extra_contract: &str) -> String {
 }
 
 /// A ledger with a run begun at 00:00 and its writer running.
-/// The ledger file opened bare, past the ledger crate: what the daemon's
-/// other connection, or a reader checking rows by hand, sees.
-async fn raw(c: &Config) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&c.daemon.database)
-            .busy_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap()
-}
-
 async fn writing(
     c: &Config,
 ) -> (
@@ -71,7 +63,7 @@ async fn writing(
     tokio::sync::mpsc::UnboundedSender<LedgerWrite>,
     tokio::task::JoinHandle<()>,
 ) {
-    let pool = ledger::open(&c.daemon.database).await.unwrap();
+    let pool = ledger::connect(&c.daemon).await.unwrap();
     let start = run::begin(&pool, t("00:00"), "test.toml", 1000, &c.lines)
         .await
         .unwrap();
@@ -131,10 +123,12 @@ fn states(f: &FaultView) -> [DeadlineState; 4] {
     f.deadlines.map(|d| d.state)
 }
 
-#[tokio::test]
-async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
+async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), "");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let c = config(dir.path(), &l, "");
     let pool = ledger_with(
         &c,
         vec![
@@ -214,7 +208,7 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
     // The alerts the writer queued with each change, in order.
     let notices: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT key, at, class FROM notices ORDER BY id")
-            .fetch_all(&raw(&c).await)
+            .fetch_all(&l.raw().await)
             .await
             .unwrap();
     let keys: Vec<&str> = notices.iter().map(|n| n.0.as_str()).collect();
@@ -251,7 +245,7 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
     }
     let more: Vec<(String, String)> =
         sqlx::query_as("SELECT key, kind FROM notices WHERE id > 9 ORDER BY id")
-            .fetch_all(&raw(&c).await)
+            .fetch_all(&l.raw().await)
             .await
             .unwrap();
     let more: Vec<(&str, &str)> = more.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -278,10 +272,12 @@ async fn a_degradation_becomes_an_outage_then_the_whole_egress_goes_down() {
 
 /// A fault an operator reclassified down and the writer escalates again
 /// alerts again: each escalation is its own notice.
-#[tokio::test]
-async fn an_escalation_after_a_reclassification_down_alerts_again() {
+async fn an_escalation_after_a_reclassification_down_alerts_again(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), "");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let c = config(dir.path(), &l, "");
     let (pool, tx, writer) = writing(&c).await;
     tx.send(LedgerWrite::DegradationStarted {
         line: "telecom".into(),
@@ -294,7 +290,7 @@ async fn an_escalation_after_a_reclassification_down_alerts_again() {
     tx.send(closed("telecom", "01:15")).unwrap();
     for _ in 0..100 {
         let have: i64 = sqlx::query_scalar("SELECT count(*) FROM notices")
-            .fetch_one(&raw(&c).await)
+            .fetch_one(&l.raw().await)
             .await
             .unwrap();
         if have >= 2 {
@@ -330,7 +326,7 @@ async fn an_escalation_after_a_reclassification_down_alerts_again() {
     writer.await.unwrap();
     let kinds: Vec<(String, String)> =
         sqlx::query_as("SELECT kind, class FROM notices WHERE fault_id = 1 ORDER BY id")
-            .fetch_all(&raw(&c).await)
+            .fetch_all(&l.raw().await)
             .await
             .unwrap();
     let kinds: Vec<(&str, &str)> = kinds
@@ -348,10 +344,12 @@ async fn an_escalation_after_a_reclassification_down_alerts_again() {
     );
 }
 
-#[tokio::test]
-async fn deadlines_met_and_breached_by_what_people_record() {
+async fn deadlines_met_and_breached_by_what_people_record(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), "");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let c = config(dir.path(), &l, "");
     let pool = ledger_with(
         &c,
         vec![
@@ -507,12 +505,15 @@ async fn maintenance(pool: &Ledger, c: &Config, from: &str, to: &str, notice: Da
     .unwrap();
 }
 
-#[tokio::test]
-async fn late_notice_maintenance_counts_as_an_outage() {
+async fn late_notice_maintenance_counts_as_an_outage(b: Backend) {
     for counts in [true, false] {
         let dir = tempfile::tempdir().unwrap();
+        let Some(l) = TestLedger::new(b, dir.path()) else {
+            return;
+        };
         let c = config(
             dir.path(),
+            &l,
             &format!("approved_maintenance_counts = {counts}"),
         );
         let pool = ledger_with(
@@ -555,10 +556,12 @@ async fn late_notice_maintenance_counts_as_an_outage() {
     }
 }
 
-#[tokio::test]
-async fn exclusions_remove_time_once_and_a_withdrawal_restores_it() {
+async fn exclusions_remove_time_once_and_a_withdrawal_restores_it(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), "");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let c = config(dir.path(), &l, "");
     let pool = ledger_with(
         &c,
         vec![
@@ -692,13 +695,15 @@ async fn exclusions_remove_time_once_and_a_withdrawal_restores_it() {
     assert_eq!(records::audit_log(&pool).await.unwrap().len(), 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_actions_succeed_while_the_daemon_writes() {
+async fn operator_actions_succeed_while_the_daemon_writes(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), "");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let c = config(dir.path(), &l, "");
     let pool = ledger_with(&c, vec![opened("telecom", "01:00")]).await;
     // The daemon's side: another connection committing as fast as it can.
-    let busy = raw(&c).await;
+    let busy = l.raw().await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let writer = tokio::spawn(async move {
@@ -715,7 +720,7 @@ async fn operator_actions_succeed_while_the_daemon_writes() {
         n
     });
     // The CLI's side: its own pool, as another process would have.
-    let cli = ledger::open_existing(&c.daemon.database).await.unwrap();
+    let cli = ledger::connect_existing(&c.daemon).await.unwrap();
     let actor = Actor {
         via: "cli:test".into(),
     };
@@ -756,10 +761,12 @@ fn cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[tokio::test]
-async fn the_cli_records_and_refuses_like_the_api() {
+async fn the_cli_records_and_refuses_like_the_api(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), "");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let c = config(dir.path(), &l, "");
     let pool = ledger_with(
         &c,
         vec![opened("telecom", "10:00"), closed("telecom", "11:00")],
@@ -905,3 +912,13 @@ async fn the_cli_records_and_refuses_like_the_api() {
         "{out}"
     );
 }
+
+crate::on_both_backends!(
+    a_degradation_becomes_an_outage_then_the_whole_egress_goes_down,
+    an_escalation_after_a_reclassification_down_alerts_again,
+    deadlines_met_and_breached_by_what_people_record,
+    exclusions_remove_time_once_and_a_withdrawal_restores_it,
+    operator_actions_succeed_while_the_daemon_writes,
+    the_cli_records_and_refuses_like_the_api,
+    late_notice_maintenance_counts_as_an_outage,
+);

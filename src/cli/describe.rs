@@ -35,7 +35,7 @@ fn describe_contract(c: &Config) -> String {
         },
         c.probe.down_after,
         c.probe.up_after,
-        c.daemon.database.display(),
+        c.daemon.ledger_name(),
         c.daemon.listen,
     )
 }

@@ -33,7 +33,7 @@ pub(super) async fn listing_scope(
 ) -> anyhow::Result<(Ledger, Option<DateTime<Utc>>)> {
     check_line(c, line)?;
     let since = since.map(|s| parse_date(c, "--since", &s)).transpose()?;
-    Ok((ledger::open_for_reading(&c.daemon.database).await?, since))
+    Ok((ledger::connect_for_reading(&c.daemon).await?, since))
 }
 
 pub(super) async fn outages(
@@ -127,7 +127,7 @@ pub(super) async fn local_faults(
 }
 
 pub(super) async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()> {
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let list =
         linkledger_ledger::vantage::status::agents(&db, c, linkledger_ledger::clock::wall_now())
             .await?;
@@ -195,7 +195,7 @@ pub(super) async fn vantage_status(c: &Config, json: bool) -> anyhow::Result<()>
 }
 
 pub(super) async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let list = read::gaps(&db).await.context("reading gaps")?;
     if json {
         say!("{}", serde_json::to_string_pretty(&list)?);
@@ -224,7 +224,7 @@ pub(super) async fn gaps(c: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 pub(super) async fn clock_steps(c: &Config, json: bool) -> anyhow::Result<()> {
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let list = read::clock_steps(&db)
         .await
         .context("reading clock steps")?;
@@ -270,7 +270,7 @@ pub(super) async fn traffic(
     if to <= from {
         return Err(UsageError("--to must be after --from".into()).into());
     }
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let mut out = Vec::new();
     for l in c
         .lines

@@ -264,9 +264,9 @@ impl Command {
 
 /// `check-ledger`: SQLite's full integrity check of the ledger file.
 async fn check_ledger(c: &Config) -> anyhow::Result<()> {
-    let db = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
+    let db = linkledger_ledger::connect_for_reading(&c.daemon).await?;
     let found = db.check(false).await?;
-    let path = c.daemon.database.display();
+    let path = c.daemon.ledger_name();
     if found.is_empty() {
         say!("ledger {path}: ok (every page, table and index checked)");
         return Ok(());

@@ -6,7 +6,7 @@ use linkledger_config::Config;
 use crate::usage::UsageError;
 
 pub(super) async fn notify_status(c: &Config, json: bool) -> anyhow::Result<()> {
-    let db = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
+    let db = linkledger_ledger::connect_for_reading(&c.daemon).await?;
     let list = linkledger_notify::status::status(&db, c)
         .await
         .context("cannot read the alert outbox")?;

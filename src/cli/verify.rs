@@ -44,7 +44,7 @@ pub(crate) async fn verify(
             .into())
         }
     };
-    let db = linkledger_ledger::open_for_reading(&c.daemon.database).await?;
+    let db = linkledger_ledger::connect_for_reading(&c.daemon).await?;
     let v = chain::verify(&db, Scope::All, pin.as_ref().map(|(s, h)| (*s, h.as_str())))
         .await
         .map_err(|e| {
@@ -73,7 +73,7 @@ pub(crate) async fn verify(
 }
 
 fn print_human(c: &Config, v: &Verification) {
-    let path = c.daemon.database.display();
+    let path = c.daemon.ledger_name();
     let head = match &v.head {
         Some(h) => format!(
             "head: seq {} {} (recorded {})",

@@ -33,7 +33,7 @@ fn actor() -> Actor {
 }
 
 async fn act(c: &Config, action: Action) -> anyhow::Result<()> {
-    let db = ledger::open_existing(&c.daemon.database).await?;
+    let db = ledger::connect_existing(&c.daemon).await?;
     let outcome = operator::apply(
         &db,
         c,
@@ -123,7 +123,7 @@ async fn list_faults(
         open: (open || resolved).then_some(open),
         since: None,
     };
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let list = records::faults(
         &db,
         &filter,
@@ -167,7 +167,7 @@ async fn list_faults(
 
 /// `fault show`: one fault's timeline and deadlines, or JSON.
 async fn show_fault(c: &Config, id: i64, json: bool) -> anyhow::Result<()> {
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let f = records::fault(
         &db,
         id,
@@ -250,7 +250,7 @@ pub async fn exclude(c: &Config, cmd: ExcludeCmd) -> anyhow::Result<()> {
         }
         ExcludeCmd::Withdraw(w) => act(c, w.into_action(Withdrawable::Exclusion)).await,
         ExcludeCmd::List(ListArgs { json, .. }) => {
-            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::connect_for_reading(&c.daemon).await?;
             let list = records::exclusions(&db)
                 .await
                 .context("reading exclusions")?;
@@ -322,7 +322,7 @@ pub async fn maintenance(c: &Config, cmd: MaintenanceCmd) -> anyhow::Result<()> 
             .await
         }
         MaintenanceCmd::List(ListArgs { json, .. }) => {
-            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::connect_for_reading(&c.daemon).await?;
             let all = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
             let list =
                 budget::maintenance(&db, None, all, c.contract.terms.maintenance_notice).await?;
@@ -377,7 +377,7 @@ pub async fn outage(c: &Config, cmd: OutageCmd) -> anyhow::Result<()> {
             .await
         }
         OutageCmd::List(ListArgs { json, .. }) => {
-            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::connect_for_reading(&c.daemon).await?;
             let list = linkledger_ledger::records::agreed_outages(&db, None).await?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&list)?);
@@ -422,7 +422,7 @@ pub async fn drill(c: &Config, cmd: DrillCmd) -> anyhow::Result<()> {
             .await
         }
         DrillCmd::List(ListArgs { json, .. }) => {
-            let db = ledger::open_for_reading(&c.daemon.database).await?;
+            let db = ledger::connect_for_reading(&c.daemon).await?;
             let list = records::drills(&db).await?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&list)?);
@@ -454,7 +454,7 @@ pub async fn budget(c: &Config, year: Option<i64>, json: bool) -> anyhow::Result
             .map_err(|e| crate::usage::UsageError(format!("--contract-year: {e}")))?,
         None => ContractYear::containing(start, tz, now),
     };
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let b = budget::budget_of_year(&db, c, year, now).await?;
     if json {
         say!("{}", serde_json::to_string_pretty(&b)?);
@@ -522,7 +522,7 @@ fn span(secs: f64) -> String {
 }
 
 pub async fn audit(c: &Config, json: bool) -> anyhow::Result<()> {
-    let db = ledger::open_for_reading(&c.daemon.database).await?;
+    let db = ledger::connect_for_reading(&c.daemon).await?;
     let list = records::audit_log(&db).await?;
     if json {
         say!("{}", serde_json::to_string_pretty(&list)?);

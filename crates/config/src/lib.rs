@@ -52,11 +52,32 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct Daemon {
+    /// The SQLite ledger's file; with PostgreSQL, the local stem beside
+    /// which the journal and lock are kept (`<state_dir>/postgres-<db>`).
     pub database: PathBuf,
+    /// The ledger on PostgreSQL, when `daemon.database` is a URL.
+    pub postgres: Option<Postgres>,
     pub listen: SocketAddr,
     pub timezone: chrono_tz::Tz,
     /// The status page's address as people reach it, linked from alerts.
     pub public_url: Option<String>,
+}
+
+/// A PostgreSQL ledger: its URL without a password, and the password.
+#[derive(Debug, Clone)]
+pub struct Postgres {
+    pub url: String,
+    pub password: Option<notify::Secret>,
+}
+
+impl Daemon {
+    /// The ledger as shown to people: the file, or the URL (no password).
+    pub fn ledger_name(&self) -> String {
+        match &self.postgres {
+            Some(p) => p.url.clone(),
+            None => self.database.display().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +308,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         }
     }
     report::validate_money(&c.member, &c.penalty, &carriers)?;
+    let postgres = postgres(&raw.daemon)?;
     let public_url = public_url(raw.daemon.public_url)?;
     // Relative paths are the config file's folder's, not the working
     // directory's (the daemon and the CLI may be started from anywhere).
@@ -297,8 +319,28 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             "must name the ledger's file, e.g. \"/var/lib/linkledger/ledger.db\"".into(),
         ));
     }
-    let database = folder.join(&raw.daemon.database);
-    if database.is_dir() {
+    let database = match &postgres {
+        Some(p) => {
+            let dir = raw.daemon.state_dir.as_ref().map(|d| folder.join(d));
+            let dir = dir.unwrap_or_else(|| folder.to_path_buf());
+            let name = p.url.rsplit('/').next().unwrap_or("ledger");
+            let name = name.split('?').next().unwrap_or("ledger");
+            dir.join(format!("postgres-{name}"))
+        }
+        None => folder.join(&raw.daemon.database),
+    };
+    if postgres.is_none()
+        && (raw.daemon.state_dir.is_some()
+            || raw.daemon.database_password.is_some()
+            || raw.daemon.database_password_env.is_some()
+            || raw.daemon.database_password_file.is_some())
+    {
+        return Err((
+            "daemon.database".into(),
+            "is a file (SQLite): state_dir and database_password* are for a PostgreSQL ledger (\"postgres://user@host/db\")".into(),
+        ));
+    }
+    if postgres.is_none() && database.is_dir() {
         return Err((
             "daemon.database".into(),
             format!(
@@ -314,6 +356,7 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
         path: path.to_path_buf(),
         daemon: Daemon {
             database,
+            postgres,
             listen: raw.daemon.listen.0,
             timezone: raw.daemon.timezone.0,
             public_url,
@@ -588,4 +631,43 @@ fn check_block_overlaps(lines: &[Line]) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+/// `daemon.database` as a PostgreSQL URL, if it is one: the password comes
+/// from `database_password*`, never from the URL (which is shown and logged).
+fn postgres(d: &raw::RawDaemon) -> Result<Option<Postgres>, (String, String)> {
+    let text = d.database.to_string_lossy();
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    let url = url::Url::parse(&text).map_err(|e| {
+        (
+            "daemon.database".into(),
+            format!("is not a PostgreSQL URL ({e}); e.g. \"postgres://linkledger@db.example:5432/linkledger\""),
+        )
+    })?;
+    if url.password().is_some() {
+        return Err((
+            "daemon.database".into(),
+            "holds a password; give it in database_password_file (or database_password_env) so it is never shown or logged".into(),
+        ));
+    }
+    if url.path().trim_start_matches('/').is_empty() {
+        return Err((
+            "daemon.database".into(),
+            "names no database; e.g. \"postgres://linkledger@db.example:5432/linkledger\"".into(),
+        ));
+    }
+    let password = values::secret(
+        "database_password",
+        d.database_password.clone(),
+        d.database_password_env.clone(),
+        d.database_password_file.clone(),
+    )
+    .map_err(|(k, m)| (format!("daemon.{k}"), m))?
+    .map(notify::Secret);
+    Ok(Some(Postgres {
+        url: url.to_string(),
+        password,
+    }))
 }

@@ -36,7 +36,20 @@ pub struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
+    /// The ledger: an SQLite file, or a PostgreSQL URL ("postgres://…").
     pub database: PathBuf,
+    /// PostgreSQL's password (never in the URL): inline, from the
+    /// environment, or from a file.
+    #[serde(default)]
+    pub database_password: Option<String>,
+    #[serde(default)]
+    pub database_password_env: Option<String>,
+    #[serde(default)]
+    pub database_password_file: Option<PathBuf>,
+    /// With PostgreSQL: where this daemon keeps its journal and lock
+    /// (default: the config file's folder).
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
     pub listen: Listen,
     #[serde(default = "default_timezone")]
     pub timezone: TimeZone,

@@ -190,7 +190,7 @@ pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow:
     let receive_stats: Arc<ReceiveStats> = Arc::default();
     let probe = ProbeRuntime::start().context("cannot start the probing thread")?;
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
-    let db = ledger::open(&config.daemon.database).await?;
+    let db = ledger::connect(&config.daemon).await?;
     // A ledger changed behind our back is found before anything is added.
     let chain = crate::chain_watch::at_start(&db, accept_broken_chain.as_deref(), &clock).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
@@ -249,7 +249,7 @@ pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow:
     );
 
     let mut lines = Lines::start(&config, &shared, evaluators, echoers, &probe)?;
-    info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.database.display(), run = start.run_id, "linkledger running");
+    info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.ledger_name(), run = start.run_id, "linkledger running");
 
     let watchers_cancel = CancellationToken::new();
     let watchers = Watchers::spawn(
@@ -573,7 +573,7 @@ async fn reload(
             metrics.config_loaded(false, clock.now());
         }
         Ok(new) => {
-            if new.daemon.database != current.daemon.database
+            if new.daemon.ledger_name() != current.daemon.ledger_name()
                 || new.daemon.listen != current.daemon.listen
             {
                 warn!("daemon.database and daemon.listen changes take effect only after a restart");

@@ -192,8 +192,8 @@ pub async fn roll_up_quality(
         for (start, end) in finished_days(from, tz, settled) {
             let s = sum_minutes(ledger, line, (start, end)).await?;
             sqlx::query(
-                "INSERT OR IGNORE INTO quality_days_observed (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO quality_days_observed (line, day_start, day_end, minutes, sent, received, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist, excluded_minutes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
             )
             .bind(line)
             .bind(ledger_ts(start))
@@ -312,8 +312,8 @@ pub async fn roll_up_traffic(
         for (start, end) in finished_days(from, tz, settled) {
             let s = traffic_samples(ledger, line, start, end).await?;
             sqlx::query(
-                "INSERT OR IGNORE INTO traffic_days (line, day_start, day_end, samples, rates) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO traffic_days (line, day_start, day_end, samples, rates) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
             .bind(line)
             .bind(ledger_ts(start))

@@ -238,7 +238,7 @@ async fn tier_slots(
     let mut probes: Vec<TierSlot> = Vec::new();
     for line in lines {
         let rows = sqlx::query(
-            "SELECT minute, tier, sum(sent), sum(received), sum(rtt_sum_us) FROM probe_minutes WHERE line = $1 AND minute >= $2 AND minute < $3 \
+            "SELECT minute, tier, CAST(sum(sent) AS BIGINT), CAST(sum(received) AS BIGINT), CAST(sum(rtt_sum_us) AS BIGINT) FROM probe_minutes WHERE line = $1 AND minute >= $2 AND minute < $3 \
              GROUP BY minute, tier ORDER BY minute, tier",
         )
         .bind(line)

@@ -34,7 +34,7 @@ async fn open_fault_of(
     line: Option<&str>,
 ) -> Result<Option<(i64, FaultClass)>, sqlx::Error> {
     let row = sqlx::query(&format!(
-        "SELECT f.id, {CURRENT_CLASS} FROM faults f WHERE f.line IS $1 AND f.resolved_at IS NULL"
+        "SELECT f.id, {CURRENT_CLASS} FROM faults f WHERE f.line IS NOT DISTINCT FROM $1 AND f.resolved_at IS NULL"
     ))
     .bind(line)
     .fetch_optional(&mut *conn)
@@ -81,7 +81,7 @@ async fn link(
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT OR IGNORE INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO fault_links (fault_id, kind, ref_id, linked_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
     .bind(fault)
     .bind(kind)
@@ -286,7 +286,7 @@ pub(crate) async fn degradation_started(
 pub(crate) async fn resolve_finished(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT f.id, f.line IS NULL, \
-           sum(CASE WHEN coalesce(o.end_at, d.end_at) IS NULL THEN 1 ELSE 0 END), \
+           count(CASE WHEN coalesce(o.end_at, d.end_at) IS NULL THEN 1 END), \
            max(coalesce(o.end_at, d.end_at)), min(coalesce(o.end_at, d.end_at)), \
            f.line, f.detected_at, {CURRENT_CLASS} \
          FROM faults f JOIN fault_links k ON k.fault_id = f.id \
@@ -359,8 +359,8 @@ pub async fn record_breaches(
             let class = d.class.unwrap_or(f.class);
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
-                "INSERT OR IGNORE INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \
-                 VALUES ($1, $2, $3, 'deadline_breached', $4, $5, $6)",
+                "INSERT INTO fault_events (fault_id, at, recorded_at, kind, class, deadline, text) \
+                 VALUES ($1, $2, $3, 'deadline_breached', $4, $5, $6) ON CONFLICT DO NOTHING",
             )
             .bind(f.id)
             .bind(ledger_ts(due))

@@ -1,7 +1,9 @@
-//! The ledger: an SQLite file that can stand as evidence.
+//! The ledger: an SQLite file, or a PostgreSQL database, that can stand
+//! as evidence.
 //!
-//! Opened in WAL mode with `synchronous=FULL`; the schema lives in
-//! `migrations/` and is applied at start-up. Writes go through one writer
+//! SQLite is opened in WAL mode with `synchronous=FULL`; each backend has
+//! its schema in `migrations/<backend>/`, applied at start-up, and the
+//! same queries (sqlx's `Any` driver, numbered parameters) run on both. Writes go through one writer
 //! task ([`write`]) that retries until the database accepts them; reads
 //! ([`read`]) work beside a running daemon.
 
@@ -72,6 +74,31 @@ pub enum LedgerError {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pool: AnyPool,
+    backend: Backend,
+}
+
+/// Which database holds the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of(pool: &AnyPool) -> Self {
+        match pool.connect_options().database_url.scheme() {
+            "postgres" | "postgresql" => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// As people name it: "SQLite" or "PostgreSQL".
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
 }
 
 impl Ledger {
@@ -79,11 +106,21 @@ impl Ledger {
         &self.pool
     }
 
+    fn over(pool: AnyPool) -> Self {
+        let backend = Backend::of(&pool);
+        Self { pool, backend }
+    }
+
+    /// Which database holds this ledger.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// A handle over a pool a test made itself (one connection whose
     /// `query_only` switch it flips, say).
     #[cfg(feature = "test-support")]
     pub fn over_pool(pool: AnyPool) -> Self {
-        Self { pool }
+        Self::over(pool)
     }
 
     /// The pool beneath, for a test that writes rows by hand.
@@ -97,6 +134,18 @@ impl Ledger {
     /// against their tables too). Empty when the file is sound; otherwise
     /// what SQLite found, one problem a line.
     pub async fn check(&self, quick: bool) -> Result<Vec<String>, LedgerError> {
+        if self.backend == Backend::Postgres {
+            // PostgreSQL checks its own pages (and WAL) as it reads them;
+            // a query that reaches the tables is the check here.
+            return match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM runs")
+                .fetch_one(&self.pool)
+                .await
+            {
+                Ok(_) => Ok(Vec::new()),
+                Err(sqlx::Error::Database(e)) => Ok(vec![e.message().to_string()]),
+                Err(e) => Err(query_err("check the ledger")(e)),
+            };
+        }
         let pragma = if quick {
             "PRAGMA quick_check"
         } else {
@@ -114,6 +163,13 @@ impl Ledger {
     /// The bytes the ledger's rows take in its file, once the write-ahead
     /// log is checkpointed into it (free pages left out): its growth.
     pub async fn bytes_in_use(&self) -> Result<u64, LedgerError> {
+        if self.backend == Backend::Postgres {
+            let n: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_err("read the database's size"))?;
+            return Ok(n.max(0) as u64);
+        }
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await
@@ -203,7 +259,7 @@ pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
             source,
         })?;
     // A damaged page is found now, not by a query an hour later.
-    let ledger = Ledger { pool };
+    let ledger = Ledger::over(pool);
     let found = ledger.check(true).await?;
     if let Some(first) = found.first() {
         return Err(LedgerError::Damaged {
@@ -217,7 +273,7 @@ pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
         .run(&pool)
         .await
         .map_err(|source| LedgerError::Migrate { path: p, source })?;
-    let ledger = Ledger { pool };
+    let ledger = Ledger::over(pool);
     // Links an upgrade added, or a write cut off before its seal.
     chain::seal_pending(&ledger).await?;
     Ok(ledger)
@@ -242,6 +298,89 @@ pub async fn open_for_reading(path: &Path) -> Result<Ledger, LedgerError> {
     }
     sqlite_pool(path, "ro", 1)
         .await
-        .map(|pool| Ledger { pool })
+        .map(Ledger::over)
         .map_err(|source| LedgerError::Open { path: p, source })
+}
+
+/// Opens the ledger the config names, for the daemon: an SQLite file
+/// (created if missing) or a PostgreSQL database, its schema applied.
+pub async fn connect(d: &linkledger_config::Daemon) -> Result<Ledger, LedgerError> {
+    match &d.postgres {
+        Some(p) => open_postgres(&p.url, p.password.as_ref().map(|s| s.0.as_str())).await,
+        None => open(&d.database).await,
+    }
+}
+
+/// Opens an existing ledger the config names for an operator's writes.
+pub async fn connect_existing(d: &linkledger_config::Daemon) -> Result<Ledger, LedgerError> {
+    match &d.postgres {
+        Some(p) => open_postgres(&p.url, p.password.as_ref().map(|s| s.0.as_str())).await,
+        None => open_existing(&d.database).await,
+    }
+}
+
+/// Opens the ledger the config names for reading.
+pub async fn connect_for_reading(d: &linkledger_config::Daemon) -> Result<Ledger, LedgerError> {
+    match &d.postgres {
+        Some(p) => postgres_pool(&p.url, p.password.as_ref().map(|s| s.0.as_str()), true, 2)
+            .await
+            .map(Ledger::over),
+        None => open_for_reading(&d.database).await,
+    }
+}
+
+/// A pool on a PostgreSQL ledger. The password is put into the URL only
+/// here, never into a message: errors name the URL as configured.
+async fn postgres_pool(
+    url: &str,
+    password: Option<&str>,
+    read_only: bool,
+    max: u32,
+) -> Result<AnyPool, LedgerError> {
+    sqlx::any::install_default_drivers();
+    let open_err = |source| LedgerError::Open {
+        path: url.to_string(),
+        source,
+    };
+    let mut full =
+        url::Url::parse(url).map_err(|e| open_err(sqlx::Error::Configuration(Box::new(e))))?;
+    if let Some(pw) = password {
+        full.set_password(Some(pw)).map_err(|()| {
+            open_err(sqlx::Error::Configuration(
+                "the URL takes no password".into(),
+            ))
+        })?;
+    }
+    let options = AnyConnectOptions::from_str(full.as_str()).map_err(open_err)?;
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                // Timestamps are compared as text: byte order, as SQLite's.
+                conn.execute("SET TIME ZONE 'UTC'").await?;
+                if read_only {
+                    conn.execute("SET default_transaction_read_only = on")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(open_err)
+}
+
+/// Opens a PostgreSQL ledger for the daemon and applies its schema.
+pub async fn open_postgres(url: &str, password: Option<&str>) -> Result<Ledger, LedgerError> {
+    let pool = postgres_pool(url, password, false, 4).await?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&pool)
+        .await
+        .map_err(|source| LedgerError::Migrate {
+            path: url.to_string(),
+            source,
+        })?;
+    let ledger = Ledger::over(pool);
+    chain::seal_pending(&ledger).await?;
+    Ok(ledger)
 }

@@ -133,11 +133,9 @@ pub async fn apply(
     action: Action,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ActionError> {
-    let pool = ledger.pool();
-    // IMMEDIATE: the write lock is taken before the checks read, so the
-    // daemon's writer committing in between cannot make the upgrade fail.
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
+    // The write lock is taken before the checks read, so the daemon's
+    // writer committing in between cannot make the upgrade fail.
+    let mut tx = crate::sql::begin_write_pooled(ledger)
         .await
         .map_err(query_err("begin operator action"))?;
     let done = act(&mut tx, c, &action, now).await?;
@@ -614,7 +612,7 @@ async fn maintenance(
         .bind(ledger_ts(m.start))
         .bind(ledger_ts(m.end))
         .bind(ledger_ts(m.notice_at))
-        .bind(m.consented)
+        .bind(i64::from(m.consented))
         .bind(&m.reference)
         .bind(&m.by)
         .bind(ledger_ts(now))

@@ -76,7 +76,7 @@ impl NewNotice {
 /// the same key was already queued.
 pub(crate) async fn queue(conn: &mut AnyConnection, n: &NewNotice) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT OR IGNORE INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO notices (key, kind, line, fault_id, class, at, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
     .bind(&n.key)
     .bind(n.kind.as_str())
@@ -176,8 +176,8 @@ pub async fn register_channel(
 ) -> Result<i64, LedgerError> {
     let pool = ledger.pool();
     sqlx::query(
-        "INSERT OR IGNORE INTO notify_channels (name, first_notice, added_at) \
-         SELECT $1, coalesce(max(id), 0) + 1, $2 FROM notices",
+        "INSERT INTO notify_channels (name, first_notice, added_at) \
+         SELECT $1, coalesce(max(id), 0) + 1, $2 FROM notices WHERE true ON CONFLICT DO NOTHING",
     )
     .bind(name)
     .bind(ledger_ts(at))
@@ -359,8 +359,8 @@ pub async fn delivery_counts(
 ) -> Result<DeliveryCounts, LedgerError> {
     let pool = ledger.pool();
     let r = sqlx::query(
-        "SELECT coalesce(sum(outcome = 'sent'), 0), coalesce(sum(outcome = 'failed'), 0), \
-         coalesce(sum(outcome = 'rejected'), 0), coalesce(sum(outcome = 'summarised'), 0) \
+        "SELECT count(CASE WHEN outcome = 'sent' THEN 1 END), count(CASE WHEN outcome = 'failed' THEN 1 END), \
+         count(CASE WHEN outcome = 'rejected' THEN 1 END), count(CASE WHEN outcome = 'summarised' THEN 1 END) \
          FROM deliveries WHERE channel = $1",
     )
     .bind(channel)

@@ -31,7 +31,7 @@ pub(crate) async fn record_for_outage(
         return Ok(());
     };
     let Some(outage): Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM outages WHERE line = $1 AND block IS $2 AND start_at = $3",
+        "SELECT id FROM outages WHERE line = $1 AND block IS NOT DISTINCT FROM $2 AND start_at = $3",
     )
     .bind(line)
     .bind(block)
@@ -96,7 +96,7 @@ pub(crate) async fn insert_on(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO path_traces (line, block, outage_id, origin, target, taken_at, reached, last_hop, hops, recorded_at) \
-         VALUES ($1, $2, (SELECT id FROM outages WHERE line = $1 AND block IS $2 AND start_at = $3), $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, (SELECT id FROM outages WHERE line = $1 AND block IS NOT DISTINCT FROM $2 AND start_at = $3), $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(line)
     .bind(block)
@@ -104,7 +104,7 @@ pub(crate) async fn insert_on(
     .bind(origin)
     .bind(&path.target)
     .bind(ledger_ts(path.taken_at))
-    .bind(path.reached())
+    .bind(i64::from(path.reached()))
     .bind(path.last_hop().map(|a| a.to_string()))
     .bind(serde_json::to_string(&path.hops).expect("hops serialize"))
     .bind(ledger_ts(now))

@@ -37,9 +37,7 @@ pub async fn begin(
     interval_ms: i64,
     lines: &[Line],
 ) -> Result<RunStart, LedgerError> {
-    let pool = ledger.pool();
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
+    let mut tx = crate::sql::begin_write_pooled(ledger)
         .await
         .map_err(query_err("begin run"))?;
     let prev: Option<String> =
@@ -80,7 +78,7 @@ pub async fn begin(
     // left open end where the previous run was last seen; faults whose
     // causes are all over are resolved.
     if let Some(hb) = previous_heartbeat {
-        sqlx::query("UPDATE degradations SET end_at = max(start_at, $1), run_closed = $2 WHERE end_at IS NULL")
+        sqlx::query("UPDATE degradations SET end_at = CASE WHEN start_at > $1 THEN start_at ELSE $1 END, run_closed = $2 WHERE end_at IS NULL")
             .bind(ledger_ts(hb))
             .bind(run_id)
             .execute(&mut *tx)
@@ -233,7 +231,7 @@ pub async fn record_clock_step(
     .bind(ledger_ts(run_time))
     .bind(ledger_ts(wall_time))
     .bind((wall_time - run_time).num_milliseconds())
-    .bind(followed)
+    .bind(i64::from(followed))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -274,7 +272,7 @@ pub async fn steps_followed_since(
     t: DateTime<Utc>,
 ) -> Result<chrono::TimeDelta, LedgerError> {
     let ms: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(step_ms), 0) FROM clock_steps WHERE followed = 1 AND run_time >= $1",
+        "SELECT CAST(COALESCE(SUM(step_ms), 0) AS BIGINT) FROM clock_steps WHERE followed = 1 AND run_time >= $1",
     )
     .bind(ledger_ts(t))
     .fetch_one(&mut *conn)

@@ -147,14 +147,16 @@ pub(crate) async fn record_now(
         return Ok(Err(format!("names the field {bad:?}, not a column name")));
     }
     // Identifiers checked above; the values are bound.
+    let pg = crate::sql::is_postgres(conn);
     let cols: Vec<String> = fields
         .iter()
-        .map(|f| format!("typeof(\"{f}\"), \"{f}\""))
+        .map(|f| format!("{}, \"{f}\"", crate::sql::type_of(pg, f)))
         .collect();
     let sql = format!(
-        "SELECT {} FROM \"{}\" WHERE rowid = $1",
+        "SELECT {} FROM \"{}\" WHERE {} = $1",
         cols.join(", "),
-        link.table
+        link.table,
+        crate::sql::row_key(&link.table)
     );
     let row = match sqlx::query(&sql)
         .bind(link.record_id)
@@ -211,6 +213,10 @@ pub(crate) async fn encode_now(
 /// Seals every link not sealed yet, in order, on `conn` (inside the
 /// caller's transaction, after its records are written). Returns how many.
 pub(crate) async fn seal(conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
+    if crate::sql::is_postgres(conn) {
+        // Links are sealed in the order their transactions committed.
+        crate::sql::lock_writes(conn).await?;
+    }
     let pending: Vec<Link> = sqlx::query(&format!(
         "SELECT {LINK_COLUMNS} FROM ledger_chain WHERE chain IS NULL ORDER BY seq"
     ))
@@ -252,8 +258,7 @@ pub async fn seal_pending(ledger: &Ledger) -> Result<u64, LedgerError> {
         .acquire()
         .await
         .map_err(query_err("seal the chain"))?;
-    let mut tx = conn
-        .begin_with("BEGIN IMMEDIATE")
+    let mut tx = crate::sql::begin_write(&mut conn)
         .await
         .map_err(query_err("seal the chain"))?;
     let n = seal(&mut tx).await.map_err(query_err("seal the chain"))?;

@@ -336,8 +336,9 @@ async fn unchained(conn: &mut AnyConnection, breaks: &mut Vec<Break>) -> Result<
             let filter = column
                 .map(|c| format!("{c} IS NOT NULL AND "))
                 .unwrap_or_default();
+            let key = crate::sql::row_key(table);
             let ids: Vec<i64> = sqlx::query_scalar(&format!(
-                "SELECT rowid FROM \"{table}\" t WHERE {filter}NOT EXISTS (SELECT 1 FROM ledger_chain c WHERE c.record_table = $1 AND c.event = $2 AND c.record_id = t.rowid) ORDER BY rowid LIMIT 100"
+                "SELECT {key} FROM \"{table}\" t WHERE {filter}NOT EXISTS (SELECT 1 FROM ledger_chain c WHERE c.record_table = $1 AND c.event = $2 AND c.record_id = t.{key}) ORDER BY {key} LIMIT 100"
             ))
             .bind(table)
             .bind(event)
@@ -395,8 +396,7 @@ pub async fn accept_breaks(
         .acquire()
         .await
         .map_err(query_err("accept the chain's breaks"))?;
-    let mut tx = conn
-        .begin_with("BEGIN IMMEDIATE")
+    let mut tx = crate::sql::begin_write(&mut conn)
         .await
         .map_err(query_err("accept the chain's breaks"))?;
     let detail = serde_json::json!({ "breaks": breaks });

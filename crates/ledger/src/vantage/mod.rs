@@ -57,9 +57,7 @@ pub async fn store(
     b: &Batch,
     now: DateTime<Utc>,
 ) -> Result<Ack, StoreError> {
-    let pool = ledger.pool();
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
+    let mut tx = crate::sql::begin_write_pooled(ledger)
         .await
         .map_err(query_err("begin storing an agent batch"))?;
     let last = last_in(&mut tx, agent)
@@ -140,7 +138,7 @@ async fn store_round(
     .bind(agent)
     .bind(r.seq)
     .bind(ledger_ts(r.at))
-    .bind(r.own_healthy())
+    .bind(i64::from(r.own_healthy()))
     .bind(ledger_ts(now))
     .bind(backlog as i64)
     .bind(set)

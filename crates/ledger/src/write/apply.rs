@@ -365,11 +365,11 @@ async fn samples(
                 sqlx::query(
                     "INSERT INTO probe_minutes (line, tier, target, minute, sent, received, rtt_min_us, rtt_max_us, rtt_sum_us, jitter_sum_us, jitter_n, rtt_hist) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                     ON CONFLICT (line, tier, target, minute) DO UPDATE SET sent = sent + excluded.sent, received = received + excluded.received, \
-                     rtt_min_us = min(coalesce(rtt_min_us, excluded.rtt_min_us), coalesce(excluded.rtt_min_us, rtt_min_us)), \
-                     rtt_max_us = max(coalesce(rtt_max_us, excluded.rtt_max_us), coalesce(excluded.rtt_max_us, rtt_max_us)), \
-                     rtt_sum_us = rtt_sum_us + excluded.rtt_sum_us, jitter_sum_us = jitter_sum_us + excluded.jitter_sum_us, \
-                     jitter_n = jitter_n + excluded.jitter_n, rtt_hist = rtt_hist || ',' || excluded.rtt_hist",
+                     ON CONFLICT (line, tier, target, minute) DO UPDATE SET sent = probe_minutes.sent + excluded.sent, received = probe_minutes.received + excluded.received, \
+                     rtt_min_us = CASE WHEN excluded.rtt_min_us < probe_minutes.rtt_min_us OR probe_minutes.rtt_min_us IS NULL THEN excluded.rtt_min_us ELSE probe_minutes.rtt_min_us END, \
+                     rtt_max_us = CASE WHEN excluded.rtt_max_us > probe_minutes.rtt_max_us OR probe_minutes.rtt_max_us IS NULL THEN excluded.rtt_max_us ELSE probe_minutes.rtt_max_us END, \
+                     rtt_sum_us = probe_minutes.rtt_sum_us + excluded.rtt_sum_us, jitter_sum_us = probe_minutes.jitter_sum_us + excluded.jitter_sum_us, \
+                     jitter_n = probe_minutes.jitter_n + excluded.jitter_n, rtt_hist = probe_minutes.rtt_hist || ',' || excluded.rtt_hist",
                 )
                 .bind(&r.line).bind(r.tier).bind(&r.target).bind(ledger_ts(r.minute))
                 .bind(i64::from(r.sent)).bind(i64::from(r.received))

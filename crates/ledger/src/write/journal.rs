@@ -242,9 +242,7 @@ pub async fn replay(
         return Ok(Replayed::default());
     };
     let h = &kept.header;
-    let mut tx = ledger
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
+    let mut tx = crate::sql::begin_write_pooled(ledger)
         .await
         .map_err(query_err("begin replaying the journal"))?;
     let done: Option<String> =
