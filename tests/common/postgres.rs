@@ -78,11 +78,7 @@ pub fn database() -> Option<PgDb> {
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{t:x}{}", N.fetch_add(1, Ordering::SeqCst))
+    format!("{:08x}{}", rand::random::<u32>(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 /// Runs one statement as the admin role (psql: no runtime needed, so it
