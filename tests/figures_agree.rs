@@ -2,7 +2,8 @@
 //! assessment and fault reports, `budget`, `outages`, the status page and
 //! /metrics of a running daemon must agree on each figure they share.
 //! The ledger holds this contract year's outages (one partly force
-//! majeure), their faults, a fault report and a breached deadline.
+//! majeure), their faults, a fault report and a breached deadline; the
+//! same on SQLite and on PostgreSQL.
 
 #![allow(clippy::disallowed_types)] // real-time orchestration of child processes
 
@@ -11,6 +12,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::postgres::{Backend, TestLedger};
 use common::{metric_value, BIN};
 use serde_json::Value;
 
@@ -28,9 +30,21 @@ fn json(out: std::process::Output) -> Value {
 }
 
 #[test]
-fn every_output_shows_the_same_figures() {
+fn every_output_shows_the_same_figures_on_sqlite() {
+    every_output_shows_the_same_figures(Backend::Sqlite);
+}
+
+#[test]
+fn every_output_shows_the_same_figures_on_postgres() {
+    every_output_shows_the_same_figures(Backend::Postgres);
+}
+
+fn every_output_shows_the_same_figures(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ledger.db");
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let db = &l.database;
     let port = common::free_port();
     // The contract year runs from 2026-07-01 (Shanghai), so today is in it.
     let text = std::fs::read_to_string(common::repo().join("config/demo.toml"))
@@ -73,7 +87,7 @@ fn every_output_shows_the_same_figures() {
          INSERT INTO fault_events (fault_id, at, recorded_at, kind, actor, text) VALUES \
          (1, '2026-08-10T02:10:00.000Z', '2026-08-10T02:10:00.000Z', 'reported', '值班员', 'phone');\n"
     );
-    common::write_ledger(&db, &rows);
+    common::write_ledger_to(&l, &rows);
     let cli = |args: &[&str]| {
         Command::new(BIN)
             .args(args)

@@ -97,6 +97,28 @@ pub fn write_ledger(db: &Path, sql: &str) {
     });
 }
 
+/// [`write_ledger`] on either backend: the schema applied by the ledger
+/// crate, then the rows `sql` inserts.
+pub fn write_ledger_to(l: &postgres::TestLedger, sql: &str) {
+    if l.backend == postgres::Backend::Sqlite {
+        return write_ledger(Path::new(&l.database), sql);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        linkledger_ledger::open_postgres(&l.database, None)
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let raw = l.raw().await;
+        sqlx::raw_sql(sql).execute(&raw).await.unwrap();
+        raw.close().await;
+    });
+}
+
 /// The ledger of `c` as the daemon writes it: a run begun at `at` (from
 /// `begun_by`), then `writes` through the daemon's own writer, written to
 /// the end. Returns the ledger, still open.
@@ -107,7 +129,7 @@ pub async fn written_ledger(
     writes: Vec<linkledger_ledger::write::LedgerWrite>,
 ) -> linkledger_ledger::Ledger {
     use linkledger_ledger::write::{run_writer, WriterRun, WriterStatus};
-    let db = linkledger_ledger::open(&c.daemon.database).await.unwrap();
+    let db = linkledger_ledger::connect(&c.daemon).await.unwrap();
     let start = linkledger_ledger::run::begin(&db, at, begun_by, 1000, &c.lines)
         .await
         .unwrap();

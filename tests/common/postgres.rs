@@ -78,7 +78,11 @@ pub fn database() -> Option<PgDb> {
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{:08x}{}", rand::random::<u32>(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{:08x}{}",
+        rand::random::<u32>(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Runs one statement as the admin role (psql: no runtime needed, so it

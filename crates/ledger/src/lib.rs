@@ -380,6 +380,11 @@ pub async fn open_postgres(url: &str, password: Option<&str>) -> Result<Ledger, 
             path: url.to_string(),
             source,
         })?;
+    // Rows copied in with their keys must not collide with the next ones.
+    sqlx::query("SELECT count(*) FROM (SELECT ledger_resync_identities()) AS r")
+        .execute(&pool)
+        .await
+        .map_err(query_err("move the ledger's key sequences past its rows"))?;
     let ledger = Ledger::over(pool);
     chain::seal_pending(&ledger).await?;
     Ok(ledger)

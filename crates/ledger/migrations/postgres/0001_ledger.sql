@@ -17,6 +17,22 @@ BEGIN
     RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
 END $$;
 
+-- Moves every identity sequence past the highest key its table holds:
+-- rows copied in with their keys (`linkledger migrate`, a restore) leave
+-- the sequences behind. Run at every start; a no-op when nothing is.
+CREATE FUNCTION ledger_resync_identities() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT table_name, column_name FROM information_schema.columns
+             WHERE table_schema = current_schema() AND is_identity = 'YES'
+    LOOP
+        EXECUTE format(
+            'SELECT setval(pg_get_serial_sequence(%L, %L), greatest((SELECT max(%I) FROM %I), 1), (SELECT max(%I) FROM %I) IS NOT NULL)',
+            c.table_name, c.column_name, c.column_name, c.table_name, c.column_name, c.table_name);
+    END LOOP;
+END $$;
+
 -- Adds a record's event to the hash chain (see migrations/sqlite/
 -- 0017_hash_chain.sql for the chain and its encoding). Arguments: the
 -- event, the fields it covers, the record's key column. The transaction
