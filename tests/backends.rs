@@ -1,0 +1,297 @@
+//! The same ledger on SQLite and on PostgreSQL: the same story written by
+//! the daemon's own writer gives the same figures in `budget`, `outages`
+//! and the reports; PostgreSQL refuses every delete, truncation and
+//! rewrite SQLite refuses; and `verify` names a record edited behind the
+//! triggers' back on PostgreSQL as it does on SQLite.
+// These tests drive the CLI in real time.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use linkledger_config::Config;
+use linkledger_ledger::write::LedgerWrite;
+use serde_json::Value;
+
+use common::postgres::{Backend, TestLedger};
+use common::BIN;
+
+/// The demo config on `l`'s ledger.
+fn config(dir: &Path, l: &TestLedger) -> PathBuf {
+    let text = std::fs::read_to_string(common::repo().join("config/demo.toml"))
+        .unwrap()
+        .replace(
+            "database = \"linkledger-demo.db\"",
+            &format!("database = {:?}", l.database),
+        )
+        .replace(
+            "127.0.0.1:9798",
+            &format!("127.0.0.1:{}", common::free_port()),
+        );
+    let path = dir.join("linkledger.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Two days of a contract's life, written by the daemon's writer: a
+/// degradation that grows into an outage, an outage on the other line,
+/// a second outage on the first, and a clean stop. Times are minutes
+/// before `now`.
+fn story(now: DateTime<Utc>) -> (DateTime<Utc>, Vec<LedgerWrite>) {
+    let at = |m: i64| now - TimeDelta::minutes(m);
+    let mut w = vec![LedgerWrite::DegradationStarted {
+        line: "telecom".into(),
+        kind: "loss",
+        start: at(2 * 1440),
+        detail: "loss 7.0 % over 5 min".into(),
+    }];
+    for (line, from, to) in [
+        ("telecom", 2 * 1440 - 10, 2 * 1440 - 70),
+        ("unicom", 1440, 1440 - 25),
+        ("telecom", 600, 590),
+    ] {
+        w.push(LedgerWrite::OutageOpened {
+            line: line.into(),
+            start: at(from),
+            start_after: Some(at(from) - TimeDelta::seconds(1)),
+            cause: "upstream_unreachable",
+        });
+        w.push(LedgerWrite::OutageClosed {
+            line: line.into(),
+            end: at(to),
+            end_after: at(to) - TimeDelta::seconds(1),
+        });
+        if from == 2 * 1440 - 10 {
+            w.push(LedgerWrite::DegradationEnded {
+                line: "telecom".into(),
+                kind: "loss",
+                end: at(to),
+            });
+        }
+    }
+    w.push(LedgerWrite::Stopped { at: at(60) });
+    (at(3 * 1440), w)
+}
+
+async fn written(dir: &Path, l: &TestLedger, now: DateTime<Utc>) -> PathBuf {
+    let path = config(dir, l);
+    let c = Config::load_without_secrets(&path).unwrap();
+    let (begun, writes) = story(now);
+    common::written_ledger(&c, begun, "linkledger.toml", writes)
+        .await
+        .close()
+        .await;
+    path
+}
+
+fn cli_json(config: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What differs between two ledgers of the same story by design: when a
+/// figure was read or a report made (and the report's number, made from
+/// that moment), where the ledger is, and the chain's
+/// hashes (each link holds the time it was recorded).
+fn without_moments(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for k in [
+                "now",
+                "generated_at",
+                "generated",
+                "report_number",
+                "chain",
+                "ledger",
+                "database",
+            ] {
+                m.remove(k);
+            }
+            m.values_mut().for_each(without_moments);
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_moments),
+        _ => {}
+    }
+}
+
+/// Where two JSON values first differ: the path and both values.
+fn difference(a: &Value, b: &Value, at: String) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                difference(
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    format!("{at}.{k}"),
+                )
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| difference(p, q, format!("{at}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} and {b}")),
+    }
+}
+
+/// Takes the budget's figures that move with the reading's moment out of
+/// it: each view's unobserved seconds (returned) and projected breach.
+fn moving(budget: &mut Value) -> Vec<f64> {
+    let take = |v: &mut Value| {
+        let m = v.as_object_mut().unwrap();
+        m.remove("projected_breach");
+        m.remove("unobserved_s").unwrap().as_f64().unwrap()
+    };
+    let mut out: Vec<f64> = budget["lines"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .map(take)
+        .collect();
+    out.push(take(&mut budget["egress"]));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_give_the_same_figures_for_the_same_story() {
+    // In a quarter that is over (2026Q3, the demo contract's third year),
+    // so that no figure moves with the moment it is read.
+    let now: DateTime<Utc> = "2026-08-12T00:00:00Z".parse().unwrap();
+    let (lite_dir, pg_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let lite = TestLedger::new(Backend::Sqlite, lite_dir.path()).unwrap();
+    let Some(pg) = TestLedger::new(Backend::Postgres, pg_dir.path()) else {
+        return;
+    };
+    let lite_config = written(lite_dir.path(), &lite, now).await;
+    let pg_config = written(pg_dir.path(), &pg, now).await;
+    let mut shown = Vec::new();
+    for (config, dir) in [(&lite_config, lite_dir.path()), (&pg_config, pg_dir.path())] {
+        let mut budget = cli_json(config, &["budget", "--json", "--contract-year", "3"]);
+        let mut outages = cli_json(config, &["outages", "--json"]);
+        let mut faults = cli_json(config, &["fault", "list", "--json"]);
+        let mut report = common::report_json(config, dir, &["quarterly", "--quarter", "2026Q3"]);
+        for v in [&mut budget, &mut outages, &mut faults, &mut report] {
+            without_moments(v);
+        }
+        shown.push((budget, outages, faults, report));
+    }
+    let (l, p) = (&shown[0], &shown[1]);
+    assert_eq!(
+        l.1.as_array().unwrap().len(),
+        3,
+        "the story's three outages: {}",
+        l.1
+    );
+    // The budget's year runs to the moment it is read (while it lasts):
+    // the unobserved time and the projection move on between the two
+    // reads, by no more than the seconds between them.
+    let (mut lb, mut pb) = (l.0.clone(), p.0.clone());
+    for (a, b) in moving(&mut lb).into_iter().zip(moving(&mut pb)) {
+        assert!((a - b).abs() < 30.0, "unobserved {a} s and {b} s");
+    }
+    for (what, a, b) in [
+        ("budget --json", &lb, &pb),
+        ("outages --json", &l.1, &p.1),
+        ("fault list --json", &l.2, &p.2),
+        ("the quarterly report's JSON", &l.3, &p.3),
+    ] {
+        if let Some(d) = difference(a, b, String::new()) {
+            panic!("{what}: SQLite and PostgreSQL differ at {d}");
+        }
+    }
+    // Both chains verify, with as many links.
+    let lite_v = cli_json(&lite_config, &["verify", "--json"]);
+    let pg_v = cli_json(&pg_config, &["verify", "--json"]);
+    assert_eq!(lite_v["intact"], true, "{lite_v}");
+    assert_eq!(pg_v["intact"], true, "{pg_v}");
+    assert_eq!(lite_v["head"]["seq"], pg_v["head"]["seq"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_deletes_truncations_and_rewrites_and_verify_names_an_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(l) = TestLedger::new(Backend::Postgres, dir.path()) else {
+        return;
+    };
+    let config = written(dir.path(), &l, linkledger_ledger::clock::wall_now()).await;
+    let pg = l.pg.as_ref().unwrap();
+    let tables: Vec<String> = pg
+        .sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' ORDER BY 1")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(tables.len() >= 30, "{tables:?}");
+    let mut with_rows = 0;
+    for t in &tables {
+        let truncate = pg.sql(&format!("TRUNCATE {t} CASCADE")).unwrap_err();
+        assert!(truncate.contains("never"), "TRUNCATE {t}: {truncate}");
+        let rows: i64 = pg
+            .sql(&format!("SELECT count(*) FROM {t}"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if rows > 0 {
+            with_rows += 1;
+            let delete = pg.sql(&format!("DELETE FROM {t}")).unwrap_err();
+            assert!(delete.contains("never"), "DELETE FROM {t}: {delete}");
+        }
+    }
+    assert!(with_rows >= 8, "the story's tables: {with_rows}");
+    let rewrite = pg
+        .sql("UPDATE outages SET end_at = '2020-01-01T00:00:00.000Z' WHERE id = 1")
+        .unwrap_err();
+    assert!(rewrite.contains("never rewritten"), "{rewrite}");
+    assert_eq!(cli_json(&config, &["verify", "--json"])["intact"], true);
+
+    // Someone with the database's owner role edits an outage's end past
+    // its trigger: verify names it.
+    let end = pg.sql("SELECT end_at FROM outages WHERE id = 1").unwrap();
+    pg.sql(
+        "ALTER TABLE outages DISABLE TRIGGER USER; \
+         UPDATE outages SET end_at = '2020-01-01T00:00:00.000Z' WHERE id = 1; \
+         ALTER TABLE outages ENABLE TRIGGER USER",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["verify", "--json", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let named = v["breaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["table"] == "outages" && b["record_id"] == 1)
+        .unwrap_or_else(|| panic!("the edited outage is not named: {v}"));
+    let detail = named["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("end_at")
+            && detail.contains(&end)
+            && detail.contains("2020-01-01T00:00:00.000Z"),
+        "{detail}"
+    );
+}
