@@ -295,3 +295,55 @@ async fn postgres_refuses_deletes_truncations_and_rewrites_and_verify_names_an_e
         "{detail}"
     );
 }
+
+/// Two daemons on one PostgreSQL ledger from two hosts (here: two folders,
+/// so no shared lock file): the second is refused, naming the first; once
+/// the first has stopped, it starts.
+#[test]
+fn a_second_daemon_on_a_postgresql_ledger_is_refused() {
+    if !common::can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(l) = TestLedger::new(Backend::Postgres, dir.path()) else {
+        return;
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let (config_a, config_b) = (config(&a, &l), config(&b, &l));
+    let log_a = a.join("daemon.log");
+    let mut first = common::start_loopback(&config_a, &log_a);
+    common::wait_for(
+        "the first daemon to run",
+        std::time::Duration::from_secs(30),
+        || std::fs::read_to_string(&log_a).is_ok_and(|t| t.contains("linkledger running")),
+    );
+    let second = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&config_b)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert!(
+        err.contains("another linkledger daemon writes this PostgreSQL ledger")
+            && err.contains("linkledger daemon: pid "),
+        "{err}"
+    );
+    let runs =
+        l.pg.as_ref()
+            .unwrap()
+            .sql("SELECT count(*) FROM runs")
+            .unwrap();
+    assert_eq!(runs, "1", "the refused daemon recorded no run");
+    let _ = Command::new("kill").arg(first.0.id().to_string()).status();
+    first.0.wait().unwrap();
+    let log_b = b.join("daemon.log");
+    let _second = common::start_loopback(&config_b, &log_b);
+    common::wait_for(
+        "the second daemon to run",
+        std::time::Duration::from_secs(30),
+        || std::fs::read_to_string(&log_b).is_ok_and(|t| t.contains("linkledger running")),
+    );
+}

@@ -191,6 +191,12 @@ pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow:
     let probe = ProbeRuntime::start().context("cannot start the probing thread")?;
     let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let db = ledger::connect(&config.daemon).await?;
+    // On PostgreSQL, a daemon on another host has no lock file to find.
+    let _hold = linkledger_ledger::lock::hold_postgres(
+        &db,
+        &format!("pid {} on {}", std::process::id(), hostname()),
+    )
+    .await?;
     // A ledger changed behind our back is found before anything is added.
     let chain = crate::chain_watch::at_start(&db, accept_broken_chain.as_deref(), &clock).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
@@ -696,4 +702,12 @@ async fn heartbeat(beat: Beat, every: Duration, cancel: CancellationToken) {
             );
         }
     }
+}
+
+/// This machine's name, as the kernel has it (for the PostgreSQL hold's
+/// holder, shown to a second daemon refused).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "this host".into())
 }

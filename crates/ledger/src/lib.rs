@@ -61,6 +61,8 @@ pub enum LedgerError {
     },
     #[error("the ledger's hash chain is broken: {first} ({count} break(s) among the newest links and the tables of record; `linkledger verify -c CONFIG` lists them all). Records were changed, removed or added behind linkledger's back. The daemon does not start on it: keep this file as it is (it is evidence) and restore the latest backup whose chain verifies, or start once with --accept-broken-chain \"reason\" to go on with it (the reason and the breaks are chained, and `verify` keeps reporting them)")]
     ChainBroken { first: String, count: usize },
+    #[error("another linkledger daemon writes this PostgreSQL ledger ({holder}); stop it first, or give this daemon a ledger of its own (daemon.database)")]
+    Held { holder: String },
     #[error("the ledger's journal {path}: {source}")]
     Journal {
         path: String,

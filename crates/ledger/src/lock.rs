@@ -116,3 +116,76 @@ mod tests {
         assert!(again.is_ok(), "{again:?}");
     }
 }
+
+/// A PostgreSQL ledger's hold for one daemon: a session advisory lock on a
+/// connection of its own, kept for as long as the daemon runs (the server
+/// drops it when the connection ends, also when the process is killed).
+/// Daemons on other hosts share no lock file, so this is what refuses a
+/// second one. Not a lease: if the server restarts, the hold is gone until
+/// the daemon starts again (a standby pair with a lease is not built yet).
+pub struct PostgresHold {
+    _conn: sqlx::AnyConnection,
+}
+
+impl std::fmt::Debug for PostgresHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresHold")
+    }
+}
+
+/// The session lock's key (the writes' transaction lock is another).
+const DAEMON_KEY: i64 = 0x6c6e_6b6c_6467_7201;
+
+/// Takes the daemon's hold on a PostgreSQL ledger, or says who has it;
+/// None for an SQLite ledger (its lock file does this).
+pub async fn hold_postgres(
+    ledger: &crate::Ledger,
+    who: &str,
+) -> Result<Option<PostgresHold>, crate::LedgerError> {
+    use sqlx::{ConnectOptions, Row};
+    if ledger.backend() != crate::Backend::Postgres {
+        return Ok(None);
+    }
+    let err = crate::query_err("take the daemon's hold on the ledger");
+    let mut conn = ledger
+        .pool()
+        .connect_options()
+        .connect()
+        .await
+        .map_err(err)?;
+    let err = crate::query_err("take the daemon's hold on the ledger");
+    sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(
+            format!("linkledger daemon: {who}")
+                .chars()
+                .take(63)
+                .collect::<String>(),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(err)?;
+    let err = crate::query_err("take the daemon's hold on the ledger");
+    let got = sqlx::query("SELECT pg_try_advisory_lock($1)")
+        .bind(DAEMON_KEY)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(err)?;
+    if crate::sql::flag(&got, 0) {
+        return Ok(Some(PostgresHold { _conn: conn }));
+    }
+    let holder: Option<String> = sqlx::query(
+        "SELECT coalesce(a.application_name, '') || ' from ' || coalesce(host(a.client_addr), 'a local socket') \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND (l.classid::bigint << 32 | l.objid::bigint) = $1 LIMIT 1",
+    )
+    .bind(DAEMON_KEY)
+    .fetch_optional(&mut conn)
+    .await
+    .ok()
+    .flatten()
+    .map(|r| r.get(0));
+    Err(crate::LedgerError::Held {
+        holder: holder.unwrap_or_else(|| "holder unknown".into()),
+    })
+}
