@@ -95,28 +95,6 @@ impl Drop for DaemonLock {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_second_holder_is_refused_with_the_first_named_until_it_lets_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = dir.path().join("ledger.db");
-        let first = DaemonLock::take(&ledger, "pid 11, started 2026-12-01T08:00:00Z").unwrap();
-        assert_eq!(first.path(), dir.path().join("ledger.db.lock"));
-        let err = DaemonLock::take(&ledger, "pid 12").unwrap_err().to_string();
-        assert!(err.contains("another linkledger daemon"), "{err}");
-        assert!(
-            err.contains("pid 11, started 2026-12-01T08:00:00Z"),
-            "{err}"
-        );
-        drop(first);
-        let again = DaemonLock::take(&ledger, "pid 12");
-        assert!(again.is_ok(), "{again:?}");
-    }
-}
-
 /// A PostgreSQL ledger's hold for one daemon: a session advisory lock on a
 /// connection of its own, kept for as long as the daemon runs (the server
 /// drops it when the connection ends, also when the process is killed).
@@ -188,4 +166,26 @@ pub async fn hold_postgres(
     Err(crate::LedgerError::Held {
         holder: holder.unwrap_or_else(|| "holder unknown".into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_with_the_first_named_until_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.db");
+        let first = DaemonLock::take(&ledger, "pid 11, started 2026-12-01T08:00:00Z").unwrap();
+        assert_eq!(first.path(), dir.path().join("ledger.db.lock"));
+        let err = DaemonLock::take(&ledger, "pid 12").unwrap_err().to_string();
+        assert!(err.contains("another linkledger daemon"), "{err}");
+        assert!(
+            err.contains("pid 11, started 2026-12-01T08:00:00Z"),
+            "{err}"
+        );
+        drop(first);
+        let again = DaemonLock::take(&ledger, "pid 12");
+        assert!(again.is_ok(), "{again:?}");
+    }
 }
