@@ -20,7 +20,9 @@ fn main() -> ExitCode {
             // LINKLEDGER_LOG, else the usual RUST_LOG, else info.
             tracing_subscriber::EnvFilter::try_from_env("LINKLEDGER_LOG")
                 .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         // Colour only on a terminal: a log file or the journal gets plain text.

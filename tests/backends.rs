@@ -347,3 +347,88 @@ fn a_second_daemon_on_a_postgresql_ledger_is_refused() {
         || std::fs::read_to_string(&log_b).is_ok_and(|t| t.contains("linkledger running")),
     );
 }
+
+/// An SQLite ledger moved to PostgreSQL with `linkledger migrate`: every
+/// row and the chain head come across, the figures are the same from
+/// either, a second run changes nothing, a daemon goes on writing the
+/// copy (its keys after the copied ones), and a database holding another
+/// ledger is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_ledger_migrates_to_postgresql_once() {
+    let now: DateTime<Utc> = "2026-08-12T00:00:00Z".parse().unwrap();
+    let (lite_dir, pg_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let lite = TestLedger::new(Backend::Sqlite, lite_dir.path()).unwrap();
+    let Some(pg) = TestLedger::new(Backend::Postgres, pg_dir.path()) else {
+        return;
+    };
+    let lite_config = written(lite_dir.path(), &lite, now).await;
+    let pg_config = config(pg_dir.path(), &pg);
+    let migrate = || {
+        Command::new(BIN)
+            .args(["migrate", "--from", &lite.database, "--to", &pg.database])
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    let said = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let lite_v = cli_json(&lite_config, &["verify", "--json"]);
+    let head = lite_v["head"]["chain"].as_str().unwrap();
+    assert!(said.contains("copied") && said.contains(head), "{said}");
+    let pg_v = cli_json(&pg_config, &["verify", "--json"]);
+    assert_eq!(pg_v["intact"], true, "{pg_v}");
+    assert_eq!(pg_v["head"], lite_v["head"]);
+    for args in [
+        &["outages", "--json"][..],
+        &["fault", "list", "--json"],
+        &["gaps", "--json"],
+    ] {
+        assert_eq!(
+            cli_json(&lite_config, args),
+            cli_json(&pg_config, args),
+            "{args:?}"
+        );
+    }
+    // Again: nothing to do.
+    let again = migrate();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing copied"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let db = pg.pg.as_ref().unwrap();
+    let runs = db.sql("SELECT count(*) FROM runs").unwrap();
+    // The daemon's writer goes on in the copy: new keys follow the copied.
+    let c = Config::load_without_secrets(&pg_config).unwrap();
+    common::written_ledger(
+        &c,
+        now,
+        "linkledger.toml",
+        vec![LedgerWrite::Stopped {
+            at: now + TimeDelta::minutes(5),
+        }],
+    )
+    .await
+    .close()
+    .await;
+    let after: i64 = db.sql("SELECT max(id) FROM runs").unwrap().parse().unwrap();
+    assert_eq!(after, runs.parse::<i64>().unwrap() + 1);
+    assert_eq!(cli_json(&pg_config, &["verify", "--json"])["intact"], true);
+    // The copy has moved on: the SQLite ledger is no longer its source.
+    let refused = migrate();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("already holds a ledger that is not this one"),
+        "{err}"
+    );
+}

@@ -13,6 +13,7 @@ use linkledger_config::Config;
 
 mod describe;
 mod listings;
+mod migrate;
 mod notify;
 mod verify;
 
@@ -78,6 +79,23 @@ pub enum Command {
         /// ... and its sequence number.
         #[arg(long, value_name = "N", allow_negative_numbers = true)]
         seq: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy an SQLite ledger into an empty PostgreSQL database, keys and
+    /// hash chain included, and check the copy (row counts, the chain
+    /// verified to the same head). Safe to run again. Stop the daemon first.
+    Migrate {
+        /// The SQLite ledger file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The PostgreSQL database (created empty), without a password:
+        /// postgres://user@host:5432/db
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// A file holding the PostgreSQL password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -247,6 +265,7 @@ impl Command {
                 MaintenanceCmd::Withdraw(w) | MaintenanceCmd::Approve(w) => &w.common.config,
             },
             Command::Agent { config } => config,
+            Command::Migrate { from, .. } => from,
             Command::Vantage {
                 cmd: VantageCmd::Status { config, .. },
             } => config,
@@ -284,6 +303,15 @@ async fn check_ledger(c: &Config) -> anyhow::Result<()> {
 pub fn main(cli: Cli) -> ExitCode {
     if let Command::Agent { config } = &cli.command {
         return agent_main(config);
+    }
+    if let Command::Migrate {
+        from,
+        to,
+        password_file,
+        json,
+    } = &cli.command
+    {
+        return migrate::main(from, to, password_file.as_deref(), *json);
     }
     let path = cli.command.config_path();
     let load = match &cli.command {
@@ -335,7 +363,9 @@ pub fn main(cli: Cli) -> ExitCode {
             Command::Maintenance { cmd } => cli_contract::maintenance(&config, cmd).await,
             Command::Drill { cmd } => cli_contract::drill(&config, cmd).await,
             Command::Outage { cmd } => cli_contract::outage(&config, cmd).await,
-            Command::Agent { .. } => unreachable!("handled before the config is loaded"),
+            Command::Agent { .. } | Command::Migrate { .. } => {
+                unreachable!("handled before the config is loaded")
+            }
             Command::Vantage {
                 cmd: VantageCmd::Status { json, .. },
             } => vantage_status(&config, json).await,

@@ -16,6 +16,7 @@ pub mod day_rollups;
 pub mod evidence;
 pub mod faults;
 pub mod lock;
+pub mod migrate;
 pub mod observed;
 pub mod operator;
 pub mod outbox;
@@ -63,6 +64,8 @@ pub enum LedgerError {
     ChainBroken { first: String, count: usize },
     #[error("another linkledger daemon writes this PostgreSQL ledger ({holder}); stop it first, or give this daemon a ledger of its own (daemon.database)")]
     Held { holder: String },
+    #[error("cannot migrate the ledger: {0}")]
+    Migration(String),
     #[error("the ledger's journal {path}: {source}")]
     Journal {
         path: String,
