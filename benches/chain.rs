@@ -16,6 +16,9 @@
 //! with their faults, notices, and two deliveries per notice), then
 //! `verify` over the whole chain from a read-only handle, as the CLI does.
 //!
+//! The writer's minute is also written to PostgreSQL (see
+//! `benches/common` for the server), chained, to set the two side by side.
+//!
 //!     cargo bench --bench chain
 #![allow(clippy::disallowed_types)] // wall-clock measurement
 
@@ -122,10 +125,13 @@ fn minute(t0: DateTime<Utc>) -> Vec<LedgerWrite> {
     out
 }
 
-async fn writer_minute(chained: bool) -> (Duration, usize, i64) {
+async fn writer_minute(chained: bool, pg: Option<&common::BenchPg>) -> (Duration, usize, i64) {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), 2);
-    let db = ledger::open(&c.daemon.database).await.unwrap();
+    let db = match pg {
+        Some(pg) => ledger::open_postgres(&pg.url, None).await.unwrap(),
+        None => ledger::open(&c.daemon.database).await.unwrap(),
+    };
     let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
     let start = run::begin(&db, t0, "bench.toml", 1000, &c.lines)
         .await
@@ -214,14 +220,14 @@ fn main() {
     let runs = env("LINKLEDGER_BENCH_RUNS", 3);
     let (mut with, mut without) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let (t, n, links) = rt.block_on(writer_minute(true));
+        let (t, n, links) = rt.block_on(writer_minute(true, None));
         println!(
             "writer, one minute at 10,000 targets, chained:     {n} writes in {:6.2} s  ({:7.0} writes/s, {links} links)",
             t.as_secs_f64(),
             n as f64 / t.as_secs_f64()
         );
         with.push(t);
-        let (t, n, links) = rt.block_on(writer_minute(false));
+        let (t, n, links) = rt.block_on(writer_minute(false, None));
         println!(
             "writer, one minute at 10,000 targets, not chained: {n} writes in {:6.2} s  ({:7.0} writes/s, {links} links)",
             t.as_secs_f64(),
@@ -236,6 +242,28 @@ fn main() {
         b.as_secs_f64(),
         (1.0 - b.as_secs_f64() / a.as_secs_f64()) * 100.0
     );
+    // The same minute on PostgreSQL (a fresh database each run).
+    let mut on_pg = Vec::new();
+    for i in 0..runs {
+        let Some(pg) = common::postgres(&format!("writer{i}")) else {
+            println!("writer on PostgreSQL: skipped (no server; see benches/common)");
+            break;
+        };
+        let (t, n, links) = rt.block_on(writer_minute(true, Some(&pg)));
+        println!(
+            "writer, one minute at 10,000 targets, PostgreSQL: {n} writes in {:6.2} s  ({:7.0} writes/s, {links} links)",
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64()
+        );
+        on_pg.push(t);
+    }
+    if let Some(p) = on_pg.iter().min() {
+        println!(
+            "best: SQLite {:.2} s, PostgreSQL {:.2} s for the same minute (both chained)",
+            a.as_secs_f64(),
+            p.as_secs_f64()
+        );
+    }
     let lines = env("LINKLEDGER_BENCH_LINES", 10);
     let (filled, took, v) = rt.block_on(year(lines));
     println!(

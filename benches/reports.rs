@@ -11,6 +11,9 @@
 //!     cargo bench --bench reports
 //!     LINKLEDGER_BENCH_LINES=3 LINKLEDGER_BENCH_RUNS=3 cargo bench --bench reports
 //!
+//! Then the same ledger on PostgreSQL (copied with `migrate`, timed; see
+//! `benches/common` for the server) and the same reports from it.
+//!
 //! Targets (issue 6): every quarterly report for 10 lines as HTML under
 //! 0.5 s, as PDF under 2 s. PDF needs fonts-noto-cjk.
 #![allow(clippy::disallowed_types)] // wall-clock measurement
@@ -126,34 +129,80 @@ fn main() {
             "rolled up {days} line-days of probes and {traffic} of traffic in {:.1} s (the daemon does one day at a time)",
             t.elapsed().as_secs_f64()
         );
-        drop(pool);
         // Reports read the ledger the way the CLI does: read-only.
-        let pool = linkledger_ledger::open_for_reading(&c.daemon.database).await.unwrap();
+        let reading = linkledger_ledger::open_for_reading(&c.daemon.database).await.unwrap();
+        reports(&reading, &c, lines, runs, now, "SQLite").await;
+        let Some(pg) = common::postgres("reports") else {
+            println!("PostgreSQL: skipped (no server; see benches/common)");
+            return;
+        };
+        let target = linkledger_ledger::open_postgres(&pg.url, None).await.unwrap();
+        // The fill's chained records, sealed as the daemon's next start would.
+        linkledger_ledger::chain::seal_pending(&pool).await.unwrap();
+        let t = Instant::now();
+        let copied = linkledger_ledger::migrate::copy(&pool, &target).await.unwrap();
+        let rows: i64 = copied.tables.iter().map(|(_, n)| n).sum();
+        println!(
+            "migrate copied {rows} rows to PostgreSQL and verified the copy in {:.1} s ({:.0} rows/s)",
+            t.elapsed().as_secs_f64(),
+            rows as f64 / t.elapsed().as_secs_f64()
+        );
+        reports(&target, &c, lines, runs, now, "PostgreSQL").await;
+    });
+}
+
+async fn reports(
+    pool: &linkledger_ledger::Ledger,
+    c: &Config,
+    lines: usize,
+    runs: usize,
+    now: DateTime<Utc>,
+    on: &str,
+) {
+    {
         let font = PdfFont::load(None).ok();
         let tz = c.daemon.timezone;
         let kinds = [
-            ("quarterly 2025Q3", ReportKind::Quarterly(Period::quarter("2025Q3", tz).unwrap())),
-            ("assessment 2025H2", ReportKind::Assessment(Period::half("2025H2", tz).unwrap())),
-            ("annual 2025", ReportKind::Annual(Period::contract_year(1, c.contract.start, tz).unwrap())),
+            (
+                "quarterly 2025Q3",
+                ReportKind::Quarterly(Period::quarter("2025Q3", tz).unwrap()),
+            ),
+            (
+                "assessment 2025H2",
+                ReportKind::Assessment(Period::half("2025H2", tz).unwrap()),
+            ),
+            (
+                "annual 2025",
+                ReportKind::Annual(Period::contract_year(1, c.contract.start, tz).unwrap()),
+            ),
             ("fault record", ReportKind::Fault(15)),
         ];
-        println!("{lines} lines, {runs} runs each:");
+        println!("{on}, {lines} lines, {runs} runs each:");
         for (name, kind) in kinds {
             for format in [ReportFormat::Html, ReportFormat::Pdf] {
                 if format == ReportFormat::Pdf && font.is_none() {
-                    println!("  {name:<18} pdf   skipped: no CJK font (apt-get install fonts-noto-cjk)");
+                    println!(
+                        "  {name:<18} pdf   skipped: no CJK font (apt-get install fonts-noto-cjk)"
+                    );
                     continue;
                 }
                 let mut times = Vec::new();
                 let mut size = 0;
                 for _ in 0..runs {
                     let t = Instant::now();
-                    let r = build(&pool, &c, kind.clone(), None, Language::ZhCn, now).await.unwrap();
+                    let r = build(pool, c, kind.clone(), None, Language::ZhCn, now)
+                        .await
+                        .unwrap();
                     size = r.render(format, font.as_ref()).unwrap().len();
                     times.push(t.elapsed());
                 }
-                println!("  {name:<18} {:<5} {}   {:>8} bytes", format.as_str(), stats(times), size);
+                println!(
+                    "  {name:<18} {:<5} {}   {:>8} bytes",
+                    format.as_str(),
+                    stats(times),
+                    size
+                );
             }
         }
-    });
+    }
 }

@@ -325,7 +325,7 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
     rt.block_on(async {
         let pool = linkledger_ledger::open(&db).await.unwrap();
         sqlx::raw_sql(&rows(c))
-            .execute(pool.sqlite_pool())
+            .execute(pool.raw_pool())
             .await
             .unwrap();
         let tz = config.daemon.timezone;

@@ -432,3 +432,98 @@ async fn an_sqlite_ledger_migrates_to_postgresql_once() {
         "{err}"
     );
 }
+
+/// The PostgreSQL server stops for 15 s under a running daemon and comes
+/// back: the daemon keeps probing, queues its writes (the pending-writes
+/// gauge shows them), writes them once the server answers, and stops
+/// cleanly; the ledger records one run and no gap, every minute of
+/// probing is there, and the chain verifies.
+#[test]
+fn a_postgresql_restart_under_a_running_daemon_loses_nothing() {
+    if !common::can_ping() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(pg) = common::postgres::database_of_its_own() else {
+        return;
+    };
+    let l = TestLedger {
+        database: pg.url.clone(),
+        backend: Backend::Postgres,
+        pg: None,
+    };
+    let config = config(dir.path(), &l);
+    let port = {
+        let c = Config::load_without_secrets(&config).unwrap();
+        c.daemon.listen.port()
+    };
+    let log = dir.path().join("daemon.log");
+    let mut d = common::start_loopback(&config, &log);
+    let metric = |name: &str| {
+        let (_, body) = common::http(port, "GET", "/metrics", None, b"");
+        common::metric_value(&body, name)
+    };
+    common::wait_for(
+        "the daemon to run",
+        std::time::Duration::from_secs(30),
+        || metric("linkledger_ledger_pending_writes").is_some(),
+    );
+    common::sleep(3.0);
+    pg.server(false);
+    let mut most = 0.0f64;
+    let down = std::time::Instant::now();
+    while down.elapsed() < std::time::Duration::from_secs(15) {
+        most = most.max(metric("linkledger_ledger_pending_writes").unwrap_or(0.0));
+        common::sleep(0.5);
+    }
+    assert!(
+        most >= 3.0,
+        "writes queued while the server was away: {most}"
+    );
+    pg.server(true);
+    common::wait_for(
+        "the backlog to be written",
+        std::time::Duration::from_secs(60),
+        || metric("linkledger_ledger_pending_writes") == Some(0.0),
+    );
+    // The daemon's hold on the ledger, lost with the server, is taken again.
+    common::wait_for(
+        "the hold to be taken again",
+        std::time::Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|t| t.contains("hold on the PostgreSQL ledger is taken again"))
+        },
+    );
+    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
+    assert!(
+        d.0.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let q = |sql: &str| pg.sql(sql).unwrap();
+    assert_eq!(
+        q("SELECT count(*) FROM runs WHERE stopped_at IS NOT NULL"),
+        "1"
+    );
+    assert_eq!(q("SELECT count(*) FROM runs"), "1");
+    assert_eq!(
+        q("SELECT count(*) FROM gaps"),
+        "0",
+        "the daemon never stopped watching"
+    );
+    // Probing went on while the server was away: every second of the run
+    // is in the minute rows of one target, each minute once.
+    let sent: f64 = q("SELECT sum(sent) FROM probe_minutes WHERE tier = 'upstream' AND target = (SELECT min(target) FROM probe_minutes WHERE tier = 'upstream')").parse().unwrap();
+    let span: f64 = q(
+        "SELECT extract(epoch FROM (stopped_at::timestamptz - started_at::timestamptz)) FROM runs",
+    )
+    .parse()
+    .unwrap();
+    assert!(
+        sent >= span - 3.0 && sent <= span + 1.0,
+        "{sent} echoes over a run of {span} s"
+    );
+    let v = cli_json(&config, &["verify", "--json"]);
+    assert_eq!(v["intact"], true, "{v}");
+}

@@ -15,6 +15,9 @@ use linkledger_ledger::{self as ledger, budget, read, run};
 use sqlx::any::AnyPoolOptions;
 use tokio::sync::mpsc;
 
+mod common;
+use common::postgres::{Backend, TestLedger};
+
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -26,8 +29,18 @@ fn demo_lines() -> Vec<linkledger_config::Line> {
 }
 
 async fn fresh(dir: &tempfile::TempDir) -> (Ledger, i64) {
-    let path = dir.path().join("ledger.db");
-    let pool = ledger::open(&path).await.unwrap();
+    let l = TestLedger::new(Backend::Sqlite, dir.path()).unwrap();
+    fresh_on(&l).await
+}
+
+/// A ledger on `l` with a run begun at 2026-01-01T00:00:00Z.
+async fn fresh_on(l: &TestLedger) -> (Ledger, i64) {
+    let pool = match l.backend {
+        Backend::Sqlite => ledger::open(std::path::Path::new(&l.database))
+            .await
+            .unwrap(),
+        Backend::Postgres => ledger::open_postgres(&l.database, None).await.unwrap(),
+    };
     let start = run::begin(
         &pool,
         t("2026-01-01T00:00:00Z"),
@@ -110,14 +123,14 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
         "both writes still queued"
     );
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outages")
-        .fetch_one(pool.sqlite_pool())
+        .fetch_one(pool.raw_pool())
         .await
         .unwrap();
     assert_eq!(n, 0);
 
     refusing.store(false, std::sync::atomic::Ordering::SeqCst);
     sqlx::query("PRAGMA query_only = OFF")
-        .execute(pool.sqlite_pool())
+        .execute(pool.raw_pool())
         .await
         .unwrap();
     drop(tx);
@@ -139,28 +152,30 @@ async fn writes_refused_by_a_read_only_database_are_written_once_it_accepts_them
     assert_eq!(list[0].end, Some(t("2026-01-01T01:00:10Z")));
 }
 
-#[tokio::test]
-async fn ledger_rows_are_never_deleted_or_rewritten() {
+async fn ledger_rows_are_never_deleted_or_rewritten(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (pool, run_id) = fresh(&dir).await;
-    sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', 'upstream_unreachable', 1000, ?)")
-        .bind(run_id).execute(pool.sqlite_pool()).await.unwrap();
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let (pool, run_id) = fresh_on(&l).await;
+    sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', 'upstream_unreachable', 1000, $1)")
+        .bind(run_id).execute(pool.raw_pool()).await.unwrap();
     // Closing an open outage is allowed, once.
-    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:10.000Z', end_after = '2026-01-01T01:00:09.000Z'").execute(pool.sqlite_pool()).await.unwrap();
+    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:10.000Z', end_after = '2026-01-01T01:00:09.000Z'").execute(pool.raw_pool()).await.unwrap();
     let rewrite = sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:05.000Z'")
-        .execute(pool.sqlite_pool())
+        .execute(pool.raw_pool())
         .await
         .unwrap_err();
     assert!(rewrite.to_string().contains("never rewritten"), "{rewrite}");
     let delete = sqlx::query("DELETE FROM outages")
-        .execute(pool.sqlite_pool())
+        .execute(pool.raw_pool())
         .await
         .unwrap_err();
     assert!(delete.to_string().contains("never deleted"), "{delete}");
-    sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, '2026-01-01T02:00:00.000Z', '2026-01-01T02:00:05.000Z', 'daemon_not_running', ?)")
-        .bind(run_id).execute(pool.sqlite_pool()).await.unwrap();
+    sqlx::query("INSERT INTO gaps (line, start_at, end_at, reason, run_id) VALUES (NULL, '2026-01-01T02:00:00.000Z', '2026-01-01T02:00:05.000Z', 'daemon_not_running', $1)")
+        .bind(run_id).execute(pool.raw_pool()).await.unwrap();
     let delete_gap = sqlx::query("DELETE FROM gaps")
-        .execute(pool.sqlite_pool())
+        .execute(pool.raw_pool())
         .await
         .unwrap_err();
     assert!(
@@ -169,28 +184,30 @@ async fn ledger_rows_are_never_deleted_or_rewritten() {
     );
     // Only one outage may be open per line.
     for _ in 0..2 {
-        let _ = sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('unicom', '2026-01-02T00:00:00.000Z', 'upstream_unreachable', 1000, ?)")
-            .bind(run_id).execute(pool.sqlite_pool()).await;
+        let _ = sqlx::query("INSERT INTO outages (line, start_at, cause, interval_ms, run_opened) VALUES ('unicom', '2026-01-02T00:00:00.000Z', 'upstream_unreachable', 1000, $1)")
+            .bind(run_id).execute(pool.raw_pool()).await;
     }
     let open: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outages WHERE line = 'unicom' AND end_at IS NULL")
-            .fetch_one(pool.sqlite_pool())
+            .fetch_one(pool.raw_pool())
             .await
             .unwrap();
     assert_eq!(open, 1);
 }
 
-#[tokio::test]
-async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_gap() {
+async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_gap(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (pool, _) = fresh(&dir).await;
+    let Some(l) = TestLedger::new(b, dir.path()) else {
+        return;
+    };
+    let (pool, _) = fresh_on(&l).await;
     // First run seen alive until 01:00:05, during an outage opened at 01:00:00.
     sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:05.000Z'")
-        .execute(pool.sqlite_pool())
+        .execute(pool.raw_pool())
         .await
         .unwrap();
     sqlx::query("INSERT INTO outages (line, start_at, start_after, cause, interval_ms, run_opened) VALUES ('telecom', '2026-01-01T01:00:00.000Z', '2026-01-01T00:59:59.000Z', 'upstream_unreachable', 1000, 1)")
-        .execute(pool.sqlite_pool()).await.unwrap();
+        .execute(pool.raw_pool()).await.unwrap();
     // The daemon comes back at 01:00:15: the gap is recorded, the outage resumed.
     let second = run::begin(
         &pool,
@@ -214,9 +231,9 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
     );
     // While the second run is away (killed at 01:00:17 with the outage open),
     // the open outage is not charged beyond what was seen.
-    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:17.000Z' WHERE id = ?")
+    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:17.000Z' WHERE id = $1")
         .bind(second.run_id)
-        .execute(pool.sqlite_pool())
+        .execute(pool.raw_pool())
         .await
         .unwrap();
     let open = &read::outages(
@@ -235,9 +252,9 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
         "01:00:00-01:00:05 and 01:00:15-01:00:17"
     );
     // The run did in fact see it end at 01:00:20 and stopped cleanly later.
-    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:30.000Z', stopped_at = '2026-01-01T01:00:30.000Z' WHERE id = ?")
-        .bind(second.run_id).execute(pool.sqlite_pool()).await.unwrap();
-    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(pool.sqlite_pool()).await.unwrap();
+    sqlx::query("UPDATE runs SET heartbeat_at = '2026-01-01T01:00:30.000Z', stopped_at = '2026-01-01T01:00:30.000Z' WHERE id = $1")
+        .bind(second.run_id).execute(pool.raw_pool()).await.unwrap();
+    sqlx::query("UPDATE outages SET end_at = '2026-01-01T01:00:20.000Z', end_after = '2026-01-01T01:00:19.000Z'").execute(pool.raw_pool()).await.unwrap();
 
     let o = &read::outages(
         &pool,
@@ -290,7 +307,7 @@ async fn charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_g
 async fn every_table_of_record_refuses_deletes_and_rewrites() {
     let dir = tempfile::tempdir().unwrap();
     let (pool, _) = fresh(&dir).await;
-    let mut conn = pool.sqlite_pool().acquire().await.unwrap();
+    let mut conn = pool.raw_pool().acquire().await.unwrap();
     // The rows are made to reach the triggers, not to be valid records.
     sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
@@ -385,3 +402,8 @@ async fn every_table_of_record_refuses_deletes_and_rewrites() {
         unguarded.join("\n")
     );
 }
+
+crate::on_both_backends!(
+    ledger_rows_are_never_deleted_or_rewritten,
+    charged_downtime_leaves_out_unobserved_time_and_a_restart_records_the_gap,
+);

@@ -27,3 +27,100 @@ pub fn config_text(dir: &std::path::Path, lines: usize) -> String {
     }
     s
 }
+
+/// A PostgreSQL database for a bench: in the server `LINKLEDGER_BENCH_POSTGRES`
+/// (else `LINKLEDGER_TEST_POSTGRES`) names, else in a throwaway cluster
+/// (tests/support/pg_cluster.sh, as root); None when there is none. The
+/// database (or the cluster) is removed on drop.
+pub struct BenchPg {
+    pub url: String,
+    admin: String,
+    name: String,
+    cluster: Option<tempfile::TempDir>,
+}
+
+pub fn postgres(name: &str) -> Option<BenchPg> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pg_cluster.sh");
+    let given = std::env::var("LINKLEDGER_BENCH_POSTGRES")
+        .or_else(|_| std::env::var("LINKLEDGER_TEST_POSTGRES"))
+        .ok()
+        .filter(|u| !u.is_empty());
+    let (admin, cluster) = match given {
+        Some(u) => (u, None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("llbench")
+                .tempdir_in("/tmp")
+                .ok()?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port();
+            let out = std::process::Command::new(script)
+                .arg("start")
+                .arg(dir.path())
+                .arg(port.to_string())
+                .output()
+                .ok()?;
+            if !out.status.success() {
+                eprintln!(
+                    "no PostgreSQL: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                return None;
+            }
+            (
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                Some(dir),
+            )
+        }
+    };
+    let name = format!("llbench_{name}_{}", std::process::id());
+    let ok = std::process::Command::new("psql")
+        .args(["-qAt", "-d", &admin, "-c"])
+        .arg(format!("DROP DATABASE IF EXISTS {name}; "))
+        .status()
+        .is_ok_and(|s| s.success())
+        && std::process::Command::new("psql")
+            .args(["-qAt", "-d", &admin, "-c"])
+            .arg(format!(
+                "CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+            ))
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        return None;
+    }
+    let mut url = url::Url::parse(&admin).ok()?;
+    url.set_path(&format!("/{name}"));
+    Some(BenchPg {
+        url: url.to_string(),
+        admin,
+        name,
+        cluster,
+    })
+}
+
+impl Drop for BenchPg {
+    fn drop(&mut self) {
+        match &self.cluster {
+            Some(dir) => {
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pg_cluster.sh");
+                let _ = std::process::Command::new(script)
+                    .arg("stop")
+                    .arg(dir.path())
+                    .output();
+            }
+            None => {
+                let _ = std::process::Command::new("psql")
+                    .args(["-qAt", "-d", &self.admin, "-c"])
+                    .arg(format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ))
+                    .output();
+            }
+        }
+    }
+}

@@ -25,10 +25,23 @@ fn script() -> PathBuf {
 /// A fresh, empty database; None when this test cannot have one (and
 /// skipping was asked for, see [`super::skip`]).
 pub fn database() -> Option<PgDb> {
-    let (admin, cluster) = match std::env::var("LINKLEDGER_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
-            if std::env::var_os("CI").is_some() {
+    in_cluster(false)
+}
+
+/// A database in a throwaway cluster of this test's own, whatever
+/// `LINKLEDGER_TEST_POSTGRES` says: for a test that stops the server.
+pub fn database_of_its_own() -> Option<PgDb> {
+    in_cluster(true)
+}
+
+fn in_cluster(own: bool) -> Option<PgDb> {
+    let given = std::env::var("LINKLEDGER_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty() && !own);
+    let (admin, cluster) = match given {
+        Some(url) => (url, None),
+        None => {
+            if !own && std::env::var_os("CI").is_some() {
                 panic!(
                     "LINKLEDGER_TEST_POSTGRES is not set: CI runs every ledger test on PostgreSQL too (.ci/run starts a cluster)"
                 );
@@ -100,6 +113,21 @@ fn admin_sql(admin: &str, sql: &str) {
 }
 
 impl PgDb {
+    /// Stops this test's own server (its data kept) or starts it again.
+    pub fn server(&self, up: bool) {
+        let dir = self.cluster.as_ref().expect("a cluster of the test's own");
+        let out = Command::new(script())
+            .arg(if up { "up" } else { "down" })
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `psql -c SQL` on this database: its output, rows a line, columns
     /// split by `|`.
     pub fn sql(&self, sql: &str) -> Result<String, String> {

@@ -29,8 +29,19 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let config = s.config.get();
     s.metrics
         .update_egress(config.lines.iter().map(|l| l.id.as_str()));
-    if let Err(e) = contract_metrics(&s, &config, now).await {
-        tracing::warn!(error = %e, "cannot read contract figures for /metrics");
+    // A ledger server that does not answer (PostgreSQL restarting, a
+    // partition) leaves the last figures; the scrape itself is not held.
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        contract_metrics(&s, &config, now),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot read contract figures for /metrics"),
+        Err(_) => tracing::warn!(
+            "the ledger did not answer within 2 s; /metrics shows its last contract figures"
+        ),
     }
     s.metrics
         .ledger_pending

@@ -130,7 +130,7 @@ impl Ledger {
 
     /// The pool beneath, for a test that writes rows by hand.
     #[cfg(feature = "test-support")]
-    pub fn sqlite_pool(&self) -> &AnyPool {
+    pub fn raw_pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -359,6 +359,9 @@ async fn postgres_pool(
     let options = AnyConnectOptions::from_str(full.as_str()).map_err(open_err)?;
     AnyPoolOptions::new()
         .max_connections(max)
+        // A server away (restarting, cut off) fails a write within seconds,
+        // so the writer queues and retries, and nothing waits on it long.
+        .acquire_timeout(std::time::Duration::from_secs(3))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 // Timestamps are compared as text: byte order, as SQLite's.

@@ -99,10 +99,11 @@ impl Drop for DaemonLock {
 /// connection of its own, kept for as long as the daemon runs (the server
 /// drops it when the connection ends, also when the process is killed).
 /// Daemons on other hosts share no lock file, so this is what refuses a
-/// second one. Not a lease: if the server restarts, the hold is gone until
-/// the daemon starts again (a standby pair with a lease is not built yet).
+/// second one. When the server restarts, the hold is taken again as soon as
+/// it is back (unless another daemon took it meanwhile: said in the log).
+/// Not a lease: a standby pair with a lease is not built yet.
 pub struct PostgresHold {
-    _conn: sqlx::AnyConnection,
+    keeper: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for PostgresHold {
@@ -111,27 +112,23 @@ impl std::fmt::Debug for PostgresHold {
     }
 }
 
+impl Drop for PostgresHold {
+    fn drop(&mut self) {
+        // The connection goes with the task: the server lets go at once.
+        self.keeper.abort();
+    }
+}
+
 /// The session lock's key (the writes' transaction lock is another).
 const DAEMON_KEY: i64 = 0x6c6e_6b6c_6467_7201;
 
-/// Takes the daemon's hold on a PostgreSQL ledger, or says who has it;
-/// None for an SQLite ledger (its lock file does this).
-pub async fn hold_postgres(
-    ledger: &crate::Ledger,
+/// A connection holding the daemon's lock, or who holds it instead.
+async fn try_hold(
+    options: &sqlx::any::AnyConnectOptions,
     who: &str,
-) -> Result<Option<PostgresHold>, crate::LedgerError> {
+) -> Result<Result<sqlx::AnyConnection, String>, sqlx::Error> {
     use sqlx::{ConnectOptions, Row};
-    if ledger.backend() != crate::Backend::Postgres {
-        return Ok(None);
-    }
-    let err = crate::query_err("take the daemon's hold on the ledger");
-    let mut conn = ledger
-        .pool()
-        .connect_options()
-        .connect()
-        .await
-        .map_err(err)?;
-    let err = crate::query_err("take the daemon's hold on the ledger");
+    let mut conn = options.connect().await?;
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(
             format!("linkledger daemon: {who}")
@@ -140,16 +137,13 @@ pub async fn hold_postgres(
                 .collect::<String>(),
         )
         .execute(&mut conn)
-        .await
-        .map_err(err)?;
-    let err = crate::query_err("take the daemon's hold on the ledger");
+        .await?;
     let got = sqlx::query("SELECT pg_try_advisory_lock($1)")
         .bind(DAEMON_KEY)
         .fetch_one(&mut conn)
-        .await
-        .map_err(err)?;
+        .await?;
     if crate::sql::flag(&got, 0) {
-        return Ok(Some(PostgresHold { _conn: conn }));
+        return Ok(Ok(conn));
     }
     let holder: Option<String> = sqlx::query(
         "SELECT coalesce(a.application_name, '') || ' from ' || coalesce(host(a.client_addr), 'a local socket') \
@@ -163,9 +157,52 @@ pub async fn hold_postgres(
     .ok()
     .flatten()
     .map(|r| r.get(0));
-    Err(crate::LedgerError::Held {
-        holder: holder.unwrap_or_else(|| "holder unknown".into()),
-    })
+    Ok(Err(holder.unwrap_or_else(|| "holder unknown".into())))
+}
+
+/// Takes the daemon's hold on a PostgreSQL ledger, or says who has it;
+/// None for an SQLite ledger (its lock file does this).
+pub async fn hold_postgres(
+    ledger: &crate::Ledger,
+    who: &str,
+) -> Result<Option<PostgresHold>, crate::LedgerError> {
+    if ledger.backend() != crate::Backend::Postgres {
+        return Ok(None);
+    }
+    let options = ledger.pool().connect_options().as_ref().clone();
+    let conn = try_hold(&options, who)
+        .await
+        .map_err(crate::query_err("take the daemon's hold on the ledger"))?
+        .map_err(|holder| crate::LedgerError::Held { holder })?;
+    let who = who.to_string();
+    let keeper = tokio::spawn(async move {
+        let mut conn = Some(conn);
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut told = false;
+        loop {
+            every.tick().await;
+            if let Some(c) = conn.as_mut() {
+                if sqlx::query("SELECT 1").execute(&mut *c).await.is_ok() {
+                    continue;
+                }
+                tracing::warn!("lost the connection holding this daemon's hold on the PostgreSQL ledger; taking it again once the server answers");
+                conn = None;
+            }
+            match try_hold(&options, &who).await {
+                Ok(Ok(c)) => {
+                    tracing::info!("the daemon's hold on the PostgreSQL ledger is taken again");
+                    conn = Some(c);
+                    told = false;
+                }
+                Ok(Err(holder)) if !told => {
+                    tracing::error!(%holder, "another linkledger daemon took this PostgreSQL ledger while the server was away: two daemons now write it; stop one");
+                    told = true;
+                }
+                _ => {}
+            }
+        }
+    });
+    Ok(Some(PostgresHold { keeper }))
 }
 
 #[cfg(test)]
