@@ -526,4 +526,47 @@ fn a_postgresql_restart_under_a_running_daemon_loses_nothing() {
     );
     let v = cli_json(&config, &["verify", "--json"]);
     assert_eq!(v["intact"], true, "{v}");
+
+    // Stopped while the server is away: what cannot be written is kept in
+    // the journal beside the state folder, and replayed at the next start.
+    let mut d = common::start_loopback(&config, &log);
+    common::wait_for(
+        "the daemon to run again",
+        std::time::Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|t| t.matches("linkledger running").count() == 2)
+        },
+    );
+    common::sleep(2.0);
+    pg.server(false);
+    common::sleep(3.0);
+    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
+    d.0.wait().unwrap();
+    let c = Config::load_without_secrets(&config).unwrap();
+    let journal = linkledger_ledger::write::journal::journal_path(&c.daemon.database);
+    let kept = std::fs::read(&journal).unwrap_or_default();
+    assert!(
+        kept.iter().any(|b| *b != 0),
+        "writes kept in {}",
+        journal.display()
+    );
+    pg.server(true);
+    let mut d = common::start_loopback(&config, &log);
+    common::wait_for("the third run", std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.matches("linkledger running").count() == 3)
+    });
+    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
+    d.0.wait().unwrap();
+    let replayed: i64 = q("SELECT sum(writes) FROM journal_replays")
+        .parse()
+        .unwrap();
+    assert!(replayed > 0, "the kept writes replayed once");
+    assert_eq!(q("SELECT count(*) FROM journal_replays"), "1");
+    assert_eq!(
+        q("SELECT count(*) FROM runs WHERE stopped_at IS NOT NULL"),
+        "3"
+    );
+    let v = cli_json(&config, &["verify", "--json"]);
+    assert_eq!(v["intact"], true, "{v}");
 }
