@@ -87,6 +87,21 @@ async fn written(dir: &Path, l: &TestLedger, now: DateTime<Utc>) -> PathBuf {
     path
 }
 
+/// Waits until the daemon logging to `log` has started its `n`th run.
+fn wait_runs(log: &Path, n: usize) {
+    common::wait_for(
+        &format!("run {n} of the daemon"),
+        std::time::Duration::from_secs(30),
+        || std::fs::read_to_string(log).is_ok_and(|t| t.matches("linkledger running").count() >= n),
+    );
+}
+
+/// SIGTERM, then the daemon's exit status.
+fn stop(d: &mut common::Running) -> std::process::ExitStatus {
+    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
+    d.0.wait().unwrap()
+}
+
 fn cli_json(config: &Path, args: &[&str]) -> Value {
     let out = Command::new(BIN)
         .args(args)
@@ -314,11 +329,7 @@ fn a_second_daemon_on_a_postgresql_ledger_is_refused() {
     let (config_a, config_b) = (config(&a, &l), config(&b, &l));
     let log_a = a.join("daemon.log");
     let mut first = common::start_loopback(&config_a, &log_a);
-    common::wait_for(
-        "the first daemon to run",
-        std::time::Duration::from_secs(30),
-        || std::fs::read_to_string(&log_a).is_ok_and(|t| t.contains("linkledger running")),
-    );
+    wait_runs(&log_a, 1);
     let second = Command::new(BIN)
         .args(["run", "-c"])
         .arg(&config_b)
@@ -337,15 +348,10 @@ fn a_second_daemon_on_a_postgresql_ledger_is_refused() {
             .sql("SELECT count(*) FROM runs")
             .unwrap();
     assert_eq!(runs, "1", "the refused daemon recorded no run");
-    let _ = Command::new("kill").arg(first.0.id().to_string()).status();
-    first.0.wait().unwrap();
+    stop(&mut first);
     let log_b = b.join("daemon.log");
     let _second = common::start_loopback(&config_b, &log_b);
-    common::wait_for(
-        "the second daemon to run",
-        std::time::Duration::from_secs(30),
-        || std::fs::read_to_string(&log_b).is_ok_and(|t| t.contains("linkledger running")),
-    );
+    wait_runs(&log_b, 1);
 }
 
 /// An SQLite ledger moved to PostgreSQL with `linkledger migrate`: every
@@ -495,9 +501,8 @@ fn a_postgresql_restart_under_a_running_daemon_loses_nothing() {
                 .is_ok_and(|t| t.contains("hold on the PostgreSQL ledger is taken again"))
         },
     );
-    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
     assert!(
-        d.0.wait().unwrap().success(),
+        stop(&mut d).success(),
         "{}",
         std::fs::read_to_string(&log).unwrap()
     );
@@ -530,19 +535,11 @@ fn a_postgresql_restart_under_a_running_daemon_loses_nothing() {
     // Stopped while the server is away: what cannot be written is kept in
     // the journal beside the state folder, and replayed at the next start.
     let mut d = common::start_loopback(&config, &log);
-    common::wait_for(
-        "the daemon to run again",
-        std::time::Duration::from_secs(30),
-        || {
-            std::fs::read_to_string(&log)
-                .is_ok_and(|t| t.matches("linkledger running").count() == 2)
-        },
-    );
+    wait_runs(&log, 2);
     common::sleep(2.0);
     pg.server(false);
     common::sleep(3.0);
-    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
-    d.0.wait().unwrap();
+    stop(&mut d);
     let c = Config::load_without_secrets(&config).unwrap();
     let journal = linkledger_ledger::write::journal::journal_path(&c.daemon.database);
     let kept = std::fs::read(&journal).unwrap_or_default();
@@ -553,11 +550,8 @@ fn a_postgresql_restart_under_a_running_daemon_loses_nothing() {
     );
     pg.server(true);
     let mut d = common::start_loopback(&config, &log);
-    common::wait_for("the third run", std::time::Duration::from_secs(30), || {
-        std::fs::read_to_string(&log).is_ok_and(|t| t.matches("linkledger running").count() == 3)
-    });
-    let _ = Command::new("kill").arg(d.0.id().to_string()).status();
-    d.0.wait().unwrap();
+    wait_runs(&log, 3);
+    stop(&mut d);
     let replayed: i64 = q("SELECT sum(writes) FROM journal_replays")
         .parse()
         .unwrap();
