@@ -96,14 +96,6 @@ impl Backend {
             _ => Backend::Sqlite,
         }
     }
-
-    /// As people name it: "SQLite" or "PostgreSQL".
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-        }
-    }
 }
 
 impl Ledger {

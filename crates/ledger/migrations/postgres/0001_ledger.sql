@@ -19,17 +19,27 @@ END $$;
 
 -- Moves every identity sequence past the highest key its table holds:
 -- rows copied in with their keys (`linkledger migrate`, a restore) leave
--- the sequences behind. Run at every start; a no-op when nothing is.
+-- the sequences behind. Run at every start. Only ever forward: a sequence
+-- already past its table's keys is left alone, so a key another session
+-- has just taken is never handed out again.
 CREATE FUNCTION ledger_resync_identities() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     c record;
+    seq text;
+    top bigint;
+    seq_last bigint;
+    seq_called boolean;
 BEGIN
     FOR c IN SELECT table_name, column_name FROM information_schema.columns
              WHERE table_schema = current_schema() AND is_identity = 'YES'
     LOOP
-        EXECUTE format(
-            'SELECT setval(pg_get_serial_sequence(%L, %L), greatest((SELECT max(%I) FROM %I), 1), (SELECT max(%I) FROM %I) IS NOT NULL)',
-            c.table_name, c.column_name, c.column_name, c.table_name, c.column_name, c.table_name);
+        EXECUTE format('SELECT max(%I) FROM %I', c.column_name, c.table_name) INTO top;
+        CONTINUE WHEN top IS NULL;
+        seq := pg_get_serial_sequence(quote_ident(c.table_name), c.column_name);
+        EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO seq_last, seq_called;
+        IF top > seq_last OR (top = seq_last AND NOT seq_called) THEN
+            PERFORM setval(seq, top, true);
+        END IF;
     END LOOP;
 END $$;
 
