@@ -14,6 +14,10 @@
 #      ├── <p>-i1  198.19.10.2 (up: 198.19.10.1)   "internet" sites where vantage
 #      └── <p>-i2  198.19.11.2 (up: 198.19.11.1)   agents run (agent 1, agent 2)
 #
+#   <p>-db   ── 198.18.70.1, 198.18.71.1   a PostgreSQL server's host, linked to the
+#               (mon: 198.18.70.2, .71.2)   monitor: an active/standby pair's daemons
+#                                           reach it at one address each
+#
 # The customer's public IP block 198.18.50.0/29 is on the firewall's public
 # side (198.18.50.1 and .2 on its lo), routed to it by the carrier's edge:
 # what the public, and the agents, reach from outside.
@@ -31,6 +35,8 @@
 #                                       (inbound to it dropped; inside probes stay green)
 #   lab.sh fault PREFIX agent-uplink N on|off  agent site N's uplink goes down
 #   lab.sh fault PREFIX central-unreachable on|off  the agents cannot reach the monitor
+#   lab.sh fault PREFIX db-partition N on|off  the monitor cannot reach the database host's
+#                                       address N (1: 198.18.70.1, 2: 198.18.71.1)
 #   lab.sh exec PREFIX NS CMD...        run CMD in namespace NS (mon, fw, pe, up, i1, i2)
 #   lab.sh config PREFIX DB LISTEN [snmp] [vantage]   print a linkledger config for this lab
 #                                       (snmp: telecom polls the firewall's out0 by SNMP;
@@ -47,7 +53,7 @@ shift 2
 [[ $p =~ ^[a-z0-9]{1,10}$ ]] || die "PREFIX must be 1-10 lowercase letters or digits, got '$p'"
 n() { ip netns exec "$p-$1" "${@:2}"; }
 
-NAMESPACES="mon fw pe up i1 i2"
+NAMESPACES="mon fw pe up i1 i2 db"
 # Lab agent tokens (a lab's, not secrets).
 agent_token() { echo "lab-agent-$1-token-0123456789abcdef0123456789"; }
 
@@ -91,6 +97,11 @@ up() {
     done
     n up sysctl -qw net.ipv4.ip_forward=1
     n pe ip route add 198.19.8.0/21 via 198.19.0.2
+    # The database's host, beside the monitor.
+    ip link add db0 netns "$p-mon" type veth peer name eth0 netns "$p-db"
+    n db ip addr add 198.18.70.1/24 dev eth0; n db ip addr add 198.18.71.1/24 dev eth0
+    n mon ip addr add 198.18.70.2/24 dev db0; n mon ip addr add 198.18.71.2/24 dev db0
+    n db ip link set eth0 up; n mon ip link set db0 up
 }
 
 down() {
@@ -155,6 +166,23 @@ table inet llab_central {
 NFT
         ;;
         central-unreachable/off) n up nft delete table inet llab_central ;;
+        db-partition/*) local on=${3:-}
+                        [[ $arg =~ ^[12]$ ]] || die "db-partition takes the database address 1 or 2, then on|off"
+                        case "$on" in
+                            on) n mon nft -f - <<NFT
+table inet llab_db$arg {
+    chain output { type filter hook output priority 0; policy accept;
+        ip daddr 198.18.7$((arg - 1)).1 drop
+    }
+    chain input { type filter hook input priority 0; policy accept;
+        ip saddr 198.18.7$((arg - 1)).1 drop
+    }
+}
+NFT
+                            ;;
+                            off) n mon nft delete table inet "llab_db$arg" ;;
+                            *) die "db-partition $arg takes on|off" ;;
+                        esac ;;
         silent-anchors/on)  n up sysctl -qw net.ipv4.icmp_echo_ignore_all=1 ;;
         silent-anchors/off) n up sysctl -qw net.ipv4.icmp_echo_ignore_all=0 ;;
         *) die "unknown fault '$what $arg'" ;;

@@ -61,6 +61,10 @@ pub struct Daemon {
     pub timezone: chrono_tz::Tz,
     /// The status page's address as people reach it, linked from alerts.
     pub public_url: Option<String>,
+    /// One of an active/standby pair on a PostgreSQL ledger.
+    pub active_standby: bool,
+    /// This daemon's name in its pair (None: the host's name).
+    pub instance: Option<String>,
 }
 
 /// A PostgreSQL ledger: its URL without a password, and the password.
@@ -340,6 +344,22 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             "is a file (SQLite): state_dir and database_password* are for a PostgreSQL ledger (\"postgres://user@host/db\")".into(),
         ));
     }
+    if postgres.is_none() && raw.daemon.active_standby {
+        return Err((
+            "daemon.active_standby".into(),
+            "needs a ledger both daemons reach: daemon.database must be a PostgreSQL URL (\"postgres://user@host/db\"), not a file".into(),
+        ));
+    }
+    if let Some(name) = raw.daemon.instance.as_deref() {
+        if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 40 {
+            return Err((
+                "daemon.instance".into(),
+                format!(
+                    "{name:?} is not a name: give 1 to 40 printable characters, e.g. \"monitor-a\""
+                ),
+            ));
+        }
+    }
     if postgres.is_none() && database.is_dir() {
         return Err((
             "daemon.database".into(),
@@ -360,6 +380,8 @@ fn validate(path: &Path, raw: raw::RawConfig) -> Result<Config, Invalid> {
             listen: raw.daemon.listen.0,
             timezone: raw.daemon.timezone.0,
             public_url,
+            active_standby: raw.daemon.active_standby,
+            instance: raw.daemon.instance,
         },
         contract: Contract {
             name: c.name,

@@ -50,6 +50,14 @@ pub struct RawDaemon {
     /// (default: the config file's folder).
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// With PostgreSQL: two daemons with this config on two hosts share
+    /// the ledger, one leading and one standing by (a lease decides).
+    #[serde(default)]
+    pub active_standby: bool,
+    /// This daemon's name in its pair, shown on /metrics and the status
+    /// page (default: the host's name).
+    #[serde(default)]
+    pub instance: Option<String>,
     pub listen: Listen,
     #[serde(default = "default_timezone")]
     pub timezone: TimeZone,

@@ -21,11 +21,13 @@ use crate::http::{router, HttpState};
 use crate::line_task::{LineTask, Shared};
 use crate::metrics::Metrics;
 use crate::probe_runtime::ProbeRuntime;
+use crate::round_log::{ObservedRound, RoundLog};
 use crate::snmp_task::SnmpPoller;
 use linkledger_config::Config;
 use linkledger_core::evaluator::Evaluator;
 use linkledger_core::time::ledger_ts;
 use linkledger_ledger::clock::RunClock;
+use linkledger_ledger::lease::LeaseClient;
 use linkledger_ledger::write::{run_writer, LedgerTx, LedgerWrite, WriterStatus};
 use linkledger_ledger::{self as ledger, run};
 
@@ -33,21 +35,36 @@ const GRACE: Duration = Duration::from_secs(3);
 /// Reload requests (SIGHUP) this close together are one reload.
 const RELOAD_GATHER: Duration = Duration::from_millis(500);
 
+/// A line's rounds a standby kept, to judge on taking over, and what the
+/// previous leader already counted in their minutes.
+#[derive(Default)]
+struct Replay {
+    rounds: Vec<ObservedRound>,
+    counted: crate::line_task::Counted,
+}
+
 /// The running line tasks and the sockets they share.
 struct Lines {
     cancel: CancellationToken,
     tasks: Vec<(String, JoinHandle<Evaluator>)>,
     pollers: Vec<(String, JoinHandle<()>)>,
     echoers: HashMap<Binding, Arc<Echoer>>,
+    /// A standby's: where its rounds are kept.
+    standby: Option<RoundLog>,
 }
 
 impl Lines {
+    /// `standby`: the lines of a standby, their rounds kept in the log;
+    /// `replay`: rounds a standby kept, judged first by the line tasks of
+    /// the leader it has become.
     fn start(
         config: &Config,
         shared: &Shared,
         mut evaluators: HashMap<String, Evaluator>,
         echoers: HashMap<Binding, Arc<Echoer>>,
         probe: &ProbeRuntime,
+        standby: Option<RoundLog>,
+        mut replay: HashMap<String, Replay>,
     ) -> anyhow::Result<Self> {
         let echoers = probe.enter(|| open_echoers(config, echoers, &shared.receive_stats))?;
         let cancel = CancellationToken::new();
@@ -81,7 +98,7 @@ impl Lines {
                 ));
                 polled
             });
-            let task = LineTask {
+            let mut task = LineTask {
                 line: line.clone(),
                 probe: config.probe,
                 echoer: echoers[&line.binding()].clone(),
@@ -89,7 +106,13 @@ impl Lines {
                 phase: config.probe.interval * i as u32 / n,
                 polled,
                 degradation: config.contract.terms.degradation,
+                standby: standby.clone(),
+                replay: Vec::new(),
+                counted: Default::default(),
             };
+            if let Some(r) = replay.remove(&line.id) {
+                (task.replay, task.counted) = (r.rounds, r.counted);
+            }
             let span = tracing::info_span!("line", line = %line.id);
             let handle = probe.spawn(tracing::Instrument::instrument(
                 task.run(shared.clone(), cancel.child_token()),
@@ -102,6 +125,7 @@ impl Lines {
             tasks,
             pollers,
             echoers,
+            standby,
         })
     }
 
@@ -164,9 +188,9 @@ fn open_echoers(
     Ok(out)
 }
 
-/// The daemon's life: build, spawn, wait for a signal, stop. Kept in one
-/// function (longer than most) so the shutdown order reads against the
-/// start order.
+/// The daemon's life: build, spawn, wait for a signal, stop. One of an
+/// active/standby pair stands by until it holds the lease, leads until it
+/// stops or is deposed, and stands by again.
 ///
 /// `accept_broken_chain`: the operator's reason to start on a ledger whose
 /// hash chain is broken (chained with the breaks it accepts).
@@ -189,49 +213,49 @@ pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow:
         .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
     let receive_stats: Arc<ReceiveStats> = Arc::default();
     let probe = ProbeRuntime::start().context("cannot start the probing thread")?;
-    let echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
+    let mut echoers = probe.enter(|| open_echoers(&config, HashMap::new(), &receive_stats))?;
     let db = ledger::connect(&config.daemon).await?;
-    // On PostgreSQL, a daemon on another host has no lock file to find.
-    let _hold = linkledger_ledger::lock::hold_postgres(
-        &db,
-        &format!("pid {} on {}", std::process::id(), hostname()),
-    )
-    .await?;
+    let instance = config.daemon.instance.clone().unwrap_or_else(hostname);
+    let paired = config.daemon.active_standby;
+    // On PostgreSQL, a daemon on another host has no lock file to find; a
+    // pair shares the ledger by its lease instead.
+    let _hold = if paired {
+        None
+    } else {
+        linkledger_ledger::lock::hold_postgres(
+            &db,
+            &format!("pid {} on {}", std::process::id(), hostname()),
+        )
+        .await?
+    };
     // A ledger changed behind our back is found before anything is added.
     let chain = crate::chain_watch::at_start(&db, accept_broken_chain.as_deref(), &clock).await?;
     let interval_ms = config.probe.interval.as_millis() as i64;
-    let start = record_start(&db, &config, clock.clone(), interval_ms).await?;
-    let evaluators = resumed_evaluators(&config, &start, clock.now());
-    // Room for what the database may refuse to the end of this run.
-    let journal = match linkledger_ledger::write::Journal::reserve(&config.daemon.database) {
-        Ok(j) => Some(j),
-        Err(e) => {
-            error!(error = %e, "cannot reserve the journal beside the ledger: writes the database refuses at shutdown would have nowhere to go");
-            None
-        }
+    let mut lease = if paired {
+        // Nothing is written before the lease is this instance's.
+        db.set_fence(linkledger_ledger::lease::STANDBY);
+        let length = crate::pair::lease_length(config.probe.interval);
+        Some(
+            LeaseClient::new(&db, length)
+                .context("daemon.active_standby needs a PostgreSQL ledger")?,
+        )
+    } else {
+        None
     };
 
-    let metrics = Arc::new(seeded_metrics(&db, &config).await?);
+    let metrics = Arc::new(Metrics::new());
+    for line in &config.lines {
+        metrics.set_state(&line.id, "unobserved");
+    }
     crate::chain_watch::shown(&chain, &clock, &metrics);
-
+    let role = crate::pair::Role::new(instance, paired, metrics.clone());
     let status = Arc::new(WriterStatus::default());
-    let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(run_writer(
-        db.clone(),
-        linkledger_ledger::write::WriterRun {
-            run_id: start.run_id,
-            clock: clock.clone(),
-            interval_ms,
-        },
-        config.fault_rules(),
-        ledger_rx,
-        status.clone(),
-        GRACE,
-        journal,
-    ));
-    let shared = Shared {
+    // What every session's line tasks share; each gets its own way to the
+    // ledger (the writer, or nowhere as a standby).
+    let (nowhere, _) = mpsc::unbounded_channel();
+    let base = Shared {
         clock: clock.clone(),
-        ledger: ledger_tx.clone(),
+        ledger: nowhere,
         metrics: metrics.clone(),
         last_round_ms: Arc::new(AtomicI64::new(0)),
         receive_stats,
@@ -249,52 +273,371 @@ pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow:
             config: config_cell.clone(),
             clock: clock.clone(),
             writer: status.clone(),
-            last_round_ms: shared.last_round_ms.clone(),
-            receive_stats: shared.receive_stats.clone(),
+            last_round_ms: base.last_round_ms.clone(),
+            receive_stats: base.receive_stats.clone(),
+            role: role.clone(),
         },
     );
-
-    let mut lines = Lines::start(&config, &shared, evaluators, echoers, &probe)?;
-    info!(lines = config.lines.len(), listen = %config.daemon.listen, database = %config.daemon.ledger_name(), run = start.run_id, "linkledger running");
-
-    let watchers_cancel = CancellationToken::new();
-    let watchers = Watchers::spawn(
-        &db,
-        &config_cell,
-        &shared,
-        config.probe.interval,
-        &watchers_cancel,
-    );
-
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let daemon = Running {
+        db: db.clone(),
+        clock,
+        interval_ms,
+        metrics,
+        status,
+        base,
+        probe,
+        config_cell,
+        role,
+    };
+    let mut signals = Signals::new()?;
     let mut current = config;
     loop {
+        let took = match lease.as_mut() {
+            None => None,
+            Some(client) => {
+                match stand_by(&daemon, &mut current, echoers, client, &mut signals).await? {
+                    (StandbyEnd::Stop, e) => {
+                        echoers = e;
+                        break;
+                    }
+                    (StandbyEnd::Took(t), e) => {
+                        echoers = e;
+                        Some(t)
+                    }
+                }
+            }
+        };
+        let (ended, e) = lead(
+            &daemon,
+            &mut current,
+            echoers,
+            took,
+            &mut lease,
+            &mut signals,
+        )
+        .await?;
+        echoers = e;
+        if ended == Led::Stopped {
+            break;
+        }
+    }
+    drop(echoers);
+    // Joins the probing thread, which blocks: not on a runtime worker.
+    let probe = daemon.probe;
+    let _ = tokio::task::spawn_blocking(move || drop(probe)).await;
+    http_cancel.cancel();
+    let _ = tokio::time::timeout(GRACE, http).await;
+    db.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// What the daemon's sessions (leading, standing by) share.
+struct Running {
+    db: Ledger,
+    clock: RunClock,
+    interval_ms: i64,
+    metrics: Arc<Metrics>,
+    status: Arc<WriterStatus>,
+    base: Shared,
+    probe: ProbeRuntime,
+    config_cell: LiveConfig,
+    role: Arc<crate::pair::Role>,
+}
+
+/// The signals the daemon heeds.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signalled {
+    Stop,
+    Reload,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signalled {
         tokio::select! {
-            _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
-            _ = int.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = hup.recv() => {
+            _ = self.term.recv() => { info!("SIGTERM: shutting down"); Signalled::Stop }
+            _ = self.int.recv() => { info!("SIGINT: shutting down"); Signalled::Stop }
+            _ = self.hup.recv() => {
                 // Requests within half a second are one reload.
                 tokio::time::sleep(RELOAD_GATHER).await;
                 let mut more = 0;
-                while let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, hup.recv()).await {
+                while let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, self.hup.recv()).await {
                     more += 1;
                 }
                 if more > 0 {
                     info!(requests = more + 1, "reload requests taken together");
                 }
-                lines = reload(&mut current, lines, &shared, &probe, &config_cell).await?;
+                Signalled::Reload
             }
         }
     }
+}
+
+/// A standby taking over: its token and the rounds it kept.
+struct Takeover {
+    token: i64,
+    rounds: HashMap<String, Vec<ObservedRound>>,
+    /// From when its rounds are complete.
+    since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+enum StandbyEnd {
+    Stop,
+    Took(Takeover),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Led {
+    Stopped,
+    Deposed,
+}
+
+/// Stands by: probes every line and keeps its rounds (writing nothing)
+/// until the lease is this instance's, or a signal stops the daemon.
+async fn stand_by(
+    d: &Running,
+    current: &mut Config,
+    echoers: HashMap<Binding, Arc<Echoer>>,
+    lease: &mut LeaseClient,
+    signals: &mut Signals,
+) -> anyhow::Result<(StandbyEnd, HashMap<Binding, Arc<Echoer>>)> {
+    d.db.set_fence(linkledger_ledger::lease::STANDBY);
+    d.role.set(false, d.role.leader());
+    reseed_outages(&d.db, current, &d.metrics).await;
+    // What the standby's tasks judge goes nowhere: the leader records it.
+    let (sink, mut judged) = mpsc::unbounded_channel();
+    let drain = tokio::spawn(async move { while judged.recv().await.is_some() {} });
+    let shared = Shared {
+        ledger: sink,
+        ..d.base.clone()
+    };
+    let log = RoundLog::default();
+    log.begin(d.clock.now());
+    let mut lines = Lines::start(
+        current,
+        &shared,
+        HashMap::new(),
+        echoers,
+        &d.probe,
+        Some(log.clone()),
+        HashMap::new(),
+    )?;
+    info!(instance = %d.role.instance, leader = d.role.leader().as_deref().unwrap_or("none yet"), lines = current.lines.len(), "standing by: probing every line and keeping the rounds; the leader writes the ledger");
+    let holder = crate::pair::holder(&d.role.instance);
+    let reach_back = reach_back(current);
+    let end = {
+        let took = crate::pair::take_when_free(lease, &holder, &d.db, &log, reach_back, &d.role);
+        tokio::pin!(took);
+        loop {
+            tokio::select! {
+                s = signals.next() => match s {
+                    Signalled::Stop => break None,
+                    Signalled::Reload => {
+                        lines = reload(current, lines, &shared, &d.probe, &d.config_cell).await?;
+                    }
+                },
+                token = &mut took => break Some(token),
+            }
+        }
+    };
+    if let Some(token) = end {
+        // The lease is this instance's: it leads from now on (its lines
+        // are stopped and started again as the leader's).
+        d.db.set_fence(token);
+        d.role.set(true, Some(d.role.instance.clone()));
+    }
+    let (_, echoers) = lines.stop().await;
+    drop(shared);
+    drain.abort();
+    let Some(token) = end else {
+        return Ok((StandbyEnd::Stop, echoers));
+    };
+    let (rounds, since) = log.take();
+    Ok((
+        StandbyEnd::Took(Takeover {
+            token,
+            rounds,
+            since,
+        }),
+        echoers,
+    ))
+}
+
+/// How far before the leader's last heartbeat a standby's rounds may still
+/// be judged: a change the leader had begun to see but not yet confirmed
+/// reaches back that far.
+fn reach_back(config: &Config) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(
+        config.probe.interval * config.probe.up_after.max(config.probe.down_after),
+    )
+    .unwrap_or(chrono::TimeDelta::zero())
+}
+
+/// The outages counter from the ledger (it counts the leader's outages
+/// too; set again whenever this instance's part changes).
+async fn reseed_outages(db: &Ledger, config: &Config, metrics: &Metrics) {
+    metrics.outages.reset();
+    for line in &config.lines {
+        match linkledger_ledger::read::outage_count(db, &line.id).await {
+            Ok(n) => metrics
+                .outages
+                .with_label_values(&[&line.id])
+                .inc_by(n as u64),
+            Err(e) => {
+                warn!(line = %line.id, error = %e, "cannot count the line's outages in the ledger")
+            }
+        }
+    }
+}
+
+/// Leads: records a run, writes what the lines judge (first, when taking
+/// over, the rounds the standby kept), runs the watchers, until a signal
+/// stops the daemon or (one of a pair) another instance takes the lease.
+async fn lead(
+    d: &Running,
+    current: &mut Config,
+    echoers: HashMap<Binding, Arc<Echoer>>,
+    took: Option<Takeover>,
+    lease: &mut Option<LeaseClient>,
+    signals: &mut Signals,
+) -> anyhow::Result<(Led, HashMap<Binding, Arc<Echoer>>)> {
+    let (db, clock, interval_ms) = (&d.db, &d.clock, d.interval_ms);
+    let observed_since = took.as_ref().and_then(|t| t.since);
+    let start = record_start(db, current, clock.clone(), interval_ms, observed_since).await?;
+    let (evaluators, replay) = match took.as_ref() {
+        None => (
+            resumed_evaluators(current, &start, clock.now()),
+            HashMap::new(),
+        ),
+        Some(t) => takeover_evaluators(current, &start, &t.rounds, clock.now()),
+    };
+    let mut replay_counted = HashMap::new();
+    for (line, rounds) in replay {
+        let counted = match rounds.first() {
+            None => Default::default(),
+            Some(first) => linkledger_ledger::read::minute_counts(db, &line, first.at)
+                .await
+                .context("cannot read the minutes the previous leader counted")?,
+        };
+        replay_counted.insert(line, Replay { rounds, counted });
+    }
+    let replay = replay_counted;
+    if let Some(t) = &took {
+        let rounds: usize = replay.values().map(|r| r.rounds.len()).sum();
+        match start.previous_heartbeat {
+            Some(hb) => {
+                warn!(instance = %d.role.instance, token = t.token, run = start.run_id, since = %ledger_ts(hb), rounds, "TOOK OVER as leader: writing the rounds observed since the previous leader's last heartbeat")
+            }
+            None => {
+                info!(instance = %d.role.instance, token = t.token, run = start.run_id, "leading a new ledger")
+            }
+        }
+    }
+    // Room for what the database may refuse to the end of this run.
+    let journal = match linkledger_ledger::write::Journal::reserve(&current.daemon.database) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            error!(error = %e, "cannot reserve the journal beside the ledger: writes the database refuses at shutdown would have nowhere to go");
+            None
+        }
+    };
+    reseed_outages(db, current, &d.metrics).await;
+    d.role.set(true, Some(d.role.instance.clone()));
+
+    let (ledger_tx, ledger_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(run_writer(
+        db.clone(),
+        linkledger_ledger::write::WriterRun {
+            run_id: start.run_id,
+            clock: clock.clone(),
+            interval_ms,
+        },
+        current.fault_rules(),
+        ledger_rx,
+        d.status.clone(),
+        GRACE,
+        journal,
+    ));
+    let shared = Shared {
+        ledger: ledger_tx.clone(),
+        ..d.base.clone()
+    };
+    let mut lines = Lines::start(
+        current, &shared, evaluators, echoers, &d.probe, None, replay,
+    )?;
+    info!(lines = current.lines.len(), listen = %current.daemon.listen, database = %current.daemon.ledger_name(), run = start.run_id, "linkledger running");
+
+    let watchers_cancel = CancellationToken::new();
+    let watchers = Watchers::spawn(
+        db,
+        &d.config_cell,
+        &shared,
+        current.probe.interval,
+        &watchers_cancel,
+    );
+    // One of a pair keeps its lease while it leads.
+    let (deposed_tx, mut deposed) = tokio::sync::oneshot::channel();
+    let keeper_cancel = CancellationToken::new();
+    let keeper = match (lease.take(), took.as_ref()) {
+        (Some(client), Some(t)) => Some(tokio::spawn(crate::pair::keep(
+            client,
+            t.token,
+            d.role.clone(),
+            deposed_tx,
+            keeper_cancel.clone(),
+        ))),
+        (client, _) => {
+            *lease = client;
+            None
+        }
+    };
+
+    let ended = loop {
+        tokio::select! {
+            s = signals.next() => match s {
+                Signalled::Stop => break Led::Stopped,
+                Signalled::Reload => {
+                    lines = reload(current, lines, &shared, &d.probe, &d.config_cell).await?;
+                }
+            },
+            Ok(by) = &mut deposed, if keeper.is_some() => {
+                d.role.set(false, by.as_deref().map(crate::pair::instance_of));
+                break Led::Deposed;
+            }
+        }
+    };
     let (evaluators, echoers) = lines.stop().await;
-    drop(echoers);
-    // Joins the probing thread, which blocks: not on a runtime worker.
-    let _ = tokio::task::spawn_blocking(move || drop(probe)).await;
+    watchers_cancel.cancel();
+    if ended == Led::Deposed {
+        // What this instance still had queued is another's to write now
+        // (the fence refuses it anyway): let go of it, write nothing more.
+        watchers.stopped().await;
+        writer.abort();
+        let _ = writer.await;
+        d.status
+            .pending
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        if let Some(k) = keeper {
+            *lease = k.await.ok();
+        }
+        return Ok((Led::Deposed, echoers));
+    }
     let stopped_at = clock.now();
     end_unobserved(evaluators, &ledger_tx, stopped_at);
-    watchers_cancel.cancel();
     watchers.stopped().await;
     let _ = ledger_tx.send(LedgerWrite::Stopped { at: stopped_at });
     drop(ledger_tx);
@@ -306,11 +649,79 @@ pub async fn run(config: Config, accept_broken_chain: Option<String>) -> anyhow:
     while tokio::time::timeout(GRACE * 2, &mut writer).await.is_err() {
         warn!("waiting for the ledger writer: the backlog is neither written nor kept yet");
     }
-    http_cancel.cancel();
-    let _ = tokio::time::timeout(GRACE, http).await;
-    db.close().await;
-    info!("stopped");
-    Ok(())
+    // Everything written: the standby may take over at once.
+    if let (Some(k), Some(t)) = (keeper, took.as_ref()) {
+        keeper_cancel.cancel();
+        if let Ok(mut client) = k.await {
+            match client.release(t.token).await {
+                Ok(()) => info!("let the lease go: the standby takes over now"),
+                Err(e) => {
+                    warn!(error = %e, "cannot let the lease go: the standby takes over once it lapses")
+                }
+            }
+        }
+    }
+    Ok((Led::Stopped, echoers))
+}
+
+/// Evaluators and rounds to judge for a standby taking over. With its
+/// rounds complete since before the previous leader's last heartbeat, each
+/// line continues from the ledger's state at that heartbeat (its open
+/// outage or local fault, or up), and judges its rounds from a little
+/// before it (the changes the leader had begun to see) but never before
+/// the line's latest recorded edge: no gap, no episode twice. Otherwise, as
+/// after a restart, from where the gap recorded ends.
+fn takeover_evaluators(
+    config: &Config,
+    start: &run::RunStart,
+    rounds: &HashMap<String, Vec<ObservedRound>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (
+    HashMap<String, Evaluator>,
+    HashMap<String, Vec<ObservedRound>>,
+) {
+    let gap_end = start.started_at.unwrap_or(now);
+    let (Some(hb), true) = (
+        start.previous_heartbeat,
+        start.previous_heartbeat.is_some_and(|hb| gap_end <= hb),
+    ) else {
+        let replay = rounds
+            .iter()
+            .map(|(line, r)| {
+                let kept = r.iter().filter(|r| r.at >= gap_end).cloned().collect();
+                (line.clone(), kept)
+            })
+            .collect();
+        return (resumed_evaluators(config, start, now), replay);
+    };
+    let mut evaluators = HashMap::new();
+    let mut replay = HashMap::new();
+    for line in &config.lines {
+        let mut from = hb.min(now) - reach_back(config);
+        if let Some(edge) = start.last_edges.get(&line.id) {
+            from = from.max(*edge);
+        }
+        let open = start.open_outages.iter().find(|(l, _)| *l == line.id);
+        if let Some((_, since)) = open {
+            from = from.max(*since);
+        }
+        let mut ev = Evaluator::new(config.probe.down_after, config.probe.up_after);
+        if open.is_some() {
+            info!(line = %line.id, "continuing the outage the previous leader recorded");
+            ev.resume_outage(from);
+        } else if start.open_local_faults.contains(&line.id) {
+            ev.resume_local_fault(from);
+        } else if start.known_lines.contains(&line.id) {
+            ev.resume_up(from);
+        }
+        evaluators.insert(line.id.clone(), ev);
+        let kept: Vec<ObservedRound> = rounds
+            .get(&line.id)
+            .map(|r| r.iter().filter(|r| r.at > from).cloned().collect())
+            .unwrap_or_default();
+        replay.insert(line.id.clone(), kept);
+    }
+    (evaluators, replay)
 }
 
 /// The HTTP server (metrics, API, status page) until its token is
@@ -352,21 +763,6 @@ fn end_unobserved(
             });
         }
     }
-}
-
-/// The metrics, with each line's outages so far counted from the ledger
-/// and its state unobserved until its first round.
-async fn seeded_metrics(db: &Ledger, config: &Config) -> anyhow::Result<Metrics> {
-    let metrics = Metrics::new();
-    for line in &config.lines {
-        let n = linkledger_ledger::read::outage_count(db, &line.id).await?;
-        metrics
-            .outages
-            .with_label_values(&[&line.id])
-            .inc_by(n as u64);
-        metrics.set_state(&line.id, "unobserved");
-    }
-    Ok(metrics)
 }
 
 /// The tasks that watch over the run beside the lines: the heartbeat,
@@ -464,6 +860,7 @@ async fn record_start(
     config: &Config,
     clock: RunClock,
     interval_ms: i64,
+    observed_since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<run::RunStart> {
     // No time in the ledger repeats: a clock gone back since the last
     // heartbeat starts this run after it.
@@ -490,9 +887,11 @@ async fn record_start(
     linkledger_notify::sender::register(db, &config.channels, clock.now())
         .await
         .context("cannot register the alert channels in the ledger")?;
-    let start = run::begin(
+    let now = clock.now();
+    let start = run::begin_observed(
         db,
-        clock.now(),
+        now,
+        observed_since.unwrap_or(now),
         &config.path.display().to_string(),
         interval_ms,
         &config.lines,
@@ -505,8 +904,11 @@ async fn record_start(
         .await
         .context("cannot record the contract terms")?;
     if let Some(hb) = start.previous_heartbeat {
-        let gap = (clock.now() - hb).num_milliseconds() as f64 / 1000.0;
-        warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
+        let gap_end = start.started_at.unwrap_or(now);
+        if hb < gap_end {
+            let gap = (gap_end - hb).num_milliseconds() as f64 / 1000.0;
+            warn!(since = %ledger_ts(hb), seconds = gap, "the daemon was not running: gap recorded as unobserved");
+        }
     }
     Ok(start)
 }
@@ -584,6 +986,7 @@ async fn reload(
             {
                 warn!("daemon.database and daemon.listen changes take effect only after a restart");
             }
+            let lines_standby = lines.standby.clone();
             let (mut evs, echoers) = lines.stop().await;
             close_removed_lines(&new, &mut evs, shared);
             let _ = ledger_tx.send(LedgerWrite::LineConfigs(new.lines.clone()));
@@ -592,7 +995,16 @@ async fn reload(
                 at: clock.now(),
             });
             let _ = ledger_tx.send(LedgerWrite::FaultRules(new.fault_rules()));
-            match Lines::start(&new, shared, evs, echoers, probe) {
+            let standby = lines_standby;
+            match Lines::start(
+                &new,
+                shared,
+                evs,
+                echoers,
+                probe,
+                standby.clone(),
+                HashMap::new(),
+            ) {
                 Ok(l) => {
                     lines = l;
                     config_cell.set(new.clone());
@@ -609,7 +1021,15 @@ async fn reload(
                 Err(e) => {
                     error!(error = %format!("{e:#}"), "config reload failed; restarting with the previous config");
                     metrics.config_loaded(false, clock.now());
-                    lines = Lines::start(current, shared, HashMap::new(), HashMap::new(), probe)?;
+                    lines = Lines::start(
+                        current,
+                        shared,
+                        HashMap::new(),
+                        HashMap::new(),
+                        probe,
+                        standby,
+                        HashMap::new(),
+                    )?;
                 }
             }
         }

@@ -21,7 +21,38 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/runbook", get(crate::runbook::page))
         .merge(crate::api::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            leader_writes,
+        ))
         .with_state(state)
+}
+
+/// A standby writes nothing: a request that would (an operator's action,
+/// an agent's batch) is refused with 503 and the leader's name, and the
+/// agent keeps its rounds until it reaches the leader.
+async fn leader_writes(
+    State(s): State<HttpState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if reads || !s.role.paired || s.role.leading() {
+        return next.run(request).await;
+    }
+    let leader = s.role.leader();
+    crate::web::ApiError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "this linkledger instance ({}) is the standby of its pair and writes nothing; send this to the leader ({})",
+            s.role.instance,
+            leader.as_deref().unwrap_or("none holds the lease now")
+        ),
+    )
+    .into_response()
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {

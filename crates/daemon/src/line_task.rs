@@ -115,7 +115,21 @@ pub struct LineTask<E = Echoer> {
     pub polled: Option<mpsc::UnboundedReceiver<Polled>>,
     /// The contract's degradation thresholds.
     pub degradation: Degradation,
+    /// A standby's: where each round is kept as observed (what the task
+    /// judges goes nowhere: `shared.ledger` is not the ledger's writer).
+    pub standby: Option<crate::round_log::RoundLog>,
+    /// Rounds a standby observed and now, taking over, judges and writes
+    /// before its first live round (oldest first).
+    pub replay: Vec<crate::round_log::ObservedRound>,
+    /// Echoes the previous leader already counted in the minutes the
+    /// replay reaches into, by (tier, target, minute): as many of the
+    /// replayed rounds' are left out of those minutes, so that none is
+    /// counted twice.
+    pub counted: Counted,
 }
+
+/// Echoes counted per (tier, target, minute) (see [`LineTask::counted`]).
+pub type Counted = std::collections::HashMap<(String, String, String), i64>;
 
 impl<E: Rounds> LineTask<E> {
     /// Runs rounds until cancelled; returns the evaluator so a reload can
@@ -140,6 +154,24 @@ impl<E: Rounds> LineTask<E> {
         let retry_at: Vec<Duration> = (1..=self.probe.retries)
             .map(|k| self.probe.timeout * k / (self.probe.retries + 1))
             .collect();
+        // A standby taking over: the rounds it saw since the leader last
+        // wrote, judged as if they came now (their probes already counted
+        // on the metrics).
+        let mut counted = std::mem::take(&mut self.counted);
+        for r in std::mem::take(&mut self.replay) {
+            let minute = minute_of(r.at);
+            let (tier, upstream, rows) =
+                self.tally(&mut slots, &r.outcomes, minute, Some(&mut counted));
+            if !rows.is_empty() {
+                let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
+            }
+            interface = r.interface;
+            let state = with_interface_evidence(
+                classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
+                interface.map(|(cause, _)| cause),
+            );
+            self.judge(&shared, state, r.at, interface, &upstream);
+        }
         loop {
             let tick = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -168,7 +200,7 @@ impl<E: Rounds> LineTask<E> {
             // (and never holds back a round's probes).
             let round = shared.gate.round().await;
             let at = shared.clock.at(tick);
-            let (tier, upstream, mut rows) = self.tally(&mut slots, &outcomes, minute_of(at));
+            let (tier, upstream, mut rows) = self.tally(&mut slots, &outcomes, minute_of(at), None);
             // The minute in progress so far, every few seconds (the ledger
             // adds the parts up): a kill loses at most that much of it.
             if tick.saturating_duration_since(written) >= PART_MINUTE_EVERY {
@@ -190,6 +222,16 @@ impl<E: Rounds> LineTask<E> {
                 classify(tier[0], tier[1], tier[2], self.line.upstream_quorum),
                 interface.map(|(cause, _)| cause),
             );
+            if let Some(log) = &self.standby {
+                log.push(
+                    &id,
+                    crate::round_log::ObservedRound {
+                        at,
+                        outcomes,
+                        interface,
+                    },
+                );
+            }
             self.judge(&shared, state, at, interface, &upstream);
             shared.gate.set_quiet(&id, self.evaluator.quiet());
             drop(round);
@@ -244,7 +286,7 @@ impl<E: Rounds> LineTask<E> {
         match &mut self.evaluator.quality {
             Some(q) => {
                 for change in q.reconfigure(quality, shared.clock.now()) {
-                    events::degradation(&shared.ledger, &self.line.id, change);
+                    Self::degraded(&self.standby, shared, &self.line.id, change);
                 }
             }
             None => self.evaluator.quality = Some(quality),
@@ -259,11 +301,15 @@ impl<E: Rounds> LineTask<E> {
 
     /// A round's outcomes counted per tier, the upstream anchors' RTTs (None
     /// where a probe could not be sent) and the minute rows it completes.
+    /// `replayed`: a standby's round judged on taking over (counted on the
+    /// metrics when it came back), with what the previous leader already
+    /// counted in its minute; else a round just sent.
     fn tally(
         &self,
         slots: &mut [TargetSlot],
         outcomes: &[Echo],
         minute: Ts,
+        mut replayed: Option<&mut Counted>,
     ) -> (
         [TierResult; 3],
         Vec<Option<Option<Duration>>>,
@@ -276,6 +322,7 @@ impl<E: Rounds> LineTask<E> {
         }
         let mut upstream = Vec::with_capacity(self.line.upstream.len());
         let mut rows: Vec<MinuteRow> = Vec::new();
+        let live = replayed.is_none();
         for (slot, echo) in slots.iter_mut().zip(outcomes) {
             let t = &mut tier[slot.tier.index()];
             // The round's verdict takes either echo; the figures (loss,
@@ -287,7 +334,9 @@ impl<E: Rounds> LineTask<E> {
             let rtt = match &echo.first {
                 EchoOutcome::Reply { rtt } => {
                     t.observed += 1;
-                    slot.series.received(*rtt);
+                    if live {
+                        slot.series.received(*rtt);
+                    }
                     Some(*rtt)
                 }
                 EchoOutcome::Lost | EchoOutcome::Unreachable { .. } => {
@@ -305,7 +354,21 @@ impl<E: Rounds> LineTask<E> {
             if slot.tier == Tier::Upstream {
                 upstream.push(Some(rtt));
             }
-            slot.series.sent();
+            if live {
+                slot.series.sent();
+            }
+            if let Some(counted) = replayed.as_deref_mut() {
+                let k = (
+                    slot.tier.as_str().to_string(),
+                    slot.label.clone(),
+                    linkledger_core::time::ledger_ts(minute),
+                );
+                if let Some(n) = counted.get_mut(&k).filter(|n| **n > 0) {
+                    // The previous leader counted this minute's echo.
+                    *n -= 1;
+                    continue;
+                }
+            }
             let key = (id, slot.tier.as_str(), slot.label.as_str());
             rows.extend(slot.minute.record(minute, rtt, key));
         }
@@ -351,7 +414,7 @@ impl<E: Rounds> LineTask<E> {
         if evidence && self.evaluator.confirmed_up() {
             if let Some(q) = self.evaluator.quality.as_mut() {
                 for change in q.observe(at, upstream) {
-                    events::degradation(&shared.ledger, &self.line.id, change);
+                    Self::degraded(&self.standby, shared, &self.line.id, change);
                 }
             }
         }
@@ -371,13 +434,30 @@ impl<E: Rounds> LineTask<E> {
             } => {
                 let u = self.evaluator.utilisation.as_mut();
                 if let Some(change) = u.and_then(|u| u.observe(at, seconds, inbound, outbound)) {
-                    events::degradation(&shared.ledger, &self.line.id, change);
+                    Self::degraded(&self.standby, shared, &self.line.id, change);
                 }
             }
         }
     }
 
+    /// A degradation judged: recorded, unless this is a standby (its
+    /// rounds are judged again when it takes over).
+    fn degraded(
+        standby: &Option<crate::round_log::RoundLog>,
+        shared: &Shared,
+        line: &str,
+        change: linkledger_core::quality::QualityChange,
+    ) {
+        if standby.is_none() {
+            events::degradation(&shared.ledger, line, change);
+        }
+    }
+
     fn record(&self, shared: &Shared, event: Event) {
+        if self.standby.is_some() {
+            tracing::debug!(?event, "judged as standby: the leader records it");
+            return;
+        }
         if let Event::OutageOpened { start, .. } = event {
             // Path evidence: where the way to each anchor stops now.
             crate::path::trace_line_outage(

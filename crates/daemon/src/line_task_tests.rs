@@ -163,6 +163,8 @@ where
         phase: Duration::ZERO,
         polled: Some(polled),
         degradation: linkledger_config::Terms::default().degradation,
+        standby: None,
+        replay: Vec::new(),
     };
     let cancel = CancellationToken::new();
     let side = during(clock.clone(), t0, to_line);

@@ -48,6 +48,11 @@ pub struct Metrics {
     pub notify: std::sync::Arc<linkledger_notify::metrics::NotifyMetrics>,
     pub vantage: VantageMetrics,
     pub chain: ChainMetrics,
+    /// 1 while this instance leads (writes the ledger), 0 while it stands
+    /// by; a single daemon leads.
+    pub leader: IntGaugeVec,
+    /// Which instance leads the pair, as this one last read the lease.
+    pub leader_info: IntGaugeVec,
 }
 
 /// The ledger's hash chain: its head, and its last check.
@@ -158,6 +163,8 @@ impl Metrics {
             listen: ListenMetrics::new(&r),
             vantage: VantageMetrics::new(&r),
             chain: ChainMetrics::new(&r),
+            leader: reg(&r, IntGaugeVec::new(Opts::new("linkledger_leader", "1 while this instance leads: it writes the ledger and delivers alerts; 0 while it stands by (daemon.active_standby), probing and keeping its rounds to write if it takes over. A single daemon leads."), &["instance"]).unwrap()),
+            leader_info: reg(&r, IntGaugeVec::new(Opts::new("linkledger_leader_info", "The instance that leads the pair as this instance last read the lease (value 1); absent while no instance holds it."), &["leader"]).unwrap()),
             notify: std::sync::Arc::new(linkledger_notify::metrics::NotifyMetrics::new(&r)),
             registry: r,
         }

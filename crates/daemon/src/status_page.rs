@@ -103,6 +103,10 @@ pub async fn page(State(s): State<HttpState>, Query(q): Query<PageQuery>) -> imp
                 outages: &outages,
                 local_faults: &local_faults,
                 head: head.as_ref(),
+                pair: s
+                    .role
+                    .paired
+                    .then(|| (s.role.instance.clone(), s.role.leading(), s.role.leader())),
             }),
         ),
         Err(e) => (
@@ -136,6 +140,8 @@ struct Page<'a> {
     local_faults: &'a [LocalFaultView],
     /// The ledger hash chain's head now.
     head: Option<&'a linkledger_ledger::chain::Head>,
+    /// One of a pair: this instance, whether it leads, who leads.
+    pair: Option<(String, bool, Option<String>)>,
 }
 
 impl Page<'_> {
@@ -318,6 +324,26 @@ fn render(p: &Page) -> String {
         now = p.time(p.now),
         refresh = p.t("每 15 秒自动刷新", "reloads every 15 s"),
     );
+    if let Some((instance, leading, leader)) = &p.pair {
+        h += &format!(
+            "<div class=\"sub\" id=\"pair\" data-leading=\"{leading}\">{} {} {} · {} {}</div>",
+            p.t("主备监测：本实例", "Active/standby: this instance"),
+            esc(instance),
+            if *leading {
+                p.t(
+                    "为主用，写入账本、发送告警",
+                    "leads: it writes the ledger and sends the alerts",
+                )
+            } else {
+                p.t(
+                    "为备用，持续探测，主用失效时接替",
+                    "stands by: it probes and takes over if the leader fails",
+                )
+            },
+            p.t("当前主用：", "leader now:"),
+            esc(leader.as_deref().unwrap_or(p.t("无", "none"))),
+        );
+    }
     if p.egress == "down" {
         h += &format!(
             "<div id=\"egress-banner\" class=\"banner\">{}</div>",

@@ -29,6 +29,8 @@ pub struct HttpState {
     pub writer: Arc<WriterStatus>,
     pub last_round_ms: Arc<AtomicI64>,
     pub receive_stats: Arc<linkledger_probes::ReceiveStats>,
+    /// This instance's part in its pair (a single daemon leads).
+    pub role: Arc<crate::pair::Role>,
 }
 
 /// An API error: a status and a message saying what is wrong.

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod day_rollups;
 pub mod evidence;
 pub mod faults;
+pub mod lease;
 pub mod lock;
 pub mod migrate;
 pub mod observed;
@@ -31,6 +32,8 @@ pub mod write;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
@@ -80,6 +83,9 @@ pub enum LedgerError {
 pub struct Ledger {
     pool: AnyPool,
     backend: Backend,
+    /// The lease token this process writes under (PostgreSQL active/standby
+    /// pair only; see [`lease`]). Shared by every clone.
+    fence: Arc<AtomicI64>,
 }
 
 /// Which database holds the ledger.
@@ -104,8 +110,16 @@ impl Ledger {
     }
 
     fn over(pool: AnyPool) -> Self {
+        Self::fenced_by(pool, Arc::new(AtomicI64::new(lease::UNFENCED)))
+    }
+
+    fn fenced_by(pool: AnyPool, fence: Arc<AtomicI64>) -> Self {
         let backend = Backend::of(&pool);
-        Self { pool, backend }
+        Self {
+            pool,
+            backend,
+            fence,
+        }
     }
 
     /// Which database holds this ledger.
@@ -319,9 +333,15 @@ pub async fn connect_existing(d: &linkledger_config::Daemon) -> Result<Ledger, L
 /// Opens the ledger the config names for reading.
 pub async fn connect_for_reading(d: &linkledger_config::Daemon) -> Result<Ledger, LedgerError> {
     match &d.postgres {
-        Some(p) => postgres_pool(&p.url, p.password.as_ref().map(|s| s.0.as_str()), true, 2)
-            .await
-            .map(Ledger::over),
+        Some(p) => postgres_pool(
+            &p.url,
+            p.password.as_ref().map(|s| s.0.as_str()),
+            true,
+            2,
+            Arc::new(AtomicI64::new(lease::UNFENCED)),
+        )
+        .await
+        .map(Ledger::over),
         None => open_for_reading(&d.database).await,
     }
 }
@@ -333,6 +353,7 @@ async fn postgres_pool(
     password: Option<&str>,
     read_only: bool,
     max: u32,
+    fence: Arc<AtomicI64>,
 ) -> Result<AnyPool, LedgerError> {
     sqlx::any::install_default_drivers();
     let open_err = |source| LedgerError::Open {
@@ -349,12 +370,14 @@ async fn postgres_pool(
         })?;
     }
     let options = AnyConnectOptions::from_str(full.as_str()).map_err(open_err)?;
+    let fence_on_connect = fence.clone();
     AnyPoolOptions::new()
         .max_connections(max)
         // A server away (restarting, cut off) fails a write within seconds,
         // so the writer queues and retries, and nothing waits on it long.
         .acquire_timeout(std::time::Duration::from_secs(3))
         .after_connect(move |conn, _| {
+            let token = fence_on_connect.load(Ordering::Relaxed);
             Box::pin(async move {
                 // Timestamps are compared as text: byte order, as SQLite's.
                 conn.execute("SET TIME ZONE 'UTC'").await?;
@@ -362,7 +385,16 @@ async fn postgres_pool(
                     conn.execute("SET default_transaction_read_only = on")
                         .await?;
                 }
-                Ok(())
+                lease::set_fence(conn, token).await
+            })
+        })
+        // A pair's daemon writes under its current lease token (or none,
+        // as the standby): every connection says which before it is used.
+        .before_acquire(move |conn, _| {
+            let token = fence.load(Ordering::Relaxed);
+            Box::pin(async move {
+                lease::set_fence(conn, token).await?;
+                Ok(true)
             })
         })
         .connect_with(options)
@@ -372,7 +404,8 @@ async fn postgres_pool(
 
 /// Opens a PostgreSQL ledger for the daemon and applies its schema.
 pub async fn open_postgres(url: &str, password: Option<&str>) -> Result<Ledger, LedgerError> {
-    let pool = postgres_pool(url, password, false, 4).await?;
+    let fence = Arc::new(AtomicI64::new(lease::UNFENCED));
+    let pool = postgres_pool(url, password, false, 4, fence.clone()).await?;
     sqlx::migrate!("./migrations/postgres")
         .run(&pool)
         .await
@@ -385,7 +418,7 @@ pub async fn open_postgres(url: &str, password: Option<&str>) -> Result<Ledger, 
         .execute(&pool)
         .await
         .map_err(query_err("move the ledger's key sequences past its rows"))?;
-    let ledger = Ledger::over(pool);
+    let ledger = Ledger::fenced_by(pool, fence);
     chain::seal_pending(&ledger).await?;
     Ok(ledger)
 }

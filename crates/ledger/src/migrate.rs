@@ -35,7 +35,7 @@ fn refused(why: String) -> LedgerError {
 async fn target_tables(to: &Ledger) -> Result<Vec<(String, Vec<(String, String)>)>, LedgerError> {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c WHERE c.relkind = 'r' \
-         AND c.relnamespace = current_schema()::regnamespace AND c.relname <> '_sqlx_migrations' ORDER BY c.oid",
+         AND c.relnamespace = current_schema()::regnamespace AND c.relname NOT IN ('_sqlx_migrations', 'leadership') ORDER BY c.oid",
     )
     .fetch_all(to.pool())
     .await

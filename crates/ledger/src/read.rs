@@ -334,3 +334,28 @@ pub async fn outage_count(ledger: &Ledger, line: &str) -> Result<i64, LedgerErro
         .await
         .map_err(query_err("count outages"))
 }
+
+/// Echoes the ledger holds for each of a line's targets in each minute
+/// from `since` on: (tier, target, minute) → sent. A standby taking over
+/// leaves out as many of its own rounds in those minutes, which the
+/// leader had already counted.
+pub async fn minute_counts(
+    ledger: &Ledger,
+    line: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<std::collections::HashMap<(String, String, String), i64>, LedgerError> {
+    let rows = sqlx::query(
+        "SELECT tier, target, minute, sent FROM probe_minutes WHERE line = $1 AND minute >= $2",
+    )
+    .bind(line)
+    .bind(linkledger_core::time::ledger_ts(
+        linkledger_core::rollup::minute_of(since),
+    ))
+    .fetch_all(ledger.pool())
+    .await
+    .map_err(query_err("read the minutes' echo counts"))?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get::<i64, _>(3)))
+        .collect())
+}

@@ -24,6 +24,10 @@ pub struct RunStart {
     /// Lines the ledger knew before this run (watched by an earlier run),
     /// whose state at the previous run's last heartbeat the ledger holds.
     pub known_lines: Vec<String>,
+    /// Each line's latest recorded edge (the end of its latest closed
+    /// outage or local fault): a standby taking over judges its own rounds
+    /// from after it, never again before it.
+    pub last_edges: std::collections::HashMap<String, DateTime<Utc>>,
 }
 
 /// Records a new run in one transaction: the run row, the daemon gap since
@@ -33,6 +37,21 @@ pub struct RunStart {
 pub async fn begin(
     ledger: &Ledger,
     now: DateTime<Utc>,
+    config_path: &str,
+    interval_ms: i64,
+    lines: &[Line],
+) -> Result<RunStart, LedgerError> {
+    begin_observed(ledger, now, now, config_path, interval_ms, lines).await
+}
+
+/// [`begin`] for a run that has observed the lines since `observed_since`
+/// (a standby taking over the lease): the daemon gap is only the time
+/// from the previous run's last heartbeat to then, none when it was
+/// already observing. Its rounds since that heartbeat are its to write.
+pub async fn begin_observed(
+    ledger: &Ledger,
+    now: DateTime<Utc>,
+    observed_since: DateTime<Utc>,
     config_path: &str,
     interval_ms: i64,
     lines: &[Line],
@@ -58,19 +77,42 @@ pub async fn begin(
     .fetch_one(&mut *tx)
     .await
     .map_err(query_err("insert run"))?;
-    if let Some(hb) = previous_heartbeat.filter(|hb| *hb < now) {
-        record_gap(&mut tx, hb, now, run_id).await?;
+    let gap_end = observed_since.min(now);
+    if let Some(hb) = previous_heartbeat.filter(|hb| *hb < gap_end) {
+        record_gap(&mut tx, hb, gap_end, run_id).await?;
     }
     let known_lines: Vec<String> = sqlx::query_scalar("SELECT DISTINCT line FROM line_configs")
         .fetch_all(&mut *tx)
         .await
         .map_err(query_err("read known lines"))?;
     record_line_configs(&mut tx, lines, &now_s, run_id).await?;
+    let mut last_edges = std::collections::HashMap::new();
+    for table in ["outages", "local_faults"] {
+        let own = if table == "outages" {
+            " AND block IS NULL"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT line, max(end_at) FROM {table} WHERE end_at IS NOT NULL{own} GROUP BY line"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(query_err("read each line's latest edge"))?;
+        for row in rows {
+            let (line, end): (String, Option<String>) = (row.get(0), row.get(1));
+            if let Some(end) = end.as_deref().and_then(parse_ledger_ts) {
+                let e = last_edges.entry(line).or_insert(end);
+                *e = (*e).max(end);
+            }
+        }
+    }
     let mut start = RunStart {
         run_id,
         previous_heartbeat,
-        started_at: Some(now),
+        started_at: Some(gap_end),
         known_lines,
+        last_edges,
         ..Default::default()
     };
     resume_open(&mut tx, lines, now, &mut start).await?;
