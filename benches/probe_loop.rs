@@ -132,6 +132,9 @@ async fn bench(n: usize, secs: u64) {
                 polled: None,
                 phase: probe.interval * i as u32 / count,
                 degradation: cfg_degradation(),
+                standby: None,
+                replay: Vec::new(),
+                counted: Default::default(),
             };
             probe_rt.spawn(task.run(shared.clone(), cancel.child_token()))
         })

@@ -564,3 +564,90 @@ fn a_postgresql_restart_under_a_running_daemon_loses_nothing() {
     let v = cli_json(&config, &["verify", "--json"]);
     assert_eq!(v["intact"], true, "{v}");
 }
+
+/// The pair's fence, inside PostgreSQL: a daemon writes under the lease's
+/// token; once another instance takes the lease over, every write under
+/// the old token is refused (and its renewal fails), a standby's writes
+/// are refused, and connections that carry no token (the CLI, an operator)
+/// are not fenced at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leaders_writes_are_refused_by_the_fence() {
+    use linkledger_ledger::lease::{self, LeaseClient};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(l) = TestLedger::new(Backend::Postgres, dir.path()) else {
+        return;
+    };
+    let length = std::time::Duration::from_secs(2);
+    let a = linkledger_ledger::open_postgres(&l.database, None)
+        .await
+        .unwrap();
+    let b = linkledger_ledger::open_postgres(&l.database, None)
+        .await
+        .unwrap();
+    let (mut lease_a, mut lease_b) = (
+        LeaseClient::new(&a, length).unwrap(),
+        LeaseClient::new(&b, length).unwrap(),
+    );
+    let first = lease_a.take("monitor-a (pid 1)", None).await.unwrap();
+    assert_eq!(first, Some(1));
+    assert_eq!(
+        lease_b.take("monitor-b (pid 2)", None).await.unwrap(),
+        None,
+        "the lease is taken only once"
+    );
+    let now = linkledger_ledger::clock::wall_now();
+    let begin = |db: linkledger_ledger::Ledger| async move {
+        linkledger_ledger::run::begin(&db, now, "test.toml", 1000, &[]).await
+    };
+    a.set_fence(1);
+    begin(a.clone()).await.expect("the leader writes");
+    b.set_fence(lease::STANDBY);
+    let err = begin(b.clone()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("fenced: this linkledger daemon is the standby"),
+        "{err}"
+    );
+    // b takes over from the lease as it saw it.
+    let seen = lease_b.read().await.unwrap().unwrap();
+    assert_eq!(seen.holder, "monitor-a (pid 1)");
+    assert!(lease_a.renew(1).await.unwrap(), "still a's");
+    assert_eq!(
+        lease_b
+            .take("monitor-b (pid 2)", Some(&seen))
+            .await
+            .unwrap(),
+        None,
+        "renewed since it was seen: not taken"
+    );
+    let seen = lease_b.read().await.unwrap().unwrap();
+    assert_eq!(
+        lease_b
+            .take("monitor-b (pid 2)", Some(&seen))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    b.set_fence(2);
+    begin(b.clone()).await.expect("the new leader writes");
+    let err = begin(a.clone()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("fenced: lease token 1 no longer leads this ledger"),
+        "{err}"
+    );
+    assert!(!lease_a.renew(1).await.unwrap(), "a is deposed");
+    let runs =
+        l.pg.as_ref()
+            .unwrap()
+            .sql("SELECT count(*) FROM runs")
+            .unwrap();
+    assert_eq!(runs, "2", "the refused writes left nothing");
+    // The CLI's connections carry no token.
+    let cli = linkledger_ledger::open_postgres(&l.database, None)
+        .await
+        .unwrap();
+    begin(cli).await.expect("not fenced");
+    // A clean stop lets the lease go.
+    lease_b.release(2).await.unwrap();
+    let row = lease_a.read().await.unwrap().unwrap();
+    assert!(row.released && row.expired, "{row:?}");
+}

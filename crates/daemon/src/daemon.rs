@@ -1131,3 +1131,86 @@ fn hostname() -> String {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "this host".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use std::path::Path;
+
+    fn rounds(t: chrono::DateTime<chrono::Utc>) -> HashMap<String, Vec<ObservedRound>> {
+        ["telecom", "unicom"]
+            .into_iter()
+            .map(|line| {
+                let r = (-10..=5)
+                    .map(|s| ObservedRound {
+                        at: t + TimeDelta::seconds(s),
+                        outcomes: Vec::new(),
+                        interface: None,
+                    })
+                    .collect();
+                (line.to_string(), r)
+            })
+            .collect()
+    }
+
+    fn secs(r: &[ObservedRound], t: chrono::DateTime<chrono::Utc>) -> Vec<i64> {
+        r.iter().map(|r| (r.at - t).num_seconds()).collect()
+    }
+
+    #[test]
+    fn a_standby_observing_since_before_the_heartbeat_judges_from_just_before_it_never_before_an_edge(
+    ) {
+        let config = Config::load_without_secrets(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/demo.toml"
+        )))
+        .unwrap();
+        let t = linkledger_ledger::clock::wall_now();
+        let start = run::RunStart {
+            run_id: 2,
+            previous_heartbeat: Some(t),
+            open_outages: vec![("telecom".into(), t - TimeDelta::seconds(20))],
+            started_at: Some(t - TimeDelta::seconds(30)),
+            known_lines: vec!["telecom".into(), "unicom".into()],
+            last_edges: [("unicom".to_string(), t + TimeDelta::milliseconds(500))].into(),
+            ..Default::default()
+        };
+        let (evs, replay) =
+            takeover_evaluators(&config, &start, &rounds(t), t + TimeDelta::seconds(6));
+        assert!(evs["telecom"].in_outage(), "the open outage continues");
+        assert!(!evs["unicom"].in_outage());
+        // down_after 3 × 1 s before the heartbeat: a change the leader
+        // had begun to see.
+        assert_eq!(secs(&replay["telecom"], t), (-2..=5).collect::<Vec<_>>());
+        // Not before the edge the leader recorded after its heartbeat.
+        assert_eq!(secs(&replay["unicom"], t), (1..=5).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_standby_that_began_after_the_heartbeat_judges_from_the_gap_s_end() {
+        let config = Config::load_without_secrets(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/demo.toml"
+        )))
+        .unwrap();
+        let t = linkledger_ledger::clock::wall_now();
+        let start = run::RunStart {
+            run_id: 2,
+            previous_heartbeat: Some(t),
+            started_at: Some(t + TimeDelta::seconds(2)),
+            known_lines: vec!["telecom".into(), "unicom".into()],
+            ..Default::default()
+        };
+        let (evs, replay) =
+            takeover_evaluators(&config, &start, &rounds(t), t + TimeDelta::seconds(6));
+        assert_eq!(evs.len(), 2);
+        for line in ["telecom", "unicom"] {
+            assert_eq!(
+                secs(&replay[line], t),
+                (2..=5).collect::<Vec<_>>(),
+                "{line}"
+            );
+        }
+    }
+}

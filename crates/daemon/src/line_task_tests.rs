@@ -165,6 +165,7 @@ where
         degradation: linkledger_config::Terms::default().degradation,
         standby: None,
         replay: Vec::new(),
+        counted: Default::default(),
     };
     let cancel = CancellationToken::new();
     let side = during(clock.clone(), t0, to_line);
