@@ -39,19 +39,17 @@ impl Instance {
             .port();
         let own = dir.join(name);
         std::fs::create_dir_all(&own).unwrap();
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/config/demo.toml"
-        ))
-        .unwrap()
-        .replace(
-            "database = \"linkledger-demo.db\"",
-            &format!(
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml"))
+                .unwrap()
+                .replace(
+                    "database = \"linkledger-demo.db\"",
+                    &format!(
                 "database = {url:?}\nactive_standby = true\ninstance = {name:?}\nstate_dir = {:?}",
                 own.display().to_string()
             ),
-        )
-        .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"));
+                )
+                .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"));
         let config = own.join("linkledger.toml");
         std::fs::write(&config, text).unwrap();
         Instance {

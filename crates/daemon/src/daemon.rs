@@ -880,6 +880,9 @@ async fn record_start(
             "replayed the writes the previous run kept in its journal"
         );
     }
+    if let Some(aside) = &replayed.superseded {
+        error!(journal = %aside, "the journal's run was followed by another instance's, which recorded that time from its own rounds: not replayed (kept aside)");
+    }
     if let Some(aside) = &replayed.kept_aside {
         error!(journal = %aside, damaged = replayed.damaged, "the journal had damaged records: the readable ones were replayed, the file is kept aside");
     }

@@ -221,12 +221,20 @@ pub struct Replayed {
     pub damaged: usize,
     /// Where a journal with damaged records was kept aside.
     pub kept_aside: Option<String>,
+    /// Where a journal another daemon's run superseded was kept aside,
+    /// not replayed (see [`replay`]).
+    pub superseded: Option<String>,
 }
 
 /// Replays the journal beside `db`, if it holds writes, into the ledger:
 /// every write in order, in one transaction with its `journal_replays`
 /// row, then removes the file (or, when records were damaged, keeps it
 /// aside as `<journal>.damaged-<time>`). Nothing is replayed twice.
+///
+/// A journal whose run is no longer the ledger's latest is not replayed:
+/// another instance of an active/standby pair led after it and recorded
+/// that time from its own rounds, so these writes would count it twice.
+/// It is kept aside as `<journal>.superseded-<time>`.
 pub async fn replay(
     ledger: &Ledger,
     db: &Path,
@@ -255,7 +263,25 @@ pub async fn replay(
         writes: kept.writes.len(),
         damaged: kept.damaged,
         kept_aside: None,
+        superseded: None,
     };
+    let latest: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM runs")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_err("read the latest run"))?;
+    if done.is_none() && latest.is_some_and(|l| l > h.run_id) {
+        drop(tx);
+        let aside = PathBuf::from(format!(
+            "{}.superseded-{}",
+            path.display(),
+            clock.now().format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::rename(&path, &aside).map_err(journal_err)?;
+        sync_dir(&path);
+        out.writes = 0;
+        out.superseded = Some(aside.display().to_string());
+        return Ok(out);
+    }
     if done.is_none() {
         let mut rules = rules.clone();
         for w in &kept.writes {
@@ -462,5 +488,29 @@ mod tests {
             open, None,
             "the readable opening was replayed, nothing invented"
         );
+    }
+
+    #[tokio::test]
+    async fn a_journal_another_run_followed_is_kept_aside_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, ledger, clock, run) = fresh_run(&dir).await;
+        let mut j = Journal::reserve(&db).unwrap();
+        j.keep(&run, &backlog(), at(9)).unwrap();
+        drop(j);
+        // The other instance of a pair took over and began its run.
+        crate::run::begin(&ledger, at(20), "other.toml", 1000, &[])
+            .await
+            .unwrap();
+        let r = replay(&ledger, &db, &rules(), clock).await.unwrap();
+        assert_eq!(r.writes, 0);
+        let aside = r.superseded.expect("kept aside");
+        assert!(aside.contains(".superseded-"), "{aside}");
+        assert!(std::path::Path::new(&aside).exists(), "{aside}");
+        assert!(!journal_path(&db).exists());
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outages")
+            .fetch_one(ledger.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the other run recorded that time: nothing replayed");
     }
 }
