@@ -5,6 +5,8 @@
 //! [agent]
 //! id = "cloud-sh"                        # as in the central's [[vantage]]
 //! central = "https://198.18.255.2:9798"  # the central daemon's listen address
+//! # or, for an active/standby pair, both (the leader takes the rounds):
+//! # central = ["https://198.18.255.2:9798", "https://198.18.255.3:9798"]
 //! token_file = "/etc/linkledger/agent.token"   # or token / token_env (≥ 32 characters)
 //! ca_file = "/etc/linkledger/central-ca.pem"   # optional: a private CA
 //! interval = "5s"                        # one round of every block target
@@ -33,7 +35,7 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawAgent {
     id: String,
-    central: String,
+    central: RawCentral,
     token: Option<String>,
     token_env: Option<String>,
     token_file: Option<PathBuf>,
@@ -47,6 +49,14 @@ struct RawAgent {
     buffer_max_age: Dur,
     #[serde(default)]
     anchors: Vec<Target>,
+}
+
+/// One central, or the two daemons of an active/standby pair.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawCentral {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn five_s() -> Dur {
@@ -63,7 +73,11 @@ fn seven_days() -> Dur {
 pub struct AgentConfig {
     pub path: PathBuf,
     pub id: String,
+    /// The central daemon (the first of `centrals`).
     pub central: url::Url,
+    /// Every central given: the daemons of an active/standby pair, tried
+    /// in turn until one takes the request (the standby refuses batches).
+    pub centrals: Vec<url::Url>,
     pub token: String,
     pub ca_file: Option<PathBuf>,
     pub interval: Duration,
@@ -122,15 +136,31 @@ fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
             ),
         ));
     }
-    let central = url::Url::parse(&a.central)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| {
-            (
-                "central".to_string(),
-                format!("{:?} is not an http(s) URL of the central daemon, e.g. \"https://198.18.255.2:9798\"", a.central),
-            )
-        })?;
+    let given = match a.central {
+        RawCentral::One(u) => vec![u],
+        RawCentral::Many(list) => list,
+    };
+    if given.is_empty() || given.len() > 2 {
+        return Err((
+            "central".to_string(),
+            "give the central daemon's URL, or the two of an active/standby pair".to_string(),
+        ));
+    }
+    let mut centrals = Vec::with_capacity(given.len());
+    for u in &given {
+        centrals.push(
+            url::Url::parse(u)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    (
+                        "central".to_string(),
+                        format!("{u:?} is not an http(s) URL of the central daemon, e.g. \"https://198.18.255.2:9798\""),
+                    )
+                })?,
+        );
+    }
+    let central = centrals[0].clone();
     let token =
         crate::values::secret("token", a.token, a.token_env, a.token_file)?.ok_or_else(|| {
             (
@@ -175,6 +205,7 @@ fn validate(path: &Path, a: RawAgent) -> Result<AgentConfig, (String, String)> {
         path: path.to_path_buf(),
         id: a.id,
         central,
+        centrals,
         token,
         ca_file: a.ca_file,
         interval: a.interval.0,

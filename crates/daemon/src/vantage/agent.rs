@@ -65,7 +65,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         .or_else(|_| Echoer::open(&Binding::default(), true, false))
         .context("cannot open the agent's ICMP sockets")?;
     let echoer = Arc::new(echoer);
-    info!(agent = %cfg.id, central = %cfg.central, targets = targets.read().await.len(), "linkledger agent running");
+    let centrals: Vec<&str> = cfg.centrals.iter().map(url::Url::as_str).collect();
+    info!(agent = %cfg.id, central = %centrals.join(", "), targets = targets.read().await.len(), "linkledger agent running");
 
     let cancel = CancellationToken::new();
     let tasks = [
@@ -121,33 +122,58 @@ fn client(cfg: &AgentConfig) -> anyhow::Result<reqwest::Client> {
     b.build().context("cannot build the HTTPS client")
 }
 
-fn url(cfg: &AgentConfig, path: &str) -> url::Url {
-    cfg.central.join(path).expect("a static path joins")
-}
+/// The central that took the last request (of an active/standby pair's
+/// two, the leader): tried first next time.
+static LAST_TAKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Sends a request to the central with the agent's token and parses its
-/// answer; a refusal says the central's status and reason.
+/// answer; a refusal says the central's status and reason. With two
+/// centrals (a pair), one not reached or answering 503 (the standby) is
+/// passed over for the other.
 async fn call<T: serde::de::DeserializeOwned>(
     cfg: &AgentConfig,
-    req: reqwest::RequestBuilder,
+    path: &str,
+    req: impl Fn(url::Url) -> reqwest::RequestBuilder,
 ) -> anyhow::Result<T> {
-    let r = req
-        .bearer_auth(&cfg.token)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
-    let status = r.status();
-    if !status.is_success() {
-        let body = r.text().await.unwrap_or_default();
-        anyhow::bail!("the central answered {status}: {body}");
+    use std::sync::atomic::Ordering;
+    let n = cfg.centrals.len();
+    let first = LAST_TAKEN.load(Ordering::Relaxed) % n;
+    let mut refusals = Vec::new();
+    for k in 0..n {
+        let i = (first + k) % n;
+        let base = &cfg.centrals[i];
+        let r = match req(base.join(path).expect("a static path joins"))
+            .bearer_auth(&cfg.token)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                refusals.push(format!("{base}: {}", e.without_url()));
+                continue;
+            }
+        };
+        let status = r.status();
+        if !status.is_success() {
+            let body = r.text().await.unwrap_or_default();
+            let said = format!("the central {base} answered {status}: {body}");
+            if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                refusals.push(said);
+                continue;
+            }
+            anyhow::bail!(said);
+        }
+        LAST_TAKEN.store(i, Ordering::Relaxed);
+        return r
+            .json()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.without_url()));
     }
-    r.json()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.without_url()))
+    anyhow::bail!("{}", refusals.join("; "))
 }
 
 async fn fetch_targets(client: &reqwest::Client, cfg: &AgentConfig) -> anyhow::Result<Targets> {
-    call(cfg, client.get(url(cfg, "/api/v1/agent/targets"))).await
+    call(cfg, "/api/v1/agent/targets", |u| client.get(u)).await
 }
 
 async fn apply_targets(
@@ -405,10 +431,9 @@ async fn send_once(
         backlog,
         rounds,
     };
-    let ack: Ack = call(
-        cfg,
-        client.post(url(cfg, "/api/v1/agent/batches")).json(&batch),
-    )
+    let ack: Ack = call(cfg, "/api/v1/agent/batches", |u| {
+        client.post(u).json(&batch)
+    })
     .await?;
     buffer.ack(ack.acked).await?;
     Ok(ack.stored + ack.duplicates > 0)
