@@ -517,7 +517,16 @@ async fn lead(
 ) -> anyhow::Result<(Led, HashMap<Binding, Arc<Echoer>>)> {
     let (db, clock, interval_ms) = (&d.db, &d.clock, d.interval_ms);
     let observed_since = took.as_ref().and_then(|t| t.since);
-    let start = record_start(db, current, clock.clone(), interval_ms, observed_since).await?;
+    let start = match record_start(db, current, clock.clone(), interval_ms, observed_since).await {
+        Ok(s) => s,
+        // A database away just then: the lease lapses unrenewed and is
+        // taken again (by either) once the server answers.
+        Err(e) if took.is_some() => {
+            error!(error = %format!("{e:#}"), "cannot take over now; standing by again");
+            return Ok((Led::Deposed, echoers));
+        }
+        Err(e) => return Err(e),
+    };
     let (evaluators, replay) = match took.as_ref() {
         None => (
             resumed_evaluators(current, &start, clock.now()),
@@ -525,17 +534,13 @@ async fn lead(
         ),
         Some(t) => takeover_evaluators(current, &start, &t.rounds, clock.now()),
     };
-    let mut replay_counted = HashMap::new();
-    for (line, rounds) in replay {
-        let counted = match rounds.first() {
-            None => Default::default(),
-            Some(first) => linkledger_ledger::read::minute_counts(db, &line, first.at)
-                .await
-                .context("cannot read the minutes the previous leader counted")?,
-        };
-        replay_counted.insert(line, Replay { rounds, counted });
-    }
-    let replay = replay_counted;
+    let replay = match counted_minutes(db, replay, current.probe.interval).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "cannot take over now; standing by again");
+            return Ok((Led::Deposed, echoers));
+        }
+    };
     if let Some(t) = &took {
         let rounds: usize = replay.values().map(|r| r.rounds.len()).sum();
         match start.previous_heartbeat {
@@ -662,6 +667,35 @@ async fn lead(
         }
     }
     Ok((Led::Stopped, echoers))
+}
+
+/// Each line's rounds to replay with how far into each minute they reach
+/// the previous leader's echoes are already in the ledger: as many rounds
+/// (an interval apart) from the minute's start as it counted, since a
+/// leader's minute rows hold its first rounds of the minute.
+async fn counted_minutes(
+    db: &Ledger,
+    replay: HashMap<String, Vec<ObservedRound>>,
+    interval: Duration,
+) -> anyhow::Result<HashMap<String, Replay>> {
+    let step = chrono::TimeDelta::from_std(interval).unwrap_or(chrono::TimeDelta::seconds(1));
+    let mut out = HashMap::new();
+    for (line, rounds) in replay {
+        let mut counted = crate::line_task::Counted::new();
+        if let Some(first) = rounds.first() {
+            let sent = linkledger_ledger::read::minute_counts(db, &line, first.at)
+                .await
+                .context("cannot read the minutes the previous leader counted")?;
+            for ((tier, target, minute), n) in sent {
+                if let Some(m) = linkledger_core::time::parse_ledger_ts(&minute) {
+                    let until = m + step * i32::try_from(n).unwrap_or(i32::MAX) - step / 2;
+                    counted.insert((tier, target, minute), until);
+                }
+            }
+        }
+        out.insert(line, Replay { rounds, counted });
+    }
+    Ok(out)
 }
 
 /// Evaluators and rounds to judge for a standby taking over. With its

@@ -121,15 +121,16 @@ pub struct LineTask<E = Echoer> {
     /// Rounds a standby observed and now, taking over, judges and writes
     /// before its first live round (oldest first).
     pub replay: Vec<crate::round_log::ObservedRound>,
-    /// Echoes the previous leader already counted in the minutes the
-    /// replay reaches into, by (tier, target, minute): as many of the
-    /// replayed rounds' are left out of those minutes, so that none is
-    /// counted twice.
+    /// How far into each minute the replay reaches into the previous
+    /// leader's echoes are in the ledger, by (tier, target, minute): a
+    /// replayed round before that leaves its echo out of the minute, so
+    /// that none is counted twice.
     pub counted: Counted,
 }
 
-/// Echoes counted per (tier, target, minute) (see [`LineTask::counted`]).
-pub type Counted = std::collections::HashMap<(String, String, String), i64>;
+/// Until when each (tier, target, minute)'s echoes are already counted
+/// (see [`LineTask::counted`]).
+pub type Counted = std::collections::HashMap<(String, String, String), Ts>;
 
 impl<E: Rounds> LineTask<E> {
     /// Runs rounds until cancelled; returns the evaluator so a reload can
@@ -157,11 +158,11 @@ impl<E: Rounds> LineTask<E> {
         // A standby taking over: the rounds it saw since the leader last
         // wrote, judged as if they came now (their probes already counted
         // on the metrics).
-        let mut counted = std::mem::take(&mut self.counted);
+        let counted = std::mem::take(&mut self.counted);
         for r in std::mem::take(&mut self.replay) {
             let minute = minute_of(r.at);
             let (tier, upstream, rows) =
-                self.tally(&mut slots, &r.outcomes, minute, Some(&mut counted));
+                self.tally(&mut slots, &r.outcomes, r.at, minute, Some(&counted));
             if !rows.is_empty() {
                 let _ = shared.ledger.send(LedgerWrite::ProbeMinutes(rows));
             }
@@ -200,7 +201,8 @@ impl<E: Rounds> LineTask<E> {
             // (and never holds back a round's probes).
             let round = shared.gate.round().await;
             let at = shared.clock.at(tick);
-            let (tier, upstream, mut rows) = self.tally(&mut slots, &outcomes, minute_of(at), None);
+            let (tier, upstream, mut rows) =
+                self.tally(&mut slots, &outcomes, at, minute_of(at), None);
             // The minute in progress so far, every few seconds (the ledger
             // adds the parts up): a kill loses at most that much of it.
             if tick.saturating_duration_since(written) >= PART_MINUTE_EVERY {
@@ -308,8 +310,9 @@ impl<E: Rounds> LineTask<E> {
         &self,
         slots: &mut [TargetSlot],
         outcomes: &[Echo],
+        at: Ts,
         minute: Ts,
-        mut replayed: Option<&mut Counted>,
+        replayed: Option<&Counted>,
     ) -> (
         [TierResult; 3],
         Vec<Option<Option<Duration>>>,
@@ -357,15 +360,14 @@ impl<E: Rounds> LineTask<E> {
             if live {
                 slot.series.sent();
             }
-            if let Some(counted) = replayed.as_deref_mut() {
+            if let Some(counted) = replayed {
                 let k = (
                     slot.tier.as_str().to_string(),
                     slot.label.clone(),
                     linkledger_core::time::ledger_ts(minute),
                 );
-                if let Some(n) = counted.get_mut(&k).filter(|n| **n > 0) {
-                    // The previous leader counted this minute's echo.
-                    *n -= 1;
+                if counted.get(&k).is_some_and(|until| at < *until) {
+                    // The previous leader counted this part of the minute.
                     continue;
                 }
             }
