@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::postgres::{Backend, TestLedger};
 use common::wait_for;
 
 use std::net::TcpListener;
@@ -34,11 +35,21 @@ fn free_port() -> u16 {
 }
 
 fn write_config(dir: &Path, port: u16, tokens: bool) -> PathBuf {
+    write_config_on(
+        dir,
+        &dir.join("ledger.db").display().to_string(),
+        port,
+        tokens,
+    )
+}
+
+/// The demo config on the ledger `database` (a file or a PostgreSQL URL).
+fn write_config_on(dir: &Path, database: &str, port: u16, tokens: bool) -> PathBuf {
     let mut text = std::fs::read_to_string("config/demo.toml")
         .unwrap()
         .replace(
             "database = \"linkledger-demo.db\"",
-            &format!("database = {:?}", dir.join("ledger.db")),
+            &format!("database = {database:?}"),
         )
         .replace("127.0.0.1:9798", &format!("127.0.0.1:{port}"));
     if tokens {
@@ -109,11 +120,16 @@ fn start(config: &Path, log: &Path) -> Running {
 /// The daemon on a ledger seeded with two faults, its API tokens
 /// configured, listening: its port and the process.
 fn seeded_daemon(dir: &tempfile::TempDir) -> (u16, Running) {
+    seeded_daemon_on(dir, &dir.path().join("ledger.db").display().to_string())
+}
+
+/// [`seeded_daemon`] on the ledger `database`.
+fn seeded_daemon_on(dir: &tempfile::TempDir, database: &str) -> (u16, Running) {
     let port = free_port();
     // Seeded through a config without tokens (the operator's comes from
     // the daemon's environment only).
-    seed(&write_config(dir.path(), port, false));
-    let config = write_config(dir.path(), port, true);
+    seed(&write_config_on(dir.path(), database, port, false));
+    let config = write_config_on(dir.path(), database, port, true);
     let daemon = start(&config, &dir.path().join("daemon.log"));
     wait_for("the listener", Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -149,10 +165,14 @@ fn error_of(v: &Value) -> String {
     v["error"].as_str().unwrap_or_default().to_string()
 }
 
-#[test]
-fn every_role_against_every_endpoint_and_every_rejection() {
+on_both_backends_sync!(every_role_against_every_endpoint_and_every_rejection);
+
+fn every_role_against_every_endpoint_and_every_rejection(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (port, _daemon) = seeded_daemon(&dir);
+    let Some(ledger) = TestLedger::new(backend, dir.path()) else {
+        return;
+    };
+    let (port, _daemon) = seeded_daemon_on(&dir, &ledger.database);
 
     // The daemon checks every fault's deadlines as it starts: fault 1's
     // repair report (due 8 h after its January resolution) is breached.
@@ -449,15 +469,21 @@ fn every_role_against_every_endpoint_and_every_rejection() {
     assert_eq!(audit[0]["action"], "acknowledged");
     assert_eq!(audit[0]["subject"], "fault/1");
     assert_eq!(audit[0]["actor"], "Zhang Wei");
-    let db = dir.path().join("ledger.db");
     let rows = |table: &str| -> i64 {
-        let out = Command::new("python3")
-            .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])"])
-            .arg(&db)
-            .arg(format!("SELECT count(*) FROM {table}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        let count = format!("SELECT count(*) FROM {table}");
+        let out = match &ledger.pg {
+            Some(pg) => pg.sql(&count).unwrap(),
+            None => {
+                let out = Command::new("python3")
+                    .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])"])
+                    .arg(&ledger.database)
+                    .arg(&count)
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        };
+        out.trim().parse().unwrap()
     };
     assert_eq!(
         (

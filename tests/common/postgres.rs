@@ -227,3 +227,21 @@ macro_rules! on_both_backends {
         }
     )*};
 }
+
+/// [`on_both_backends`] for a test that is not async (it drives processes):
+/// tests `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_backends_sync {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::common::postgres::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::common::postgres::Backend::Postgres)
+            }
+        }
+    )*};
+}
