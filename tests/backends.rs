@@ -650,4 +650,15 @@ async fn a_deposed_leaders_writes_are_refused_by_the_fence() {
     lease_b.release(2).await.unwrap();
     let row = lease_a.read().await.unwrap().unwrap();
     assert!(row.released && row.expired, "{row:?}");
+    // The token never goes back, and the row stays: a deposed leader's
+    // token never leads again.
+    let pg = l.pg.as_ref().unwrap();
+    for sql in [
+        "UPDATE leadership SET token = 1",
+        "DELETE FROM leadership",
+        "TRUNCATE leadership",
+    ] {
+        let err = pg.sql(sql).unwrap_err();
+        assert!(err.contains("never"), "{sql}: {err}");
+    }
 }

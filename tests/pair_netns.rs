@@ -340,6 +340,16 @@ fn the_leader_killed_in_an_outage_hands_over_with_one_outage_no_gap_and_each_ale
     }
     let runs = pg.sql("ledger", "SELECT count(*) FROM runs");
     assert_eq!(runs, "2", "one run per leadership");
+    let failover = pg.sql(
+        "ledger",
+        "SELECT detail FROM notices WHERE kind = 'monitor_failover'",
+    );
+    let failover: Value = serde_json::from_str(&failover).unwrap();
+    assert_eq!(
+        (&failover["from"], &failover["to"]),
+        (&Value::from("monitor-a"), &Value::from("monitor-b")),
+        "the administrators are told"
+    );
     // Each fault once; each alert delivered once, by whichever instance led.
     let faults = pg.sql("ledger", "SELECT count(*) FROM faults");
     let resolved: usize = pg

@@ -16,6 +16,9 @@ pub enum NoticeKind {
     BudgetShare,
     BudgetProjectedBreach,
     DaemonGap,
+    /// The standby of an active/standby pair took over from the leader
+    /// (detail: from, to, since).
+    MonitorFailover,
     LocalFault,
     /// A local fault ended (detail: duration_seconds).
     LocalFaultResolved,
@@ -31,7 +34,7 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 17] = [
+    pub const ALL: [NoticeKind; 18] = [
         NoticeKind::FaultOpened,
         NoticeKind::FaultEscalated,
         NoticeKind::FaultReclassified,
@@ -42,6 +45,7 @@ impl NoticeKind {
         NoticeKind::BudgetShare,
         NoticeKind::BudgetProjectedBreach,
         NoticeKind::DaemonGap,
+        NoticeKind::MonitorFailover,
         NoticeKind::LocalFault,
         NoticeKind::LocalFaultResolved,
         NoticeKind::ProbeFailed,
@@ -63,6 +67,7 @@ impl NoticeKind {
             NoticeKind::BudgetShare => "budget_share",
             NoticeKind::BudgetProjectedBreach => "budget_projected_breach",
             NoticeKind::DaemonGap => "daemon_gap",
+            NoticeKind::MonitorFailover => "monitor_failover",
             NoticeKind::LocalFault => "local_fault",
             NoticeKind::LocalFaultResolved => "local_fault_resolved",
             NoticeKind::ProbeFailed => "probe_failed",

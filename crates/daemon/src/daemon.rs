@@ -390,6 +390,8 @@ impl Signals {
 /// A standby taking over: its token and the rounds it kept.
 struct Takeover {
     token: i64,
+    /// Who held the lease before (None: nobody ever had).
+    from: Option<String>,
     rounds: HashMap<String, Vec<ObservedRound>>,
     /// From when its rounds are complete.
     since: Option<chrono::DateTime<chrono::Utc>>,
@@ -450,11 +452,12 @@ async fn stand_by(
                         lines = reload(current, lines, &shared, &d.probe, &d.config_cell).await?;
                     }
                 },
-                token = &mut took => break Some(token),
+                taken = &mut took => break Some(taken),
             }
         }
     };
-    if let Some(token) = end {
+    if let Some((token, _)) = &end {
+        let token = *token;
         // The lease is this instance's: it leads from now on (its lines
         // are stopped and started again as the leader's).
         d.db.set_fence(token);
@@ -463,13 +466,14 @@ async fn stand_by(
     let (_, echoers) = lines.stop().await;
     drop(shared);
     drain.abort();
-    let Some(token) = end else {
+    let Some((token, from)) = end else {
         return Ok((StandbyEnd::Stop, echoers));
     };
     let (rounds, since) = log.take();
     Ok((
         StandbyEnd::Took(Takeover {
             token,
+            from,
             rounds,
             since,
         }),
@@ -581,6 +585,9 @@ async fn lead(
         ledger: ledger_tx.clone(),
         ..d.base.clone()
     };
+    if let Some(t) = &took {
+        failover_notice(t, &start, &d.role.instance, clock.now(), &ledger_tx);
+    }
     let mut lines = Lines::start(
         current, &shared, evaluators, echoers, &d.probe, None, replay,
     )?;
@@ -667,6 +674,37 @@ async fn lead(
         }
     }
     Ok((Led::Stopped, echoers))
+}
+
+/// Tells the administrators that this instance took over from another
+/// (not when it takes back its own lease after a restart: the gap, if any,
+/// is its own notice).
+fn failover_notice(
+    t: &Takeover,
+    start: &run::RunStart,
+    instance: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    ledger_tx: &LedgerTx,
+) {
+    let Some(from) = t.from.as_deref().map(crate::pair::instance_of) else {
+        return;
+    };
+    if from == instance {
+        return;
+    }
+    let _ = ledger_tx.send(LedgerWrite::Notice(
+        linkledger_ledger::outbox::NewNotice::about(
+            linkledger_core::notice::NoticeKind::MonitorFailover,
+            format!("run:{}:failover", start.run_id),
+            None,
+            now,
+            serde_json::json!({
+                "from": from,
+                "to": instance,
+                "since": start.previous_heartbeat.map(ledger_ts),
+            }),
+        ),
+    ));
 }
 
 /// Each line's rounds to replay with how far into each minute they reach

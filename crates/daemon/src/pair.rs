@@ -143,7 +143,7 @@ pub async fn keep(
 /// it go, or once it has gone unrenewed for the lease's length while this
 /// instance reached the server. Returns the new token. Meanwhile keeps
 /// `role` on who leads and lets `log` go of the rounds the leader has
-/// judged (its heartbeats).
+/// judged (its heartbeats). The previous holder comes with the token.
 pub async fn take_when_free(
     client: &mut LeaseClient,
     holder: &str,
@@ -151,7 +151,7 @@ pub async fn take_when_free(
     log: &RoundLog,
     reach_back: chrono::TimeDelta,
     role: &Role,
-) -> i64 {
+) -> (i64, Option<String>) {
     let every = client.length / 4;
     // The lease as last read, and since when it has been so.
     let mut seen: Option<(LeaseRow, Instant)> = None;
@@ -199,7 +199,7 @@ pub async fn take_when_free(
                         from = row.as_ref().map_or("nobody", |r| r.holder.as_str()),
                         "took the lease: this instance leads"
                     );
-                    return token;
+                    return (token, row.map(|r| r.holder));
                 }
                 Ok(None) => {
                     info!("another instance took the lease first: standing by");

@@ -114,7 +114,7 @@ pub fn alerts_of(o: &Outgoing, now: DateTime<Utc>) -> Vec<Value> {
             let mut labels = json!({
                 "alertname": format!("Linkledger{}", camel(o.kind)),
                 "line": d["line"].as_str().unwrap_or(match o.kind {
-                    NoticeKind::DaemonGap | NoticeKind::Test => "daemon",
+                    NoticeKind::DaemonGap | NoticeKind::MonitorFailover | NoticeKind::Test => "daemon",
                     _ => linkledger_core::EGRESS,
                 }),
                 "severity": if o.message.urgent { "critical" } else { "warning" },

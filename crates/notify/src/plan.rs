@@ -25,7 +25,7 @@ pub enum Step {
 pub fn route_line(n: &Notice) -> &str {
     match (&n.line, n.kind) {
         (Some(l), _) => l,
-        (None, NoticeKind::DaemonGap | NoticeKind::Test) => "daemon",
+        (None, NoticeKind::DaemonGap | NoticeKind::MonitorFailover | NoticeKind::Test) => "daemon",
         (None, _) => linkledger_core::EGRESS,
     }
 }

@@ -58,3 +58,19 @@ BEGIN
                        t || '_fence', t);
     END LOOP;
 END $$;
+
+-- The lease row stays, and its token only ever grows: a token used once
+-- must never lead again (a deposed leader still holding it would write).
+CREATE FUNCTION leadership_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.token >= OLD.token THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'the pair''s lease is never removed and its fencing token never goes back (%)', TG_OP;
+END $$;
+CREATE TRIGGER leadership_guard BEFORE UPDATE OR DELETE ON leadership
+    FOR EACH ROW EXECUTE FUNCTION leadership_guard();
+CREATE TRIGGER leadership_no_truncate BEFORE TRUNCATE ON leadership
+    FOR EACH STATEMENT EXECUTE FUNCTION leadership_guard();

@@ -14,9 +14,8 @@ pub(super) fn headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<St
             deadline_headline(n, head, cx, lines)
         }
         BudgetShare | BudgetProjectedBreach => budget_headline(n, head, cx, lines),
-        DaemonGap | LocalFault | LocalFaultResolved | ProbeFailed | SnmpFailing => {
-            monitor_headline(n, head, cx, lines)
-        }
+        DaemonGap | MonitorFailover | LocalFault | LocalFaultResolved | ProbeFailed
+        | SnmpFailing => monitor_headline(n, head, cx, lines),
         PathEvidence => path_headline(n, head, cx, lines),
         ReportReady | Test => other_headline(n, head, cx, lines),
     }
@@ -207,6 +206,26 @@ fn monitor_headline(n: &Notice, head: &Head, cx: &Context, lines: &mut Vec<Strin
                 format!("linkledger 已重新启动，此前 {d} 未监测")
             } else {
                 format!("linkledger restarted after {d} unobserved")
+            }
+        }
+        NoticeKind::MonitorFailover => {
+            let (from, to) = (detail_str(n, "from"), detail_str(n, "to"));
+            lines.push(format!(
+                "{}: {}",
+                cx.t("原主用最后心跳", "Previous leader last seen"),
+                detail_str(n, "since")
+            ));
+            lines.push(
+                cx.t(
+                    "备用实例一直在探测：切换期间的探测结果已由新主用写入账本，没有未监测时段；进行中的中断延续为同一次中断。请检查原主用实例所在主机。",
+                    "The standby was probing all along: its rounds since then are in the ledger, nothing is unobserved, and an outage in progress continues as the same outage. Check the previous leader's host.",
+                )
+                .into(),
+            );
+            if cx.zh() {
+                format!("linkledger 主备切换：{to} 接替 {from} 成为主用")
+            } else {
+                format!("linkledger failover: {to} took over from {from}")
             }
         }
         NoticeKind::LocalFault => {

@@ -452,6 +452,41 @@ mod tests {
     }
 
     #[test]
+    fn a_failover_says_who_took_over_from_whom_and_that_nothing_went_unobserved() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let n = Notice {
+            id: 7,
+            key: "run:2:failover".into(),
+            kind: NoticeKind::MonitorFailover,
+            line: None,
+            fault: None,
+            class: None,
+            at,
+            queued_at: at,
+            detail: json!({"from": "monitor-a", "to": "monitor-b", "since": "2026-12-07T01:59:58.500Z"}),
+        };
+        let m = render(&n, None, &cx(Language::ZhCn));
+        assert_eq!(
+            m.subject,
+            "[linkledger] linkledger 主备切换：monitor-b 接替 monitor-a 成为主用"
+        );
+        assert!(
+            m.lines.iter().any(|l| l.contains("没有未监测时段")),
+            "{:?}",
+            m.lines
+        );
+        let m = render(&n, None, &cx(Language::En));
+        assert!(
+            m.subject
+                .ends_with("linkledger failover: monitor-b took over from monitor-a"),
+            "{}",
+            m.subject
+        );
+    }
+
+    #[test]
     fn every_kind_renders_in_both_languages_with_its_own_subject() {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-28T02:00:00Z")
             .unwrap()
