@@ -93,7 +93,7 @@ impl Instance {
             .ok()?;
         let mut text = String::new();
         s.read_to_string(&mut text).ok()?;
-        let sample = format!("linkledger_leader{{instance=\"{}\"}} ", self.name);
+        let sample = format!("linkledger_leader{{daemon=\"{}\"}} ", self.name);
         text.lines()
             .find_map(|l| l.strip_prefix(&sample))
             .map(|v| v.trim() == "1")

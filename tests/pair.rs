@@ -68,7 +68,7 @@ impl Member {
         (code == 200).then_some(())?;
         common::metric_value(
             &body,
-            &format!("linkledger_leader{{instance=\"{}\"}}", self.name),
+            &format!("linkledger_leader{{daemon=\"{}\"}}", self.name),
         )
         .map(|v| v == 1.0)
     }

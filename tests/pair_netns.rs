@@ -165,7 +165,7 @@ impl Instance {
     fn leads(&self) -> Option<bool> {
         metric_value(
             &self.metrics(),
-            &format!("linkledger_leader{{instance=\"{}\"}}", self.name),
+            &format!("linkledger_leader{{daemon=\"{}\"}}", self.name),
         )
         .map(|v| v == 1.0)
     }

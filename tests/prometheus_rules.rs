@@ -50,7 +50,7 @@ fn every_alert_is_tested_firing_and_silent_and_has_a_runbook() {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- alert: "))
         .collect();
-    assert_eq!(names.len(), 18);
+    assert_eq!(names.len(), 19);
     // Each test case is "alertname: X" followed by its exp_alerts.
     let cases: Vec<(&str, bool)> = tests
         .split("alertname: ")

@@ -163,7 +163,7 @@ impl Metrics {
             listen: ListenMetrics::new(&r),
             vantage: VantageMetrics::new(&r),
             chain: ChainMetrics::new(&r),
-            leader: reg(&r, IntGaugeVec::new(Opts::new("linkledger_leader", "1 while this instance leads: it writes the ledger and delivers alerts; 0 while it stands by (daemon.active_standby), probing and keeping its rounds to write if it takes over. A single daemon leads."), &["instance"]).unwrap()),
+            leader: reg(&r, IntGaugeVec::new(Opts::new("linkledger_leader", "1 while this instance leads: it writes the ledger and delivers alerts; 0 while it stands by (daemon.active_standby), probing and keeping its rounds to write if it takes over. A single daemon leads. (daemon: daemon.instance, the host's name by default; not `instance`, which Prometheus gives the scrape target.)"), &["daemon"]).unwrap()),
             leader_info: reg(&r, IntGaugeVec::new(Opts::new("linkledger_leader_info", "The instance that leads the pair as this instance last read the lease (value 1); absent while no instance holds it."), &["leader"]).unwrap()),
             notify: std::sync::Arc::new(linkledger_notify::metrics::NotifyMetrics::new(&r)),
             registry: r,
