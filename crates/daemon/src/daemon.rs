@@ -1058,8 +1058,10 @@ async fn reload(
         Ok(new) => {
             if new.daemon.ledger_name() != current.daemon.ledger_name()
                 || new.daemon.listen != current.daemon.listen
+                || new.daemon.active_standby != current.daemon.active_standby
+                || new.daemon.instance != current.daemon.instance
             {
-                warn!("daemon.database and daemon.listen changes take effect only after a restart");
+                warn!("daemon.database, daemon.listen, daemon.active_standby and daemon.instance changes take effect only after a restart");
             }
             let lines_standby = lines.standby.clone();
             let (mut evs, echoers) = lines.stop().await;
