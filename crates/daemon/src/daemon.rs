@@ -1231,6 +1231,16 @@ mod tests {
             .collect()
     }
 
+    /// The demo config: lines telecom and unicom, 1 s interval,
+    /// down_after 3, up_after 2.
+    fn demo() -> Config {
+        Config::load_without_secrets(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/demo.toml"
+        )))
+        .unwrap()
+    }
+
     fn secs(r: &[ObservedRound], t: chrono::DateTime<chrono::Utc>) -> Vec<i64> {
         r.iter().map(|r| (r.at - t).num_seconds()).collect()
     }
@@ -1238,11 +1248,7 @@ mod tests {
     #[test]
     fn a_standby_observing_since_before_the_heartbeat_judges_from_just_before_it_never_before_an_edge(
     ) {
-        let config = Config::load_without_secrets(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/demo.toml"
-        )))
-        .unwrap();
+        let config = demo();
         let t = linkledger_ledger::clock::wall_now();
         let start = run::RunStart {
             run_id: 2,
@@ -1266,11 +1272,7 @@ mod tests {
 
     #[test]
     fn a_standby_that_began_after_the_heartbeat_judges_from_the_gap_s_end() {
-        let config = Config::load_without_secrets(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/demo.toml"
-        )))
-        .unwrap();
+        let config = demo();
         let t = linkledger_ledger::clock::wall_now();
         let start = run::RunStart {
             run_id: 2,

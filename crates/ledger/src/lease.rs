@@ -100,55 +100,49 @@ impl LeaseClient {
         })
     }
 
-    async fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
+    /// Runs `query` on the lease's connection (opened when there is none)
+    /// within [`ANSWER`]; the connection is dropped when it failed or the
+    /// server did not answer in time.
+    async fn run<T>(
+        &mut self,
+        operation: &'static str,
+        query: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, LedgerError> {
         if self.conn.is_none() {
             let c = tokio::time::timeout(ANSWER, self.options.connect())
                 .await
-                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+                .map_err(|_| sqlx::Error::PoolTimedOut)
+                .and_then(|c| c)
+                .map_err(query_err(operation))?;
             self.conn = Some(c);
         }
-        Ok(self.conn.as_mut().expect("connected above"))
-    }
-
-    /// What one statement on the lease's connection gave; the connection
-    /// is dropped when it failed or the server did not answer in time.
-    fn settle<T>(
-        &mut self,
-        r: Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>,
-    ) -> Result<T, sqlx::Error> {
-        match r {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                if !matches!(e, sqlx::Error::Database(_)) {
-                    self.conn = None;
-                }
-                Err(e)
-            }
-            Err(_) => {
-                self.conn = None;
-                Err(sqlx::Error::PoolTimedOut)
-            }
+        let conn = self.conn.as_mut().expect("connected above");
+        let answer = match tokio::time::timeout(ANSWER, query(conn)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        };
+        if answer
+            .as_ref()
+            .is_err_and(|e| !matches!(e, sqlx::Error::Database(_)))
+        {
+            self.conn = None;
         }
+        answer.map_err(query_err(operation))
     }
 
     /// The lease, if any instance ever took it.
     pub async fn read(&mut self) -> Result<Option<LeaseRow>, LedgerError> {
-        let err = query_err("read the pair's lease");
-        let c = match self.conn().await {
-            Ok(c) => c,
-            Err(e) => return Err(err(e)),
-        };
-        let r = tokio::time::timeout(
-            ANSWER,
-            sqlx::query(
-                "SELECT token, holder, beat, released, expires_at < now(), \
-                 to_char(renewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
-                 FROM leadership WHERE id = 1",
-            )
-            .fetch_optional(c),
-        )
-        .await;
-        let row = self.settle(r).map_err(err)?;
+        let row = self
+            .run("read the pair's lease", async |c| {
+                sqlx::query(
+                    "SELECT token, holder, beat, released, expires_at < now(), \
+                     to_char(renewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
+                     FROM leadership WHERE id = 1",
+                )
+                .fetch_optional(c)
+                .await
+            })
+            .await?;
         Ok(row.map(|r| LeaseRow {
             token: r.get(0),
             holder: r.get(1),
@@ -168,37 +162,34 @@ impl LeaseClient {
         seen: Option<&LeaseRow>,
     ) -> Result<Option<i64>, LedgerError> {
         let ms = self.length.as_millis() as i64;
-        let err = query_err("take the pair's lease");
-        let c = match self.conn().await {
-            Ok(c) => c,
-            Err(e) => return Err(err(e)),
-        };
-        let r = tokio::time::timeout(ANSWER, async {
-            match seen {
-                    None => sqlx::query_scalar(
-                        "INSERT INTO leadership (id, token, holder, taken_at, renewed_at, expires_at) \
-                         VALUES (1, 1, $1, now(), now(), now() + $2 * interval '1 millisecond') \
-                         ON CONFLICT (id) DO NOTHING RETURNING token",
-                    )
-                    .bind(holder)
-                    .bind(ms)
-                    .fetch_optional(&mut *c)
-                    .await,
-                    Some(seen) => sqlx::query_scalar(
-                        "UPDATE leadership SET token = token + 1, holder = $1, beat = 0, released = false, \
-                         taken_at = now(), renewed_at = now(), expires_at = now() + $2 * interval '1 millisecond' \
-                         WHERE id = 1 AND token = $3 AND beat = $4 RETURNING token",
-                    )
-                    .bind(holder)
-                    .bind(ms)
-                    .bind(seen.token)
-                    .bind(seen.beat)
-                    .fetch_optional(&mut *c)
-                    .await,
+        let seen = seen.map(|s| (s.token, s.beat));
+        self.run("take the pair's lease", async |c| match seen {
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO leadership (id, token, holder, taken_at, renewed_at, expires_at) \
+                     VALUES (1, 1, $1, now(), now(), now() + $2 * interval '1 millisecond') \
+                     ON CONFLICT (id) DO NOTHING RETURNING token",
+                )
+                .bind(holder)
+                .bind(ms)
+                .fetch_optional(c)
+                .await
+            }
+            Some((token, beat)) => {
+                sqlx::query_scalar(
+                    "UPDATE leadership SET token = token + 1, holder = $1, beat = 0, released = false, \
+                     taken_at = now(), renewed_at = now(), expires_at = now() + $2 * interval '1 millisecond' \
+                     WHERE id = 1 AND token = $3 AND beat = $4 RETURNING token",
+                )
+                .bind(holder)
+                .bind(ms)
+                .bind(token)
+                .bind(beat)
+                .fetch_optional(c)
+                .await
             }
         })
-        .await;
-        self.settle(r).map_err(err)
+        .await
     }
 
     /// Renews the lease under `token`: false when another instance holds
@@ -206,41 +197,32 @@ impl LeaseClient {
     /// reached.
     pub async fn renew(&mut self, token: i64) -> Result<bool, LedgerError> {
         let ms = self.length.as_millis() as i64;
-        let err = query_err("renew the pair's lease");
-        let c = match self.conn().await {
-            Ok(c) => c,
-            Err(e) => return Err(err(e)),
-        };
-        let r = tokio::time::timeout(
-            ANSWER,
-            sqlx::query(
-                "UPDATE leadership SET beat = beat + 1, released = false, renewed_at = now(), \
-                 expires_at = now() + $1 * interval '1 millisecond' WHERE id = 1 AND token = $2 RETURNING token",
-            )
-            .bind(ms)
-            .bind(token)
-            .fetch_optional(c),
-        )
-        .await;
-        Ok(self.settle(r).map_err(err)?.is_some())
+        let row = self
+            .run("renew the pair's lease", async |c| {
+                sqlx::query(
+                    "UPDATE leadership SET beat = beat + 1, released = false, renewed_at = now(), \
+                     expires_at = now() + $1 * interval '1 millisecond' WHERE id = 1 AND token = $2 RETURNING token",
+                )
+                .bind(ms)
+                .bind(token)
+                .fetch_optional(c)
+                .await
+            })
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Lets the lease go (a clean stop): the standby takes it at once.
     pub async fn release(&mut self, token: i64) -> Result<(), LedgerError> {
-        let err = query_err("let the pair's lease go");
-        let c = match self.conn().await {
-            Ok(c) => c,
-            Err(e) => return Err(err(e)),
-        };
-        let r = tokio::time::timeout(
-            ANSWER,
+        self.run("let the pair's lease go", async |c| {
             sqlx::query(
                 "UPDATE leadership SET released = true, expires_at = now() WHERE id = 1 AND token = $1",
             )
             .bind(token)
-            .execute(c),
-        )
-        .await;
-        self.settle(r).map(|_| ()).map_err(err)
+            .execute(c)
+            .await
+            .map(|_| ())
+        })
+        .await
     }
 }
