@@ -129,6 +129,22 @@ fn an_agent_knowing_both_sends_to_the_leader_and_follows_a_failover_losing_nothi
     let _running_b = b.start();
     b.wait_role(false);
 
+    // Each status page says which it is, and who leads.
+    let page = |port: u16| {
+        let (code, body) = http(port, "GET", "/", None, b"");
+        assert_eq!(code, 200, "{body}");
+        let at = body.find("id=\"pair\"").expect("the pair's line");
+        body[at..at + body[at..].find("</div>").unwrap()].to_string()
+    };
+    let (on_a, on_b) = (page(a.port), page(b.port));
+    assert!(
+        on_a.contains("本实例 monitor-a 为主用") && on_a.contains("当前主用：monitor-a"),
+        "{on_a}"
+    );
+    assert!(
+        on_b.contains("本实例 monitor-b 为备用") && on_b.contains("当前主用：monitor-a"),
+        "{on_b}"
+    );
     // A batch to the standby: refused, naming the leader.
     let (code, body) = http(b.port, "POST", "/api/v1/agent/batches", Some(TOKEN), b"{}");
     assert_eq!(code, 503, "{body}");

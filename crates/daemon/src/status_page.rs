@@ -326,7 +326,7 @@ fn render(p: &Page) -> String {
     );
     if let Some((instance, leading, leader)) = &p.pair {
         h += &format!(
-            "<div class=\"sub\" id=\"pair\" data-leading=\"{leading}\">{} {} {} · {} {}</div>",
+            "<div class=\"sub\" id=\"pair\" data-leading=\"{leading}\">{} {} {} · {}{}</div>",
             p.t("主备监测：本实例", "Active/standby: this instance"),
             esc(instance),
             if *leading {
@@ -340,7 +340,7 @@ fn render(p: &Page) -> String {
                     "stands by: it probes and takes over if the leader fails",
                 )
             },
-            p.t("当前主用：", "leader now:"),
+            p.t("当前主用：", "leader now: "),
             esc(leader.as_deref().unwrap_or(p.t("无", "none"))),
         );
     }
