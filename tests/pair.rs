@@ -126,7 +126,7 @@ fn an_agent_knowing_both_sends_to_the_leader_and_follows_a_failover_losing_nothi
     );
     let mut running_a = a.start();
     a.wait_role(true);
-    let _running_b = b.start();
+    let mut running_b = b.start();
     b.wait_role(false);
 
     // Each status page says which it is, and who leads.
@@ -188,6 +188,35 @@ fn an_agent_knowing_both_sends_to_the_leader_and_follows_a_failover_losing_nothi
         Duration::from_secs(30),
         || rounds(&l).2 >= then + 5,
     );
+
+    // monitor-a back, standing by; monitor-b stopped cleanly lets the
+    // lease go, and monitor-a leads at once (no lease to wait out).
+    let _running_a = a.start();
+    a.wait_role(false);
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill")
+        .arg(running_b.0.id().to_string())
+        .status();
+    assert!(running_b.0.wait().unwrap().success());
+    let t = std::time::Instant::now();
+    a.wait_role(true);
+    let handed = t.elapsed();
+    assert!(
+        handed < Duration::from_millis(1000),
+        "a clean stop hands over within the standby's poll, not a lease: {handed:?} after it exited"
+    );
+    assert!(
+        std::fs::read_to_string(&b.log)
+            .unwrap()
+            .contains("let the lease go"),
+        "monitor-b let the lease go"
+    );
+    let then = rounds(&l).2;
+    common::wait_for(
+        "rounds through monitor-a again",
+        Duration::from_secs(30),
+        || rounds(&l).2 >= then + 5,
+    );
     let _ = agent.0.kill();
     let _ = agent.0.wait();
     let (n, lo, hi) = rounds(&l);
@@ -197,5 +226,27 @@ fn an_agent_knowing_both_sends_to_the_leader_and_follows_a_failover_losing_nothi
             .unwrap()
             .sql("SELECT count(*) FROM gaps WHERE reason = 'daemon_not_running'")
             .unwrap();
-    assert_eq!(gaps, "0", "no time unobserved across the failover");
+    assert_eq!(gaps, "0", "no time unobserved across either handover");
+    // The administrators are told of each handover.
+    let failovers: Vec<(String, String)> =
+        l.pg.as_ref()
+            .unwrap()
+            .sql("SELECT detail FROM notices WHERE kind = 'monitor_failover' ORDER BY id")
+            .unwrap()
+            .lines()
+            .map(|d| {
+                let d: serde_json::Value = serde_json::from_str(d).unwrap();
+                (
+                    d["from"].as_str().unwrap().into(),
+                    d["to"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+    assert_eq!(
+        failovers,
+        [
+            ("monitor-a".to_string(), "monitor-b".to_string()),
+            ("monitor-b".to_string(), "monitor-a".to_string())
+        ]
+    );
 }
