@@ -125,13 +125,54 @@ fn minute(t0: DateTime<Utc>) -> Vec<LedgerWrite> {
     out
 }
 
-async fn writer_minute(chained: bool, pg: Option<&common::BenchPg>) -> (Duration, usize, i64) {
+/// How a PostgreSQL ledger's writes meet the pair's fence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fence {
+    /// The fence's triggers dropped: the schema before the pair.
+    Dropped,
+    /// A single daemon: the triggers there, no token on the connections.
+    Single,
+    /// A pair's leader: every statement checks its token against the lease.
+    Leader,
+}
+
+async fn writer_minute(
+    chained: bool,
+    pg: Option<(&common::BenchPg, Fence)>,
+) -> (Duration, usize, i64) {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), 2);
     let db = match pg {
-        Some(pg) => ledger::open_postgres(&pg.url, None).await.unwrap(),
+        Some((pg, _)) => ledger::open_postgres(&pg.url, None).await.unwrap(),
         None => ledger::open(&c.daemon.database).await.unwrap(),
     };
+    match pg {
+        Some((pg, Fence::Dropped)) => {
+            sqlx::any::install_default_drivers();
+            let raw = sqlx::AnyPool::connect(&pg.url).await.unwrap();
+            let fences: Vec<(String, String)> = sqlx::query_as(
+                "SELECT t.tgname::text, c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE '%\\_fence'",
+            )
+            .fetch_all(&raw)
+            .await
+            .unwrap();
+            assert!(fences.len() > 30, "{fences:?}");
+            for (t, table) in fences {
+                sqlx::query(&format!("DROP TRIGGER {t} ON {table}"))
+                    .execute(&raw)
+                    .await
+                    .unwrap();
+            }
+            raw.close().await;
+        }
+        Some((_, Fence::Leader)) => {
+            let mut lease =
+                ledger::lease::LeaseClient::new(&db, Duration::from_secs(3600)).unwrap();
+            let token = lease.take("bench (pid 1)", None).await.unwrap().unwrap();
+            db.set_fence(token);
+        }
+        _ => {}
+    }
     let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
     let start = run::begin(&db, t0, "bench.toml", 1000, &c.lines)
         .await
@@ -242,26 +283,44 @@ fn main() {
         b.as_secs_f64(),
         (1.0 - b.as_secs_f64() / a.as_secs_f64()) * 100.0
     );
-    // The same minute on PostgreSQL (a fresh database each run).
-    let mut on_pg = Vec::new();
-    for i in 0..runs {
-        let Some(pg) = common::postgres(&format!("writer{i}")) else {
-            println!("writer on PostgreSQL: skipped (no server; see benches/common)");
-            break;
-        };
-        let (t, n, links) = rt.block_on(writer_minute(true, Some(&pg)));
-        println!(
-            "writer, one minute at 10,000 targets, PostgreSQL: {n} writes in {:6.2} s  ({:7.0} writes/s, {links} links)",
-            t.as_secs_f64(),
-            n as f64 / t.as_secs_f64()
-        );
-        on_pg.push(t);
+    // The same minute on PostgreSQL (a fresh database each run): as a
+    // single daemon writes it, with the fence's triggers dropped, and as a
+    // pair's leader (its token checked by every statement); alternated.
+    let mut on_pg: Vec<(Fence, Duration)> = Vec::new();
+    'pg: for i in 0..runs {
+        for fence in [Fence::Single, Fence::Dropped, Fence::Leader] {
+            let Some(pg) = common::postgres(&format!("writer{i}")) else {
+                println!("writer on PostgreSQL: skipped (no server; see benches/common)");
+                break 'pg;
+            };
+            let (t, n, links) = rt.block_on(writer_minute(true, Some((&pg, fence))));
+            let what = match fence {
+                Fence::Single => "PostgreSQL:",
+                Fence::Dropped => "PostgreSQL, no fence:",
+                Fence::Leader => "PostgreSQL, pair's leader:",
+            };
+            println!(
+                "writer, one minute at 10,000 targets, {what:<26} {n} writes in {:6.2} s  ({:7.0} writes/s, {links} links)",
+                t.as_secs_f64(),
+                n as f64 / t.as_secs_f64()
+            );
+            on_pg.push((fence, t));
+        }
     }
-    if let Some(p) = on_pg.iter().min() {
+    let best = |f: Fence| on_pg.iter().filter(|(g, _)| *g == f).map(|(_, t)| *t).min();
+    if let (Some(p), Some(d), Some(l)) = (
+        best(Fence::Single),
+        best(Fence::Dropped),
+        best(Fence::Leader),
+    ) {
         println!(
-            "best: SQLite {:.2} s, PostgreSQL {:.2} s for the same minute (both chained)",
+            "best: SQLite {:.2} s, PostgreSQL {:.2} s for the same minute (both chained); PostgreSQL without the fence's triggers {:.2} s ({:+.1} %), as a pair's leader {:.2} s ({:+.1} %)",
             a.as_secs_f64(),
-            p.as_secs_f64()
+            p.as_secs_f64(),
+            d.as_secs_f64(),
+            (p.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0,
+            l.as_secs_f64(),
+            (l.as_secs_f64() / d.as_secs_f64() - 1.0) * 100.0,
         );
     }
     let lines = env("LINKLEDGER_BENCH_LINES", 10);

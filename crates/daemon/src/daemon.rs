@@ -644,7 +644,13 @@ async fn lead(
             .pending
             .store(0, std::sync::atomic::Ordering::Relaxed);
         if let Some(k) = keeper {
-            *lease = k.await.ok();
+            // (A keeper that failed leaves a fresh client: one of a pair
+            // never goes on without a lease.)
+            *lease = Some(match k.await {
+                Ok(client) => client,
+                Err(_) => LeaseClient::new(db, crate::pair::lease_length(current.probe.interval))
+                    .expect("a pair's ledger is on PostgreSQL"),
+            });
         }
         return Ok((Led::Deposed, echoers));
     }

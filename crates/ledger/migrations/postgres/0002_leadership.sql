@@ -38,11 +38,17 @@ BEGIN
         RAISE EXCEPTION 'fenced: this linkledger daemon is the standby of its pair and does not write the ledger (table %)', TG_TABLE_NAME
             USING ERRCODE = '55000';
     END IF;
+    -- Checked once a transaction: the share lock holds the lease as it
+    -- was until the transaction ends.
+    IF current_setting('linkledger.fence_checked', true) = mine THEN
+        RETURN NULL;
+    END IF;
     PERFORM 1 FROM leadership WHERE id = 1 AND token = mine::bigint FOR SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'fenced: lease token % no longer leads this ledger; another linkledger daemon took it over (table %)', mine, TG_TABLE_NAME
             USING ERRCODE = '55000';
     END IF;
+    PERFORM set_config('linkledger.fence_checked', mine, true);
     RETURN NULL;
 END $$;
 
@@ -54,7 +60,10 @@ BEGIN
              WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
                AND c.relname NOT IN ('_sqlx_migrations', 'leadership')
     LOOP
-        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH STATEMENT EXECUTE FUNCTION ledger_fence()',
+        -- The WHEN clause spares connections without a token the call.
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH STATEMENT '
+                       'WHEN (coalesce(current_setting(''linkledger.fence'', true), '''') <> '''') '
+                       'EXECUTE FUNCTION ledger_fence()',
                        t || '_fence', t);
     END LOOP;
 END $$;
